@@ -1,0 +1,52 @@
+"""The Flask app: create_app(), config, the CLI, and the phone menu's Twilio webhooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+
+from ivr import logs
+from ivr.settings import Settings, StartupError, read_hotline_config, secret
+
+
+def utc_now() -> datetime:
+    """The real clock; tests replace it through the CLOCK setting."""
+    return datetime.now(UTC)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the hotline app; refuses to start on a broken config or missing secret."""
+    app = Flask(__name__)
+    settings = Settings.from_env()
+    problems = settings.problems()
+    if problems:
+        raise StartupError("; ".join(problems))
+    app.config.from_mapping(
+        SETTINGS=settings,
+        CLOCK=utc_now,
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.config.from_prefixed_env("HOTLINE")
+    if test_config:
+        app.config.from_mapping(test_config)
+    settings = app.config["SETTINGS"]
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secret("HOTLINE_SECRET_KEY", settings)
+    if "HOTLINE" not in app.config:
+        app.config["HOTLINE"] = read_hotline_config(settings.config_path)
+    logs.configure()
+
+    from ivr import health, state, voice
+
+    state.init_app(app)
+    app.register_blueprint(voice.bp)
+    app.register_blueprint(health.bp)
+    return app
+
+
+Clock = Callable[[], datetime]

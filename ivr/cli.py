@@ -1,0 +1,140 @@
+"""The `hotline` command: serve, worker, config check, classify, and the carrier's commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from ivr.settings import Settings, StartupError, read_hotline_config
+from routing.classifier import classify
+from routing.config import check_config
+from routing.problems import ProblemsError
+from telephony.demo import DEMO_CARRIER_PORT
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the hotline command line; returns the exit code."""
+    load_dotenv(Path.cwd() / ".env", override=False)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(prog="hotline", description=__doc__)
+    commands = parser.add_subparsers(title="commands")
+
+    serve = commands.add_parser("serve", help="run the web server, worker (and demo carrier)")
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    serve.add_argument("--web-workers", type=int, default=2)
+    serve.add_argument(
+        "--carrier-port", type=int, default=int(os.environ.get("CARRIER_PORT", DEMO_CARRIER_PORT))
+    )
+    serve.set_defaults(func=_serve)
+
+    worker = commands.add_parser("worker", help="run an RQ worker with the scheduler")
+    worker.add_argument("--burst", action="store_true", help="stop when the queues are empty")
+    worker.set_defaults(func=_worker)
+
+    config = commands.add_parser("config", help="work with the hotline configuration")
+    config_commands = config.add_subparsers(title="config commands")
+    check = config_commands.add_parser("check", help="report every problem in a config file")
+    check.add_argument("file", nargs="?", help="YAML file (default: HOTLINE_CONFIG or shipped)")
+    check.set_defaults(func=_config_check)
+
+    classify_cmd = commands.add_parser("classify", help="sort a sentence into a legal area")
+    classify_cmd.add_argument("--lang", choices=("zh", "en"), default=None)
+    classify_cmd.add_argument("text")
+    classify_cmd.set_defaults(func=_classify)
+
+    return parser
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    """Print every problem of a config file with its line; exit 1 when there are any."""
+    path = Path(args.file) if args.file else Settings.from_env().config_path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        print(f"{path}: cannot read: {error.strerror}", file=sys.stderr)
+        return 1
+    problems = check_config(text, str(path))
+    for problem in problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) in {path}", file=sys.stderr)
+        return 1
+    print(f"{path}: ok")
+    return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    """Print one JSON object: the area, crisis yes/no and confidence for a sentence."""
+    config = _load_or_report(Settings.from_env())
+    if config is None:
+        return 1
+    result = classify(args.text, config.lexicon, args.lang)
+    print(
+        json.dumps(
+            {
+                "area": result.area or config.general_area,
+                "crisis": result.crisis,
+                "confidence": round(result.confidence, 3),
+                "matched_area": result.area is not None,
+                "language": result.language,
+                "phrases": list(result.matched),
+            },
+            ensure_ascii=False,
+        )
+    )
+    return 0
+
+
+def _load_or_report(settings: Settings):
+    """Load the hotline config, printing its problems instead of a traceback."""
+    try:
+        return read_hotline_config(settings.config_path)
+    except (ProblemsError, StartupError) as error:
+        print(str(error), file=sys.stderr)
+        return None
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """Run the RQ worker against REDIS_URL."""
+    from queues import worker
+
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        print("REDIS_URL is not set (hotline serve sets it for its worker)", file=sys.stderr)
+        return 2
+    worker.run(url, burst=args.burst)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Start Redis (embedded unless REDIS_URL), web server, worker and, in demo, the carrier."""
+    from ivr.serve import Supervisor
+
+    settings = Settings.from_env()
+    problems = settings.problems()
+    if problems:
+        print("cannot start: " + "; ".join(problems), file=sys.stderr)
+        return 2
+    if _load_or_report(settings) is None:
+        return 2
+    supervisor = Supervisor(settings, args.host, args.port, args.web_workers, args.carrier_port)
+    return supervisor.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The config contract: settings from the environment (and .env), secrets, the hotline config."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from routing.config import HotlineConfig, load_config
+from telephony.demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, DEMO_HOTLINE_NUMBER
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = Path(__file__).with_name("hotline.yaml")
+
+
+class StartupError(RuntimeError):
+    """A setting that must be fixed before the hotline can take calls."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the environment decides; read once at start-up."""
+
+    redis_url: str | None
+    account_sid: str
+    auth_token: str
+    api_base_url: str | None
+    hotline_number: str
+    public_base_url: str | None
+    config_path: Path
+    var_dir: Path
+    demo: bool
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Read the settings; demo mode when no Twilio account is configured."""
+        env = os.environ if environ is None else environ
+        demo = not env.get("TWILIO_ACCOUNT_SID")
+        return cls(
+            redis_url=env.get("REDIS_URL") or None,
+            account_sid=env.get("TWILIO_ACCOUNT_SID") or DEMO_ACCOUNT_SID,
+            # A token given in demo mode still signs and checks the webhooks.
+            auth_token=env.get("TWILIO_AUTH_TOKEN") or (DEMO_AUTH_TOKEN if demo else ""),
+            api_base_url=env.get("TWILIO_API_BASE_URL") or None,
+            hotline_number=env.get("HOTLINE_NUMBER") or DEMO_HOTLINE_NUMBER,
+            public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            config_path=Path(env.get("HOTLINE_CONFIG") or DEFAULT_CONFIG),
+            var_dir=Path(env.get("HOTLINE_VAR_DIR") or Path.cwd() / "var"),
+            demo=demo,
+        )
+
+    def problems(self) -> list[str]:
+        """List settings that stop a production start (a real Twilio account)."""
+        if not self.demo and not self.auth_token:
+            return ["TWILIO_AUTH_TOKEN is required with TWILIO_ACCOUNT_SID (it signs webhooks)"]
+        return []
+
+
+def read_hotline_config(path: Path) -> HotlineConfig:
+    """Load and check the hotline config file; raises ProblemsError listing every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise StartupError(f"cannot read HOTLINE_CONFIG {path}: {error.strerror}") from None
+    return load_config(text, str(path))
+
+
+def secret(name: str, settings: Settings, environ: dict[str, str] | None = None) -> str:
+    """Return a secret from the environment; in demo mode make one under var/ on first use."""
+    env = os.environ if environ is None else environ
+    value = env.get(name)
+    if value:
+        return value
+    if not settings.demo:
+        raise StartupError(f"{name} is not set; production mode needs it (see README, Config)")
+    path = settings.var_dir / "secrets" / name.lower()
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_urlsafe(32)
+    path.write_text(value)
+    path.chmod(0o600)
+    log.warning("%s was not set: generated one in %s (demo mode only)", name, path)
+    return value

@@ -1,0 +1,1 @@
+"""Web consoles and JSON API for ops staff, supervisors and agents."""

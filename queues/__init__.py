@@ -1,0 +1,1 @@
+"""Redis and RQ: every key in one module, calls, presence, reservations, jobs and events."""

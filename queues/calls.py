@@ -1,0 +1,107 @@
+"""Calls as Redis hashes: what the menu learned about a caller, and the call's status."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from redis import Redis
+
+from queues import events, keys
+
+# A finished call's facts are kept this long for reports and callbacks, then expire.
+CALL_TTL_S = 7 * 24 * 3600
+
+# Twilio's call statuses in the order they can happen; callbacks can repeat or arrive late.
+STATUS_RANK = {
+    "queued": 0,
+    "initiated": 1,
+    "ringing": 2,
+    "in-progress": 3,
+    "completed": 4,
+    "busy": 4,
+    "failed": 4,
+    "no-answer": 4,
+    "canceled": 4,
+}
+
+# Moves status forward only: a late "ringing" after "completed" changes nothing.
+_ADVANCE_STATUS = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'status_rank') or '-1')
+local incoming = tonumber(ARGV[2])
+if incoming <= current then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'status_rank', ARGV[2], 'updated_at', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """What the hotline knows about a call."""
+
+    call_sid: str
+    caller: str
+    language: str
+    area: str
+    status: str
+    summary: str
+    speech: str
+    crisis_trigger: str
+    leave_intent: str
+
+
+class CallStore:
+    """Reads and writes call hashes; the only owner of the call key."""
+
+    def __init__(self, redis: Redis):
+        self.redis = redis
+        self._advance = redis.register_script(_ADVANCE_STATUS)
+
+    def start(self, call_sid: str, caller: str, *, pipeline=None) -> bool:
+        """Record a new incoming call once; return False when it was already known."""
+        key = keys.call(call_sid)
+        created = self.redis.hsetnx(key, "started_at", f"{time.time():.3f}")
+        if created:
+            target = pipeline if pipeline is not None else self.redis.pipeline()
+            target.hset(key, mapping={"caller": caller})
+            target.expire(key, CALL_TTL_S)
+            events.append(self.redis, "incoming", pipeline=target, call=call_sid)
+            if pipeline is None:
+                target.execute()
+        return bool(created)
+
+    def update(self, call_sid: str, *, pipeline=None, **fields: str) -> None:
+        """Set facts learned about the call (language, area, summary, speech...)."""
+        target = pipeline if pipeline is not None else self.redis
+        target.hset(keys.call(call_sid), mapping={k: v for k, v in fields.items() if v is not None})
+
+    def advance_status(self, call_sid: str, status: str) -> bool:
+        """Move the call's status forward; repeated or out-of-order callbacks change nothing."""
+        rank = STATUS_RANK.get(status)
+        if rank is None:
+            return False
+        changed = self._advance(
+            keys=[keys.call(call_sid)], args=[status, rank, f"{time.time():.3f}", CALL_TTL_S]
+        )
+        if changed and rank == max(STATUS_RANK.values()):
+            events.append(self.redis, "ended", call=call_sid, status=status)
+        return bool(changed)
+
+    def get(self, call_sid: str) -> CallRecord | None:
+        """Return a call's record, or None if unknown."""
+        raw = self.redis.hgetall(keys.call(call_sid))
+        if not raw:
+            return None
+        data = {name.decode(): value.decode() for name, value in raw.items()}
+        return CallRecord(
+            call_sid=call_sid,
+            caller=data.get("caller", ""),
+            language=data.get("language", ""),
+            area=data.get("area", ""),
+            status=data.get("status", ""),
+            summary=data.get("summary", ""),
+            speech=data.get("speech", ""),
+            crisis_trigger=data.get("crisis_trigger", ""),
+            leave_intent=data.get("leave_intent", ""),
+        )

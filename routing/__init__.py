@@ -1,0 +1,1 @@
+"""Pure decisions, no I/O: legal areas, the classifier, crisis detection, hours and matching."""

@@ -1,0 +1,717 @@
+"""Classify a caller's words into a legal area and, separately, tell whether they signal a crisis.
+
+Everything the classifier knows comes from the `lexicon:` section of the hotline configuration
+(phrases, weights, synonyms, crisis phrases and their exclusions); nothing here names a phrase.
+
+Matching
+  - Mandarin: the text is normalised (full-width to half-width, lower case, punctuation and
+    spaces removed) and phrases are found as substrings, since speech has no word spaces.
+  - English: the text is split into words (contractions expanded: "don't" -> "do not") and a
+    phrase matches a run of whole words, so "kill" never matches inside "skill". A word in a
+    phrase also matches its simple inflections (-s, -es, -ed, -d, -ing, -ies/-ied, -ying and a
+    doubled final consonant), so "fire" matches "fired" and "firing", "wage" matches "wages".
+  - Synonyms from the lexicon expand phrases when the lexicon is built: with `wage: [salary]`,
+    the phrase "unpaid wage" also matches "unpaid salary" (and is reported as "unpaid wage").
+  - A match lying inside a longer match is ignored for scoring ("公司" inside "保险公司").
+
+Area scoring
+  Each area scores the sum of the weights of its distinct phrases found in the text. With
+  `top` the best score, `second` the runner-up and `total` the sum over all areas:
+
+      confidence = (top - second) / total * min(1, top / strong_score)
+
+  The margin share says how clearly one area beats the others; the second factor discounts thin
+  evidence. The area is None when top < min_score or confidence < min_confidence, so ties
+  (confidence 0) and weak evidence go to a general agent rather than a wrong queue.
+
+Crisis
+  Crisis is decided apart from the area, from crisis rules: a phrase, or an `all` rule that
+  needs one phrase from each of several groups anywhere in the utterance (安眠药 + 全吃).
+  An exclusion (a figure of speech such as 累死了 or "is killing me") cancels only the crisis
+  matches lying entirely inside its own span; any other crisis match still counts. Crisis rules
+  of every configured language are checked, whatever the language of the call.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+
+from routing.problems import Problem
+
+DEFAULT_SCORING: Mapping[str, float] = MappingProxyType(
+    {"min_score": 2.0, "strong_score": 3.0, "min_confidence": 0.25}
+)
+
+_ROOT = "lexicon"
+_TOP_KEYS = frozenset({"scoring", "synonyms", "areas", "crisis"})
+_CRISIS_KEYS = frozenset({"phrases", "exclusions"})
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_NOT_WORD = re.compile(r"[\W_]+")
+_ENGLISH_WORD = re.compile(r"[a-z0-9]+")
+# Spoken contractions are expanded so "don't want to live" and "do not want to live" agree.
+_CONTRACTIONS = (
+    (re.compile(r"\bwon't\b"), "will not"),
+    (re.compile(r"\bcan't\b"), "can not"),
+    (re.compile(r"\bcannot\b"), "can not"),
+    (re.compile(r"n't\b"), " not"),
+    (re.compile(r"'m\b"), " am"),
+    (re.compile(r"'re\b"), " are"),
+    (re.compile(r"'s\b"), " is"),
+    (re.compile(r"'ll\b"), " will"),
+    (re.compile(r"'ve\b"), " have"),
+    (re.compile(r"'d\b"), " would"),
+)
+
+Units = tuple[str, ...]
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What a caller's words point to: an area (or None), crisis or not, and the evidence."""
+
+    area: str | None
+    crisis: bool
+    confidence: float
+    language: str
+    matched: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    """One matchable form of a lexicon phrase (a phrase may have several through synonyms)."""
+
+    label: str
+    units: Units
+    area: str | None = None
+    weight: float = 0.0
+    rule: int = -1
+    group: int = -1
+
+
+@dataclass(frozen=True)
+class _Index:
+    """Patterns keyed by their first unit, so matching looks only at plausible candidates."""
+
+    by_first: Mapping[str, tuple[_Pattern, ...]]
+
+
+@dataclass(frozen=True)
+class _Match:
+    """A pattern found in the text, with its span in units (characters or words)."""
+
+    pattern: _Pattern
+    span: Span
+
+
+@dataclass(frozen=True)
+class _LanguageLexicon:
+    """Compiled phrases for one language."""
+
+    language: str
+    areas: _Index
+    crisis: _Index
+    exclusions: _Index
+    crisis_groups: tuple[int, ...]
+    hints: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """A compiled, read-only lexicon: per-language phrase indexes and the scoring thresholds."""
+
+    languages: Mapping[str, _LanguageLexicon]
+    min_score: float
+    strong_score: float
+    min_confidence: float
+
+
+# ---------------------------------------------------------------------------- normalising
+
+
+def detect_language(text: str) -> str:
+    """Return "zh" when the text holds any CJK character, else "en"."""
+    return "zh" if _CJK.search(text) else "en"
+
+
+def _is_chinese(language: str) -> bool:
+    """Tell whether a language is matched by characters rather than by words."""
+    return language == "zh"
+
+
+def _units(text: str, language: str) -> Units:
+    """Split text into matching units: characters for Mandarin, words for English."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    if _is_chinese(language):
+        return tuple(_NOT_WORD.sub("", folded))
+    folded = folded.replace("\u2019", "'").replace("\u2018", "'")
+    for pattern, replacement in _CONTRACTIONS:
+        folded = pattern.sub(replacement, folded)
+    return tuple(_ENGLISH_WORD.findall(folded))
+
+
+@lru_cache(maxsize=8192)
+def _word_forms(word: str) -> frozenset[str]:
+    """Return the word and the base forms it may inflect, so "fired" also reads as "fire"."""
+    forms = {word}
+    size = len(word)
+    if size > 3 and word.endswith(("ies", "ied")):
+        forms.add(word[:-3] + "y")
+    if size > 2 and word.endswith("s") and not word.endswith("ss"):
+        forms.add(word[:-1])
+    if size > 3 and word.endswith("es"):
+        forms.add(word[:-2])
+    if size > 3 and word.endswith("ed"):
+        forms.add(word[:-1])
+        forms.update(_stem_forms(word[:-2]))
+    if size > 4 and word.endswith("ing"):
+        forms.update(_stem_forms(word[:-3]))
+    if size > 4 and word.endswith("ying"):
+        forms.add(word[:-4] + "ie")
+    return frozenset(forms)
+
+
+def _stem_forms(stem: str) -> set[str]:
+    """Return the bases a stem left by -ed or -ing may stand for (stopp -> stop, fir -> fire)."""
+    if len(stem) < 3:
+        return set()
+    forms = {stem, stem + "e"}
+    if stem[-1] == stem[-2] and stem[-1] not in "aeiou":
+        forms.add(stem[:-1])
+    return forms
+
+
+def _text_forms(units: Units, language: str) -> tuple[frozenset[str], ...]:
+    """Return, for each unit of a caller's text, the forms a phrase unit may match."""
+    if _is_chinese(language):
+        return tuple(frozenset((unit,)) for unit in units)
+    return tuple(_word_forms(unit) for unit in units)
+
+
+# ---------------------------------------------------------------------------- matching
+
+
+def _build_index(patterns: Iterable[_Pattern]) -> _Index:
+    """Group patterns by their first unit."""
+    grouped: dict[str, list[_Pattern]] = {}
+    for pattern in patterns:
+        grouped.setdefault(pattern.units[0], []).append(pattern)
+    return _Index(MappingProxyType({first: tuple(group) for first, group in grouped.items()}))
+
+
+def _find(index: _Index, forms: tuple[frozenset[str], ...]) -> list[_Match]:
+    """Return every occurrence of every pattern, overlapping ones included."""
+    found: list[_Match] = []
+    size = len(forms)
+    for start, first_forms in enumerate(forms):
+        for form in first_forms:
+            for pattern in index.by_first.get(form, ()):
+                end = start + len(pattern.units)
+                if end <= size and all(
+                    unit in forms[start + offset]
+                    for offset, unit in enumerate(pattern.units[1:], start=1)
+                ):
+                    found.append(_Match(pattern, (start, end)))
+    return found
+
+
+def _inside(inner: Span, outer: Span) -> bool:
+    """Tell whether one span lies within another."""
+    return outer[0] <= inner[0] and inner[1] <= outer[1]
+
+
+def _longest_only(matches: list[_Match]) -> list[_Match]:
+    """Drop matches lying strictly inside a longer match: the longer phrase is the evidence."""
+    return [
+        match
+        for match in matches
+        if not any(
+            other.span != match.span and _inside(match.span, other.span) for other in matches
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------- classifying
+
+
+def classify(text: str, lexicon: Lexicon, language: str | None = None) -> Classification:
+    """Classify a caller's words; language None means detect (any CJK character -> zh, else en)."""
+    if language is None or language not in lexicon.languages:
+        language = detect_language(text)
+    compiled = lexicon.languages.get(language)
+    if compiled is None:
+        return Classification(None, False, 0.0, language, ())
+    forms = _text_forms(_units(text, language), language)
+    area_matches = _longest_only(_find(compiled.areas, forms))
+    area, confidence = _decide_area(_area_scores(area_matches), lexicon)
+    crisis_labels = _crisis_labels(text, lexicon, language, forms)
+    matched = _unique(
+        [match.pattern.label for match in area_matches if match.pattern.area == area]
+        + crisis_labels
+    )
+    return Classification(area, bool(crisis_labels), confidence, language, matched)
+
+
+def _area_scores(matches: list[_Match]) -> dict[str, float]:
+    """Sum the weights of the distinct phrases found for each area."""
+    seen: set[tuple[str, str]] = set()
+    scores: dict[str, float] = {}
+    for match in matches:
+        pattern = match.pattern
+        assert pattern.area is not None
+        if (pattern.area, pattern.label) in seen:
+            continue
+        seen.add((pattern.area, pattern.label))
+        scores[pattern.area] = scores.get(pattern.area, 0.0) + pattern.weight
+    return scores
+
+
+def _decide_area(scores: dict[str, float], lexicon: Lexicon) -> tuple[str | None, float]:
+    """Pick the best area and its confidence, or None when the evidence is weak or tied."""
+    if not scores:
+        return None, 0.0
+    ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+    best, top = ranked[0]
+    second = ranked[1][1] if len(ranked) > 1 else 0.0
+    total = sum(scores.values())
+    confidence = (top - second) / total * min(1.0, top / lexicon.strong_score)
+    if top < lexicon.min_score or confidence < lexicon.min_confidence:
+        return None, 0.0
+    return best, round(confidence, 3)
+
+
+def _crisis_labels(
+    text: str, lexicon: Lexicon, language: str, forms: tuple[frozenset[str], ...]
+) -> list[str]:
+    """Return the crisis phrases found, checking every language since callers switch tongue."""
+    labels = _crisis_in(lexicon.languages[language], forms)
+    for other, compiled in lexicon.languages.items():
+        if other != language:
+            labels += _crisis_in(compiled, _text_forms(_units(text, other), other))
+    return labels
+
+
+def _crisis_in(compiled: _LanguageLexicon, forms: tuple[frozenset[str], ...]) -> list[str]:
+    """Return the labels of satisfied crisis rules, after exclusions cancel what they cover."""
+    matches = _find(compiled.crisis, forms)
+    if not matches:
+        return []
+    # A figure of speech cancels only the crisis matches it wholly covers: "累死了" hides
+    # nothing else, so "累死了，不想活了" stays a crisis. A partial overlap is kept (when
+    # unsure, treat it as a crisis).
+    covers = [match.span for match in _find(compiled.exclusions, forms)]
+    kept = [m for m in matches if not any(_inside(m.span, cover) for cover in covers)]
+    groups_found: dict[int, set[int]] = {}
+    labels_by_rule: dict[int, list[str]] = {}
+    for match in kept:
+        groups_found.setdefault(match.pattern.rule, set()).add(match.pattern.group)
+        labels_by_rule.setdefault(match.pattern.rule, []).append(match.pattern.label)
+    labels: list[str] = []
+    for rule, groups in groups_found.items():
+        if len(groups) == compiled.crisis_groups[rule]:
+            labels += labels_by_rule[rule]
+    return labels
+
+
+def _unique(labels: Iterable[str]) -> tuple[str, ...]:
+    """Return labels once each, in first-seen order."""
+    return tuple(dict.fromkeys(labels))
+
+
+def speech_hints(lexicon: Lexicon, language: str, limit: int = 100) -> str:
+    """Comma-separated phrases for Twilio <Gather hints=...>, the most telling first."""
+    compiled = lexicon.languages.get(language)
+    if compiled is None or limit <= 0:
+        return ""
+    # Round-robin over crisis and each area (each heaviest first), so every area is heard
+    # and crisis words, the ones that must never be misrecognised, lead each round.
+    chosen: list[str] = []
+    depth = max((len(source) for source in compiled.hints), default=0)
+    for position in range(depth):
+        for source in compiled.hints:
+            if position < len(source) and source[position] not in chosen:
+                chosen.append(source[position])
+                if len(chosen) == limit:
+                    return ", ".join(chosen)
+    return ", ".join(chosen)
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+class _Report:
+    """Collects problems with paths relative to the configuration root."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, path: tuple[str | int, ...], message: str) -> None:
+        """Record one problem at a path inside the lexicon section."""
+        self.problems.append(Problem((_ROOT, *path), message))
+
+
+def parse_lexicon(
+    data: object, *, area_ids: set[str], languages: set[str]
+) -> tuple[Lexicon | None, list[Problem]]:
+    """Build a Lexicon from the `lexicon:` section of the config, or report every problem."""
+    report = _Report()
+    if not isinstance(data, Mapping):
+        report.add((), "must be a mapping with areas and crisis")
+        return None, report.problems
+    for key in data:
+        if key not in _TOP_KEYS:
+            report.add((str(key),), f"unknown key {key!r}; expected one of {sorted(_TOP_KEYS)}")
+    for required in ("areas", "crisis"):
+        if required not in data:
+            report.add((required,), "is missing")
+    scoring = _parse_scoring(data.get("scoring"), report)
+    synonyms = _parse_synonyms(data.get("synonyms"), languages, report)
+    areas = _parse_areas(data.get("areas", {}), area_ids, languages, report)
+    crisis = _parse_crisis(data.get("crisis", {}), languages, report)
+    if report.problems:
+        return None, report.problems
+    compiled = {
+        language: _compile_language(
+            language, areas.get(language, []), crisis[language], synonyms.get(language, {})
+        )
+        for language in sorted(languages)
+    }
+    lexicon = Lexicon(
+        languages=MappingProxyType(compiled),
+        min_score=scoring["min_score"],
+        strong_score=scoring["strong_score"],
+        min_confidence=scoring["min_confidence"],
+    )
+    return lexicon, []
+
+
+def _is_number(value: object) -> bool:
+    """Tell whether a YAML value is a finite number (booleans are not numbers here)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _parse_scoring(data: object, report: _Report) -> dict[str, float]:
+    """Read the scoring thresholds, falling back to the defaults for those not given."""
+    scoring = dict(DEFAULT_SCORING)
+    if data is None:
+        return scoring
+    if not isinstance(data, Mapping):
+        report.add(("scoring",), "must be a mapping of thresholds")
+        return scoring
+    for key, value in data.items():
+        path = ("scoring", str(key))
+        if key not in DEFAULT_SCORING:
+            report.add(path, f"unknown threshold; expected one of {sorted(DEFAULT_SCORING)}")
+        elif not _is_number(value) or value <= 0:
+            report.add(path, f"must be a positive number, not {value!r}")
+        elif key == "min_confidence" and value > 1:
+            report.add(path, f"must be between 0 and 1, not {value!r}")
+        else:
+            scoring[key] = float(value)
+    return scoring
+
+
+def _parse_synonyms(
+    data: object, languages: set[str], report: _Report
+) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Read `synonyms: {LANG: {word: [variant, ...]}}`."""
+    synonyms: dict[str, dict[str, tuple[str, ...]]] = {}
+    if data is None:
+        return synonyms
+    if not isinstance(data, Mapping):
+        report.add(("synonyms",), "must be a mapping of language to {word: [variants]}")
+        return synonyms
+    for language, groups in data.items():
+        path: tuple[str | int, ...] = ("synonyms", str(language))
+        if language not in languages:
+            report.add(path, f"unknown language {language!r}; expected one of {sorted(languages)}")
+            continue
+        if not isinstance(groups, Mapping):
+            report.add(path, "must be a mapping of word to a list of variants")
+            continue
+        parsed: dict[str, tuple[str, ...]] = {}
+        for word, variants in groups.items():
+            word_path = (*path, str(word))
+            if not _phrase_ok(word, language, word_path, report):
+                continue
+            if not isinstance(variants, list) or not variants:
+                report.add(word_path, "must be a non-empty list of variants")
+                continue
+            good = [
+                variant
+                for position, variant in enumerate(variants)
+                if _phrase_ok(variant, language, (*word_path, position), report)
+            ]
+            parsed[word] = tuple(good)
+        synonyms[language] = parsed
+    return synonyms
+
+
+def _phrase_ok(value: object, language: str, path: tuple[str | int, ...], report: _Report) -> bool:
+    """Check that a value is a phrase with something left to match once normalised."""
+    if not isinstance(value, str):
+        report.add(path, f"must be a phrase (text), not {type(value).__name__}")
+        return False
+    if not _units(value, language):
+        report.add(path, f"phrase {value!r} is empty once punctuation and spaces are removed")
+        return False
+    return True
+
+
+def _parse_areas(
+    data: object, area_ids: set[str], languages: set[str], report: _Report
+) -> dict[str, list[tuple[str, str, float]]]:
+    """Read `areas: {AREA: {LANG: [phrase | {phrase: weight}]}}` into (area, phrase, weight)."""
+    by_language: dict[str, list[tuple[str, str, float]]] = {}
+    if not isinstance(data, Mapping):
+        report.add(("areas",), "must be a mapping of area id to phrases by language")
+        return by_language
+    for area, per_language in data.items():
+        path: tuple[str | int, ...] = ("areas", str(area))
+        if area not in area_ids:
+            report.add(path, f"unknown area {area!r}; expected one of {sorted(area_ids)}")
+        if not isinstance(per_language, Mapping):
+            report.add(path, "must be a mapping of language to a list of phrases")
+            continue
+        for language, entries in per_language.items():
+            entries_path = (*path, str(language))
+            if language not in languages:
+                report.add(
+                    entries_path,
+                    f"unknown language {language!r}; expected one of {sorted(languages)}",
+                )
+                continue
+            for phrase, weight in _parse_weighted(entries, language, entries_path, report):
+                by_language.setdefault(language, []).append((str(area), phrase, weight))
+    return by_language
+
+
+def _parse_weighted(
+    entries: object, language: str, path: tuple[str | int, ...], report: _Report
+) -> list[tuple[str, float]]:
+    """Read a list whose items are `phrase` (weight 1) or `{phrase: weight}`."""
+    if not isinstance(entries, list):
+        report.add(path, "must be a list of phrases")
+        return []
+    parsed: list[tuple[str, float]] = []
+    seen: set[Units] = set()
+    for position, entry in enumerate(entries):
+        entry_path = (*path, position)
+        if isinstance(entry, Mapping):
+            if len(entry) != 1:
+                report.add(entry_path, "must be a phrase or a single {phrase: weight}")
+                continue
+            ((phrase, weight),) = entry.items()
+        else:
+            phrase, weight = entry, 1.0
+        if not _phrase_ok(phrase, language, entry_path, report):
+            continue
+        if not _is_number(weight) or weight <= 0:
+            report.add(entry_path, f"weight of {phrase!r} must be a positive number, not {weight!r}")
+            continue
+        units = _units(phrase, language)
+        if units in seen:
+            report.add(entry_path, f"phrase {phrase!r} is listed twice")
+            continue
+        seen.add(units)
+        parsed.append((phrase, float(weight)))
+    return parsed
+
+
+@dataclass(frozen=True)
+class _CrisisSpec:
+    """Crisis rules (each a tuple of groups of alternative phrases) and exclusions."""
+
+    rules: tuple[tuple[tuple[str, ...], ...], ...]
+    exclusions: tuple[str, ...]
+
+
+def _parse_crisis(data: object, languages: set[str], report: _Report) -> dict[str, _CrisisSpec]:
+    """Read `crisis: {LANG: {phrases: [...], exclusions: [...]}}`."""
+    specs: dict[str, _CrisisSpec] = {}
+    if not isinstance(data, Mapping):
+        report.add(("crisis",), "must be a mapping of language to phrases and exclusions")
+        return specs
+    for language, section in data.items():
+        path: tuple[str | int, ...] = ("crisis", str(language))
+        if language not in languages:
+            report.add(path, f"unknown language {language!r}; expected one of {sorted(languages)}")
+            continue
+        if not isinstance(section, Mapping):
+            report.add(path, "must be a mapping with phrases and exclusions")
+            continue
+        for key in section:
+            if key not in _CRISIS_KEYS:
+                report.add((*path, str(key)), f"unknown key; expected one of {sorted(_CRISIS_KEYS)}")
+        rules = _parse_crisis_rules(section.get("phrases"), language, (*path, "phrases"), report)
+        exclusions = _parse_plain_list(
+            section.get("exclusions", []), language, (*path, "exclusions"), report
+        )
+        specs[language] = _CrisisSpec(tuple(rules), tuple(exclusions))
+    # A language the hotline answers in without crisis phrases would silently miss crises.
+    for language in sorted(languages - set(specs)):
+        if isinstance(data, Mapping) and language not in data:
+            report.add(("crisis", language), "is missing: every language needs crisis phrases")
+    return specs
+
+
+def _parse_crisis_rules(
+    entries: object, language: str, path: tuple[str | int, ...], report: _Report
+) -> list[tuple[tuple[str, ...], ...]]:
+    """Read crisis rules: `phrase`, or `{all: [term, ...]}` with a term a phrase or a list."""
+    if not isinstance(entries, list) or not entries:
+        report.add(path, "must be a non-empty list of crisis phrases")
+        return []
+    rules: list[tuple[tuple[str, ...], ...]] = []
+    for position, entry in enumerate(entries):
+        entry_path = (*path, position)
+        if isinstance(entry, Mapping):
+            rule = _parse_all_rule(entry, language, entry_path, report)
+            if rule:
+                rules.append(rule)
+        elif _phrase_ok(entry, language, entry_path, report):
+            rules.append(((entry,),))
+    return rules
+
+
+def _parse_all_rule(
+    entry: Mapping[object, object], language: str, path: tuple[str | int, ...], report: _Report
+) -> tuple[tuple[str, ...], ...] | None:
+    """Read `{all: [term, ...]}`: every term must be heard, a term being one of its phrases."""
+    terms = entry.get("all")
+    if set(entry) != {"all"} or not isinstance(terms, list) or len(terms) < 2:
+        report.add(path, "must be a phrase or {all: [term, term, ...]} with at least two terms")
+        return None
+    groups: list[tuple[str, ...]] = []
+    for position, term in enumerate(terms):
+        term_path = (*path, "all", position)
+        alternatives = term if isinstance(term, list) else [term]
+        if not alternatives:
+            report.add(term_path, "must be a phrase or a non-empty list of phrases")
+            continue
+        good = [
+            phrase
+            for index, phrase in enumerate(alternatives)
+            if _phrase_ok(phrase, language, (*term_path, index) if term is alternatives else term_path, report)
+        ]
+        groups.append(tuple(good))
+    return tuple(groups) if all(groups) and len(groups) == len(terms) else None
+
+
+def _parse_plain_list(
+    entries: object, language: str, path: tuple[str | int, ...], report: _Report
+) -> list[str]:
+    """Read a list of phrases."""
+    if not isinstance(entries, list):
+        report.add(path, "must be a list of phrases")
+        return []
+    return [
+        phrase
+        for position, phrase in enumerate(entries)
+        if _phrase_ok(phrase, language, (*path, position), report)
+    ]
+
+
+# ---------------------------------------------------------------------------- compiling
+
+
+def _expand(units: Units, synonyms: Mapping[str, tuple[Units, ...]]) -> set[Units]:
+    """Return a phrase's forms with each synonym's variants put in place of the word."""
+    forms = {units}
+    for word, variants in synonyms.items():
+        for form in list(forms):
+            for variant in variants:
+                replaced = _replace(form, word, variant)
+                if replaced is not None:
+                    forms.add(replaced)
+    return forms
+
+
+def _replace(units: Units, old: str, new: Units) -> Units | None:
+    """Replace every occurrence of a unit run in a phrase, or return None when absent."""
+    old_units = tuple(old.split(" ")) if " " in old else None
+    needle = old_units if old_units is not None else (old,)
+    size = len(needle)
+    out: list[str] = []
+    position = 0
+    hit = False
+    while position < len(units):
+        if units[position : position + size] == needle:
+            out.extend(new)
+            position += size
+            hit = True
+        else:
+            out.append(units[position])
+            position += 1
+    return tuple(out) if hit else None
+
+
+def _synonym_units(
+    synonyms: Mapping[str, tuple[str, ...]], language: str
+) -> dict[str, tuple[Units, ...]]:
+    """Normalise synonyms to units; a multi-unit word is kept as a space-joined key."""
+    return {
+        " ".join(_units(word, language)): tuple(_units(variant, language) for variant in variants)
+        for word, variants in synonyms.items()
+    }
+
+
+def _compile_language(
+    language: str,
+    areas: list[tuple[str, str, float]],
+    crisis: _CrisisSpec,
+    synonyms: Mapping[str, tuple[str, ...]],
+) -> _LanguageLexicon:
+    """Compile one language's phrases into indexes, expanding synonyms once, here."""
+    table = _synonym_units(synonyms, language)
+
+    def forms(phrase: str) -> set[Units]:
+        return _expand(_units(phrase, language), table)
+
+    area_patterns = [
+        _Pattern(phrase, units, area=area, weight=weight)
+        for area, phrase, weight in areas
+        for units in forms(phrase)
+    ]
+    crisis_patterns = [
+        _Pattern(phrase, units, rule=rule, group=group)
+        for rule, groups in enumerate(crisis.rules)
+        for group, alternatives in enumerate(groups)
+        for phrase in alternatives
+        for units in forms(phrase)
+    ]
+    exclusion_patterns = [
+        _Pattern(phrase, units) for phrase in crisis.exclusions for units in forms(phrase)
+    ]
+    return _LanguageLexicon(
+        language=language,
+        areas=_build_index(area_patterns),
+        crisis=_build_index(crisis_patterns),
+        exclusions=_build_index(exclusion_patterns),
+        crisis_groups=tuple(len(groups) for groups in crisis.rules),
+        hints=_hint_sources(areas, crisis),
+    )
+
+
+def _hint_sources(
+    areas: list[tuple[str, str, float]], crisis: _CrisisSpec
+) -> tuple[tuple[str, ...], ...]:
+    """Return hint phrases per source: crisis first, then each area heaviest first."""
+    crisis_phrases = tuple(
+        _unique(rule[0][0] for rule in crisis.rules if len(rule) == 1)
+    )
+    by_area: dict[str, list[tuple[str, float]]] = {}
+    for area, phrase, weight in areas:
+        by_area.setdefault(area, []).append((phrase, weight))
+    ordered = [
+        tuple(phrase for phrase, _ in sorted(entries, key=lambda item: -item[1]))
+        for _, entries in sorted(by_area.items())
+    ]
+    sources = [crisis_phrases, *ordered]
+    return tuple(tuple(p.replace(",", " ").strip() for p in source) for source in sources)

@@ -1,0 +1,489 @@
+"""The hotline configuration: areas, languages, prompts, hours, crisis numbers and lexicon.
+
+`load_config(text, source)` checks the whole YAML document and either returns an immutable
+`HotlineConfig` or raises `ProblemsError` listing every problem with its line.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from routing.classifier import Lexicon, parse_lexicon
+from routing.hours import DAY_IDS, Opening, WeeklyHours, parse_range
+from routing.problems import Problem, ProblemsError
+
+# Every prompt the phone menu speaks, with the fields its template may use.
+PROMPT_FIELDS: dict[str, frozenset[str]] = {
+    "greeting": frozenset(),
+    "language_menu": frozenset(),
+    "area_intro": frozenset(),
+    "area_option": frozenset({"name", "key"}),
+    "danger_option": frozenset(),
+    "not_understood": frozenset(),
+    "to_general": frozenset(),
+    "area_chosen": frozenset({"name"}),
+    "intake_intro": frozenset(),
+    "invalid_key": frozenset(),
+    "queue_intro": frozenset({"name"}),
+    "wait_next": frozenset(),
+    "wait_position": frozenset({"ahead"}),
+    "wait_danger": frozenset(),
+    "queue_full": frozenset(),
+    "closed": frozenset({"name", "hours", "next_open"}),
+    "goodbye": frozenset(),
+    "apology": frozenset(),
+    "crisis_intro": frozenset(),
+    "crisis_retry": frozenset(),
+    "crisis_failed": frozenset(),
+}
+
+# libyaml's loader when present: the shipped config parses about three times faster.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+CALENDAR_FIELDS = (
+    "days",
+    "today",
+    "tomorrow",
+    "closed_day",
+    "list_separator",
+    "range",
+    "day_range",
+)
+DTMF_KEYS = frozenset("0123456789*#")
+
+
+@dataclass(frozen=True)
+class Language:
+    """A language the menu speaks: its key, Twilio voice, and speech recognition language."""
+
+    id: str
+    key: str
+    voice: str
+    say_language: str
+    speech_language: str
+
+
+@dataclass(frozen=True)
+class IntakeQuestion:
+    """A keypad question asked before queueing, with the summary text of each answer."""
+
+    id: str
+    question: dict[str, str]
+    answers: dict[str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Area:
+    """A legal area callers are sorted into, with its menu key, intake and opening hours."""
+
+    id: str
+    key: str
+    name: dict[str, str]
+    intake: tuple[IntakeQuestion, ...]
+    hours: WeeklyHours
+
+
+@dataclass(frozen=True)
+class Crisis:
+    """Where the crisis branch dials: a number per language, then a fallback."""
+
+    numbers: dict[str, str]
+    fallback: str
+    dial_timeout_s: int
+    rollover_s: int
+
+    def lines_for(self, language: str) -> tuple[str, ...]:
+        """Return the crisis numbers to try for a language, in order, without repeats."""
+        ordered = [self.numbers.get(language), self.fallback]
+        return tuple(dict.fromkeys(number for number in ordered if number))
+
+
+@dataclass(frozen=True)
+class HotlineConfig:
+    """The whole checked configuration; immutable, shared by every request."""
+
+    timezone: str
+    languages: dict[str, Language]
+    danger_key: str
+    gather_timeout_s: int
+    max_tries: int
+    areas: dict[str, Area]
+    general_area: str
+    crisis: Crisis
+    queue_max_size: int
+    announce_every_s: int
+    calendar: dict[str, dict[str, Any]]
+    prompts: dict[str, dict[str, str]]
+    lexicon: Lexicon
+
+    @property
+    def default_language(self) -> str:
+        """The language a caller who presses nothing is served in."""
+        return next(iter(self.languages))
+
+    def prompt(self, prompt: str, language: str, /, **fields: object) -> str:
+        """Return a prompt in a language with its fields filled in."""
+        return self.prompts[prompt][language].format(**fields)
+
+    def language_for_key(self, key: str) -> str | None:
+        """Return the language chosen by a menu key, if any."""
+        return next((lang.id for lang in self.languages.values() if lang.key == key), None)
+
+    def area_for_key(self, key: str) -> str | None:
+        """Return the area chosen by a menu key, if any."""
+        return next((area.id for area in self.areas.values() if area.key == key), None)
+
+
+def load_config(text: str, source: str = "config") -> HotlineConfig:
+    """Check a YAML document and build the configuration, or raise with every problem."""
+    try:
+        root, data = parse_yaml(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ProblemsError(source, [Problem((), f"not valid YAML: {error}", line)]) from None
+    lines = _line_map(root)
+    config, problems = _build(data)
+    if problems:
+        raise ProblemsError(source, [p.located(_line_of(p.path, lines)) for p in problems])
+    assert config is not None
+    return config
+
+
+def parse_yaml(text: str) -> tuple[yaml.Node | None, Any]:
+    """Parse YAML once into its node tree (for line numbers) and its Python data."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    return node, data
+
+
+def check_config(text: str, source: str = "config") -> list[Problem]:
+    """Return every problem in a configuration document (empty when it is sound)."""
+    try:
+        load_config(text, source)
+    except ProblemsError as error:
+        return error.problems
+    return []
+
+
+def _line_map(node: yaml.Node | None) -> dict[tuple[str | int, ...], int]:
+    """Map every key path in a composed YAML tree to its 1-based line."""
+    lines: dict[tuple[str | int, ...], int] = {}
+
+    def walk(current: yaml.Node, path: tuple[str | int, ...]) -> None:
+        lines.setdefault(path, current.start_mark.line + 1)
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                child = (*path, str(key_node.value))
+                lines[child] = key_node.start_mark.line + 1
+                walk(value_node, child)
+        elif isinstance(current, yaml.SequenceNode):
+            for index, item in enumerate(current.value):
+                walk(item, (*path, index))
+
+    if node is not None:
+        walk(node, ())
+    return lines
+
+
+def _line_of(path: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> int | None:
+    """Find the line of a path, or of its nearest parent that exists."""
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None
+
+
+class _Checker:
+    """Collects problems while reading a parsed document, so every one is reported."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def fail(self, path: tuple[str | int, ...], message: str) -> None:
+        """Record a problem at a path."""
+        self.problems.append(Problem(path, message))
+
+    def mapping(self, data: object, path: tuple[str | int, ...]) -> dict[str, Any]:
+        """Return data as a mapping, or record a problem and return an empty one."""
+        if isinstance(data, dict):
+            return data
+        self.fail(path, "expected a mapping" if data is not None else "missing")
+        return {}
+
+    def text(self, data: dict[str, Any], key: str, path: tuple[str | int, ...]) -> str:
+        """Return a non-empty string field, or record a problem."""
+        value = data.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            self.fail((*path, key), "missing or not a non-empty string")
+            return ""
+        return value
+
+    def number(self, data: dict[str, Any], key: str, path: tuple, low: int, high: int) -> int:
+        """Return an integer field within bounds, or record a problem."""
+        value = data.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            self.fail((*path, key), f"expected a whole number from {low} to {high}")
+            return low
+        return value
+
+    def key(self, data: dict[str, Any], field: str, path: tuple) -> str:
+        """Return a single DTMF key, or record a problem."""
+        value = self.text(data, field, path)
+        if value and value not in DTMF_KEYS:
+            self.fail((*path, field), f"expected one keypad key (0-9, * or #), got {value!r}")
+        return value
+
+    def texts(self, data: object, path: tuple, languages: list[str]) -> dict[str, str]:
+        """Return a {language: text} mapping with every language present."""
+        found = self.mapping(data, path)
+        result = {}
+        for lang in languages:
+            result[lang] = self.text(found, lang, path)
+        for extra in set(found) - set(languages):
+            self.fail((*path, extra), f"unknown language {extra!r}")
+        return result
+
+    def zone(self, name: str, path: tuple) -> str:
+        """Return a valid IANA time zone name, or record a problem."""
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.fail(path, f"unknown time zone {name!r}")
+        return name
+
+
+def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
+    """Read every section, collecting problems instead of stopping at the first."""
+    check = _Checker()
+    root = check.mapping(data, ())
+    service = check.mapping(root.get("service"), ("service",))
+    timezone = check.zone(check.text(service, "timezone", ("service",)), ("service", "timezone"))
+    languages = _languages(check, root.get("languages"))
+    lang_ids = list(languages)
+    menu = check.mapping(root.get("menu"), ("menu",))
+    danger_key = check.key(menu, "danger_key", ("menu",))
+    gather_timeout = check.number(menu, "gather_timeout_s", ("menu",), 1, 60)
+    max_tries = check.number(menu, "max_tries", ("menu",), 1, 5)
+    areas = _areas(check, root.get("areas"), lang_ids, danger_key)
+    general = check.text(root, "general_area", ())
+    if general and areas and general not in areas:
+        check.fail(("general_area",), f"{general!r} is not one of the areas")
+    crisis = _crisis(check, root.get("crisis"), lang_ids)
+    queue = check.mapping(root.get("queue"), ("queue",))
+    max_size = check.number(queue, "max_size", ("queue",), 1, 5000)
+    announce = check.number(queue, "announce_every_s", ("queue",), 5, 600)
+    calendar = _calendar(check, root.get("calendar"), lang_ids)
+    prompts = _prompts(check, root.get("prompts"), lang_ids)
+    lexicon, lexicon_problems = parse_lexicon(
+        root.get("lexicon"), area_ids=set(areas), languages=set(lang_ids)
+    )
+    check.problems.extend(lexicon_problems)
+    for language in languages.values():
+        if language.key == danger_key:
+            check.fail(("languages", language.id, "key"), "the danger key cannot choose a language")
+    if check.problems or lexicon is None:
+        return None, check.problems
+    return (
+        HotlineConfig(
+            timezone=timezone,
+            languages=languages,
+            danger_key=danger_key,
+            gather_timeout_s=gather_timeout,
+            max_tries=max_tries,
+            areas=areas,
+            general_area=general,
+            crisis=crisis,
+            queue_max_size=max_size,
+            announce_every_s=announce,
+            calendar=calendar,
+            prompts=prompts,
+            lexicon=lexicon,
+        ),
+        [],
+    )
+
+
+def _languages(check: _Checker, data: object) -> dict[str, Language]:
+    """Read the languages section: id, key, voice and recognition language of each."""
+    section = check.mapping(data, ("languages",))
+    if data is not None and not section:
+        check.fail(("languages",), "at least one language is needed")
+    languages: dict[str, Language] = {}
+    keys: dict[str, str] = {}
+    for lang_id, entry in section.items():
+        path = ("languages", lang_id)
+        fields = check.mapping(entry, path)
+        key = check.key(fields, "key", path)
+        if key in keys:
+            check.fail((*path, "key"), f"key {key} is already used by {keys[key]}")
+        keys[key] = lang_id
+        languages[str(lang_id)] = Language(
+            id=str(lang_id),
+            key=key,
+            voice=check.text(fields, "voice", path),
+            say_language=check.text(fields, "say_language", path),
+            speech_language=check.text(fields, "speech_language", path),
+        )
+    return languages
+
+
+def _areas(check: _Checker, data: object, languages: list[str], danger_key: str) -> dict[str, Area]:
+    """Read the legal areas with their keys, names, intake questions and hours."""
+    section = check.mapping(data, ("areas",))
+    areas: dict[str, Area] = {}
+    keys: dict[str, str] = {}
+    for area_id, entry in section.items():
+        path = ("areas", area_id)
+        fields = check.mapping(entry, path)
+        key = check.key(fields, "key", path)
+        if key and key == danger_key:
+            check.fail((*path, "key"), "the danger key cannot choose an area")
+        elif key in keys:
+            check.fail((*path, "key"), f"key {key} is already used by {keys[key]}")
+        keys[key] = str(area_id)
+        intake_data = fields.get("intake", [])
+        if not isinstance(intake_data, list):
+            check.fail((*path, "intake"), "expected a list of questions")
+            intake_data = []
+        intake = tuple(
+            _question(check, item, (*path, "intake", index), languages, danger_key)
+            for index, item in enumerate(intake_data)
+        )
+        areas[str(area_id)] = Area(
+            id=str(area_id),
+            key=key,
+            name=check.texts(fields.get("name"), (*path, "name"), languages),
+            intake=intake,
+            hours=_hours(check, fields.get("hours"), (*path, "hours")),
+        )
+    return areas
+
+
+def _question(
+    check: _Checker, data: object, path: tuple, languages: list[str], danger_key: str
+) -> IntakeQuestion:
+    """Read one intake question and its keypad answers."""
+    fields = check.mapping(data, path)
+    answers_data = check.mapping(fields.get("answers"), (*path, "answers"))
+    answers = {}
+    for key, texts in answers_data.items():
+        key = str(key)
+        if key not in DTMF_KEYS:
+            check.fail((*path, "answers", key), f"expected one keypad key, got {key!r}")
+        if key == danger_key:
+            check.fail((*path, "answers", key), "the danger key cannot be an answer")
+        answers[key] = check.texts(texts, (*path, "answers", key), languages)
+    if fields and not answers:
+        check.fail((*path, "answers"), "a question needs at least one answer")
+    return IntakeQuestion(
+        id=check.text(fields, "id", path),
+        question=check.texts(fields.get("question"), (*path, "question"), languages),
+        answers=answers,
+    )
+
+
+def _hours(check: _Checker, data: object, path: tuple) -> WeeklyHours:
+    """Read weekly opening hours: a time zone and ranges per weekday."""
+    fields = check.mapping(data, path)
+    zone = check.zone(check.text(fields, "timezone", path), (*path, "timezone"))
+    weekly = check.mapping(fields.get("weekly"), (*path, "weekly"))
+    openings = []
+    for day, ranges in weekly.items():
+        if day not in DAY_IDS:
+            check.fail((*path, "weekly", day), f"unknown day {day!r}; use {', '.join(DAY_IDS)}")
+            continue
+        if not isinstance(ranges, list):
+            check.fail((*path, "weekly", day), "expected a list of HH:MM-HH:MM ranges")
+            continue
+        for index, text in enumerate(ranges):
+            try:
+                start, end = parse_range(str(text))
+            except ValueError as error:
+                check.fail((*path, "weekly", day, index), str(error))
+                continue
+            openings.append(Opening(DAY_IDS.index(day), start, end))
+    return WeeklyHours(zone, tuple(openings))
+
+
+def _crisis(check: _Checker, data: object, languages: list[str]) -> Crisis:
+    """Read the crisis numbers and timings."""
+    fields = check.mapping(data, ("crisis",))
+    numbers_data = check.mapping(fields.get("numbers"), ("crisis", "numbers"))
+    numbers = {}
+    for lang in languages:
+        numbers[lang] = _dialable(check, numbers_data, lang, ("crisis", "numbers"))
+    fallback = _dialable(check, numbers_data, "fallback", ("crisis", "numbers"))
+    return Crisis(
+        numbers=numbers,
+        fallback=fallback,
+        dial_timeout_s=check.number(fields, "dial_timeout_s", ("crisis",), 5, 120),
+        rollover_s=check.number(fields, "rollover_s", ("crisis",), 5, 120),
+    )
+
+
+def _dialable(check: _Checker, data: dict[str, Any], key: str, path: tuple) -> str:
+    """Return a number Twilio can dial (+ and digits), or record a problem."""
+    number = check.text(data, key, path)
+    digits = number[1:] if number.startswith("+") else number
+    if number and not digits.isdigit():
+        check.fail((*path, key), f"not a dialable number: {number!r}")
+    return number
+
+
+def _calendar(check: _Checker, data: object, languages: list[str]) -> dict[str, dict[str, Any]]:
+    """Read the words used to speak days and hours in each language."""
+    section = check.mapping(data, ("calendar",))
+    calendar: dict[str, dict[str, Any]] = {}
+    for lang in languages:
+        path = ("calendar", lang)
+        fields = check.mapping(section.get(lang), path)
+        days = fields.get("days")
+        if not (
+            isinstance(days, list) and len(days) == 7 and all(isinstance(d, str) for d in days)
+        ):
+            check.fail((*path, "days"), "expected the seven day names, Monday first")
+        for name in CALENDAR_FIELDS[1:]:
+            check.text(fields, name, path)
+        calendar[lang] = fields
+    return calendar
+
+
+def _prompts(check: _Checker, data: object, languages: list[str]) -> dict[str, dict[str, str]]:
+    """Read every prompt in every language and check the fields its template uses."""
+    section = check.mapping(data, ("prompts",))
+    prompts: dict[str, dict[str, str]] = {}
+    for name, allowed in PROMPT_FIELDS.items():
+        if name not in section:
+            check.fail(("prompts", name), "missing prompt")
+            continue
+        texts = check.texts(section[name], ("prompts", name), languages)
+        for lang, text in texts.items():
+            _check_template(check, text, allowed, ("prompts", name, lang))
+        prompts[name] = texts
+    for extra in set(section) - set(PROMPT_FIELDS):
+        check.fail(("prompts", extra), "unknown prompt (not spoken anywhere)")
+    return prompts
+
+
+def _check_template(check: _Checker, text: str, allowed: frozenset[str], path: tuple) -> None:
+    """Record a problem for any {field} a template uses that its prompt does not provide."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as error:
+        check.fail(path, f"broken template: {error}")
+        return
+    for field in sorted(fields - allowed):
+        offered = ", ".join(sorted(allowed)) or "none"
+        check.fail(path, f"unknown field {{{field}}} (this prompt offers: {offered})")

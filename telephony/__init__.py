@@ -1,0 +1,1 @@
+"""The Twilio edge: the one gateway to Twilio's REST API and the webhook signature check."""

@@ -1,0 +1,379 @@
+"""The phone menu's webhooks through Flask's test client, signed like Twilio, on a real Redis."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from queues import events
+from queues.calls import CallStore
+from tests.conftest import CLOSED_TIME, Twilio
+from tests.twiml import Doc
+
+pytestmark = pytest.mark.redis
+
+CALL = "CA" + "1" * 32
+
+
+def config_of(app):
+    return app.config["HOTLINE"]
+
+
+def test_greeting_offers_languages_and_the_danger_key(app, twilio, redis):
+    doc = Doc.parse(twilio.post("/voice", {"CallStatus": "ringing"}))
+    gather = doc.first("Gather")
+    assert gather.get("input") == "dtmf"
+    assert gather.get("numDigits") == "1"
+    assert gather.get("action") == "/voice/language?t=1"
+    assert gather.get("actionOnEmptyResult") == "true"
+    said = doc.said()
+    config = config_of(app)
+    assert config.prompt("greeting", "zh") in said
+    assert config.prompt("language_menu", "en") in said
+    assert "9" in config.prompt("greeting", "zh")
+    voices = {say.get("voice") for say in doc.all("Say")}
+    assert voices == {"Polly.Zhiyu", "Polly.Joanna"}
+    record = CallStore(redis).get(CALL)
+    assert record is not None and record.caller == "+8613812345678"
+
+
+def test_unsigned_and_forged_requests_get_403_and_change_nothing(app, twilio, redis):
+    assert twilio.post("/voice", signature="").status_code == 403
+    assert twilio.post("/voice", signature="bm90IGEgc2lnbmF0dXJl").status_code == 403
+    forged = Twilio(app.test_client(), token="someone-elses-token")
+    assert forged.post("/voice/language", {"Digits": "2"}).status_code == 403
+    assert forged.post("/voice/status", {"CallStatus": "completed"}).status_code == 403
+    assert redis.keys("hotline:*") == []
+
+
+def test_signature_behind_a_tls_proxy_uses_public_base_url(app_env, redis, redis_url, clock):
+    from ivr import create_app
+
+    app_env.setenv("REDIS_URL", redis_url)
+    app_env.setenv("PUBLIC_BASE_URL", "https://hotline.example.org/")
+    app = create_app({"TESTING": True, "CLOCK": clock})
+    behind_proxy = Twilio(app.test_client(), base="https://hotline.example.org")
+    assert behind_proxy.post("/voice/language?t=1", {"Digits": "1"}).status_code == 200
+    as_seen_locally = Twilio(app.test_client(), base="http://localhost")
+    assert as_seen_locally.post("/voice/language?t=1", {"Digits": "1"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("digits", "language", "speech_language"),
+    [("1", "zh", "cmn-Hans-CN"), ("2", "en", "en-US"), ("", "zh", "cmn-Hans-CN")],
+)
+def test_language_choice_leads_to_the_area_menu(
+    app, twilio, redis, digits, language, speech_language
+):
+    doc = Doc.parse(twilio.post("/voice/language?t=1", {"Digits": digits}))
+    gather = doc.first("Gather")
+    assert gather.get("input") == "dtmf speech"
+    assert gather.get("language") == speech_language
+    assert gather.get("action") == f"/voice/area?lang={language}&t=1"
+    assert gather.get("hints")
+    config = config_of(app)
+    said = doc.said()
+    for area in config.areas.values():
+        assert (
+            config.prompt("area_option", language, name=area.name[language], key=area.key) in said
+        )
+    assert config.prompt("danger_option", language) in said
+    assert CallStore(redis).get(CALL).language == language
+
+
+def test_invalid_language_key_is_asked_again_then_defaults(app, twilio):
+    config = config_of(app)
+    again = Doc.parse(twilio.post("/voice/language?t=1", {"Digits": "7"}))
+    assert again.first("Gather").get("action") == "/voice/language?t=2"
+    assert config.prompt("invalid_key", "zh") in again.said()
+    default = Doc.parse(twilio.post("/voice/language?t=2", {"Digits": "7"}))
+    assert default.first("Gather").get("action") == "/voice/area?lang=zh&t=1"
+
+
+def test_danger_key_at_the_greeting_dials_the_crisis_line(app, twilio, redis):
+    doc = Doc.parse(twilio.post("/voice/language?t=1", {"Digits": "9"}))
+    config = config_of(app)
+    assert doc.verbs() == ["Say", "Dial"]
+    assert doc.first("Number").text == config.crisis.numbers["zh"]
+    assert doc.first("Dial").get("callerId") == "+8613812345678"
+    assert doc.first("Dial").get("action") == "/voice/crisis/next?lang=zh&n=0"
+    assert config.prompt("crisis_intro", "zh") in doc.said()
+    assert CallStore(redis).get(CALL).crisis_trigger == "danger_key"
+
+
+@pytest.mark.parametrize(
+    ("digits", "area"),
+    [
+        ("1", "family"),
+        ("2", "labor"),
+        ("3", "contract"),
+        ("4", "traffic"),
+        ("5", "criminal"),
+        ("6", "corporate"),
+    ],
+)
+def test_area_keys_lead_to_the_first_intake_question(app, twilio, redis, digits, area):
+    doc = Doc.parse(twilio.post("/voice/area?lang=en&t=1", {"Digits": digits}))
+    config = config_of(app)
+    gather = doc.first("Gather")
+    assert gather.get("action") == f"/voice/intake?lang=en&area={area}&q=0&a=&t=1"
+    assert config.areas[area].intake[0].question["en"] in doc.said()
+    assert CallStore(redis).get(CALL).area == area
+
+
+def test_general_key_goes_straight_to_the_general_queue(app, twilio):
+    doc = Doc.parse(twilio.post("/voice/area?lang=en&t=1", {"Digits": "0"}))
+    enqueue = doc.first("Enqueue")
+    assert enqueue.text == "general"
+    assert enqueue.get("waitUrl") == "/voice/wait?lang=en&area=general"
+    assert enqueue.get("action") == "/voice/queue-result?lang=en&area=general"
+
+
+def test_spoken_problem_is_classified_and_kept_for_the_summary(app, twilio, redis):
+    doc = Doc.parse(
+        twilio.post(
+            "/voice/area?lang=zh&t=1", {"SpeechResult": "公司拖欠我三个月工资", "Confidence": "0.9"}
+        )
+    )
+    assert "area=labor" in doc.first("Gather").get("action")
+    assert CallStore(redis).get(CALL).speech == "公司拖欠我三个月工资"
+
+
+def test_crisis_words_at_the_area_menu_dial_the_crisis_line(app, twilio, redis):
+    doc = Doc.parse(
+        twilio.post(
+            "/voice/area?lang=en&t=1", {"SpeechResult": "I am going to kill myself tonight"}
+        )
+    )
+    assert doc.first("Number").text == config_of(app).crisis.numbers["en"]
+    assert CallStore(redis).get(CALL).crisis_trigger == "crisis_words"
+
+
+def test_figure_of_speech_is_not_a_crisis(app, twilio):
+    doc = Doc.parse(
+        twilio.post("/voice/area?lang=zh&t=1", {"SpeechResult": "加班累死了，老板还不给加班费"})
+    )
+    assert doc.all("Dial") == []
+    assert "area=labor" in doc.first("Gather").get("action")
+
+
+@pytest.mark.parametrize("answer", [{"SpeechResult": "嗯嗯啊啊 %%% ???"}, {"Digits": "8"}, {}])
+def test_unmatched_input_is_asked_again_once_then_goes_to_general(app, twilio, answer):
+    config = config_of(app)
+    again = Doc.parse(twilio.post("/voice/area?lang=zh&t=1", answer))
+    assert again.first("Gather").get("action") == "/voice/area?lang=zh&t=2"
+    reason = "invalid_key" if "Digits" in answer else "not_understood"
+    assert config.prompt(reason, "zh") in again.said()
+    general = Doc.parse(twilio.post("/voice/area?lang=zh&t=2", answer))
+    assert general.first("Enqueue").text == "general"
+    assert config.prompt("to_general", "zh") in general.said()
+
+
+def test_a_500_digit_entry_reads_only_the_first_key(app, twilio):
+    doc = Doc.parse(twilio.post("/voice/area?lang=en&t=1", {"Digits": "2" * 500}))
+    assert "area=labor" in doc.first("Gather").get("action")
+
+
+def test_garbage_query_parameters_fall_back_to_safe_values(app, twilio):
+    doc = Doc.parse(twilio.post("/voice/area?lang=xx&t=banana", {"Digits": "3"}))
+    assert doc.first("Gather").get("action") == "/voice/intake?lang=zh&area=contract&q=0&a=&t=1"
+    doc = Doc.parse(twilio.post("/voice/intake?lang=en&area=nowhere&q=77&a=zz", {"Digits": "1"}))
+    assert doc.first("Enqueue").text == "general"
+
+
+def test_intake_answers_form_the_summary_and_the_caller_is_queued(app, twilio, redis):
+    twilio.post("/voice/area?lang=en&t=1", {"SpeechResult": "my boss has not paid my wages"})
+    second = Doc.parse(twilio.post("/voice/intake?lang=en&area=labor&q=0&a=&t=1", {"Digits": "2"}))
+    assert second.first("Gather").get("action") == "/voice/intake?lang=en&area=labor&q=1&a=2&t=1"
+    queued = Doc.parse(twilio.post("/voice/intake?lang=en&area=labor&q=1&a=2&t=1", {"Digits": "2"}))
+    enqueue = queued.first("Enqueue")
+    assert enqueue.text == "labor"
+    assert enqueue.get("waitUrl") == "/voice/wait?lang=en&area=labor"
+    assert queued.verbs() == ["Say", "Enqueue"]
+    record = CallStore(redis).get(CALL)
+    assert record.area == "labor"
+    assert (
+        record.summary == "no written contract; left or dismissed; “my boss has not paid my wages”"
+    )
+
+
+def test_invalid_intake_key_is_asked_again_then_skipped(app, twilio, redis):
+    again = Doc.parse(
+        twilio.post("/voice/intake?lang=zh&area=criminal&q=0&a=&t=1", {"Digits": "7"})
+    )
+    assert again.first("Gather").get("action") == "/voice/intake?lang=zh&area=criminal&q=0&a=&t=2"
+    skipped = Doc.parse(
+        twilio.post("/voice/intake?lang=zh&area=criminal&q=0&a=&t=2", {"Digits": "7"})
+    )
+    assert skipped.first("Enqueue").text == "criminal"
+    assert CallStore(redis).get(CALL).summary == ""
+
+
+def test_danger_key_during_intake_opens_the_crisis_path(app, twilio):
+    doc = Doc.parse(twilio.post("/voice/intake?lang=en&area=family&q=1&a=1&t=1", {"Digits": "9"}))
+    assert doc.first("Number").text == config_of(app).crisis.numbers["en"]
+
+
+def test_outside_hours_the_caller_hears_hours_and_next_opening(app, twilio, clock):
+    clock.now = CLOSED_TIME  # a Sunday noon in Shanghai
+    doc = Doc.parse(twilio.post("/voice/intake?lang=en&area=contract&q=0&a=&t=1", {"Digits": "1"}))
+    assert doc.all("Enqueue") == []
+    said = doc.said()
+    assert "Monday to Friday 9:00 to 21:00" in said
+    assert "tomorrow 9:00" in said
+    assert doc.verbs() == ["Gather", "Say", "Hangup"]
+    assert doc.first("Gather").get("action") == "/voice/closed?lang=en"
+    crisis = Doc.parse(twilio.post("/voice/closed?lang=en", {"Digits": "9"}))
+    assert crisis.all("Dial")
+
+
+def test_general_questions_are_open_around_the_clock(app, twilio, clock):
+    clock.now = CLOSED_TIME
+    doc = Doc.parse(twilio.post("/voice/area?lang=zh&t=1", {"Digits": "0"}))
+    assert doc.first("Enqueue").text == "general"
+
+
+def test_waiting_room_announces_position_and_offers_the_danger_key(app, twilio):
+    config = config_of(app)
+    doc = Doc.parse(
+        twilio.post(
+            "/voice/wait?lang=zh&area=labor",
+            {"QueuePosition": "3", "QueueTime": "40", "CurrentQueueSize": "3"},
+        )
+    )
+    gather = doc.first("Gather")
+    assert gather.get("action") == "/voice/wait/key?lang=zh&area=labor"
+    assert gather.get("timeout") == str(config.announce_every_s)
+    assert config.prompt("wait_position", "zh", ahead=2) in doc.said()
+    first = Doc.parse(twilio.post("/voice/wait?lang=zh&area=labor", {"QueuePosition": "1"}))
+    assert config.prompt("wait_next", "zh") in first.said()
+
+
+def test_danger_key_while_waiting_leaves_the_queue_for_the_crisis_line(app, twilio, redis):
+    leave = Doc.parse(twilio.post("/voice/wait/key?lang=en&area=labor", {"Digits": "9"}))
+    assert leave.verbs() == ["Leave"]
+    result = Doc.parse(
+        twilio.post("/voice/queue-result?lang=en&area=labor", {"QueueResult": "leave"})
+    )
+    assert result.first("Number").text == config_of(app).crisis.numbers["en"]
+    assert CallStore(redis).get(CALL).crisis_trigger == "crisis_wait"
+    other = Doc.parse(twilio.post("/voice/wait/key?lang=en&area=labor", {"Digits": "5"}))
+    assert other.verbs() == ["Say"]
+
+
+def test_hang_up_while_queued_is_recorded_as_abandoned(app, twilio, redis):
+    doc = Doc.parse(
+        twilio.post(
+            "/voice/queue-result?lang=zh&area=labor", {"QueueResult": "hangup", "QueueTime": "31"}
+        )
+    )
+    assert doc.verbs() == []
+    assert redis.hget(f"hotline:call:{CALL}", "queue_result") == b"abandoned"
+
+
+@pytest.mark.parametrize("result", ["queue-full", "error", "system-error"])
+def test_queue_failures_end_kindly(app, twilio, result):
+    doc = Doc.parse(twilio.post("/voice/queue-result?lang=zh&area=labor", {"QueueResult": result}))
+    assert doc.verbs() == ["Say", "Hangup"]
+
+
+def test_crisis_lines_are_tried_in_order_then_the_numbers_are_given(app, twilio):
+    config = config_of(app)
+    first_failed = Doc.parse(
+        twilio.post("/voice/crisis/next?lang=zh&n=0", {"DialCallStatus": "no-answer"})
+    )
+    assert first_failed.first("Number").text == config.crisis.fallback
+    assert first_failed.first("Dial").get("action") == "/voice/crisis/next?lang=zh&n=1"
+    all_failed = Doc.parse(
+        twilio.post("/voice/crisis/next?lang=zh&n=1", {"DialCallStatus": "busy"})
+    )
+    assert all_failed.all("Dial") == []
+    assert config.prompt("crisis_failed", "zh") in all_failed.said()
+    assert all_failed.verbs()[-1] == "Hangup"
+    answered = Doc.parse(
+        twilio.post("/voice/crisis/next?lang=zh&n=0", {"DialCallStatus": "completed"})
+    )
+    assert answered.all("Dial") == [] and answered.verbs()[-1] == "Hangup"
+
+
+def test_status_callbacks_are_idempotent_and_ignore_late_arrivals(app, twilio, redis):
+    for status in ("ringing", "in-progress", "completed", "completed", "ringing"):
+        assert Doc.parse(twilio.post("/voice/status", {"CallStatus": status})).verbs() == []
+    assert CallStore(redis).get(CALL).status == "completed"
+    ended = [e for e in events.recent(redis) if e["kind"] == "ended"]
+    assert len(ended) == 1
+
+
+def test_missing_call_sid_still_gets_the_menu_and_records_nothing(app, twilio, redis):
+    doc = Doc.parse(twilio.post("/voice", {"CallSid": None}))
+    assert doc.first("Gather") is not None
+    assert Doc.parse(twilio.post("/voice/status", {"CallSid": None, "CallStatus": "completed"}))
+    assert redis.keys("hotline:call:*") == []
+
+
+def test_repeated_incoming_webhook_records_the_call_once(app, twilio, redis):
+    twilio.post("/voice")
+    twilio.post("/voice")
+    incoming = [e for e in events.recent(redis) if e["kind"] == "incoming"]
+    assert len(incoming) == 1
+
+
+def test_an_exception_becomes_an_apology_and_the_general_path(app, twilio, clock):
+    def broken_clock():
+        raise RuntimeError("clock failure")
+
+    app.config["CLOCK"] = broken_clock
+    doc = Doc.parse(twilio.post("/voice/intake?lang=en&area=traffic&q=1&a=1&t=1", {"Digits": "1"}))
+    assert doc.verbs() == ["Say", "Redirect"]
+    assert config_of(app).prompt("apology", "en") in doc.said()
+    redirect = doc.first("Redirect").text
+    assert redirect == "/voice/route?lang=en&area=general&fb=1"
+    # The general path fails too: the caller is still queued for a general agent.
+    last = Doc.parse(twilio.post(redirect))
+    assert last.verbs() == ["Say", "Enqueue"]
+    assert last.first("Enqueue").text == "general"
+
+
+def test_twilio_fallback_url_apologises_and_continues(app, twilio):
+    doc = Doc.parse(twilio.post("/voice/fallback", {"ErrorCode": "11200"}))
+    assert doc.verbs() == ["Say", "Redirect"]
+
+
+def test_healthz_reports_redis(app):
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "redis": "ok"}
+
+
+def _closed_port() -> int:
+    """A local port with nothing listening."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def app_without_redis(app_env, clock):
+    from ivr import create_app
+
+    app_env.setenv("REDIS_URL", f"redis://127.0.0.1:{_closed_port()}/0")
+    return create_app({"TESTING": True, "CLOCK": clock})
+
+
+def test_with_redis_down_the_menu_and_the_danger_key_still_work(app_without_redis):
+    twilio = Twilio(app_without_redis.test_client())
+    assert Doc.parse(twilio.post("/voice")).first("Gather") is not None
+    crisis = Doc.parse(twilio.post("/voice/language?t=1", {"Digits": "9"}))
+    assert crisis.first("Number").text == config_of(app_without_redis).crisis.numbers["zh"]
+    spoken = Doc.parse(twilio.post("/voice/area?lang=zh&t=1", {"SpeechResult": "我不想活了"}))
+    assert spoken.all("Dial")
+    queued = Doc.parse(twilio.post("/voice/intake?lang=zh&area=labor&q=1&a=1&t=1", {"Digits": "1"}))
+    assert queued.first("Enqueue").text == "labor"
+    left = Doc.parse(
+        twilio.post("/voice/queue-result?lang=zh&area=labor", {"QueueResult": "leave"})
+    )
+    assert left.all("Dial")
+    health = app_without_redis.test_client().get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json()["redis"] == "unreachable"

@@ -1,0 +1,110 @@
+"""The config contract: the shipped config loads, and every problem is reported with its line."""
+
+from __future__ import annotations
+
+import yaml
+
+from ivr.settings import DEFAULT_CONFIG
+from routing.config import PROMPT_FIELDS, check_config, load_config
+
+SHIPPED = DEFAULT_CONFIG.read_text(encoding="utf-8")
+
+
+def _edited(edit) -> str:
+    """The shipped config with one change applied, as YAML text."""
+    data = yaml.safe_load(SHIPPED)
+    edit(data)
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+
+def _line_of(text: str, needle: str) -> int:
+    """The 1-based line of the first occurrence of a piece of text."""
+    return next(number for number, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_shipped_config_is_sound_and_complete():
+    config = load_config(SHIPPED, "shipped")
+    assert list(config.languages) == ["zh", "en"]
+    assert set(config.areas) == {
+        "family",
+        "labor",
+        "contract",
+        "traffic",
+        "criminal",
+        "corporate",
+        "general",
+    }
+    assert {a.key for a in config.areas.values()} == set("1234560")
+    assert config.danger_key == "9"
+    assert config.general_area == "general"
+    for name in PROMPT_FIELDS:
+        assert config.prompts[name]["zh"] and config.prompts[name]["en"]
+    assert config.languages["zh"].speech_language == "cmn-Hans-CN"
+    for area in config.areas.values():
+        assert 0 <= len(area.intake) <= 2
+        assert area.name["zh"] and area.name["en"]
+
+
+def test_every_problem_is_reported_at_once_with_its_line():
+    text = SHIPPED.replace('danger_key: "9"', 'danger_key: "99"').replace(
+        "gather_timeout_s: 6", "gather_timeout_s: many"
+    )
+    text = text.replace('      mon: ["09:00-21:00"]', '      mon: ["09:00-25:00"]', 1)
+    problems = check_config(text, "edited")
+    rendered = [str(p) for p in problems]
+    assert any("menu.danger_key" in p and "one keypad key" in p for p in rendered), rendered
+    assert any("menu.gather_timeout_s" in p for p in rendered), rendered
+    assert any("hours.day.weekly.mon.0" in p or "weekly.mon.0" in p for p in rendered), rendered
+    by_path = {p.path[-1]: p for p in problems}
+    assert by_path["danger_key"].line == _line_of(text, "danger_key")
+    assert by_path["gather_timeout_s"].line == _line_of(text, "gather_timeout_s")
+
+
+def test_missing_prompt_language_and_unknown_field_are_named():
+    def edit(data):
+        del data["prompts"]["goodbye"]["en"]
+        data["prompts"]["wait_position"]["zh"] = "前面还有{callers}位"
+        data["prompts"]["made_up"] = {"zh": "x", "en": "y"}
+
+    problems = [str(p) for p in check_config(_edited(edit))]
+    assert any("prompts.goodbye.en" in p for p in problems), problems
+    assert any("prompts.wait_position.zh" in p and "{callers}" in p for p in problems), problems
+    assert any("prompts.made_up" in p and "unknown prompt" in p for p in problems), problems
+
+
+def test_duplicate_keys_and_unknown_area_references_are_problems():
+    def edit(data):
+        data["areas"]["labor"]["key"] = "1"
+        data["general_area"] = "nowhere"
+        data["areas"]["family"]["hours"]["timezone"] = "Mars/Olympus"
+        data["crisis"]["numbers"]["fallback"] = "call the police"
+
+    problems = [str(p) for p in check_config(_edited(edit))]
+    assert any("areas.labor.key" in p and "already used" in p for p in problems), problems
+    assert any("general_area" in p for p in problems), problems
+    assert any("Mars/Olympus" in p for p in problems), problems
+    assert any("crisis.numbers.fallback" in p for p in problems), problems
+
+
+def test_danger_key_cannot_be_an_area_or_answer_key():
+    def edit(data):
+        data["areas"]["corporate"]["key"] = "9"
+        data["areas"]["labor"]["intake"][0]["answers"]["9"] = {"zh": "九", "en": "nine"}
+
+    problems = [str(p) for p in check_config(_edited(edit))]
+    assert any("areas.corporate.key" in p and "danger" in p for p in problems), problems
+    assert any("answers.9" in p and "danger" in p for p in problems), problems
+
+
+def test_broken_yaml_reports_its_line():
+    text = "service:\n  timezone: Asia/Shanghai\nlanguages: [unclosed\n"
+    problems = check_config(text, "broken")
+    assert len(problems) == 1
+    assert "not valid YAML" in problems[0].message
+    assert problems[0].line is not None and problems[0].line >= 3
+
+
+def test_empty_document_reports_missing_sections():
+    problems = [str(p) for p in check_config("", "empty")]
+    for section in ("languages", "areas", "crisis", "prompts", "calendar"):
+        assert any(p.startswith(f"{section}") or f" {section}" in p for p in problems), section

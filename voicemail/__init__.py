@@ -1,0 +1,1 @@
+"""After-hours voicemail: recording, processing, encryption, triage, retention and callbacks."""
