@@ -45,7 +45,7 @@ from types import MappingProxyType
 from routing.problems import Problem
 
 DEFAULT_SCORING: Mapping[str, float] = MappingProxyType(
-    {"min_score": 2.0, "strong_score": 3.0, "min_confidence": 0.25}
+    {"min_score": 2.0, "strong_score": 3.0, "min_confidence": 0.2}
 )
 
 _ROOT = "lexicon"
@@ -62,7 +62,12 @@ _CONTRACTIONS = (
     (re.compile(r"n't\b"), " not"),
     (re.compile(r"'m\b"), " am"),
     (re.compile(r"'re\b"), " are"),
-    (re.compile(r"'s\b"), " is"),
+    # "'s" is "is" after a pronoun ("it's killing me") and a possessive elsewhere ("ex's").
+    (
+        re.compile(r"\b(it|he|she|that|there|what|who|here|where|this|everyone|nobody)'s\b"),
+        r"\1 is",
+    ),
+    (re.compile(r"'s\b"), ""),
     (re.compile(r"'ll\b"), " will"),
     (re.compile(r"'ve\b"), " have"),
     (re.compile(r"'d\b"), " would"),
@@ -251,8 +256,9 @@ def classify(text: str, lexicon: Lexicon, language: str | None = None) -> Classi
     area_matches = _longest_only(_find(compiled.areas, forms))
     area, confidence = _decide_area(_area_scores(area_matches), lexicon)
     crisis_labels = _crisis_labels(text, lexicon, language, forms)
+    # With no area chosen, every area phrase heard is evidence for the general agent.
     matched = _unique(
-        [match.pattern.label for match in area_matches if match.pattern.area == area]
+        [m.pattern.label for m in area_matches if area is None or m.pattern.area == area]
         + crisis_labels
     )
     return Classification(area, bool(crisis_labels), confidence, language, matched)
@@ -513,7 +519,9 @@ def _parse_weighted(
         if not _phrase_ok(phrase, language, entry_path, report):
             continue
         if not _is_number(weight) or weight <= 0:
-            report.add(entry_path, f"weight of {phrase!r} must be a positive number, not {weight!r}")
+            report.add(
+                entry_path, f"weight of {phrase!r} must be a positive number, not {weight!r}"
+            )
             continue
         units = _units(phrase, language)
         if units in seen:
@@ -548,7 +556,9 @@ def _parse_crisis(data: object, languages: set[str], report: _Report) -> dict[st
             continue
         for key in section:
             if key not in _CRISIS_KEYS:
-                report.add((*path, str(key)), f"unknown key; expected one of {sorted(_CRISIS_KEYS)}")
+                report.add(
+                    (*path, str(key)), f"unknown key; expected one of {sorted(_CRISIS_KEYS)}"
+                )
         rules = _parse_crisis_rules(section.get("phrases"), language, (*path, "phrases"), report)
         exclusions = _parse_plain_list(
             section.get("exclusions", []), language, (*path, "exclusions"), report
@@ -591,17 +601,17 @@ def _parse_all_rule(
     groups: list[tuple[str, ...]] = []
     for position, term in enumerate(terms):
         term_path = (*path, "all", position)
-        alternatives = term if isinstance(term, list) else [term]
-        if not alternatives:
+        if not isinstance(term, list):
+            if _phrase_ok(term, language, term_path, report):
+                groups.append((term,))
+            continue
+        if not term:
             report.add(term_path, "must be a phrase or a non-empty list of phrases")
             continue
-        good = [
-            phrase
-            for index, phrase in enumerate(alternatives)
-            if _phrase_ok(phrase, language, (*term_path, index) if term is alternatives else term_path, report)
-        ]
-        groups.append(tuple(good))
-    return tuple(groups) if all(groups) and len(groups) == len(terms) else None
+        checked = [_phrase_ok(p, language, (*term_path, i), report) for i, p in enumerate(term)]
+        if all(checked):
+            groups.append(tuple(term))
+    return tuple(groups) if len(groups) == len(terms) else None
 
 
 def _parse_plain_list(
@@ -635,8 +645,7 @@ def _expand(units: Units, synonyms: Mapping[str, tuple[Units, ...]]) -> set[Unit
 
 def _replace(units: Units, old: str, new: Units) -> Units | None:
     """Replace every occurrence of a unit run in a phrase, or return None when absent."""
-    old_units = tuple(old.split(" ")) if " " in old else None
-    needle = old_units if old_units is not None else (old,)
+    needle = tuple(old.split(" "))
     size = len(needle)
     out: list[str] = []
     position = 0
@@ -703,9 +712,7 @@ def _hint_sources(
     areas: list[tuple[str, str, float]], crisis: _CrisisSpec
 ) -> tuple[tuple[str, ...], ...]:
     """Return hint phrases per source: crisis first, then each area heaviest first."""
-    crisis_phrases = tuple(
-        _unique(rule[0][0] for rule in crisis.rules if len(rule) == 1)
-    )
+    crisis_phrases = tuple(_unique(rule[0][0] for rule in crisis.rules if len(rule) == 1))
     by_area: dict[str, list[tuple[str, float]]] = {}
     for area, phrase, weight in areas:
         by_area.setdefault(area, []).append((phrase, weight))
