@@ -6,6 +6,7 @@ from flask import Flask, current_app
 from redis import Redis
 
 from queues.calls import CallStore
+from queues.incidents import IncidentLog
 
 # Short timeouts: a caller must never wait on a Redis that has gone away.
 SOCKET_TIMEOUT_S = 0.5
@@ -40,3 +41,8 @@ def call_store() -> CallStore:
         store = CallStore(get_redis())
         current_app.extensions["call_store"] = store
     return store
+
+
+def incident_log() -> IncidentLog:
+    """Return the crisis incident log on the process's Redis."""
+    return IncidentLog(get_redis())

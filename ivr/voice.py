@@ -17,7 +17,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from ivr import twiml
-from ivr.state import call_store
+from ivr.state import call_store, incident_log
 from queues.calls import CallStore
 from routing.config import HotlineConfig
 from routing.menu import (
@@ -296,11 +296,22 @@ def crisis_next() -> Response:
     lines = config.crisis.lines_for(language)
     tried = _int_arg("n", 0, len(lines))
     log.warning("crisis call %s: line %d ended %s", caller.call_sid, tried, status or "(none)")
-    _remember(lambda store, sid: store.update(sid, crisis_dial=f"{tried}:{status}"))
+    line = lines[min(tried, len(lines) - 1)]
+    incidents = incident_log
     if status in ("completed", "answered"):
+        duration = request.form.get("DialCallDuration", "")
+        _remember(lambda store, sid: incidents().step(sid, "answered", target=line))
+        _remember(
+            lambda store, sid: incidents().step(
+                sid, "closed", outcome="crisis_line", talk_s=duration
+            )
+        )
         return _xml(twiml.goodbye(config, language))
+    _remember(lambda store, sid: incidents().step(sid, "no_answer", target=line, status=status))
     if tried + 1 < len(lines):
+        _remember(lambda store, sid: incidents().step(sid, "rollover", target=lines[tried + 1]))
         return _crisis_dial(language, tried + 1, first=False)
+    _remember(lambda store, sid: incidents().step(sid, "closed", outcome="numbers_given"))
     return _xml(twiml.crisis_failed(config, language))
 
 
@@ -365,6 +376,11 @@ def _crisis_start(language: str, choice: Choice) -> Response:
             sid, crisis_trigger=choice.reason, crisis_words=" ".join(choice.matched) or None
         )
     )
+    _remember(
+        lambda store, sid: incident_log().open(
+            sid, trigger=choice.reason, language=language, said=caller.speech
+        )
+    )
     return _crisis_dial(language, 0, first=True)
 
 
@@ -374,6 +390,7 @@ def _crisis_dial(language: str, index: int, *, first: bool) -> Response:
     settings = current_app.config["SETTINGS"]
     lines = config.crisis.lines_for(language)
     action = url_for(".crisis_next", lang=language, n=index)
+    _remember(lambda store, sid: incident_log().step(sid, "rung", target=lines[index]))
     # The caller's own number goes to the crisis line, so it can call back if the line drops.
     caller_id = _caller().number or settings.hotline_number
     return _xml(twiml.crisis_dial(config, language, lines[index], action, caller_id, first=first))

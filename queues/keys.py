@@ -18,3 +18,113 @@ def events() -> str:
 def health_probe() -> str:
     """Key written by the health check to prove Redis accepts writes."""
     return f"{PREFIX}:health"
+
+
+# --- Routing: agents, waiting calls, reservations and their timers. -------------------------
+# Every key that names one thing ends with that thing's id, so the routing script builds it
+# from the prefix these functions return for an empty id (see queues/script.py).
+
+
+def agents() -> str:
+    """Set of the ids of every agent on the current roster."""
+    return f"{PREFIX}:agents"
+
+
+def roster() -> str:
+    """The current roster as YAML, as last imported, for export."""
+    return f"{PREFIX}:roster"
+
+
+def agent(agent_id: str) -> str:
+    """Hash of one agent: roster facts (skills, languages, shifts) and routing state."""
+    return f"{PREFIX}:agent:{agent_id}"
+
+
+def agent_heavy_calls(agent_id: str) -> str:
+    """Sorted set of an agent's recent heavy calls (reservation id by end time)."""
+    return f"{PREFIX}:agent-heavy:{agent_id}"
+
+
+def agent_pool(area: str, language: str, level: int, tier: str) -> str:
+    """Sorted set of free agents with a level in an area and a language, by idle-since time."""
+    return f"{PREFIX}:pool:{area}:{language}:{level}:{tier}"
+
+
+def crisis_pool(language: str) -> str:
+    """Sorted set of free crisis-trained agents speaking a language, by idle-since time."""
+    return f"{PREFIX}:crisis-pool:{language}"
+
+
+def waiting(area: str, language: str) -> str:
+    """Sorted set of calls waiting for an area in a language, by priority class then arrival."""
+    return f"{PREFIX}:waiting:{area}:{language}"
+
+
+def queued_call(call_sid: str) -> str:
+    """Hash of a call's routing state: area, language, place, reservation and outcome."""
+    return f"{PREFIX}:queued:{call_sid}"
+
+
+def reservation(reservation_id: str) -> str:
+    """Hash of one reservation: the call, the agent, its state and times."""
+    return f"{PREFIX}:reservation:{reservation_id}"
+
+
+def due_reservations() -> str:
+    """Sorted set of ringing reservations by the time they time out."""
+    return f"{PREFIX}:due:reservations"
+
+
+def due_wrap_ups() -> str:
+    """Sorted set of agents in wrap-up by the time it ends."""
+    return f"{PREFIX}:due:wrap-ups"
+
+
+def due_cool_downs() -> str:
+    """Sorted set of agents cooling down after a missed offer, by the time it ends."""
+    return f"{PREFIX}:due:cool-downs"
+
+
+def due_cap_releases() -> str:
+    """Sorted set of agents at their heavy-call cap, by the time they fall back under it."""
+    return f"{PREFIX}:due:cap-releases"
+
+
+def due_shift_changes() -> str:
+    """Sorted set of agents by the time they next go on or off shift."""
+    return f"{PREFIX}:due:shift-changes"
+
+
+def due_widenings() -> str:
+    """Sorted set of waiting calls by the time their skill requirement next widens."""
+    return f"{PREFIX}:due:widenings"
+
+
+def due_callbacks() -> str:
+    """Sorted set of callbacks waiting to be retried, by the time they rejoin their queue."""
+    return f"{PREFIX}:due:callbacks"
+
+
+def returning_caller(caller_digest: str) -> str:
+    """Marker (with a time to live) that a caller hung up while waiting; the number is hashed."""
+    return f"{PREFIX}:returning:{caller_digest}"
+
+
+def handle_times(area: str) -> str:
+    """List of the latest talk times (seconds) in an area, newest first, for wait estimates."""
+    return f"{PREFIX}:handle-times:{area}"
+
+
+def rate_limit(name: str) -> str:
+    """The next free slot (epoch seconds) of a rate limit, such as outbound calls."""
+    return f"{PREFIX}:rate:{name}"
+
+
+def incident(call_sid: str) -> str:
+    """Append-only stream of one crisis call's steps: trigger, lines rung, answers, outcome."""
+    return f"{PREFIX}:incident:{call_sid}"
+
+
+def incidents() -> str:
+    """Sorted set of crisis calls by the time their incident opened, for export and consoles."""
+    return f"{PREFIX}:incidents"

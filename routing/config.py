@@ -40,6 +40,20 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "crisis_intro": frozenset(),
     "crisis_retry": frozenset(),
     "crisis_failed": frozenset(),
+    "wait_expected": frozenset({"minutes"}),
+    "wait_options": frozenset(),
+    "callback_confirm": frozenset({"last_digits"}),
+    "callback_enter": frozenset(),
+    "callback_invalid": frozenset(),
+    "callback_set": frozenset(),
+    "callback_greeting": frozenset(),
+    "connecting": frozenset(),
+    "whisper": frozenset({"area", "language", "wait", "summary"}),
+    "whisper_callback": frozenset({"area", "language", "wait", "summary"}),
+    "whisper_choice": frozenset(),
+    "agent_caller_gone": frozenset(),
+    "agent_declined": frozenset(),
+    "agent_connecting": frozenset(),
 }
 
 # libyaml's loader when present: the shipped config parses about three times faster.

@@ -1,0 +1,127 @@
+"""Crisis incident records: an append-only stream of steps per crisis call, indexed by time."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis import Redis
+
+from queues import events, keys
+
+# Incidents are kept for supervisors' review and reports; a year covers the audit cycle.
+INCIDENT_TTL_S = 366 * 24 * 3600
+
+
+@dataclass
+class Incident:
+    """One crisis call as its steps tell it."""
+
+    call_sid: str
+    opened_at: float
+    steps: list[dict[str, str]] = field(default_factory=list)
+
+    def first(self, kind: str) -> dict[str, str] | None:
+        """The first step of a kind, if any."""
+        return next((step for step in self.steps if step["kind"] == kind), None)
+
+    def summary(self) -> dict[str, Any]:
+        """Flatten the steps into one row: trigger, words, lines rung, answer, outcome, duration."""
+        opened = self.first("opened") or {}
+        answered = self.first("answered")
+        last = self.steps[-1] if self.steps else {}
+        rung = [step.get("target", "") for step in self.steps if step["kind"] == "rung"]
+        return {
+            "call_sid": self.call_sid,
+            "opened_at": _iso(self.opened_at),
+            "trigger": opened.get("trigger", ""),
+            "language": opened.get("language", ""),
+            "said": opened.get("said", ""),
+            "rung": " | ".join(rung),
+            "answered_by": answered.get("target", "") if answered else "",
+            "answered_after_s": (
+                round(float(answered["at"]) - self.opened_at, 1) if answered else ""
+            ),
+            "rollover": any(step["kind"] == "rollover" for step in self.steps),
+            "outcome": last.get("outcome", "") if last.get("kind") == "closed" else "open",
+            "duration_s": round(float(last.get("at", self.opened_at)) - self.opened_at, 1),
+            "notes": " | ".join(s.get("note", "") for s in self.steps if s["kind"] == "note"),
+        }
+
+
+class IncidentLog:
+    """Writes and reads incidents; the only owner of the incident keys."""
+
+    def __init__(self, redis: Redis):
+        self.redis = redis
+
+    def open(
+        self,
+        call_sid: str,
+        *,
+        trigger: str,
+        language: str,
+        said: str = "",
+        now: float | None = None,
+    ) -> bool:
+        """Open an incident once per call; a repeated trigger is recorded as a step, not a twin."""
+        at = time.time() if now is None else now
+        created = self.redis.zadd(keys.incidents(), {call_sid: at}, nx=True)
+        kind = "opened" if created else "retriggered"
+        self.step(call_sid, kind, now=at, trigger=trigger, language=language, said=said)
+        if created:
+            events.append(self.redis, "crisis", call=call_sid, trigger=trigger)
+        return bool(created)
+
+    def step(self, call_sid: str, kind: str, *, now: float | None = None, **fields: object) -> None:
+        """Append one step with its time; steps are never edited or removed."""
+        at = time.time() if now is None else now
+        entry = {"kind": kind, "at": f"{at:.3f}"}
+        entry.update(
+            {name: str(value) for name, value in fields.items() if value not in (None, "")}
+        )
+        pipe = self.redis.pipeline()
+        pipe.xadd(keys.incident(call_sid), entry)
+        pipe.expire(keys.incident(call_sid), INCIDENT_TTL_S)
+        pipe.execute()
+
+    def get(self, call_sid: str) -> Incident | None:
+        """Read one incident with all its steps."""
+        opened_at = self.redis.zscore(keys.incidents(), call_sid)
+        if opened_at is None:
+            return None
+        rows = self.redis.xrange(keys.incident(call_sid))
+        steps = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in rows]
+        return Incident(call_sid, opened_at, steps)
+
+    def between(self, start: float, end: float) -> list[Incident]:
+        """Every incident opened in [start, end), oldest first."""
+        sids = self.redis.zrangebyscore(keys.incidents(), start, f"({end}")
+        found = (self.get(sid.decode()) for sid in sids)
+        return [incident for incident in found if incident is not None]
+
+
+def export(incidents: list[Incident], fmt: str) -> str:
+    """Render incidents as CSV (one summary row each) or JSON (summary plus every step)."""
+    if fmt == "json":
+        return json.dumps(
+            [{**incident.summary(), "steps": incident.steps} for incident in incidents],
+            ensure_ascii=False,
+            indent=2,
+        )
+    out = io.StringIO()
+    columns = list(Incident("", 0.0).summary())
+    writer = csv.DictWriter(out, fieldnames=columns)
+    writer.writeheader()
+    for incident in incidents:
+        writer.writerow(incident.summary())
+    return out.getvalue()
+
+
+def _iso(epoch: float) -> str:
+    """An epoch time as ISO 8601 in UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
