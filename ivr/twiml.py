@@ -242,3 +242,18 @@ def last_resort(config: HotlineConfig, language: str) -> VoiceResponse:
 def empty() -> VoiceResponse:
     """A document with nothing to do (status callbacks, a caller who already hung up)."""
     return VoiceResponse()
+
+
+def static_fallback(config: HotlineConfig) -> VoiceResponse:
+    """The TwiML Twilio itself runs when the app is down: no URLs back to the app, only dials."""
+    response = VoiceResponse()
+    for language in config.languages:
+        say_prompt(response, config, language, "system_down")
+    first = config.default_language
+    # Without an action, Twilio goes on to the next verb when a dial fails: each line in turn.
+    for number in config.crisis.lines_for(first):
+        response.dial(timeout=config.crisis.dial_timeout_s).number(number)
+    for language in config.languages:
+        say_prompt(response, config, language, "crisis_failed")
+    response.hangup()
+    return response

@@ -40,6 +40,7 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "crisis_intro": frozenset(),
     "crisis_retry": frozenset(),
     "crisis_failed": frozenset(),
+    "system_down": frozenset(),
     "wait_expected": frozenset({"minutes"}),
     "wait_options": frozenset(),
     "callback_confirm": frozenset({"last_digits"}),
