@@ -41,10 +41,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["HOTLINE"] = read_hotline_config(settings.config_path)
     logs.configure()
 
-    from ivr import health, state, voice
+    from ivr import crisis, health, state, voice
 
     state.init_app(app)
     app.register_blueprint(voice.bp)
+    app.register_blueprint(crisis.bp)
     app.register_blueprint(health.bp)
     return app
 

@@ -45,4 +45,8 @@ def call_store() -> CallStore:
 
 def incident_log() -> IncidentLog:
     """Return the crisis incident log on the process's Redis."""
-    return IncidentLog(get_redis())
+    log = current_app.extensions.get("incident_log")
+    if log is None:
+        log = IncidentLog(get_redis())
+        current_app.extensions["incident_log"] = log
+    return log

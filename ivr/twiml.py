@@ -244,14 +244,26 @@ def empty() -> VoiceResponse:
     return VoiceResponse()
 
 
+def crisis_lines_only(
+    config: HotlineConfig, language: str, *, preface: str = "crisis_intro"
+) -> VoiceResponse:
+    """Dial each crisis line in turn with no URL back to the app, then give the numbers."""
+    response = VoiceResponse()
+    say_prompt(response, config, language, preface)
+    # Without an action, Twilio goes on to the next verb when a dial fails: each line in turn.
+    for number in config.crisis.lines_for(language):
+        response.dial(timeout=config.crisis.dial_timeout_s).number(number)
+    say_prompt(response, config, language, "crisis_failed")
+    response.hangup()
+    return response
+
+
 def static_fallback(config: HotlineConfig) -> VoiceResponse:
     """The TwiML Twilio itself runs when the app is down: no URLs back to the app, only dials."""
     response = VoiceResponse()
     for language in config.languages:
         say_prompt(response, config, language, "system_down")
-    first = config.default_language
-    # Without an action, Twilio goes on to the next verb when a dial fails: each line in turn.
-    for number in config.crisis.lines_for(first):
+    for number in config.crisis.lines_for(config.default_language):
         response.dial(timeout=config.crisis.dial_timeout_s).number(number)
     for language in config.languages:
         say_prompt(response, config, language, "crisis_failed")

@@ -80,3 +80,21 @@ def test_crisis_with_redis_down_still_dials(app_env, clock, hotline_config):
     app = create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})
     doc = Doc.parse(Twilio(app.test_client()).post("/voice/language?t=1", {"Digits": "9"}))
     assert doc.first("Number").text == hotline_config.crisis.numbers["zh"]
+
+
+class BrokenLog:
+    """An incident log whose storage fails in a way the crisis path does not expect."""
+
+    def open(self, *args, **kwargs):
+        raise RuntimeError("incident storage failed")
+
+    step = open
+
+
+def test_a_failure_on_the_crisis_path_still_dials_the_crisis_lines(app, twilio, hotline_config):
+    app.extensions["incident_log"] = BrokenLog()
+    doc = Doc.parse(twilio.post("/voice/crisis?lang=en&why=danger_key"))
+    numbers = [number.text for number in doc.all("Number")]
+    assert numbers == list(hotline_config.crisis.lines_for("en"))
+    for element in doc.root.iter():
+        assert "action" not in element.attrib

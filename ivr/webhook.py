@@ -1,0 +1,136 @@
+"""What every Twilio webhook shares: the signature check, reading Twilio's parameters at the
+edge, best-effort Redis records, TwiML responses, and the error handler that keeps 5xx away."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, request, url_for
+from redis import RedisError
+from twilio.twiml.voice_response import VoiceResponse
+from werkzeug.exceptions import HTTPException
+
+from ivr import twiml
+from ivr.state import call_store
+from queues.calls import CallStore
+from routing.config import HotlineConfig
+from routing.privacy import mask_number
+from telephony.signature import SIGNATURE_HEADER, is_valid, public_url
+
+log = logging.getLogger(__name__)
+
+# Longest SpeechResult kept: a caller's description, not a monologue.
+MAX_SPEECH = 500
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The webhook's facts about the call, with Twilio's names left at the edge."""
+
+    call_sid: str
+    number: str
+    digits: str
+    speech: str
+
+
+def caller() -> Caller:
+    """Read the Twilio parameters the menu uses from the form."""
+    form = request.form
+    return Caller(
+        call_sid=form.get("CallSid", "").strip()[:64],
+        number=form.get("From", "").strip()[:32],
+        digits=form.get("Digits", "").strip()[:32],
+        speech=" ".join(form.get("SpeechResult", "").split())[:MAX_SPEECH],
+    )
+
+
+def config() -> HotlineConfig:
+    """The checked hotline configuration loaded at start-up."""
+    return current_app.config["HOTLINE"]
+
+
+def language() -> str:
+    """The caller's language from the URL, or the default when missing or unknown."""
+    chosen = request.args.get("lang", "")
+    return chosen if chosen in config().languages else config().default_language
+
+
+def area() -> str:
+    """The caller's area from the URL, or the general area when missing or unknown."""
+    chosen = request.args.get("area", "")
+    return chosen if chosen in config().areas else config().general_area
+
+
+def int_arg(name: str, default: int, high: int) -> int:
+    """A small whole number from the URL, clamped; garbage gives the default."""
+    raw = request.args.get(name, "")
+    return min(max(int(raw), 0), high) if raw.isdigit() and len(raw) < 4 else default
+
+
+def xml(response: VoiceResponse) -> Response:
+    """Return a TwiML document with the content type Twilio expects."""
+    return Response(str(response), status=200, mimetype="text/xml")
+
+
+def remember(write: Callable[[CallStore, str], Any]) -> None:
+    """Record something about the call in Redis; a failure is logged, never felt by the caller."""
+    call_sid = caller().call_sid
+    if not call_sid:
+        log.warning("webhook %s without CallSid: nothing recorded", request.path)
+        return
+    try:
+        write(call_store(), call_sid)
+    except RedisError as error:
+        log.warning("Redis unreachable, call %s not recorded: %s", call_sid, type(error).__name__)
+
+
+def check_signature() -> None:
+    """Reject any request not signed by Twilio with our auth token, before it changes anything."""
+    if not _signed():
+        log.warning(
+            "rejected webhook %s with a missing or wrong signature (From %s)",
+            request.path,
+            mask_number(request.form.get("From")),
+        )
+        abort(403)
+
+
+def _signed() -> bool:
+    """Tell whether the request carries Twilio's signature for the URL Twilio used."""
+    settings = current_app.config["SETTINGS"]
+    query = request.query_string.decode("latin-1")
+    path_and_query = request.path + (f"?{query}" if query else "")
+    url = public_url(
+        path_and_query,
+        request_url=request.host_url.rstrip("/") + path_and_query,
+        public_base_url=settings.public_base_url,
+    )
+    return is_valid(settings.auth_token, url, request.form, request.headers.get(SIGNATURE_HEADER))
+
+
+def fallback(error: Exception) -> Response:
+    """Turn any failure into an apology and the general path; Twilio never sees a 5xx."""
+    if isinstance(error, HTTPException):
+        return error  # type: ignore[return-value]
+    log.exception("webhook %s failed; caller sent to the general path", request.path)
+    chosen = language()
+    if request.args.get("fb"):
+        return xml(twiml.last_resort(config(), chosen))
+    route = url_for("voice.route", lang=chosen, area=config().general_area, fb=1)
+    return xml(twiml.apology(config(), chosen, route))
+
+
+def twilio_blueprint(
+    name: str,
+    import_name: str,
+    url_prefix: str,
+    on_error: Callable[[Exception], Response] = fallback,
+) -> Blueprint:
+    """A blueprint whose every request is signature-checked and whose errors become TwiML."""
+    blueprint = Blueprint(name, import_name, url_prefix=url_prefix)
+    blueprint.before_request(check_signature)
+    blueprint.register_error_handler(Exception, on_error)
+    return blueprint
