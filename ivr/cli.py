@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -57,6 +58,23 @@ def _parser() -> argparse.ArgumentParser:
     classify_cmd.add_argument("text")
     classify_cmd.set_defaults(func=_classify)
 
+    fallback = commands.add_parser(
+        "fallback-twiml", help="print the static TwiML for the number's Voice Fallback URL"
+    )
+    fallback.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from it")
+    fallback.set_defaults(func=_fallback_twiml)
+
+    incidents = commands.add_parser("incidents", help="crisis incident records")
+    incident_commands = incidents.add_subparsers(title="incident commands")
+    export = incident_commands.add_parser("export", help="export incidents as CSV or JSON")
+    export.add_argument("--from", dest="start", required=True, help="date or time, UTC (ISO)")
+    export.add_argument("--to", dest="end", required=True, help="date or time, UTC (ISO)")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.set_defaults(func=_incidents_export)
+
+    from carrier import commands as carrier_commands
+
+    carrier_commands.register(commands)
     return parser
 
 
@@ -107,6 +125,54 @@ def _load_or_report(settings: Settings):
     except (ProblemsError, StartupError) as error:
         print(str(error), file=sys.stderr)
         return None
+
+
+def _fallback_twiml(args: argparse.Namespace) -> int:
+    """Print the static fallback TwiML built from the config, or check a file against it."""
+    from ivr.twiml import static_fallback
+
+    config = _load_or_report(Settings.from_env())
+    if config is None:
+        return 1
+    document = static_fallback(config).to_xml(xml_declaration=True) + "\n"
+    if not args.check:
+        sys.stdout.write(document)
+        return 0
+    if Path(args.check).read_text(encoding="utf-8") != document:
+        print(
+            f"{args.check} is out of date: hotline fallback-twiml > {args.check}", file=sys.stderr
+        )
+        return 1
+    print(f"{args.check}: up to date")
+    return 0
+
+
+def _incidents_export(args: argparse.Namespace) -> int:
+    """Print the crisis incidents opened between two times."""
+    from redis import Redis
+
+    from queues.incidents import IncidentLog, export
+
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        print("REDIS_URL is not set: point it at the hotline's Redis", file=sys.stderr)
+        return 2
+    try:
+        start, end = _utc_epoch(args.start), _utc_epoch(args.end)
+    except ValueError as error:
+        print(f"bad time: {error}", file=sys.stderr)
+        return 2
+    incidents = IncidentLog(Redis.from_url(url)).between(start, end)
+    sys.stdout.write(export(incidents, args.format))
+    return 0
+
+
+def _utc_epoch(text: str) -> float:
+    """Read an ISO date or date-time (UTC unless it says otherwise) as epoch seconds."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def _worker(args: argparse.Namespace) -> int:

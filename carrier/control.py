@@ -1,0 +1,191 @@
+"""The carrier's own API under /carrier: place simulated calls, read transcripts, set faults."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from carrier.faults import FaultPlan
+from carrier.network import Call
+from carrier.parties import Script
+
+if TYPE_CHECKING:
+    from carrier.server import Carrier
+
+bp = Blueprint("carrier_control", __name__, url_prefix="/carrier")
+
+# The longest a client may block on /wait in one request, in real seconds.
+MAX_WAIT_S = 120.0
+
+
+def carrier() -> Carrier:
+    """Return the carrier this app serves."""
+    return current_app.extensions["carrier"]
+
+
+def _problem(status: int, message: str) -> tuple[Response, int]:
+    """Answer a bad control request with a short JSON error."""
+    return jsonify({"error": message}), status
+
+
+@bp.before_request
+def _check_auth() -> tuple[Response, int] | None:
+    """Ask for the same Basic auth as the REST API: the control API places calls too."""
+    settings = carrier().settings
+    auth = request.authorization
+    if request.endpoint == "carrier_control.health":
+        return None
+    if auth is None or (auth.username, auth.password) != (
+        settings.account_sid,
+        settings.auth_token,
+    ):
+        return _problem(401, "Basic auth with the account SID and auth token is required")
+    return None
+
+
+@bp.get("/health")
+def health() -> Response:
+    """Tell that the carrier is up and which number it answers for."""
+    hub = carrier()
+    return jsonify(
+        {
+            "ok": True,
+            "hotline_number": hub.settings.hotline_number,
+            "voice_url": hub.settings.voice_url,
+            "time_scale": hub.network.clock.time_scale,
+        }
+    )
+
+
+def call_view(call: Call) -> dict[str, Any]:
+    """Return a call's transcript with its status and the legs it dialled."""
+    network = carrier().network
+    with network.cond:
+        legs = [c.sid for c in network.calls.values() if c.parent_call_sid == call.sid]
+        view = call.transcript.to_dict()
+        view.update(
+            {
+                "status": call.status,
+                "finished": call.finished,
+                "parent_call_sid": call.parent_call_sid,
+                "legs": legs,
+                "party": call.party_name,
+            }
+        )
+    return view
+
+
+@bp.post("/calls")
+def place_call() -> tuple[Response, int]:
+    """Place a simulated caller's call to the hotline: {"from": ..., "script": {...}}."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or not str(data.get("from", "")).startswith("+"):
+        return _problem(400, 'send JSON with "from" (an E.164 number) and an optional "script"')
+    try:
+        script = Script.from_mapping(data.get("script") or {})
+    except (ValueError, TypeError) as error:
+        return _problem(400, str(error))
+    call = carrier().driver.start_incoming(data["from"], script, called=data.get("to"))
+    return jsonify({"call_sid": call.sid}), 201
+
+
+@bp.get("/calls")
+def list_calls() -> Response:
+    """List calls (optionally ?to=, ?from=, ?direction=) with their status and summary."""
+    network = carrier().network
+    with network.cond:
+        calls = list(network.calls.values())
+    for name, field in (("to", "called"), ("from", "caller"), ("direction", "direction")):
+        wanted = request.args.get(name)
+        if wanted is not None:
+            calls = [c for c in calls if getattr(c, field) == wanted]
+    return jsonify(
+        [
+            {
+                "call_sid": c.sid,
+                "from": c.caller,
+                "to": c.called,
+                "direction": c.direction,
+                "status": c.status,
+                "finished": c.finished,
+                "parent_call_sid": c.parent_call_sid,
+                "summary": c.transcript.outcome.get("summary"),
+            }
+            for c in calls
+        ]
+    )
+
+
+@bp.get("/calls/<sid>")
+def transcript(sid: str) -> tuple[Response, int] | Response:
+    """Return one call's transcript."""
+    call = carrier().network.calls.get(sid)
+    if call is None:
+        return _problem(404, f"no call {sid}")
+    return jsonify(call_view(call))
+
+
+@bp.get("/calls/<sid>/wait")
+def wait(sid: str) -> tuple[Response, int] | Response:
+    """Block until a call has finished (or ?timeout= real seconds pass), then return it."""
+    hub = carrier()
+    call = hub.network.calls.get(sid)
+    if call is None:
+        return _problem(404, f"no call {sid}")
+    try:
+        timeout = min(float(request.args.get("timeout", 30)), MAX_WAIT_S)
+    except ValueError:
+        return _problem(400, "timeout is a number of seconds")
+    finished = hub.driver.wait_finished(sid, timeout)
+    return jsonify(call_view(call)), 200 if finished else 202
+
+
+@bp.get("/faults")
+def faults() -> Response:
+    """Return the fault plan and how many faults were injected so far."""
+    return jsonify(carrier().faults.snapshot())
+
+
+@bp.put("/faults")
+def set_faults() -> tuple[Response, int] | Response:
+    """Replace the fault plan (an empty object clears every fault)."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return _problem(400, "send the fault plan as a JSON object")
+    try:
+        plan = FaultPlan.from_mapping(data)
+    except (ValueError, TypeError) as error:
+        return _problem(400, str(error))
+    carrier().faults.replace(plan)
+    return jsonify(carrier().faults.snapshot())
+
+
+@bp.get("/requests")
+def exchanges() -> Response:
+    """Return the REST requests the carrier answered, oldest first."""
+    network = carrier().network
+    with network.cond:
+        return jsonify(list(network.exchanges))
+
+
+@bp.delete("/requests")
+def forget_exchanges() -> tuple[str, int]:
+    """Forget the REST requests kept so far."""
+    network = carrier().network
+    with network.cond:
+        network.exchanges.clear()
+    return "", 204
+
+
+@bp.get("/messages")
+def messages() -> Response:
+    """Return the SMS the app sent, oldest first."""
+    network = carrier().network
+    with network.cond:
+        return jsonify(
+            [
+                {"sid": m.sid, "to": m.to, "from": m.sender, "body": m.body}
+                for m in sorted(network.messages.values(), key=lambda m: m.created)
+            ]
+        )

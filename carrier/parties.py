@@ -1,0 +1,197 @@
+"""Simulated people on the line: callers with a script, agents' phones configured by number."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# What a phone number nobody configured does: answers, listens, says nothing, hangs up later.
+DEFAULT_ANSWER_AFTER_S = 3.0
+DEFAULT_STAY_S = 60.0
+# A caller who never hangs up still leaves after this long, so no call runs forever.
+DEFAULT_MAX_CALL_S = 1800.0
+# How long a simulated person takes to react to a prompt before pressing a key.
+REACTION_S = 1.0
+
+
+@dataclass(frozen=True)
+class Step:
+    """One answer to a prompt that waits for input: keys pressed, words said, or silence."""
+
+    kind: str  # "press", "say" or "wait"
+    value: str = ""
+
+    @classmethod
+    def parse(cls, data: Any) -> Step:
+        """Read a step from {"press": "1"}, {"say": "text"}, {"wait": true} or "press:1" forms."""
+        if isinstance(data, str):
+            kind, _, value = data.partition(":")
+            data = {kind: value or True}
+        if not isinstance(data, dict) or len(data) != 1:
+            raise ValueError(f"a step is one of press, say or wait, not {data!r}")
+        ((kind, value),) = data.items()
+        if kind == "press":
+            keys = str(value)
+            if not keys or any(key not in "0123456789*#" for key in keys):
+                raise ValueError(f"press takes keys 0-9, * and #, not {keys!r}")
+            return cls("press", keys)
+        if kind == "say":
+            if not str(value).strip():
+                raise ValueError("say takes some words")
+            return cls("say", str(value))
+        if kind == "wait":
+            return cls("wait")
+        raise ValueError(f"unknown step {kind!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the step in its JSON form."""
+        return {self.kind: self.value if self.kind != "wait" else True}
+
+
+@dataclass(frozen=True)
+class Script:
+    """What one party does during a call: answers to prompts in order, and when to hang up."""
+
+    steps: tuple[Step, ...] = ()
+    # Virtual seconds after answering when this party hangs up (None: never on their own).
+    hangup_after: float | None = None
+    # What they say when recorded: a WAV path, "silence", "speech", or None (they stay silent).
+    voicemail: str | None = None
+    voicemail_seconds: float = 8.0
+    # Sign this call's webhooks with a wrong token, as a forger would.
+    forge_signature: bool = False
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any]) -> Script:
+        """Build a caller script from the control API's JSON."""
+        known = {"steps", "hangup_after", "voicemail", "voicemail_seconds", "forge_signature"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown script field(s): {', '.join(unknown)}")
+        hangup_after = data.get("hangup_after")
+        return cls(
+            steps=tuple(Step.parse(step) for step in data.get("steps", [])),
+            hangup_after=float(hangup_after) if hangup_after is not None else None,
+            voicemail=data.get("voicemail"),
+            voicemail_seconds=float(data.get("voicemail_seconds", 8.0)),
+            forge_signature=bool(data.get("forge_signature", False)),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the script in its JSON form."""
+        return {
+            "steps": [step.to_dict() for step in self.steps],
+            "hangup_after": self.hangup_after,
+            "voicemail": self.voicemail,
+            "voicemail_seconds": self.voicemail_seconds,
+            "forge_signature": self.forge_signature,
+        }
+
+
+class Party:
+    """A person on one leg, working through their script one prompt at a time."""
+
+    def __init__(self, script: Script, *, name: str | None = None, role: str | None = None):
+        self.script = script
+        self.name = name
+        self.role = role
+        self._next = 0
+
+    def peek(self) -> Step | None:
+        """Return the next step without using it."""
+        if self._next >= len(self.script.steps):
+            return None
+        return self.script.steps[self._next]
+
+    def next_step(self) -> Step | None:
+        """Return the answer to the prompt now waiting, or None when the script is used up."""
+        if self._next >= len(self.script.steps):
+            return None
+        step = self.script.steps[self._next]
+        self._next += 1
+        return step
+
+
+@dataclass(frozen=True)
+class Phone:
+    """How the phone at one number behaves when the carrier rings it."""
+
+    number: str
+    name: str | None = None
+    # Seconds of ringing before answering (None: never answers, the caller gets no-answer).
+    answer_after: float | None = DEFAULT_ANSWER_AFTER_S
+    busy: bool = False
+    # Keys pressed at successive prompts after answering, e.g. ["1"] to accept a call.
+    press: tuple[str, ...] = ()
+    # Seconds on the line after answering before hanging up (None: stays until the other side).
+    stay: float | None = DEFAULT_STAY_S
+    # What the number is, for outcomes: "agent", "crisis-line", or anything else.
+    role: str | None = None
+
+    def party(self) -> Party:
+        """Return a fresh person answering this phone for one call."""
+        steps = tuple(Step("press", keys) for keys in self.press)
+        return Party(Script(steps=steps, hangup_after=self.stay), name=self.name, role=self.role)
+
+
+_PHONE_FIELDS = {"name", "answer_after", "busy", "press", "stay", "role"}
+
+
+def phone_from_mapping(number: str, data: dict[str, Any] | None) -> Phone:
+    """Build one phone from its YAML entry, checking field names and types."""
+    data = data or {}
+    unknown = sorted(set(data) - _PHONE_FIELDS)
+    if unknown:
+        raise ValueError(f"{number}: unknown field(s) {', '.join(unknown)}")
+    press = data.get("press", ())
+    if isinstance(press, str | int):
+        press = (str(press),)
+    answer_after = data.get("answer_after", DEFAULT_ANSWER_AFTER_S)
+    if answer_after == "never":
+        answer_after = None
+    stay = data.get("stay", DEFAULT_STAY_S)
+    return Phone(
+        number=number,
+        name=data.get("name"),
+        answer_after=float(answer_after) if answer_after is not None else None,
+        busy=bool(data.get("busy", False)),
+        press=tuple(str(keys) for keys in press),
+        stay=float(stay) if stay is not None else None,
+        role=data.get("role"),
+    )
+
+
+@dataclass
+class Directory:
+    """Every configured phone by number or client identity, with a default for the rest."""
+
+    phones: dict[str, Phone] = field(default_factory=dict)
+
+    def lookup(self, number: str) -> Phone:
+        """Return the phone at this number, or the default phone for unknown numbers."""
+        return self.phones.get(number) or Phone(number=number)
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any] | None) -> Directory:
+        """Build a directory from the YAML mapping of number to phone settings."""
+        if data is None:
+            return cls()
+        if not isinstance(data, dict):
+            raise ValueError("the phone file is a mapping of numbers to phone settings")
+        phones = {
+            str(number): phone_from_mapping(str(number), entry) for number, entry in data.items()
+        }
+        for number in phones:
+            if not (number.startswith("+") or number.startswith("client:")):
+                raise ValueError(f"{number}: keys are E.164 numbers (+...) or client:NAME")
+        return cls(phones)
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> Directory:
+        """Read a directory from a YAML file (None: an empty directory)."""
+        if path is None:
+            return cls()
+        return cls.from_mapping(yaml.safe_load(Path(path).read_text(encoding="utf-8")))

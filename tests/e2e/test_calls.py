@@ -1,0 +1,357 @@
+"""Whole calls against the real hotline: `hotline serve` in demo mode starts the app, its worker,
+an embedded Redis and the carrier as real processes; simulated callers ring in, several at once,
+and the tests read what each caller heard and where the call ended."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from queues.embedded import _alive
+from telephony.demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, DEMO_HOTLINE_NUMBER
+from telephony.gateway import Gateway, GatewayError
+from tests.integration.test_contract import problems_of
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+STARTUP_DEADLINE_S = 60.0
+CALL_DEADLINE_S = 60.0
+AUTH = (DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN)
+CALLER = "+8613912345678"
+
+
+def free_port() -> int:
+    """Return a port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def poll(check: Any, deadline_s: float, what: str) -> Any:
+    """Call check until it returns something truthy, or fail at the deadline."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def write_config(directory: Path) -> Path:
+    """Write the shipped config with labor and general always open and corporate never open."""
+    config = yaml.safe_load((REPO / "ivr" / "hotline.yaml").read_text(encoding="utf-8"))
+    always = config["hours"]["always"]
+    config["areas"]["labor"]["hours"] = always
+    config["areas"]["corporate"]["hours"] = {
+        "timezone": always["timezone"],
+        "weekly": {day: [] for day in always["weekly"]},
+    }
+    path = directory / "hotline.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@dataclass
+class Hotline:
+    """The running hotline and its carrier."""
+
+    app_url: str
+    carrier_url: str
+    config: dict[str, Any]
+
+    def start(self, *steps: dict[str, Any], hangup_after: float | None = 600, **script: Any) -> str:
+        """Place a simulated call and return its SID."""
+        body = {
+            "from": CALLER,
+            "script": {"steps": list(steps), "hangup_after": hangup_after, **script},
+        }
+        reply = requests.post(f"{self.carrier_url}/carrier/calls", json=body, auth=AUTH, timeout=5)
+        assert reply.status_code == 201, reply.text
+        return reply.json()["call_sid"]
+
+    def finish(self, call_sid: str) -> dict[str, Any]:
+        """Wait for a call to end and return its transcript."""
+        reply = requests.get(
+            f"{self.carrier_url}/carrier/calls/{call_sid}/wait",
+            params={"timeout": CALL_DEADLINE_S},
+            auth=AUTH,
+            timeout=CALL_DEADLINE_S + 10,
+        )
+        assert reply.status_code == 200, f"call {call_sid} did not end: {reply.text[:2000]}"
+        return reply.json()
+
+    def call(self, *steps: dict[str, Any], **script: Any) -> dict[str, Any]:
+        """Place a call and return its transcript once it has ended."""
+        return self.finish(self.start(*steps, **script))
+
+    def faults(self, plan: dict[str, Any]) -> dict[str, Any]:
+        """Set the carrier's fault plan for the next calls."""
+        reply = requests.put(f"{self.carrier_url}/carrier/faults", json=plan, auth=AUTH, timeout=5)
+        reply.raise_for_status()
+        return reply.json()
+
+    def prompt(self, prompt: str, language: str, /, **fields: str) -> str:
+        """Return a configured prompt as the caller hears it."""
+        return " ".join(self.config["prompts"][prompt][language].format(**fields).split())
+
+
+@pytest.fixture(scope="module")
+def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
+    """`hotline serve` in demo mode on free ports; stopped with SIGINT, nothing left behind."""
+    home = tmp_path_factory.mktemp("serve")
+    config_path = write_config(home)
+    port, carrier_port = free_port(), free_port()
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("TWILIO_", "HOTLINE_", "PUBLIC_BASE_URL", "CARRIER_"))
+    }
+    env.update(
+        HOTLINE_CONFIG=str(config_path),
+        HOTLINE_VAR_DIR=str(home / "var"),
+        HOTLINE_SECRET_KEY="e2e-secret",
+        CARRIER_TIME_SCALE="0.01",
+        PYTHONPATH=str(REPO),
+    )
+    log = (home / "serve.log").open("w")
+    serve = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ivr.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--carrier-port",
+            str(carrier_port),
+        ],  # fmt: skip
+        cwd=home,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    state_file = home / "var" / "serve.json"
+    pids: list[int] = []
+    try:
+        app_url, carrier_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{carrier_port}"
+
+        def up() -> bool:
+            try:
+                app = requests.get(f"{app_url}/healthz", timeout=2).status_code == 200
+                return app and requests.get(f"{carrier_url}/carrier/health", timeout=2).ok
+            except requests.RequestException:
+                assert serve.poll() is None, (home / "serve.log").read_text()
+                return False
+
+        poll(up, STARTUP_DEADLINE_S, "hotline serve and its carrier")
+        state = json.loads(
+            poll(lambda: state_file.is_file() and state_file.read_text(), 10, "state")
+        )
+        pids = [*state["children"].values(), *([state["redis"]] if state["redis"] else [])]
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        yield Hotline(app_url, carrier_url, config)
+    finally:
+        if serve.poll() is None:
+            serve.send_signal(signal.SIGINT)
+        try:
+            serve.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            serve.wait(5)
+        log.close()
+        left = [pid for pid in pids if _alive(pid)]
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+        assert left == [], f"processes left running after hotline serve stopped: {left}"
+        assert not state_file.exists()
+
+
+def heard(transcript: dict[str, Any]) -> list[str]:
+    """Return what the caller heard, in order."""
+    return [e["text"] for e in transcript["entries"] if e["kind"] == "heard"]
+
+
+def webhooks(transcript: dict[str, Any], path: str | None = None) -> list[dict[str, Any]]:
+    """Return the transcript's webhook entries, optionally for one path."""
+    return [
+        e
+        for e in transcript["entries"]
+        if e["kind"] == "webhook" and (path is None or e["path"] == path)
+    ]
+
+
+PRESS = {"1": {"press": "1"}, "2": {"press": "2"}}
+
+
+def press(keys: str) -> dict[str, str]:
+    """A step that presses keys."""
+    return {"press": keys}
+
+
+def say(text: str) -> dict[str, str]:
+    """A step that says something."""
+    return {"say": text}
+
+
+WAIT = {"wait": True}
+
+
+def test_menu_branches_run_side_by_side(hotline: Hotline) -> None:
+    scenarios = {
+        # Silence throughout: Mandarin, the area menu twice, then the general queue.
+        "silent": ((WAIT, WAIT, WAIT), {"hangup_after": 150}),
+        # English, labor by key, two intake answers, then waiting until the caller gives up.
+        "labor": ((press("2"), press("2"), press("1"), press("2")), {"hangup_after": 300}),
+        # An unknown key at the language menu, then English and the general area.
+        "bad_language_key": ((press("5"), press("2"), press("0")), {"hangup_after": 250}),
+        # A key that is no area, then labor.
+        "bad_area_key": ((press("2"), press("7"), press("2"), press("1"), press("1")), {}),
+        # Labor by speech.
+        "speech": ((press("2"), say("my boss hasn't paid my wages for three months")), {}),
+        # The danger key at the greeting goes straight to the crisis line.
+        "danger_key": ((press("9"),), {}),
+        # Crisis words at the area menu do the same.
+        "crisis_words": ((press("2"), say("I don't want to live anymore, I want to end it")), {}),
+        # Corporate is closed in this config: the caller hears the hours and a goodbye.
+        "closed": ((press("2"), press("6"), press("1")), {}),
+        # The danger key while waiting leaves the queue for the crisis line.
+        "danger_while_waiting": ((press("2"), press("0"), press("9")), {}),
+    }
+    with ThreadPoolExecutor(max_workers=len(scenarios)) as pool:
+        started = {
+            name: hotline.start(*steps, **{"hangup_after": 600, **options})
+            for name, (steps, options) in scenarios.items()
+        }
+        done = dict(zip(started, pool.map(hotline.finish, started.values()), strict=True))
+
+    for name, transcript in done.items():
+        failed = [w for w in webhooks(transcript) if w["status"] != 200]
+        assert failed == [], f"{name}: {failed}"
+        assert transcript["outcome"]["errors"] == [], name
+
+    silent = done["silent"]
+    assert heard(silent)[0] == hotline.prompt("greeting", "zh")
+    assert hotline.prompt("area_intro", "zh") in heard(silent)
+    # Silence twice at the area menu is never a dead end: a general consultant takes the call.
+    assert heard(silent).count(hotline.prompt("area_intro", "zh")) == 2
+    assert hotline.prompt("to_general", "zh") in heard(silent)
+    assert silent["outcome"]["queues"] == ["general"]
+
+    labor = done["labor"]
+    assert hotline.prompt("area_chosen", "en", name="work, wages and social insurance") in heard(
+        labor
+    )
+    assert labor["outcome"]["queues"] == ["labor"]
+    assert labor["outcome"]["hung_up_in"] == "queue labor"
+    assert hotline.prompt("wait_next", "en") in heard(labor)
+    (left,) = webhooks(labor, "/voice/queue-result")
+    assert left["purpose"] == "enqueue-action" and left["status"] == 200
+
+    bad_language = done["bad_language_key"]
+    assert hotline.prompt("invalid_key", "zh") in heard(bad_language)
+    assert heard(bad_language).count(hotline.prompt("language_menu", "en")) == 2
+    assert bad_language["outcome"]["queues"] == ["general"]
+
+    bad_area = done["bad_area_key"]
+    assert hotline.prompt("area_intro", "en") in heard(bad_area)
+    assert bad_area["outcome"]["queues"] == ["labor"]
+    assert len(webhooks(bad_area, "/voice/area")) == 2
+
+    assert done["speech"]["outcome"]["queues"] == ["labor"]
+
+    crisis_line = hotline.config["crisis"]["numbers"]["zh"]
+    for name in ("danger_key", "crisis_words", "danger_while_waiting"):
+        outcome = done[name]["outcome"]
+        assert [b["number"] for b in outcome["bridged_to"]] == [crisis_line], name
+        assert outcome["crisis"] is True, name
+    assert hotline.prompt("crisis_intro", "zh") in heard(done["danger_key"])
+    assert hotline.prompt("crisis_intro", "en") in heard(done["crisis_words"])
+    waiting = done["danger_while_waiting"]
+    assert waiting["outcome"]["queues"] == ["general"]
+    assert any(e["kind"] == "dequeued" and e["result"] == "leave" for e in waiting["entries"])
+
+    closed = heard(done["closed"])
+    assert any(
+        text.startswith("Consultations on companies and compliance are closed") for text in closed
+    )
+    assert closed[-1] == hotline.prompt("goodbye", "en")
+    assert done["closed"]["outcome"]["queues"] == []
+
+
+def test_forged_and_unsigned_requests_are_rejected(hotline: Hotline) -> None:
+    transcript = hotline.call(press("2"), forge_signature=True)
+
+    statuses = [(w["path"], w["status"]) for w in webhooks(transcript)]
+    assert ("/voice", 403) in statuses and ("/voice/fallback", 403) in statuses
+    assert heard(transcript) == ["We are sorry, an application error has occurred. Goodbye."]
+    unsigned = requests.post(
+        f"{hotline.app_url}/voice",
+        data={"CallSid": "CA" + "1" * 32, "From": CALLER, "To": DEMO_HOTLINE_NUMBER},
+        timeout=5,
+    )
+    assert unsigned.status_code == 403
+
+
+def test_duplicated_status_callbacks_are_taken_once(hotline: Hotline) -> None:
+    snapshot = hotline.faults({"callback_duplicate": 1.0})
+    assert snapshot["plan"]["callback_duplicate"] == 1.0
+    try:
+        transcript = hotline.call(press("9"))
+    finally:
+        injected = hotline.faults({})
+    status = webhooks(transcript, "/voice/status")
+    assert [w["purpose"] for w in status] == ["status", "status (duplicate)"]
+    assert all(w["status"] == 200 for w in status)
+    assert transcript["outcome"]["bridged_to"]
+    assert injected["injected"]["callback_duplicate"] == 0  # counts reset with the new plan
+
+
+def test_rest_errors_and_a_slow_webhook(hotline: Hotline) -> None:
+    gateway = Gateway(DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, hotline.carrier_url, DEMO_HOTLINE_NUMBER)
+    call_sid = hotline.start(press("2"), press("0"), hangup_after=5000)
+    poll(
+        lambda: requests.get(
+            f"{hotline.carrier_url}/carrier/calls/{call_sid}", auth=AUTH, timeout=5
+        ).json()["outcome"]["queues"],
+        CALL_DEADLINE_S,
+        "the caller to wait in the queue",
+    )
+    hotline.faults({"rest_500": 1.0, "limits": {"rest_500": 1}})
+    with pytest.raises(GatewayError) as caught:
+        gateway.update_call(call_sid, status="completed")
+    assert (caught.value.status, caught.value.code, caught.value.retryable) == (500, 20500, True)
+    gateway.update_call(call_sid, status="completed")
+    transcript = hotline.finish(call_sid)
+    assert transcript["outcome"]["ended_by"] == "api"
+    assert transcript["outcome"]["hung_up_in"] == "queue general"
+
+    hotline.faults({"webhook_timeout": 1.0, "limits": {"webhook_timeout": 1}})
+    try:
+        slow = hotline.call(press("2"), press("0"), hangup_after=200)
+    finally:
+        hotline.faults({})
+    first, fallback = webhooks(slow)[:2]
+    assert (first["path"], first["failure"]) == ("/voice", "timeout")
+    assert (fallback["path"], fallback["status"]) == ("/voice/fallback", 200)
+    assert hotline.prompt("apology", "zh") in heard(slow)
+    assert slow["outcome"]["queues"] == ["general"]
+
+    exchanges = requests.get(f"{hotline.carrier_url}/carrier/requests", auth=AUTH, timeout=5)
+    problems = [p for exchange in exchanges.json() for p in problems_of(exchange)]
+    assert problems == []
