@@ -128,3 +128,23 @@ def incident(call_sid: str) -> str:
 def incidents() -> str:
     """Sorted set of crisis calls by the time their incident opened, for export and consoles."""
     return f"{PREFIX}:incidents"
+
+
+def voicemail_message(recording_sid: str) -> str:
+    """Hash of one voicemail message: call facts, caller number, measures, urgency and state."""
+    return f"{PREFIX}:voicemail:{recording_sid}"
+
+
+def voicemail_claim(recording_sid: str) -> str:
+    """Short-lived claim on a message, so only one worker processes a recording at a time."""
+    return f"{PREFIX}:voicemail:{recording_sid}:claim"
+
+
+def voicemail_index() -> str:
+    """Sorted set of voicemail message ids scored by creation time (inbox order, retention)."""
+    return f"{PREFIX}:voicemail:index"
+
+
+def voicemail_audit() -> str:
+    """Stream auditing every access to and deletion of a voicemail message."""
+    return f"{PREFIX}:voicemail:audit"

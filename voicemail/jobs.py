@@ -1,0 +1,130 @@
+"""RQ jobs of the voicemail queue: process one recording, purge expired messages, sweep.
+
+Jobs take ids only. What they work with (Redis, the recording source, the vault, settings)
+comes from a `Runtime` that the app builds from its config and hands over once per process
+with `use_runtime`, before the worker starts; jobs never read the environment themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from redis import Redis
+from rq import Queue, Retry, get_current_job
+from rq.job import Job
+
+from routing.classifier import Lexicon
+from voicemail.messages import MessageStore
+from voicemail.processing import Notify, Options, process_recording
+from voicemail.retention import RetentionRules, purge_expired
+from voicemail.source import RecordingSource, VoicemailError
+from voicemail.triage import Transcriber
+from voicemail.vault import Vault
+
+log = logging.getLogger(__name__)
+
+QUEUE = "voicemail"
+# Twilio may need a few seconds before a fresh recording can be fetched, and an outage may
+# last minutes: retries start fast and back off to a quarter hour (about 40 minutes in all).
+RETRY_INTERVALS_S = (2, 5, 10, 30, 60, 120, 300, 600, 900)
+
+
+def _utc_now() -> datetime:
+    """Return the current time in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Everything a voicemail job needs, built by the app from its config."""
+
+    redis: Redis
+    source: RecordingSource
+    vault: Vault
+    options: Options = field(default_factory=Options)
+    retention: RetentionRules = field(default_factory=RetentionRules)
+    lexicon: Lexicon | None = None
+    transcriber: Transcriber | None = None
+    notify: Notify | None = None
+    clock: Callable[[], datetime] = _utc_now
+
+
+_factory: Callable[[], Runtime] | None = None
+
+
+def use_runtime(factory: Callable[[], Runtime] | None) -> None:
+    """Set how this process builds the voicemail jobs' runtime (None forgets it)."""
+    global _factory
+    _factory = factory
+
+
+def _runtime() -> Runtime:
+    """Build the runtime, or fail clearly when the process was not set up for voicemail."""
+    if _factory is None:
+        raise RuntimeError("voicemail jobs need voicemail.jobs.use_runtime(...) at start-up")
+    return _factory()
+
+
+def process_job(recording_sid: str) -> str:
+    """Process one recording; retryable failures raise so RQ tries again with backoff."""
+    runtime = _runtime()
+    job = get_current_job()
+    try:
+        message = process_recording(
+            recording_sid,
+            redis=runtime.redis,
+            source=runtime.source,
+            vault=runtime.vault,
+            now=runtime.clock(),
+            options=runtime.options,
+            lexicon=runtime.lexicon,
+            transcriber=runtime.transcriber,
+            notify=runtime.notify,
+            # The job id holds the claim, so this job's own retry can take over after a crash.
+            owner=job.id if job is not None else None,
+        )
+    except VoicemailError as error:
+        if error.retryable:
+            raise
+        # Refused for good (a foreign URL, rejected credentials): logged, never retried.
+        log.error("voicemail %s: not processed: %s", recording_sid, error)
+        return f"refused: {type(error).__name__}"
+    return message.state
+
+
+def enqueue_processing(queue: Queue, recording_sid: str) -> Job:
+    """Queue the processing of a recording, with retries, under an id named by the recording."""
+    return queue.enqueue(
+        process_job,
+        recording_sid,
+        job_id=f"voicemail-{recording_sid}",
+        retry=Retry(max=len(RETRY_INTERVALS_S), interval=list(RETRY_INTERVALS_S)),
+        description=f"voicemail {recording_sid}",
+    )
+
+
+def retention_job() -> int:
+    """Delete messages past retention; return how many were deleted."""
+    runtime = _runtime()
+    purged = purge_expired(
+        runtime.redis,
+        runtime.vault,
+        now=runtime.clock(),
+        rules=runtime.retention,
+        source=runtime.source,
+    )
+    return len(purged)
+
+
+def sweep_job(older_than_s: float = 3600.0) -> int:
+    """Queue again every message whose processing stopped (retries exhausted, worker lost)."""
+    runtime = _runtime()
+    store = MessageStore(runtime.redis)
+    stalled = store.unfinished(older_than=runtime.clock() - timedelta(seconds=older_than_s))
+    queue = Queue(QUEUE, connection=runtime.redis)
+    for recording_sid in stalled:
+        enqueue_processing(queue, recording_sid)
+    return len(stalled)
