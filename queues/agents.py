@@ -1,0 +1,302 @@
+"""Agents in Redis: the roster imported atomically, presence set by people, shifts kept current.
+
+Presence (`available`, `on_break`, `offline`) is what a person says; activity (`idle`,
+`reserved`, `talking`, `wrap_up`) is what routing derives. An agent sits in the pools the
+matcher draws from exactly while they are available, idle, on shift and cooled down.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from redis import Redis
+
+from queues import events, keys
+from queues.script import RoutingScript
+from routing.matching import CAPPED, OPEN, RoutingPolicy, agent_pools
+from routing.roster import (
+    Agent,
+    DatedException,
+    Roster,
+    Shift,
+    export_roster,
+    next_shift_change,
+    on_shift,
+)
+
+PRESENCES = ("available", "on_break", "offline")
+# Shift changes handled per sweep; more wait for the next one.
+SHIFT_BATCH = 200
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    """An agent as ops see them: presence, routing activity, shift and recovery state."""
+
+    id: str
+    name: str
+    presence: str
+    activity: str
+    on_shift: bool
+    free: bool
+    tier: str
+    languages: tuple[str, ...]
+    skills: dict[str, int]
+    crisis_trained: bool
+    misses: int
+    paused: str
+    reservation: str
+    idle_since: float
+    wrap_until: float
+    cool_until: float
+
+    @property
+    def status(self) -> str:
+        """One word for a wallboard: the routing activity wins over presence when busy."""
+        return self.activity if self.activity != "idle" else self.presence
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What a roster import changed: agents added and removed, and the total."""
+
+    added: list[str]
+    removed: list[str]
+    total: int
+
+
+@dataclass(frozen=True)
+class PresenceChange:
+    """A presence change and what it undid (a pause after missed calls)."""
+
+    agent_id: str
+    before: str
+    after: str
+    was_paused: bool
+
+
+class UnknownAgent(LookupError):
+    """Raised for an agent id that is not on the current roster."""
+
+
+def utc(now: float) -> datetime:
+    """An epoch instant as an aware datetime, for shift checks."""
+    return datetime.fromtimestamp(now, UTC)
+
+
+class AgentBoard:
+    """Reads and writes agents in Redis; the only owner of the agent and pool keys."""
+
+    def __init__(self, redis: Redis, policy: RoutingPolicy, *, script: RoutingScript | None = None):
+        self.redis = redis
+        self.policy = policy
+        self.script = script or RoutingScript(redis, policy)
+
+    def import_roster(
+        self, roster: Roster, now: float, *, presence: str = "offline"
+    ) -> ImportReport:
+        """Replace the set of agents with a roster in one step; new agents start in `presence`."""
+        if presence not in PRESENCES:
+            raise ValueError(f"unknown presence {presence!r}")
+        payload = {
+            "agents": [self._entry(agent, now) for agent in roster.agents],
+            "presence": presence,
+            "roster": export_roster(roster),
+        }
+        answer = self.script.run("import", now, json.dumps(payload, ensure_ascii=False))
+        added, removed = _json_list(answer[1]), _json_list(answer[2])
+        events.append(
+            self.redis,
+            "roster-imported",
+            at=f"{now:.3f}",
+            agents=len(roster.agents),
+            added=len(added),
+            removed=len(removed),
+        )
+        return ImportReport(added, removed, len(roster.agents))
+
+    def _entry(self, agent: Agent, now: float) -> dict[str, str]:
+        """The fields of one agent for the import step, pools and shift state included."""
+        pools = agent_pools(agent.skills)
+        change = next_shift_change(agent, utc(now))
+        return {
+            "id": agent.id,
+            "name": agent.name,
+            "phone": agent.phone,
+            "languages": " ".join(agent.languages),
+            "skills": " ".join(f"{area}:{level}" for area, level in sorted(agent.skills.items())),
+            "crisis_trained": "1" if agent.crisis_trained else "0",
+            "pin": agent.pin or "",
+            "schedule": json.dumps(_schedule(agent)),
+            "pools": _pool_keys(pools, agent.languages, OPEN),
+            "capped_pools": _pool_keys(pools, agent.languages, CAPPED),
+            "crisis_pools": " ".join(keys.crisis_pool(lang) for lang in agent.languages)
+            if agent.crisis_trained
+            else "",
+            "queues": " ".join(
+                f"{area} {keys.waiting(area, language)}"
+                for area in self.policy.areas
+                for language in agent.languages
+            ),
+            "on_shift": "1" if on_shift(agent, utc(now)) else "0",
+            "next_change": repr(change.timestamp()) if change else "",
+        }
+
+    def roster_text(self) -> str | None:
+        """The current roster as YAML (as export_roster wrote it at import), or None."""
+        text = self.redis.get(keys.roster())
+        return text.decode() if text is not None else None
+
+    def set_presence(self, agent_id: str, presence: str, now: float) -> PresenceChange:
+        """Set what an agent says they are: available, on_break or offline."""
+        if presence not in PRESENCES:
+            raise ValueError(f"unknown presence {presence!r}; use {', '.join(PRESENCES)}")
+        answer = self.script.run("presence", now, agent_id, presence)
+        if answer[0] == "unknown":
+            raise UnknownAgent(agent_id)
+        before, paused = answer[1], answer[3]
+        if before != presence:
+            events.append(
+                self.redis,
+                "presence",
+                at=f"{now:.3f}",
+                agent=agent_id,
+                presence=presence,
+                before=before,
+            )
+        return PresenceChange(agent_id, before, presence, bool(paused))
+
+    def refresh_shifts(self, now: float, *, limit: int = SHIFT_BATCH) -> list[str]:
+        """Apply shift starts and ends that came due; return agents who became free."""
+        due = self.redis.zrangebyscore(keys.due_shift_changes(), "-inf", now, start=0, num=limit)
+        freed = []
+        for raw in due:
+            agent_id = raw.decode()
+            schedule = self.redis.hget(keys.agent(agent_id), "schedule")
+            if schedule is None:
+                self.redis.zrem(keys.due_shift_changes(), agent_id)
+                continue
+            agent = _agent_from_schedule(agent_id, json.loads(schedule))
+            working = on_shift(agent, utc(now))
+            change = next_shift_change(agent, utc(now))
+            answer = self.script.run(
+                "shift",
+                now,
+                agent_id,
+                "1" if working else "0",
+                repr(change.timestamp()) if change else "",
+            )
+            if answer[0] == "changed":
+                events.append(
+                    self.redis,
+                    "shift-start" if working else "shift-end",
+                    at=f"{now:.3f}",
+                    agent=agent_id,
+                )
+            if answer[0] != "unknown" and answer[1] == "1":
+                freed.append(agent_id)
+        return freed
+
+    def get(self, agent_id: str) -> AgentStatus | None:
+        """Return an agent's status, or None when not on the roster."""
+        raw = self.redis.hgetall(keys.agent(agent_id))
+        if not raw or raw.get(b"removed") == b"1":
+            return None
+        return _status(agent_id, {k.decode(): v.decode() for k, v in raw.items()})
+
+    def ids(self) -> list[str]:
+        """Every agent id on the current roster, sorted."""
+        return sorted(member.decode() for member in self.redis.smembers(keys.agents()))
+
+    def all(self) -> list[AgentStatus]:
+        """Every agent's status, sorted by id."""
+        statuses = [self.get(agent_id) for agent_id in self.ids()]
+        return [status for status in statuses if status is not None]
+
+    def phone(self, agent_id: str) -> str | None:
+        """The number to ring an agent on, or None when unknown."""
+        value = self.redis.hget(keys.agent(agent_id), "phone")
+        return value.decode() if value is not None else None
+
+    def free_crisis_agents(self, language: str, *, limit: int = 20) -> list[str]:
+        """Free crisis-trained agents who speak a language, longest idle first."""
+        members = self.redis.zrange(keys.crisis_pool(language), 0, limit - 1)
+        return [member.decode() for member in members]
+
+    def free_count(self, area: str, language: str) -> int:
+        """How many agents could take a call in an area and language right now, at any level."""
+        pipe = self.redis.pipeline(transaction=False)
+        for level in (1, 2, 3):
+            for tier in (OPEN, CAPPED):
+                pipe.zcard(keys.agent_pool(area, language, level, tier))
+        return sum(pipe.execute())
+
+
+def _pool_keys(pools: list[tuple[str, int]], languages: tuple[str, ...], tier: str) -> str:
+    """The pool keys an agent joins, space-separated, for one tier."""
+    return " ".join(
+        keys.agent_pool(area, language, level, tier)
+        for area, level in pools
+        for language in languages
+    )
+
+
+def _schedule(agent: Agent) -> dict[str, Any]:
+    """An agent's shifts in a compact form kept beside them in Redis."""
+    return {
+        "timezone": agent.timezone,
+        "shifts": [[s.weekday, s.start, s.end] for s in agent.shifts],
+        "exceptions": [[e.day.isoformat(), e.start, e.end] for e in agent.exceptions],
+    }
+
+
+def _agent_from_schedule(agent_id: str, schedule: dict[str, Any]) -> Agent:
+    """Rebuild enough of an agent from its stored schedule to check shifts."""
+    return Agent(
+        id=agent_id,
+        name="",
+        phone="",
+        languages=(),
+        skills={},
+        shifts=tuple(Shift(*item) for item in schedule["shifts"]),
+        exceptions=tuple(
+            DatedException(date.fromisoformat(day), start, end)
+            for day, start, end in schedule["exceptions"]
+        ),
+        timezone=schedule["timezone"],
+    )
+
+
+def _status(agent_id: str, data: dict[str, str]) -> AgentStatus:
+    """Build an agent's status from their hash."""
+    skills = {}
+    for item in data.get("skills", "").split():
+        area, _, level = item.partition(":")
+        skills[area] = int(level)
+    return AgentStatus(
+        id=agent_id,
+        name=data.get("name", ""),
+        presence=data.get("presence", "offline"),
+        activity=data.get("activity", "idle"),
+        on_shift=data.get("on_shift") == "1",
+        free=bool(data.get("in_pools")),
+        tier=data.get("in_pools", ""),
+        languages=tuple(data.get("languages", "").split()),
+        skills=skills,
+        crisis_trained=data.get("crisis_trained") == "1",
+        misses=int(data.get("misses") or 0),
+        paused=data.get("paused", ""),
+        reservation=data.get("reservation", ""),
+        idle_since=float(data.get("idle_since") or 0),
+        wrap_until=float(data.get("wrap_until") or 0),
+        cool_until=float(data.get("cool_until") or 0),
+    )
+
+
+def _json_list(text: str) -> list[str]:
+    """Decode a JSON list from the script (cjson renders an empty table as {})."""
+    value = json.loads(text)
+    return list(value) if isinstance(value, list) else []

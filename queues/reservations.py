@@ -1,0 +1,240 @@
+"""Reservations: one agent offered one call, until they accept, miss it, or the caller leaves.
+
+Every transition happens once: a repeated or late webhook finds the reservation already moved
+on and changes nothing, and says what state it found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis import Redis
+
+from queues import events, keys
+from queues.script import RoutingScript
+from routing.matching import MISS_REASONS, RoutingPolicy
+
+# Reservation states after the offer: each of the miss reasons, or one of these.
+ENDED_STATES = ("accepted", "finished", "caller-gone", "caller-no-answer", *MISS_REASONS)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """An offer of a call to an agent and where it stands."""
+
+    id: str
+    call_sid: str
+    agent_id: str
+    area: str
+    language: str
+    kind: str
+    heavy: bool
+    over_cap: bool
+    state: str
+    created_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The answer to a reservation event: the state now, and whether this event moved it."""
+
+    reservation_id: str
+    state: str
+    changed: bool
+    agent_id: str = ""
+    call_sid: str = ""
+    misses: int = 0
+    paused: bool = False
+    wrap_until: float = 0.0
+    heavy: bool = False
+
+
+class Reservations:
+    """Moves reservations through their states; the only owner of the reservation keys."""
+
+    def __init__(self, redis: Redis, policy: RoutingPolicy, *, script: RoutingScript | None = None):
+        self.redis = redis
+        self.policy = policy
+        self.script = script or RoutingScript(redis, policy)
+
+    def get(self, reservation_id: str) -> Reservation | None:
+        """Return a reservation, or None if unknown or expired."""
+        raw = self.redis.hgetall(keys.reservation(reservation_id))
+        if not raw:
+            return None
+        data = {name.decode(): value.decode() for name, value in raw.items()}
+        return Reservation(
+            id=reservation_id,
+            call_sid=data["call"],
+            agent_id=data["agent"],
+            area=data["area"],
+            language=data["language"],
+            kind=data.get("kind", "call"),
+            heavy=data.get("heavy") == "1",
+            over_cap=data.get("over_cap") == "1",
+            state=data["state"],
+            created_at=float(data["created_at"]),
+            expires_at=float(data["expires_at"]),
+        )
+
+    def accept(self, reservation_id: str, now: float) -> Transition:
+        """The agent pressed the accept key: they take the call (unless it moved on)."""
+        answer = self.script.run("accept", now, reservation_id)
+        changed = answer[0] == "accepted"
+        transition = _transition(reservation_id, answer, changed)
+        if changed:
+            self._event("accepted", transition, now)
+        return transition
+
+    def decline(self, reservation_id: str, now: float) -> Transition:
+        """The agent pressed the decline key."""
+        return self.missed(reservation_id, "declined", now)
+
+    def no_answer(self, reservation_id: str, now: float) -> Transition:
+        """The agent's phone rang out."""
+        return self.missed(reservation_id, "no-answer", now)
+
+    def busy(self, reservation_id: str, now: float) -> Transition:
+        """The agent's phone was busy."""
+        return self.missed(reservation_id, "busy", now)
+
+    def timeout(self, reservation_id: str, now: float) -> Transition:
+        """Nobody answered for the agent before the reservation's time ran out."""
+        return self.missed(reservation_id, "timeout", now)
+
+    def missed(self, reservation_id: str, reason: str, now: float) -> Transition:
+        """The agent did not take the offer: the caller keeps their place, the agent cools down."""
+        if reason not in MISS_REASONS:
+            raise ValueError(f"unknown miss {reason!r}")
+        answer = self.script.run(
+            "miss",
+            now,
+            reservation_id,
+            reason,
+            self.policy.cool_down_s,
+            self.policy.pause_after,
+        )
+        changed = answer[0] == reason
+        transition = _transition(reservation_id, answer, changed)
+        if changed:
+            self.record_miss(transition, now)
+        return transition
+
+    def record_miss(self, transition: Transition, now: float) -> None:
+        """Append the events of a miss, and of the pause it caused."""
+        self._event(transition.state, transition, now, misses=transition.misses)
+        if transition.paused:
+            events.append(
+                self.redis,
+                "paused",
+                at=f"{now:.3f}",
+                agent=transition.agent_id,
+                misses=transition.misses,
+                reason=transition.state,
+            )
+
+    def bridged(self, reservation_id: str, now: float) -> bool:
+        """Both sides joined the reservation's conference; record it once (True the first time)."""
+        key = keys.reservation(reservation_id)
+        if not self.redis.exists(key) or not self.redis.hsetnx(key, "bridged_at", repr(now)):
+            return False
+        reservation = self.get(reservation_id)
+        if reservation is not None:
+            events.append(
+                self.redis,
+                "bridged",
+                at=f"{now:.3f}",
+                call=reservation.call_sid,
+                agent=reservation.agent_id,
+                reservation=reservation_id,
+            )
+        return True
+
+    def finish(self, reservation_id: str, now: float, *, heavy: bool = False) -> Transition:
+        """The call ended after the agent took it: wrap-up starts (longer after a heavy call)."""
+        reservation = self.get(reservation_id)
+        area = reservation.area if reservation else next(iter(self.policy.areas))
+        answer = self.script.run(
+            "finish",
+            now,
+            reservation_id,
+            "1" if heavy else "0",
+            self.policy.wrap_up_s(area, heavy=False),
+            self.policy.wrap_up_s(area, heavy=True),
+        )
+        changed = answer[0] == "finished"
+        transition = _transition(reservation_id, answer, changed)
+        if changed:
+            self._event(
+                "wrap-up",
+                transition,
+                now,
+                until=f"{transition.wrap_until:.3f}",
+                heavy=int(transition.heavy),
+            )
+        return transition
+
+    def callback_answered(self, reservation_id: str, now: float) -> Transition:
+        """The caller picked up the callback: both sides meet."""
+        return self._callback(reservation_id, now, answered=True)
+
+    def callback_missed(self, reservation_id: str, now: float) -> Transition:
+        """The caller did not pick up the callback: retry later, or close after the last try."""
+        return self._callback(reservation_id, now, answered=False)
+
+    def _callback(self, reservation_id: str, now: float, *, answered: bool) -> Transition:
+        """Record how dialling the caller back went."""
+        answer = self.script.run(
+            "callback_result",
+            now,
+            reservation_id,
+            "1" if answered else "0",
+            self.policy.callback_spacing_s,
+            self.policy.callback_attempts,
+        )
+        state = answer[0]
+        changed = state in ("connected", "retry", "closed")
+        transition = _transition(reservation_id, answer, changed)
+        if changed:
+            kind = {"connected": "callback-connected", "retry": "callback-retry"}.get(
+                state, "callback-closed"
+            )
+            self._event(kind, transition, now)
+        return transition
+
+    def _event(self, kind: str, transition: Transition, now: float, **fields: object) -> None:
+        """Append a reservation event with its call and agent."""
+        events.append(
+            self.redis,
+            kind,
+            at=f"{now:.3f}",
+            call=transition.call_sid,
+            agent=transition.agent_id,
+            reservation=transition.reservation_id,
+            **fields,
+        )
+
+
+def _transition(reservation_id: str, answer: list[str], changed: bool) -> Transition:
+    """Read the script's answer for a reservation event."""
+    if answer[0] == "unchanged":
+        return Transition(reservation_id, answer[1], False, answer[2], answer[3])
+    state = answer[0]
+    agent = answer[1] if len(answer) > 1 else ""
+    call = answer[2] if len(answer) > 2 else ""
+    if state in MISS_REASONS and changed:
+        return Transition(
+            reservation_id, state, True, agent, call, int(answer[3]), answer[4] == "1"
+        )
+    if state == "finished":
+        return Transition(
+            reservation_id,
+            state,
+            changed,
+            agent,
+            call,
+            wrap_until=float(answer[3]),
+            heavy=answer[4] == "1",
+        )
+    return Transition(reservation_id, state, changed, agent, call)

@@ -1,0 +1,208 @@
+"""The waiting room in Redis: calls queued per area and language, by priority then arrival.
+
+A call keeps its score for its whole stay, so a caller whose offer was missed, or who asked
+for a callback, goes back to exactly the place they had.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from redis import Redis
+
+from queues import events, keys
+from queues.script import RoutingScript
+from routing.matching import RoutingPolicy, priority_class, priority_score
+from routing.privacy import mask_number
+
+# Why a call left the waiting room other than by reaching an agent.
+LEAVE_OUTCOMES = ("abandoned", "voicemail", "crisis", "left", "closed")
+
+
+@dataclass(frozen=True)
+class QueuedCall:
+    """A call's routing state: where it waits, its place and how its stay ended."""
+
+    call_sid: str
+    area: str
+    language: str
+    priority: str
+    arrival: float
+    heavy: bool
+    kind: str
+    state: str
+    outcome: str
+    reservation: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Departure:
+    """A call leaving the waiting room; `reservation` and `agent` name an offer it cancelled."""
+
+    call_sid: str
+    outcome: str
+    changed: bool
+    reservation: str = ""
+    agent: str = ""
+
+
+def caller_digest(number: str) -> str:
+    """A stable digest of a caller's number, so Redis never holds it in a key."""
+    return hashlib.sha256(number.encode()).hexdigest()[:24]
+
+
+class WaitingRoom:
+    """Reads and writes queued calls; the only owner of the waiting and queued-call keys."""
+
+    def __init__(self, redis: Redis, policy: RoutingPolicy, *, script: RoutingScript | None = None):
+        self.redis = redis
+        self.policy = policy
+        self.script = script or RoutingScript(redis, policy)
+
+    def is_returning(self, caller: str | None) -> bool:
+        """Tell whether a caller hung up while waiting within the returning window."""
+        if not caller:
+            return False
+        return bool(self.redis.exists(keys.returning_caller(caller_digest(caller))))
+
+    def enqueue(
+        self,
+        call_sid: str,
+        *,
+        area: str,
+        language: str,
+        now: float,
+        caller: str | None = None,
+        vulnerable: bool = False,
+        heavy: bool = False,
+        kind: str = "call",
+    ) -> bool:
+        """Put a call in its area's queue once; return False when it was already known."""
+        if area not in self.policy.areas:
+            raise ValueError(f"unknown area {area!r}")
+        priority = priority_class(vulnerable=vulnerable, returning=self.is_returning(caller))
+        widen = self.policy.next_widening(area, 0)
+        answer = self.script.run(
+            "enqueue",
+            now,
+            call_sid,
+            keys.waiting(area, language),
+            repr(priority_score(priority, now)),
+            area,
+            language,
+            priority,
+            repr(now),
+            "1" if heavy else "0",
+            kind,
+            keys.returning_caller(caller_digest(caller)) if caller else "",
+            repr(now + widen) if widen is not None else "",
+        )
+        if answer[0] != "queued":
+            return False
+        events.append(
+            self.redis,
+            "queued",
+            at=f"{now:.3f}",
+            call=call_sid,
+            area=area,
+            language=language,
+            priority=priority,
+            heavy=int(heavy),
+            callback=int(kind == "callback"),
+        )
+        return True
+
+    def get(self, call_sid: str) -> QueuedCall | None:
+        """Return a call's routing state, or None if it never queued (or has expired)."""
+        raw = self.redis.hgetall(keys.queued_call(call_sid))
+        if not raw:
+            return None
+        data = {name.decode(): value.decode() for name, value in raw.items()}
+        return QueuedCall(
+            call_sid=call_sid,
+            area=data["area"],
+            language=data["language"],
+            priority=data["priority"],
+            arrival=float(data["arrival"]),
+            heavy=data.get("heavy") == "1",
+            kind=data.get("kind", "call"),
+            state=data.get("state", ""),
+            outcome=data.get("outcome", ""),
+            reservation=data.get("reservation", ""),
+            attempts=int(data.get("attempts") or 0),
+        )
+
+    def position(self, call_sid: str) -> int | None:
+        """How many callers are ahead in the same queue (0: next), or None if not waiting."""
+        queue = self.redis.hget(keys.queued_call(call_sid), "queue")
+        if queue is None:
+            return None
+        rank = self.redis.zrank(queue.decode(), call_sid)
+        return int(rank) if rank is not None else None
+
+    def waiting_count(self, area: str, language: str) -> int:
+        """How many calls wait in an area's queue for a language."""
+        return int(self.redis.zcard(keys.waiting(area, language)))
+
+    def waiting_calls(self, area: str, language: str, *, limit: int = 100) -> list[str]:
+        """The call ids waiting in a queue, next first."""
+        members = self.redis.zrange(keys.waiting(area, language), 0, limit - 1)
+        return [member.decode() for member in members]
+
+    def recent_handle_times(self, area: str) -> list[float]:
+        """The latest talk times in an area, in seconds, newest first."""
+        return [float(value) for value in self.redis.lrange(keys.handle_times(area), 0, -1)]
+
+    def hang_up(self, call_sid: str, now: float) -> Departure:
+        """The caller hung up while waiting or while an agent rang: the call is abandoned."""
+        return self.leave(call_sid, now, outcome="abandoned")
+
+    def leave(self, call_sid: str, now: float, *, outcome: str) -> Departure:
+        """Take a call out of the waiting room for good (abandoned, voicemail, crisis...)."""
+        if outcome not in LEAVE_OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}")
+        # Only hanging up makes a returning abandoner; choosing voicemail is an answer.
+        returning_s = self.policy.returning_window_s if outcome == "abandoned" else 0
+        answer = self.script.run("leave", now, call_sid, outcome, returning_s)
+        if answer[0] != "left":
+            return Departure(call_sid, answer[0], changed=False)
+        reservation, agent = answer[1], answer[2]
+        if reservation:
+            events.append(
+                self.redis,
+                "caller-gone",
+                at=f"{now:.3f}",
+                call=call_sid,
+                agent=agent,
+                reservation=reservation,
+            )
+        events.append(
+            self.redis,
+            outcome,
+            at=f"{now:.3f}",
+            call=call_sid,
+            agent=agent or None,
+            reservation=reservation or None,
+        )
+        return Departure(call_sid, outcome, True, reservation, agent)
+
+    def to_callback(self, call_sid: str, number: str, now: float) -> bool:
+        """Turn a waiting call into a callback that keeps its place; False if not waiting."""
+        answer = self.script.run("to_callback", now, call_sid, number)
+        if answer[0] != "callback":
+            return False
+        events.append(
+            self.redis,
+            "callback",
+            at=f"{now:.3f}",
+            call=call_sid,
+            number=mask_number(number),
+        )
+        return True
+
+    def callback_number(self, call_sid: str) -> str | None:
+        """The number to dial back for a callback, or None."""
+        value = self.redis.hget(keys.queued_call(call_sid), "callback_number")
+        return value.decode() if value else None

@@ -1,0 +1,609 @@
+"""The agent roster: who the agents are, what they know, and when they are on shift.
+
+`parse_roster(text, source=..., area_ids=..., languages=...)` reads a YAML roster (or a CSV one
+when the source ends in ".csv") and either returns an immutable `Roster` or raises
+`ProblemsError` with every problem and its line, so a roster is never applied half-checked.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, overload
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+import yaml
+
+from routing.config import _line_map, _line_of
+from routing.hours import DAY_IDS, format_clock, parse_range
+from routing.problems import Problem, ProblemsError
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+LEVELS = (1, 2, 3)
+AGENT_FIELDS = frozenset(
+    {
+        "id",
+        "name",
+        "phone",
+        "languages",
+        "skills",
+        "crisis_trained",
+        "pin",
+        "shifts",
+        "exceptions",
+        "timezone",
+    }
+)
+CSV_COLUMNS = (
+    "id",
+    "name",
+    "phone",
+    "languages",
+    "skills",
+    "crisis_trained",
+    "pin",
+    "shifts",
+    "exceptions",
+    "timezone",
+)
+_AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_PIN = re.compile(r"^\d{4,8}$")
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A weekly shift: minutes from a weekday's midnight; an end past 1440 runs overnight."""
+
+    weekday: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class DatedException:
+    """A change to one date: the agent is off that day, or works an extra shift."""
+
+    day: date
+    start: int | None = None
+    end: int | None = None
+
+    @property
+    def off(self) -> bool:
+        """Tell whether this exception takes the agent off for the whole date."""
+        return self.start is None
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A consultant: contact, languages, skill level per legal area, crisis training, shifts."""
+
+    id: str
+    name: str
+    phone: str
+    languages: tuple[str, ...]
+    skills: Mapping[str, int]
+    crisis_trained: bool = False
+    pin: str | None = None
+    shifts: tuple[Shift, ...] = ()
+    exceptions: tuple[DatedException, ...] = ()
+    timezone: str = DEFAULT_TIMEZONE
+
+    def level(self, area: str) -> int:
+        """The agent's level in an area, 0 when they do not take that area."""
+        return self.skills.get(area, 0)
+
+
+@dataclass(frozen=True)
+class Roster:
+    """Every agent of the hotline, in file order, with the roster's default time zone."""
+
+    agents: tuple[Agent, ...]
+    timezone: str = DEFAULT_TIMEZONE
+    by_id: Mapping[str, Agent] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_id", {agent.id: agent for agent in self.agents})
+
+    def agent(self, agent_id: str) -> Agent | None:
+        """Return an agent by id, or None."""
+        return self.by_id.get(agent_id)
+
+
+# --- shifts in time -------------------------------------------------------------------------
+
+
+def shift_intervals(agent: Agent, now: datetime) -> list[tuple[datetime, datetime]]:
+    """List the agent's shifts (start, end) from the day before now to eight days after."""
+    zone = ZoneInfo(agent.timezone)
+    today = now.astimezone(zone).date()
+    off_days = {exception.day for exception in agent.exceptions if exception.off}
+    intervals = []
+    for offset in range(-1, 9):
+        day = today + timedelta(days=offset)
+        ranges = (
+            []
+            if day in off_days
+            else [
+                (shift.start, shift.end) for shift in agent.shifts if shift.weekday == day.weekday()
+            ]
+        )
+        ranges += [(e.start, e.end) for e in agent.exceptions if e.day == day and not e.off]
+        midnight = datetime.combine(day, time(0), tzinfo=zone)
+        for start, end in ranges:
+            intervals.append(
+                (
+                    (midnight + timedelta(minutes=start)).astimezone(zone),
+                    (midnight + timedelta(minutes=end)).astimezone(zone),
+                )
+            )
+    return sorted(intervals)
+
+
+@overload
+def on_shift(who: Agent, now: datetime) -> bool: ...
+@overload
+def on_shift(who: Roster, now: datetime) -> set[str]: ...
+def on_shift(who: Agent | Roster, now: datetime) -> bool | set[str]:
+    """Tell whether an agent is on shift at an aware instant, or which roster agents are."""
+    if isinstance(who, Roster):
+        return {agent.id for agent in who.agents if on_shift(agent, now)}
+    return any(start <= now < end for start, end in shift_intervals(who, now))
+
+
+def next_shift_change(agent: Agent, now: datetime) -> datetime | None:
+    """Return the next instant after now when the agent goes on or off shift, if any."""
+    edges = [edge for interval in shift_intervals(agent, now) for edge in interval if edge > now]
+    # Back-to-back shifts share an edge that changes nothing; the next real change still wins
+    # soon enough, since whoever reads this re-checks on_shift at that instant.
+    return min(edges) if edges else None
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Collects every problem while reading agents, with the line of each when known."""
+
+    def __init__(self, area_ids: Iterable[str], languages: Iterable[str]):
+        self.area_ids = list(area_ids)
+        self.languages = list(languages)
+        self.problems: list[Problem] = []
+
+    def fail(self, path: Path, message: str, line: int | None = None) -> None:
+        """Record a problem at a path."""
+        self.problems.append(Problem(path, message, line))
+
+    def zone(self, value: object, path: Path) -> str:
+        """Return a valid IANA time zone, or record a problem and return the default."""
+        if not isinstance(value, str) or not value:
+            self.fail(path, "expected a time zone name such as Asia/Shanghai")
+            return DEFAULT_TIMEZONE
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.fail(path, f"unknown time zone {value!r}")
+            return DEFAULT_TIMEZONE
+        return value
+
+    def agent(self, data: Mapping[str, Any], path: Path, timezone: str) -> Agent | None:
+        """Read one agent's fields; return None when a problem was recorded."""
+        before = len(self.problems)
+        for extra in sorted(set(map(str, data)) - AGENT_FIELDS):
+            self.fail((*path, extra), f"unknown field {extra!r}")
+        agent_id = self.text(data.get("id"), (*path, "id"))
+        if agent_id and not _AGENT_ID.match(agent_id):
+            self.fail((*path, "id"), "use letters, digits, '.', '_' or '-' (at most 64)")
+        name = self.text(data.get("name"), (*path, "name"))
+        phone = self.phone(data.get("phone"), (*path, "phone"))
+        languages = self.language_list(data.get("languages"), (*path, "languages"))
+        skills = self.skills(data.get("skills"), (*path, "skills"))
+        crisis = data.get("crisis_trained", False)
+        if not isinstance(crisis, bool):
+            self.fail((*path, "crisis_trained"), "expected true or false")
+        pin = self.pin(data.get("pin"), (*path, "pin"))
+        zone = self.zone(data["timezone"], (*path, "timezone")) if "timezone" in data else timezone
+        shifts = self.shifts(data.get("shifts", []), (*path, "shifts"))
+        exceptions = self.exceptions(data.get("exceptions", []), (*path, "exceptions"))
+        if len(self.problems) > before:
+            return None
+        return Agent(
+            id=agent_id,
+            name=name,
+            phone=phone,
+            languages=languages,
+            skills=skills,
+            crisis_trained=bool(crisis),
+            pin=pin,
+            shifts=shifts,
+            exceptions=exceptions,
+            timezone=zone,
+        )
+
+    def text(self, value: object, path: Path) -> str:
+        """Return a non-empty string (numbers accepted as text), or record a problem."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            self.fail(path, "missing or not a non-empty string")
+            return ""
+        return value.strip()
+
+    def phone(self, value: object, path: Path) -> str:
+        """Return a valid E.164 phone number, or record a problem."""
+        if not isinstance(value, str) or not value.strip():
+            self.fail(path, 'missing; write the number in E.164 form, such as "+8613900000001"')
+            return ""
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            self.fail(path, f"not a phone number in E.164 form: {value!r}")
+            return ""
+        if not phonenumbers.is_valid_number(number):
+            self.fail(path, f"not a valid phone number: {value!r}")
+            return ""
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if e164 != value:
+            self.fail(path, f"write the number in E.164 form: {e164!r}")
+        return e164
+
+    def language_list(self, value: object, path: Path) -> tuple[str, ...]:
+        """Return the agent's languages, each one the hotline speaks."""
+        if not isinstance(value, list) or not value:
+            self.fail(path, f"expected a list of languages from {self.languages}")
+            return ()
+        for index, language in enumerate(value):
+            if language not in self.languages:
+                self.fail((*path, index), f"unknown language {language!r}; use {self.languages}")
+        if len(set(map(str, value))) != len(value):
+            self.fail(path, "a language is listed twice")
+        return tuple(str(language) for language in value)
+
+    def skills(self, value: object, path: Path) -> dict[str, int]:
+        """Return {area: level} with known areas and levels 1 to 3."""
+        if not isinstance(value, Mapping) or not value:
+            self.fail(path, "expected a mapping of area to level, such as {labor: 3}")
+            return {}
+        skills = {}
+        for area, level in value.items():
+            area = str(area)
+            if area not in self.area_ids:
+                self.fail((*path, area), f"unknown area {area!r}; use {self.area_ids}")
+            if not isinstance(level, int) or isinstance(level, bool) or level not in LEVELS:
+                self.fail((*path, area), "expected a level of 1, 2 or 3")
+                continue
+            skills[area] = level
+        return skills
+
+    def pin(self, value: object, path: Path) -> str | None:
+        """Return an optional keypad PIN of 4 to 8 digits."""
+        if value is None:
+            return None
+        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(text, str) or not _PIN.match(text):
+            self.fail(path, "expected a PIN of 4 to 8 digits, quoted")
+            return None
+        return text
+
+    def shifts(self, value: object, path: Path) -> tuple[Shift, ...]:
+        """Return weekly shifts from entries like {days: mon-fri, hours: "09:00-17:00"}."""
+        if not isinstance(value, list):
+            self.fail(path, "expected a list of {days, hours}")
+            return ()
+        shifts = []
+        for index, entry in enumerate(value):
+            where = (*path, index)
+            if not isinstance(entry, Mapping):
+                self.fail(where, "expected {days: mon-fri, hours: HH:MM-HH:MM}")
+                continue
+            for extra in sorted(set(map(str, entry)) - {"days", "hours"}):
+                self.fail((*where, extra), f"unknown field {extra!r}")
+            days = self.days(entry.get("days"), (*where, "days"))
+            span = self.span(entry.get("hours"), (*where, "hours"))
+            if span is not None:
+                shifts.extend(Shift(day, *span) for day in days)
+        return tuple(sorted(set(shifts), key=lambda s: (s.weekday, s.start, s.end)))
+
+    def days(self, value: object, path: Path) -> list[int]:
+        """Return weekdays from "mon-fri", "sat,sun", "daily" or a list of day ids."""
+        try:
+            return parse_days(value)
+        except ValueError as error:
+            self.fail(path, str(error))
+            return []
+
+    def span(self, value: object, path: Path) -> tuple[int, int] | None:
+        """Return (start, end) minutes from "HH:MM-HH:MM", or record a problem."""
+        try:
+            return parse_range(str(value)) if isinstance(value, str) else parse_range("")
+        except ValueError as error:
+            self.fail(path, str(error))
+            return None
+
+    def exceptions(self, value: object, path: Path) -> tuple[DatedException, ...]:
+        """Return dated exceptions: {date: 2026-10-01, day_off: true} or {date, hours}."""
+        if not isinstance(value, list):
+            self.fail(path, "expected a list of {date, day_off} or {date, hours}")
+            return ()
+        found = []
+        for index, entry in enumerate(value):
+            where = (*path, index)
+            if not isinstance(entry, Mapping):
+                self.fail(where, "expected {date: YYYY-MM-DD, day_off: true} or {date, hours}")
+                continue
+            for extra in sorted(set(map(str, entry)) - {"date", "day_off", "hours"}):
+                self.fail((*where, extra), f"unknown field {extra!r}")
+            day = entry.get("date")
+            if isinstance(day, str):
+                try:
+                    day = date.fromisoformat(day)
+                except ValueError:
+                    day = None
+            if not isinstance(day, date) or isinstance(day, datetime):
+                self.fail((*where, "date"), "expected a date as YYYY-MM-DD")
+                continue
+            if entry.get("day_off") is True and "hours" not in entry:
+                found.append(DatedException(day))
+            elif "hours" in entry and "day_off" not in entry:
+                span = self.span(entry.get("hours"), (*where, "hours"))
+                if span is not None:
+                    found.append(DatedException(day, *span))
+            else:
+                self.fail(where, "give either day_off: true or hours: HH:MM-HH:MM")
+        return tuple(sorted(set(found), key=lambda e: (e.day, e.start or 0, e.end or 0)))
+
+    def check_roster(self, agents: list[tuple[Agent, Path]]) -> None:
+        """Record agents that share an id or a phone number."""
+        seen_ids: dict[str, Path] = {}
+        seen_phones: dict[str, str] = {}
+        for agent, path in agents:
+            if agent.id in seen_ids:
+                self.fail((*path, "id"), f"agent id {agent.id!r} is used twice")
+            seen_ids.setdefault(agent.id, path)
+            if agent.phone in seen_phones:
+                self.fail((*path, "phone"), f"same phone as agent {seen_phones[agent.phone]!r}")
+            seen_phones.setdefault(agent.phone, agent.id)
+
+
+def parse_days(value: object) -> list[int]:
+    """Parse weekdays: "mon-fri", "sat,sun", "daily", "mon" or a list of day ids."""
+    if isinstance(value, list):
+        parts = [str(item).strip() for item in value]
+    elif isinstance(value, str) and value.strip():
+        parts = [part.strip() for part in value.split(",")]
+    else:
+        raise ValueError("expected days such as mon-fri, sat,sun or daily")
+    days: list[int] = []
+    for part in parts:
+        if part == "daily":
+            days.extend(range(7))
+            continue
+        first, _, last = part.partition("-")
+        if first not in DAY_IDS or (last and last not in DAY_IDS):
+            raise ValueError(f"unknown day {part!r}; use {', '.join(DAY_IDS)}, ranges or daily")
+        start, end = DAY_IDS.index(first), DAY_IDS.index(last or first)
+        # A range may wrap the week end: fri-mon is Friday to Monday.
+        days.extend((start + step) % 7 for step in range((end - start) % 7 + 1))
+    return sorted(set(days))
+
+
+def parse_roster(
+    text: str, *, source: str, area_ids: Iterable[str], languages: Iterable[str]
+) -> Roster:
+    """Check a roster (YAML, or CSV when the source ends in .csv) and build it, or raise."""
+    if source.lower().endswith(".csv"):
+        return parse_roster_csv(text, source=source, area_ids=area_ids, languages=languages)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ProblemsError(source, [Problem((), f"not valid YAML: {error}", line)]) from None
+    reader = _Reader(area_ids, languages)
+    roster = _read_yaml(reader, data)
+    if reader.problems:
+        lines = _line_map(root)
+        located = [p if p.line else p.located(_line_of(p.path, lines)) for p in reader.problems]
+        raise ProblemsError(source, located)
+    assert roster is not None
+    return roster
+
+
+def _read_yaml(reader: _Reader, data: object) -> Roster | None:
+    """Read the roster document: an optional time zone and a list of agents."""
+    if not isinstance(data, Mapping):
+        reader.fail((), "expected a mapping with timezone and agents")
+        return None
+    for extra in sorted(set(map(str, data)) - {"timezone", "agents"}):
+        reader.fail((extra,), f"unknown field {extra!r}; expected timezone and agents")
+    zone = reader.zone(data.get("timezone", DEFAULT_TIMEZONE), ("timezone",))
+    entries = data.get("agents")
+    if not isinstance(entries, list) or not entries:
+        reader.fail(("agents",), "expected a list with at least one agent")
+        return None
+    agents: list[tuple[Agent, Path]] = []
+    for index, entry in enumerate(entries):
+        path: Path = ("agents", index)
+        if not isinstance(entry, Mapping):
+            reader.fail(path, "expected an agent's fields")
+            continue
+        agent = reader.agent(entry, path, zone)
+        if agent is not None:
+            agents.append((agent, path))
+    reader.check_roster(agents)
+    return Roster(tuple(agent for agent, _ in agents), zone)
+
+
+def parse_roster_csv(
+    text: str,
+    *,
+    source: str,
+    area_ids: Iterable[str],
+    languages: Iterable[str],
+    timezone: str = DEFAULT_TIMEZONE,
+) -> Roster:
+    """Check a CSV roster (one agent per row, compact columns) and build it, or raise."""
+    reader = _Reader(area_ids, languages)
+    rows = csv.DictReader(io.StringIO(text))
+    header = rows.fieldnames or []
+    missing = [name for name in CSV_COLUMNS[:5] if name not in header]
+    for name in missing:
+        reader.fail(("header", name), "missing column", 1)
+    for name in header:
+        if name not in CSV_COLUMNS:
+            reader.fail(("header", name), f"unknown column; use {', '.join(CSV_COLUMNS)}", 1)
+    agents: list[tuple[Agent, Path]] = []
+    row_lines: dict[Path, int] = {}
+    if not missing:
+        for index, row in enumerate(rows):
+            path: Path = ("agents", index)
+            row_lines[path] = rows.line_num
+            before = len(reader.problems)
+            entry = _csv_entry(reader, row, path)
+            agent = reader.agent(entry, path, timezone)
+            if agent is not None and len(reader.problems) == before:
+                agents.append((agent, path))
+        reader.check_roster(agents)
+    if not agents and not reader.problems:
+        reader.fail(("agents",), "the roster has no agents", 1)
+    if reader.problems:
+        # Every problem of a row is reported on the row's line in the file.
+        located = [p if p.line else p.located(row_lines.get(p.path[:2])) for p in reader.problems]
+        raise ProblemsError(source, located)
+    return Roster(tuple(agent for agent, _ in agents), timezone)
+
+
+def _csv_entry(reader: _Reader, row: Mapping[str, str | None], path: Path) -> dict[str, Any]:
+    """Turn one CSV row's compact columns into the fields of a YAML agent."""
+    cell = {name: (value or "").strip() for name, value in row.items() if name is not None}
+    entry: dict[str, Any] = {
+        "id": cell.get("id", ""),
+        "name": cell.get("name", ""),
+        "phone": cell.get("phone", ""),
+        "languages": cell.get("languages", "").replace(",", " ").split(),
+        "crisis_trained": _csv_bool(reader, cell.get("crisis_trained", ""), path),
+    }
+    skills: dict[str, Any] = {}
+    for item in cell.get("skills", "").replace(",", " ").split():
+        area, _, level = item.partition(":")
+        skills[area] = int(level) if level.isdigit() else level
+    entry["skills"] = skills
+    if cell.get("pin"):
+        entry["pin"] = cell["pin"]
+    if cell.get("timezone"):
+        entry["timezone"] = cell["timezone"]
+    entry["shifts"] = [_csv_shift(item) for item in _items(cell.get("shifts", ""))]
+    entry["exceptions"] = [_csv_exception(item) for item in _items(cell.get("exceptions", ""))]
+    return entry
+
+
+def _items(text: str) -> list[str]:
+    """Split a compact column on semicolons."""
+    return [item.strip() for item in text.split(";") if item.strip()]
+
+
+def _csv_bool(reader: _Reader, text: str, path: Path) -> bool:
+    """Read yes/no style booleans from a CSV cell."""
+    lowered = text.lower()
+    if lowered in ("", "no", "false", "0", "n"):
+        return False
+    if lowered in ("yes", "true", "1", "y"):
+        return True
+    reader.fail((*path, "crisis_trained"), f"expected yes or no, got {text!r}")
+    return False
+
+
+def _csv_shift(item: str) -> dict[str, str]:
+    """Read "mon-fri 09:00-17:00" into a shift entry."""
+    days, _, hours = item.partition(" ")
+    return {"days": days, "hours": hours.strip()}
+
+
+def _csv_exception(item: str) -> dict[str, Any]:
+    """Read "2026-10-01 off" or "2026-10-10 09:00-17:00" into an exception entry."""
+    day, _, rest = item.partition(" ")
+    rest = rest.strip()
+    return {"date": day, "day_off": True} if rest == "off" else {"date": day, "hours": rest}
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def export_roster(roster: Roster) -> str:
+    """Render a roster as YAML that parse_roster reads back to an equal roster."""
+    document = {
+        "timezone": roster.timezone,
+        "agents": [agent_document(agent, roster.timezone) for agent in roster.agents],
+    }
+    return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
+
+
+def agent_document(agent: Agent, default_zone: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
+    """Render one agent as the plain fields of a roster entry."""
+    entry: dict[str, Any] = {
+        "id": agent.id,
+        "name": agent.name,
+        "phone": agent.phone,
+        "languages": list(agent.languages),
+        "skills": dict(agent.skills),
+        "crisis_trained": agent.crisis_trained,
+    }
+    if agent.pin is not None:
+        entry["pin"] = agent.pin
+    if agent.timezone != default_zone:
+        entry["timezone"] = agent.timezone
+    entry["shifts"] = [
+        {"days": format_days(days), "hours": _format_span(start, end)}
+        for (start, end), days in _group_shifts(agent.shifts)
+    ]
+    if agent.exceptions:
+        entry["exceptions"] = [
+            {"date": e.day.isoformat(), "day_off": True}
+            if e.off
+            else {"date": e.day.isoformat(), "hours": _format_span(e.start or 0, e.end or 0)}
+            for e in agent.exceptions
+        ]
+    return entry
+
+
+def _group_shifts(shifts: Iterable[Shift]) -> list[tuple[tuple[int, int], list[int]]]:
+    """Group weekly shifts that share hours, so Monday to Friday is written once."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for shift in shifts:
+        groups.setdefault((shift.start, shift.end), []).append(shift.weekday)
+    return [(span, sorted(days)) for span, days in groups.items()]
+
+
+def format_days(days: list[int]) -> str:
+    """Render weekdays compactly: [0..4] is "mon-fri", all seven is "daily"."""
+    if len(days) == 7:
+        return "daily"
+    runs: list[list[int]] = []
+    for day in sorted(days):
+        if runs and day == runs[-1][-1] + 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    parts = [
+        DAY_IDS[run[0]] if len(run) == 1 else f"{DAY_IDS[run[0]]}-{DAY_IDS[run[-1]]}"
+        for run in runs
+    ]
+    return ",".join(parts)
+
+
+def _format_span(start: int, end: int) -> str:
+    """Render a shift's minutes as "HH:MM-HH:MM" (overnight ends wrap past midnight)."""
+    end_clock = end - 1440 if end > 1440 else end
+    return f"{_clock(start)}-{_clock(end_clock)}"
+
+
+def _clock(minutes: int) -> str:
+    """Render minutes after midnight as zero-padded "HH:MM"."""
+    return format_clock(minutes).rjust(5, "0")
