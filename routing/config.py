@@ -15,6 +15,7 @@ import yaml
 
 from routing.classifier import Lexicon, parse_lexicon
 from routing.hours import DAY_IDS, Opening, WeeklyHours, parse_range
+from routing.matching import RoutingPolicy, parse_routing
 from routing.problems import Problem, ProblemsError
 
 # Every prompt the phone menu speaks, with the fields its template may use.
@@ -135,6 +136,7 @@ class HotlineConfig:
     calendar: dict[str, dict[str, Any]]
     prompts: dict[str, dict[str, str]]
     lexicon: Lexicon
+    routing: RoutingPolicy
 
     @property
     def default_language(self) -> str:
@@ -305,10 +307,14 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
         root.get("lexicon"), area_ids=set(areas), languages=set(lang_ids)
     )
     check.problems.extend(lexicon_problems)
+    routing, routing_problems = parse_routing(
+        root.get("routing"), area_ids=set(areas), general_area=general, languages=tuple(lang_ids)
+    )
+    check.problems.extend(routing_problems)
     for language in languages.values():
         if language.key == danger_key:
             check.fail(("languages", language.id, "key"), "the danger key cannot choose a language")
-    if check.problems or lexicon is None:
+    if check.problems or lexicon is None or routing is None:
         return None, check.problems
     return (
         HotlineConfig(
@@ -325,6 +331,7 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
             calendar=calendar,
             prompts=prompts,
             lexicon=lexicon,
+            routing=routing,
         ),
         [],
     )
@@ -471,6 +478,7 @@ def _calendar(check: _Checker, data: object, languages: list[str]) -> dict[str, 
             check.fail((*path, "days"), "expected the seven day names, Monday first")
         for name in CALENDAR_FIELDS[1:]:
             check.text(fields, name, path)
+        check.texts(fields.get("languages"), (*path, "languages"), languages)
         calendar[lang] = fields
     return calendar
 

@@ -27,7 +27,7 @@ from routing.matching import (
 AREAS = ["family", "labor", "contract", "traffic", "criminal", "corporate", "general"]
 POLICY = default_policy(AREAS)
 NOW = 1_796_176_800.0
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "routing.yaml"
+SHIPPED = Path(__file__).resolve().parents[2] / "ivr" / "hotline.yaml"
 
 
 def agent(agent_id: str, *, langs=("zh",), idle=0.0, **fields) -> AgentState:
@@ -151,7 +151,7 @@ def test_heavy_cap_counts_a_rolling_window():
 
 def test_heavy_wrap_up_is_longer():
     policy, problems = parse_routing(
-        yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))["routing"], area_ids=AREAS
+        yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))["routing"], area_ids=AREAS
     )
     assert problems == []
     assert policy.wrap_up_s("family", heavy=True) == 600
