@@ -58,6 +58,15 @@ def _parser() -> argparse.ArgumentParser:
     classify_cmd.add_argument("text")
     classify_cmd.set_defaults(func=_classify)
 
+    bench = commands.add_parser("bench", help="measure the hotline (prints figures)")
+    bench.add_argument("part", choices=("routing", "voicemail", "crisis"))
+    bench.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        help="an empty Redis database the routing bench may fill and flush",
+    )
+    bench.set_defaults(func=_bench)
+
     fallback = commands.add_parser(
         "fallback-twiml", help="print the static TwiML for the number's Voice Fallback URL"
     )
@@ -125,6 +134,23 @@ def _load_or_report(settings: Settings):
     except (ProblemsError, StartupError) as error:
         print(str(error), file=sys.stderr)
         return None
+
+
+def _bench(args: argparse.Namespace) -> int:
+    """Run one benchmark and print its figures."""
+    if args.part == "routing":
+        from queues import bench as routing_bench
+
+        routing_bench.run(args.redis_url)
+    elif args.part == "voicemail":
+        from voicemail import bench as voicemail_bench
+
+        voicemail_bench.run()
+    else:
+        from ivr import crisis_bench
+
+        crisis_bench.run()
+    return 0
 
 
 def _fallback_twiml(args: argparse.Namespace) -> int:
