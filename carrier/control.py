@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from carrier.faults import FaultPlan
 from carrier.network import Call
-from carrier.parties import Script
+from carrier.parties import Script, Step
 
 if TYPE_CHECKING:
     from carrier.server import Carrier
@@ -17,6 +17,8 @@ bp = Blueprint("carrier_control", __name__, url_prefix="/carrier")
 
 # The longest a client may block on /wait in one request, in real seconds.
 MAX_WAIT_S = 120.0
+# The longest speech an interactive caller may send at once, in characters.
+MAX_SPEECH = 500
 
 
 def carrier() -> Carrier:
@@ -78,16 +80,52 @@ def call_view(call: Call) -> dict[str, Any]:
 
 @bp.post("/calls")
 def place_call() -> tuple[Response, int]:
-    """Place a simulated caller's call to the hotline: {"from": ..., "script": {...}}."""
+    """Place a call: {"from": ..., "script": {...}}, or {"from": ..., "interactive": true}."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict) or not str(data.get("from", "")).startswith("+"):
         return _problem(400, 'send JSON with "from" (an E.164 number) and an optional "script"')
+    live = data.get("interactive", False)
+    if not isinstance(live, bool) or (live and data.get("script")):
+        return _problem(
+            400, '"interactive" is true or false, and an interactive call has no script'
+        )
     try:
         script = Script.from_mapping(data.get("script") or {})
     except (ValueError, TypeError) as error:
         return _problem(400, str(error))
-    call = carrier().driver.start_incoming(data["from"], script, called=data.get("to"))
-    return jsonify({"call_sid": call.sid}), 201
+    call = carrier().driver.start_incoming(data["from"], script, called=data.get("to"), live=live)
+    return jsonify({"call_sid": call.sid, "interactive": live}), 201
+
+
+@bp.post("/calls/<sid>/input")
+def send_input(sid: str) -> tuple[Response, int]:
+    """Give an interactive call's caller input: {"digits": "1"} or {"speech": "words"}."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or len(data) != 1 or not ({"digits", "speech"} & set(data)):
+        return _problem(400, 'send {"digits": "KEYS"} or {"speech": "WORDS"}')
+    try:
+        if "digits" in data:
+            step = Step.parse({"press": str(data["digits"])})
+        else:
+            step = Step.parse({"say": str(data["speech"])[:MAX_SPEECH]})
+    except ValueError as error:
+        return _problem(400, str(error))
+    hub = carrier()
+    if sid not in hub.network.calls:
+        return _problem(404, f"no call {sid}")
+    if not hub.driver.send_input(sid, step):
+        return _problem(409, "the call is over or not interactive")
+    return jsonify({"accepted": step.to_dict()}), 202
+
+
+@bp.post("/calls/<sid>/hangup")
+def hang_up(sid: str) -> tuple[Response, int]:
+    """Hang up a call as its caller."""
+    hub = carrier()
+    if sid not in hub.network.calls:
+        return _problem(404, f"no call {sid}")
+    hub.driver.hang_up(sid, reason="caller")
+    return jsonify({"call_sid": sid}), 202
 
 
 @bp.get("/calls")

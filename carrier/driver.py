@@ -28,7 +28,16 @@ from carrier.network import (
     Signal,
     new_sid,
 )
-from carrier.parties import DEFAULT_MAX_CALL_S, REACTION_S, Directory, Party, Phone, Script
+from carrier.parties import (
+    LIVE_GRACE_S,
+    REACTION_S,
+    Directory,
+    LiveParty,
+    Party,
+    Phone,
+    Script,
+    Step,
+)
 from carrier.transcript import mask_number
 from carrier.twiml import CALL, CONFERENCE_WAIT, QUEUE_WAIT, WHISPER, TwimlError
 from carrier.webhook import Webhooks
@@ -126,14 +135,18 @@ class Driver:
         self.settings = settings
         self._threads: list[threading.Thread] = []
         self._stopping = False
+        # Live callers by call SID, fed by the control API.
+        self.live: dict[str, LiveParty] = {}
 
     @property
     def faults(self) -> Faults:
         """Return the run's fault plan (shared with the webhooks)."""
         return self.webhooks.faults
 
-    def start_incoming(self, caller: str, script: Script, *, called: str | None = None) -> Call:
-        """Place a simulated caller's call to the hotline and return the new inbound leg."""
+    def start_incoming(
+        self, caller: str, script: Script, *, called: str | None = None, live: bool = False
+    ) -> Call:
+        """Place a simulated (or, with live, an interactive) call and return the inbound leg."""
         call = self.network.add_call(
             caller=caller,
             called=called or self.settings.hotline_number,
@@ -145,8 +158,24 @@ class Driver:
             forge_signature=script.forge_signature,
         )
         log.info("incoming call %s from %s", call.sid, mask_number(caller))
-        self._spawn(Leg(self, call, Party(script)).run_inbound, call)
+        party: Party = Party(script)
+        if live:
+            party = LiveParty(time_scale=self.network.clock.time_scale)
+            with self.network.cond:
+                self.live[call.sid] = party
+        self._spawn(Leg(self, call, party).run_inbound, call)
         return call
+
+    def send_input(self, call_sid: str, step: Step) -> bool:
+        """Hand a live caller's key presses or words to their call; False if not a live call."""
+        with self.network.cond:
+            party = self.live.get(call_sid)
+            call = self.network.calls.get(call_sid)
+            if party is None or call is None or call.ended:
+                return False
+            party.inputs.append(step)
+            self.network.cond.notify_all()
+        return True
 
     def start_outgoing(self, call: Call) -> None:
         """Ring the number of a call created through the REST API."""
@@ -317,7 +346,7 @@ class Leg:
         answered = self.call.answered_v
         if answered is None:
             return None
-        limit = answered + DEFAULT_MAX_CALL_S
+        limit = answered + self.party.max_call_s
         if self.party.script.hangup_after is not None:
             limit = min(limit, answered + self.party.script.hangup_after)
         return limit
@@ -600,6 +629,8 @@ class Leg:
     def _hear(self, text: str, language: str | None, voice: str | None, loop: int = 1) -> None:
         """Let the party hear spoken text for as long as it takes to say it."""
         self.transcript.add(self.clock.now(), "heard", text=text, language=language, voice=voice)
+        if isinstance(self.party, LiveParty):
+            self.party.heard_s += _speaking_seconds(text) * max(loop, 1)
         self.idle(_speaking_seconds(text) * max(loop, 1))
 
     def _verb(self, verb: ET.Element, document: Document) -> Document | None:
@@ -657,12 +688,20 @@ class Leg:
         for child in verb:
             self._verb(child, document)
         params: dict[str, str] = {}
-        step = self.party.next_step()
-        if step is not None and step.kind != "wait":
+        party = self.party
+        waited = False
+        if isinstance(party, LiveParty):
+            # A person needs real time to hear the prompt and answer: wait for their input.
+            self.idle(party.patience(timeout), until=party.ready)
+            party.heard_s = 0.0
+            waited = True
+        step = party.next_step()
+        if step is not None and step.kind != "wait" and not waited:
             self.idle(REACTION_S)
         if step is None or step.kind == "wait":
             self.transcript.add(self.clock.now(), "silent", seconds=timeout)
-            self.idle(timeout)
+            if not waited:
+                self.idle(timeout)
         elif step.kind == "press" and "dtmf" not in modes:
             self.transcript.add(
                 self.clock.now(), "pressed", keys=step.value, note="not heard: speech only"
@@ -676,7 +715,11 @@ class Leg:
         elif step.kind == "press":
             self.transcript.add(self.clock.now(), "pressed", keys=step.value)
             digits, finished = _collect(step.value, finish_key, num_digits)
-            if not finished and not (num_digits and len(digits) >= num_digits):
+            if isinstance(party, LiveParty):
+                digits, finished = self._more_keys(
+                    party, step.value, finish_key, num_digits, timeout
+                )
+            elif not finished and not (num_digits and len(digits) >= num_digits):
                 self.idle(timeout)  # Twilio waits for more keys until the timeout
             if digits or finished:
                 params["Digits"] = digits
@@ -705,6 +748,23 @@ class Leg:
             fallback_url=document.fallback_url,
             fallback_method=document.fallback_method,
         )
+
+    def _more_keys(
+        self, party: LiveParty, keys: str, finish_key: str, num_digits: int, timeout: int
+    ) -> tuple[str, str]:
+        """Collect a live caller's further key presses, one at a time, until the Gather is done."""
+        digits, finished = _collect(keys, finish_key, num_digits)
+        while not finished and not (num_digits and len(digits) >= num_digits):
+            # Twilio waits `timeout` seconds after each key; a person gets them in real time.
+            patience = (timeout + LIVE_GRACE_S) / party.time_scale
+            following = party.peek() if self.idle(patience, until=party.ready) else None
+            if following is None or following.kind != "press":
+                break
+            party.next_step()
+            self.transcript.add(self.clock.now(), "pressed", keys=following.value)
+            keys += following.value
+            digits, finished = _collect(keys, finish_key, num_digits)
+        return digits, finished
 
     # -- queues ---------------------------------------------------------------------------
 

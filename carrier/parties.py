@@ -15,6 +15,11 @@ DEFAULT_STAY_S = 60.0
 DEFAULT_MAX_CALL_S = 1800.0
 # How long a simulated person takes to react to a prompt before pressing a key.
 REACTION_S = 1.0
+# A live caller (a person at the demo phone page) reacts in real seconds: each prompt waits as
+# long as its words take to speak plus its timeout, plus this grace, and a call lasts at most
+# LIVE_MAX_CALL_S real seconds.
+LIVE_GRACE_S = 5.0
+LIVE_MAX_CALL_S = 1800.0
 
 
 @dataclass(frozen=True)
@@ -94,11 +99,16 @@ class Script:
 class Party:
     """A person on one leg, working through their script one prompt at a time."""
 
+    # A live party's inputs come from the control API while the call runs.
+    live = False
+
     def __init__(self, script: Script, *, name: str | None = None, role: str | None = None):
         self.script = script
         self.name = name
         self.role = role
         self._next = 0
+        # Virtual seconds after answering before the carrier ends a call nobody hangs up.
+        self.max_call_s = DEFAULT_MAX_CALL_S
 
     def peek(self) -> Step | None:
         """Return the next step without using it."""
@@ -113,6 +123,40 @@ class Party:
         step = self.script.steps[self._next]
         self._next += 1
         return step
+
+
+class LiveParty(Party):
+    """A person at the demo phone page: keys and words arrive through the control API.
+
+    Inputs are queued under the network's condition by the control API and taken by the leg's
+    next <Gather>; a key pressed while a prompt is still being spoken waits for that Gather.
+    """
+
+    live = True
+
+    def __init__(self, *, time_scale: float):
+        super().__init__(Script())
+        self.inputs: list[Step] = []
+        self.time_scale = time_scale
+        # Speaking time (virtual seconds) of what was heard since the last Gather ended.
+        self.heard_s = 0.0
+        self.max_call_s = LIVE_MAX_CALL_S / time_scale
+
+    def ready(self) -> bool:
+        """Tell whether an input is waiting (called under the network's condition)."""
+        return bool(self.inputs)
+
+    def peek(self) -> Step | None:
+        """Return the next input without using it."""
+        return self.inputs[0] if self.inputs else None
+
+    def next_step(self) -> Step | None:
+        """Take the next input, or None when the person has not done anything."""
+        return self.inputs.pop(0) if self.inputs else None
+
+    def patience(self, timeout: float) -> float:
+        """Virtual seconds a Gather waits: the prompt's speaking time and timeout, in real time."""
+        return (self.heard_s + timeout + LIVE_GRACE_S) / self.time_scale
 
 
 @dataclass(frozen=True)

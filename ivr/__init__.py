@@ -41,12 +41,37 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["HOTLINE"] = read_hotline_config(settings.config_path)
     logs.configure()
 
-    from ivr import crisis, health, state, voice
+    from ivr import (
+        agent_calls,
+        agent_line,
+        bridge,
+        crisis,
+        demo_phone,
+        escalation,
+        health,
+        state,
+        voice,
+    )
 
     state.init_app(app)
     app.register_blueprint(voice.bp)
     app.register_blueprint(crisis.bp)
+    app.register_blueprint(escalation.bp)
+    app.register_blueprint(agent_calls.bp)
+    app.register_blueprint(bridge.bp)
+    app.register_blueprint(agent_line.bp)
+    app.register_blueprint(demo_phone.bp)
     app.register_blueprint(health.bp)
+    from voicemail import playback, webhooks
+    from voicemail import runtime as voicemail_runtime
+
+    voicemail_runtime.init_app(app, key=secret("VOICEMAIL_KEY", settings))
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(playback.bp)
+    from ops import api, console, feeds, login, workspace
+
+    for blueprint in (api.bp, console.bp, feeds.bp, login.bp, workspace.bp):
+        app.register_blueprint(blueprint)
     return app
 
 

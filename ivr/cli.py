@@ -58,6 +58,22 @@ def _parser() -> argparse.ArgumentParser:
     classify_cmd.add_argument("text")
     classify_cmd.set_defaults(func=_classify)
 
+    roster = commands.add_parser("roster", help="agents and their shifts")
+    roster_commands = roster.add_subparsers(title="roster commands")
+    roster_import = roster_commands.add_parser(
+        "import", help="replace the roster with a YAML or CSV file (checked whole first)"
+    )
+    roster_import.add_argument("file")
+    roster_import.add_argument(
+        "--presence",
+        choices=("offline", "available", "on_break"),
+        default="offline",
+        help="presence of agents new to the roster (default offline)",
+    )
+    roster_import.set_defaults(func=_roster_import)
+    roster_export = roster_commands.add_parser("export", help="print the current roster")
+    roster_export.set_defaults(func=_roster_export)
+
     bench = commands.add_parser("bench", help="measure the hotline (prints figures)")
     bench.add_argument("part", choices=("routing", "voicemail", "crisis"))
     bench.add_argument(
@@ -84,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     from carrier import commands as carrier_commands
 
     carrier_commands.register(commands)
+    from voicemail import commands as voicemail_commands
+
+    voicemail_commands.register(commands, load_vault=_voicemail_vault)
+    from ops import commands as ops_commands
+
+    ops_commands.register(commands, load_config=lambda: _load_or_report(Settings.from_env()))
     return parser
 
 
@@ -134,6 +156,46 @@ def _load_or_report(settings: Settings):
     except (ProblemsError, StartupError) as error:
         print(str(error), file=sys.stderr)
         return None
+
+
+def _roster_import(args: argparse.Namespace) -> int:
+    """Check a roster file whole and apply it atomically; print every problem with its line."""
+    from ivr.roster import import_roster_file
+
+    config = _load_or_report(Settings.from_env())
+    url = os.environ.get("REDIS_URL")
+    if config is None or not url:
+        print("REDIS_URL is not set: point it at the hotline's Redis", file=sys.stderr)
+        return 2
+    try:
+        report = import_roster_file(Path(args.file), config, url, presence=args.presence)
+    except (ProblemsError, OSError) as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    print(
+        f"{args.file}: {report.total} agents ({len(report.added)} added, "
+        f"{len(report.removed)} removed)"
+    )
+    return 0
+
+
+def _roster_export(args: argparse.Namespace) -> int:
+    """Print the roster as last imported."""
+    from redis import Redis
+
+    from queues.agents import AgentBoard
+
+    config = _load_or_report(Settings.from_env())
+    url = os.environ.get("REDIS_URL")
+    if config is None or not url:
+        print("REDIS_URL is not set: point it at the hotline's Redis", file=sys.stderr)
+        return 2
+    text = AgentBoard(Redis.from_url(url), config.routing).roster_text()
+    if text is None:
+        print("no roster has been imported", file=sys.stderr)
+        return 1
+    sys.stdout.write(text)
+    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -202,15 +264,44 @@ def _utc_epoch(text: str) -> float:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    """Run the RQ worker against REDIS_URL."""
+    """Run the RQ worker against REDIS_URL, with the app's runtime and the routing sweep."""
+    from ivr import create_app
+    from ivr.state import app_runtime
     from queues import worker
+    from queues.dispatch import schedule_sweep
+    from voicemail.jobs import schedule_periodic as schedule_voicemail_jobs
 
     url = os.environ.get("REDIS_URL")
     if not url:
         print("REDIS_URL is not set (hotline serve sets it for its worker)", file=sys.stderr)
         return 2
+    app = create_app()
+    rt = app_runtime(app)
+    schedule_sweep(rt.redis, delay_s=1)
+    schedule_voicemail_jobs(rt.redis)
+    _ensure_twilio_queues(rt)
     worker.run(url, burst=args.burst)
     return 0
+
+
+def _voicemail_vault():
+    """The voicemail vault from VOICEMAIL_KEY and VOICEMAIL_DIR (or var/voicemail)."""
+    from ivr.settings import secret
+    from voicemail.runtime import open_vault
+
+    settings = Settings.from_env()
+    return open_vault(secret("VOICEMAIL_KEY", settings), settings.var_dir)
+
+
+def _ensure_twilio_queues(rt) -> None:
+    """Create each area's Twilio queue with an explicit MaxSize (Twilio's default is 100)."""
+    from telephony.gateway import GatewayError
+
+    for area in rt.config.areas:
+        try:
+            rt.gateway.ensure_queue(area, rt.config.queue_max_size)
+        except GatewayError as error:
+            print(f"queue {area}: not set up yet ({error})", file=sys.stderr)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -1,22 +1,49 @@
-"""The crisis branch: calm words, then the crisis line, the fallback line, then the numbers.
+"""The crisis branch: calm words, then every free crisis-trained agent at once, then the crisis
+lines, then the numbers and the supervisors on call.
 
-It reads nothing from Redis, so the danger key and crisis words reach a crisis line even when
-Redis is down; the incident record is written best-effort beside the call.
+What a caller in danger reaches never depends on Redis: when Redis cannot be read there is
+nobody to ring from the roster, and the caller goes straight to the crisis line from the config
+loaded at start-up. Records (incident, alert, waiting room) are best-effort; after the first
+Redis failure in a request the rest are skipped, so a dead Redis costs the caller one timeout.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
-from flask import Response, current_app, request, url_for
+from flask import Response, current_app, g, request, url_for
+from redis import RedisError
 from werkzeug.exceptions import HTTPException
 
 from ivr import twiml
-from ivr.state import incident_log
-from ivr.webhook import caller, config, int_arg, language, remember, twilio_blueprint, xml
-from routing.menu import Choice, Step
+from ivr.state import call_store, current_runtime, get_redis, incident_log
+from ivr.webhook import caller, config, int_arg, language, twilio_blueprint, xml
+from queues import alerts, keys
+from queues.agents import AgentBoard
+from queues.waiting import WaitingRoom
+from routing.menu import Choice, Step, first_key
+from routing.roster import Supervisor
 
 log = logging.getLogger(__name__)
+
+# Free crisis-trained agents looked at; more than Twilio's ten, since some may be on a crisis call.
+CANDIDATES = 20
+# How long an agent counts as talking to a crisis caller if the end of the call is never seen.
+ENGAGED_TTL_S = 2 * 3600
+# Words of the caller quoted in a whisper: enough to know, short enough to answer quickly.
+WHISPER_WORDS = 60
+ACCEPT_KEY = "1"
+
+
+@dataclass(frozen=True)
+class Taker:
+    """Someone the crisis path rings: an agent or a supervisor, and their phone."""
+
+    id: str
+    phone: str
+    role: str
 
 
 def _dial_anyway(error: Exception) -> Response:
@@ -32,60 +59,291 @@ bp = twilio_blueprint("crisis", __name__, "/voice/crisis", on_error=_dial_anyway
 
 @bp.post("")
 def crisis() -> Response:
-    """Start the crisis path (for redirects): calm words, then the first crisis line."""
+    """Start the crisis path (for redirects): calm words, then agents or the first crisis line."""
     reason = request.args.get("why", "danger_key")
     return start(language(), Choice(Step.CRISIS, reason=reason[:32]))
 
 
+def start(chosen: str, choice: Choice) -> Response:
+    """Enter the crisis path from any menu step; records never delay the caller."""
+    who = caller()
+    log.warning("crisis path for call %s: %s", who.call_sid, choice.reason)
+    said = who.speech or " ".join(choice.matched)
+    takers = _open(who.call_sid, chosen, choice, said) if who.call_sid else []
+    if not takers:
+        return _dial(chosen, 0, first=True)
+    action = url_for("crisis.agents_done", lang=chosen)
+    targets = [(taker.phone, _whisper_url(chosen, who.call_sid, taker, said)) for taker in takers]
+    return xml(
+        twiml.crisis_ring(
+            config(),
+            chosen,
+            targets,
+            action,
+            _hotline_number(),
+            timeout=config().crisis.rollover_s,
+        )
+    )
+
+
+@bp.post("/whisper")
+def whisper() -> Response:
+    """A rung agent or supervisor answered: tell them it is a crisis call and what was said."""
+    chosen, call_sid, taker_id, role = _leg_args()
+    _record(call_sid, lambda: incident_log().step(call_sid, "picked_up", target=taker_id))
+    action = url_for("crisis.whisper_answer", lang=chosen, call=call_sid, who=taker_id, role=role)
+    words = request.args.get("w", "")[:WHISPER_WORDS]
+    if role == "supervisor":
+        prompt, fields = "crisis_supervisor_whisper", {}
+    elif words:
+        prompt, fields = "crisis_whisper", {"words": words}
+    else:
+        prompt, fields = "crisis_whisper_key", {}
+    return xml(twiml.crisis_whisper(config(), chosen, prompt, action, **fields))
+
+
+@bp.post("/whisper/answer")
+def whisper_answer() -> Response:
+    """The key pressed after the whisper: 1 takes the call unless someone else already did."""
+    chosen, call_sid, taker_id, role = _leg_args()
+    if first_key(caller().digits) != ACCEPT_KEY:
+        _record(call_sid, lambda: incident_log().step(call_sid, "declined", target=taker_id))
+        return xml(twiml.crisis_not_taken(config(), chosen, "agent_declined"))
+    if not _claim(call_sid, taker_id):
+        return xml(twiml.crisis_not_taken(config(), chosen, "crisis_taken"))
+    log.warning("crisis call %s taken by %s %s", call_sid, role, taker_id)
+
+    def taken() -> None:
+        incident_log().step(call_sid, "answered", target=taker_id, role=role)
+        call_store().update(call_sid, heavy="1", crisis_taker=taker_id)
+        if role == "agent":
+            # Another crisis call must not ring an agent who is talking to one.
+            get_redis().set(keys.crisis_agent(taker_id), call_sid, ex=ENGAGED_TTL_S)
+
+    _record(call_sid, taken)
+    return xml(twiml.crisis_put_through())
+
+
+@bp.post("/agents")
+def agents_done() -> Response:
+    """The ring of crisis-trained agents ended: talked, caller gone, or on to the crisis line."""
+    chosen, who = language(), caller()
+    status = request.form.get("DialCallStatus", "")
+    taker = _taker(who.call_sid) if status == "completed" else None
+    if taker or (status == "completed" and request.form.get("DialBridged") == "true"):
+        _close(who.call_sid, "agent", taker)
+        return xml(twiml.goodbye(config(), chosen))
+    if request.form.get("CallStatus") == "completed":
+        _close(who.call_sid, "caller_hung_up", None)
+        return xml(twiml.empty())
+    line = config().crisis.lines_for(chosen)[0]
+    log.warning("crisis call %s: no agent took it (%s), rolling over", who.call_sid, status)
+
+    def rollover() -> None:
+        incident_log().step(who.call_sid, "no_answer", role="agent", status=status)
+        incident_log().step(who.call_sid, "rollover", target=line, reason="no agent took it")
+
+    _record(who.call_sid, rollover)
+    return _dial(chosen, 0, first=False, quiet=True)
+
+
 @bp.post("/next")
 def crisis_next() -> Response:
-    """A crisis dial ended: done if someone answered, else the next line, else the numbers."""
-    settings, chosen = config(), language()
+    """A crisis line's dial ended: done if answered, else the next line, else the supervisors."""
+    settings, chosen, who = config(), language(), caller()
     status = request.form.get("DialCallStatus", "")
     lines = settings.crisis.lines_for(chosen)
     tried = int_arg("n", 0, len(lines) - 1)
     line = lines[tried]
-    log.warning("crisis call %s: line %d ended %s", caller().call_sid, tried, status or "(none)")
+    log.warning("crisis call %s: line %d ended %s", who.call_sid, tried, status or "(none)")
     if status in ("completed", "answered"):
-        talk_s = request.form.get("DialCallDuration", "")
-        remember(lambda store, sid: incident_log().step(sid, "answered", target=line))
-        remember(
-            lambda store, sid: incident_log().step(
-                sid, "closed", outcome="crisis_line", talk_s=talk_s
-            )
-        )
+
+        def answered() -> None:
+            incident_log().step(who.call_sid, "answered", target=line)
+            talk_s = request.form.get("DialCallDuration", "")
+            incident_log().step(who.call_sid, "closed", outcome="crisis_line", talk_s=talk_s)
+
+        _record(who.call_sid, answered)
         return xml(twiml.goodbye(settings, chosen))
-    remember(lambda store, sid: incident_log().step(sid, "no_answer", target=line, status=status))
+    _record(
+        who.call_sid,
+        lambda: incident_log().step(who.call_sid, "no_answer", target=line, status=status),
+    )
     if tried + 1 < len(lines):
-        remember(lambda store, sid: incident_log().step(sid, "rollover", target=lines[tried + 1]))
+        _record(
+            who.call_sid,
+            lambda: incident_log().step(who.call_sid, "rollover", target=lines[tried + 1]),
+        )
         return _dial(chosen, tried + 1, first=False)
-    remember(lambda store, sid: incident_log().step(sid, "closed", outcome="numbers_given"))
-    return xml(twiml.crisis_failed(settings, chosen))
-
-
-def start(chosen: str, choice: Choice) -> Response:
-    """Enter the crisis path; the record is best-effort and never delays the caller."""
-    who = caller()
-    log.warning("crisis path for call %s: %s", who.call_sid, choice.reason)
-    remember(
-        lambda store, sid: store.update(
-            sid, crisis_trigger=choice.reason, crisis_words=" ".join(choice.matched) or None
-        )
+    supervisors = _supervisors(who.call_sid)
+    if not supervisors:
+        _close(who.call_sid, "numbers_given", None)
+        return xml(twiml.crisis_failed(settings, chosen))
+    targets = [(s.phone, _whisper_url(chosen, who.call_sid, s, "")) for s in supervisors]
+    action = url_for("crisis.supervisors_done", lang=chosen)
+    return xml(
+        twiml.crisis_numbers_then_supervisors(settings, chosen, targets, action, _hotline_number())
     )
-    remember(
-        lambda store, sid: incident_log().open(
-            sid, trigger=choice.reason, language=chosen, said=who.speech
+
+
+@bp.post("/supervisors")
+def supervisors_done() -> Response:
+    """The ring of supervisors ended: one talked to the caller, or the numbers are said again."""
+    chosen, who = language(), caller()
+    status = request.form.get("DialCallStatus", "")
+    taker = _taker(who.call_sid) if status == "completed" else None
+    if taker or (status == "completed" and request.form.get("DialBridged") == "true"):
+        _close(who.call_sid, "supervisor", taker)
+        return xml(twiml.goodbye(config(), chosen))
+    if request.form.get("CallStatus") == "completed":
+        _close(who.call_sid, "caller_hung_up", None)
+        return xml(twiml.empty())
+    _close(who.call_sid, "numbers_given", None)
+    return xml(twiml.crisis_failed(config(), chosen))
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _open(call_sid: str, chosen: str, choice: Choice, said: str) -> list[Taker]:
+    """Record the crisis, leave the waiting room, and find free crisis-trained agents."""
+    found: list[Taker] = []
+
+    def opened() -> None:
+        now = _now()
+        call_store().update(
+            call_sid, crisis_trigger=choice.reason, crisis_words=" ".join(choice.matched) or None
         )
-    )
-    return _dial(chosen, 0, first=True)
+        incident_log().open(call_sid, trigger=choice.reason, language=chosen, said=said, now=now)
+        alerts.raise_alert(get_redis(), call_sid, trigger=choice.reason, language=chosen, now=now)
+        # A crisis jumps every queue: the caller's place is given up, the ring goes out now.
+        script = current_runtime().script
+        WaitingRoom(get_redis(), config().routing, script=script).leave(
+            call_sid, now, outcome="crisis"
+        )
+        found.extend(_free_agents(chosen))
+        for taker in found:
+            incident_log().step(call_sid, "rung", target=taker.id, role="agent")
+
+    _record(call_sid, opened)
+    return found
 
 
-def _dial(chosen: str, index: int, *, first: bool) -> Response:
+def _free_agents(chosen: str) -> list[Taker]:
+    """Free crisis-trained agents who speak the language, longest rested first, at most ten."""
+    redis = get_redis()
+    board = AgentBoard(redis, config().routing, script=current_runtime().script)
+    takers = []
+    for agent_id in board.free_crisis_agents(chosen, limit=CANDIDATES):
+        # Busy agents are never interrupted: one talking to a crisis caller is skipped.
+        if redis.exists(keys.crisis_agent(agent_id)):
+            continue
+        phone = board.phone(agent_id)
+        if phone:
+            takers.append(Taker(agent_id, phone, "agent"))
+        if len(takers) == twiml.MAX_DIAL_NUMBERS:
+            break
+    return takers
+
+
+def _supervisors(call_sid: str) -> list[Taker]:
+    """The supervisors on call to ring when every crisis line failed (none if Redis is down)."""
+    found: list[Supervisor] = []
+
+    def read() -> None:
+        roster = alerts.stored_roster(get_redis(), config())
+        found.extend(alerts.supervisors_to_page(roster, _now()))
+        for supervisor in found[: twiml.MAX_DIAL_NUMBERS]:
+            incident_log().step(call_sid, "rung", target=supervisor.id, role="supervisor")
+
+    _record(call_sid, read)
+    return [Taker(s.id, s.phone, "supervisor") for s in found[: twiml.MAX_DIAL_NUMBERS]]
+
+
+def _claim(call_sid: str, taker_id: str) -> bool:
+    """Make one taker the winner of a crisis call; with Redis down, whoever presses 1 wins."""
+    won = [True]
+
+    def claim() -> None:
+        won[0] = bool(
+            get_redis().set(keys.crisis_taker(call_sid), taker_id, nx=True, ex=ENGAGED_TTL_S)
+        )
+
+    _record(call_sid, claim)
+    return won[0]
+
+
+def _taker(call_sid: str) -> str | None:
+    """Who took the crisis call, if anyone did and Redis can say."""
+    found: list[Any] = [None]
+    _record(call_sid, lambda: found.__setitem__(0, get_redis().get(keys.crisis_taker(call_sid))))
+    return found[0].decode() if found[0] else None
+
+
+def _close(call_sid: str, outcome: str, taker: str | None) -> None:
+    """Close the incident with its outcome and free the agent who talked to the caller."""
+    talk_s = request.form.get("DialCallDuration", "")
+
+    def closed() -> None:
+        incident_log().step(call_sid, "closed", outcome=outcome, talk_s=talk_s, target=taker)
+        if taker:
+            get_redis().delete(keys.crisis_agent(taker))
+
+    _record(call_sid, closed)
+
+
+def _dial(chosen: str, index: int, *, first: bool, quiet: bool = False) -> Response:
     """Dial the crisis line at an index of the language's list."""
     settings = config()
     lines = settings.crisis.lines_for(chosen)
     action = url_for("crisis.crisis_next", lang=chosen, n=index)
-    remember(lambda store, sid: incident_log().step(sid, "rung", target=lines[index]))
+    call_sid = caller().call_sid
+    _record(
+        call_sid,
+        lambda: incident_log().step(call_sid, "rung", target=lines[index], role="line"),
+    )
     # The caller's own number goes to the crisis line, so it can call back if the line drops.
-    caller_id = caller().number or current_app.config["SETTINGS"].hotline_number
+    caller_id = caller().number or _hotline_number()
+    if quiet:
+        return xml(twiml.crisis_line(settings, lines[index], action, caller_id))
     return xml(twiml.crisis_dial(settings, chosen, lines[index], action, caller_id, first=first))
+
+
+def _whisper_url(chosen: str, call_sid: str, taker: Taker, said: str) -> str:
+    """The whisper a rung person hears, carrying the caller's call and what they said."""
+    words = " ".join(said.split())[:WHISPER_WORDS]
+    return url_for(
+        "crisis.whisper", lang=chosen, call=call_sid, who=taker.id, role=taker.role, w=words
+    )
+
+
+def _leg_args() -> tuple[str, str, str, str]:
+    """The language, caller's call, taker and role a whisper's URL carries."""
+    role = request.args.get("role", "agent")
+    return (
+        language(),
+        request.args.get("call", "")[:64],
+        request.args.get("who", "")[:64],
+        role if role in ("agent", "supervisor") else "agent",
+    )
+
+
+def _record(call_sid: str, write: Any) -> None:
+    """Run Redis work for a call; once Redis failed in this request, skip it at once."""
+    if not call_sid or g.get("crisis_redis_down"):
+        return
+    try:
+        write()
+    except RedisError as error:
+        g.crisis_redis_down = True
+        log.warning("Redis unreachable, crisis call %s: %s", call_sid, type(error).__name__)
+
+
+def _now() -> float:
+    """The app clock's time, as epoch seconds."""
+    return current_app.config["CLOCK"]().timestamp()
+
+
+def _hotline_number() -> str:
+    """The hotline's own number: the caller ID agents and supervisors see."""
+    return current_app.config["SETTINGS"].hotline_number

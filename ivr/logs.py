@@ -27,6 +27,8 @@ def configure(level: int = logging.INFO) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     root.setLevel(level)
+    # twilio-python logs every request's headers at INFO: noise, and it names phone numbers.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     for handler in root.handlers:
         if not any(isinstance(f, MaskingFilter) for f in handler.filters):
             handler.addFilter(MaskingFilter())

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from ivr.settings import Settings
+from ivr.settings import Settings, read_hotline_config
 from queues.embedded import EmbeddedRedis
 from routing.privacy import mask_number
 
@@ -35,6 +35,7 @@ class Supervisor:
         self.embedded: EmbeddedRedis | None = None
         self.children: dict[str, subprocess.Popen] = {}
         self._stopping = False
+        self._redis_url = ""
 
     def run(self) -> int:
         """Start everything, print how to use it, and wait for Ctrl-C or a child's death."""
@@ -61,12 +62,31 @@ class Supervisor:
         if not self.settings.redis_url:
             self.embedded = EmbeddedRedis(self.settings.var_dir / "redis")
             env["REDIS_URL"] = self.embedded.start()
+        self._redis_url = env["REDIS_URL"]
+        if self.settings.demo:
+            self._seed_demo(env["REDIS_URL"])
         return env
+
+    def _seed_demo(self, redis_url: str) -> None:
+        """Give the demo its consultants: the demo roster, everyone available."""
+        from ivr.roster import seed_demo_roster
+
+        report = seed_demo_roster(
+            read_hotline_config(self.settings.config_path),
+            redis_url,
+            Path(os.environ["HOTLINE_DEMO_ROSTER"])
+            if os.environ.get("HOTLINE_DEMO_ROSTER")
+            else None,
+        )
+        if report is not None:
+            print(f"demo roster loaded: {report.total} consultants, all available", flush=True)
 
     def _start_children(self, env: dict[str, str]) -> None:
         """Start the web server, the worker and, in demo mode, the carrier."""
         hotline = [sys.executable, "-m", "ivr.cli"]
         app_url = f"http://{self.host}:{self.port}"
+        # Calls the hotline places (agents, callbacks) need the app's URL for their webhooks.
+        env.setdefault("HOTLINE_APP_URL", app_url)
         if self.settings.demo:
             env.setdefault("TWILIO_API_BASE_URL", f"http://127.0.0.1:{self.carrier_port}")
             self.children["carrier"] = subprocess.Popen(
@@ -80,7 +100,7 @@ class Supervisor:
                     "--app-url",
                     app_url,
                     "--agents",
-                    str(demo_agents_file()),
+                    str(demo_agents_file(env)),
                 ],
                 env=env,
             )
@@ -118,6 +138,7 @@ class Supervisor:
             "supervisor": os.getpid(),
             "children": {name: child.pid for name, child in self.children.items()},
             "redis": self.embedded.pid if self.embedded else None,
+            "redis_url": self._redis_url,
         }
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         self.state_file.write_text(json.dumps(state))
@@ -187,8 +208,9 @@ def stop_processes(processes: list[subprocess.Popen], grace_s: float) -> None:
             process.wait()
 
 
-def demo_agents_file() -> Path:
-    """The carrier's demo file of agent phones, shipped with the carrier."""
+def demo_agents_file(env: dict[str, str]) -> Path:
+    """The carrier's phones: CARRIER_AGENTS, or the demo file shipped with the carrier."""
     import carrier
 
-    return Path(carrier.__file__).with_name("demo_agents.yaml")
+    given = env.get("CARRIER_AGENTS")
+    return Path(given) if given else Path(carrier.__file__).with_name("demo_agents.yaml")

@@ -2,19 +2,56 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import Flask, current_app
 from redis import Redis
 
+from queues import runtime
 from queues.calls import CallStore
 from queues.incidents import IncidentLog
+from telephony.gateway import Gateway
 
 # Short timeouts: a caller must never wait on a Redis that has gone away.
 SOCKET_TIMEOUT_S = 0.5
 
 
 def init_app(app: Flask) -> None:
-    """Prepare the slot for the connection; nothing connects until first use."""
+    """Prepare the slots; nothing connects until first use, and jobs share the app's runtime."""
     app.extensions["redis"] = None
+    runtime.install(lambda: app_runtime(app))
+
+
+def app_runtime(app: Flask) -> runtime.Runtime:
+    """The runtime of routing and alert jobs, built once per app from its settings."""
+    built = app.extensions.get("runtime")
+    if built is None:
+        with app.app_context():
+            settings = app.config["SETTINGS"]
+            built = runtime.Runtime(
+                redis=get_redis(),
+                gateway=Gateway(
+                    settings.account_sid,
+                    settings.auth_token,
+                    settings.api_base_url,
+                    settings.hotline_number,
+                ),
+                config=app.config["HOTLINE"],
+                public_base_url=callback_base_url(settings),
+                clock=app.config["CLOCK"],
+            )
+        app.extensions["runtime"] = built
+    return built
+
+
+def callback_base_url(settings) -> str:
+    """Where Twilio reaches the app for calls the hotline places itself."""
+    return settings.public_base_url or os.environ.get("HOTLINE_APP_URL", "http://127.0.0.1:5000")
+
+
+def current_runtime() -> runtime.Runtime:
+    """The current app's runtime."""
+    return app_runtime(current_app._get_current_object())
 
 
 def get_redis() -> Redis:

@@ -125,9 +125,15 @@ def enqueue(
 
 
 def closed(
-    config: HotlineConfig, language: str, area: str, now: datetime, action: str
+    config: HotlineConfig,
+    language: str,
+    area: str,
+    now: datetime,
+    action: str,
+    *,
+    record: VoiceResponse | None = None,
 ) -> VoiceResponse:
-    """Tell the caller the area's hours and next opening; the danger key still works."""
+    """Tell the caller the area's hours and next opening (the danger key works), then record."""
     response = VoiceResponse()
     words = config.calendar[language]
     hours = config.areas[area].hours
@@ -143,15 +149,23 @@ def closed(
         hours=describe_hours(hours, words),
         next_open=describe_next_opening(now, hours.next_opening(now), words),
     )
+    if record is not None:
+        for verb in record.verbs:
+            response.append(verb)
+        return response
     say_prompt(response, config, language, "goodbye")
     response.hangup()
     return response
 
 
 def wait_room(
-    config: HotlineConfig, language: str, position: int | None, action: str
+    config: HotlineConfig,
+    language: str,
+    ahead: int | None,
+    wait_minutes: int | None,
+    action: str,
 ) -> VoiceResponse:
-    """The waiting room's loop: honest position, the danger key, then a quiet hold."""
+    """The waiting room's loop: honest place and wait, the ways out, then hold until re-fetched."""
     response = VoiceResponse()
     gather = response.gather(
         input="dtmf",
@@ -160,11 +174,58 @@ def wait_room(
         action=action,
         method="POST",
     )
-    if position is not None and position > 1:
-        say_prompt(gather, config, language, "wait_position", ahead=position - 1)
-    elif position == 1:
+    if ahead is not None and ahead > 0:
+        say_prompt(gather, config, language, "wait_position", ahead=ahead)
+    elif ahead == 0:
         say_prompt(gather, config, language, "wait_next")
+    if wait_minutes is not None and ahead:
+        say_prompt(gather, config, language, "wait_expected", minutes=wait_minutes)
+    say_prompt(gather, config, language, "wait_options")
     say_prompt(gather, config, language, "wait_danger")
+    if config.hold_music_url:
+        gather.play(config.hold_music_url)
+    return response
+
+
+def callback_confirm(
+    config: HotlineConfig, language: str, last_digits: str, action: str
+) -> VoiceResponse:
+    """Offer to call back the number the caller rang from, or to key another."""
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf", num_digits=1, timeout=config.gather_timeout_s, action=action, method="POST"
+    )
+    say_prompt(gather, config, language, "callback_confirm", last_digits=last_digits)
+    return response
+
+
+def callback_enter(config: HotlineConfig, language: str, action: str) -> VoiceResponse:
+    """Ask for the number to call back, ended by the pound key."""
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf",
+        finish_on_key="#",
+        num_digits=16,
+        timeout=config.gather_timeout_s * 2,
+        action=action,
+        method="POST",
+    )
+    say_prompt(gather, config, language, "callback_enter")
+    return response
+
+
+def callback_set(config: HotlineConfig, language: str) -> VoiceResponse:
+    """The callback keeps the caller's place: say so and leave the Twilio queue."""
+    response = VoiceResponse()
+    say_prompt(response, config, language, "callback_set")
+    response.leave()
+    return response
+
+
+def say_only(config: HotlineConfig, language: str, prompt: str) -> VoiceResponse:
+    """A document that only speaks one prompt (then the caller's TwiML goes on)."""
+    response = VoiceResponse()
+    say_prompt(response, config, language, prompt)
     return response
 
 
@@ -239,6 +300,80 @@ def last_resort(config: HotlineConfig, language: str) -> VoiceResponse:
     return response
 
 
+def whisper(
+    config: HotlineConfig,
+    language: str,
+    *,
+    area: str,
+    waited_s: float,
+    summary: str,
+    callback: bool,
+    action: str,
+) -> VoiceResponse:
+    """What the agent hears before taking a call: area, language, wait and summary; 1 or 2."""
+    response = VoiceResponse()
+    words = config.calendar[language]
+    minutes = int(waited_s // 60)
+    wait = (
+        words["minutes"].format(n=minutes) if minutes else words["seconds"].format(n=int(waited_s))
+    )
+    gather = response.gather(
+        input="dtmf", num_digits=1, timeout=config.gather_timeout_s, action=action, method="POST"
+    )
+    say_prompt(
+        gather,
+        config,
+        language,
+        "whisper_callback" if callback else "whisper",
+        area=config.areas[area].name[language],
+        language=words["languages"][language],
+        wait=wait,
+        summary=summary or "-",
+    )
+    say_prompt(gather, config, language, "whisper_choice")
+    # Silence counts as a decline: the next agent is offered the call at once.
+    response.redirect(action, method="POST")
+    return response
+
+
+def conference(
+    config: HotlineConfig,
+    language: str,
+    room: str,
+    *,
+    prompt: str,
+    agent: bool,
+    action: str | None = None,
+) -> VoiceResponse:
+    """Join the conference named by the reservation: the agent's leaving ends it."""
+    response = VoiceResponse()
+    say_prompt(response, config, language, prompt)
+    dial = response.dial(action=action, method="POST") if action else response.dial()
+    dial.conference(
+        room,
+        start_conference_on_enter=True,
+        end_conference_on_exit=agent,
+        beep=False,
+        wait_url="",
+    )
+    return response
+
+
+def agent_message(config: HotlineConfig, language: str, prompt: str) -> VoiceResponse:
+    """Tell the agent why there is no call for them, and end their leg."""
+    response = VoiceResponse()
+    say_prompt(response, config, language, prompt)
+    response.hangup()
+    return response
+
+
+def hangup() -> VoiceResponse:
+    """End the leg without a word."""
+    response = VoiceResponse()
+    response.hangup()
+    return response
+
+
 def empty() -> VoiceResponse:
     """A document with nothing to do (status callbacks, a caller who already hung up)."""
     return VoiceResponse()
@@ -268,4 +403,85 @@ def static_fallback(config: HotlineConfig) -> VoiceResponse:
     for language in config.languages:
         say_prompt(response, config, language, "crisis_failed")
     response.hangup()
+    return response
+
+
+# --- The crisis path: ringing crisis-trained agents, rollover, supervisors. ------------------
+
+# Twilio rings at most ten <Number>s of one <Dial> at once.
+MAX_DIAL_NUMBERS = 10
+
+
+def crisis_ring(
+    config: HotlineConfig,
+    language: str,
+    targets: list[tuple[str, str]],
+    action: str,
+    caller_id: str,
+    *,
+    timeout: int,
+    preface: tuple[str, ...] = ("crisis_intro",),
+) -> VoiceResponse:
+    """Calm words, then the caller's own leg rings every (phone, whisper URL) at once."""
+    response = VoiceResponse()
+    for name in preface:
+        say_prompt(response, config, language, name)
+    dial = response.dial(timeout=timeout, action=action, method="POST", caller_id=caller_id)
+    for phone, whisper_url in targets[:MAX_DIAL_NUMBERS]:
+        dial.number(phone, url=whisper_url, method="POST")
+    return response
+
+
+def crisis_whisper(
+    config: HotlineConfig, language: str, prompt: str, action: str, /, **fields: str
+) -> VoiceResponse:
+    """What a rung agent or supervisor hears: a crisis call and what was said; 1 takes it."""
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf", num_digits=1, timeout=config.gather_timeout_s, action=action, method="POST"
+    )
+    say_prompt(gather, config, language, prompt, **fields)
+    # No key at all declines: the caller's leg keeps ringing the others.
+    response.hangup()
+    return response
+
+
+def crisis_put_through() -> VoiceResponse:
+    """The whisper ends without a word, so the taker is bridged to the caller at once."""
+    return VoiceResponse()
+
+
+def crisis_not_taken(config: HotlineConfig, language: str, prompt: str) -> VoiceResponse:
+    """A rung person declined, or someone else took the call first: say so and hang up."""
+    response = VoiceResponse()
+    say_prompt(response, config, language, prompt)
+    response.hangup()
+    return response
+
+
+def crisis_line(config: HotlineConfig, number: str, action: str, caller_id: str) -> VoiceResponse:
+    """Dial a crisis line without a word first: the caller has been hearing it ring already."""
+    response = VoiceResponse()
+    response.dial(
+        timeout=config.crisis.dial_timeout_s, action=action, method="POST", caller_id=caller_id
+    ).number(number)
+    return response
+
+
+def crisis_numbers_then_supervisors(
+    config: HotlineConfig,
+    language: str,
+    targets: list[tuple[str, str]],
+    action: str,
+    caller_id: str,
+) -> VoiceResponse:
+    """Every crisis line failed: give the numbers, then ring the supervisors on call."""
+    response = VoiceResponse()
+    say_prompt(response, config, language, "crisis_failed")
+    say_prompt(response, config, language, "crisis_supervisor")
+    dial = response.dial(
+        timeout=config.crisis.dial_timeout_s, action=action, method="POST", caller_id=caller_id
+    )
+    for phone, whisper_url in targets[:MAX_DIAL_NUMBERS]:
+        dial.number(phone, url=whisper_url, method="POST")
     return response

@@ -11,10 +11,13 @@ import logging
 from flask import Response, current_app, request, url_for
 from redis import RedisError
 
-from ivr import crisis, twiml
+from ivr import agent_line, crisis, screening, twiml
 from ivr import webhook as hook
-from ivr.state import call_store
+from ivr.state import call_store, current_runtime
+from queues import dispatch
 from queues.calls import CallStore
+from routing.estimate import expected_wait_s, spoken_minutes
+from routing.matching import is_heavy
 from routing.menu import (
     Choice,
     Step,
@@ -26,11 +29,18 @@ from routing.menu import (
     first_key,
     summarise,
 )
+from routing.numbers import callback_number
 from routing.privacy import mask_number
+from voicemail import webhooks as voicemail_webhooks
 
 log = logging.getLogger(__name__)
 
 bp = hook.twilio_blueprint("voice", __name__, "/voice")
+
+# Statuses that end a call leg.
+ENDED_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
+# How long a count of staffed agents is reused for wait estimates.
+STAFFED_CACHE_S = 30.0
 
 
 @bp.post("")
@@ -39,6 +49,10 @@ def incoming() -> Response:
     caller = hook.caller()
     log.info("incoming call %s from %s", caller.call_sid, mask_number(caller.number))
     hook.remember(lambda store, sid: store.start(sid, caller.number))
+    # Blocked numbers and an emergency closure hear one message; the danger key still works.
+    screened = screening.blocked_response(hook.config(), caller.number)
+    if screened is not None:
+        return hook.xml(screened)
     return hook.xml(twiml.greeting(hook.config(), url_for(".language", t=1)))
 
 
@@ -54,6 +68,9 @@ def twilio_fallback() -> Response:
 def language() -> Response:
     """The key pressed at the greeting: a language, the danger key, or a retry."""
     config = hook.config()
+    if hook.caller().digits == config.agent_line_key:
+        # The unannounced key for agents setting their status by phone.
+        return agent_line.start()
     tries = hook.int_arg("t", 1, config.max_tries)
     choice = choose_language(config, hook.caller().digits, tries)
     if choice.step is Step.CRISIS:
@@ -141,21 +158,60 @@ def closed_key() -> Response:
 
 @bp.post("/wait")
 def wait() -> Response:
-    """The waiting room's waitUrl: announce the caller's place and offer the danger key."""
+    """The waiting room's waitUrl: place, expected wait and ways out; every poll re-matches."""
+    config, language, area_id = hook.config(), hook.language(), hook.area()
+    call_sid = hook.caller().call_sid
     raw = request.form.get("QueuePosition", "")
-    position = int(raw) if raw.isdigit() and len(raw) < 6 else None
-    action = url_for(".wait_key", lang=hook.language(), area=hook.area())
-    return hook.xml(twiml.wait_room(hook.config(), hook.language(), position, action))
+    twilio_ahead = int(raw) - 1 if raw.isdigit() and 0 < int(raw) < 100_000 else None
+    ahead, minutes = twilio_ahead, None
+    try:
+        # Our own order (priority, then arrival) decides who is next, so it says the place.
+        ahead, minutes = _place_and_wait(call_sid, area_id, language, twilio_ahead)
+    except RedisError as error:
+        log.warning("waiting room unreachable for %s: %s", call_sid, type(error).__name__)
+    action = url_for(".wait_key", lang=language, area=area_id)
+    return hook.xml(twiml.wait_room(config, language, ahead, minutes, action))
 
 
 @bp.post("/wait/key")
 def wait_key() -> Response:
-    """A key pressed while waiting: the danger key leaves the queue for the crisis path."""
-    config = hook.config()
-    leave = first_key(hook.caller().digits) == config.danger_key
-    if leave:
+    """A key while waiting: 9 leaves for the crisis path, 1 asks for a callback, 2 a message."""
+    config, language, area_id = hook.config(), hook.language(), hook.area()
+    key = first_key(hook.caller().digits)
+    if key == config.danger_key:
         hook.remember(lambda store, sid: store.update(sid, leave_intent="crisis"))
-    return hook.xml(twiml.wait_key(config, hook.language(), leave=leave))
+        return hook.xml(twiml.wait_key(config, language, leave=True))
+    if key == "1" and hook.caller().number:
+        action = url_for(".wait_callback", lang=language, area=area_id)
+        last_digits = "".join(ch for ch in hook.caller().number if ch.isdigit())[-4:]
+        return hook.xml(twiml.callback_confirm(config, language, last_digits, action))
+    if key == "2":
+        # Leaving a message instead of waiting: the queue's action records it.
+        hook.remember(lambda store, sid: store.update(sid, leave_intent="voicemail"))
+        return hook.xml(twiml.wait_key(config, language, leave=True))
+    return hook.xml(twiml.wait_key(config, language, leave=False))
+
+
+@bp.post("/wait/callback")
+def wait_callback() -> Response:
+    """Confirm the callback number (1) or ask for another (2); anything else keeps waiting."""
+    config, language, area_id = hook.config(), hook.language(), hook.area()
+    key = first_key(hook.caller().digits)
+    if key == "1":
+        return _callback(language, hook.caller().number)
+    if key == "2":
+        action = url_for(".wait_callback_number", lang=language, area=area_id)
+        return hook.xml(twiml.callback_enter(config, language, action))
+    return hook.xml(twiml.empty())
+
+
+@bp.post("/wait/callback-number")
+def wait_callback_number() -> Response:
+    """A keyed callback number: a valid one keeps the caller's place, else they keep waiting."""
+    number = callback_number(hook.caller().digits, hook.config().default_region)
+    if number is None:
+        return hook.xml(twiml.say_only(hook.config(), hook.language(), "callback_invalid"))
+    return _callback(hook.language(), number)
 
 
 @bp.post("/queue-result")
@@ -166,14 +222,20 @@ def queue_result() -> Response:
     result = request.form.get("QueueResult", "")
     log.info("call %s left queue %s: %s", caller.call_sid, hook.area(), result or "(none)")
     if result == "hangup":
-        hook.remember(lambda store, sid: store.update(sid, queue_result="abandoned"))
+        _left_waiting_room(caller.call_sid, "abandoned")
         return hook.xml(twiml.empty())
     if result == "leave":
-        return crisis.start(language, Choice(Step.CRISIS, reason=_leave_reason()))
-    if result == "bridged":
-        return hook.xml(twiml.goodbye(config, language))
-    if result == "redirected":
+        reason = _leave_reason()
+        if reason == "callback":
+            return hook.xml(twiml.hangup())
+        if reason == "voicemail":
+            _left_waiting_room(caller.call_sid, "voicemail")
+            return hook.xml(voicemail_webhooks.record(language, hook.area()))
+        _left_waiting_room(caller.call_sid, "crisis")
+        return crisis.start(language, Choice(Step.CRISIS, reason=f"{reason}_wait"))
+    if result in ("bridged", "redirected"):
         return hook.xml(twiml.empty())
+    _left_waiting_room(caller.call_sid, "left")
     return hook.xml(twiml.queue_closed(config, language))
 
 
@@ -184,6 +246,10 @@ def status() -> Response:
     call_status = request.form.get("CallStatus", "")
     if caller.call_sid and call_status:
         hook.remember(lambda store, sid: store.advance_status(sid, call_status))
+    if call_status in ENDED_STATUSES:
+        # However the line closed (hung up, ended by REST, dropped), a caller still waiting has
+        # abandoned; for a call already bridged or finished this changes nothing.
+        _left_waiting_room(caller.call_sid, "abandoned")
     return hook.xml(twiml.empty())
 
 
@@ -209,11 +275,6 @@ def _route(
     """Queue the caller in an open area (summary stored first), or say the hours."""
     config = hook.config()
     now = current_app.config["CLOCK"]()
-    if not config.areas[area_id].hours.is_open(now):
-        log.info("call %s: %s is closed", hook.caller().call_sid, area_id)
-        return hook.xml(
-            twiml.closed(config, language, area_id, now, url_for(".closed_key", lang=language))
-        )
 
     def store_summary(store: CallStore, sid: str) -> None:
         record = store.get(sid)
@@ -223,7 +284,21 @@ def _route(
             sid, area=area_id, language=language, summary=summary, answers=encode_answers(answers)
         )
 
+    # Stored for a closed area too: the message's callback agent hears the same summary.
     hook.remember(store_summary)
+    if not config.areas[area_id].hours.is_open(now):
+        log.info("call %s: %s is closed", hook.caller().call_sid, area_id)
+        return hook.xml(
+            twiml.closed(
+                config,
+                language,
+                area_id,
+                now,
+                url_for(".closed_key", lang=language),
+                record=voicemail_webhooks.record(language, area_id),
+            )
+        )
+    _join_waiting_room(area_id, language, answers, now.timestamp())
     wait_url = url_for(".wait", lang=language, area=area_id)
     action = url_for(".queue_result", lang=language, area=area_id)
     return hook.xml(twiml.enqueue(config, language, area_id, wait_url, action, preface=preface))
@@ -239,10 +314,98 @@ def _intake_url(
 
 
 def _leave_reason() -> str:
-    """Why the caller left the queue; only the danger key makes callers leave for now."""
+    """Why the caller left the queue: a callback, or the danger key."""
     try:
         record = call_store().get(hook.caller().call_sid) if hook.caller().call_sid else None
     except RedisError:
         record = None
     # When the reason cannot be read, the crisis path is the safe reading of a leave.
-    return (record.leave_intent if record and record.leave_intent else "crisis") + "_wait"
+    return record.leave_intent if record and record.leave_intent else "crisis"
+
+
+def _join_waiting_room(area_id: str, language: str, answers: list[str | None], now: float) -> None:
+    """Enter the routing queue and look for an agent at once; Redis down leaves Twilio's queue."""
+    call = hook.caller()
+    if not call.call_sid:
+        return
+    rt = current_runtime()
+    config = hook.config()
+    questions = config.areas[area_id].intake
+    named = {q.id: a for q, a in zip(questions, answers, strict=False) if a is not None}
+    try:
+        routing = dispatch.Routing.on(rt)
+        routing.room.enqueue(
+            call.call_sid,
+            area=area_id,
+            language=language,
+            now=now,
+            caller=call.number or None,
+            heavy=is_heavy(config.routing, area_id, named),
+        )
+        dispatch.dispatch(rt.redis, [routing.matcher.match_call(call.call_sid, now)])
+    except RedisError as error:
+        log.warning("call %s queued without routing state: %s", call.call_sid, type(error).__name__)
+
+
+def _place_and_wait(
+    call_sid: str, area_id: str, language: str, twilio_ahead: int | None
+) -> tuple[int | None, int | None]:
+    """Re-match a waiting call, then say how many are ahead and the expected wait in minutes."""
+    rt = current_runtime()
+    routing = dispatch.Routing.on(rt)
+    now = rt.now()
+    dispatch.dispatch(rt.redis, [routing.matcher.match_call(call_sid, now)])
+    ahead = routing.room.position(call_sid)
+    if ahead is None:
+        ahead = twilio_ahead
+    if ahead is None:
+        return None, None
+    seconds = expected_wait_s(
+        ahead,
+        routing.board.free_count(area_id, language),
+        _staffed(routing, area_id, language, now),
+        routing.room.recent_handle_times(area_id),
+    )
+    return ahead, spoken_minutes(seconds) if seconds else None
+
+
+def _staffed(routing: dispatch.Routing, area_id: str, language: str, now: float) -> int:
+    """Agents on shift who could take this caller, counted at most every half minute."""
+    cache = current_app.extensions.setdefault("staffed", {})
+    cached = cache.get((area_id, language))
+    if cached and now - cached[0] < STAFFED_CACHE_S:
+        return cached[1]
+    count = sum(
+        1
+        for agent in routing.board.all()
+        if agent.on_shift
+        and agent.presence != "offline"
+        and language in agent.languages
+        and (area_id in agent.skills or current_app.config["HOTLINE"].general_area in agent.skills)
+    )
+    cache[(area_id, language)] = (now, count)
+    return count
+
+
+def _callback(language: str, number: str) -> Response:
+    """Turn the waiting call into a callback that keeps its place, then leave Twilio's queue."""
+    call_sid = hook.caller().call_sid
+    rt = current_runtime()
+    try:
+        kept = dispatch.Routing.on(rt).room.to_callback(call_sid, number, rt.now())
+    except RedisError:
+        kept = False
+    if not kept:
+        return hook.xml(twiml.say_only(hook.config(), language, "callback_invalid"))
+    hook.remember(lambda store, sid: store.update(sid, leave_intent="callback"))
+    return hook.xml(twiml.callback_set(hook.config(), language))
+
+
+def _left_waiting_room(call_sid: str, outcome: str) -> None:
+    """Take the call out of the routing queue; an agent ringing for it is told and freed."""
+    if not call_sid:
+        return
+    try:
+        dispatch.caller_left(current_runtime(), call_sid, outcome)
+    except RedisError as error:
+        log.warning("could not record %s leaving: %s", call_sid, type(error).__name__)

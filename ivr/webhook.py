@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 from redis import RedisError
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
@@ -17,8 +17,7 @@ from ivr import twiml
 from ivr.state import call_store
 from queues.calls import CallStore
 from routing.config import HotlineConfig
-from routing.privacy import mask_number
-from telephony.signature import SIGNATURE_HEADER, is_valid, public_url
+from telephony.signature import require_twilio_signature
 
 log = logging.getLogger(__name__)
 
@@ -87,30 +86,6 @@ def remember(write: Callable[[CallStore, str], Any]) -> None:
         log.warning("Redis unreachable, call %s not recorded: %s", call_sid, type(error).__name__)
 
 
-def check_signature() -> None:
-    """Reject any request not signed by Twilio with our auth token, before it changes anything."""
-    if not _signed():
-        log.warning(
-            "rejected webhook %s with a missing or wrong signature (From %s)",
-            request.path,
-            mask_number(request.form.get("From")),
-        )
-        abort(403)
-
-
-def _signed() -> bool:
-    """Tell whether the request carries Twilio's signature for the URL Twilio used."""
-    settings = current_app.config["SETTINGS"]
-    query = request.query_string.decode("latin-1")
-    path_and_query = request.path + (f"?{query}" if query else "")
-    url = public_url(
-        path_and_query,
-        request_url=request.host_url.rstrip("/") + path_and_query,
-        public_base_url=settings.public_base_url,
-    )
-    return is_valid(settings.auth_token, url, request.form, request.headers.get(SIGNATURE_HEADER))
-
-
 def fallback(error: Exception) -> Response:
     """Turn any failure into an apology and the general path; Twilio never sees a 5xx."""
     if isinstance(error, HTTPException):
@@ -131,6 +106,6 @@ def twilio_blueprint(
 ) -> Blueprint:
     """A blueprint whose every request is signature-checked and whose errors become TwiML."""
     blueprint = Blueprint(name, import_name, url_prefix=url_prefix)
-    blueprint.before_request(check_signature)
+    blueprint.before_request(require_twilio_signature)
     blueprint.register_error_handler(Exception, on_error)
     return blueprint

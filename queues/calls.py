@@ -49,6 +49,10 @@ class CallRecord:
     speech: str
     crisis_trigger: str
     leave_intent: str
+    agent_leg: str = ""
+    reservation: str = ""
+    agent: str = ""
+    heavy: bool = False
 
 
 class CallStore:
@@ -104,4 +108,8 @@ class CallStore:
             speech=data.get("speech", ""),
             crisis_trigger=data.get("crisis_trigger", ""),
             leave_intent=data.get("leave_intent", ""),
+            agent_leg=data.get("agent_leg", ""),
+            reservation=data.get("reservation", ""),
+            agent=data.get("agent", ""),
+            heavy=data.get("heavy") == "1",
         )

@@ -1,4 +1,10 @@
-"""Crisis incident records: an append-only stream of steps per crisis call, indexed by time."""
+"""Crisis incident records: an append-only stream of steps per crisis call, indexed by time.
+
+Step kinds: opened and retriggered (trigger, language, said, by), rung (target, role: agent,
+line or supervisor), picked_up and declined (a rung person's answer to the whisper), answered
+(who took the call), no_answer (status), rollover (to the next target), escalated (an agent
+brought in a supervisor or a crisis line), paged (a supervisor's SMS), note, closed (outcome).
+"""
 
 from __future__ import annotations
 
@@ -29,25 +35,47 @@ class Incident:
         """The first step of a kind, if any."""
         return next((step for step in self.steps if step["kind"] == kind), None)
 
+    def targets(self, kind: str, role: str | None = None) -> list[str]:
+        """The targets of every step of a kind (and role), in order, without repeats."""
+        found = (
+            step.get("target", "")
+            for step in self.steps
+            if step["kind"] == kind and (role is None or step.get("role", "line") == role)
+        )
+        return list(dict.fromkeys(found))
+
     def summary(self) -> dict[str, Any]:
-        """Flatten the steps into one row: trigger, words, lines rung, answer, outcome, duration."""
+        """Flatten the steps into one row: trigger, words, who was rung, answer, outcome, time."""
         opened = self.first("opened") or {}
         answered = self.first("answered")
+        closed = self.first("closed")
         last = self.steps[-1] if self.steps else {}
         rung = [step.get("target", "") for step in self.steps if step["kind"] == "rung"]
+        triggers = [opened.get("trigger", "")] + [
+            step.get("trigger", "") for step in self.steps if step["kind"] == "retriggered"
+        ]
         return {
             "call_sid": self.call_sid,
             "opened_at": _iso(self.opened_at),
             "trigger": opened.get("trigger", ""),
+            "triggers": " | ".join(dict.fromkeys(t for t in triggers if t)),
             "language": opened.get("language", ""),
             "said": opened.get("said", ""),
+            "said_at": _iso(float(opened["at"])) if opened.get("said") else "",
+            "flagged_by": opened.get("by", ""),
             "rung": " | ".join(rung),
+            "agents_rung": " | ".join(self.targets("rung", "agent")),
+            "declined": " | ".join(self.targets("declined")),
             "answered_by": answered.get("target", "") if answered else "",
+            "answered_role": answered.get("role", "line") if answered else "",
             "answered_after_s": (
                 round(float(answered["at"]) - self.opened_at, 1) if answered else ""
             ),
             "rollover": any(step["kind"] == "rollover" for step in self.steps),
-            "outcome": last.get("outcome", "") if last.get("kind") == "closed" else "open",
+            "escalated_to": " | ".join(self.targets("escalated")),
+            "supervisors_paged": " | ".join(self.targets("paged")),
+            "outcome": closed.get("outcome", "") if closed else "open",
+            "talk_s": closed.get("talk_s", "") if closed else "",
             "duration_s": round(float(last.get("at", self.opened_at)) - self.opened_at, 1),
             "notes": " | ".join(s.get("note", "") for s in self.steps if s["kind"] == "note"),
         }
@@ -66,13 +94,14 @@ class IncidentLog:
         trigger: str,
         language: str,
         said: str = "",
+        by: str = "",
         now: float | None = None,
     ) -> bool:
         """Open an incident once per call; a repeated trigger is recorded as a step, not a twin."""
         at = time.time() if now is None else now
         created = self.redis.zadd(keys.incidents(), {call_sid: at}, nx=True)
         kind = "opened" if created else "retriggered"
-        self.step(call_sid, kind, now=at, trigger=trigger, language=language, said=said)
+        self.step(call_sid, kind, now=at, trigger=trigger, language=language, said=said, by=by)
         if created:
             events.append(self.redis, "crisis", call=call_sid, trigger=trigger)
         return bool(created)
@@ -89,6 +118,13 @@ class IncidentLog:
         pipe.expire(keys.incident(call_sid), INCIDENT_TTL_S)
         pipe.execute()
 
+    def note(self, call_sid: str, text: str, *, by: str, now: float | None = None) -> bool:
+        """Add a supervisor's or agent's note to an existing incident; False when unknown."""
+        if self.redis.zscore(keys.incidents(), call_sid) is None:
+            return False
+        self.step(call_sid, "note", now=now, note=" ".join(text.split())[:1000], by=by)
+        return True
+
     def get(self, call_sid: str) -> Incident | None:
         """Read one incident with all its steps."""
         opened_at = self.redis.zscore(keys.incidents(), call_sid)
@@ -103,6 +139,14 @@ class IncidentLog:
         sids = self.redis.zrangebyscore(keys.incidents(), start, f"({end}")
         found = (self.get(sid.decode()) for sid in sids)
         return [incident for incident in found if incident is not None]
+
+
+def for_supervisors(log: IncidentLog, start: float, end: float) -> list[dict[str, Any]]:
+    """Incidents opened in [start, end), newest first: each summary row with all its steps."""
+    return [
+        {**incident.summary(), "steps": incident.steps}
+        for incident in reversed(log.between(start, end))
+    ]
 
 
 def export(incidents: list[Incident], fmt: str) -> str:

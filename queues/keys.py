@@ -148,3 +148,97 @@ def voicemail_index() -> str:
 def voicemail_audit() -> str:
     """Stream auditing every access to and deletion of a voicemail message."""
     return f"{PREFIX}:voicemail:audit"
+
+
+# --- Ops consoles: users, API tokens, login limits, the audit log and agents' call notes. ----
+
+
+def user(name: str) -> str:
+    """Hash of one console user: role, linked agent id, password hash and times."""
+    return f"{PREFIX}:user:{name}"
+
+
+def users() -> str:
+    """Set of the names of every console user."""
+    return f"{PREFIX}:users"
+
+
+def api_token(digest: str) -> str:
+    """Hash of one API bearer token, found by the SHA-256 digest of the token (never stored)."""
+    return f"{PREFIX}:token:{digest}"
+
+
+def user_tokens(name: str) -> str:
+    """Set of the digests of a user's API tokens, so they go when the user goes."""
+    return f"{PREFIX}:user-tokens:{name}"
+
+
+def login_failures(scope: str, who: str) -> str:
+    """Counter (with a time to live) of failed logins for a user name or an IP address."""
+    return f"{PREFIX}:login-failures:{scope}:{who}"
+
+
+def audit() -> str:
+    """Append-only stream of every change to rosters, hours, agents and users."""
+    return f"{PREFIX}:audit"
+
+
+def call_note(call_sid: str) -> str:
+    """Hash of an agent's wrap-up note and flags (heavy, crisis) on one call."""
+    return f"{PREFIX}:call-note:{call_sid}"
+
+
+def roster_edit_lock() -> str:
+    """Lock held while a console edit reads, changes and re-imports the roster."""
+    return f"{PREFIX}:roster-edit-lock"
+
+
+# --- Crisis: alerts to supervisors, who took a crisis call, escalations. --------------------
+
+
+def crisis_alert(call_sid: str) -> str:
+    """Hash of one call's crisis alert: created once per call, then who was paged and when."""
+    return f"{PREFIX}:crisis-alert:{call_sid}"
+
+
+def crisis_alerts() -> str:
+    """Stream of crisis alerts, newest last, that the supervisors' consoles show."""
+    return f"{PREFIX}:crisis-alerts"
+
+
+def crisis_taker(call_sid: str) -> str:
+    """Who accepted a crisis call's ring first: the agent id, set once."""
+    return f"{PREFIX}:crisis-taker:{call_sid}"
+
+
+def crisis_agent(agent_id: str) -> str:
+    """Marker (with a time to live) that an agent is talking to a crisis caller."""
+    return f"{PREFIX}:crisis-agent:{agent_id}"
+
+
+def crisis_escalation(call_sid: str, target: str) -> str:
+    """Marker that an agent already brought a target (supervisor, crisis line) into a call."""
+    return f"{PREFIX}:crisis-escalation:{call_sid}:{target}"
+
+
+# --- Screening and the agent line: blocked callers, emergency closure, agent PIN failures. ---
+
+
+def blocklist() -> str:
+    """Set of the digests of caller numbers supervisors blocked for abuse."""
+    return f"{PREFIX}:blocklist"
+
+
+def blocklist_entries() -> str:
+    """Hash of each blocked digest to who blocked it, when, why and the masked number."""
+    return f"{PREFIX}:blocklist:entries"
+
+
+def closure() -> str:
+    """The emergency closure in force (JSON: message per language, end, who set it), if any."""
+    return f"{PREFIX}:closure"
+
+
+def agent_line_failures(subject: str) -> str:
+    """Counter (with a time to live) of wrong agent-line PINs for an agent code or a caller."""
+    return f"{PREFIX}:agent-line-failures:{subject}"

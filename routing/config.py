@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from routing.classifier import Lexicon, parse_lexicon
+from routing.holidays import Closure, HolidayRules
 from routing.hours import DAY_IDS, Opening, WeeklyHours, parse_range
 from routing.matching import RoutingPolicy, parse_routing
 from routing.problems import Problem, ProblemsError
@@ -41,6 +43,11 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "crisis_intro": frozenset(),
     "crisis_retry": frozenset(),
     "crisis_failed": frozenset(),
+    "crisis_whisper": frozenset({"words"}),
+    "crisis_whisper_key": frozenset(),
+    "crisis_taken": frozenset(),
+    "crisis_supervisor": frozenset(),
+    "crisis_supervisor_whisper": frozenset(),
     "system_down": frozenset(),
     "wait_expected": frozenset({"minutes"}),
     "wait_options": frozenset(),
@@ -56,6 +63,23 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "agent_caller_gone": frozenset(),
     "agent_declined": frozenset(),
     "agent_connecting": frozenset(),
+    "blocked": frozenset(),
+    "closure_default": frozenset(),
+    "closure_danger": frozenset(),
+    "agent_line_id": frozenset(),
+    "agent_line_pin": frozenset(),
+    "agent_line_wrong": frozenset(),
+    "agent_line_locked": frozenset(),
+    "agent_line_menu": frozenset({"presence"}),
+    "agent_line_set": frozenset({"presence"}),
+    "agent_line_unavailable": frozenset(),
+    "presence_available": frozenset(),
+    "presence_on_break": frozenset(),
+    "presence_offline": frozenset(),
+    "agent_callback_unreached": frozenset(),
+    "voicemail_invite": frozenset(),
+    "voicemail_thanks": frozenset(),
+    "voicemail_whisper": frozenset(),
 }
 
 # libyaml's loader when present: the shipped config parses about three times faster.
@@ -120,10 +144,27 @@ class Crisis:
 
 
 @dataclass(frozen=True)
+class Voicemail:
+    """How messages are recorded, kept, and offered back to agents."""
+
+    max_length_s: int = 180
+    finish_key: str = "#"
+    play_beep: bool = True
+    trim_silence: bool = True
+    # Twilio's own transcription (English only at Twilio): crisis words in it page at once.
+    transcribe: bool = False
+    keep_days: int = 30
+    empty_keep_days: int = 2
+    # Minutes a signed link to a message's audio stays valid for the agent's phone.
+    play_link_minutes: int = 15
+
+
+@dataclass(frozen=True)
 class HotlineConfig:
     """The whole checked configuration; immutable, shared by every request."""
 
     timezone: str
+    default_region: str
     languages: dict[str, Language]
     danger_key: str
     gather_timeout_s: int
@@ -133,10 +174,18 @@ class HotlineConfig:
     crisis: Crisis
     queue_max_size: int
     announce_every_s: int
+    calls_per_second: float
+    hold_music_url: str
     calendar: dict[str, dict[str, Any]]
     prompts: dict[str, dict[str, str]]
     lexicon: Lexicon
     routing: RoutingPolicy
+    # The unannounced greeting key that opens the agent line (presence by phone).
+    agent_line_key: str = "*"
+    # An emergency closure written in the file; supervisors usually set one in Redis instead.
+    closure: Closure | None = None
+    # Frozen, so one default instance is safely shared.
+    voicemail: Voicemail = Voicemail()
 
     @property
     def default_language(self) -> str:
@@ -287,12 +336,14 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
     root = check.mapping(data, ())
     service = check.mapping(root.get("service"), ("service",))
     timezone = check.zone(check.text(service, "timezone", ("service",)), ("service", "timezone"))
+    region = check.text(service, "region", ("service",))
     languages = _languages(check, root.get("languages"))
     lang_ids = list(languages)
     menu = check.mapping(root.get("menu"), ("menu",))
     danger_key = check.key(menu, "danger_key", ("menu",))
     gather_timeout = check.number(menu, "gather_timeout_s", ("menu",), 1, 60)
     max_tries = check.number(menu, "max_tries", ("menu",), 1, 5)
+    agent_line_key = _agent_line_key(check, menu, danger_key)
     areas = _areas(check, root.get("areas"), lang_ids, danger_key)
     general = check.text(root, "general_area", ())
     if general and areas and general not in areas:
@@ -301,6 +352,11 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
     queue = check.mapping(root.get("queue"), ("queue",))
     max_size = check.number(queue, "max_size", ("queue",), 1, 5000)
     announce = check.number(queue, "announce_every_s", ("queue",), 5, 600)
+    calls_per_second = check.number(queue, "calls_per_second", ("queue",), 1, 100)
+    hold_music = queue.get("hold_music_url") or ""
+    if not isinstance(hold_music, str) or (hold_music and not hold_music.startswith("http")):
+        check.fail(("queue", "hold_music_url"), "expected an http(s) URL of hold audio")
+        hold_music = ""
     calendar = _calendar(check, root.get("calendar"), lang_ids)
     prompts = _prompts(check, root.get("prompts"), lang_ids)
     lexicon, lexicon_problems = parse_lexicon(
@@ -311,14 +367,19 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
         root.get("routing"), area_ids=set(areas), general_area=general, languages=tuple(lang_ids)
     )
     check.problems.extend(routing_problems)
+    closure = _closure(check, root.get("closure"), lang_ids, timezone)
+    voicemail = _voicemail(check, root.get("voicemail"), danger_key)
     for language in languages.values():
         if language.key == danger_key:
             check.fail(("languages", language.id, "key"), "the danger key cannot choose a language")
+        if language.key == agent_line_key:
+            check.fail(("menu", "agent_line_key"), f"key {agent_line_key} chooses {language.id}")
     if check.problems or lexicon is None or routing is None:
         return None, check.problems
     return (
         HotlineConfig(
             timezone=timezone,
+            default_region=region,
             languages=languages,
             danger_key=danger_key,
             gather_timeout_s=gather_timeout,
@@ -328,10 +389,15 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
             crisis=crisis,
             queue_max_size=max_size,
             announce_every_s=announce,
+            calls_per_second=calls_per_second,
+            hold_music_url=hold_music,
             calendar=calendar,
             prompts=prompts,
             lexicon=lexicon,
             routing=routing,
+            agent_line_key=agent_line_key,
+            closure=closure,
+            voicemail=voicemail,
         ),
         [],
     )
@@ -429,14 +495,85 @@ def _hours(check: _Checker, data: object, path: tuple) -> WeeklyHours:
         if not isinstance(ranges, list):
             check.fail((*path, "weekly", day), "expected a list of HH:MM-HH:MM ranges")
             continue
-        for index, text in enumerate(ranges):
-            try:
-                start, end = parse_range(str(text))
-            except ValueError as error:
-                check.fail((*path, "weekly", day, index), str(error))
-                continue
+        for start, end in _ranges(check, ranges, (*path, "weekly", day)):
             openings.append(Opening(DAY_IDS.index(day), start, end))
-    return WeeklyHours(zone, tuple(openings))
+    holidays = None
+    if "holidays" in fields:
+        holidays = _holiday_rules(check, fields["holidays"], (*path, "holidays"))
+    for extra in sorted(set(map(str, fields)) - {"timezone", "weekly", "holidays"}):
+        check.fail((*path, extra), f"unknown field {extra!r}; expected timezone, weekly, holidays")
+    return WeeklyHours(zone, tuple(openings), holidays)
+
+
+def _ranges(check: _Checker, ranges: list, path: tuple) -> list[tuple[int, int]]:
+    """Read a list of "HH:MM-HH:MM" ranges, recording each bad one at its index."""
+    found = []
+    for index, text in enumerate(ranges):
+        try:
+            found.append(parse_range(str(text)))
+        except ValueError as error:
+            check.fail((*path, index), str(error))
+    return found
+
+
+def _holiday_rules(check: _Checker, data: object, path: tuple) -> HolidayRules:
+    """Read what public holidays and make-up working days do to an area's weekly hours."""
+    fields = check.mapping(data, path)
+    for extra in sorted(set(map(str, fields)) - {"public", "makeup"}):
+        check.fail((*path, extra), f"unknown field {extra!r}; expected public and makeup")
+    public_data = fields.get("public", "closed")
+    public: tuple[tuple[int, int], ...] | None = ()
+    if public_data == "weekly":
+        public = None
+    elif isinstance(public_data, list):
+        public = tuple(_ranges(check, public_data, (*path, "public")))
+    elif public_data != "closed":
+        check.fail((*path, "public"), "expected closed, weekly or a list of HH:MM-HH:MM ranges")
+    makeup_data = fields.get("makeup", "weekly")
+    makeup = None
+    if makeup_data in DAY_IDS:
+        makeup = DAY_IDS.index(makeup_data)
+    elif makeup_data != "weekly":
+        check.fail((*path, "makeup"), f"expected weekly or a day: {', '.join(DAY_IDS)}")
+    return HolidayRules(public=public, makeup=makeup)
+
+
+def _agent_line_key(check: _Checker, menu: dict[str, Any], danger_key: str) -> str:
+    """Read the greeting key that opens the agent line; it must not be the danger key."""
+    if "agent_line_key" not in menu:
+        return "*"
+    key = check.key(menu, "agent_line_key", ("menu",))
+    if key and key == danger_key:
+        check.fail(("menu", "agent_line_key"), "the danger key cannot open the agent line")
+    return key
+
+
+def _closure(check: _Checker, data: object, languages: list[str], timezone: str) -> Closure | None:
+    """Read an emergency closure written in the file: a message per language, an optional end."""
+    if data is None:
+        return None
+    fields = check.mapping(data, ("closure",))
+    for extra in sorted(set(map(str, fields)) - {"message", "until"}):
+        check.fail(("closure", extra), f"unknown field {extra!r}; expected message and until")
+    message = check.texts(fields.get("message"), ("closure", "message"), languages)
+    until = fields.get("until")
+    if isinstance(until, str):
+        try:
+            until = datetime.fromisoformat(until)
+        except ValueError:
+            until = "bad"
+    if isinstance(until, date) and not isinstance(until, datetime):
+        until = "bad"
+    if until is not None and not isinstance(until, datetime):
+        check.fail(("closure", "until"), "expected a date and time such as 2026-12-24T09:00")
+        until = None
+    if isinstance(until, datetime) and until.tzinfo is None:
+        # A time written without an offset is read in the hotline's own time zone.
+        try:
+            until = until.replace(tzinfo=ZoneInfo(timezone))
+        except (ZoneInfoNotFoundError, ValueError):
+            until = None  # the unknown zone is reported under service.timezone
+    return Closure(message=message, until=until)
 
 
 def _crisis(check: _Checker, data: object, languages: list[str]) -> Crisis:
@@ -452,6 +589,36 @@ def _crisis(check: _Checker, data: object, languages: list[str]) -> Crisis:
         fallback=fallback,
         dial_timeout_s=check.number(fields, "dial_timeout_s", ("crisis",), 5, 120),
         rollover_s=check.number(fields, "rollover_s", ("crisis",), 5, 120),
+    )
+
+
+def _voicemail(check: _Checker, data: object, danger_key: str) -> Voicemail:
+    """Read the voicemail section (optional: defaults when absent)."""
+    if data is None:
+        return Voicemail()
+    path = ("voicemail",)
+    fields = check.mapping(data, path)
+    finish_key = check.key(fields, "finish_key", path)
+    # The danger key always ends a recording and opens the crisis path: it cannot also be
+    # the ordinary "done" key.
+    if finish_key == danger_key:
+        check.fail((*path, "finish_key"), "the danger key cannot end a message")
+    flags = {}
+    for name in ("play_beep", "trim_silence", "transcribe"):
+        flags[name] = fields.get(name, getattr(Voicemail, name))
+        if not isinstance(flags[name], bool):
+            check.fail((*path, name), "expected true or false")
+    for extra in set(fields) - {f for f in Voicemail.__dataclass_fields__}:
+        check.fail((*path, extra), "unknown voicemail setting")
+    return Voicemail(
+        max_length_s=check.number(fields, "max_length_s", path, 10, 3600),
+        finish_key=finish_key,
+        play_beep=flags["play_beep"] is True,
+        trim_silence=flags["trim_silence"] is True,
+        transcribe=flags["transcribe"] is True,
+        keep_days=check.number(fields, "keep_days", path, 1, 3650),
+        empty_keep_days=check.number(fields, "empty_keep_days", path, 1, 365),
+        play_link_minutes=check.number(fields, "play_link_minutes", path, 1, 120),
     )
 
 

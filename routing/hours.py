@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from routing.holidays import CalendarDay, HolidayRules, Ranges, next_open_edge, open_at
 
 DAY_IDS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTES_PER_DAY = 24 * 60
@@ -28,10 +30,12 @@ class Opening:
 
 @dataclass(frozen=True)
 class WeeklyHours:
-    """An area's opening hours: openings per weekday, read in one time zone."""
+    """An area's opening hours: openings per weekday, read in one time zone, holidays optional."""
 
     timezone: str
     openings: tuple[Opening, ...]
+    # Without rules the weekly pattern holds every week, public holidays included.
+    holidays: HolidayRules | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -40,12 +44,16 @@ class WeeklyHours:
 
     def is_open(self, now: datetime) -> bool:
         """Tell whether the area is open at an aware instant."""
+        if self.holidays is not None:
+            return open_at(self.zone, self.ranges_on, now)
         local = now.astimezone(self.zone)
         minute = local.hour * 60 + local.minute
         return any(opening.covers(local.weekday(), minute) for opening in self.openings)
 
     def next_opening(self, now: datetime) -> datetime | None:
         """Return the start of the next opening after now (local time), or None if never open."""
+        if self.holidays is not None:
+            return next_open_edge(self.zone, self.ranges_on, now)
         local = now.astimezone(self.zone)
         today = local.date()
         candidates = []
@@ -62,6 +70,22 @@ class WeeklyHours:
                 if start > local:
                     candidates.append(start)
         return min(candidates) if candidates else None
+
+    def weekly_ranges(self, weekday: int) -> Ranges:
+        """The (start, end) minute ranges of one weekday in the weekly pattern."""
+        return tuple(
+            (opening.start, opening.end) for opening in self.openings if opening.weekday == weekday
+        )
+
+    def ranges_on(self, day: date) -> Ranges:
+        """The ranges starting on a local date, after the holiday rules."""
+        if self.holidays is None:
+            return self.weekly_ranges(day.weekday())
+        return self.holidays.ranges_on(day, self.weekly_ranges)
+
+    def calendar_day(self, day: date) -> CalendarDay | None:
+        """How the holiday calendar sees a date, or None when the hours ignore holidays."""
+        return self.holidays.calendar.day(day) if self.holidays is not None else None
 
     def days(self) -> list[tuple[int, tuple[tuple[int, int], ...]]]:
         """List each weekday with its (start, end) minute ranges, Monday first."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-# Runs of 7+ digits, optionally after + and with spaces or dashes: phone numbers in free text.
-_NUMBER = re.compile(r"\+?\d[\d \-]{5,}\d")
+# Runs of 7 to 15 digits, optionally after +: phone numbers in free text. Digits inside a word
+# (a CallSid such as CA1234567...), a path or a date (2010-04-01) are not phone numbers.
+_NUMBER = re.compile(r"(?<![\w/\-:.])\+?\d{7,15}(?![\w/\-:.])")
 
 
 def mask_number(number: str | None) -> str:

@@ -51,6 +51,7 @@ CSV_COLUMNS = (
     "exceptions",
     "timezone",
 )
+SUPERVISOR_FIELDS = frozenset({"id", "name", "phone", "on_call", "exceptions", "timezone"})
 _AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PIN = re.compile(r"^\d{4,8}$")
 
@@ -101,11 +102,24 @@ class Agent:
 
 
 @dataclass(frozen=True)
+class Supervisor:
+    """A supervisor paged for crisis calls while on call; `shifts` are their on-call hours."""
+
+    id: str
+    name: str
+    phone: str
+    shifts: tuple[Shift, ...] = ()
+    exceptions: tuple[DatedException, ...] = ()
+    timezone: str = DEFAULT_TIMEZONE
+
+
+@dataclass(frozen=True)
 class Roster:
-    """Every agent of the hotline, in file order, with the roster's default time zone."""
+    """Every agent and supervisor of the hotline, in file order, with the default time zone."""
 
     agents: tuple[Agent, ...]
     timezone: str = DEFAULT_TIMEZONE
+    supervisors: tuple[Supervisor, ...] = ()
     by_id: Mapping[str, Agent] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -119,7 +133,7 @@ class Roster:
 # --- shifts in time -------------------------------------------------------------------------
 
 
-def shift_intervals(agent: Agent, now: datetime) -> list[tuple[datetime, datetime]]:
+def shift_intervals(agent: Agent | Supervisor, now: datetime) -> list[tuple[datetime, datetime]]:
     """List the agent's shifts (start, end) from the day before now to eight days after."""
     zone = ZoneInfo(agent.timezone)
     today = now.astimezone(zone).date()
@@ -155,6 +169,15 @@ def on_shift(who: Agent | Roster, now: datetime) -> bool | set[str]:
     if isinstance(who, Roster):
         return {agent.id for agent in who.agents if on_shift(agent, now)}
     return any(start <= now < end for start, end in shift_intervals(who, now))
+
+
+def on_call(roster: Roster, now: datetime) -> list[Supervisor]:
+    """The supervisors on call at an aware instant, in roster order."""
+    return [
+        supervisor
+        for supervisor in roster.supervisors
+        if any(start <= now < end for start, end in shift_intervals(supervisor, now))
+    ]
 
 
 def next_shift_change(agent: Agent, now: datetime) -> datetime | None:
@@ -225,6 +248,40 @@ class _Reader:
             exceptions=exceptions,
             timezone=zone,
         )
+
+    def supervisor(self, data: Mapping[str, Any], path: Path, timezone: str) -> Supervisor | None:
+        """Read one supervisor's fields; return None when a problem was recorded."""
+        before = len(self.problems)
+        for extra in sorted(set(map(str, data)) - SUPERVISOR_FIELDS):
+            self.fail((*path, extra), f"unknown field {extra!r}")
+        supervisor_id = self.text(data.get("id"), (*path, "id"))
+        if supervisor_id and not _AGENT_ID.match(supervisor_id):
+            self.fail((*path, "id"), "use letters, digits, '.', '_' or '-' (at most 64)")
+        name = self.text(data.get("name"), (*path, "name"))
+        phone = self.phone(data.get("phone"), (*path, "phone"))
+        zone = self.zone(data["timezone"], (*path, "timezone")) if "timezone" in data else timezone
+        # A supervisor nobody can page is no supervisor: on-call hours are required.
+        if not data.get("on_call"):
+            self.fail((*path, "on_call"), "expected a list of on-call {days, hours}")
+        shifts = self.shifts(data.get("on_call") or [], (*path, "on_call"))
+        exceptions = self.exceptions(data.get("exceptions", []), (*path, "exceptions"))
+        if len(self.problems) > before:
+            return None
+        return Supervisor(supervisor_id, name, phone, shifts, exceptions, zone)
+
+    def check_supervisors(self, supervisors: list[tuple[Supervisor, Path]]) -> None:
+        """Record supervisors that share an id or a phone number."""
+        seen_ids: set[str] = set()
+        seen_phones: dict[str, str] = {}
+        for supervisor, path in supervisors:
+            if supervisor.id in seen_ids:
+                self.fail((*path, "id"), f"supervisor id {supervisor.id!r} is used twice")
+            seen_ids.add(supervisor.id)
+            if supervisor.phone in seen_phones:
+                self.fail(
+                    (*path, "phone"), f"same phone as supervisor {seen_phones[supervisor.phone]!r}"
+                )
+            seen_phones.setdefault(supervisor.phone, supervisor.id)
 
     def text(self, value: object, path: Path) -> str:
         """Return a non-empty string (numbers accepted as text), or record a problem."""
@@ -421,8 +478,8 @@ def _read_yaml(reader: _Reader, data: object) -> Roster | None:
     if not isinstance(data, Mapping):
         reader.fail((), "expected a mapping with timezone and agents")
         return None
-    for extra in sorted(set(map(str, data)) - {"timezone", "agents"}):
-        reader.fail((extra,), f"unknown field {extra!r}; expected timezone and agents")
+    for extra in sorted(set(map(str, data)) - {"timezone", "agents", "supervisors"}):
+        reader.fail((extra,), f"unknown field {extra!r}; expected timezone, agents, supervisors")
     zone = reader.zone(data.get("timezone", DEFAULT_TIMEZONE), ("timezone",))
     entries = data.get("agents")
     if not isinstance(entries, list) or not entries:
@@ -438,7 +495,26 @@ def _read_yaml(reader: _Reader, data: object) -> Roster | None:
         if agent is not None:
             agents.append((agent, path))
     reader.check_roster(agents)
-    return Roster(tuple(agent for agent, _ in agents), zone)
+    supervisors = _read_supervisors(reader, data.get("supervisors", []), zone)
+    return Roster(tuple(agent for agent, _ in agents), zone, supervisors)
+
+
+def _read_supervisors(reader: _Reader, entries: object, zone: str) -> tuple[Supervisor, ...]:
+    """Read the optional list of supervisors paged for crisis calls."""
+    if not isinstance(entries, list):
+        reader.fail(("supervisors",), "expected a list of supervisors")
+        return ()
+    found: list[tuple[Supervisor, Path]] = []
+    for index, entry in enumerate(entries):
+        path: Path = ("supervisors", index)
+        if not isinstance(entry, Mapping):
+            reader.fail(path, "expected a supervisor's fields")
+            continue
+        supervisor = reader.supervisor(entry, path, zone)
+        if supervisor is not None:
+            found.append((supervisor, path))
+    reader.check_supervisors(found)
+    return tuple(supervisor for supervisor, _ in found)
 
 
 def parse_roster_csv(
@@ -538,10 +614,14 @@ def _csv_exception(item: str) -> dict[str, Any]:
 
 def export_roster(roster: Roster) -> str:
     """Render a roster as YAML that parse_roster reads back to an equal roster."""
-    document = {
+    document: dict[str, Any] = {
         "timezone": roster.timezone,
         "agents": [agent_document(agent, roster.timezone) for agent in roster.agents],
     }
+    if roster.supervisors:
+        document["supervisors"] = [
+            supervisor_document(supervisor, roster.timezone) for supervisor in roster.supervisors
+        ]
     return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
 
 
@@ -571,6 +651,34 @@ def agent_document(agent: Agent, default_zone: str = DEFAULT_TIMEZONE) -> dict[s
             for e in agent.exceptions
         ]
     return entry
+
+
+def supervisor_document(
+    supervisor: Supervisor, default_zone: str = DEFAULT_TIMEZONE
+) -> dict[str, Any]:
+    """Render one supervisor as the plain fields of a roster entry."""
+    entry: dict[str, Any] = {
+        "id": supervisor.id,
+        "name": supervisor.name,
+        "phone": supervisor.phone,
+    }
+    if supervisor.timezone != default_zone:
+        entry["timezone"] = supervisor.timezone
+    entry["on_call"] = [
+        {"days": format_days(days), "hours": _format_span(start, end)}
+        for (start, end), days in _group_shifts(supervisor.shifts)
+    ]
+    if supervisor.exceptions:
+        entry["exceptions"] = [_exception_document(e) for e in supervisor.exceptions]
+    return entry
+
+
+def _exception_document(exception: DatedException) -> dict[str, Any]:
+    """Render a dated exception as a roster entry."""
+    if exception.off:
+        return {"date": exception.day.isoformat(), "day_off": True}
+    hours = _format_span(exception.start or 0, exception.end or 0)
+    return {"date": exception.day.isoformat(), "hours": hours}
 
 
 def _group_shifts(shifts: Iterable[Shift]) -> list[tuple[tuple[int, int], list[int]]]:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
+from flask import abort, current_app, request
 from twilio.request_validator import RequestValidator
+
+from routing.privacy import mask_number
+
+log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
@@ -26,3 +32,26 @@ def is_valid(auth_token: str, url: str, params: Mapping[str, str], signature: st
 def sign(auth_token: str, url: str, params: Mapping[str, str]) -> str:
     """Compute the signature Twilio would send for this URL and form parameters."""
     return RequestValidator(auth_token).compute_signature(url, params)
+
+
+def require_twilio_signature() -> None:
+    """Flask before_request hook: 403 unless Twilio signed this request with our auth token.
+
+    The app's `SETTINGS` give the auth token and, behind a TLS proxy, the public base URL
+    that Twilio signed instead of the URL this process sees.
+    """
+    settings = current_app.config["SETTINGS"]
+    query = request.query_string.decode("latin-1")
+    path_and_query = request.path + (f"?{query}" if query else "")
+    url = public_url(
+        path_and_query,
+        request_url=request.host_url.rstrip("/") + path_and_query,
+        public_base_url=settings.public_base_url,
+    )
+    if not is_valid(settings.auth_token, url, request.form, request.headers.get(SIGNATURE_HEADER)):
+        log.warning(
+            "rejected webhook %s with a missing or wrong signature (From %s)",
+            request.path,
+            mask_number(request.form.get("From")),
+        )
+        abort(403)

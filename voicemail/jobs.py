@@ -17,7 +17,7 @@ from rq import Queue, Retry, get_current_job
 from rq.job import Job
 
 from routing.classifier import Lexicon
-from voicemail.messages import MessageStore
+from voicemail.messages import READY, Message, MessageStore
 from voicemail.processing import Notify, Options, process_recording
 from voicemail.retention import RetentionRules, purge_expired
 from voicemail.source import RecordingSource, VoicemailError
@@ -50,6 +50,8 @@ class Runtime:
     transcriber: Transcriber | None = None
     notify: Notify | None = None
     clock: Callable[[], datetime] = _utc_now
+    # Called with each message that processing leaves ready, to schedule its callback.
+    on_ready: Callable[[Message], object] | None = None
 
 
 _factory: Callable[[], Runtime] | None = None
@@ -59,6 +61,11 @@ def use_runtime(factory: Callable[[], Runtime] | None) -> None:
     """Set how this process builds the voicemail jobs' runtime (None forgets it)."""
     global _factory
     _factory = factory
+
+
+def current() -> Runtime:
+    """The process's voicemail runtime (webhooks use it too)."""
+    return _runtime()
 
 
 def _runtime() -> Runtime:
@@ -92,6 +99,9 @@ def process_job(recording_sid: str) -> str:
         # Refused for good (a foreign URL, rejected credentials): logged, never retried.
         log.error("voicemail %s: not processed: %s", recording_sid, error)
         return f"refused: {type(error).__name__}"
+    if message.state == READY and runtime.on_ready is not None:
+        # Scheduling is idempotent, so a retried job that gets here again changes nothing.
+        runtime.on_ready(message)
     return message.state
 
 
@@ -128,3 +138,38 @@ def sweep_job(older_than_s: float = 3600.0) -> int:
     for recording_sid in stalled:
         enqueue_processing(queue, recording_sid)
     return len(stalled)
+
+
+# -- periodic jobs ---------------------------------------------------------------------------
+
+RETENTION_JOB_ID = "voicemail-retention"
+SWEEP_JOB_ID = "voicemail-sweep"
+RETENTION_EVERY = timedelta(days=1)
+SWEEP_EVERY = timedelta(hours=1)
+
+
+def retention_tick() -> int:
+    """Run retention, then schedule the next run a day later."""
+    try:
+        return retention_job()
+    finally:
+        _schedule(_runtime().redis, retention_tick, RETENTION_JOB_ID, RETENTION_EVERY)
+
+
+def sweep_tick() -> int:
+    """Queue stalled messages again, then schedule the next sweep an hour later."""
+    try:
+        return sweep_job()
+    finally:
+        _schedule(_runtime().redis, sweep_tick, SWEEP_JOB_ID, SWEEP_EVERY)
+
+
+def _schedule(redis: Redis, func: Callable[[], int], job_id: str, delay: timedelta) -> None:
+    """Schedule a periodic job; its fixed id keeps a single run in the schedule."""
+    Queue(QUEUE, connection=redis).enqueue_in(delay, func, job_id=job_id)
+
+
+def schedule_periodic(redis: Redis, *, first_in: timedelta = timedelta(minutes=1)) -> None:
+    """Start the daily retention run and the hourly sweep (at worker start-up)."""
+    _schedule(redis, retention_tick, RETENTION_JOB_ID, first_in)
+    _schedule(redis, sweep_tick, SWEEP_JOB_ID, first_in)

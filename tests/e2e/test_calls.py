@@ -4,182 +4,46 @@ and the tests read what each caller heard and where the call ended."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import yaml
 
-from queues.embedded import _alive
 from telephony.demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, DEMO_HOTLINE_NUMBER
 from telephony.gateway import Gateway, GatewayError
+from tests.e2e.harness import (
+    AUTH,
+    CALL_DEADLINE_S,
+    CALLER,
+    Hotline,
+    poll,
+    serving,
+    shipped_config,
+)
 from tests.integration.test_contract import problems_of
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
-STARTUP_DEADLINE_S = 60.0
-CALL_DEADLINE_S = 60.0
-AUTH = (DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN)
-CALLER = "+8613912345678"
 
-
-def free_port() -> int:
-    """Return a port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def poll(check: Any, deadline_s: float, what: str) -> Any:
-    """Call check until it returns something truthy, or fail at the deadline."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def write_config(directory: Path) -> Path:
-    """Write the shipped config with labor and general always open and corporate never open."""
-    config = yaml.safe_load((REPO / "ivr" / "hotline.yaml").read_text(encoding="utf-8"))
+def menu_config() -> dict[str, Any]:
+    """The shipped config with labor and general always open and corporate never open."""
+    config = shipped_config()
     always = config["hours"]["always"]
     config["areas"]["labor"]["hours"] = always
     config["areas"]["corporate"]["hours"] = {
         "timezone": always["timezone"],
         "weekly": {day: [] for day in always["weekly"]},
     }
-    path = directory / "hotline.yaml"
-    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
-
-
-@dataclass
-class Hotline:
-    """The running hotline and its carrier."""
-
-    app_url: str
-    carrier_url: str
-    config: dict[str, Any]
-
-    def start(self, *steps: dict[str, Any], hangup_after: float | None = 600, **script: Any) -> str:
-        """Place a simulated call and return its SID."""
-        body = {
-            "from": CALLER,
-            "script": {"steps": list(steps), "hangup_after": hangup_after, **script},
-        }
-        reply = requests.post(f"{self.carrier_url}/carrier/calls", json=body, auth=AUTH, timeout=5)
-        assert reply.status_code == 201, reply.text
-        return reply.json()["call_sid"]
-
-    def finish(self, call_sid: str) -> dict[str, Any]:
-        """Wait for a call to end and return its transcript."""
-        reply = requests.get(
-            f"{self.carrier_url}/carrier/calls/{call_sid}/wait",
-            params={"timeout": CALL_DEADLINE_S},
-            auth=AUTH,
-            timeout=CALL_DEADLINE_S + 10,
-        )
-        assert reply.status_code == 200, f"call {call_sid} did not end: {reply.text[:2000]}"
-        return reply.json()
-
-    def call(self, *steps: dict[str, Any], **script: Any) -> dict[str, Any]:
-        """Place a call and return its transcript once it has ended."""
-        return self.finish(self.start(*steps, **script))
-
-    def faults(self, plan: dict[str, Any]) -> dict[str, Any]:
-        """Set the carrier's fault plan for the next calls."""
-        reply = requests.put(f"{self.carrier_url}/carrier/faults", json=plan, auth=AUTH, timeout=5)
-        reply.raise_for_status()
-        return reply.json()
-
-    def prompt(self, prompt: str, language: str, /, **fields: str) -> str:
-        """Return a configured prompt as the caller hears it."""
-        return " ".join(self.config["prompts"][prompt][language].format(**fields).split())
+    return config
 
 
 @pytest.fixture(scope="module")
 def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
-    """`hotline serve` in demo mode on free ports; stopped with SIGINT, nothing left behind."""
-    home = tmp_path_factory.mktemp("serve")
-    config_path = write_config(home)
-    port, carrier_port = free_port(), free_port()
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("TWILIO_", "HOTLINE_", "PUBLIC_BASE_URL", "CARRIER_"))
-    }
-    env.update(
-        HOTLINE_CONFIG=str(config_path),
-        HOTLINE_VAR_DIR=str(home / "var"),
-        HOTLINE_SECRET_KEY="e2e-secret",
-        CARRIER_TIME_SCALE="0.01",
-        PYTHONPATH=str(REPO),
-    )
-    log = (home / "serve.log").open("w")
-    serve = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ivr.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--carrier-port",
-            str(carrier_port),
-        ],  # fmt: skip
-        cwd=home,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    state_file = home / "var" / "serve.json"
-    pids: list[int] = []
-    try:
-        app_url, carrier_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{carrier_port}"
-
-        def up() -> bool:
-            try:
-                app = requests.get(f"{app_url}/healthz", timeout=2).status_code == 200
-                return app and requests.get(f"{carrier_url}/carrier/health", timeout=2).ok
-            except requests.RequestException:
-                assert serve.poll() is None, (home / "serve.log").read_text()
-                return False
-
-        poll(up, STARTUP_DEADLINE_S, "hotline serve and its carrier")
-        state = json.loads(
-            poll(lambda: state_file.is_file() and state_file.read_text(), 10, "state")
-        )
-        pids = [*state["children"].values(), *([state["redis"]] if state["redis"] else [])]
-        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-        yield Hotline(app_url, carrier_url, config)
-    finally:
-        if serve.poll() is None:
-            serve.send_signal(signal.SIGINT)
-        try:
-            serve.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            serve.kill()
-            serve.wait(5)
-        log.close()
-        left = [pid for pid in pids if _alive(pid)]
-        for pid in left:
-            os.kill(pid, signal.SIGKILL)
-        assert left == [], f"processes left running after hotline serve stopped: {left}"
-        assert not state_file.exists()
+    """The hotline with nobody on shift, so callers wait in their queues."""
+    with serving(tmp_path_factory.mktemp("serve"), menu_config()) as running:
+        yield running
 
 
 def heard(transcript: dict[str, Any]) -> list[str]:

@@ -8,6 +8,7 @@ import pytest
 
 from queues import events
 from queues.calls import CallStore
+from queues.waiting import WaitingRoom
 from tests.conftest import CLOSED_TIME, Twilio
 from tests.twiml import Doc
 
@@ -222,7 +223,8 @@ def test_outside_hours_the_caller_hears_hours_and_next_opening(app, twilio, cloc
     said = doc.said()
     assert "Monday to Friday 9:00 to 21:00" in said
     assert "tomorrow 9:00" in said
-    assert doc.verbs() == ["Gather", "Say", "Hangup"]
+    # After the hours and the danger key, the caller is invited to leave a message.
+    assert doc.verbs() == ["Gather", "Say", "Record", "Say", "Hangup"]
     assert doc.first("Gather").get("action") == "/voice/closed?lang=en"
     crisis = Doc.parse(twilio.post("/voice/closed?lang=en", {"Digits": "9"}))
     assert crisis.all("Dial")
@@ -263,13 +265,17 @@ def test_danger_key_while_waiting_leaves_the_queue_for_the_crisis_line(app, twil
 
 
 def test_hang_up_while_queued_is_recorded_as_abandoned(app, twilio, redis):
+    twilio.post("/voice/intake?lang=zh&area=labor&q=1&a=1&t=1", {"Digits": "1"})
+    room = WaitingRoom(redis, config_of(app).routing)
+    assert room.get(CALL).state == "waiting"
     doc = Doc.parse(
         twilio.post(
             "/voice/queue-result?lang=zh&area=labor", {"QueueResult": "hangup", "QueueTime": "31"}
         )
     )
     assert doc.verbs() == []
-    assert redis.hget(f"hotline:call:{CALL}", "queue_result") == b"abandoned"
+    assert room.get(CALL).outcome == "abandoned"
+    assert room.position(CALL) is None
 
 
 @pytest.mark.parametrize("result", ["queue-full", "error", "system-error"])

@@ -25,6 +25,11 @@ def test_mask_text_masks_every_number_in_a_sentence():
     assert "5678" in masked and "10:30" in masked
 
 
+def test_identifiers_with_digits_are_not_mistaken_for_numbers():
+    sid = "CA0123456789abcdef0123456789abcdef"
+    assert mask_text(f"call {sid} from +8613812345678") == f"call {sid} from +86*******5678"
+
+
 def test_log_filter_masks_numbers_in_formatted_messages():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "from %s", ("+8613812345678",), None)
     assert MaskingFilter().filter(record)

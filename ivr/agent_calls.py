@@ -1,0 +1,144 @@
+"""Webhooks of agents' legs: the whisper, the accept or decline key, the leg's status, the
+end of the call. An agent's leg never gets the caller's fallback: any failure ends the leg,
+and the reservation's timeout offers the call to the next agent."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Response, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from ivr import twiml
+from ivr import webhook as hook
+from ivr.state import current_runtime
+from queues import dispatch
+from voicemail import playback as voicemail_playback
+
+log = logging.getLogger(__name__)
+
+# Statuses of an agent's leg that mean the phone was never picked up.
+UNANSWERED = {
+    "no-answer": "no-answer",
+    "busy": "busy",
+    "failed": "no-answer",
+    "canceled": "no-answer",
+}
+
+
+def _end_leg(error: Exception) -> Response:
+    """Log a failure on an agent's leg and hang it up; the offer times out and moves on."""
+    if isinstance(error, HTTPException):
+        return error  # type: ignore[return-value]
+    log.exception("agent webhook %s failed", request.path)
+    return hook.xml(twiml.hangup())
+
+
+bp = hook.twilio_blueprint("agent_calls", __name__, "/voice/agent", on_error=_end_leg)
+
+
+def _reservation_id() -> str:
+    """The reservation a webhook is about, from its URL."""
+    return request.args.get("res", "")[:64]
+
+
+@bp.post("/whisper")
+def whisper() -> Response:
+    """The agent answered: tell them about the caller, or that the caller has gone."""
+    rt = current_runtime()
+    routing = dispatch.Routing.on(rt)
+    offer = routing.reservations.get(_reservation_id())
+    language = offer.language if offer else hook.config().default_language
+    if offer is None or offer.state != "offered":
+        return hook.xml(twiml.agent_message(hook.config(), language, "agent_caller_gone"))
+    record = routing.calls.get(offer.call_sid)
+    queued = routing.room.get(offer.call_sid)
+    waited = rt.now() - queued.arrival if queued else 0.0
+    document = twiml.whisper(
+        hook.config(),
+        language,
+        area=offer.area,
+        waited_s=max(waited, 0.0),
+        summary=record.summary if record else "",
+        callback=offer.kind == "callback",
+        action=url_for(".answer", res=offer.id),
+    )
+    if offer.kind == "callback":
+        # A callback made from a message plays the message before the accept key.
+        document = voicemail_playback.listen_first(
+            offer.call_sid, language, offer.agent_id, document
+        )
+    return hook.xml(document)
+
+
+@bp.post("/answer")
+def answer() -> Response:
+    """The agent's key: 1 takes the call into its conference, anything else passes it on."""
+    rt = current_runtime()
+    rid = _reservation_id()
+    config = hook.config()
+    key = hook.caller().digits[:1]
+    if key == "1":
+        transition = dispatch.accept(rt, rid)
+        offer = dispatch.Routing.on(rt).reservations.get(rid)
+        language = offer.language if offer else config.default_language
+        if transition.changed or transition.state in ("accepted", "connected"):
+            return hook.xml(
+                twiml.conference(
+                    config,
+                    language,
+                    rid,
+                    prompt="agent_connecting",
+                    agent=True,
+                    action=url_for(".done", res=rid),
+                )
+            )
+        return hook.xml(twiml.agent_message(config, language, "agent_caller_gone"))
+    transition = dispatch.decline(rt, rid, "declined" if key else "no-answer")
+    offer = dispatch.Routing.on(rt).reservations.get(rid)
+    language = offer.language if offer else config.default_language
+    log.info("offer %s passed on by the agent (%s)", rid, transition.state)
+    return hook.xml(twiml.agent_message(config, language, "agent_declined"))
+
+
+@bp.post("/gone")
+def gone() -> Response:
+    """The caller left while the agent heard the whisper: say so; the agent is free again."""
+    rt = current_runtime()
+    offer = dispatch.Routing.on(rt).reservations.get(_reservation_id())
+    language = offer.language if offer else hook.config().default_language
+    return hook.xml(twiml.agent_message(hook.config(), language, "agent_caller_gone"))
+
+
+@bp.post("/unreached")
+def unreached() -> Response:
+    """The caller did not pick up the callback: tell the waiting agent; it is retried later."""
+    rt = current_runtime()
+    offer = dispatch.Routing.on(rt).reservations.get(_reservation_id())
+    language = offer.language if offer else hook.config().default_language
+    return hook.xml(twiml.agent_message(hook.config(), language, "agent_callback_unreached"))
+
+
+@bp.post("/done")
+def done() -> Response:
+    """The agent left the conference: the call is over for them and wrap-up starts."""
+    dispatch.finish(current_runtime(), _reservation_id())
+    return hook.xml(twiml.hangup())
+
+
+@bp.post("/status")
+def status() -> Response:
+    """The agent leg's status: unanswered passes the offer on, completed ends the call."""
+    rt = current_runtime()
+    rid = _reservation_id()
+    leg_status = request.form.get("CallStatus", "")
+    if leg_status in UNANSWERED:
+        dispatch.decline(rt, rid, UNANSWERED[leg_status])
+    elif leg_status == "completed":
+        offer = dispatch.Routing.on(rt).reservations.get(rid)
+        if offer is not None and offer.state == "offered":
+            # Picked up but hung up without a key: a missed offer, not a finished call.
+            dispatch.decline(rt, rid, "no-answer")
+        elif offer is not None:
+            dispatch.finish(rt, rid)
+    return hook.xml(twiml.empty())

@@ -1,0 +1,78 @@
+"""Webhooks that bring a caller to the agent who accepted them: out of the waiting room, or
+called back. Both meet in the conference named by the reservation."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Response, request, url_for
+
+from ivr import twiml
+from ivr import webhook as hook
+from ivr.state import current_runtime
+from queues import dispatch
+
+log = logging.getLogger(__name__)
+
+bp = hook.twilio_blueprint("bridge", __name__, "/voice/connect")
+
+# Statuses of a callback leg that mean the caller was not reached.
+UNREACHED = ("no-answer", "busy", "failed", "canceled")
+
+
+def _reservation_id() -> str:
+    """The reservation a webhook is about, from its URL."""
+    return request.args.get("res", "")[:64]
+
+
+@bp.post("/queued")
+def queued() -> Response:
+    """The waiting caller, redirected out of the queue, joins the agent's conference."""
+    rt = current_runtime()
+    routing = dispatch.Routing.on(rt)
+    rid = _reservation_id()
+    offer = routing.reservations.get(rid)
+    language = offer.language if offer else hook.language()
+    if offer is None:
+        # The reservation is unknown (expired or forged): keep the caller on the general path.
+        return hook.xml(twiml.apology(hook.config(), language, _general_route(language)))
+    routing.reservations.bridged(rid, rt.now())
+    return hook.xml(
+        twiml.conference(hook.config(), language, rid, prompt="connecting", agent=False)
+    )
+
+
+@bp.post("/callback")
+def callback() -> Response:
+    """The caller picked up our callback: greet them and join the agent's conference."""
+    rt = current_runtime()
+    routing = dispatch.Routing.on(rt)
+    rid = _reservation_id()
+    offer = routing.reservations.get(rid)
+    if offer is None:
+        return hook.xml(twiml.goodbye(hook.config(), hook.language()))
+    routing.reservations.callback_answered(rid, rt.now())
+    routing.reservations.bridged(rid, rt.now())
+    return hook.xml(
+        twiml.conference(
+            hook.config(), offer.language, rid, prompt="callback_greeting", agent=False
+        )
+    )
+
+
+@bp.post("/callback-status")
+def callback_status() -> Response:
+    """The callback leg ended: an unreached caller is retried later, then closed."""
+    rt = current_runtime()
+    if request.form.get("CallStatus", "") in UNREACHED:
+        transition = dispatch.Routing.on(rt).reservations.callback_missed(
+            _reservation_id(), rt.now()
+        )
+        log.info("callback %s not reached: %s", _reservation_id(), transition.state)
+        dispatch.end_agent_leg(rt, _reservation_id())
+    return hook.xml(twiml.empty())
+
+
+def _general_route(language: str) -> str:
+    """The general path's route URL."""
+    return url_for("voice.route", lang=language, area=hook.config().general_area, fb=1)

@@ -1,0 +1,88 @@
+"""Screening at the top of an incoming call: blocked numbers and the emergency closure.
+
+Both answers keep the danger key: a blocked or closed-out caller who presses it still reaches
+the crisis path (the Gather's action is the menu's closed-key handler). Screening fails open:
+with Redis unreachable nobody is treated as blocked, and only a closure written in the config
+file applies.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, url_for
+from redis import RedisError
+from twilio.twiml.voice_response import VoiceResponse
+
+from ivr.state import get_redis
+from ivr.twiml import say, say_prompt
+from queues.blocklist import Blocklist
+from queues.closure import ClosureBoard
+from routing.config import HotlineConfig
+from routing.holidays import Closure
+from routing.privacy import mask_number
+
+log = logging.getLogger(__name__)
+
+# Seconds a screened caller has to press the danger key before the line closes.
+DANGER_WINDOW_S = 5
+
+
+def blocked_response(config: HotlineConfig, number: str) -> VoiceResponse | None:
+    """The short answer for a blocked number or during a closure, or None to go on as usual."""
+    blocked, closure = _screen(number)
+    if blocked:
+        log.info(
+            "blocked caller %s: one sentence, the danger key, then hang up", mask_number(number)
+        )
+        return blocked_twiml(config, _danger_action(config))
+    closure = closure or config.closure
+    now = current_app.config["CLOCK"]()
+    if closure is not None and closure.active(now):
+        log.info("emergency closure: caller %s hears the closure message", mask_number(number))
+        return closure_twiml(config, closure, _danger_action(config))
+    return None
+
+
+def blocked_twiml(config: HotlineConfig, action: str) -> VoiceResponse:
+    """One short sentence in each language while listening for the danger key, then hang up."""
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf", num_digits=1, timeout=DANGER_WINDOW_S, action=action, method="POST"
+    )
+    for language in config.languages:
+        say_prompt(gather, config, language, "blocked")
+    response.hangup()
+    return response
+
+
+def closure_twiml(config: HotlineConfig, closure: Closure, action: str) -> VoiceResponse:
+    """The supervisor's closure message and the danger key in each language, then hang up."""
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf", num_digits=1, timeout=config.gather_timeout_s, action=action, method="POST"
+    )
+    for language in config.languages:
+        message = closure.message.get(language, "").strip()
+        if message:
+            say(gather, config, language, message)
+        else:
+            say_prompt(gather, config, language, "closure_default")
+        say_prompt(gather, config, language, "closure_danger")
+    response.hangup()
+    return response
+
+
+def _danger_action(config: HotlineConfig) -> str:
+    """Where a key pressed during screening goes: the danger key opens the crisis path."""
+    return url_for("voice.closed_key", lang=config.default_language)
+
+
+def _screen(number: str) -> tuple[bool, Closure | None]:
+    """Read the blocklist and the closure from Redis; an unreachable Redis blocks nobody."""
+    try:
+        redis = get_redis()
+        return Blocklist(redis).contains(number), ClosureBoard(redis).get()
+    except (RedisError, RuntimeError, ValueError) as error:
+        log.warning("screening skipped, Redis unreadable: %s", type(error).__name__)
+        return False, None

@@ -1,0 +1,169 @@
+"""Who is asking: a bearer token or a signed-in session, its role, and CSRF on every form.
+
+Sessions expire after a spell of inactivity and after a fixed lifetime, measured on the app's
+clock; a request from an expired session is treated as anonymous, so it cannot change anything.
+Token requests carry no cookie, so they need no CSRF token; every session request that changes
+something must send the session's CSRF token (form field or X-CSRF-Token header).
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, current_app, g, request, session
+
+from ops import context
+from ops.errors import Forbidden, Unauthorized
+from queues.users import User
+
+OPS_ROLES = ("ops", "supervisor")
+SUPERVISORS = ("supervisor",)
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def install(bp: Blueprint, *, anonymous_forms: bool = True) -> None:
+    """Authenticate every request of a blueprint, then check its CSRF token.
+
+    Pages check anonymous forms too (the sign-in form, against login CSRF); the API answers an
+    anonymous request 401 instead, since it has no session to forge.
+    """
+    bp.before_request(authenticate)
+    bp.before_request(check_csrf if anonymous_forms else _check_csrf_when_signed_in)
+
+
+def _limits() -> tuple[float, float]:
+    """Idle and absolute session lifetimes in seconds."""
+    config = current_app.config
+    return float(config.get("OPS_SESSION_IDLE_S", 1800)), float(
+        config.get("OPS_SESSION_MAX_S", 12 * 3600)
+    )
+
+
+def authenticate() -> None:
+    """Find the user behind the request: a bearer token, or a live session."""
+    g.user, g.via, g.expired = None, None, False
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        user = context.users().user_for_token(header[7:].strip())
+        if user is None:
+            raise Unauthorized("unknown or revoked token")
+        g.user, g.via = user, "token"
+        return
+    name = session.get("user")
+    if not name:
+        return
+    now = context.now()
+    idle, lifetime = _limits()
+    if now - session.get("seen", 0) > idle or now - session.get("issued", 0) > lifetime:
+        _end_session()
+        g.expired = True
+        return
+    user = context.users().get(name)
+    if user is None or user.role != session.get("role"):
+        _end_session()
+        return
+    session["seen"] = now
+    g.user, g.via = user, "session"
+
+
+def start_session(user: User) -> None:
+    """Sign a user in with a fresh session (a new CSRF token too, against fixation)."""
+    lang = session.get("lang")
+    session.clear()
+    now = context.now()
+    session.update(user=user.name, role=user.role, issued=now, seen=now)
+    if lang:
+        session["lang"] = lang
+    session.permanent = True
+    csrf_token()
+
+
+def _end_session() -> None:
+    """Forget the signed-in user but keep the page language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+def end_session() -> None:
+    """Sign out."""
+    _end_session()
+
+
+def csrf_token() -> str:
+    """The session's CSRF token, made on first use."""
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def check_csrf() -> None:
+    """Refuse a session request that changes something without the session's CSRF token."""
+    if request.method in SAFE_METHODS or g.get("via") == "token":
+        return
+    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    expected = session.get("csrf") or ""
+    if not sent or not expected or not hmac.compare_digest(sent, expected):
+        raise Forbidden("missing or wrong CSRF token", field=CSRF_FIELD)
+
+
+def _check_csrf_when_signed_in() -> None:
+    """Check the CSRF token of session requests only."""
+    if g.get("via") == "session":
+        check_csrf()
+
+
+def user() -> User:
+    """The signed-in user (after `require`)."""
+    return g.user
+
+
+def actor() -> str:
+    """The name the audit log records for this request."""
+    via = g.get("via") or "anonymous"
+    return f"{g.user.name}" if via == "session" else f"{g.user.name} (token)"
+
+
+def require(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Let a view run only for a signed-in user with one of the roles (any role when none)."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            ensure(*roles)
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+def ensure(*roles: str) -> User:
+    """Raise Unauthorized or Forbidden unless the user may go on."""
+    if g.get("user") is None:
+        if g.get("expired"):
+            raise Unauthorized("the session expired; sign in again")
+        raise Unauthorized("sign in or send a bearer token")
+    if roles and g.user.role not in roles:
+        raise Forbidden(f"needs the role {' or '.join(roles)}")
+    return g.user
+
+
+def ensure_for_agent(agent_id: str, *roles: str) -> User:
+    """Let staff with the roles, or the agent themselves, act on an agent."""
+    who = ensure()
+    if who.role == "agent":
+        if who.agent_id != agent_id:
+            raise Forbidden("agents may act only for themselves")
+        return who
+    if who.role not in roles:
+        raise Forbidden(f"needs the role {' or '.join(roles)}")
+    return who

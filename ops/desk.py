@@ -1,0 +1,97 @@
+"""The agent's desk: the call ringing or in progress for an agent, notes and flags on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ops import context
+from ops.errors import Invalid, NotFound
+from queues import events
+from queues.alerts import EscalationError, escalate
+from queues.calls import CallStore
+from queues.notes import FLAGS, MAX_NOTE
+
+# Events looked back through for the agent's last answered call, once the reservation is gone.
+LOOK_BACK = 500
+
+
+def current_call(agent_id: str) -> dict[str, Any]:
+    """The call offered to or taken by an agent: area, language, wait and intake summary."""
+    status = context.board().get(agent_id)
+    if status is None:
+        raise NotFound(f"no agent {agent_id!r} on the roster", field="agent_id")
+    rid = status.reservation or _last_reservation(agent_id)
+    reservation = context.reservations().get(rid) if rid else None
+    if reservation is None or reservation.agent_id != agent_id:
+        return {"agent_id": agent_id, "status": status.status, "call": None}
+    record = context.calls().get(reservation.call_sid)
+    queued = context.waiting_room().get(reservation.call_sid)
+    arrival = queued.arrival if queued else reservation.created_at
+    ringing = reservation.state == "offered"
+    note = context.notes().get(reservation.call_sid)
+    return {
+        "agent_id": agent_id,
+        "status": status.status,
+        "call": {
+            "reservation": reservation.id,
+            "call_sid": reservation.call_sid,
+            "state": "ringing" if ringing else reservation.state,
+            "current": bool(status.reservation),
+            "area": reservation.area or (record.area if record else ""),
+            "language": reservation.language or (record.language if record else ""),
+            "callback": reservation.kind == "callback",
+            "wait_s": int(
+                max(0.0, (context.now() if ringing else reservation.created_at) - arrival)
+            ),
+            "summary": record.summary if record else "",
+            "note": note.note,
+            "flags": list(note.flags),
+        },
+    }
+
+
+def _last_reservation(agent_id: str) -> str:
+    """The agent's latest answered reservation from the event stream ('' when none)."""
+    for event in events.recent(context.redis(), LOOK_BACK):
+        if event.get("kind") == "accepted" and event.get("agent") == agent_id:
+            return event.get("reservation", "")
+    return ""
+
+
+def _own_call(agent_id: str, reservation_id: object) -> str:
+    """The call of a reservation the agent held; NotFound for anyone else's."""
+    if not isinstance(reservation_id, str) or not reservation_id:
+        raise Invalid("missing reservation id", field="reservation")
+    reservation = context.reservations().get(reservation_id)
+    if reservation is None or reservation.agent_id != agent_id:
+        raise NotFound(f"agent {agent_id!r} has no call {reservation_id!r}", field="reservation")
+    return reservation.call_sid
+
+
+def write_note(agent_id: str, reservation_id: object, note: object) -> dict[str, Any]:
+    """Keep the agent's short wrap-up note on a call they took."""
+    if not isinstance(note, str):
+        raise Invalid("expected text", field="note")
+    if len(note) > MAX_NOTE:
+        raise Invalid(f"at most {MAX_NOTE} characters", field="note")
+    call_sid = _own_call(agent_id, reservation_id)
+    context.notes().write(call_sid, agent_id, note.strip(), context.now())
+    return {"reservation": reservation_id, "note": note.strip()}
+
+
+def flag_call(agent_id: str, reservation_id: object, flag: object) -> dict[str, Any]:
+    """Flag a call as heavy or as a crisis: stored once, and an event tells supervisors."""
+    if flag not in FLAGS:
+        raise Invalid(f"flag must be one of {', '.join(FLAGS)}", field="flag")
+    call_sid = _own_call(agent_id, reservation_id)
+    created = context.notes().flag(call_sid, agent_id, str(flag), context.now())
+    # Either flag weighs on the agent: wellbeing routing reads it when wrap-up starts.
+    CallStore(context.redis()).update(call_sid, heavy="1")
+    escalated = None
+    if flag == "crisis":
+        # The crisis button brings the on-call supervisor into the call, caller kept on.
+        try:
+            escalated = escalate(call_sid, by_agent=agent_id, now=context.now()).added
+        except EscalationError as error:
+            escalated = f"not escalated: {error}"
+    return {"reservation": reservation_id, "flag": flag, "new": created, "escalated": escalated}

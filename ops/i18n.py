@@ -1,0 +1,116 @@
+"""The consoles' words in Mandarin and English, and the language a page is shown in."""
+
+from __future__ import annotations
+
+from flask import request, session
+
+LANGUAGES = ("zh", "en")
+
+WORDS: dict[str, dict[str, str]] = {
+    "title": {"zh": "法律咨询热线 · 管理台", "en": "Legal hotline · Console"},
+    "login": {"zh": "登录", "en": "Sign in"},
+    "logout": {"zh": "退出", "en": "Sign out"},
+    "name": {"zh": "用户名", "en": "User name"},
+    "password": {"zh": "密码", "en": "Password"},
+    "bad_login": {"zh": "用户名或密码错误。", "en": "Wrong user name or password."},
+    "too_many": {"zh": "失败次数过多，请稍后再试。", "en": "Too many tries; try again later."},
+    "expired": {"zh": "会话已过期，请重新登录。", "en": "Your session expired; sign in again."},
+    "roster": {"zh": "排班表", "en": "Roster"},
+    "agents": {"zh": "坐席与技能", "en": "Agents & skills"},
+    "coverage": {"zh": "覆盖情况", "en": "Coverage"},
+    "hours": {"zh": "服务时间与节假日", "en": "Hours & holidays"},
+    "wallboard": {"zh": "实时看板", "en": "Wallboard"},
+    "alerts": {"zh": "告警", "en": "Alerts"},
+    "incidents": {"zh": "危机事件", "en": "Crisis incidents"},
+    "audit": {"zh": "审计日志", "en": "Audit log"},
+    "users": {"zh": "用户", "en": "Users"},
+    "desk": {"zh": "坐席工作台", "en": "Agent desk"},
+    "agent": {"zh": "坐席", "en": "Agent"},
+    "day": {"zh": "星期", "en": "Day"},
+    "start": {"zh": "开始", "en": "Start"},
+    "end": {"zh": "结束", "en": "End"},
+    "add_shift": {"zh": "添加班次", "en": "Add shift"},
+    "remove": {"zh": "删除", "en": "Remove"},
+    "save": {"zh": "保存", "en": "Save"},
+    "add": {"zh": "添加", "en": "Add"},
+    "import": {"zh": "导入", "en": "Import"},
+    "export": {"zh": "导出", "en": "Export"},
+    "import_help": {
+        "zh": "上传 YAML 或 CSV 排班文件；有错误时全部不生效。",
+        "en": "Upload a YAML or CSV roster; any problem and nothing is applied.",
+    },
+    "week_of": {"zh": "每周排班（{tz}）", "en": "Weekly shifts ({tz})"},
+    "overnight": {"zh": "跨夜", "en": "overnight"},
+    "languages": {"zh": "语言", "en": "Languages"},
+    "skills": {"zh": "技能（领域:级别）", "en": "Skills (area:level)"},
+    "crisis_trained": {"zh": "危机干预培训", "en": "Crisis-trained"},
+    "phone": {"zh": "电话", "en": "Phone"},
+    "presence": {"zh": "状态", "en": "Presence"},
+    "on_shift": {"zh": "在班", "en": "On shift"},
+    "gaps": {"zh": "无人覆盖的时段", "en": "Uncovered hours"},
+    "no_gaps": {"zh": "未来14天没有空缺。", "en": "No gaps in the next 14 days."},
+    "closed": {"zh": "不服务", "en": "closed"},
+    "gap": {"zh": "空缺", "en": "gap"},
+    "area": {"zh": "领域", "en": "Area"},
+    "language": {"zh": "语言", "en": "Language"},
+    "waiting": {"zh": "等待中", "en": "Waiting"},
+    "longest_wait": {"zh": "最长等待", "en": "Longest wait"},
+    "answer_rate": {"zh": "今日接通率", "en": "Answer rate today"},
+    "agents_by_state": {"zh": "坐席状态", "en": "Agents by state"},
+    "updated": {"zh": "更新于", "en": "Updated"},
+    "available": {"zh": "空闲可接", "en": "Available"},
+    "on_break": {"zh": "休息", "en": "On break"},
+    "offline": {"zh": "离线", "en": "Offline"},
+    "reserved": {"zh": "振铃中", "en": "Ringing"},
+    "talking": {"zh": "通话中", "en": "Talking"},
+    "wrap_up": {"zh": "话后整理", "en": "Wrap-up"},
+    "no_call": {"zh": "当前没有来电。", "en": "No call right now."},
+    "ringing": {"zh": "来电振铃中", "en": "Call ringing"},
+    "accepted": {"zh": "通话中", "en": "In call"},
+    "finished": {"zh": "已结束", "en": "Ended"},
+    "wait": {"zh": "等待时长", "en": "Waited"},
+    "summary": {"zh": "来电摘要", "en": "Intake summary"},
+    "note": {"zh": "话后备注", "en": "Wrap-up note"},
+    "flag_heavy": {"zh": "标记为沉重来电", "en": "Flag as heavy call"},
+    "flag_crisis": {"zh": "标记为危机来电", "en": "Flag as crisis"},
+    "flags": {"zh": "标记", "en": "Flags"},
+    "my_shifts": {"zh": "我的班次（iCal）", "en": "My shifts (iCal)"},
+    "seconds": {"zh": "秒", "en": "s"},
+    "hours_readonly": {
+        "zh": "服务时间来自热线配置文件（HOTLINE_CONFIG），修改请编辑该文件。",
+        "en": "Hours come from the hotline config (HOTLINE_CONFIG); edit that file to change them.",
+    },
+    "when": {"zh": "时间", "en": "When"},
+    "who": {"zh": "操作人", "en": "Who"},
+    "action": {"zh": "操作", "en": "Action"},
+    "target": {"zh": "对象", "en": "Target"},
+    "before": {"zh": "修改前", "en": "Before"},
+    "after": {"zh": "修改后", "en": "After"},
+    "role": {"zh": "角色", "en": "Role"},
+    "saved": {"zh": "已保存。", "en": "Saved."},
+    "none": {"zh": "无", "en": "none"},
+    "callback": {"zh": "回拨", "en": "callback"},
+    "trigger": {"zh": "触发", "en": "Trigger"},
+    "outcome": {"zh": "结果", "en": "Outcome"},
+    "switch": {"zh": "English", "en": "中文"},
+}
+
+DAY_NAMES = {
+    "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+
+
+def current_language() -> str:
+    """The page language: the one chosen with the switch, else the browser's, else Mandarin."""
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    best = request.accept_languages.best_match(LANGUAGES)
+    return best or LANGUAGES[0]
+
+
+def word(key: str, **fields: object) -> str:
+    """A console word in the page language."""
+    text = WORDS[key][current_language()]
+    return text.format(**fields) if fields else text

@@ -1,0 +1,127 @@
+"""Live figures for supervisors: the wallboard, alerts from the event stream, crisis incidents."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ops import context
+from ops.errors import Invalid
+from queues import keys
+
+_STREAM_ID = re.compile(r"^\d+-\d+$")
+
+# Event kinds a supervisor is alerted to, and what each means.
+ALERT_KINDS = ("crisis", "paused", "over-cap", "flagged")
+# Events read per page while looking back over today.
+PAGE = 1000
+# How far back alerts are looked for when the page first loads.
+RECENT_EVENTS = 2000
+STATES = ("available", "reserved", "talking", "wrap_up", "on_break", "offline")
+
+
+def wallboard() -> dict[str, Any]:
+    """Waiting callers per area, the longest wait, agents by state and today's answer rate."""
+    config = context.config()
+    now = context.now()
+    room = context.waiting_room()
+    areas = []
+    longest = 0.0
+    for area_id, area in config.areas.items():
+        waiting = 0
+        oldest = 0.0
+        for language in config.languages:
+            waiting += room.waiting_count(area_id, language)
+            for call_sid in room.waiting_calls(area_id, language, limit=50):
+                queued = room.get(call_sid)
+                if queued is not None:
+                    oldest = max(oldest, now - queued.arrival)
+        longest = max(longest, oldest)
+        areas.append(
+            {"id": area_id, "name": area.name, "waiting": waiting, "longest_wait_s": int(oldest)}
+        )
+    agents = Counter(status.status for status in context.board().all())
+    by_state = {state: agents.get(state, 0) for state in STATES}
+    by_state.update({state: count for state, count in agents.items() if state not in by_state})
+    answered, unanswered = _today(now, config.timezone)
+    total = answered + unanswered
+    return {
+        "at": now,
+        "areas": areas,
+        "waiting": sum(area["waiting"] for area in areas),
+        "longest_wait_s": int(longest),
+        "agents": by_state,
+        "today": {
+            "answered": answered,
+            "unanswered": unanswered,
+            "answer_rate": round(answered / total, 3) if total else None,
+        },
+    }
+
+
+def _today(now: float, timezone: str) -> tuple[int, int]:
+    """Count calls answered and calls lost (hang-up, voicemail) since local midnight."""
+    zone = ZoneInfo(timezone)
+    midnight = datetime.combine(datetime.fromtimestamp(now, zone).date(), time(0), tzinfo=zone)
+    since = midnight.timestamp()
+    redis = context.redis()
+    answered: set[str] = set()
+    lost: set[str] = set()
+    top = "+"
+    # Events come roughly in time order: page back until a whole page is older than midnight.
+    while True:
+        rows = redis.xrevrange(keys.events(), max=top, min="-", count=PAGE)
+        if not rows:
+            break
+        fresh = 0
+        for _, fields in rows:
+            event = {k.decode(): v.decode() for k, v in fields.items()}
+            if float(event.get("at", 0)) < since:
+                continue
+            fresh += 1
+            call = event.get("call", "")
+            if event["kind"] == "accepted":
+                answered.add(call)
+            elif event["kind"] in ("abandoned", "voicemail"):
+                lost.add(call)
+        if not fresh or len(rows) < PAGE:
+            break
+        top = "(" + rows[-1][0].decode()
+    return len(answered), len(lost - answered)
+
+
+def alerts(after: str | None = None, *, limit: int = 50) -> dict[str, Any]:
+    """Supervisor alerts newer than a stream id (or the latest ones), oldest first."""
+    redis = context.redis()
+    if after:
+        if not _STREAM_ID.match(after):
+            raise Invalid(f"not an event id: {after!r}", field="after")
+        rows = redis.xrange(keys.events(), min=f"({after}", max="+", count=RECENT_EVENTS)
+    else:
+        rows = list(reversed(redis.xrevrange(keys.events(), count=RECENT_EVENTS)))
+    items = []
+    for entry_id, fields in rows:
+        event = {k.decode(): v.decode() for k, v in fields.items()}
+        if event.get("kind") in ALERT_KINDS:
+            items.append({"id": entry_id.decode(), **event})
+    last = rows[-1][0].decode() if rows else after
+    return {"alerts": items[-limit:], "last_id": last}
+
+
+def incident_list(days: int = 7) -> list[dict[str, Any]]:
+    """Crisis incidents opened in the last days, newest first, as one summary row each."""
+    now = context.now()
+    found = context.incidents().between(now - days * 86400, now + 1)
+    return [incident.summary() for incident in reversed(found)]
+
+
+def audit_entries(limit: int = 100, before: str | None = None) -> list[dict[str, Any]]:
+    """The audit log, newest first, older than an entry id when paging back."""
+    if not 1 <= limit <= 1000:
+        raise Invalid("limit must be between 1 and 1000", field="limit")
+    if before and not _STREAM_ID.match(before):
+        raise Invalid(f"not an audit entry id: {before!r}", field="before")
+    return [entry.public() for entry in context.audit_log().recent(limit, before_id=before)]

@@ -1,0 +1,295 @@
+"""The OpenAPI 3.1 document of the ops API, kept beside the views it describes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+OPS = "ops or supervisor"
+SUP = "supervisor"
+
+
+def _op(
+    summary: str,
+    who: str,
+    *,
+    body: dict[str, Any] | None = None,
+    ok: int = 200,
+    params: list[dict[str, Any]] | None = None,
+    errors: tuple[int, ...] = (),
+) -> dict[str, Any]:
+    """One operation: who may call it, its body and answers."""
+    responses: dict[str, Any] = {str(ok): {"description": "done"}}
+    for status in (401, 403, *errors):
+        responses[str(status)] = {"$ref": f"#/components/responses/E{status}"}
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "description": f"Allowed: {who}.",
+        "responses": responses,
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": body}
+    if params:
+        operation["parameters"] = params
+    return operation
+
+
+def _json(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """A JSON request body schema."""
+    return {
+        "application/json": {
+            "schema": {"type": "object", "properties": properties, "required": required}
+        }
+    }
+
+
+def _path(name: str) -> dict[str, Any]:
+    """A path parameter."""
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _query(name: str, kind: str = "string") -> dict[str, Any]:
+    """An optional query parameter."""
+    return {"name": name, "in": "query", "required": False, "schema": {"type": kind}}
+
+
+STR = {"type": "string"}
+AGENT = [_path("agent_id")]
+PRESENCE = {"type": "string", "enum": ["available", "on_break", "offline"]}
+AGENT_FIELDS = {
+    "id": STR,
+    "name": STR,
+    "phone": {"type": "string", "description": "E.164"},
+    "languages": {"type": "array", "items": STR},
+    "skills": {"type": "object", "additionalProperties": {"type": "integer", "enum": [1, 2, 3]}},
+    "crisis_trained": {"type": "boolean"},
+    "pin": STR,
+}
+
+
+def paths() -> dict[str, dict[str, Any]]:
+    """Every path of the API with its operations."""
+    return {
+        "/api/v1/openapi.json": {"get": _op("This document", "anyone")},
+        "/api/v1/me": {"get": _op("The user behind the request", "any signed-in user")},
+        "/api/v1/agents": {
+            "get": _op("Every agent with skills, shifts and live status", OPS),
+            "post": _op(
+                "Add an agent",
+                OPS,
+                body=_json(AGENT_FIELDS, ["id", "name", "phone", "languages", "skills"]),
+                ok=201,
+                errors=(409, 422),
+            ),
+        },
+        "/api/v1/agents/{agent_id}": {
+            "get": _op("One agent", f"{OPS}, or the agent", params=AGENT, errors=(404,)),
+            "patch": _op(
+                "Change an agent's fields",
+                OPS,
+                params=AGENT,
+                body=_json(AGENT_FIELDS, []),
+                errors=(404, 409, 422),
+            ),
+            "delete": _op(
+                "Take an agent off the roster", OPS, params=AGENT, ok=204, errors=(404, 409)
+            ),
+        },
+        "/api/v1/agents/{agent_id}/presence": {
+            "post": _op(
+                "Set presence",
+                f"{OPS}, or the agent",
+                params=AGENT,
+                body=_json({"presence": PRESENCE}, ["presence"]),
+                errors=(404, 422),
+            ),
+        },
+        "/api/v1/agents/{agent_id}/shifts": {
+            "get": _op("Weekly shifts", f"{OPS}, or the agent", params=AGENT, errors=(404,)),
+            "post": _op(
+                "Add a weekly shift (an end before the start runs overnight)",
+                OPS,
+                params=AGENT,
+                ok=201,
+                errors=(404, 409, 422),
+                body=_json(
+                    {
+                        "day": {
+                            "type": "string",
+                            "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                        },
+                        "start": STR,
+                        "end": STR,
+                    },
+                    ["day", "start", "end"],
+                ),
+            ),
+        },
+        "/api/v1/agents/{agent_id}/shifts/{shift_id}": {
+            "delete": _op(
+                "Remove a weekly shift (id such as sun-2200-0600)",
+                OPS,
+                ok=204,
+                params=[*AGENT, _path("shift_id")],
+                errors=(404,),
+            ),
+        },
+        "/api/v1/agents/{agent_id}/call": {
+            "get": _op(
+                "The call ringing or taken: area, language, wait, intake summary",
+                f"{SUP}, or the agent",
+                params=AGENT,
+                errors=(404,),
+            ),
+        },
+        "/api/v1/agents/{agent_id}/call/note": {
+            "post": _op(
+                "Wrap-up note on a call the agent took",
+                "the agent",
+                params=AGENT,
+                body=_json({"reservation": STR, "note": STR}, ["reservation", "note"]),
+                errors=(404, 422),
+            ),
+        },
+        "/api/v1/agents/{agent_id}/call/flag": {
+            "post": _op(
+                "Flag a call heavy or crisis",
+                f"{SUP}, or the agent",
+                params=AGENT,
+                body=_json(
+                    {"reservation": STR, "flag": {"type": "string", "enum": ["heavy", "crisis"]}},
+                    ["reservation", "flag"],
+                ),
+                errors=(404, 422),
+            ),
+        },
+        "/api/v1/roster": {
+            "get": _op(
+                "Export the roster as YAML or CSV", OPS, params=[_query("format")], errors=(422,)
+            ),
+            "put": _op(
+                "Import a whole roster (YAML or CSV); every problem with its line, "
+                "nothing applied on error",
+                OPS,
+                errors=(409, 422),
+                params=[_query("format")],
+                body={"application/yaml": {"schema": STR}, "text/csv": {"schema": STR}},
+            ),
+        },
+        "/api/v1/coverage": {
+            "get": _op(
+                "Coverage per hour, area and language, with gaps",
+                OPS,
+                params=[_query("days", "integer")],
+                errors=(422,),
+            ),
+        },
+        "/api/v1/hours": {"get": _op("Each area's weekly opening hours", OPS)},
+        "/api/v1/wallboard": {"get": _op("Live queue and agent figures", SUP)},
+        "/api/v1/alerts": {
+            "get": _op(
+                "Supervisor alerts after an event id", SUP, params=[_query("after")], errors=(422,)
+            ),
+        },
+        "/api/v1/incidents": {
+            "get": _op(
+                "Crisis incidents of the last days", SUP, params=[_query("days", "integer")]
+            ),
+        },
+        "/api/v1/audit": {
+            "get": _op(
+                "The audit log, newest first",
+                OPS,
+                params=[_query("limit", "integer"), _query("before")],
+                errors=(422,),
+            ),
+        },
+        "/api/v1/users": {
+            "get": _op("Every console user", SUP),
+            "post": _op(
+                "Create a user",
+                SUP,
+                ok=201,
+                errors=(409, 422),
+                body=_json(
+                    {
+                        "name": STR,
+                        "role": {"type": "string", "enum": ["ops", "supervisor", "agent"]},
+                        "password": STR,
+                        "agent_id": STR,
+                    },
+                    ["name", "role", "password"],
+                ),
+            ),
+        },
+        "/api/v1/users/{name}": {
+            "delete": _op(
+                "Delete a user and their tokens",
+                SUP,
+                ok=204,
+                params=[_path("name")],
+                errors=(404, 409),
+            ),
+        },
+        "/api/v1/users/{name}/tokens": {
+            "post": _op(
+                "Make an API token (shown once)", SUP, ok=201, params=[_path("name")], errors=(404,)
+            ),
+        },
+    }
+
+
+def document() -> dict[str, Any]:
+    """The whole OpenAPI document."""
+    error = {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "status": {"type": "integer"},
+                    "message": STR,
+                    "field": STR,
+                    "problems": {"type": "array", "items": {"type": "object"}},
+                },
+                "required": ["status", "message"],
+            }
+        },
+    }
+    meanings = {
+        401: "no valid token or session (or the session expired)",
+        403: "this role or user may not do this, or the CSRF token is missing",
+        404: "no such agent, shift, user or call",
+        409: "clashes with what exists: a duplicate id, an overlapping shift",
+        422: "a field is missing or malformed; `field` names it",
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Legal hotline ops API", "version": "1"},
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": paths(),
+        "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a token from `hotline token create NAME`",
+                },
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "session",
+                    "description": "a console session; writes need X-CSRF-Token",
+                },
+            },
+            "schemas": {"Error": error},
+            "responses": {
+                f"E{status}": {
+                    "description": text,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                }
+                for status, text in meanings.items()
+            },
+        },
+    }

@@ -1,0 +1,373 @@
+"""Roster work for the consoles: agents, weekly shifts, presence, import and export, audited.
+
+Every edit reads the current roster, changes one thing, checks the whole result with the same
+parser a roster file goes through, and re-imports it atomically; a lock keeps two consoles from
+overwriting each other's edits.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import replace
+from typing import Any
+
+import yaml
+
+from ops import context
+from ops.errors import Conflict, Invalid, NotFound
+from queues import keys
+from queues.agents import PRESENCES, ImportReport, UnknownAgent
+from routing.hours import DAY_IDS, MINUTES_PER_DAY, parse_range
+from routing.problems import ProblemsError
+from routing.roster import (
+    CSV_COLUMNS,
+    DEFAULT_TIMEZONE,
+    Agent,
+    Roster,
+    Shift,
+    agent_document,
+    export_roster,
+    parse_roster,
+)
+
+FORMATS = ("yaml", "csv")
+WEEK_MINUTES = 7 * MINUTES_PER_DAY
+_SHIFT_ID = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)-(\d{4})-(\d{4})$")
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$|^24:00$")
+EDITABLE_FIELDS = ("name", "phone", "languages", "skills", "crisis_trained", "pin")
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def current_roster() -> Roster:
+    """The roster as last imported (empty when none was)."""
+    text = context.board().roster_text()
+    if not text:
+        return Roster(())
+    return _parse(text, "roster.yaml")
+
+
+def _parse(text: str, source: str) -> Roster:
+    """Check a roster document against the hotline's areas and languages."""
+    config = context.config()
+    return parse_roster(text, source=source, area_ids=config.areas, languages=config.languages)
+
+
+def agent_or_404(roster: Roster, agent_id: str) -> Agent:
+    """Return a roster agent or raise NotFound."""
+    agent = roster.agent(agent_id)
+    if agent is None:
+        raise NotFound(f"no agent {agent_id!r} on the roster", field="agent_id")
+    return agent
+
+
+def export(fmt: str) -> str:
+    """The current roster as YAML or CSV."""
+    if fmt not in FORMATS:
+        raise Invalid(f"format must be one of {', '.join(FORMATS)}", field="format")
+    roster = current_roster()
+    return export_roster(roster) if fmt == "yaml" else roster_csv(roster)
+
+
+def roster_csv(roster: Roster) -> str:
+    """Render a roster as CSV, one agent a row, in the columns a CSV import reads."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for agent in roster.agents:
+        document = agent_document(agent, DEFAULT_TIMEZONE)
+        writer.writerow(
+            {
+                "id": agent.id,
+                "name": agent.name,
+                "phone": agent.phone,
+                "languages": " ".join(agent.languages),
+                "skills": " ".join(f"{area}:{level}" for area, level in agent.skills.items()),
+                "crisis_trained": "yes" if agent.crisis_trained else "no",
+                "pin": agent.pin or "",
+                "shifts": ";".join(f"{s['days']} {s['hours']}" for s in document["shifts"]),
+                "exceptions": ";".join(
+                    f"{e['date']} off" if e.get("day_off") else f"{e['date']} {e['hours']}"
+                    for e in document.get("exceptions", [])
+                ),
+                "timezone": agent.timezone if agent.timezone != DEFAULT_TIMEZONE else "",
+            }
+        )
+    return out.getvalue()
+
+
+# --- shifts -----------------------------------------------------------------------------------
+
+
+def shift_id(shift: Shift) -> str:
+    """A shift's id in URLs: day, start and end clock, such as "sun-2200-0600"."""
+    end = shift.end - MINUTES_PER_DAY if shift.end > MINUTES_PER_DAY else shift.end
+    return f"{DAY_IDS[shift.weekday]}-{_hhmm(shift.start)}-{_hhmm(end)}"
+
+
+def _hhmm(minutes: int) -> str:
+    """Minutes after midnight as HHMM."""
+    return f"{minutes // 60:02d}{minutes % 60:02d}"
+
+
+def parse_shift(day: object, start: object, end: object) -> Shift:
+    """Read a shift from a day id and two clock times; an end before the start runs overnight."""
+    if day not in DAY_IDS:
+        raise Invalid(f"day must be one of {', '.join(DAY_IDS)}", field="day")
+    for name, value in (("start", start), ("end", end)):
+        if not isinstance(value, str) or not _CLOCK.match(value.strip()):
+            raise Invalid("expected a time of day as HH:MM (00:00 to 24:00)", field=name)
+    try:
+        first, last = parse_range(f"{start}-{end}")
+    except ValueError as error:  # only a start at 24:00 is left to refuse
+        raise Invalid(str(error), field="start") from None
+    return Shift(DAY_IDS.index(str(day)), first, last)
+
+
+def parse_shift_id(text: str) -> Shift:
+    """Read a shift id back into a shift (NotFound when malformed, as for an unknown id)."""
+    found = _SHIFT_ID.match(text)
+    if not found:
+        raise NotFound(f"no shift {text!r}", field="shift_id")
+    day, start, end = found.groups()
+    return parse_shift(day, f"{start[:2]}:{start[2:]}", f"{end[:2]}:{end[2:]}")
+
+
+def overlaps(one: Shift, other: Shift) -> bool:
+    """Tell whether two weekly shifts share a minute (overnight shifts and the week end too)."""
+    a_start = one.weekday * MINUTES_PER_DAY + one.start
+    a_end = one.weekday * MINUTES_PER_DAY + one.end
+    b_start = other.weekday * MINUTES_PER_DAY + other.start
+    b_end = other.weekday * MINUTES_PER_DAY + other.end
+    # Compare on the week's circle: shift B also as it falls a week earlier and later.
+    return any(
+        a_start < b_end + shift and b_start + shift < a_end
+        for shift in (-WEEK_MINUTES, 0, WEEK_MINUTES)
+    )
+
+
+def add_shift(actor: str, agent_id: str, day: object, start: object, end: object) -> Shift:
+    """Add a weekly shift to an agent; Conflict when it overlaps one they already have."""
+    shift = parse_shift(day, start, end)
+    with _editing():
+        roster = current_roster()
+        agent = agent_or_404(roster, agent_id)
+        clash = next((s for s in agent.shifts if overlaps(s, shift)), None)
+        if clash is not None:
+            raise Conflict(f"overlaps the shift {shift_id(clash)}", field="start")
+        shifts = tuple(sorted((*agent.shifts, shift), key=lambda s: (s.weekday, s.start)))
+        _replace_agent(actor, "shift.add", roster, agent, replace(agent, shifts=shifts))
+    return shift
+
+
+def remove_shift(actor: str, agent_id: str, shift_key: str) -> None:
+    """Remove one weekly shift from an agent."""
+    shift = parse_shift_id(shift_key)
+    with _editing():
+        roster = current_roster()
+        agent = agent_or_404(roster, agent_id)
+        if shift not in agent.shifts:
+            raise NotFound(f"agent {agent_id!r} has no shift {shift_key!r}", field="shift_id")
+        shifts = tuple(s for s in agent.shifts if s != shift)
+        _replace_agent(actor, "shift.remove", roster, agent, replace(agent, shifts=shifts))
+
+
+def shifts_of(agent: Agent) -> list[dict[str, Any]]:
+    """An agent's weekly shifts as the API shows them."""
+    return [
+        {
+            "id": shift_id(s),
+            "day": DAY_IDS[s.weekday],
+            "start": _clock(s.start),
+            "end": _clock(s.end - MINUTES_PER_DAY if s.end > MINUTES_PER_DAY else s.end),
+            "overnight": s.end > MINUTES_PER_DAY,
+        }
+        for s in agent.shifts
+    ]
+
+
+def _clock(minutes: int) -> str:
+    """Minutes after midnight as HH:MM."""
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+# --- agents -----------------------------------------------------------------------------------
+
+
+def agent_view(agent: Agent) -> dict[str, Any]:
+    """An agent's roster facts with their live status, as the API shows them."""
+    status = context.board().get(agent.id)
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "phone": agent.phone,
+        "languages": list(agent.languages),
+        "skills": dict(agent.skills),
+        "crisis_trained": agent.crisis_trained,
+        "timezone": agent.timezone,
+        "shifts": shifts_of(agent),
+        "presence": status.presence if status else "offline",
+        "status": status.status if status else "offline",
+        "on_shift": status.on_shift if status else False,
+    }
+
+
+def add_agent(actor: str, fields: dict[str, Any]) -> Agent:
+    """Add an agent to the roster; Conflict when the id is taken."""
+    agent_id = fields.get("id")
+    if not isinstance(agent_id, str) or not agent_id:
+        raise Invalid("missing agent id", field="id")
+    with _editing():
+        roster = current_roster()
+        if roster.agent(agent_id) is not None:
+            raise Conflict(f"agent id {agent_id!r} is already on the roster", field="id")
+        document = {k: v for k, v in fields.items() if k in ("id", *EDITABLE_FIELDS)}
+        document.setdefault("shifts", [])
+        agent = _checked_agent(document)
+        _check_unique_phone(roster, agent)
+        new_roster = Roster((*roster.agents, agent), roster.timezone)
+        _apply(actor, "agent.add", agent.id, None, agent_document(agent), new_roster)
+    return agent
+
+
+def update_agent(actor: str, agent_id: str, fields: dict[str, Any]) -> Agent:
+    """Change an agent's name, phone, languages, skills, crisis training or PIN."""
+    unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise Invalid(f"cannot change {unknown[0]!r} here", field=unknown[0])
+    with _editing():
+        roster = current_roster()
+        agent = agent_or_404(roster, agent_id)
+        document = {**agent_document(agent, DEFAULT_TIMEZONE), **fields, "id": agent_id}
+        changed = _checked_agent(document)
+        _check_unique_phone(roster, changed)
+        _replace_agent(actor, "agent.update", roster, agent, changed)
+    return changed
+
+
+def remove_agent(actor: str, agent_id: str) -> None:
+    """Take an agent off the roster."""
+    with _editing():
+        roster = current_roster()
+        agent = agent_or_404(roster, agent_id)
+        if len(roster.agents) == 1:
+            raise Conflict("the roster cannot be left empty", field="agent_id")
+        new_roster = Roster(tuple(a for a in roster.agents if a.id != agent_id), roster.timezone)
+        _apply(actor, "agent.remove", agent_id, agent_document(agent), None, new_roster)
+
+
+def _checked_agent(document: dict[str, Any]) -> Agent:
+    """Check one agent's fields as a roster file would be checked; Invalid names the field."""
+    text = yaml.safe_dump({"agents": [document]}, allow_unicode=True)
+    try:
+        return _parse(text, "agent").agents[0]
+    except ProblemsError as error:
+        first = error.problems[0]
+        field = str(first.path[2]) if len(first.path) > 2 else "agent"
+        raise Invalid(first.message, field=field, problems=_problems(error)) from None
+
+
+def _check_unique_phone(roster: Roster, agent: Agent) -> None:
+    """Two agents never share a phone: a call offered to one would ring the other."""
+    other = next((a for a in roster.agents if a.phone == agent.phone and a.id != agent.id), None)
+    if other is not None:
+        raise Conflict(f"agent {other.id!r} has this phone number", field="phone")
+
+
+def set_presence(actor: str, agent_id: str, presence: object) -> dict[str, Any]:
+    """Set an agent's presence (available, on_break, offline) and audit the change."""
+    if presence not in PRESENCES:
+        raise Invalid(f"presence must be one of {', '.join(PRESENCES)}", field="presence")
+    now = context.now()
+    try:
+        change = context.board().set_presence(agent_id, str(presence), now)
+    except UnknownAgent:
+        raise NotFound(f"no agent {agent_id!r} on the roster", field="agent_id") from None
+    if change.before != change.after:
+        context.audit_log().record(
+            actor,
+            "agent.presence",
+            agent_id,
+            before={"presence": change.before},
+            after={"presence": change.after},
+            now=now,
+        )
+    return {"agent_id": agent_id, "presence": change.after, "before": change.before}
+
+
+# --- whole rosters ----------------------------------------------------------------------------
+
+
+def import_roster(actor: str, text: str, fmt: str) -> ImportReport:
+    """Check and apply a whole roster file; every problem with its line, nothing applied."""
+    if fmt not in FORMATS:
+        raise Invalid(f"format must be one of {', '.join(FORMATS)}", field="format")
+    try:
+        roster = _parse(text, f"roster.{fmt}")
+    except ProblemsError as error:
+        raise Invalid(
+            f"the roster has {len(error.problems)} problem(s); nothing was applied",
+            field="roster",
+            problems=_problems(error),
+        ) from None
+    with _editing():
+        before = context.board().roster_text()
+        now = context.now()
+        report = context.board().import_roster(roster, now)
+        context.audit_log().record(
+            actor, "roster.import", "roster", before=before, after=export_roster(roster), now=now
+        )
+    return report
+
+
+def _problems(error: ProblemsError) -> list[dict[str, Any]]:
+    """A roster's problems as the API shows them: line, field path, message."""
+    return [
+        {
+            "line": problem.line,
+            "field": ".".join(str(part) for part in problem.path),
+            "message": problem.message,
+        }
+        for problem in error.problems
+    ]
+
+
+def _replace_agent(actor: str, action: str, roster: Roster, old: Agent, new: Agent) -> None:
+    """Apply a roster where one agent changed, with the agent's before and after audited."""
+    agents = tuple(new if a.id == old.id else a for a in roster.agents)
+    _apply(
+        actor,
+        action,
+        old.id,
+        agent_document(old, roster.timezone),
+        agent_document(new, roster.timezone),
+        Roster(agents, roster.timezone),
+    )
+
+
+def _apply(actor: str, action: str, target: str, before: Any, after: Any, roster: Roster) -> None:
+    """Re-check the changed roster whole, import it and audit the change."""
+    try:
+        checked = _parse(export_roster(roster), "roster.yaml")
+    except ProblemsError as error:
+        raise Invalid(
+            error.problems[0].message, field="roster", problems=_problems(error)
+        ) from None
+    now = context.now()
+    context.board().import_roster(checked, now)
+    context.audit_log().record(actor, action, target, before=before, after=after, now=now)
+
+
+class _editing:
+    """Holds the roster edit lock across read, change and import."""
+
+    def __enter__(self) -> None:
+        self.lock = context.redis().lock(keys.roster_edit_lock(), timeout=30, blocking_timeout=10)
+        if not self.lock.acquire():
+            raise Conflict("another roster change is in progress; try again", field="roster")
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()

@@ -1,0 +1,72 @@
+// Keeps the wallboard, alerts and the agent's call card fresh by polling the JSON API.
+// Every page works without it; this only saves pressing reload.
+(function () {
+  "use strict";
+
+  function poll(url, every, handle) {
+    function tick() {
+      var target = typeof url === "function" ? url() : url;
+      fetch(target, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) { if (data) { handle(data); } })
+        .catch(function () { /* the next tick tries again */ })
+        .finally(function () { setTimeout(tick, every); });
+    }
+    setTimeout(tick, every);
+  }
+
+  function set(root, selector, value) {
+    var el = root.querySelector(selector);
+    if (el) { el.textContent = value; }
+  }
+
+  var board = document.querySelector("[data-live]");
+  if (board) {
+    poll(board.dataset.live, Number(board.dataset.every || 5000), function (data) {
+      set(board, '[data-field="waiting"]', data.waiting);
+      set(board, '[data-field="longest_wait_s"]', data.longest_wait_s);
+      var rate = data.today.answer_rate;
+      set(board, '[data-field="answer_rate"]', rate === null ? "–" : Math.round(rate * 100) + "%");
+      set(board, '[data-field="at"]', new Date(data.at * 1000).toLocaleTimeString());
+      data.areas.forEach(function (area) {
+        var row = board.querySelector('[data-area="' + area.id + '"]');
+        if (row) {
+          set(row, '[data-k="waiting"]', area.waiting);
+          set(row, '[data-k="longest_wait_s"]', area.longest_wait_s);
+        }
+      });
+      Object.keys(data.agents).forEach(function (state) {
+        set(board, '[data-state="' + state + '"]', data.agents[state]);
+      });
+    });
+  }
+
+  var alerts = document.querySelector("[data-live-alerts]");
+  if (alerts) {
+    poll(function () {
+      return alerts.dataset.liveAlerts + "?after=" + encodeURIComponent(alerts.dataset.last || "0-0");
+    }, Number(alerts.dataset.every || 3000), function (data) {
+        data.alerts.forEach(function (alert) {
+          var li = document.createElement("li");
+          li.className = "alert new " + alert.kind;
+          var parts = [alert.kind, alert.agent, alert.area, alert.flag, alert.trigger];
+          li.textContent = new Date(Number(alert.at) * 1000).toLocaleTimeString() + " " +
+            parts.filter(Boolean).join(" · ");
+          alerts.insertBefore(li, alerts.firstChild);
+        });
+        if (data.last_id) { alerts.dataset.last = data.last_id; }
+    });
+  }
+
+  var call = document.querySelector("[data-live-call]");
+  if (call) {
+    // The card is drawn by the server: reload when a new call rings or its state moves on.
+    poll(call.dataset.liveCall, Number(call.dataset.every || 2000), function (data) {
+      var rid = data.call ? data.call.reservation : "";
+      var state = data.call ? data.call.state : "";
+      if (rid !== call.dataset.reservation || state !== call.dataset.state) {
+        window.location.reload();
+      }
+    });
+  }
+})();

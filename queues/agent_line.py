@@ -1,0 +1,117 @@
+"""Agents without a computer: finding an agent by keypad code and PIN, with failures limited.
+
+An agent id is entered on the keypad, letters as the keys show them ("a01" is 2 0 1), so ids
+need not be numeric. Wrong PINs are counted per agent code and per calling number in Redis, so
+guessing from many calls or many codes is stopped, not only within one call.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from redis import Redis
+
+from queues import events, keys
+from queues.agents import AgentBoard, PresenceChange
+from queues.waiting import caller_digest
+
+KEYPAD = {
+    **{letter: digit for digit, letters in {
+        "2": "abc", "3": "def", "4": "ghi", "5": "jkl",
+        "6": "mno", "7": "pqrs", "8": "tuv", "9": "wxyz",
+    }.items() for letter in letters},
+    **{digit: digit for digit in "0123456789"},
+}  # fmt: skip
+# Wrong PINs allowed per agent code, and per calling number, within the window.
+MAX_FAILURES = 5
+FAILURE_WINDOW_S = 15 * 60
+
+
+@dataclass(frozen=True)
+class Login:
+    """The outcome of an ID and PIN: the agent, or why not (wrong or locked)."""
+
+    agent_id: str | None
+    locked: bool = False
+
+
+def keypad_code(agent_id: str) -> str:
+    """The digits an agent keys for their id: letters as on the keypad, other marks dropped."""
+    return "".join(KEYPAD.get(char, "") for char in agent_id.lower())
+
+
+class AgentLine:
+    """Checks agent-line logins and sets presence, auditing each step in the event stream."""
+
+    def __init__(self, redis: Redis, board: AgentBoard):
+        self.redis = redis
+        self.board = board
+
+    def locked(self, code: str, caller: str) -> bool:
+        """Tell whether too many wrong PINs came for this code or from this number lately."""
+        counts = self.redis.mget([keys.agent_line_failures(s) for s in _subjects(code, caller)])
+        return any(int(count or 0) >= MAX_FAILURES for count in counts)
+
+    def login(self, code: str, pin: str, *, caller: str, call_sid: str, now: float) -> Login:
+        """Find the agent whose keypad code and PIN match; count a failure otherwise."""
+        if self.locked(code, caller):
+            return Login(None, locked=True)
+        matches = [
+            agent_id
+            for agent_id in self.board.ids()
+            if keypad_code(agent_id) == code and self._pin_matches(agent_id, pin)
+        ]
+        # Two agents with the same code and PIN cannot be told apart: neither logs in.
+        if len(matches) == 1:
+            self.redis.delete(keys.agent_line_failures(f"code:{code}"))
+            events.append(
+                self.redis, "agent-line-login", at=f"{now:.3f}", agent=matches[0], call=call_sid
+            )
+            return Login(matches[0])
+        pipe = self.redis.pipeline()
+        for subject in _subjects(code, caller):
+            pipe.incr(keys.agent_line_failures(subject))
+            pipe.expire(keys.agent_line_failures(subject), FAILURE_WINDOW_S)
+        events.append(
+            self.redis,
+            "agent-line-failed",
+            pipeline=pipe,
+            at=f"{now:.3f}",
+            code=code,
+            caller=caller_digest(caller) if caller else None,
+            call=call_sid,
+        )
+        pipe.execute()
+        return Login(None, locked=self.locked(code, caller))
+
+    def set_presence(
+        self, agent_id: str, presence: str, *, call_sid: str, now: float
+    ) -> PresenceChange:
+        """Set an agent's presence from the agent line and audit the change."""
+        change = self.board.set_presence(agent_id, presence, now)
+        events.append(
+            self.redis,
+            "agent-line-presence",
+            at=f"{now:.3f}",
+            agent=agent_id,
+            presence=presence,
+            before=change.before,
+            call=call_sid,
+        )
+        return change
+
+    def _pin_matches(self, agent_id: str, pin: str) -> bool:
+        """Compare a keyed PIN with the agent's in constant time; no PIN never matches."""
+        stored = self.redis.hget(keys.agent(agent_id), "pin")
+        if not stored or not pin:
+            return False
+        return hmac.compare_digest(stored, pin.encode())
+
+
+def _subjects(code: str, caller: str) -> list[str]:
+    """What failures are counted against: the code keyed and the number calling."""
+    subjects = [f"code:{code}"]
+    if caller:
+        subjects.append(f"caller:{caller_digest(caller)}")
+    return subjects

@@ -1,0 +1,59 @@
+"""The emergency closure supervisors set: one JSON value in Redis, every change audited."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from redis import Redis
+
+from queues import events, keys
+from routing.holidays import Closure
+
+
+class ClosureBoard:
+    """Sets, clears and reads the emergency closure; the owner of the closure key."""
+
+    def __init__(self, redis: Redis):
+        self.redis = redis
+
+    def set(self, closure: Closure, *, by: str, now: float) -> None:
+        """Close the hotline with a message per language and an optional end."""
+        value = {
+            "message": closure.message,
+            "until": closure.until.timestamp() if closure.until else None,
+            "by": by,
+            "since": now,
+        }
+        pipe = self.redis.pipeline()
+        pipe.set(keys.closure(), json.dumps(value, ensure_ascii=False))
+        events.append(
+            self.redis,
+            "closure-set",
+            pipeline=pipe,
+            at=f"{now:.3f}",
+            by=by,
+            until=f"{value['until']:.0f}" if value["until"] else None,
+        )
+        pipe.execute()
+
+    def clear(self, *, by: str, now: float) -> bool:
+        """Reopen the hotline; tell whether a closure was in force."""
+        cleared = bool(self.redis.delete(keys.closure()))
+        if cleared:
+            events.append(self.redis, "closure-cleared", at=f"{now:.3f}", by=by)
+        return cleared
+
+    def get(self) -> Closure | None:
+        """The closure as set (it may have ended: ask `active(now)`), or None."""
+        raw = self.redis.get(keys.closure())
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        until = data.get("until")
+        return Closure(
+            message={str(k): str(v) for k, v in (data.get("message") or {}).items()},
+            until=datetime.fromtimestamp(until, UTC) if until else None,
+            set_by=str(data.get("by", "")),
+            since=datetime.fromtimestamp(data["since"], UTC) if data.get("since") else None,
+        )

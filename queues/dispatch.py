@@ -1,0 +1,294 @@
+"""Dispatch: what follows a routing decision, run as RQ jobs that survive a crash.
+
+A match makes a reservation; `dispatch` puts a `ring_agent` job on the `dispatch` queue, which
+rings the agent with a whisper. Accepting redirects the waiting caller into the conference named
+by the reservation (`bridge_caller`), or dials a caller who asked for a callback. A caller who
+hangs up while the agent rings has the offer withdrawn (`withdraw_offer`). A self-renewing
+`sweep_job` repairs what a crash left and widens waiting calls' skill steps on time.
+Jobs take ids and are idempotent: each first checks the reservation is still in the state it
+acts on, so a repeated or late job changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+from redis import Redis
+from rq import Queue, Retry
+
+from queues import events, runtime
+from queues.agents import AgentBoard, PresenceChange
+from queues.calls import CallStore
+from queues.matcher import Match, Matcher
+from queues.ratelimit import RateLimiter
+from queues.reservations import Reservations, Transition
+from queues.script import RoutingScript
+from queues.sweep import sweep
+from queues.waiting import Departure, WaitingRoom
+from routing.matching import RoutingPolicy
+from routing.privacy import mask_number
+from telephony.gateway import GatewayError
+
+log = logging.getLogger(__name__)
+
+DISPATCH_QUEUE = "dispatch"
+# Twilio's 429s and 5xx pass within seconds; a ring that is still failing after that has
+# missed its reservation anyway, and the sweep offers the call again.
+RING_RETRY = Retry(max=3, interval=[1, 2, 4])
+BRIDGE_RETRY = Retry(max=5, interval=[1, 1, 2, 4, 8])
+# How often the sweep runs: timeouts, wrap-up ends and widening steps land within this.
+SWEEP_INTERVAL_S = 2
+SWEEP_JOB_ID = "hotline-sweep"
+# A ring whose rate-limit slot is this close goes out now rather than being scheduled.
+RATE_SLACK_S = 0.2
+# Agents' legs report every step, so a no-answer is seen as soon as Twilio gives up.
+AGENT_LEG_EVENTS = ("initiated", "ringing", "answered", "completed")
+
+
+@dataclass(frozen=True)
+class Routing:
+    """The routing objects of one process, sharing one registered script."""
+
+    board: AgentBoard
+    room: WaitingRoom
+    matcher: Matcher
+    reservations: Reservations
+    calls: CallStore
+
+    @classmethod
+    def on(cls, rt: runtime.Runtime) -> Routing:
+        """Build the routing objects on a runtime's Redis and policy."""
+        policy, script = rt.config.routing, rt.script
+        return cls(
+            board=AgentBoard(rt.redis, policy, script=script),
+            room=WaitingRoom(rt.redis, policy, script=script),
+            matcher=Matcher(rt.redis, policy, script=script),
+            reservations=Reservations(rt.redis, policy, script=script),
+            calls=CallStore(rt.redis),
+        )
+
+
+def dispatch_queue(redis: Redis) -> Queue:
+    """The RQ queue that rings agents and bridges callers."""
+    return Queue(DISPATCH_QUEUE, connection=redis)
+
+
+def dispatch(redis: Redis, matches: list[Match | None]) -> None:
+    """Ring the agent of each new reservation, through the dispatch queue."""
+    queue = dispatch_queue(redis)
+    for match in matches:
+        if match is None:
+            continue
+        log.info(
+            "offer %s: call %s to agent %s (%s, %s)",
+            match.reservation_id,
+            match.call_sid,
+            match.agent_id,
+            match.area,
+            match.language,
+        )
+        queue.enqueue(
+            ring_agent,
+            match.reservation_id,
+            job_id=f"ring-{match.reservation_id}",
+            retry=RING_RETRY,
+        )
+
+
+def set_presence(
+    redis: Redis, policy: RoutingPolicy, agent_id: str, presence: str, now: float
+) -> PresenceChange:
+    """Set an agent's presence; an agent who becomes available is offered the best waiting call."""
+    script = RoutingScript(redis, policy)
+    change = AgentBoard(redis, policy, script=script).set_presence(agent_id, presence, now)
+    if presence == "available":
+        dispatch(redis, [Matcher(redis, policy, script=script).match_agent(agent_id, now)])
+    return change
+
+
+def ring_agent(reservation_id: str, slot_taken: bool = False) -> str:
+    """Ring the reserved agent with a whisper; does nothing once the offer has moved on."""
+    rt = runtime.current()
+    routing = Routing.on(rt)
+    offer = routing.reservations.get(reservation_id)
+    if offer is None or offer.state != "offered":
+        return "moved-on"
+    phone = routing.board.phone(offer.agent_id)
+    if not phone:
+        _miss(rt, routing, offer.id, "no-answer")
+        return "no-phone"
+    if not slot_taken:
+        # Twilio allows an account about one new call per second: a burst takes turns. A ring
+        # whose turn is later is scheduled for it, so the worker never sleeps while callers
+        # wait to be bridged.
+        limiter = RateLimiter(rt.redis, "outbound-calls", rt.config.calls_per_second)
+        slot = limiter.acquire(rt.now(), max_wait_s=offer.expires_at - rt.now())
+        if slot is None:
+            return "rate-limited"
+        if slot - rt.now() > RATE_SLACK_S:
+            dispatch_queue(rt.redis).enqueue_at(
+                datetime.fromtimestamp(slot, UTC),
+                ring_agent,
+                reservation_id,
+                True,
+                # Another id than this job's own: RQ would let the finishing job overwrite it.
+                job_id=f"ring-{reservation_id}-turn",
+                retry=RING_RETRY,
+            )
+            return "deferred"
+    query = {"res": reservation_id}
+    try:
+        leg = rt.gateway.create_call(
+            phone,
+            rt.url("/voice/agent/whisper?" + urlencode(query)),
+            status_callback=rt.url("/voice/agent/status?" + urlencode(query)),
+            status_callback_events=AGENT_LEG_EVENTS,
+            timeout=int(max(rt.config.routing.reservation_timeout_s - 2, 5)),
+        )
+    except GatewayError as error:
+        if error.retryable:
+            raise
+        log.warning("cannot ring agent %s: %s", offer.agent_id, error)
+        _miss(rt, routing, offer.id, "no-answer")
+        return "failed"
+    routing.calls.update(offer.call_sid, agent_leg=leg.sid, reservation=reservation_id)
+    return leg.sid
+
+
+def accept(rt: runtime.Runtime, reservation_id: str) -> Transition:
+    """The agent pressed the accept key: take the call and bring the caller in."""
+    routing = Routing.on(rt)
+    transition = routing.reservations.accept(reservation_id, rt.now())
+    if transition.changed:
+        routing.calls.update(
+            transition.call_sid, reservation=reservation_id, agent=transition.agent_id
+        )
+        dispatch_queue(rt.redis).enqueue(
+            bridge_caller, reservation_id, job_id=f"bridge-{reservation_id}", retry=BRIDGE_RETRY
+        )
+    return transition
+
+
+def bridge_caller(reservation_id: str) -> str:
+    """Bring the caller to the accepted agent: out of the queue, or dialled back."""
+    rt = runtime.current()
+    routing = Routing.on(rt)
+    offer = routing.reservations.get(reservation_id)
+    if offer is None or offer.state not in ("accepted", "connected"):
+        return "not-accepted"
+    query = urlencode({"res": reservation_id})
+    if offer.kind == "callback":
+        number = routing.room.callback_number(offer.call_sid)
+        if not number:
+            return "no-number"
+        leg = rt.gateway.create_call(
+            number,
+            rt.url(f"/voice/connect/callback?{query}"),
+            status_callback=rt.url(f"/voice/connect/callback-status?{query}"),
+            status_callback_events=("completed",),
+            timeout=30,
+        )
+        log.info("calling back %s for %s", mask_number(number), reservation_id)
+        return leg.sid
+    try:
+        rt.gateway.update_call(offer.call_sid, url=rt.url(f"/voice/connect/queued?{query}"))
+    except GatewayError as error:
+        if error.retryable:
+            raise
+        # The caller's leg is gone (hung up as the agent accepted): the agent is told on join.
+        log.warning("caller of %s is gone: %s", reservation_id, error)
+        events.append(rt.redis, "caller-gone", call=offer.call_sid, reservation=reservation_id)
+        return "caller-gone"
+    return "redirected"
+
+
+def decline(rt: runtime.Runtime, reservation_id: str, reason: str) -> Transition:
+    """The agent declined or did not answer: the caller keeps their place and is offered again."""
+    return _miss(rt, Routing.on(rt), reservation_id, reason)
+
+
+def _miss(rt: runtime.Runtime, routing: Routing, reservation_id: str, reason: str) -> Transition:
+    """Record a missed offer and offer the call to the next agent."""
+    transition = routing.reservations.missed(reservation_id, reason, rt.now())
+    if transition.changed and transition.call_sid:
+        dispatch(rt.redis, [routing.matcher.match_call(transition.call_sid, rt.now())])
+    return transition
+
+
+def finish(rt: runtime.Runtime, reservation_id: str) -> Transition:
+    """The agent left the call: wrap-up starts, longer after a heavy call."""
+    routing = Routing.on(rt)
+    offer = routing.reservations.get(reservation_id)
+    heavy = bool(offer and offer.heavy)
+    if offer is not None:
+        record = routing.calls.get(offer.call_sid)
+        # A crisis or an agent's heavy flag raised during the call weighs like a heavy intake.
+        heavy = heavy or bool(record and (record.crisis_trigger or record.heavy))
+    # The finish step also records the talk time for the waiting room's estimates.
+    return routing.reservations.finish(reservation_id, rt.now(), heavy=heavy)
+
+
+def end_agent_leg(rt: runtime.Runtime, reservation_id: str) -> None:
+    """Tell the agent waiting in the conference that the caller was not reached, and free them."""
+    offer = Routing.on(rt).reservations.get(reservation_id)
+    record = CallStore(rt.redis).get(offer.call_sid) if offer else None
+    if not record or not record.agent_leg:
+        return
+    query = urlencode({"res": reservation_id})
+    try:
+        rt.gateway.update_call(record.agent_leg, url=rt.url(f"/voice/agent/unreached?{query}"))
+    except GatewayError as error:
+        log.warning("could not tell the agent of %s: %s", reservation_id, error)
+
+
+def caller_left(rt: runtime.Runtime, call_sid: str, outcome: str) -> Departure:
+    """The caller left the waiting room; an agent ringing for them is told and freed."""
+    routing = Routing.on(rt)
+    departure = routing.room.leave(call_sid, rt.now(), outcome=outcome)
+    if departure.reservation:
+        dispatch_queue(rt.redis).enqueue(
+            withdraw_offer,
+            departure.reservation,
+            call_sid,
+            job_id=f"withdraw-{departure.reservation}",
+            retry=RING_RETRY,
+        )
+    return departure
+
+
+def withdraw_offer(reservation_id: str, call_sid: str) -> str:
+    """Stop an agent's leg ringing for a caller who left; one in the whisper hears why."""
+    rt = runtime.current()
+    record = CallStore(rt.redis).get(call_sid)
+    agent_leg = record.agent_leg if record else ""
+    if not agent_leg:
+        return "no-leg"
+    leg = rt.gateway.fetch_call(agent_leg)
+    if leg.status in ("queued", "initiated", "ringing"):
+        rt.gateway.update_call(agent_leg, status="canceled")
+        return "canceled"
+    if leg.status == "in-progress":
+        query = urlencode({"res": reservation_id})
+        rt.gateway.update_call(agent_leg, url=rt.url(f"/voice/agent/gone?{query}"))
+        return "told"
+    return leg.status
+
+
+def sweep_job() -> int:
+    """Handle due timers, offer what they freed, and schedule the next sweep."""
+    rt = runtime.current()
+    report = sweep(rt.redis, rt.config.routing, rt.now())
+    dispatch(rt.redis, list(report.matches))
+    schedule_sweep(rt.redis)
+    return len(report.matches)
+
+
+def schedule_sweep(redis: Redis, delay_s: int = SWEEP_INTERVAL_S) -> None:
+    """Schedule the next sweep; one fixed job id keeps a single sweep in the schedule."""
+    # RQ's scheduler works in whole seconds.
+    Queue("default", connection=redis).enqueue_in(
+        timedelta(seconds=delay_s), sweep_job, job_id=SWEEP_JOB_ID
+    )

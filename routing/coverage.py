@@ -1,0 +1,166 @@
+"""Staffing coverage: for each hour of the coming days, area and language, who could answer.
+
+A cell is a gap when, for some minute of the hour in which the area is open, no agent on shift
+both speaks the language and takes the area (or the general area, whose agents take anything).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from routing.holidays import HolidayRules, intervals
+from routing.roster import Agent, Roster
+from routing.shifts import agent_intervals
+
+HOUR = timedelta(hours=1)
+Span = tuple[datetime, datetime]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One hour of one area and language: the eligible agents on shift and what is uncovered."""
+
+    start: datetime
+    area: str
+    language: str
+    agents: tuple[str, ...]
+    open_minutes: int
+    uncovered_minutes: int
+
+    @property
+    def gap(self) -> bool:
+        """Tell whether callers could reach nobody during part of this open hour."""
+        return self.uncovered_minutes > 0
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Every cell of the period, hour by hour, and the gaps among them."""
+
+    start: datetime
+    hours: int
+    cells: tuple[Cell, ...]
+    gaps: tuple[Cell, ...]
+    warning: str | None = None
+
+
+def coverage(
+    roster: Roster,
+    areas: Mapping[str, Any] | Iterable[str],
+    languages: Iterable[str],
+    start: datetime,
+    days: int,
+    *,
+    rules: HolidayRules | None = None,
+    general_area: str = "general",
+) -> Coverage:
+    """Work out coverage for `days` days of whole hours from start (rounded down to the hour).
+
+    `areas` maps area ids to their opening hours (a WeeklyHours or anything with `.hours`), or
+    lists area ids that are always open. `rules` applies holidays to shifts, as the roster asks.
+    """
+    first = start.astimezone(start.tzinfo).replace(minute=0, second=0, microsecond=0)
+    count = days * 24
+    end = first + count * HOUR
+    hours_by_area = _hours_by_area(areas)
+    shifts = {agent.id: _spans(agent, first, end, rules) for agent in roster.agents}
+    cells = []
+    for area, hours in hours_by_area.items():
+        open_spans = _open_spans(hours, first, end)
+        for language in languages:
+            eligible = [a for a in roster.agents if _eligible(a, area, language, general_area)]
+            for index in range(count):
+                cell_start = first + index * HOUR
+                cells.append(_cell(cell_start, area, language, eligible, shifts, open_spans))
+    warning = None
+    if rules is not None:
+        warning = rules.calendar.warning(first.date(), end.date())
+    return Coverage(first, count, tuple(cells), tuple(c for c in cells if c.gap), warning)
+
+
+def _hours_by_area(areas: Mapping[str, Any] | Iterable[str]) -> dict[str, Any]:
+    """Each area id with its opening hours, or None for an area that is always open."""
+    if isinstance(areas, Mapping):
+        return {area: getattr(value, "hours", value) for area, value in areas.items()}
+    return {area: None for area in areas}
+
+
+def _eligible(agent: Agent, area: str, language: str, general_area: str) -> bool:
+    """Tell whether an agent could take a call of an area in a language."""
+    skilled = agent.level(area) >= 1 or agent.level(general_area) >= 1
+    return skilled and language in agent.languages
+
+
+def _spans(agent: Agent, first: datetime, end: datetime, rules: HolidayRules | None) -> list[Span]:
+    """An agent's shifts that touch the period."""
+    days = (first.date() - timedelta(days=2), end.date() + timedelta(days=1))
+    return [s for s in agent_intervals(agent, *days, rules) if s[1] > first and s[0] < end]
+
+
+def _open_spans(hours: Any, first: datetime, end: datetime) -> list[Span] | None:
+    """The area's opening stretches in the period, or None when it is always open."""
+    if hours is None:
+        return None
+    local_first = first.astimezone(hours.zone).date() - timedelta(days=1)
+    local_last = end.astimezone(hours.zone).date()
+    return [
+        span
+        for span in intervals(hours.zone, hours.ranges_on, local_first, local_last)
+        if span[1] > first and span[0] < end
+    ]
+
+
+def _cell(
+    start: datetime,
+    area: str,
+    language: str,
+    eligible: list[Agent],
+    shifts: Mapping[str, list[Span]],
+    open_spans: list[Span] | None,
+) -> Cell:
+    """Build one hour's cell: agents overlapping it, open minutes, minutes nobody covers."""
+    end = start + HOUR
+    needed = _clip(open_spans if open_spans is not None else [(start, end)], start, end)
+    agents, covered = [], []
+    for agent in eligible:
+        spans = _clip(shifts[agent.id], start, end)
+        if spans:
+            agents.append(agent.id)
+            covered += spans
+    uncovered = _minutes(needed) - _minutes(_intersect(_merge(needed), _merge(covered)))
+    return Cell(start, area, language, tuple(agents), _minutes(needed), uncovered)
+
+
+def _clip(spans: Iterable[Span], start: datetime, end: datetime) -> list[Span]:
+    """The parts of spans inside [start, end)."""
+    clipped = [(max(a, start), min(b, end)) for a, b in spans]
+    return [(a, b) for a, b in clipped if a < b]
+
+
+def _merge(spans: Iterable[Span]) -> list[Span]:
+    """Merge overlapping or touching spans into sorted disjoint ones."""
+    merged: list[Span] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _intersect(left: list[Span], right: list[Span]) -> list[Span]:
+    """The intersection of two sorted disjoint span lists."""
+    found = []
+    for a, b in left:
+        for c, d in right:
+            if max(a, c) < min(b, d):
+                found.append((max(a, c), min(b, d)))
+    return found
+
+
+def _minutes(spans: Iterable[Span]) -> int:
+    """Total whole minutes of disjoint spans."""
+    return round(sum((b - a).total_seconds() for a, b in _merge(spans)) / 60)

@@ -1,0 +1,164 @@
+"""The consoles in a real browser: Debian's Chromium driven by Playwright, the app on a port.
+
+Screenshots go to a temporary folder, or to SCREENSHOTS_DIR when set (docs/screenshots for the
+README: SCREENSHOTS_DIR=docs/screenshots pytest tests/browser).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from werkzeug.serving import make_server
+
+from tests.ops_fixtures import PASSWORD, Hotline, hotline_fixture  # noqa: F401
+
+pytestmark = pytest.mark.redis
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WAIT_MS = 10_000
+expect.set_options(timeout=WAIT_MS)
+
+
+@pytest.fixture
+def base_url(app) -> Iterator[str]:
+    """The app served on a free port in a thread; localhost, where Secure cookies are allowed."""
+    app.config["OPS_POLL_MS"] = 300  # live pages poll quickly so the tests need not wait
+    server = make_server("localhost", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
+    context.set_default_timeout(WAIT_MS)
+    found = context.new_page()
+    yield found
+    context.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def sign_in(page: Page, base_url: str, name: str) -> None:
+    page.goto(f"{base_url}/ops/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button")
+    expect(page.locator(".who")).to_contain_text(name)
+
+
+def test_ops_user_adds_a_night_shift_and_the_coverage_gap_closes(
+    page: Page, base_url: str, hotline: Hotline, shots: Path
+):
+    sign_in(page, base_url, "olga")
+    page.goto(f"{base_url}/ops/coverage?day=2026-12-02")
+    night = page.locator('[data-cell="general-zh-22"]')
+    expect(night).to_have_class("gap")
+    expect(page.locator('[data-gap="general-zh-2026-12-02T22:00:00+08:00"]')).to_have_count(1)
+
+    page.goto(f"{base_url}/ops/roster")
+    form = page.locator("#pick-shift")
+    form.locator("select[name=agent]").select_option("n1")
+    form.locator("select[name=day]").select_option("wed")
+    form.locator("input[name=start]").fill("22:00")
+    form.locator("input[name=end]").fill("08:00")
+    form.locator("button").click()
+    cell = page.locator('td[data-agent="n1"][data-day="wed"]')
+    expect(cell.locator(".chip.night")).to_contain_text("22:00–08:00")
+    expect(page.locator(".flash.ok")).to_be_visible()
+    page.screenshot(path=str(shots / "ops-roster.png"), full_page=True)
+
+    page.goto(f"{base_url}/ops/coverage?day=2026-12-02")
+    expect(night).to_have_class("ok")
+    expect(night).to_have_text("1")
+    expect(page.locator('[data-gap="general-zh-2026-12-02T22:00:00+08:00"]')).to_have_count(0)
+    page.screenshot(path=str(shots / "ops-coverage.png"), full_page=True)
+
+    # The same grid edits in place: a cell's own form removes and adds shifts.
+    page.goto(f"{base_url}/ops/roster")
+    cell.locator("button.x").click()
+    expect(cell.locator(".chip")).to_have_count(0)
+    cell.locator("summary").click()
+    cell.locator("input[name=start]").fill("21:00")
+    cell.locator("input[name=end]").fill("23:00")
+    cell.locator("details button").click()
+    expect(page.locator('td[data-agent="n1"][data-day="wed"] .chip')).to_contain_text("21:00–23:00")
+
+
+def test_agent_sets_available_and_the_ringing_call_shows_its_summary(
+    page: Page, base_url: str, hotline: Hotline, shots: Path
+):
+    sign_in(page, base_url, "wang")
+    expect(page.locator("#call .empty")).to_be_visible()
+    page.click("button.presence.available")
+    expect(page.locator("[data-status]")).to_have_attribute("data-status", "available")
+    assert hotline.board.get("d1").presence == "available"
+
+    match = hotline.ring("CA" + "7" * 32, area="family", summary="婚姻状况：已婚；子女：有")
+    assert match is not None and match.agent_id == "d1"
+    # The page polls the API and redraws itself when the call rings.
+    expect(page.locator("#call h2.ringing")).to_be_visible()
+    expect(page.locator('#call [data-k="summary"]')).to_have_text("婚姻状况：已婚；子女：有")
+    expect(page.locator('#call [data-k="area"]')).to_contain_text("婚姻")
+    expect(page.locator('#call [data-k="wait"]')).to_contain_text("42")
+    page.fill("textarea[name=note]", "需要转介律师")
+    page.click("#call form button:has-text('保存')")
+    expect(page.locator("textarea[name=note]")).to_have_value("需要转介律师")
+    page.screenshot(path=str(shots / "agent-desk.png"), full_page=True)
+    page.click("button[value=heavy]")
+    expect(page.locator("#call dd").last).to_contain_text("heavy")
+
+
+def test_supervisor_wallboard_refreshes_itself(
+    page: Page, base_url: str, hotline: Hotline, shots: Path
+):
+    for presence, agent in (("available", "d2"), ("on_break", "n1")):
+        hotline.board.set_presence(agent, presence, hotline.now)
+    hotline.room.enqueue("CA1", area="labor", language="zh", now=hotline.now - 75)
+    sign_in(page, base_url, "sam")
+    page.goto(f"{base_url}/ops/wallboard")
+    expect(page.locator('[data-area="labor"] [data-k="waiting"]')).to_have_text("1")
+    hotline.room.enqueue("CA2", area="family", language="en", now=hotline.now - 30)
+    hotline.redis.xadd(
+        "hotline:events",
+        {"kind": "crisis", "at": f"{hotline.now:.3f}", "call": "CA3", "trigger": "danger-key"},
+    )
+    # No reload: the poll brings the new caller and the crisis alert.
+    expect(page.locator('[data-area="family"] [data-k="waiting"]')).to_have_text("1")
+    expect(page.locator('[data-field="waiting"]')).to_have_text("2")
+    expect(page.locator("#alerts li.crisis")).to_contain_text("danger-key")
+    page.screenshot(path=str(shots / "ops-wallboard.png"), full_page=True)

@@ -1,0 +1,159 @@
+"""A whole voicemail through the real hotline: an after-hours caller leaves a message, the worker
+processes and encrypts it and deletes Twilio's copy, and at the area's next opening a labor
+agent is rung, hears the message, presses 1 and is connected to the caller called back."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+
+from tests.e2e.harness import (
+    AUTH,
+    CALL_DEADLINE_S,
+    CALLER,
+    poll,
+    serving,
+    shipped_config,
+    write_yaml,
+)
+
+pytestmark = pytest.mark.e2e
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+AGENT_PHONE = "+8613900000002"
+# The call and its processing take a few seconds; the area must still be closed by then.
+MIN_LEAD_S = 25
+
+
+def next_opening(now: datetime) -> datetime:
+    """A whole minute (hours are configured to the minute) far enough ahead to leave a message."""
+    opening = (now + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    if (opening - now).total_seconds() < MIN_LEAD_S:
+        opening += timedelta(minutes=1)
+    return opening
+
+
+def config_opening_at(opening: datetime) -> dict[str, Any]:
+    """The shipped config with labor opening every day at a given minute, for two hours."""
+    config = shipped_config()
+    start = opening.astimezone(SHANGHAI)
+    end = start + timedelta(hours=2)
+    span = f"{start:%H:%M}-{end:%H:%M}"
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    config["areas"]["labor"]["hours"] = {
+        "timezone": "Asia/Shanghai",
+        "weekly": {day: [span] for day in days},
+    }
+    return config
+
+
+LABOR_AGENT = {
+    "timezone": "Asia/Shanghai",
+    "agents": [
+        {
+            "id": "a02",
+            "name": "陈强",
+            "phone": AGENT_PHONE,
+            "languages": ["zh"],
+            "skills": {"labor": 3},
+            "crisis_trained": False,
+            "shifts": [{"days": "mon-sun", "hours": "00:00-24:00"}],
+        }
+    ],
+}
+
+
+def phones(home: Path) -> Path:
+    """The agent's phone answers quickly, accepts with 1 and stays on the line."""
+    return write_yaml(
+        home / "phones.yaml",
+        {
+            AGENT_PHONE: {
+                "name": "陈强",
+                "role": "agent",
+                "answer_after": 1,
+                "press": ["1"],
+                "stay": 60,
+            }
+        },
+    )
+
+
+def test_after_hours_message_is_called_back_by_a_labor_agent(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    home = tmp_path_factory.mktemp("voicemail")
+    opening = next_opening(datetime.now(SHANGHAI))
+    with serving(
+        home, config_opening_at(opening), roster=LABOR_AGENT, phones=phones(home)
+    ) as hotline:
+        # Mandarin, labor, both intake answers; then silence through the closed message.
+        steps = [{"press": "1"}, {"press": "2"}, {"press": "1"}, {"press": "2"}]
+        transcript = hotline.call(*steps, voicemail="speech", hangup_after=600)
+        heard = [e["text"] for e in transcript["entries"] if e["kind"] == "heard"]
+        assert any("不在服务时间" in text and "按9" in text for text in heard), heard
+        assert hotline.prompt("voicemail_thanks", "zh") in heard
+        recording_sid = transcript["outcome"]["voicemail"]["recording_sid"]
+        assert datetime.now(SHANGHAI) < opening, "the call ran past the opening"
+
+        redis = hotline.redis()
+        key = f"hotline:voicemail:{recording_sid}"
+
+        def processed() -> dict[str, str]:
+            fields = {k.decode(): v.decode() for k, v in redis.hgetall(key).items()}
+            return fields if fields.get("callback_state") == "scheduled" else {}
+
+        message = poll(processed, CALL_DEADLINE_S, "the message to be processed")
+        assert message["state"] == "ready" and message["area"] == "labor"
+        assert message["remote_delete"] == "deleted"
+        assert CALLER not in str(redis.xrange("hotline:events"))
+        stored = home / "var" / "voicemail" / f"{recording_sid}.mp3.enc"
+        assert stored.is_file() and b"ID3" not in stored.read_bytes()[:64]
+        twilio_copy = requests.get(
+            f"{hotline.carrier_url}/2010-04-01/Accounts/{AUTH[0]}/Recordings/{recording_sid}.json",
+            auth=AUTH,
+            timeout=5,
+        )
+        assert twilio_copy.status_code == 404
+
+        def agent_leg() -> dict[str, Any] | None:
+            legs = [c for c in hotline.calls() if c["to"] == AGENT_PHONE]
+            return legs[0] if legs else None
+
+        wait = (opening - datetime.now(SHANGHAI)).total_seconds() + CALL_DEADLINE_S
+        leg = poll(agent_leg, wait, "the labor agent to be rung at the opening")
+        assert datetime.now(SHANGHAI) >= opening
+        agent = hotline.finish(leg["call_sid"])
+        played = [
+            e["url"]
+            for e in agent["entries"]
+            if e["kind"] == "played" and f"/voicemail/audio/{recording_sid}.mp3" in e["url"]
+        ]
+        assert played, agent
+        assert any(e["kind"] == "pressed" and e["keys"] == "1" for e in agent["entries"])
+
+        def callback_leg() -> dict[str, Any] | None:
+            legs = [c for c in hotline.calls() if c["to"] == CALLER and c["direction"] != "inbound"]
+            return legs[0] if legs else None
+
+        leg = poll(callback_leg, CALL_DEADLINE_S, "the caller to be called back")
+        called_back = hotline.finish(leg["call_sid"])
+        paths = [(e["path"], e["status"]) for e in called_back["entries"] if e["kind"] == "webhook"]
+        assert ("/voice/connect/callback", 200) in paths, called_back
+        assert hotline.prompt("callback_greeting", "zh") in [
+            e["text"] for e in called_back["entries"] if e["kind"] == "heard"
+        ]
+        # The carrier carries no audio: fetch the agent's link as Twilio's <Play> would.
+        audio = requests.get(played[0], timeout=5)
+        assert audio.status_code == 200 and audio.headers["Content-Type"] == "audio/mpeg"
+        assert audio.content[:3] == b"ID3" or audio.content[0] == 0xFF
+        audit = [
+            {k.decode(): v.decode() for k, v in fields.items()}
+            for _, fields in redis.xrange("hotline:voicemail:audit")
+        ]
+        assert [(a["action"], a["actor"]) for a in audit] == [("played", "phone:a02")]

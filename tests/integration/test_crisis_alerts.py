@@ -1,0 +1,213 @@
+"""Supervisors paged for crisis calls: one SMS per supervisor per call, from the `crisis` queue,
+retried on retryable errors, with the alert record consoles show; agents' escalations."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+from rq import Queue, SimpleWorker
+
+from queues import keys, runtime
+from queues.agents import AgentBoard
+from queues.alerts import page_supervisors, recent_alerts
+from queues.calls import CallStore
+from queues.incidents import IncidentLog
+from queues.users import UserStore
+from routing.roster import parse_roster
+from tests.carrier_fixtures import ACCOUNT_SID, AUTH_TOKEN, Rig, build_rig
+from tests.integration.test_crisis_path import AREAS, CALL, ROSTER
+
+pytestmark = pytest.mark.redis
+
+ONLY_OFF_CALL = """
+agents:
+  - {id: c1, name: C1, phone: "+8613900000201", languages: [zh], skills: {general: 1}}
+supervisors:
+  - {id: s2, name: S2, phone: "+8613900000302", on_call: [{days: sun, hours: "09:00-10:00"}]}
+"""
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    """The carrier on a free port (its small hotline unused), for SMS and conferences."""
+    yield from build_rig()
+
+
+@pytest.fixture
+def jobs_runtime(app, redis, rig, clock, hotline_config) -> Iterator[runtime.Runtime]:
+    """The runtime jobs and the escalation API use, with the carrier as Twilio."""
+    current = runtime.Runtime(redis, rig.gateway, hotline_config, rig.app_url, clock)
+    runtime.install(lambda: current)
+    app.extensions["runtime"] = current
+    yield current
+    runtime.install(None)
+
+
+def import_roster(redis, clock, hotline_config, text: str = ROSTER) -> AgentBoard:
+    """Import a roster (agents and supervisors) and make everyone available."""
+    roster = parse_roster(text, source="r.yaml", area_ids=AREAS, languages=["zh", "en"])
+    board = AgentBoard(redis, hotline_config.routing)
+    board.import_roster(roster, clock().timestamp() - 10)
+    for agent in roster.agents:
+        board.set_presence(agent.id, "available", clock().timestamp())
+    return board
+
+
+def messages(rig: Rig) -> list[dict[str, str]]:
+    """The SMS the carrier has kept."""
+    reply = requests.get(
+        f"{rig.carrier_url}/carrier/messages", auth=(ACCOUNT_SID, AUTH_TOKEN), timeout=5
+    )
+    return reply.json()
+
+
+def run_jobs(redis) -> None:
+    """Run every queued crisis job in this process."""
+    SimpleWorker([Queue("crisis", connection=redis)], connection=redis).work(burst=True)
+
+
+def test_duplicate_triggers_page_each_on_call_supervisor_once(
+    twilio, redis, clock, hotline_config, jobs_runtime, rig
+):
+    import_roster(redis, clock, hotline_config)
+    twilio.post("/voice")
+    started = time.monotonic()
+    twilio.post("/voice/language?t=1", {"Digits": "9"})
+    twilio.post("/voice/area?lang=zh&t=1", {"SpeechResult": "我不想活了"})
+    twilio.post("/voice/crisis?lang=zh&why=danger_key_wait")
+    # No worker is running: the caller's path went on without waiting for the page.
+    assert time.monotonic() - started < 2
+    assert Queue("crisis", connection=redis).count == 1
+
+    run_jobs(redis)
+
+    sent = messages(rig)
+    assert [message["to"] for message in sent] == ["+8613900000301"]
+    assert "Crisis call" in sent[0]["body"] and "5678" in sent[0]["body"]
+    assert "+8613812345678" not in sent[0]["body"]  # the caller's number is masked
+    (alert,) = recent_alerts(redis)
+    assert (alert["call"], alert["trigger"], alert["state"]) == (CALL, "danger_key", "paged")
+    assert alert["paged"] == ["s1"]
+    assert IncidentLog(redis).get(CALL).summary()["supervisors_paged"] == "s1"
+
+    page_supervisors(CALL)  # a job run twice (a retry, a duplicate) pages nobody twice
+    assert len(messages(rig)) == 1
+
+
+def test_a_failed_page_is_retried_without_paging_twice(
+    twilio, redis, clock, hotline_config, jobs_runtime, rig
+):
+    import_roster(redis, clock, hotline_config)
+    twilio.post("/voice/language?t=1", {"Digits": "9"})
+    job = Queue("crisis", connection=redis).jobs[0]
+    assert job.retries_left == 5 and job.retry_intervals[0] == 1
+
+    requests.put(
+        f"{rig.carrier_url}/carrier/faults",
+        json={"rest_500": 1.0, "rest_match": "Messages", "limits": {"rest_500": 1}},
+        auth=(ACCOUNT_SID, AUTH_TOKEN),
+        timeout=5,
+    ).raise_for_status()
+    with pytest.raises(Exception, match="20500"):
+        page_supervisors(CALL)
+    assert messages(rig) == []
+    assert page_supervisors(CALL) == "paged"
+    assert len(messages(rig)) == 1
+
+
+def test_nobody_on_call_pages_every_supervisor(
+    twilio, redis, clock, hotline_config, jobs_runtime, rig
+):
+    import_roster(redis, clock, hotline_config, ONLY_OFF_CALL)
+    twilio.post("/voice/language?t=1", {"Digits": "9"})
+
+    run_jobs(redis)
+
+    assert [message["to"] for message in messages(rig)] == ["+8613900000302"]
+
+
+def test_no_roster_records_that_nobody_could_be_paged(twilio, redis, jobs_runtime, rig):
+    twilio.post("/voice/language?t=1", {"Digits": "9"})
+
+    assert page_supervisors(CALL) == "nobody"
+    assert "unpaged" in [step["kind"] for step in IncidentLog(redis).get(CALL).steps]
+    assert messages(rig) == []
+
+
+# --- escalation by an agent on a connected call ----------------------------------------------
+
+
+@pytest.fixture
+def connected(redis, clock, hotline_config):
+    """A caller connected to agent c1 in the conference named by reservation RS1."""
+    import_roster(redis, clock, hotline_config)
+    calls = CallStore(redis)
+    calls.start(CALL, "+8613812345678")
+    calls.update(CALL, reservation="RS1", agent="c1", language="zh")
+    return calls
+
+
+def token_for(redis, name: str, agent_id: str | None, role: str = "agent") -> str:
+    """An API token for a new console user."""
+    users = UserStore(redis)
+    users.add(name, role, "a-long-password", 0.0, agent_id=agent_id)
+    return users.create_token(name, 0.0)
+
+
+def escalate(client, body: dict, token: str | None = None):
+    """POST the escalation API."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.post(f"/api/v1/calls/{CALL}/escalate", json=body, headers=headers)
+
+
+def test_an_agent_adds_the_on_call_supervisor_to_the_conference_once(
+    app, redis, connected, jobs_runtime, rig
+):
+    client = app.test_client()
+    token = token_for(redis, "c1-user", "c1")
+
+    first = escalate(client, {"target": "supervisor"}, token)
+    again = escalate(client, {"target": "supervisor"}, token)
+
+    assert first.status_code == 200, first.json
+    assert (first.json["added"], first.json["new"]) == ("s1", True)
+    assert first.json["number"] != "+8613900000301"  # masked
+    assert again.json["new"] is False
+    conference = rig.wait_until(lambda: rig.gateway.find_conference("RS1"), what="the room")
+    participants = rig.gateway.list_participants(conference)
+    assert [p.label for p in participants] == ["supervisor"]
+    assert connected.get(CALL).heavy is True
+    summary = IncidentLog(redis).get(CALL).summary()
+    assert (summary["trigger"], summary["flagged_by"]) == ("agent_flag", "c1")
+    assert summary["escalated_to"] == "s1"
+    assert redis.exists(keys.crisis_alert(CALL))
+
+
+def test_an_agent_without_a_token_uses_their_pin_for_the_crisis_line(
+    app, redis, connected, jobs_runtime, hotline_config
+):
+    client = app.test_client()
+
+    wrong = escalate(client, {"target": "crisis_line", "agent_id": "c1", "pin": "9999"})
+    right = escalate(client, {"target": "crisis_line", "agent_id": "c1", "pin": "2001"})
+
+    assert wrong.status_code == 401
+    assert right.status_code == 200
+    assert right.json["added"] == hotline_config.crisis.numbers["zh"]
+
+
+def test_only_the_agent_on_a_connected_call_may_escalate(app, redis, connected, jobs_runtime):
+    client = app.test_client()
+    other = token_for(redis, "c2-user", "c2")
+    boss = token_for(redis, "ops-user", None, role="ops")
+
+    assert escalate(client, {"target": "supervisor"}, other).status_code == 403
+    assert escalate(client, {"target": "supervisor"}, boss).status_code == 403
+    assert escalate(client, {"target": "supervisor"}, "hl_forged").status_code == 401
+    assert escalate(client, {"target": "nobody"}, other).status_code == 400
+    connected.update(CALL, reservation="")
+    mine = token_for(redis, "c1-user", "c1")
+    assert escalate(client, {"target": "supervisor"}, mine).status_code == 409

@@ -1,0 +1,153 @@
+"""Callbacks for messages: each ready message is called back by an agent of its area.
+
+A ready message is scheduled (RQ scheduler) for its area's next opening, or at once when the
+area is open. At that time it joins the waiting room as a callback task named `vm-{RecordingSid}`
+and is matched like a call: a skill-matched agent speaking the caller's language is rung, hears
+the message first, and presses 1 to have the caller dialled into their conference, or 2 to put
+it back. Urgent messages go first (the vulnerable priority class), then older ones. Unreached
+callers are retried and then closed by the routing core (`Reservations.callback_missed`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from rq import Queue, Retry
+
+from queues import dispatch, events, runtime
+from routing.privacy import mask_number
+from voicemail.messages import READY, Message, MessageStore, stamp
+
+log = logging.getLogger(__name__)
+
+QUEUE = "default"
+TASK_PREFIX = "vm-"
+# A message's age moves it ahead of younger messages released at the same opening, by this many
+# seconds of arrival per second of age: 30 days of age weigh under 3 s, too little to widen.
+AGE_WEIGHT = 1e-6
+CALLBACK_RETRY = Retry(max=3, interval=[5, 30, 120])
+
+
+def task_id(recording_sid: str) -> str:
+    """The waiting room id of a message's callback task."""
+    return f"{TASK_PREFIX}{recording_sid}"
+
+
+def recording_of(call_id: str) -> str | None:
+    """The message a callback task was made from, or None for an ordinary call."""
+    return call_id[len(TASK_PREFIX) :] if call_id.startswith(TASK_PREFIX) else None
+
+
+def _job_id(recording_sid: str) -> str:
+    """The fixed RQ job id of a message's callback, so it is scheduled once."""
+    return f"voicemail-callback-{recording_sid}"
+
+
+def _area_and_language(rt: runtime.Runtime, message: Message) -> tuple[str, str]:
+    """The message's area and language, or the general area and default language."""
+    config = rt.config
+    area = message.area if message.area in config.areas else config.general_area
+    language = message.language if message.language in config.languages else None
+    return area, language or config.default_language
+
+
+def schedule(rt: runtime.Runtime, message: Message) -> str:
+    """Schedule the callback of a ready message for its area's next opening (once)."""
+    if message.state != READY:
+        return "not-ready"
+    store = MessageStore(rt.redis)
+    if "callback_state" in message.fields:
+        return message.fields["callback_state"]
+    if not message.caller:
+        # Nothing to dial (a withheld number): staff read it in the inbox.
+        store.set_fields(message.recording_sid, {"callback_state": "no-number"})
+        events.append(rt.redis, "voicemail_no_number", recording=message.recording_sid)
+        return "no-number"
+    area, _ = _area_and_language(rt, message)
+    now = rt.clock()
+    when = _due(rt, area, now)
+    queue = Queue(QUEUE, connection=rt.redis)
+    if when is None:
+        queue.enqueue(
+            callback_job, message.recording_sid, job_id=_job_id(message.recording_sid),
+            retry=CALLBACK_RETRY,
+        )  # fmt: skip
+    else:
+        queue.enqueue_at(
+            when, callback_job, message.recording_sid, job_id=_job_id(message.recording_sid),
+            retry=CALLBACK_RETRY,
+        )  # fmt: skip
+    due = when or now
+    store.set_fields(
+        message.recording_sid, {"callback_state": "scheduled", "callback_due": stamp(due)}
+    )
+    events.append(
+        rt.redis,
+        "voicemail_callback_scheduled",
+        recording=message.recording_sid,
+        area=area,
+        due=stamp(due),
+        urgent=int(message.urgent),
+    )
+    log.info("voicemail %s: callback due %s (%s)", message.recording_sid, due.isoformat(), area)
+    return "scheduled"
+
+
+def _due(rt: runtime.Runtime, area: str, now: datetime) -> datetime | None:
+    """When the callback may start: None for now, else the area's next opening."""
+    hours = rt.config.areas[area].hours
+    if hours.is_open(now):
+        return None
+    opening = hours.next_opening(now)
+    if opening is None:
+        # An area that never opens cannot call back: the general area's next opening can.
+        general = rt.config.areas[rt.config.general_area].hours
+        opening = general.next_opening(now) or now + timedelta(hours=1)
+    return opening
+
+
+def callback_job(recording_sid: str) -> str:
+    """At the opening: put the message's callback in the waiting room and look for an agent."""
+    rt = runtime.current()
+    store = MessageStore(rt.redis)
+    message = store.get(recording_sid)
+    if message is None or message.fields.get("callback_state") in ("closed", "queued"):
+        return "gone" if message is None else message.fields["callback_state"]
+    area, language = _area_and_language(rt, message)
+    now = rt.clock()
+    due = _due(rt, area, now)
+    if due is not None:
+        # Hours changed (a holiday, a closure) since it was scheduled: wait for the new opening.
+        Queue(QUEUE, connection=rt.redis).enqueue_at(
+            due, callback_job, recording_sid, job_id=_job_id(recording_sid), retry=CALLBACK_RETRY
+        )
+        return "rescheduled"
+    return _enqueue(rt, message, area, language, now.timestamp())
+
+
+def _enqueue(rt: runtime.Runtime, message: Message, area: str, language: str, now: float) -> str:
+    """Join the waiting room as a callback task, ordered by urgency then age, and match it."""
+    routing = dispatch.Routing.on(rt)
+    task = task_id(message.recording_sid)
+    # The agent's whisper reads the task's call record: the area, language and intake summary.
+    routing.calls.start(task, message.caller)
+    routing.calls.update(
+        task, area=area, language=language, summary=message.summary, voicemail=message.recording_sid
+    )
+    age = max(now - message.created_at, 0.0)
+    arrival = now - age * AGE_WEIGHT
+    routing.room.enqueue(task, area=area, language=language, now=arrival, vulnerable=message.urgent)
+    routing.room.to_callback(task, message.caller, now)
+    MessageStore(rt.redis).set_fields(
+        message.recording_sid, {"callback_state": "queued", "callback_queued_at": f"{now:.3f}"}
+    )
+    log.info(
+        "voicemail %s: callback for %s queued (%s, %s)",
+        message.recording_sid,
+        mask_number(message.caller),
+        area,
+        language,
+    )
+    dispatch.dispatch(rt.redis, [routing.matcher.match_call(task, now)])
+    return "queued"

@@ -1,0 +1,113 @@
+"""The voicemail inbox for staff: list messages, open one for listening (audited), close one.
+
+These are the service functions behind `hotline voicemail list|play|close` and the ops console.
+Every opening of a message's audio is written to the voicemail audit stream with who and when;
+closing a message withdraws its callback if it has not reached an agent yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis import Redis
+
+from queues import events
+from queues.waiting import WaitingRoom
+from routing.privacy import mask_number
+from voicemail import callbacks
+from voicemail.messages import Message, MessageStore, audit, stamp
+from voicemail.vault import Vault
+
+
+class InboxError(Exception):
+    """A message that is unknown or has no audio to open."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One message as the inbox lists it."""
+
+    recording_sid: str
+    state: str
+    created_at: float
+    area: str
+    language: str
+    # The number, for staff whose role may see caller data; `caller_masked` for everyone else.
+    caller: str
+    caller_masked: str
+    summary: str
+    seconds: float | None
+    urgency: float
+    urgent: bool
+    crisis: bool
+    callback: str
+    closed: bool
+
+    @classmethod
+    def of(cls, message: Message) -> Entry:
+        """Build an inbox entry from a message."""
+        return cls(
+            recording_sid=message.recording_sid,
+            state=message.state,
+            created_at=message.created_at,
+            area=message.area,
+            language=message.language,
+            caller=message.caller,
+            caller_masked=mask_number(message.caller),
+            summary=message.summary,
+            seconds=message.measures.duration_s if message.measures else None,
+            urgency=message.urgency,
+            urgent=message.urgent,
+            crisis=message.crisis,
+            callback=message.fields.get("callback_state", ""),
+            closed="closed_at" in message.fields,
+        )
+
+
+def list_messages(redis: Redis, *, limit: int = 100, include_closed: bool = False) -> list[Entry]:
+    """The latest messages, newest first; closed ones only when asked."""
+    entries = [Entry.of(message) for message in MessageStore(redis).newest(limit)]
+    return [entry for entry in entries if include_closed or not entry.closed]
+
+
+def open_audio(
+    redis: Redis, vault: Vault, recording_sid: str, *, actor: str, now: datetime
+) -> bytes:
+    """Return a message's decrypted audio (MP3) and audit who opened it."""
+    message = MessageStore(redis).get(recording_sid)
+    if message is None:
+        raise InboxError(f"no message {recording_sid}")
+    if not message.audio_sha256:
+        raise InboxError(f"message {recording_sid} has no stored audio ({message.state})")
+    audio = vault.read(recording_sid)
+    audit(redis, "played", recording_sid, actor=actor, now=now, via="inbox")
+    return audio
+
+
+def close(
+    redis: Redis,
+    recording_sid: str,
+    *,
+    actor: str,
+    now: datetime,
+    reason: str = "",
+    room: WaitingRoom | None = None,
+) -> bool:
+    """Close a message (handled, or no callback needed); False when it was already closed."""
+    store = MessageStore(redis)
+    message = store.get(recording_sid)
+    if message is None:
+        raise InboxError(f"no message {recording_sid}")
+    if "closed_at" in message.fields:
+        return False
+    store.set_fields(
+        recording_sid,
+        {"closed_at": stamp(now), "closed_by": actor, "callback_state": "closed"},
+    )
+    if room is not None:
+        # A callback still waiting for an agent is withdrawn; one being dialled goes on.
+        room.leave(callbacks.task_id(recording_sid), now.timestamp(), outcome="closed")
+    audit(redis, "closed", recording_sid, actor=actor, now=now, reason=reason[:200])
+    events.append(redis, "voicemail_closed", recording=recording_sid, by=actor)
+    return True

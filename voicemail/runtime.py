@@ -1,0 +1,124 @@
+"""The voicemail runtime of a process, built from the app: Redis, Twilio's copies, the vault.
+
+`init_app` is called by the app factory, so the web process (webhooks, playback) and the worker
+(which builds the app before it starts) get the same runtime. Jobs and webhooks build it on
+first use. Urgent and crisis messages page the on-call supervisor through the crisis alerts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+
+from flask import Flask
+
+from queues import alerts, events
+from queues import runtime as routing_runtime
+from routing.config import HotlineConfig
+from voicemail import callbacks, jobs
+from voicemail.messages import Message
+from voicemail.processing import TWILIO_API, Notify, Options
+from voicemail.recordings import GatewaySource
+from voicemail.retention import RetentionRules
+from voicemail.vault import Vault
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "voicemail"
+
+
+def init_app(app: Flask, *, key: str) -> None:
+    """Install the voicemail runtime of this process (web or worker), built on first use."""
+    app.extensions[EXTENSION] = None
+    app.extensions["voicemail_key"] = key
+    jobs.use_runtime(lambda: build(app))
+
+
+def folder(app: Flask) -> Path:
+    """Where the app keeps encrypted messages: VOICEMAIL_DIR, else var/voicemail."""
+    return vault_folder(app.config["SETTINGS"].var_dir, app.config.get("VOICEMAIL_DIR"))
+
+
+def vault_folder(var_dir: Path, chosen: str | None = None) -> Path:
+    """Where encrypted messages are kept: the given folder, VOICEMAIL_DIR, else var/voicemail."""
+    chosen = chosen or os.environ.get("VOICEMAIL_DIR")
+    return Path(chosen) if chosen else var_dir / "voicemail"
+
+
+def open_vault(key: str, var_dir: Path) -> Vault:
+    """The vault outside an app (the inbox commands)."""
+    return Vault(vault_folder(var_dir), key)
+
+
+def vault(app: Flask) -> Vault:
+    """The app's vault of encrypted messages."""
+    return build(app).vault
+
+
+def build(app: Flask) -> jobs.Runtime:
+    """The voicemail runtime of an app, built once from its settings and the routing runtime."""
+    built = app.extensions.get(EXTENSION)
+    if built is not None:
+        return built
+    shared = routing_runtime.current()
+    settings = app.config["SETTINGS"]
+    config: HotlineConfig = app.config["HOTLINE"]
+    built = jobs.Runtime(
+        redis=shared.redis,
+        source=GatewaySource(shared.gateway),
+        vault=Vault(folder(app), app.extensions["voicemail_key"]),
+        # Credentials only ever go to the API host the gateway is configured for.
+        options=Options(allowed_origins=(settings.api_base_url or TWILIO_API,)),
+        retention=RetentionRules(
+            keep_days=config.voicemail.keep_days,
+            empty_keep_days=config.voicemail.empty_keep_days,
+        ),
+        lexicon=config.lexicon,
+        notify=pager(shared),
+        clock=shared.clock,
+        on_ready=lambda message: callbacks.schedule(shared, message),
+    )
+    app.extensions[EXTENSION] = built
+    return built
+
+
+def pager(shared: routing_runtime.Runtime) -> Notify:
+    """Page the on-call supervisor for an urgent or crisis message, or a full disk."""
+
+    def notify(kind: str, message: Message) -> None:
+        now = shared.clock()
+        language = message.language or shared.config.default_language
+        call = message.call_sid or f"voicemail-{message.recording_sid}"
+        if kind == "crisis":
+            # Crisis words in a message start the crisis path's alerting, like a live call.
+            alerts.open_crisis(
+                shared.redis, call, trigger="voicemail", language=language, now=now.timestamp()
+            )
+        elif kind == "urgent":
+            alerts.raise_alert(
+                shared.redis,
+                call,
+                trigger="voicemail-urgent",
+                language=language,
+                now=now.timestamp(),
+            )
+        else:
+            # One page a day for a full disk is enough: every new message would repeat it.
+            alerts.raise_alert(
+                shared.redis,
+                f"voicemail-{kind}-{_day(now)}",
+                trigger=f"voicemail-{kind}",
+                language=language,
+                now=now.timestamp(),
+            )
+        events.append(shared.redis, "voicemail_paged", recording=message.recording_sid, reason=kind)
+        log.warning("voicemail %s: supervisor paged (%s)", message.recording_sid, kind)
+
+    return notify
+
+
+def _day(now: datetime) -> str:
+    """The date of a time, for one alert a day."""
+    return now.strftime("%Y%m%d")
