@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis as redis_lib
@@ -19,6 +20,18 @@ REPO = Path(__file__).resolve().parents[1]
 OPEN_TIME = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
 # Sunday 2026-12-06 12:00 in Shanghai: the day areas are closed.
 CLOSED_TIME = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give each parallel test worker its own database on a shared REDIS_URL."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    given = os.environ.get("REDIS_URL", "")
+    if worker.startswith("gw") and given.startswith(("redis://", "rediss://")):
+        parts = urlsplit(given)
+        base = int(parts.path.strip("/") or 0)
+        # Workers count down from the given database: 15, 14, 13...
+        database = base - int(worker[2:]) if base >= int(worker[2:]) else base + int(worker[2:])
+        os.environ["REDIS_URL"] = urlunsplit(parts._replace(path=f"/{database}"))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
