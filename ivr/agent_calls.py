@@ -65,9 +65,16 @@ def whisper() -> Response:
     )
     if offer.kind == "callback":
         # A callback made from a message plays the message before the accept key.
-        document = voicemail_playback.listen_first(
+        with_message = voicemail_playback.listen_first(
             offer.call_sid, language, offer.agent_id, document
         )
+        if with_message is not document:
+            # The agent is listening: the offer lasts as long as the longest message can.
+            listening_s = (
+                hook.config().voicemail.max_length_s + rt.config.routing.reservation_timeout_s
+            )
+            routing.reservations.extend(offer.id, rt.now() + listening_s)
+            document = with_message
     return hook.xml(document)
 
 

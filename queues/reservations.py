@@ -50,6 +50,19 @@ class Transition:
     heavy: bool = False
 
 
+# Moves an offered reservation's expiry later, never earlier, and only while it is offered.
+_EXTEND = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'offered' then return 0 end
+local current = tonumber(redis.call('HGET', KEYS[1], 'expires_at') or '0')
+local wanted = tonumber(ARGV[2])
+if wanted <= current then return 0 end
+redis.call('HSET', KEYS[1], 'expires_at', ARGV[2])
+redis.call('ZADD', KEYS[2], 'XX', wanted, ARGV[1])
+return 1
+"""
+
+
 class Reservations:
     """Moves reservations through their states; the only owner of the reservation keys."""
 
@@ -77,6 +90,14 @@ class Reservations:
             created_at=float(data["created_at"]),
             expires_at=float(data["expires_at"]),
         )
+
+    def extend(self, reservation_id: str, until: float) -> bool:
+        """Give an offer still ringing more time (an agent listening to a message first)."""
+        answer = self.redis.register_script(_EXTEND)(
+            keys=[keys.reservation(reservation_id), keys.due_reservations()],
+            args=[reservation_id, repr(until)],
+        )
+        return bool(answer)
 
     def accept(self, reservation_id: str, now: float) -> Transition:
         """The agent pressed the accept key: they take the call (unless it moved on)."""

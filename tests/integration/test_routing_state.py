@@ -475,3 +475,17 @@ def test_redis_matcher_agrees_with_the_pure_policy(hotline: Hotline):
             wanted = choose_call(policy, agent_state, calls, NOW)
             got = line.matcher.match_agent(agent_state.id, NOW)
             assert (got.call_sid if got else None) == (wanted.call_sid if wanted else None)
+
+
+def test_an_offer_can_be_given_more_time_only_while_it_rings(hotline: Hotline):
+    """An agent listening to a message keeps the offer; an accepted one is not touched."""
+    hotline.staff(make_agent("a1", {"labor": 3}))
+    match = hotline.queue("CA1")
+    reservations = hotline.reservations
+    assert reservations.extend(match.reservation_id, NOW + 300)
+    assert reservations.get(match.reservation_id).expires_at == NOW + 300
+    assert not reservations.extend(match.reservation_id, NOW + 100)
+    # The sweep leaves it ringing until the new expiry.
+    assert sweep(hotline.redis, hotline.policy, NOW + 200).timeouts == []
+    reservations.accept(match.reservation_id, NOW + 201)
+    assert not reservations.extend(match.reservation_id, NOW + 900)
