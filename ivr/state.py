@@ -17,8 +17,19 @@ SOCKET_TIMEOUT_S = 0.5
 
 
 def init_app(app: Flask) -> None:
-    """Prepare the slots; nothing connects until first use, and jobs share the app's runtime."""
-    app.extensions["redis"] = None
+    """Make the app's Redis client (it connects on first use) and install the jobs' runtime."""
+    url = app.config["SETTINGS"].redis_url
+    # Every blueprint, the consoles' included, shares this one client and its pool.
+    app.extensions["redis"] = (
+        Redis.from_url(
+            url,
+            socket_timeout=SOCKET_TIMEOUT_S,
+            socket_connect_timeout=SOCKET_TIMEOUT_S,
+            health_check_interval=30,
+        )
+        if url
+        else None
+    )
     runtime.install(lambda: app_runtime(app))
 
 
@@ -55,19 +66,10 @@ def current_runtime() -> runtime.Runtime:
 
 
 def get_redis() -> Redis:
-    """Return the process's Redis client, created on first use from REDIS_URL."""
+    """Return the process's Redis client."""
     client = current_app.extensions.get("redis")
     if client is None:
-        url = current_app.config["SETTINGS"].redis_url
-        if not url:
-            raise RuntimeError("REDIS_URL is not set; start the hotline with `hotline serve`")
-        client = Redis.from_url(
-            url,
-            socket_timeout=SOCKET_TIMEOUT_S,
-            socket_connect_timeout=SOCKET_TIMEOUT_S,
-            health_check_interval=30,
-        )
-        current_app.extensions["redis"] = client
+        raise RuntimeError("REDIS_URL is not set; start the hotline with `hotline serve`")
     return client
 
 

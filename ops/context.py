@@ -18,21 +18,12 @@ from queues.users import LoginLimiter, UserStore
 from queues.waiting import WaitingRoom
 from routing.config import HotlineConfig
 
-# Short timeouts, like the phone menu's: a console must not hang on a Redis that went away.
-SOCKET_TIMEOUT_S = 2.0
-
 
 def redis() -> Redis:
-    """The app's Redis client, shared with the phone menu (same extension slot)."""
+    """The app's Redis client, shared with the phone menu (made by the app factory)."""
     client = current_app.extensions.get("redis")
     if client is None:
-        url = current_app.config["SETTINGS"].redis_url
-        if not url:
-            raise RuntimeError("REDIS_URL is not set; start the hotline with `hotline serve`")
-        client = Redis.from_url(
-            url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S
-        )
-        current_app.extensions["redis"] = client
+        raise RuntimeError("REDIS_URL is not set; start the hotline with `hotline serve`")
     return client
 
 

@@ -8,7 +8,6 @@ without the full app; the e2e tests run the real one.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ from carrier.faults import FaultPlan
 from carrier.parties import Directory, Script, Step
 from carrier.server import Carrier, Server
 from telephony.gateway import Gateway
+from tests.e2e.harness import poll
 
 ACCOUNT_SID = "AC" + "5" * 32
 AUTH_TOKEN = "carrier-test-token"
@@ -45,7 +45,9 @@ PHONES = {
         "role": "agent",
         "answer_after": 2,
         "press": ["1"],
-        "stay": 20,
+        # Long enough, in call seconds, that a busy machine bridges the caller before the
+        # agent hangs up: at this time scale a call second lasts five milliseconds.
+        "stay": 200,
     },
     AGENTS["family"]: {"name": "Agent Wang", "role": "agent", "answer_after": 2, "press": ["2"]},
     AGENTS["contract"]: {"name": "Agent Zhao", "role": "agent", "busy": True},
@@ -358,8 +360,16 @@ class Rig:
         return self.transcript(call_sid)
 
     def call(self, *steps: str, **options: Any) -> dict[str, Any]:
-        """Place a call and return its transcript once it has ended."""
-        return self.finish(self.start(*steps, **options))
+        """Place a call and return its transcript once it and every leg it made have ended."""
+        transcript = self.finish(self.start(*steps, **options))
+        # An agent's leg can outlast the caller's; the next test must find every phone free.
+        self.wait_until(self.idle, 20.0, "every call leg to end")
+        return transcript
+
+    def idle(self) -> bool:
+        """Tell whether no call leg is still live on the carrier."""
+        with self.hub.network.cond:
+            return all(call.finished for call in self.hub.network.calls.values())
 
     def transcript(self, call_sid: str) -> dict[str, Any]:
         """Return a call's transcript through the control API."""
@@ -379,13 +389,7 @@ class Rig:
 
     def wait_until(self, check: Any, timeout: float = 10.0, what: str = "a condition") -> Any:
         """Poll a check until it is truthy, with a deadline."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = check()
-            if result:
-                return result
-            time.sleep(0.01)
-        raise AssertionError(f"timed out waiting for {what}")
+        return poll(check, timeout, what)
 
 
 def build_rig(*, faults: FaultPlan | None = None, voice_path: str = "/voice") -> Iterator[Rig]:

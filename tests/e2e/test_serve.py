@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,28 +19,11 @@ import pytest
 from queues.embedded import _alive
 from telephony.demo import DEMO_AUTH_TOKEN
 from telephony.signature import SIGNATURE_HEADER, sign
+from tests.e2e.harness import free_port, poll
 
 pytestmark = pytest.mark.e2e
 
 STARTUP_DEADLINE_S = 60.0
-
-
-def free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def poll(check, deadline_s: float, what: str):
-    """Call check until it returns a truthy value or the deadline passes."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def post(url: str, form: dict[str, str], signature: str | None) -> tuple[int, bytes]:
