@@ -70,6 +70,8 @@ def _twilio_error(error: TwilioError) -> Response:
 def _check_auth_and_faults() -> Response | None:
     """Check Basic auth and the account in the path, then inject REST faults when asked."""
     request.environ["carrier.started"] = time.monotonic()
+    # Wall-clock arrival, comparable with other processes' clocks (the dispatch benchmark).
+    request.environ["carrier.received_at"] = time.time()
     settings = carrier().settings
     auth = request.authorization
     if (
@@ -109,6 +111,7 @@ def _keep_exchange(response: Response) -> Response:
             "json": body,
             "mimetype": response.mimetype,
             "latency_ms": int((time.monotonic() - started) * 1000),
+            "received_at": request.environ.get("carrier.received_at"),
         }
     )
     return response

@@ -4,28 +4,50 @@
 of waiting callers, then times match decisions (a call queued or re-polled, an agent freed)
 among random presence changes, at 10,000 waiting and again at 100 waiting. A decision must
 not slow down as the queue grows, so the ratio between the two is printed as well.
+
+It then times dispatch with the processes of production: the carrier (Twilio's stand-in) and
+a `hotline worker` RQ worker. An agent becomes available, the match reserves the one waiting
+caller for them and queues `ring_agent`; the figure is the time until the ring's REST call
+reaches the carrier. Rings go one at a time, so the latency is the path itself, not a queue.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import random
+import secrets
+import signal
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import FrameType
 from typing import Any
 
+import requests
+import yaml
 from redis import Redis
+from rq import Worker
 
-from queues import keys
+from queues import dispatch, keys
 from queues.agents import AgentBoard
+from queues.calls import CallStore
 from queues.matcher import Match, Matcher
 from queues.reservations import Reservations
 from queues.script import RoutingScript
 from queues.waiting import WaitingRoom
+from routing.config import load_config
 from routing.matching import RoutingPolicy, default_policy
 from routing.roster import Agent, Roster, Shift
+from telephony.demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
 
 AREAS = ("family", "labor", "contract", "traffic", "criminal", "corporate", "general")
 LANGUAGES = ("zh", "en")
@@ -38,6 +60,22 @@ PROCESSES = 3
 BURST = 200
 SMALL_QUEUE = 100
 
+# Dispatch: rings timed one at a time, after a few untimed ones that warm the processes up.
+RINGS = 200
+WARM_UP_RINGS = 5
+SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "ivr" / "hotline.yaml"
+# The account's calls per second in the bench's copy of the config. Twilio's default of one
+# would hold the rings a second apart; at this rate, with rings one at a time and spaced by
+# RING_SPACING_S, the limiter is still consulted on every ring but never makes one wait.
+BENCH_CALLS_PER_SECOND = 100
+RING_SPACING_S = 0.05
+DISPATCH_AREA, DISPATCH_LANGUAGE = "family", "zh"
+START_DEADLINE_S = 60.0
+RING_DEADLINE_S = 10.0
+STOP_DEADLINE_S = 15.0
+# Real seconds per call second in the carrier: rung phones finish their calls quickly.
+CARRIER_TIME_SCALE = "0.05"
+
 
 def run(
     redis_url: str,
@@ -47,6 +85,7 @@ def run(
     decisions: int = DECISIONS,
     processes: int = PROCESSES,
     seed: int = 7,
+    rings: int = RINGS,
     out: Callable[[str], None] = print,
 ) -> dict[str, float]:
     """Run the routing benchmark on an empty database and print its figures."""
@@ -54,11 +93,15 @@ def run(
     if redis.dbsize():
         raise RuntimeError(f"the benchmark needs an empty database; {redis_url} has keys")
     small_size = min(SMALL_QUEUE, waiting)
+    # Other work on the machine skews every figure: say how busy it was.
+    load = os.getloadavg()[0]
     try:
         bench = _Bench(redis, random.Random(seed))
         bench.load_agents(agents)
         large, large_wall = bench.measure(redis_url, waiting, decisions, processes, seed)
         small, _ = bench.measure(redis_url, small_size, decisions, processes, seed + 1)
+        redis.flushdb()
+        latencies = measure_dispatch(redis_url, rings) if rings else []
     finally:
         redis.flushdb()
         redis.close()
@@ -70,10 +113,40 @@ def run(
             statistics.fmean(large) / statistics.fmean(small), 2
         ),
     }
+    out(f"machine: {os.cpu_count()} CPUs, load average {load:.2f} at the start")
     out(f"agents: {agents}, waiting: {waiting}, decisions: {decisions} from {processes} processes")
     for name, value in figures.items():
         out(f"{name}: {value}")
+    if latencies:
+        dispatch_figures = {
+            "dispatch p50 ms": round(_percentile(latencies, 50) * 1000, 1),
+            "dispatch p99 ms": round(_percentile(latencies, 99) * 1000, 1),
+            "dispatch max ms": round(max(latencies) * 1000, 1),
+        }
+        out(
+            f"dispatch: {len(latencies)} rings, one at a time, from agent available to the "
+            f"carrier receiving the REST call; production RQ worker; calls_per_second raised "
+            f"to {BENCH_CALLS_PER_SECOND} so no ring waits for the rate limiter"
+        )
+        for name, value in dispatch_figures.items():
+            out(f"{name}: {value}")
+        figures.update(dispatch_figures)
     return figures
+
+
+def measure_dispatch(
+    redis_url: str, rings: int = RINGS, *, config_path: Path = SHIPPED_CONFIG
+) -> list[float]:
+    """Seconds from an agent becoming available to their ring reaching the carrier, per ring."""
+    redis = Redis.from_url(redis_url)
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="hotline-bench-") as home,
+            _dispatch_rig(Path(home), redis_url, config_path) as rig,
+        ):
+            return rig.time_rings(redis, rings)
+    finally:
+        redis.close()
 
 
 class _Bench:
@@ -260,6 +333,201 @@ def _decide(
         results.put(bench.decide(decisions, barrier))
     finally:
         redis.close()
+
+
+@dataclass
+class _DispatchRig:
+    """The carrier and an RQ worker running as processes, and the policy both sides share."""
+
+    policy: RoutingPolicy
+    carrier_url: str
+    worker: subprocess.Popen
+    worker_log: Path
+
+    def time_rings(self, redis: Redis, rings: int) -> list[float]:
+        """Make agents available one at a time, each matched to one waiting caller; time rings."""
+        board = AgentBoard(redis, self.policy)
+        room = WaitingRoom(redis, self.policy)
+        total = WARM_UP_RINGS + rings
+        always = tuple(Shift(day, 0, 1440) for day in range(7))
+        roster = Roster(
+            tuple(
+                Agent(
+                    id=f"ring{index:04d}",
+                    name=f"Agent {index}",
+                    phone=f"+86137{index:08d}",
+                    languages=(DISPATCH_LANGUAGE,),
+                    skills={DISPATCH_AREA: 3},
+                    shifts=always,
+                )
+                for index in range(total)
+            )
+        )
+        board.import_roster(roster, time.time(), presence="offline")
+        self._forget_exchanges()
+        latencies = []
+        for index, agent in enumerate(roster.agents):
+            call_sid = f"CA{index:032d}"
+            room.enqueue(call_sid, area=DISPATCH_AREA, language=DISPATCH_LANGUAGE, now=time.time())
+            became_available = time.time()
+            dispatch.set_presence(redis, self.policy, agent.id, "available", became_available)
+            received = self._ring_received(redis, call_sid, agent.phone)
+            if index >= WARM_UP_RINGS:
+                latencies.append(received - became_available)
+            # Done with this caller and agent: nothing is left for the next ring to meet.
+            room.leave(call_sid, time.time(), outcome="left")
+            board.set_presence(agent.id, "offline", time.time())
+            self._forget_exchanges()
+            time.sleep(RING_SPACING_S)
+        return latencies
+
+    def _ring_received(self, redis: Redis, call_sid: str, phone: str) -> float:
+        """When the carrier received the ring for a call (the worker notes the leg it placed)."""
+        calls = CallStore(redis)
+        deadline = time.monotonic() + RING_DEADLINE_S
+        while True:
+            record = calls.get(call_sid)
+            if record is not None and record.agent_leg:
+                break
+            if self.worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"no ring for {call_sid} within {RING_DEADLINE_S:.0f} s; worker log:\n"
+                    + _tail(self.worker_log)
+                )
+            time.sleep(0.001)
+        reply = requests.get(f"{self.carrier_url}/carrier/requests", auth=_CARRIER_AUTH, timeout=5)
+        reply.raise_for_status()
+        for exchange in reply.json():
+            form = dict(exchange["form"])
+            if (
+                exchange["method"] == "POST"
+                and exchange["path"].endswith("/Calls.json")
+                and form.get("To") == phone
+            ):
+                return float(exchange["received_at"])
+        raise RuntimeError(f"the carrier has no ring to {phone}")
+
+    def _forget_exchanges(self) -> None:
+        """Clear the carrier's record of REST requests, so each look-up stays small."""
+        requests.delete(
+            f"{self.carrier_url}/carrier/requests", auth=_CARRIER_AUTH, timeout=5
+        ).raise_for_status()
+
+
+_CARRIER_AUTH = (DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN)
+
+
+@contextmanager
+def _dispatch_rig(home: Path, redis_url: str, config_path: Path) -> Iterator[_DispatchRig]:
+    """Run the carrier and a worker in demo mode on a copy of the config; stop both on exit."""
+    data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    data["queue"]["calls_per_second"] = BENCH_CALLS_PER_SECOND
+    bench_config = home / "hotline.yaml"
+    bench_config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    policy = load_config(bench_config.read_text(encoding="utf-8"), str(bench_config)).routing
+    with ExitStack() as stack:
+        stack.enter_context(_stop_on_sigterm())
+        # The app's address is a port held but not listening: the rung phones' webhooks are
+        # refused at once and change nothing; the measure ends when the ring is received.
+        app_port = stack.enter_context(socket.socket())
+        app_port.bind(("127.0.0.1", 0))
+        app_url = f"http://127.0.0.1:{app_port.getsockname()[1]}"
+        carrier_port = _free_port()
+        carrier_url = f"http://127.0.0.1:{carrier_port}"
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("TWILIO_", "HOTLINE_", "PUBLIC_BASE_URL", "CARRIER_"))
+        }
+        root = str(Path(__file__).resolve().parents[1])
+        env.update(
+            PYTHONPATH=os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")])),
+            REDIS_URL=redis_url,
+            TWILIO_API_BASE_URL=carrier_url,
+            HOTLINE_CONFIG=str(bench_config),
+            HOTLINE_VAR_DIR=str(home / "var"),
+            HOTLINE_SECRET_KEY=secrets.token_urlsafe(16),
+            HOTLINE_APP_URL=app_url,
+        )
+        hotline = [sys.executable, "-m", "ivr.cli"]
+        carrier_log = home / "carrier.log"
+        carrier_command = [*hotline, "carrier", "--port", str(carrier_port)]
+        carrier_command += ["--app-url", app_url, "--time-scale", CARRIER_TIME_SCALE]
+        carrier = stack.enter_context(_process(carrier_command, env, home, carrier_log))
+        _wait_until(lambda: _answers(f"{carrier_url}/carrier/health"), carrier, carrier_log)
+        worker_log = home / "worker.log"
+        worker = stack.enter_context(_process([*hotline, "worker"], env, home, worker_log))
+        redis = stack.enter_context(Redis.from_url(redis_url))
+        _wait_until(lambda: Worker.all(connection=redis), worker, worker_log)
+        yield _DispatchRig(policy, carrier_url, worker, worker_log)
+
+
+@contextmanager
+def _process(
+    command: list[str], env: dict[str, str], cwd: Path, log_path: Path
+) -> Iterator[subprocess.Popen]:
+    """Run a process with its output in a log file; stop it on exit, killed if it lingers."""
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+            try:
+                process.wait(timeout=STOP_DEADLINE_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=STOP_DEADLINE_S)
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit meanwhile, so the processes started are stopped too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _exit(number: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + number)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _wait_until(ready: Callable[[], Any], process: subprocess.Popen, log_path: Path) -> None:
+    """Poll until a started process is ready; fail with its log if it exits or takes too long."""
+    deadline = time.monotonic() + START_DEADLINE_S
+    while not ready():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{' '.join(process.args[2:4])} did not start:\n{_tail(log_path)}")
+        time.sleep(0.05)
+
+
+def _answers(url: str) -> bool:
+    """Tell whether a URL answers with success."""
+    try:
+        return requests.get(url, timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
+def _free_port() -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    """The last lines of a log file."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
 
 
 def _percentile(values: list[float], percent: float) -> float:

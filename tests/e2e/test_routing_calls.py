@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 
 from queues import dispatch, events
 from queues.agents import AgentBoard
@@ -49,6 +50,9 @@ AGENTS = [
     agent("criminal_junior", "+8613900000108", ["zh"], {"criminal": 1}),
     agent("corporate_late", "+8613900000109", ["zh"], {"corporate": 3}),
     agent("general_one", "+8613900000110", ["zh"], {"general": 1}),
+    # English-only family agents: the Mandarin family scenario never reaches them.
+    agent("family_en_senior", "+8613900000111", ["en"], {"family": 3}),
+    agent("family_en_second", "+8613900000112", ["en"], {"family": 2}),
 ]
 
 ACCEPTS = {"role": "agent", "answer_after": 2, "press": ["1"], "stay": 300}
@@ -64,6 +68,11 @@ PHONES = {
     "+8613900000109": {"name": "corporate_late", **ACCEPTS},
     "+8613900000110": {"name": "general_one", "role": "agent", "answer_after": 2, "press": ["1"],
                        "stay": 40},
+    "+8613900000111": {"name": "family_en_senior", "role": "agent", "answer_after": 2,
+                       "press": ["1"], "stay": 40},
+    # Stays on the line long enough to be busy while the next heavy caller waits.
+    "+8613900000112": {"name": "family_en_second", "role": "agent", "answer_after": 2,
+                       "press": ["1"], "stay": 1500},
     # The caller's own phone, for the callback.
     CALLER: {"name": "the caller", "role": "caller", "answer_after": 2, "stay": 30},
 }  # fmt: skip
@@ -71,6 +80,9 @@ PHONES = {
 # Seconds of waiting after which the criminal area accepts any level (specialists first).
 WIDEN_AFTER_S = 4
 WRAP_UP_S = 4
+# One heavy call puts an agent at the cap; a short wrap-up frees them again within the test.
+HEAVY_CAP = 1
+HEAVY_WRAP_UP_S = 2
 
 
 def routing_config() -> dict[str, Any]:
@@ -83,6 +95,12 @@ def routing_config() -> dict[str, Any]:
     routing["misses"] = {"cool_down_s": 120, "pause_after": 2}
     routing["areas"]["criminal"] = {
         "steps": [{"after_s": 0, "min_level": 2}, {"after_s": WIDEN_AFTER_S, "min_level": 1}]
+    }
+    routing["wellbeing"] = {"heavy_cap": HEAVY_CAP, "window_s": 14400}
+    routing["areas"]["family"] = {
+        "heavy_answers": {"violence": ["1"]},
+        "wrap_up_s": HEAVY_WRAP_UP_S,
+        "heavy_wrap_up_s": HEAVY_WRAP_UP_S,
     }
     routing["areas"]["general"] = {
         "steps": [{"after_s": 0, "min_level": 1}],
@@ -247,3 +265,55 @@ def test_callback_keeps_the_place_and_connects_both_sides(hotline: Hotline) -> N
     offers = [e for e in events.recent(redis, count=5000) if e["kind"] == "offered"
               and e.get("agent") == "corporate_late"]  # fmt: skip
     assert reservation.get(offers[0]["reservation"]).kind == "callback"
+
+
+def test_agent_at_the_heavy_call_cap_gets_a_heavy_call_only_when_nobody_else_can(
+    hotline: Hotline,
+) -> None:
+    redis = hotline.redis()
+    config = load_config(yaml.safe_dump(hotline.config, allow_unicode=True), "routing test")
+    board = AgentBoard(redis, config.routing)
+    # English, family, no children involved, violence at home: a heavy call.
+    heavy_family = (press("2"), press("1"), press("2"), press("1"))
+    first = hotline.call(*heavy_family, hangup_after=900, caller="+8613912340001")
+    # The senior agent (best level) takes the first heavy call and so reaches the cap of one.
+    assert bridged_names(first) == ["family_en_senior"]
+    poll(
+        lambda: (status := board.get("family_en_senior")) and status.free
+        and status.tier == "capped",
+        30,
+        "the senior agent to be free again, at the heavy-call cap",
+    )  # fmt: skip
+
+    # Free and better skilled, but capped: the next heavy call goes to the agent under the cap.
+    second = hotline.start(*heavy_family, hangup_after=3000, caller="+8613912340002")
+    poll(lambda: bridged_names(hotline.transcript(second)), 30, "the second caller to be bridged")
+    assert bridged_names(hotline.transcript(second)) == ["family_en_second"]
+    poll(
+        lambda: board.get("family_en_second").activity == "talking",
+        10,
+        "the second agent to be talking",
+    )
+
+    # Nobody under the cap is free: the capped agent is asked after all, and the supervisor told.
+    third = hotline.call(*heavy_family, hangup_after=900, caller="+8613912340003")
+    assert bridged_names(third) == ["family_en_senior"]
+    found = events.recent(redis, count=5000)
+    over_cap = [e for e in found if e["kind"] == "over-cap"]
+    assert [(e["call"], e["agent"], e["area"]) for e in over_cap] == [
+        (third["call_sid"], "family_en_senior", "family")
+    ]
+    offered = [(e["call"], e["agent"]) for e in reversed(found) if e["kind"] == "offered"]
+    assert [offer for offer in offered if offer[1].startswith("family_en")] == [
+        (first["call_sid"], "family_en_senior"),
+        (second, "family_en_second"),
+        (third["call_sid"], "family_en_senior"),
+    ]
+
+    requests.post(
+        f"{hotline.carrier_url}/2010-04-01/Accounts/{AUTH[0]}/Calls/{second}.json",
+        data={"Status": "completed"},
+        auth=AUTH,
+        timeout=5,
+    ).raise_for_status()
+    assert bridged_names(hotline.finish(second)) == ["family_en_second"]
