@@ -69,8 +69,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(playback.bp)
     from ops import api, console, feeds, login, workspace
+    from ops import inbox as ops_inbox
+    from ops import safety as ops_safety
 
-    for blueprint in (api.bp, console.bp, feeds.bp, login.bp, workspace.bp):
+    for blueprint in (
+        api.bp,
+        console.bp,
+        feeds.bp,
+        login.bp,
+        workspace.bp,
+        ops_inbox.bp,
+        ops_safety.bp,
+    ):
         app.register_blueprint(blueprint)
     return app
 

@@ -203,6 +203,41 @@ def paths() -> dict[str, dict[str, Any]]:
                 errors=(422,),
             ),
         },
+        "/api/v1/blocklist": {
+            "get": _op("Blocked caller numbers (masked), newest first", SUP),
+            "post": _op(
+                "Block a caller's number (national numbers read in the region, CN by default)",
+                SUP,
+                ok=201,
+                errors=(409, 422),
+                body=_json({"number": STR, "reason": STR, "region": STR}, ["number", "reason"]),
+            ),
+        },
+        "/api/v1/blocklist/{digest}": {
+            "delete": _op(
+                "Unblock a number by its digest",
+                SUP,
+                ok=204,
+                params=[_path("digest")],
+                errors=(404,),
+            ),
+        },
+        "/api/v1/closure": {
+            "get": _op("The emergency closure, or null", SUP),
+            "put": _op(
+                "Close the hotline with a message per language and an optional end",
+                SUP,
+                errors=(422,),
+                body=_json(
+                    {
+                        "message": {"type": "object", "additionalProperties": STR},
+                        "until": {"type": ["string", "null"], "format": "date-time"},
+                    },
+                    [],
+                ),
+            ),
+            "delete": _op("Reopen the hotline", SUP, ok=204, errors=(404,)),
+        },
         "/api/v1/users": {
             "get": _op("Every console user", SUP),
             "post": _op(
@@ -228,6 +263,30 @@ def paths() -> dict[str, dict[str, Any]]:
                 ok=204,
                 params=[_path("name")],
                 errors=(404, 409),
+            ),
+        },
+        "/api/v1/voicemail": {
+            "get": _op(
+                "Voicemail messages, newest first (caller numbers masked)",
+                SUP,
+                params=[_query("limit", "integer"), _query("closed", "boolean")],
+                errors=(422,),
+            ),
+        },
+        "/api/v1/voicemail/{recording_sid}/audio": {
+            "get": _op(
+                "A message's decrypted audio (audio/mpeg); every fetch is audited",
+                SUP,
+                params=[_path("recording_sid")],
+                errors=(404,),
+            ),
+        },
+        "/api/v1/voicemail/{recording_sid}/close": {
+            "post": _op(
+                "Close a message and withdraw its waiting callback",
+                SUP,
+                params=[_path("recording_sid")],
+                errors=(404, 422),
             ),
         },
         "/api/v1/users/{name}/tokens": {

@@ -51,10 +51,10 @@
 
   function show(entry) {
     if (entry.kind === "heard") {
-      line("🔊 " + entry.text, "heard");
+      line("" + entry.text, "heard");
       speak(entry.text, entry.language);
     } else if (entry.kind === "pressed") {
-      line("⌨ " + entry.keys, "you");
+      line("" + entry.keys, "you");
     } else if (entry.kind === "said") {
       line("🗣 " + entry.text, "you");
     } else if (entry.kind === "played") {

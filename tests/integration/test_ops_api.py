@@ -61,6 +61,15 @@ MATRIX = [
     ("delete", "/api/v1/users/nobody", None, (401, 403, 403, 403, 404)),
     ("post", "/api/v1/users/nobody/tokens", None, (401, 403, 403, 403, 404)),
     ("get", "/ops/agents/d1/shifts.ics", None, (401, 200, 403, 200, 200)),
+    ("get", "/api/v1/voicemail", None, (401, 403, 403, 403, 200)),
+    ("get", "/api/v1/voicemail/RE0/audio", None, (401, 403, 403, 403, 404)),
+    ("post", "/api/v1/voicemail/RE0/close", None, (401, 403, 403, 403, 404)),
+    ("get", "/api/v1/blocklist", None, (401, 403, 403, 403, 200)),
+    ("post", "/api/v1/blocklist", {"number": "12", "reason": "x"}, (401, 403, 403, 403, 422)),
+    ("delete", "/api/v1/blocklist/000000000000000000000000", None, (401, 403, 403, 403, 404)),
+    ("get", "/api/v1/closure", None, (401, 403, 403, 403, 200)),
+    ("put", "/api/v1/closure", {"until": "soon"}, (401, 403, 403, 403, 422)),
+    ("delete", "/api/v1/closure", None, (401, 403, 403, 403, 404)),
 ]
 CALLERS = ("anonymous", "wang", "emily", "olga", "sam")
 
@@ -100,7 +109,7 @@ def test_openapi_documents_every_api_route(app):
     routes = {
         (rule.rule, method)
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.startswith("ops_api.")
+        if rule.endpoint.startswith(("ops_api.", "ops_inbox.api_", "ops_safety.api_"))
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
     assert routes == documented
@@ -110,7 +119,9 @@ def test_openapi_documents_every_api_route(app):
         (
             p.replace("<agent_id>", "d1")
             .replace("<shift_id>", "mon-0100-0200")
-            .replace("<name>", "nobody"),
+            .replace("<name>", "nobody")
+            .replace("<recording_sid>", "RE0")
+            .replace("<digest>", "0" * 24),
             m,
         )
         for p, m in documented
