@@ -146,7 +146,7 @@ class Supervisor:
     def _print_banner(self, env: dict[str, str]) -> None:
         """Print the URLs and how to place a test call."""
         base = f"http://{self.host}:{self.port}"
-        redis = "embedded (var/redis)" if self.embedded else "REDIS_URL"
+        redis = f"{self._redis_url} (embedded)" if self.embedded else "REDIS_URL"
         lines = [
             "",
             "Legal consultation hotline is running",
@@ -157,11 +157,15 @@ class Supervisor:
             f"  redis           {redis}",
         ]
         if self.settings.demo:
+            local = f"http://localhost:{self.port}"
             lines += [
                 f"  local carrier   http://127.0.0.1:{self.carrier_port} (demo mode: no Twilio)",
+                f"  demo phone      {local}/demo/phone",
+                f"  consoles        {local}/ops/  (first: REDIS_URL=... hotline user add NAME"
+                " --role ops)",
                 "",
-                "Place a test call from another terminal:",
-                "  .venv/bin/hotline call --press 1 --press 2 --press 1 --press 2",
+                "Place a test call from another terminal (general questions never close):",
+                "  .venv/bin/hotline call --press 1 --press 0",
             ]
         else:
             lines += [

@@ -21,6 +21,7 @@ from tests.e2e.harness import (
     shipped_config,
     write_yaml,
 )
+from voicemail import samples
 
 pytestmark = pytest.mark.e2e
 
@@ -157,3 +158,42 @@ def test_after_hours_message_is_called_back_by_a_labor_agent(
             for _, fields in redis.xrange("hotline:voicemail:audit")
         ]
         assert [(a["action"], a["actor"]) for a in audit] == [("played", "phone:a02")]
+
+
+SUPERVISOR_PHONE = "+8613900000301"
+
+
+def test_an_urgent_message_pages_the_supervisor_on_call(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    home = tmp_path_factory.mktemp("urgent")
+    config = shipped_config()
+    always_closed = {"timezone": "Asia/Shanghai", "weekly": {}}
+    config["areas"]["labor"]["hours"] = always_closed
+    roster = {
+        **LABOR_AGENT,
+        "supervisors": [
+            {
+                "id": "s01",
+                "name": "李主管",
+                "phone": SUPERVISOR_PHONE,
+                "on_call": [{"days": "mon-sun", "hours": "00:00-24:00"}],
+            }
+        ],
+    }
+    # A loud, fast, uneven voice: what hotline staff hear as an emergency.
+    message = home / "agitated.wav"
+    message.write_bytes(samples.speech_wav(20, "agitated"))
+    with serving(home, config, roster=roster, phones=phones(home)) as hotline:
+        steps = [{"press": "1"}, {"press": "2"}, {"press": "1"}, {"press": "2"}]
+        transcript = hotline.call(*steps, voicemail=str(message), hangup_after=600)
+        recording_sid = transcript["outcome"]["voicemail"]["recording_sid"]
+
+        def paged() -> list[dict[str, Any]]:
+            sent = requests.get(f"{hotline.carrier_url}/carrier/messages", auth=AUTH, timeout=5)
+            return [m for m in sent.json() if m["to"] == SUPERVISOR_PHONE]
+
+        sms = poll(paged, CALL_DEADLINE_S, "the supervisor to be paged")
+        assert len(sms) == 1 and CALLER not in sms[0]["body"]
+        fields = hotline.redis().hgetall(f"hotline:voicemail:{recording_sid}")
+        assert fields[b"urgent"] == b"1"
