@@ -231,7 +231,9 @@ def every_gateway_operation(rig: Rig) -> None:
     rig.finish(call.sid)
     waiting = rig.start("press:2", "press:4", "press:1", hangup_after=2000)
     rig.wait_until(lambda: rig.seen.at("/wait", CallSid=waiting), what="a waiting caller")
-    gateway.update_call(waiting, twiml="<Response><Pause length='2'/></Response>")
+    # A long pause (a few real seconds at the rig's time scale): the call must still be live
+    # for the redirect that follows, however busy the machine.
+    gateway.update_call(waiting, twiml="<Response><Pause length='600'/></Response>")
     gateway.update_call(waiting, url=f"{rig.app_url}/after-consult")
     rig.finish(waiting)
     other = rig.start("press:2", "press:4", "press:1", hangup_after=2000)
