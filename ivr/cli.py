@@ -12,6 +12,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from ivr.settings import Settings, StartupError, read_hotline_config
+from queues.connection import configured_url, from_environment
 from routing.classifier import classify
 from routing.config import check_config
 from routing.problems import ProblemsError
@@ -163,9 +164,8 @@ def _roster_import(args: argparse.Namespace) -> int:
     from ivr.roster import import_roster_file
 
     config = _load_or_report(Settings.from_env())
-    url = os.environ.get("REDIS_URL")
-    if config is None or not url:
-        print("REDIS_URL is not set: point it at the hotline's Redis", file=sys.stderr)
+    url = configured_url() if config is not None else None
+    if config is None or url is None:
         return 2
     try:
         report = import_roster_file(Path(args.file), config, url, presence=args.presence)
@@ -181,16 +181,13 @@ def _roster_import(args: argparse.Namespace) -> int:
 
 def _roster_export(args: argparse.Namespace) -> int:
     """Print the roster as last imported."""
-    from redis import Redis
-
     from queues.agents import AgentBoard
 
     config = _load_or_report(Settings.from_env())
-    url = os.environ.get("REDIS_URL")
-    if config is None or not url:
-        print("REDIS_URL is not set: point it at the hotline's Redis", file=sys.stderr)
+    redis = from_environment() if config is not None else None
+    if config is None or redis is None:
         return 2
-    text = AgentBoard(Redis.from_url(url), config.routing).roster_text()
+    text = AgentBoard(redis, config.routing).roster_text()
     if text is None:
         print("no roster has been imported", file=sys.stderr)
         return 1
@@ -237,20 +234,17 @@ def _fallback_twiml(args: argparse.Namespace) -> int:
 
 def _incidents_export(args: argparse.Namespace) -> int:
     """Print the crisis incidents opened between two times."""
-    from redis import Redis
-
     from queues.incidents import IncidentLog, export
 
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        print("REDIS_URL is not set: point it at the hotline's Redis", file=sys.stderr)
+    redis = from_environment()
+    if redis is None:
         return 2
     try:
         start, end = _utc_epoch(args.start), _utc_epoch(args.end)
     except ValueError as error:
         print(f"bad time: {error}", file=sys.stderr)
         return 2
-    incidents = IncidentLog(Redis.from_url(url)).between(start, end)
+    incidents = IncidentLog(redis).between(start, end)
     sys.stdout.write(export(incidents, args.format))
     return 0
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from redis import Redis
-
 from queues.agents import PRESENCES, AgentBoard, UnknownAgent
-from queues.audit import AuditLog
+from queues.audit import AuditLog, command_line_actor
+from queues.connection import from_environment
 from queues.users import ROLES, UserError, UserExists, UserStore
 from routing.config import HotlineConfig
 
@@ -48,23 +46,9 @@ def register(subparsers: Any, *, load_config: ConfigLoader | None = None) -> Non
     agent.set_defaults(func=_agent_presence, load_config=load_config)
 
 
-def _redis() -> Redis | None:
-    """The hotline's Redis from REDIS_URL, or None after saying what is missing."""
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        print("REDIS_URL is not set: point it at the hotline's Redis", file=sys.stderr)
-        return None
-    return Redis.from_url(url)
-
-
-def _actor() -> str:
-    """Who the audit log names for a command: the operating-system user."""
-    return f"cli:{getpass.getuser()}"
-
-
 def _user_add(args: argparse.Namespace) -> int:
     """Create a user, reading the password from stdin or a prompt."""
-    redis = _redis()
+    redis = from_environment()
     if redis is None:
         return 2
     if args.password_stdin:
@@ -83,7 +67,9 @@ def _user_add(args: argparse.Namespace) -> int:
     except UserError as error:
         print(str(error), file=sys.stderr)
         return 2
-    AuditLog(redis).record(_actor(), "user.add", user.name, after=user.public(), now=now)
+    AuditLog(redis).record(
+        command_line_actor(), "user.add", user.name, after=user.public(), now=now
+    )
     linked = f", agent {user.agent_id}" if user.agent_id else ""
     print(f"user {user.name} added ({user.role}{linked})")
     return 0
@@ -91,7 +77,7 @@ def _user_add(args: argparse.Namespace) -> int:
 
 def _user_list(args: argparse.Namespace) -> int:
     """Print every user with role and agent."""
-    redis = _redis()
+    redis = from_environment()
     if redis is None:
         return 2
     for user in UserStore(redis).all():
@@ -101,7 +87,7 @@ def _user_list(args: argparse.Namespace) -> int:
 
 def _user_remove(args: argparse.Namespace) -> int:
     """Delete a user and their tokens."""
-    redis = _redis()
+    redis = from_environment()
     if redis is None:
         return 2
     store = UserStore(redis)
@@ -111,7 +97,7 @@ def _user_remove(args: argparse.Namespace) -> int:
         return 1
     store.remove(args.name)
     AuditLog(redis).record(
-        _actor(), "user.remove", args.name, before=user.public(), now=time.time()
+        command_line_actor(), "user.remove", args.name, before=user.public(), now=time.time()
     )
     print(f"user {args.name} removed")
     return 0
@@ -119,7 +105,7 @@ def _user_remove(args: argparse.Namespace) -> int:
 
 def _token_create(args: argparse.Namespace) -> int:
     """Make an API token and print it once; only its digest is kept."""
-    redis = _redis()
+    redis = from_environment()
     if redis is None:
         return 2
     try:
@@ -128,7 +114,7 @@ def _token_create(args: argparse.Namespace) -> int:
         print(str(error), file=sys.stderr)
         return 1
     AuditLog(redis).record(
-        _actor(), "token.create", args.name, after={"user": args.name}, now=time.time()
+        command_line_actor(), "token.create", args.name, after={"user": args.name}, now=time.time()
     )
     print(token)
     print("keep it now: it is not shown again", file=sys.stderr)
@@ -137,7 +123,7 @@ def _token_create(args: argparse.Namespace) -> int:
 
 def _agent_presence(args: argparse.Namespace) -> int:
     """Set an agent's presence through the routing state, as the consoles do."""
-    redis = _redis()
+    redis = from_environment()
     if redis is None:
         return 2
     config = args.load_config() if args.load_config else None
@@ -152,7 +138,7 @@ def _agent_presence(args: argparse.Namespace) -> int:
         return 1
     if change.before != change.after:
         AuditLog(redis).record(
-            _actor(),
+            command_line_actor(),
             "agent.presence",
             args.agent_id,
             before={"presence": change.before},

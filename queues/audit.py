@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -84,3 +85,8 @@ def _entry(entry_id: str, fields: dict[bytes, bytes]) -> AuditEntry:
         before=json.loads(data["before"]),
         after=json.loads(data["after"]),
     )
+
+
+def command_line_actor() -> str:
+    """Who the audit log names for a command: the operating-system user."""
+    return f"cli:{getpass.getuser()}"

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from redis import Redis
-
+from queues.audit import command_line_actor
+from queues.connection import from_environment
 from voicemail import inbox
 from voicemail.vault import Vault, VaultError
 
@@ -40,23 +38,9 @@ def register(subparsers: Any, *, load_vault: VaultLoader) -> None:
     close.set_defaults(func=_close)
 
 
-def _redis() -> Redis | None:
-    """The hotline's Redis from REDIS_URL, or None after saying what is missing."""
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        print("REDIS_URL is not set: point it at the hotline's Redis", file=sys.stderr)
-        return None
-    return Redis.from_url(url)
-
-
-def _actor() -> str:
-    """Who runs the command, for the audit stream."""
-    return f"cli:{getpass.getuser()}"
-
-
 def _list(args: argparse.Namespace) -> int:
     """Print the inbox; numbers masked."""
-    redis = _redis()
+    redis = from_environment()
     if redis is None:
         return 2
     entries = inbox.list_messages(redis, limit=args.limit, include_closed=args.all)
@@ -80,12 +64,16 @@ def _list(args: argparse.Namespace) -> int:
 
 def _play(args: argparse.Namespace) -> int:
     """Write a message's decrypted audio; the access is audited."""
-    redis = _redis()
+    redis = from_environment()
     if redis is None:
         return 2
     try:
         audio = inbox.open_audio(
-            redis, args.load_vault(), args.recording_sid, actor=_actor(), now=datetime.now(UTC)
+            redis,
+            args.load_vault(),
+            args.recording_sid,
+            actor=command_line_actor(),
+            now=datetime.now(UTC),
         )
     except (inbox.InboxError, VaultError, ValueError) as error:
         print(str(error), file=sys.stderr)
@@ -103,12 +91,16 @@ def _play(args: argparse.Namespace) -> int:
 
 def _close(args: argparse.Namespace) -> int:
     """Close a message."""
-    redis = _redis()
+    redis = from_environment()
     if redis is None:
         return 2
     try:
         changed = inbox.close(
-            redis, args.recording_sid, actor=_actor(), now=datetime.now(UTC), reason=args.reason
+            redis,
+            args.recording_sid,
+            actor=command_line_actor(),
+            now=datetime.now(UTC),
+            reason=args.reason,
         )
     except inbox.InboxError as error:
         print(str(error), file=sys.stderr)
