@@ -4,8 +4,8 @@ Jobs run in the worker's own process (`SimpleWorker`) rather than in a fork per 
 job here is a short, I/O-bound step (a REST call, a Redis script, a page) whose job timeout
 RQ still enforces in-process; a fork per job cost about 30 ms on the 2-core machine, on the
 path from an agent freeing up to their phone ringing and from a crisis trigger to the pages.
-A worker that dies mid-job is restarted by the platform running the Procfile; the routing sweep and the
-voicemail jobs' idempotence repair what the job left half-done.
+A worker that dies mid-job is restarted by the platform running the Procfile; the routing
+sweep and the voicemail jobs' idempotence repair what the job left half-done.
 """
 
 from __future__ import annotations
