@@ -70,6 +70,10 @@ def start(chosen: str, choice: Choice) -> Response:
     log.warning("crisis path for call %s: %s", who.call_sid, choice.reason)
     said = who.speech or " ".join(choice.matched)
     takers = _open(who.call_sid, chosen, choice, said) if who.call_sid else []
+    if g.get("crisis_redis_down"):
+        # Nobody can be looked up: the crisis line is dialled at once, without the calm words,
+        # since every second of them is a second longer before a person answers.
+        return _dial(chosen, 0, first=True, quiet=True)
     if not takers:
         return _dial(chosen, 0, first=True)
     action = url_for("crisis.agents_done", lang=chosen)
@@ -81,7 +85,7 @@ def start(chosen: str, choice: Choice) -> Response:
             targets,
             action,
             _hotline_number(),
-            timeout=config().crisis.rollover_s,
+            timeout=config().crisis.ring_s,
         )
     )
 

@@ -38,8 +38,15 @@ ACCOUNT_SID = "AC" + "c" * 32
 AUTH_TOKEN = "crisis-bench-token"
 HOTLINE_NUMBER = "+861012348000"
 CALLER = "+8613912345678"
-# Call seconds per real second: 0.1 keeps the bench short while a 10 ms webhook is 0.1 s.
+# Real seconds per call second in the tests: 0.1 keeps them short, though a 10 ms webhook
+# then counts as 0.1 call seconds. The bench runs in real time, so its figures are the
+# caller's own seconds.
 TIME_SCALE = 0.1
+BENCH_TIME_SCALE = 1.0
+# The issue's targets: a free agent answers within this plus their ring time; with Redis down
+# the crisis line is dialled within this.
+AGENT_TARGET_S = 5.0
+REDIS_DOWN_TARGET_S = 1.0
 STARTUP_S = 60.0
 CALL_WAIT_S = 60.0
 
@@ -345,15 +352,17 @@ def timing(rig: CrisisRig, transcript: dict[str, Any], trigger_key: str = "9") -
     )
 
 
-def run(out: Callable[[str], Any] = print, *, time_scale: float = TIME_SCALE) -> dict[str, Any]:
-    """Run the three crisis scenarios and print time to a human for each."""
+def run(
+    out: Callable[[str], Any] = print, *, time_scale: float = BENCH_TIME_SCALE
+) -> dict[str, Any]:
+    """Run the three crisis scenarios and print time to a human for each, with its target."""
     home = Path(tempfile.mkdtemp(prefix="crisis-bench-"))
     rig = CrisisRig(home, time_scale=time_scale)
-    rollover = None
     try:
         rig.start()
         rollover = rig.config["crisis"]["rollover_s"]
         press = {"press": "9"}
+        out(f"call seconds run at {time_scale:g} real seconds each; figures in call seconds")
 
         # One call first, so the figures are a warm process's, as on a live line.
         rig.available()
@@ -361,22 +370,21 @@ def run(out: Callable[[str], Any] = print, *, time_scale: float = TIME_SCALE) ->
 
         rig.available("taker")
         agent = timing(rig, rig.call(press, hangup_after=60))
-        ring = PHONES[AGENT_PHONES["taker"]]["answer_after"]
+        ring = float(PHONES[AGENT_PHONES["taker"]]["answer_after"])
         out(
-            f"crisis agent answered: {agent.answered_s:.1f} s after trigger (ring {ring:.1f} s; "
-            f"app {agent.answered_in_s:.1f} s, calm words {agent.calm_s:.1f} s); "
-            f"caller bridged after the whisper, at {agent.bridged_s:.1f} s "
-            f"[real s: {agent.answered_s * time_scale:.2f}]"
+            f"crisis agent free: answered {agent.answered_s:.1f} s after the trigger "
+            f"(target {AGENT_TARGET_S:g} s + ring {ring:g} s = {AGENT_TARGET_S + ring:g} s; "
+            f"their phone rang at {agent.first_ring_s:.1f} s, after the calm words "
+            f"{agent.calm_s:.1f} s); caller bridged after the whisper at {agent.bridged_s:.1f} s"
         )
 
         rig.available("silent")
         nobody = timing(rig, rig.call(press, hangup_after=70))
         line_at = nobody.dialled[LINE_ZH]
         out(
-            f"no agent answered: crisis line dialled {line_at - nobody.first_ring_s:.1f} s after "
-            f"the agents' phones began ringing (rollover {rollover} s), {line_at:.1f} s after "
-            f"trigger (app {nobody.answered_in_s:.1f} s, calm words {nobody.calm_s:.1f} s) "
-            f"[real s: {line_at * time_scale:.2f}]"
+            f"no agent answers: crisis line dialled {line_at:.1f} s after the trigger "
+            f"(target rollover {rollover} s + 1 s = {rollover + 1} s; agents rang from "
+            f"{nobody.first_ring_s:.1f} s)"
         )
 
         rig.available("taker")
@@ -384,9 +392,8 @@ def run(out: Callable[[str], Any] = print, *, time_scale: float = TIME_SCALE) ->
         down = timing(rig, rig.call(press, hangup_after=45))
         down_at = down.dialled[LINE_ZH]
         out(
-            f"Redis stopped: crisis line dialled {down_at:.1f} s after trigger "
-            f"(app {down.answered_in_s:.1f} s, calm words {down.calm_s:.1f} s) "
-            f"[real s: {down_at * time_scale:.2f}]"
+            f"Redis stopped: crisis line dialled {down_at:.1f} s after the trigger "
+            f"(target {REDIS_DOWN_TARGET_S:g} s)"
         )
         return {
             "time_scale": time_scale,

@@ -95,6 +95,8 @@ CALENDAR_FIELDS = (
     "day_range",
 )
 DTMF_KEYS = frozenset("0123456789*#")
+# The shortest ring the crisis-trained agents get, however long the calm words are.
+MIN_CRISIS_RING_S = 5
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,14 @@ class Crisis:
     fallback: str
     dial_timeout_s: int
     rollover_s: int
+    # Seconds the calm words take: the agents' ring is shortened by this much, so the crisis
+    # line is dialled rollover_s after the trigger, not after the words.
+    intro_s: int = 3
+
+    @property
+    def ring_s(self) -> int:
+        """How long the crisis-trained agents' phones ring before the call rolls over."""
+        return max(self.rollover_s - self.intro_s, MIN_CRISIS_RING_S)
 
     def lines_for(self, language: str) -> tuple[str, ...]:
         """Return the crisis numbers to try for a language, in order, without repeats."""
@@ -584,12 +594,19 @@ def _crisis(check: _Checker, data: object, languages: list[str]) -> Crisis:
     for lang in languages:
         numbers[lang] = _dialable(check, numbers_data, lang, ("crisis", "numbers"))
     fallback = _dialable(check, numbers_data, "fallback", ("crisis", "numbers"))
-    return Crisis(
+    crisis = Crisis(
         numbers=numbers,
         fallback=fallback,
         dial_timeout_s=check.number(fields, "dial_timeout_s", ("crisis",), 5, 120),
         rollover_s=check.number(fields, "rollover_s", ("crisis",), 5, 120),
+        intro_s=check.number(fields, "intro_s", ("crisis",), 0, 10) if "intro_s" in fields else 3,
     )
+    if crisis.rollover_s - crisis.intro_s < MIN_CRISIS_RING_S:
+        check.fail(
+            ("crisis", "intro_s"),
+            f"rollover_s minus intro_s leaves the agents under {MIN_CRISIS_RING_S} s of ringing",
+        )
+    return crisis
 
 
 def _voicemail(check: _Checker, data: object, danger_key: str) -> Voicemail:

@@ -89,9 +89,13 @@ def test_agents_decline_or_ring_out_then_the_crisis_line(rig: CrisisRig) -> None
     assert outcome["crisis"] is True
     assert [b["number"] for b in outcome["bridged_to"]] == [LINE_ZH]
     figures = timing(rig, transcript)
-    rollover = rig.config["crisis"]["rollover_s"]
-    # The crisis line is dialled once the agents' phones have rung for the rollover time.
-    assert figures.dialled[LINE_ZH] - figures.first_ring_s >= rollover
+    crisis = rig.config["crisis"]
+    # The crisis line is dialled once the agents' phones have rung for the rollover time less
+    # the calm words, so it is dialled about rollover_s after the trigger.
+    assert (
+        figures.dialled[LINE_ZH] - figures.first_ring_s >= crisis["rollover_s"] - crisis["intro_s"]
+    )
+    assert figures.dialled[LINE_ZH] >= crisis["rollover_s"] - 1
     summary = incident(rig, transcript["call_sid"])
     assert summary["agents_rung"] in ("decliner | silent", "silent | decliner")
     assert summary["declined"] == "decliner"
@@ -164,3 +168,7 @@ def test_zz_redis_killed_mid_call(rig: CrisisRig) -> None:
     # A new call with Redis gone: the danger key reaches the crisis line, the app answering fast.
     fresh = rig.call(DANGER, hangup_after=45)
     assert [b["number"] for b in fresh["outcome"]["bridged_to"]] == [LINE_ZH]
+    # No calm words with Redis down: the line rings as soon as the app has answered the key.
+    figures = timing(rig, fresh)
+    assert figures.calm_s == 0.0
+    assert figures.dialled[LINE_ZH] == figures.answered_in_s

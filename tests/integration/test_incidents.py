@@ -80,6 +80,8 @@ def test_crisis_with_redis_down_still_dials(app_env, clock, hotline_config):
     app = create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})
     doc = Doc.parse(Twilio(app.test_client()).post("/voice/language?t=1", {"Digits": "9"}))
     assert doc.first("Number").text == hotline_config.crisis.numbers["zh"]
+    # Nobody can be looked up: no calm words first, the line is dialled at once.
+    assert doc.verbs() == ["Dial"]
 
 
 class BrokenLog:

@@ -86,6 +86,18 @@ def test_duplicate_keys_and_unknown_area_references_are_problems():
     assert any("crisis.numbers.fallback" in p for p in problems), problems
 
 
+def test_calm_words_count_towards_the_crisis_rollover():
+    config = load_config(_edited(lambda data: None))
+    assert config.crisis.ring_s == config.crisis.rollover_s - config.crisis.intro_s
+
+    def edit(data):
+        data["crisis"]["rollover_s"] = 8
+        data["crisis"]["intro_s"] = 5
+
+    problems = [str(p) for p in check_config(_edited(edit))]
+    assert any("crisis.intro_s" in p and "ringing" in p for p in problems), problems
+
+
 def test_danger_key_cannot_be_an_area_or_answer_key():
     def edit(data):
         data["areas"]["corporate"]["key"] = "9"
