@@ -4,7 +4,9 @@ A match makes a reservation; `dispatch` puts a `ring_agent` job on the `dispatch
 rings the agent with a whisper. Accepting redirects the waiting caller into the conference named
 by the reservation (`bridge_caller`), or dials a caller who asked for a callback. A caller who
 hangs up while the agent rings has the offer withdrawn (`withdraw_offer`). A self-renewing
-`sweep_job` repairs what a crash left and widens waiting calls' skill steps on time.
+`sweep_job` repairs what a crash left and widens waiting calls' skill steps on time; when calls
+are due a look at their Twilio leg it queues `check_legs_job`, which ends a call whose leg is
+gone the way its lost hang-up webhook would have.
 Jobs take ids and are idempotent: each first checks the reservation is still in the state it
 acts on, so a repeated or late job changes nothing.
 """
@@ -17,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 
 from queues import events, runtime
@@ -26,7 +29,7 @@ from queues.matcher import Match, Matcher
 from queues.ratelimit import RateLimiter
 from queues.reservations import Reservations, Transition
 from queues.script import RoutingScript
-from queues.sweep import sweep
+from queues.sweep import GONE_STATUSES, LEG_CHECK_BATCH, LegCheck, LegChecks, sweep
 from queues.waiting import Departure, WaitingRoom
 from routing.matching import RoutingPolicy
 from routing.privacy import mask_number
@@ -46,6 +49,15 @@ SWEEP_JOB_ID = "hotline-sweep"
 RATE_SLACK_S = 0.2
 # Agents' legs report every step, so a no-answer is seen as soon as Twilio gives up.
 AGENT_LEG_EVENTS = ("initiated", "ringing", "answered", "completed")
+LEG_CHECK_JOB_ID = "hotline-leg-check"
+# A queued leg check holds off the next one this long at most (a worker that died mid-check
+# lets it go by then); well past a check's worst case of one request timing out.
+LEG_CHECK_HOLD_S = 120.0
+# After Twilio failed a lookup (5xx, 429, no answer) leg checks pause this long: the calls
+# keep their places and are looked at next time, and a struggling API is not pressed.
+LEG_CHECK_BACKOFF_S = 30.0
+# The status recorded for a leg Twilio no longer knows (404).
+LEG_NOT_FOUND = "not-found"
 
 
 @dataclass(frozen=True)
@@ -278,12 +290,112 @@ def withdraw_offer(reservation_id: str, call_sid: str) -> str:
 
 
 def sweep_job() -> int:
-    """Handle due timers, offer what they freed, and schedule the next sweep."""
+    """Handle due timers, offer what they freed, queue a leg check, and schedule the next sweep."""
     rt = runtime.current()
-    report = sweep(rt.redis, rt.config.routing, rt.now())
-    dispatch(rt.redis, list(report.matches))
-    schedule_sweep(rt.redis)
+    try:
+        report = sweep(rt.redis, rt.config.routing, rt.now())
+        dispatch(rt.redis, list(report.matches))
+    finally:
+        # A sweep that failed (a Redis hiccup) must not end the sweeps that follow it.
+        schedule_sweep(rt.redis)
+    queue_leg_check(rt)
     return len(report.matches)
+
+
+def queue_leg_check(rt: runtime.Runtime) -> bool:
+    """Queue a leg check when calls are due one, unless one is queued or Twilio had trouble."""
+    checks = LegChecks(rt.redis, rt.config.routing, script=rt.script)
+    try:
+        if not checks.is_due(rt.now()) or not checks.hold(LEG_CHECK_HOLD_S):
+            return False
+        # Its own job on the least urgent queue: REST lookups never hold up the timers above,
+        # and a worker takes rings and crisis pages before them.
+        Queue("default", connection=rt.redis).enqueue(check_legs_job, job_id=LEG_CHECK_JOB_ID)
+    except RedisError as error:
+        log.warning("leg check not queued, next sweep: %s", type(error).__name__)
+        return False
+    return True
+
+
+@dataclass
+class LegReport:
+    """What one leg check did: the calls it looked up, those it ended, and whether Twilio failed."""
+
+    looked_up: list[str]
+    ended: list[str]
+    trouble: bool = False
+
+
+def check_legs_job() -> int:
+    """Look up the legs of calls due a look and end the gone ones; return how many ended."""
+    rt = runtime.current()
+    report = check_legs(rt)
+    if not report.trouble:
+        LegChecks(rt.redis, rt.config.routing, script=rt.script).release()
+    return len(report.ended)
+
+
+def check_legs(rt: runtime.Runtime, *, limit: int = LEG_CHECK_BATCH) -> LegReport:
+    """Look up a batch of calls' Twilio legs; a gone one ends as its hang-up would have."""
+    checks = LegChecks(rt.redis, rt.config.routing, script=rt.script)
+    report = LegReport(looked_up=[], ended=[])
+    for call_sid in checks.claim(rt.now(), limit=limit):
+        try:
+            check = checks.plan(call_sid)
+            if check is None:
+                continue
+            report.looked_up.append(call_sid)
+            status = leg_status(rt, check.leg_sid)
+            gone = status in GONE_STATUSES or status == LEG_NOT_FOUND
+            if gone and end_gone_call(rt, check, status):
+                report.ended.append(call_sid)
+        except GatewayError as error:
+            # The claim already moved this call's next look on: it keeps its place meanwhile.
+            log.warning("leg of %s not looked up, next time: %s", call_sid, error)
+            checks.back_off(LEG_CHECK_BACKOFF_S)
+            report.trouble = True
+            break
+        except RedisError as error:
+            log.warning("leg check of %s stopped, next time: %s", call_sid, type(error).__name__)
+            report.trouble = True
+            break
+    return report
+
+
+def leg_status(rt: runtime.Runtime, leg_sid: str) -> str:
+    """A leg's status at Twilio, or `LEG_NOT_FOUND` when Twilio no longer knows it."""
+    try:
+        return rt.gateway.fetch_call(leg_sid).status
+    except GatewayError as error:
+        if error.status == 404:
+            return LEG_NOT_FOUND
+        raise
+
+
+def end_gone_call(rt: runtime.Runtime, check: LegCheck, status: str) -> bool:
+    """End a call whose leg is gone, as its lost webhooks would have; True the first time."""
+    if check.reservation:
+        # The agent left without /voice/agent/done or a status callback reaching us: the same
+        # finish step starts wrap-up, and a repeat finds the reservation already finished.
+        changed = finish(rt, check.reservation).changed
+    else:
+        if status in GONE_STATUSES:
+            CallStore(rt.redis).advance_status(check.call_sid, status)
+        # The same step as a hang-up webhook: abandoned, place freed, a ringing agent told.
+        changed = caller_left(rt, check.call_sid, "abandoned").changed
+    if changed:
+        log.info("call %s ended by the leg check: %s was %s", check.call_sid, check.leg_sid, status)
+        events.append(
+            rt.redis,
+            "leg-gone",
+            at=f"{rt.now():.3f}",
+            call=check.call_sid,
+            leg=check.leg_sid,
+            status=status,
+            state=check.state,
+            reservation=check.reservation or None,
+        )
+    return changed
 
 
 def schedule_sweep(redis: Redis, delay_s: int = SWEEP_INTERVAL_S) -> None:

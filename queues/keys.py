@@ -105,6 +105,16 @@ def due_callbacks() -> str:
     return f"{PREFIX}:due:callbacks"
 
 
+def due_leg_checks() -> str:
+    """Sorted set of calls in routing by the time their Twilio leg is next looked up."""
+    return f"{PREFIX}:due:leg-checks"
+
+
+def leg_check_hold() -> str:
+    """Marker (with a time to live) that a leg check is queued, or that Twilio had trouble."""
+    return f"{PREFIX}:leg-check-hold"
+
+
 def returning_caller(caller_digest: str) -> str:
     """Marker (with a time to live) that a caller hung up while waiting; the number is hashed."""
     return f"{PREFIX}:returning:{caller_digest}"
@@ -181,6 +191,11 @@ def login_failures(scope: str, who: str) -> str:
 def audit() -> str:
     """Append-only stream of every change to rosters, hours, agents and users."""
     return f"{PREFIX}:audit"
+
+
+def opening_hours() -> str:
+    """Hash of area id to the opening hours and holiday rule ops set over the config (JSON)."""
+    return f"{PREFIX}:opening-hours"
 
 
 def call_note(call_sid: str) -> str:

@@ -39,6 +39,7 @@ local AGENTS, ROSTER = '@AGENTS@', '@ROSTER@'
 local DUE_RES, DUE_WRAP, DUE_COOL = '@DUE_RES@', '@DUE_WRAP@', '@DUE_COOL@'
 local DUE_CAP, DUE_SHIFT = '@DUE_CAP@', '@DUE_SHIFT@'
 local DUE_WIDEN, DUE_CALLBACK = '@DUE_WIDEN@', '@DUE_CALLBACK@'
+local DUE_LEGS = '@DUE_LEGS@'
 local SPAN, CLASSES = @SPAN@, @CLASSES@
 local TTL, KEPT = @TTL@, @KEPT@
 local EVENTS, MAX_EVENTS = '@EVENTS@', @MAX_EVENTS@
@@ -126,6 +127,7 @@ local function finish_call(call, state, outcome)
   local key = QUEUED .. call
   redis.call('HSET', key, 'state', state, 'outcome', outcome, 'ended_at', NOW, 'reservation', '')
   redis.call('ZREM', DUE_WIDEN, call)
+  redis.call('ZREM', DUE_LEGS, call)
   redis.call('EXPIRE', key, TTL)
 end
 
@@ -238,6 +240,8 @@ if OP == 'enqueue' then return (function()
     'state', 'waiting', 'outcome', '', 'reservation', '', 'attempts', 0, 'queued_at', NOW)
   redis.call('ZADD', queue, score, call)
   if ARGV[A + 10] ~= '' then redis.call('ZADD', DUE_WIDEN, ARGV[A + 10], call) end
+  -- Watched from the same step, so no crash can leave a call waiting that nobody checks on.
+  if ARGV[A + 11] ~= '' then redis.call('ZADD', DUE_LEGS, ARGV[A + 11], call) end
   return {'queued'}
 end)() end
 
@@ -558,6 +562,7 @@ def _source(policy: RoutingPolicy) -> str:
         "DUE_SHIFT": keys.due_shift_changes(),
         "DUE_WIDEN": keys.due_widenings(),
         "DUE_CALLBACK": keys.due_callbacks(),
+        "DUE_LEGS": keys.due_leg_checks(),
     }
     text = _LUA
     for name, value in fills.items():

@@ -4,6 +4,10 @@ Reservations that rang out, wrap-ups and cool-downs that ended, heavy-call caps 
 shifts that started or ended, callbacks due for another try and calls whose skill requirement
 widened: each is handled once however many sweeps run, since the script takes a due entry out
 in the same step that acts on it.
+
+Calls whose Twilio leg ended without the app hearing of it (a lost hang-up webhook, a crash)
+are found by `LegChecks`: every call in routing is due a look at its leg a while after it
+joins, then again every so often, and the RQ job in `queues.dispatch` looks them up in batches.
 """
 
 from __future__ import annotations
@@ -12,15 +16,36 @@ from dataclasses import dataclass, field
 
 from redis import Redis
 
-from queues import events
+from queues import events, keys
 from queues.agents import AgentBoard
+from queues.calls import CallStore
 from queues.matcher import Match, Matcher
 from queues.reservations import Reservations, Transition
 from queues.script import RoutingScript
+from queues.waiting import WaitingRoom
 from routing.matching import RoutingPolicy
 
 # Due entries of each kind handled per sweep; a backlog is worked off by the next sweeps.
 SWEEP_BATCH = 500
+# Calls whose leg is looked up per leg check, longest due first: a GET each, so few at a time;
+# a backlog waits for the next checks, which come within seconds.
+LEG_CHECK_BATCH = 5
+# A call still in routing is looked up again this long after its last look.
+LEG_CHECK_EVERY_S = 60.0
+# Twilio's statuses of a leg that has ended (a 404 for the leg counts as ended too).
+GONE_STATUSES = frozenset({"completed", "canceled", "failed", "busy", "no-answer"})
+# Routing states in which the caller's own leg is the call (before an agent took it).
+CALLER_LEG_STATES = ("waiting", "reserved")
+# Routing states after an agent took the call: the agent's leg ends it (wrap-up follows).
+AGENT_LEG_STATES = ("connected", "dialling")
+
+# Takes the calls due a look, longest due first, and pushes each one's next look on in the
+# same step, so two leg checks running at once never look up the same call.
+_CLAIM = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, call in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], call) end
+return due
+"""
 
 
 @dataclass
@@ -91,3 +116,74 @@ def _read_tick(answer: list[str]) -> SweepReport:
             target.append(answer[index + 1])
             index += 2
     return report
+
+
+@dataclass(frozen=True)
+class LegCheck:
+    """A call due a look at one Twilio leg, and the reservation a gone agent leg finishes."""
+
+    call_sid: str
+    leg_sid: str
+    state: str
+    reservation: str = ""
+
+
+class LegChecks:
+    """Which calls in routing are due a look at their Twilio leg; owns the leg-check keys."""
+
+    def __init__(self, redis: Redis, policy: RoutingPolicy, *, script: RoutingScript | None = None):
+        self.redis = redis
+        self.room = WaitingRoom(redis, policy, script=script)
+        self.calls = CallStore(redis)
+        self._claim = redis.register_script(_CLAIM)
+
+    def is_due(self, now: float) -> bool:
+        """Tell whether any call is due a look at `now`."""
+        return bool(self.redis.zrangebyscore(keys.due_leg_checks(), "-inf", now, start=0, num=1))
+
+    def claim(
+        self, now: float, *, limit: int = LEG_CHECK_BATCH, every_s: float = LEG_CHECK_EVERY_S
+    ) -> list[str]:
+        """Take up to `limit` calls due at `now`, longest due first, and look again `every_s` on."""
+        found = self._claim(
+            keys=[keys.due_leg_checks()], args=[repr(now), limit, repr(now + every_s)]
+        )
+        return [item.decode() if isinstance(item, bytes) else str(item) for item in found]
+
+    def plan(self, call_sid: str) -> LegCheck | None:
+        """Which leg to look up for a call now; None when none (a call that ended is forgotten)."""
+        queued = self.room.get(call_sid)
+        if queued is None or queued.state == "ended":
+            self.forget(call_sid)
+            return None
+        if queued.state in CALLER_LEG_STATES:
+            # A callback's own leg ended by design when the caller asked for it; it waits
+            # without one until the agent's leg is placed.
+            if queued.kind == "callback":
+                return None
+            return LegCheck(call_sid, call_sid, queued.state)
+        if queued.state in AGENT_LEG_STATES and queued.reservation:
+            record = self.calls.get(call_sid)
+            if record and record.agent_leg and record.reservation == queued.reservation:
+                return LegCheck(call_sid, record.agent_leg, queued.state, queued.reservation)
+            if queued.kind == "call":
+                # The agent's leg went unrecorded (a crash right after ringing): the caller's
+                # leg ending ends the call as well.
+                return LegCheck(call_sid, call_sid, queued.state, queued.reservation)
+        return None
+
+    def forget(self, call_sid: str) -> None:
+        """Stop looking at a call's legs."""
+        self.redis.zrem(keys.due_leg_checks(), call_sid)
+
+    def hold(self, seconds: float) -> bool:
+        """Hold off the next leg check for a while; False when one is held off already."""
+        return bool(self.redis.set(keys.leg_check_hold(), "1", nx=True, px=int(seconds * 1000)))
+
+    def back_off(self, seconds: float) -> None:
+        """Hold off leg checks for a while whatever held them before (Twilio is in trouble)."""
+        self.redis.set(keys.leg_check_hold(), "1", px=int(seconds * 1000))
+
+    def release(self) -> None:
+        """Let the next sweep queue a leg check again."""
+        self.redis.delete(keys.leg_check_hold())

@@ -18,6 +18,9 @@ from routing.privacy import mask_number
 
 # Why a call left the waiting room other than by reaching an agent.
 LEAVE_OUTCOMES = ("abandoned", "voicemail", "crisis", "left", "closed")
+# A call's Twilio leg is first looked up this long after it joins (`queues.sweep.LegChecks`):
+# a hang-up normally arrives by webhook at once, so only a lost one is worth a REST request.
+LEG_CHECK_AFTER_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class WaitingRoom:
             kind,
             keys.returning_caller(caller_digest(caller)) if caller else "",
             repr(now + widen) if widen is not None else "",
+            repr(now + LEG_CHECK_AFTER_S),
         )
         if answer[0] != "queued":
             return False

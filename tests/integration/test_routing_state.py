@@ -94,6 +94,8 @@ def test_every_key_format_is_pinned():
     assert keys.due_shift_changes() == "hotline:due:shift-changes"
     assert keys.due_widenings() == "hotline:due:widenings"
     assert keys.due_callbacks() == "hotline:due:callbacks"
+    assert keys.due_leg_checks() == "hotline:due:leg-checks"
+    assert keys.leg_check_hold() == "hotline:leg-check-hold"
     assert keys.returning_caller("abc") == "hotline:returning:abc"
     assert keys.handle_times("labor") == "hotline:handle-times:labor"
     assert keys.rate_limit("calls") == "hotline:rate:calls"
