@@ -28,9 +28,9 @@ from routing.roster import Supervisor
 
 log = logging.getLogger(__name__)
 
-# Free crisis-trained agents looked at; more than Twilio's ten, since some may be on a crisis call.
+# Free crisis-trained agents looked at; more than Twilio's ten, since some may have no phone.
 CANDIDATES = 20
-# How long an agent counts as talking to a crisis caller if the end of the call is never seen.
+# How long who took a crisis call is remembered.
 ENGAGED_TTL_S = 2 * 3600
 # Words of the caller quoted in a whisper: enough to know, short enough to answer quickly.
 WHISPER_WORDS = 60
@@ -121,8 +121,8 @@ def whisper_answer() -> Response:
         incident_log().step(call_sid, "answered", target=taker_id, role=role)
         call_store().update(call_sid, heavy="1", crisis_taker=taker_id)
         if role == "agent":
-            # Another crisis call must not ring an agent who is talking to one.
-            get_redis().set(keys.crisis_agent(taker_id), call_sid, ex=ENGAGED_TTL_S)
+            # Routing must not offer them a call, nor another crisis ring them, meanwhile.
+            _board().engage_crisis(taker_id, call_sid, _now())
 
     _record(call_sid, taken)
     return xml(twiml.crisis_put_through())
@@ -235,13 +235,10 @@ def _open(call_sid: str, chosen: str, choice: Choice, said: str) -> list[Taker]:
 
 def _free_agents(chosen: str) -> list[Taker]:
     """Free crisis-trained agents who speak the language, longest rested first, at most ten."""
-    redis = get_redis()
-    board = AgentBoard(redis, config().routing, script=current_runtime().script)
+    board = _board()
     takers = []
+    # Only free agents sit in the crisis pool: busy ones, on a crisis call too, are not rung.
     for agent_id in board.free_crisis_agents(chosen, limit=CANDIDATES):
-        # Busy agents are never interrupted: one talking to a crisis caller is skipped.
-        if redis.exists(keys.crisis_agent(agent_id)):
-            continue
         phone = board.phone(agent_id)
         if phone:
             takers.append(Taker(agent_id, phone, "agent"))
@@ -291,7 +288,8 @@ def _close(call_sid: str, outcome: str, taker: str | None) -> None:
     def closed() -> None:
         incident_log().step(call_sid, "closed", outcome=outcome, talk_s=talk_s, target=taker)
         if taker:
-            get_redis().delete(keys.crisis_agent(taker))
+            # A crisis call is heavy: the agent gets the long wrap-up and it counts to the cap.
+            _board().release_crisis(taker, call_sid, _now())
 
     _record(call_sid, closed)
 
@@ -341,6 +339,11 @@ def _record(call_sid: str, write: Any) -> None:
     except RedisError as error:
         g.crisis_redis_down = True
         log.warning("Redis unreachable, crisis call %s: %s", call_sid, type(error).__name__)
+
+
+def _board() -> AgentBoard:
+    """The agents' board on the app's Redis and routing script."""
+    return AgentBoard(get_redis(), config().routing, script=current_runtime().script)
 
 
 def _now() -> float:

@@ -30,6 +30,8 @@ from routing.roster import (
 PRESENCES = ("available", "on_break", "offline")
 # Shift changes handled per sweep; more wait for the next one.
 SHIFT_BATCH = 200
+# A crisis call whose end is never reported frees its agent after this long.
+CRISIS_CALL_LIMIT_S = 2 * 3600
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,19 @@ class AgentBoard:
                 before=before,
             )
         return PresenceChange(agent_id, before, presence, bool(paused))
+
+    def engage_crisis(self, agent_id: str, call_sid: str, now: float) -> bool:
+        """Take an agent out of routing while they talk to a crisis caller; False if busy."""
+        stale_at = now + CRISIS_CALL_LIMIT_S
+        answer = self.script.run("crisis_engage", now, agent_id, call_sid, repr(stale_at))
+        return answer[0] == "engaged"
+
+    def release_crisis(self, agent_id: str, call_sid: str, now: float) -> float | None:
+        """End an agent's crisis call: it counts as heavy; return when their wrap-up ends."""
+        answer = self.script.run(
+            "crisis_release", now, agent_id, call_sid, self.policy.crisis_wrap_up_s
+        )
+        return float(answer[1]) if answer[0] == "released" else None
 
     def refresh_shifts(self, now: float, *, limit: int = SHIFT_BATCH) -> list[str]:
         """Apply shift starts and ends that came due; return agents who became free."""

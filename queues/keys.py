@@ -226,11 +226,6 @@ def crisis_taker(call_sid: str) -> str:
     return f"{PREFIX}:crisis-taker:{call_sid}"
 
 
-def crisis_agent(agent_id: str) -> str:
-    """Marker (with a time to live) that an agent is talking to a crisis caller."""
-    return f"{PREFIX}:crisis-agent:{agent_id}"
-
-
 def crisis_escalation(call_sid: str, target: str) -> str:
     """Marker that an agent already brought a target (supervisor, crisis line) into a call."""
     return f"{PREFIX}:crisis-escalation:{call_sid}:{target}"

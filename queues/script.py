@@ -485,6 +485,42 @@ end)() end
 
 -- Timers that came due: reservations ring out, wrap-ups and cool-downs end, caps lift,
 -- callbacks rejoin their queue, waiting calls widen. Returns what happened, flat.
+-- A crisis-trained agent took a crisis call (rung by the caller's own <Dial>, not by a
+-- reservation): they leave every pool until the call ends, so routing offers them nothing.
+-- The end is also due at ARGV[A + 2], in case the crisis path never reports it.
+if OP == 'crisis_engage' then return (function()
+  local agent, call, stale_at = ARGV[A], ARGV[A + 1], tonumber(ARGV[A + 2])
+  local key = AGENT .. agent
+  local f = redis.call('HMGET', key, 'activity', 'removed')
+  if not f[1] or f[2] == '1' then return {'unknown'} end
+  if f[1] ~= 'idle' and f[1] ~= 'wrap_up' then return {'busy', f[1]} end
+  leave_pools(agent)
+  redis.call('HSET', key, 'activity', 'talking', 'crisis_call', call, 'wrap_until', stale_at)
+  redis.call('ZADD', DUE_WRAP, stale_at, agent)
+  event('crisis-engaged', 'agent', agent, 'call', call)
+  return {'engaged'}
+end)() end
+
+-- The crisis call ended: it counts as heavy, and the agent gets the heavy wrap-up.
+if OP == 'crisis_release' then return (function()
+  local agent, call, seconds = ARGV[A], ARGV[A + 1], tonumber(ARGV[A + 2])
+  local key = AGENT .. agent
+  local f = redis.call('HMGET', key, 'activity', 'crisis_call')
+  if f[1] ~= 'talking' or f[2] ~= call then return {'unchanged', f[1] or ''} end
+  redis.call('ZADD', HEAVY .. agent, NOW, 'crisis:' .. call)
+  redis.call('HSET', key, 'crisis_call', '', 'wrap_until', NOW + seconds)
+  event('crisis-released', 'agent', agent, 'call', call, 'wrap_s', seconds)
+  if seconds > 0 then
+    redis.call('HSET', key, 'activity', 'wrap_up')
+    redis.call('ZADD', DUE_WRAP, NOW + seconds, agent)
+  else
+    redis.call('HSET', key, 'activity', 'idle', 'idle_since', NOW)
+    redis.call('ZREM', DUE_WRAP, agent)
+    enter_pools(agent)
+  end
+  return {'released', fmt(NOW + seconds)}
+end)() end
+
 if OP == 'tick' then return (function()
   local limit = tonumber(ARGV[A])
   local cool_down, pause_after = tonumber(ARGV[A + 1]), tonumber(ARGV[A + 2])
@@ -503,9 +539,11 @@ if OP == 'tick' then return (function()
     end
   end
   for _, agent in ipairs(due(DUE_WRAP)) do
-    local f = redis.call('HMGET', AGENT .. agent, 'activity', 'wrap_until')
-    if f[1] == 'wrap_up' and num(f[2], 0) <= NOW then
-      redis.call('HSET', AGENT .. agent, 'activity', 'idle', 'idle_since', NOW)
+    local f = redis.call('HMGET', AGENT .. agent, 'activity', 'wrap_until', 'crisis_call')
+    -- A crisis call whose end was never reported frees its agent once it is long past.
+    local stale = f[1] == 'talking' and f[3] and f[3] ~= ''
+    if (f[1] == 'wrap_up' or stale) and num(f[2], 0) <= NOW then
+      redis.call('HSET', AGENT .. agent, 'activity', 'idle', 'idle_since', NOW, 'crisis_call', '')
       out[#out + 1] = 'wrap-up-end'
       out[#out + 1] = agent
       out[#out + 1] = enter_pools(agent) and '1' or '0'

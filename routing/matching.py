@@ -80,6 +80,11 @@ class RoutingPolicy:
         policy = self.areas[area]
         return policy.heavy_wrap_up_s if heavy else policy.wrap_up_s
 
+    @property
+    def crisis_wrap_up_s(self) -> int:
+        """Seconds of wrap-up after a crisis call: the longest heavy wrap-up of any area."""
+        return max((policy.heavy_wrap_up_s for policy in self.areas.values()), default=0)
+
 
 def default_policy(
     area_ids: Iterable[str],

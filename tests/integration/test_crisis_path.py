@@ -9,10 +9,12 @@ import pytest
 from rq import Queue
 
 from queues import keys
-from queues.agents import AgentBoard
+from queues.agents import CRISIS_CALL_LIMIT_S, AgentBoard
 from queues.alerts import open_crisis
 from queues.incidents import IncidentLog
+from queues.matcher import Matcher
 from queues.script import RoutingScript
+from queues.sweep import sweep
 from queues.waiting import WaitingRoom
 from routing.roster import parse_roster
 from tests.twiml import Doc
@@ -175,7 +177,14 @@ def answer_url(url: str, who: str) -> str:
     return f"/voice/crisis/whisper/answer?lang=zh&call={parts['call']}&who={who}&role=agent"
 
 
-def test_first_agent_to_press_1_wins_and_the_call_ends_with_them(twilio, board, redis, app):
+def c3_offered_a_routed_call(redis, app, now) -> bool:
+    """Queue a labor call only c3 could take (any level after 60 s); say whether c3 got it."""
+    routing = app.config["HOTLINE"].routing
+    WaitingRoom(redis, routing).enqueue("CA-routed", area="labor", language="zh", now=now - 90)
+    return Matcher(redis, routing).match_call("CA-routed", now) is not None
+
+
+def test_first_agent_to_press_1_wins_and_the_call_ends_with_them(twilio, board, redis, app, clock):
     url = whisper_url(twilio)
     declined = Doc.parse(twilio.post(answer_url(url, "c2"), {"CallSid": "CA-l2", "Digits": "2"}))
     taken = Doc.parse(twilio.post(answer_url(url, "c3"), {"CallSid": "CA-l3", "Digits": "1"}))
@@ -184,9 +193,11 @@ def test_first_agent_to_press_1_wins_and_the_call_ends_with_them(twilio, board, 
     assert declined.verbs() == ["Say", "Hangup"]
     assert taken.verbs() == []  # the whisper ends: the agent is bridged at once
     assert late.said() == app.config["HOTLINE"].prompt("crisis_taken", "zh")
-    assert redis.get(keys.crisis_agent("c3")) == CALL.encode()
     record = redis.hgetall(keys.call(CALL))
     assert record[b"heavy"] == b"1" and record[b"crisis_taker"] == b"c3"
+    # Routing sees c3 talking: no routed call is offered to them while they talk.
+    assert board.get("c3").activity == "talking"
+    assert c3_offered_a_routed_call(redis, app, clock().timestamp()) is False
 
     # While c3 talks to this caller, another crisis call does not ring them.
     other = Doc.parse(twilio.post("/voice/language?t=1", {"Digits": "9", "CallSid": "CA-other"}))
@@ -199,7 +210,15 @@ def test_first_agent_to_press_1_wins_and_the_call_ends_with_them(twilio, board, 
         )
     )
     assert done.verbs() == ["Say", "Hangup"]
-    assert not redis.exists(keys.crisis_agent("c3"))
+    # The crisis call was heavy: c3 has the long wrap-up and it counts towards the cap.
+    routing = app.config["HOTLINE"].routing
+    after = board.get("c3")
+    assert after.activity == "wrap_up"
+    assert after.wrap_until == clock().timestamp() + routing.crisis_wrap_up_s
+    assert redis.zcard(keys.agent_heavy_calls("c3")) == 1
+    # When the wrap-up ends, c3 takes the routed call that waited for them.
+    report = sweep(redis, routing, after.wrap_until)
+    assert [(m.agent_id, m.call_sid) for m in report.matches] == [("c3", "CA-routed")]
     summary = IncidentLog(redis).get(CALL).summary()
     assert summary["declined"] == "c2"
     assert (summary["answered_by"], summary["answered_role"]) == ("c3", "agent")
@@ -295,7 +314,7 @@ def test_a_crisis_while_waiting_jumps_ahead_of_every_queue(twilio, board, redis,
 
 def test_busy_agents_are_not_rung(twilio, board, redis, clock):
     board.set_presence("c2", "on_break", clock().timestamp())
-    redis.set(keys.crisis_agent("c3"), "CA-elsewhere")
+    assert board.engage_crisis("c3", "CA-elsewhere", clock().timestamp())
 
     doc = Doc.parse(twilio.post("/voice/language?t=1", {"Digits": "9"}))
 
@@ -313,3 +332,18 @@ def test_the_caller_hanging_up_while_agents_ring_closes_the_incident(twilio, boa
 
     assert doc.verbs() == []
     assert IncidentLog(redis).get(CALL).summary()["outcome"] == "caller_hung_up"
+
+
+def test_a_crisis_call_whose_end_is_never_reported_frees_its_agent_later(board, redis, clock, app):
+    now = clock().timestamp()
+    assert board.engage_crisis("c3", "CA-lost", now)
+    assert not board.engage_crisis("c3", "CA-second", now)  # already talking
+    routing = app.config["HOTLINE"].routing
+
+    sweep(redis, routing, now + CRISIS_CALL_LIMIT_S - 1)
+    assert board.get("c3").activity == "talking"
+    sweep(redis, routing, now + CRISIS_CALL_LIMIT_S)
+    assert board.get("c3").activity == "idle"
+    assert "c3" in board.free_crisis_agents("zh")
+    # A late report of the end changes nothing.
+    assert board.release_crisis("c3", "CA-lost", now + CRISIS_CALL_LIMIT_S + 5) is None
