@@ -8,6 +8,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from routing.classifier import speech_hints
 from routing.config import HotlineConfig
+from routing.hours import WeeklyHours
 from routing.wording import describe_hours, describe_next_opening
 
 
@@ -132,11 +133,13 @@ def closed(
     action: str,
     *,
     record: VoiceResponse | None = None,
+    hours: WeeklyHours | None = None,
 ) -> VoiceResponse:
     """Tell the caller the area's hours and next opening (the danger key works), then record."""
     response = VoiceResponse()
     words = config.calendar[language]
-    hours = config.areas[area].hours
+    # The menu passes the effective hours (ops' edit); without them, the config's.
+    hours = hours if hours is not None else config.areas[area].hours
     gather = response.gather(
         input="dtmf", num_digits=1, timeout=config.gather_timeout_s, action=action, method="POST"
     )

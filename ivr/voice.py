@@ -13,6 +13,7 @@ from redis import RedisError
 
 from ivr import agent_line, crisis, screening, twiml
 from ivr import webhook as hook
+from ivr.hours import hours_of
 from ivr.state import call_store, current_runtime
 from queues import dispatch
 from queues.calls import CallStore
@@ -286,7 +287,9 @@ def _route(
 
     # Stored for a closed area too: the message's callback agent hears the same summary.
     hook.remember(store_summary)
-    if not config.areas[area_id].hours.is_open(now):
+    # Ops' edited hours when Redis answers, the config's otherwise: never an error to Twilio.
+    hours = hours_of(area_id)
+    if not hours.is_open(now):
         log.info("call %s: %s is closed", hook.caller().call_sid, area_id)
         return hook.xml(
             twiml.closed(
@@ -296,6 +299,7 @@ def _route(
                 now,
                 url_for(".closed_key", lang=language),
                 record=voicemail_webhooks.record(language, area_id),
+                hours=hours,
             )
         )
     _join_waiting_room(area_id, language, answers, now.timestamp())

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from ops import accounts, auth, desk, monitoring, planning, staffing
+from ops import accounts, auth, desk, monitoring, opening, planning, staffing
 from ops.auth import OPS_ROLES, SUPERVISORS, require
 from ops.errors import Invalid, OpsError, TooManyAttempts
 from ops.openapi import document
@@ -188,8 +188,22 @@ def coverage() -> Response:
 @bp.get("/hours")
 @require(*OPS_ROLES)
 def hours() -> Response:
-    """Each area's weekly opening hours."""
-    return jsonify({"areas": planning.opening_hours()})
+    """Each area's effective hours and holiday rule, and the public holidays coming up."""
+    return jsonify({"areas": opening.areas_view(), "holidays": opening.coming_holidays()})
+
+
+@bp.put("/hours/<area>")
+@require(*OPS_ROLES)
+def set_hours(area: str) -> Response:
+    """Set an area's hours: {"weekly": {...}, "holidays": {...} or null}; a field left out stays."""
+    return jsonify(opening.save(auth.actor(), area, _body()))
+
+
+@bp.delete("/hours/<area>")
+@require(*OPS_ROLES)
+def reset_hours(area: str) -> Response:
+    """Put an area back on the hotline config's hours."""
+    return jsonify(opening.reset(auth.actor(), area))
 
 
 @bp.get("/wallboard")

@@ -6,7 +6,7 @@ from datetime import date
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
-from ops import accounts, auth, monitoring, pages, planning, staffing
+from ops import accounts, auth, monitoring, opening, pages, planning, staffing
 from ops.auth import OPS_ROLES, SUPERVISORS, require
 from ops.errors import Invalid
 from ops.i18n import word
@@ -172,8 +172,31 @@ def coverage() -> str:
 @bp.get("/hours")
 @require(*OPS_ROLES)
 def hours() -> str:
-    """Each area's opening hours (from the config)."""
-    return render_template("ops/hours.html", areas=planning.opening_hours(), days=DAY_IDS)
+    """Each area's hours and holiday rule, editable, and the public holidays coming up."""
+    return render_template(
+        "ops/hours.html",
+        areas=opening.areas_view(),
+        coming=opening.coming_holidays(),
+        days=DAY_IDS,
+        special_hours=opening.SPECIAL_HOURS,
+        holiday_days=opening.HOLIDAY_DAYS,
+    )
+
+
+@bp.post("/hours/<area>")
+@require(*OPS_ROLES)
+def save_hours(area: str) -> Response:
+    """Save an area's weekly hours and holiday rule from its form."""
+    opening.save(auth.actor(), area, opening.form_document(request.form))
+    return _saved(f"#area-{area}")
+
+
+@bp.post("/hours/<area>/reset")
+@require(*OPS_ROLES)
+def reset_hours(area: str) -> Response:
+    """Put an area back on the hotline config's hours."""
+    opening.reset(auth.actor(), area)
+    return _saved(f"#area-{area}")
 
 
 @bp.get("/wallboard")

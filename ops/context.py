@@ -10,6 +10,7 @@ from redis import Redis
 from queues.agents import AgentBoard
 from queues.audit import AuditLog
 from queues.calls import CallStore
+from queues.hours import HoursBoard
 from queues.incidents import IncidentLog
 from queues.notes import CallNotes
 from queues.reservations import Reservations
@@ -105,3 +106,8 @@ def incidents() -> IncidentLog:
 def notes() -> CallNotes:
     """Agents' notes and flags on calls."""
     return _shared("ops_notes", lambda: CallNotes(redis()))
+
+
+def hours_board() -> HoursBoard:
+    """Ops' edits to the areas' opening hours."""
+    return _shared("ops_hours", lambda: HoursBoard(redis()))

@@ -1,17 +1,21 @@
-"""Coverage: for each hour of the coming days, how many rostered agents could take each area and
-language, and where nobody could while the area is open (the gaps ops must fill)."""
+"""The console's coverage grid: routing's coverage, holidays included, laid out by day and hour.
+
+`routing.coverage` works out who could answer each hour of each area and language, and how many
+open minutes nobody covers, from the effective opening hours (holiday rules included). This
+module only lays its cells out by local date and hour and joins uncovered hours into runs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from routing import coverage as routing_coverage
 from routing.config import HotlineConfig
-from routing.roster import Roster, on_shift
-
-# An hour is checked at its start and its middle, so half-hour openings and shifts count.
-PROBES_MIN = (0, 30)
+from routing.hours import WeeklyHours
+from routing.roster import Roster
 
 
 @dataclass(frozen=True)
@@ -24,11 +28,12 @@ class Cell:
     language: str
     open: bool
     agents: tuple[str, ...]
+    uncovered_minutes: int = 0
 
     @property
     def gap(self) -> bool:
-        """The area is open and nobody on shift speaks the language and knows the area."""
-        return self.open and not self.agents
+        """The area is open during the hour and for some of it nobody could take its calls."""
+        return self.uncovered_minutes > 0
 
 
 @dataclass(frozen=True)
@@ -49,40 +54,54 @@ class Coverage:
     rows: tuple[tuple[str, str], ...]
     cells: dict[tuple[date, int, str, str], Cell]
     gaps: tuple[Gap, ...]
+    # The last year the holiday calendar knows, when the period runs past it; else None.
+    known_until: int | None = None
 
 
-def coverage(roster: Roster, config: HotlineConfig, today: date, days: int = 14) -> Coverage:
-    """Work out coverage hour by hour from the roster's shifts and the areas' opening hours."""
+def coverage(
+    roster: Roster,
+    config: HotlineConfig,
+    today: date,
+    days: int = 14,
+    *,
+    hours: Mapping[str, WeeklyHours] | None = None,
+) -> Coverage:
+    """Coverage hour by hour from the roster and the areas' hours (the config's unless given)."""
     zone = ZoneInfo(config.timezone)
-    rows = tuple((area, lang) for area in config.areas for lang in config.languages)
-    dates = tuple(today + timedelta(days=offset) for offset in range(days))
-    able = {
-        (area, language): {
-            agent.id
-            for agent in roster.agents
-            if agent.level(area) > 0 and language in agent.languages
-        }
-        for area, language in rows
+    by_area = {
+        area_id: (hours or {}).get(area_id, area.hours) for area_id, area in config.areas.items()
     }
+    found = routing_coverage.coverage(
+        roster,
+        by_area,
+        config.languages,
+        datetime.combine(today, time(0), tzinfo=zone),
+        days,
+        general_area=config.general_area,
+    )
+    dates = tuple(today + timedelta(days=offset) for offset in range(days))
+    rows = tuple((area, lang) for area in config.areas for lang in config.languages)
     cells: dict[tuple[date, int, str, str], Cell] = {}
-    for day in dates:
-        for hour in range(24):
-            probes = [
-                datetime.combine(day, time(hour, minute), tzinfo=zone) for minute in PROBES_MIN
-            ]
-            working = [on_shift(roster, probe) for probe in probes]
-            for area, language in rows:
-                hours = config.areas[area].hours
-                open_at = [i for i, probe in enumerate(probes) if hours.is_open(probe)]
-                # Covered only if someone is there at every open probe of the hour.
-                present = set(able[(area, language)])
-                for index in open_at:
-                    present &= working[index]
-                agents = tuple(sorted(present)) if open_at else ()
-                cells[(day, hour, area, language)] = Cell(
-                    day, hour, area, language, bool(open_at), agents
-                )
-    return Coverage(dates, rows, cells, tuple(_gaps(cells, dates, rows, zone)))
+    for cell in found.cells:
+        # Cells step in wall-clock hours of the zone, so date and hour key them one to one.
+        key = (cell.start.date(), cell.start.hour, cell.area, cell.language)
+        cells[key] = Cell(
+            *key,
+            open=cell.open_minutes > 0,
+            agents=tuple(sorted(cell.agents)),
+            uncovered_minutes=cell.uncovered_minutes,
+        )
+    return Coverage(
+        dates, rows, cells, tuple(_gaps(cells, dates, rows, zone)), _known_until(by_area, dates)
+    )
+
+
+def _known_until(hours: Mapping[str, WeeklyHours], dates: tuple[date, ...]) -> int | None:
+    """The holiday calendar's last year when holiday rules apply past it, else None."""
+    rules = next((h.holidays for h in hours.values() if h.holidays is not None), None)
+    if rules is None or rules.calendar.warning(dates[0], dates[-1]) is None:
+        return None
+    return rules.calendar.last_year
 
 
 def _gaps(

@@ -76,10 +76,50 @@ WORDS: dict[str, dict[str, str]] = {
     "flags": {"zh": "标记", "en": "Flags"},
     "my_shifts": {"zh": "我的班次（iCal）", "en": "My shifts (iCal)"},
     "seconds": {"zh": "秒", "en": "s"},
-    "hours_readonly": {
-        "zh": "服务时间来自热线配置文件（HOTLINE_CONFIG），修改请编辑该文件。",
-        "en": "Hours come from the hotline config (HOTLINE_CONFIG); edit that file to change them.",
+    "hours_help": {
+        "zh": "在这里修改各领域的服务时间和节假日安排，下一通来电即按新时间处理"
+        "（含休息提示和留言回拨）。“恢复默认”回到热线配置文件中的时间。",
+        "en": "Edit each area's hours and holiday rule here; the next call keeps them (the closed "
+        "message and voicemail callbacks too). Reset goes back to the hotline config's hours.",
     },
+    "hours_format": {
+        "zh": "每天填写时间段，如 09:00-12:00, 13:00-21:00；留空表示不服务；跨夜请在 24:00 结束，"
+        "次日从 00:00 接续。",
+        "en": "Type each day's ranges, such as 09:00-12:00, 13:00-21:00; empty means closed. "
+        "Past midnight, end at 24:00 and go on from 00:00 the next day.",
+    },
+    "hours_from_config": {"zh": "使用配置文件中的时间", "en": "From the hotline config"},
+    "hours_edited": {"zh": "{who} 修改于 {when}", "en": "Edited by {who} at {when}"},
+    "hours_reset": {"zh": "恢复默认", "en": "Reset to the config's hours"},
+    "holidays": {"zh": "节假日", "en": "Holidays"},
+    "holiday_rule": {"zh": "节假日安排", "en": "Holiday rule"},
+    "on_holidays": {"zh": "法定节假日", "en": "On public holidays"},
+    "holiday_closed": {"zh": "不服务", "en": "closed"},
+    "holiday_weekly": {"zh": "照常（按每周时间）", "en": "as usual (weekly hours)"},
+    "holiday_special": {"zh": "特别时间", "en": "special hours"},
+    "holiday_hours": {"zh": "节假日时间", "en": "Holiday hours"},
+    "on_makeup": {"zh": "调休上班日", "en": "On make-up working days"},
+    "makeup_weekly": {"zh": "按当天星期的时间", "en": "that weekday's hours"},
+    "makeup_as": {"zh": "按{day}的时间", "en": "{day}'s hours"},
+    "coming_holidays": {
+        "zh": "未来{days}天的法定节假日与调休上班日",
+        "en": "Public holidays and make-up working days, next {days} days",
+    },
+    "no_holidays": {
+        "zh": "未来{days}天没有已知的法定节假日或调休上班日。",
+        "en": "No known public holidays or make-up working days in the next {days} days.",
+    },
+    "calendar_warning": {
+        "zh": "节假日数据只到{year}年底：之后的日期按每周时间服务，"
+        "直到更新 chinese-calendar 程序包。",
+        "en": "Holiday data ends with {year}: later dates follow the weekly hours until the "
+        "chinese-calendar package is updated.",
+    },
+    "date": {"zh": "日期", "en": "Date"},
+    "kind": {"zh": "类型", "en": "Kind"},
+    "holiday_name": {"zh": "节日", "en": "Holiday"},
+    "kind_holiday": {"zh": "法定节假日", "en": "public holiday"},
+    "kind_makeup": {"zh": "调休上班", "en": "make-up working day"},
     "when": {"zh": "时间", "en": "When"},
     "who": {"zh": "操作人", "en": "Who"},
     "action": {"zh": "操作", "en": "Action"},

@@ -65,6 +65,37 @@ AGENT_FIELDS = {
     "pin": STR,
 }
 
+DAY_RANGES = {
+    "type": "array",
+    "items": {"type": "string", "pattern": "^\\d{1,2}:\\d{2}-\\d{1,2}:\\d{2}$"},
+    "description": 'same-day ranges such as "09:00-12:00"; 24:00 may end one; [] is closed',
+}
+HOURS_FIELDS = {
+    "weekly": {
+        "type": "object",
+        "properties": {
+            day: DAY_RANGES for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        },
+        "additionalProperties": False,
+        "description": "a day left out is closed",
+    },
+    "holidays": {
+        "type": ["object", "null"],
+        "description": "null: holidays change nothing",
+        "properties": {
+            "public": {
+                "oneOf": [{"type": "string", "enum": ["closed", "weekly"]}, DAY_RANGES],
+                "description": "on China's public holidays: closed, the weekly hours, or ranges",
+            },
+            "makeup": {
+                "type": "string",
+                "enum": ["weekly", "mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                "description": "on make-up working days: their own weekday's hours, or a day's",
+            },
+        },
+    },
+}
+
 
 def paths() -> dict[str, dict[str, Any]]:
     """Every path of the API with its operations."""
@@ -183,7 +214,29 @@ def paths() -> dict[str, dict[str, Any]]:
                 errors=(422,),
             ),
         },
-        "/api/v1/hours": {"get": _op("Each area's weekly opening hours", OPS)},
+        "/api/v1/hours": {
+            "get": _op(
+                "Each area's effective hours and holiday rule (ops' edit or the config's), and "
+                "China's public holidays and make-up working days of the next 90 days",
+                OPS,
+            )
+        },
+        "/api/v1/hours/{area}": {
+            "put": _op(
+                "Set an area's weekly hours and/or holiday rule, over the config's (audited); "
+                "a field left out keeps its value",
+                OPS,
+                params=[_path("area")],
+                errors=(404, 422),
+                body=_json(HOURS_FIELDS, []),
+            ),
+            "delete": _op(
+                "Reset an area to the config's hours (audited when it had an edit)",
+                OPS,
+                params=[_path("area")],
+                errors=(404,),
+            ),
+        },
         "/api/v1/wallboard": {"get": _op("Live queue and agent figures", SUP)},
         "/api/v1/alerts": {
             "get": _op(
@@ -317,7 +370,7 @@ def document() -> dict[str, Any]:
     meanings = {
         401: "no valid token or session (or the session expired)",
         403: "this role or user may not do this, or the CSRF token is missing",
-        404: "no such agent, shift, user or call",
+        404: "no such agent, shift, user, area or call",
         409: "clashes with what exists: a duplicate id, an overlapping shift",
         422: "a field is missing or malformed; `field` names it",
     }

@@ -1,4 +1,4 @@
-"""Planning views for ops: coverage of the coming days and the areas' opening hours."""
+"""Planning views for ops: coverage of the coming days with the areas' effective hours."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ops import context, staffing
+from ops import context, opening, staffing
 from ops.coverage import Coverage, coverage
 from ops.errors import Invalid
-from routing.hours import DAY_IDS, format_clock
 
 MAX_DAYS = 31
 
@@ -20,7 +19,8 @@ def coverage_now(days: int = 14) -> Coverage:
         raise Invalid(f"days must be between 1 and {MAX_DAYS}", field="days")
     config = context.config()
     today = datetime.fromtimestamp(context.now(), ZoneInfo(config.timezone)).date()
-    return coverage(staffing.current_roster(), config, today, days)
+    hours = opening.effective_hours()
+    return coverage(staffing.current_roster(), config, today, days, hours=hours)
 
 
 def coverage_json(days: int = 14) -> dict[str, Any]:
@@ -60,24 +60,6 @@ def coverage_json(days: int = 14) -> dict[str, Any]:
             }
             for gap in found.gaps
         ],
+        # The last year of holiday data, when the period runs past it (later days: weekly hours).
+        "holidays_known_until": found.known_until,
     }
-
-
-def opening_hours() -> list[dict[str, Any]]:
-    """Each area's weekly opening hours from the config, for display."""
-    config = context.config()
-    return [
-        {
-            "area": area_id,
-            "name": area.name,
-            "timezone": area.hours.timezone,
-            "days": {
-                DAY_IDS[weekday]: [
-                    f"{format_clock(start)}-{format_clock(end % 1440 if end > 1440 else end)}"
-                    for start, end in ranges
-                ]
-                for weekday, ranges in area.hours.days()
-            },
-        }
-        for area_id, area in config.areas.items()
-    ]

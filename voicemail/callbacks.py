@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from rq import Queue, Retry
 
 from queues import dispatch, events, runtime
+from queues.hours import area_hours
 from routing.privacy import mask_number
 from voicemail.messages import READY, Message, MessageStore, stamp
 
@@ -96,13 +97,14 @@ def schedule(rt: runtime.Runtime, message: Message) -> str:
 
 def _due(rt: runtime.Runtime, area: str, now: datetime) -> datetime | None:
     """When the callback may start: None for now, else the area's next opening."""
-    hours = rt.config.areas[area].hours
+    # The effective hours (ops' edit, else the config's), as the phone menu keeps them.
+    hours = area_hours(rt.redis, rt.config, area)
     if hours.is_open(now):
         return None
     opening = hours.next_opening(now)
     if opening is None:
         # An area that never opens cannot call back: the general area's next opening can.
-        general = rt.config.areas[rt.config.general_area].hours
+        general = area_hours(rt.redis, rt.config, rt.config.general_area)
         opening = general.next_opening(now) or now + timedelta(hours=1)
     return opening
 

@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
+from queues.hours import HoursBoard
 from tests.ops_fixtures import PASSWORD, Hotline, hotline_fixture  # noqa: F401
 
 pytestmark = pytest.mark.redis
@@ -135,3 +136,43 @@ def test_supervisor_wallboard_refreshes_itself(
     expect(page.locator('[data-field="waiting"]')).to_have_text("2")
     expect(page.locator("#alerts li.crisis")).to_contain_text("danger-key")
     page.screenshot(path=str(shots / "ops-wallboard.png"), full_page=True)
+
+
+def test_ops_user_edits_an_areas_hours_and_sees_them_saved(
+    page: Page, base_url: str, hotline: Hotline, shots: Path
+):
+    sign_in(page, base_url, "olga")
+    page.goto(f"{base_url}/ops/hours")
+    card = page.locator("#area-labor")
+    expect(card).to_have_attribute("data-source", "config")
+    expect(card.locator("input[name=wed]")).to_have_value("09:00-21:00")
+    card.locator("input[name=wed]").fill("")
+    card.locator("input[name=sat]").fill("10:00-12:00, 13:00-16:00")
+    card.locator("select[name=public]").select_option("hours")
+    card.locator("input[name=public_hours]").fill("10:00-15:00")
+    card.locator("form.hours-form button").click()
+
+    expect(page.locator(".flash.ok")).to_be_visible()
+    expect(card).to_have_attribute("data-source", "ops")
+    expect(card.locator(".source")).to_contain_text("olga")
+    expect(card.locator("input[name=wed]")).to_have_value("")
+    expect(card.locator("input[name=sat]")).to_have_value("10:00-12:00, 13:00-16:00")
+    expect(card.locator("select[name=public]")).to_have_value("hours")
+    expect(card.locator("input[name=public_hours]")).to_have_value("10:00-15:00")
+    saved = HoursBoard(hotline.redis).edit("labor")
+    assert saved is not None and saved.by == "olga" and saved.document["weekly"]["wed"] == []
+    page.screenshot(path=str(shots / "ops-hours.png"), full_page=True)
+
+    # On a phone the page reflows instead of scrolling sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # A range ending before it starts is refused, naming the field; the saved hours stay.
+    card.locator("input[name=mon]").fill("21:00-09:00")
+    card.locator("form.hours-form button").click()
+    expect(page.locator(".flash.error")).to_contain_text("weekly.mon.0")
+    expect(card.locator("input[name=mon]")).to_have_value("09:00-21:00")
+
+    card.locator("form.reset button").click()
+    expect(card).to_have_attribute("data-source", "config")
+    expect(card.locator("input[name=wed]")).to_have_value("09:00-21:00")

@@ -52,6 +52,8 @@ MATRIX = [
     ("put", "/api/v1/roster", "agents: []", (401, 403, 403, 422, 422)),
     ("get", "/api/v1/coverage?days=2", None, (401, 403, 403, 200, 200)),
     ("get", "/api/v1/hours", None, (401, 403, 403, 200, 200)),
+    ("put", "/api/v1/hours/labor", {"weekly": {"xx": []}}, (401, 403, 403, 422, 422)),
+    ("delete", "/api/v1/hours/labor", None, (401, 403, 403, 200, 200)),
     ("get", "/api/v1/wallboard", None, (401, 403, 403, 403, 200)),
     ("get", "/api/v1/alerts", None, (401, 403, 403, 403, 200)),
     ("get", "/api/v1/incidents", None, (401, 403, 403, 403, 200)),
@@ -121,7 +123,8 @@ def test_openapi_documents_every_api_route(app):
             .replace("<shift_id>", "mon-0100-0200")
             .replace("<name>", "nobody")
             .replace("<recording_sid>", "RE0")
-            .replace("<digest>", "0" * 24),
+            .replace("<digest>", "0" * 24)
+            .replace("<area>", "labor"),
             m,
         )
         for p, m in documented
