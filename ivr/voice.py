@@ -17,6 +17,7 @@ from ivr.hours import hours_of
 from ivr.state import call_store, current_runtime
 from queues import dispatch
 from queues.calls import CallStore
+from queues.sweep import LegChecks
 from routing.estimate import expected_wait_s, spoken_minutes
 from routing.matching import is_heavy
 from routing.menu import (
@@ -358,6 +359,9 @@ def _place_and_wait(
     rt = current_runtime()
     routing = dispatch.Routing.on(rt)
     now = rt.now()
+    # Twilio polls only for a caller still in its queue: the leg is alive, so the leg check
+    # need not look it up (a REST request) until the polls stop.
+    LegChecks(rt.redis, rt.config.routing, script=rt.script).alive(call_sid, now)
     dispatch.dispatch(rt.redis, [routing.matcher.match_call(call_sid, now)])
     ahead = routing.room.position(call_sid)
     if ahead is None:

@@ -229,20 +229,26 @@ if OP == 'shift' then return (function()
   return {was == on and 'same' or 'changed', entered and '1' or '0'}
 end)() end
 
+-- ARGV[A + 8] is the number to call back, or '' for a live call waiting on its own leg.
 if OP == 'enqueue' then return (function()
   local call, queue, score = ARGV[A], ARGV[A + 1], ARGV[A + 2]
   local key = QUEUED .. call
   local state = redis.call('HGET', key, 'state')
   if state then return {'exists', state} end
+  local number = ARGV[A + 8]
+  local kind = number == '' and 'call' or 'callback'
   redis.call('HSET', key, 'queue', queue, 'score', score, 'area', ARGV[A + 3],
     'language', ARGV[A + 4], 'priority', ARGV[A + 5], 'arrival', ARGV[A + 6],
-    'heavy', ARGV[A + 7], 'kind', ARGV[A + 8], 'caller_key', ARGV[A + 9],
+    'heavy', ARGV[A + 7], 'kind', kind, 'caller_key', ARGV[A + 9],
     'state', 'waiting', 'outcome', '', 'reservation', '', 'attempts', 0, 'queued_at', NOW)
+  -- A callback task is one from the step that makes it visible: no match, in any process,
+  -- can find it as a live call and try to bridge a caller leg that does not exist.
+  if kind == 'callback' then redis.call('HSET', key, 'callback_number', number) end
   redis.call('ZADD', queue, score, call)
   if ARGV[A + 10] ~= '' then redis.call('ZADD', DUE_WIDEN, ARGV[A + 10], call) end
   -- Watched from the same step, so no crash can leave a call waiting that nobody checks on.
   if ARGV[A + 11] ~= '' then redis.call('ZADD', DUE_LEGS, ARGV[A + 11], call) end
-  return {'queued'}
+  return {'queued', kind}
 end)() end
 
 if OP == 'match_call' then return (function()
@@ -473,6 +479,7 @@ if OP == 'callback_result' then return (function()
   return {'retry', r[2], call, tostring(attempts)}
 end)() end
 
+-- A live call already waiting becomes a callback (the caller pressed 1), keeping its place.
 if OP == 'to_callback' then return (function()
   local call = ARGV[A]
   local key = QUEUED .. call
@@ -483,8 +490,6 @@ if OP == 'to_callback' then return (function()
   return {'callback', c[1]}
 end)() end
 
--- Timers that came due: reservations ring out, wrap-ups and cool-downs end, caps lift,
--- callbacks rejoin their queue, waiting calls widen. Returns what happened, flat.
 -- A crisis-trained agent took a crisis call (rung by the caller's own <Dial>, not by a
 -- reservation): they leave every pool until the call ends, so routing offers them nothing.
 -- The end is also due at ARGV[A + 2], in case the crisis path never reports it.
@@ -521,6 +526,8 @@ if OP == 'crisis_release' then return (function()
   return {'released', fmt(NOW + seconds)}
 end)() end
 
+-- Timers that came due: reservations ring out, wrap-ups and cool-downs end, caps lift,
+-- callbacks rejoin their queue, waiting calls widen. Returns what happened, flat.
 if OP == 'tick' then return (function()
   local limit = tonumber(ARGV[A])
   local cool_down, pause_after = tonumber(ARGV[A + 1]), tonumber(ARGV[A + 2])

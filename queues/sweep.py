@@ -8,6 +8,8 @@ in the same step that acts on it.
 Calls whose Twilio leg ended without the app hearing of it (a lost hang-up webhook, a crash)
 are found by `LegChecks`: every call in routing is due a look at its leg a while after it
 joins, then again every so often, and the RQ job in `queues.dispatch` looks them up in batches.
+A waiting caller's own poll of the waitUrl shows their leg alive and puts the next look off, so
+callers still waiting cost no lookups; only those whose polls stopped are looked up.
 """
 
 from __future__ import annotations
@@ -171,6 +173,13 @@ class LegChecks:
                 # leg ending ends the call as well.
                 return LegCheck(call_sid, call_sid, queued.state, queued.reservation)
         return None
+
+    def alive(self, call_sid: str, now: float, *, every_s: float = LEG_CHECK_EVERY_S) -> None:
+        """Put off a call's next look to `every_s` from now: its leg was just seen alive."""
+        # A waiting caller's poll of the waitUrl proves the leg as well as a REST lookup does.
+        # XX: a call that ended (and left this set) is never watched again; GT: one step, so a
+        # look already due later (a claim racing this poll) is never brought forward.
+        self.redis.zadd(keys.due_leg_checks(), {call_sid: now + every_s}, xx=True, gt=True)
 
     def forget(self, call_sid: str) -> None:
         """Stop looking at a call's legs."""

@@ -80,9 +80,9 @@ class WaitingRoom:
         caller: str | None = None,
         vulnerable: bool = False,
         heavy: bool = False,
-        kind: str = "call",
+        callback_number: str | None = None,
     ) -> bool:
-        """Put a call in its area's queue once; return False when it was already known."""
+        """Queue a call (with `callback_number`, a callback task) once; False if already known."""
         if area not in self.policy.areas:
             raise ValueError(f"unknown area {area!r}")
         priority = priority_class(vulnerable=vulnerable, returning=self.is_returning(caller))
@@ -98,7 +98,9 @@ class WaitingRoom:
             priority,
             repr(now),
             "1" if heavy else "0",
-            kind,
+            # A callback is one from its first step (see the script's enqueue): a match landing
+            # right after can never take it for a live call.
+            callback_number or "",
             keys.returning_caller(caller_digest(caller)) if caller else "",
             repr(now + widen) if widen is not None else "",
             repr(now + LEG_CHECK_AFTER_S),
@@ -114,8 +116,10 @@ class WaitingRoom:
             language=language,
             priority=priority,
             heavy=int(heavy),
-            callback=int(kind == "callback"),
+            callback=int(answer[1] == "callback"),
         )
+        if callback_number:
+            self._callback_event(call_sid, callback_number, now)
         return True
 
     def get(self, call_sid: str) -> QueuedCall | None:
@@ -197,6 +201,11 @@ class WaitingRoom:
         answer = self.script.run("to_callback", now, call_sid, number)
         if answer[0] != "callback":
             return False
+        self._callback_event(call_sid, number, now)
+        return True
+
+    def _callback_event(self, call_sid: str, number: str, now: float) -> None:
+        """Record that a call is to be called back, with the number masked."""
         events.append(
             self.redis,
             "callback",
@@ -204,7 +213,6 @@ class WaitingRoom:
             call=call_sid,
             number=mask_number(number),
         )
-        return True
 
     def callback_number(self, call_sid: str) -> str | None:
         """The number to dial back for a callback, or None."""

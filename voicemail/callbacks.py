@@ -139,8 +139,16 @@ def _enqueue(rt: runtime.Runtime, message: Message, area: str, language: str, no
     )
     age = max(now - message.created_at, 0.0)
     arrival = now - age * AGE_WEIGHT
-    routing.room.enqueue(task, area=area, language=language, now=arrival, vulnerable=message.urgent)
-    routing.room.to_callback(task, message.caller, now)
+    # Queued as a callback in the same routing step that makes it matchable: a match landing
+    # in between two steps would ring an agent for a live call with no caller leg to bridge.
+    routing.room.enqueue(
+        task,
+        area=area,
+        language=language,
+        now=arrival,
+        vulnerable=message.urgent,
+        callback_number=message.caller,
+    )
     MessageStore(rt.redis).set_fields(
         message.recording_sid, {"callback_state": "queued", "callback_queued_at": f"{now:.3f}"}
     )

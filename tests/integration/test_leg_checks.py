@@ -354,3 +354,50 @@ def test_the_sweep_queues_one_leg_check_on_rq(rt: runtime.Runtime, rig: Rig, clo
     later(clock, LEG_CHECK_EVERY_S)
     dispatch.sweep_job()
     assert default.job_ids == [dispatch.LEG_CHECK_JOB_ID]
+
+
+def test_a_caller_polling_the_wait_url_is_not_looked_up_until_the_polls_stop(
+    rt: runtime.Runtime, clock: Clock, app, twilio
+) -> None:
+    # Neither leg is known to Twilio: a lookup would end the call, so only looked-up calls end.
+    polled, unpolled = "CA" + "3" * 32, "CA" + "4" * 32
+    queue(rt, polled)
+    queue(rt, unpolled)
+    room = WaitingRoom(rt.redis, rt.config.routing)
+
+    def poll(call_sid: str) -> None:
+        """Twilio fetching the waitUrl for a caller in its queue."""
+        form = {"CallSid": call_sid, "QueuePosition": "1"}
+        assert twilio.post("/voice/wait?lang=zh&area=general", form).status_code == 200
+
+    later(clock, LEG_CHECK_AFTER_S - 10)
+    poll(polled)
+    later(clock, 10)  # both are due a look by when they joined; the poll put one off
+
+    report = dispatch.check_legs(rt)
+
+    assert (report.looked_up, report.ended) == ([unpolled], [unpolled])
+    assert room.get(polled).state == "waiting"
+    # Polled every announce interval, the caller is never looked up however long they wait.
+    for _ in range(6):
+        later(clock, app.config["HOTLINE"].announce_every_s)
+        poll(polled)
+        assert dispatch.check_legs(rt).looked_up == []
+    # The polls stopped (a hang-up the app never heard of): looked up once the last one ages.
+    later(clock, LEG_CHECK_EVERY_S)
+    assert dispatch.check_legs(rt).ended == [polled]
+    # A late poll never brings an ended call back into the leg checks.
+    poll(polled)
+    assert rt.redis.zcard(keys.due_leg_checks()) == 0
+
+
+def test_a_poll_never_brings_a_planned_look_forward(rt: runtime.Runtime, clock: Clock) -> None:
+    queue(rt, UNKNOWN_LEG)
+    later(clock, LEG_CHECK_AFTER_S)
+    checks = LegChecks(rt.redis, rt.config.routing)
+    assert checks.claim(rt.now(), every_s=10 * LEG_CHECK_EVERY_S) == [UNKNOWN_LEG]
+
+    checks.alive(UNKNOWN_LEG, rt.now())
+
+    planned = rt.redis.zscore(keys.due_leg_checks(), UNKNOWN_LEG)
+    assert planned == rt.now() + 10 * LEG_CHECK_EVERY_S
