@@ -921,7 +921,8 @@ class Leg:
         started = self.clock.now()
         try:
             if nouns and nouns[0].tag == "Conference":
-                result = self._dial_conference(nouns[0], document)
+                star = twiml.flag(verb, "hangupOnStar", False)
+                result = self._dial_conference(nouns[0], document, hangup_on_star=star)
             elif nouns and nouns[0].tag == "Queue":
                 result = self._dial_queue(verb, nouns[0], document)
             else:
@@ -1124,8 +1125,14 @@ class Leg:
 
     # -- conferences ----------------------------------------------------------------------
 
-    def _dial_conference(self, noun: ET.Element, document: Document) -> dict[str, str]:
-        """Join a conference, hear its wait music until it starts, stay until it ends."""
+    def _dial_conference(
+        self, noun: ET.Element, document: Document, *, hangup_on_star: bool = False
+    ) -> dict[str, str]:
+        """Join a conference, hear its wait music until it starts, stay until it ends.
+
+        With hangupOnStar, a party who presses * leaves the conference (it goes on without them
+        unless they end it on exit) and the <Dial>'s action is requested.
+        """
         name = twiml.text_of(noun)
         network = self.network
         events = tuple((noun.get("statusCallbackEvent") or "").replace(",", " ").split())
@@ -1168,8 +1175,11 @@ class Leg:
         wait_url = noun.get("waitUrl")
         previous_accept = self.accept
         self.accept = frozenset({"conference-started", "conference-ended", "kicked"})
+        star_at = None
+        if hangup_on_star and self.party.star_after is not None and not self.party.star_used:
+            star_at = joined + self.party.star_after
         try:
-            self._in_conference(conference, document, wait_url, noun)
+            self._in_conference(conference, document, wait_url, noun, star_at=star_at)
         finally:
             self.accept = previous_accept
             self._leave_conference(conference, participant)
@@ -1179,9 +1189,15 @@ class Leg:
         }
 
     def _in_conference(
-        self, conference: Conference, document: Document, wait_url: str | None, noun: ET.Element
+        self,
+        conference: Conference,
+        document: Document,
+        wait_url: str | None,
+        noun: ET.Element,
+        *,
+        star_at: float | None = None,
     ) -> None:
-        """Wait in a conference until it ends or this participant is removed."""
+        """Wait in a conference until it ends, this participant is removed, or presses *."""
         wait_method = (noun.get("waitMethod") or "POST").upper()
         announced = False
         following: Document | None = None
@@ -1201,7 +1217,15 @@ class Leg:
                         if peer.sid not in self.peers_seen:
                             self.peers_seen.add(peer.sid)
                             self._note_bridge(peer)
-                    self.idle(None, accept=self.accept | {"conference-joined"})
+                    wait = None if star_at is None else max(star_at - self.clock.now(), 0.0)
+                    if not self.idle(wait, accept=self.accept | {"conference-joined"}) and (
+                        star_at is not None
+                    ):
+                        self.party.star_used = True
+                        self.transcript.add(
+                            self.clock.now(), "pressed", keys="*", note="hangupOnStar"
+                        )
+                        return
                 elif wait_url == "":
                     self.idle(None)
                 elif wait_url is None:

@@ -102,11 +102,21 @@ class Party:
     # A live party's inputs come from the control API while the call runs.
     live = False
 
-    def __init__(self, script: Script, *, name: str | None = None, role: str | None = None):
+    def __init__(
+        self,
+        script: Script,
+        *,
+        name: str | None = None,
+        role: str | None = None,
+        star_after: float | None = None,
+    ):
         self.script = script
         self.name = name
         self.role = role
         self._next = 0
+        # Seconds into a conference joined with <Dial hangupOnStar> before pressing * once.
+        self.star_after = star_after
+        self.star_used = False
         # Virtual seconds after answering before the carrier ends a call nobody hangs up.
         self.max_call_s = DEFAULT_MAX_CALL_S
 
@@ -174,14 +184,22 @@ class Phone:
     stay: float | None = DEFAULT_STAY_S
     # What the number is, for outcomes: "agent", "crisis-line", or anything else.
     role: str | None = None
+    # Seconds into a conference (joined with hangupOnStar) before pressing * once, as an agent
+    # does to reach their in-call menu; the next key in `press` answers that menu.
+    star_after: float | None = None
 
     def party(self) -> Party:
         """Return a fresh person answering this phone for one call."""
         steps = tuple(Step("press", keys) for keys in self.press)
-        return Party(Script(steps=steps, hangup_after=self.stay), name=self.name, role=self.role)
+        return Party(
+            Script(steps=steps, hangup_after=self.stay),
+            name=self.name,
+            role=self.role,
+            star_after=self.star_after,
+        )
 
 
-_PHONE_FIELDS = {"name", "answer_after", "busy", "press", "stay", "role"}
+_PHONE_FIELDS = {"name", "answer_after", "busy", "press", "stay", "role", "star_after"}
 
 
 def phone_from_mapping(number: str, data: dict[str, Any] | None) -> Phone:
@@ -205,6 +223,7 @@ def phone_from_mapping(number: str, data: dict[str, Any] | None) -> Phone:
         press=tuple(str(keys) for keys in press),
         stay=float(stay) if stay is not None else None,
         role=data.get("role"),
+        star_after=float(data["star_after"]) if data.get("star_after") is not None else None,
     )
 
 

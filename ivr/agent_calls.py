@@ -7,12 +7,16 @@ from __future__ import annotations
 import logging
 
 from flask import Response, request, url_for
+from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from ivr import twiml
 from ivr import webhook as hook
 from ivr.state import current_runtime
-from queues import dispatch
+from queues import dispatch, runtime
+from queues.alerts import TARGETS as ESCALATION_TARGETS
+from queues.alerts import EscalationError, escalate
+from telephony.gateway import GatewayError
 from voicemail import playback as voicemail_playback
 
 log = logging.getLogger(__name__)
@@ -90,16 +94,7 @@ def answer() -> Response:
         offer = dispatch.Routing.on(rt).reservations.get(rid)
         language = offer.language if offer else config.default_language
         if transition.changed or transition.state in ("accepted", "connected"):
-            return hook.xml(
-                twiml.conference(
-                    config,
-                    language,
-                    rid,
-                    prompt="agent_connecting",
-                    agent=True,
-                    action=url_for(".done", res=rid),
-                )
-            )
+            return hook.xml(_join(language, rid, "agent_connecting"))
         return hook.xml(twiml.agent_message(config, language, "agent_caller_gone"))
     transition = dispatch.decline(rt, rid, "declined" if key else "no-answer")
     offer = dispatch.Routing.on(rt).reservations.get(rid)
@@ -128,9 +123,47 @@ def unreached() -> Response:
 
 @bp.post("/done")
 def done() -> Response:
-    """The agent left the conference: the call is over for them and wrap-up starts."""
-    dispatch.finish(current_runtime(), _reservation_id())
-    return hook.xml(twiml.hangup())
+    """The agent left the conference: by * for the in-call menu, or the call is over (wrap-up)."""
+    rt = current_runtime()
+    rid = _reservation_id()
+    offer = dispatch.Routing.on(rt).reservations.get(rid)
+    language = offer.language if offer else hook.config().default_language
+    agent_still_on = request.form.get("CallStatus", "in-progress") != "completed"
+    if agent_still_on and offer is not None and _caller_still_there(rt, rid):
+        # hangupOnStar: the agent pressed * and left the conference; the caller waits in it.
+        return hook.xml(
+            twiml.agent_menu(
+                hook.config(), language, url_for(".menu", res=rid), _join(language, rid, None)
+            )
+        )
+    dispatch.finish(rt, rid)
+    if not agent_still_on:
+        _hand_over(rt, rid)
+        return hook.xml(twiml.empty())
+    return hook.xml(twiml.agent_message(hook.config(), language, "agent_call_ended"))
+
+
+@bp.post("/menu")
+def menu() -> Response:
+    """The agent's key in the in-call menu: bring in help, then back to the caller."""
+    rt = current_runtime()
+    rid = _reservation_id()
+    offer = dispatch.Routing.on(rt).reservations.get(rid)
+    language = offer.language if offer else hook.config().default_language
+    target = twiml.ESCALATION_KEYS.get(hook.caller().digits[:1])
+    if offer is None or target is None:
+        return hook.xml(_join(language, rid, None))
+    try:
+        done = escalate(
+            offer.call_sid, by_agent=offer.agent_id, target=target, now=rt.now(), current=rt
+        )
+    except EscalationError as error:
+        log.warning("agent %s could not escalate %s: %s", offer.agent_id, offer.call_sid, error)
+        return hook.xml(_join(language, rid, "agent_escalation_failed"))
+    log.warning(
+        "call %s escalated by phone by agent %s to %s", offer.call_sid, offer.agent_id, done.added
+    )
+    return hook.xml(_join(language, rid, "agent_escalating"))
 
 
 @bp.post("/status")
@@ -148,4 +181,43 @@ def status() -> Response:
             dispatch.decline(rt, rid, "no-answer")
         elif offer is not None:
             dispatch.finish(rt, rid)
+            _hand_over(rt, rid)
     return hook.xml(twiml.empty())
+
+
+def _join(language: str, rid: str, prompt: str | None) -> VoiceResponse:
+    """The agent's way into (or back into) the reservation's conference."""
+    return twiml.conference(
+        hook.config(), language, rid, prompt=prompt, agent=True, action=url_for(".done", res=rid)
+    )
+
+
+def _caller_still_there(rt: runtime.Runtime, rid: str) -> bool:
+    """Whether the reservation's conference still runs (the caller's leaving ends it)."""
+    try:
+        return rt.gateway.find_conference(rid) is not None
+    except GatewayError as error:
+        # Unsure: the menu is the safer guess, since the caller may be waiting in the conference.
+        log.warning("cannot look up conference %s: %s", rid, error)
+        return True
+
+
+def _hand_over(rt: runtime.Runtime, rid: str) -> None:
+    """The agent hung up: end the caller's conference, unless help they brought in stays on.
+
+    Help (a supervisor, the crisis line) then ends the conference when it leaves, so the
+    caller is never left alone in silence.
+    """
+    try:
+        conference = rt.gateway.find_conference(rid)
+        if conference is None:
+            return
+        helpers = [
+            p for p in rt.gateway.list_participants(conference) if p.label in ESCALATION_TARGETS
+        ]
+        if not helpers:
+            rt.gateway.end_conference(conference)
+        for helper in helpers:
+            rt.gateway.update_participant(conference, helper.call_sid, end_conference_on_exit=True)
+    except GatewayError as error:
+        log.warning("cannot end conference %s after the agent left: %s", rid, error)

@@ -11,6 +11,11 @@ from routing.config import HotlineConfig
 from routing.hours import WeeklyHours
 from routing.wording import describe_hours, describe_next_opening
 
+# Seconds the agent's in-call menu waits for a key before putting them back with the caller.
+AGENT_MENU_TIMEOUT_S = 4
+# The agent's in-call menu keys: bring in the on-call supervisor, or the crisis line.
+ESCALATION_KEYS = {"9": "supervisor", "8": "crisis_line"}
+
 
 def say(node: VoiceResponse | Gather, config: HotlineConfig, language: str, text: str) -> None:
     """Speak a sentence in a language's Twilio voice."""
@@ -344,21 +349,45 @@ def conference(
     language: str,
     room: str,
     *,
-    prompt: str,
+    prompt: str | None,
     agent: bool,
     action: str | None = None,
 ) -> VoiceResponse:
-    """Join the conference named by the reservation: the agent's leaving ends it."""
+    """Join the conference named by the reservation, as the agent or the caller.
+
+    The caller's leaving ends it. The agent's leaving does not, so that * (hangupOnStar) can
+    take the agent out to their in-call menu while the caller stays; when the agent hangs up,
+    the app ends the conference (`ivr.agent_calls`).
+    """
     response = VoiceResponse()
-    say_prompt(response, config, language, prompt)
-    dial = response.dial(action=action, method="POST") if action else response.dial()
+    if prompt:
+        say_prompt(response, config, language, prompt)
+    options: dict[str, object] = {"hangup_on_star": True} if agent else {}
+    if action:
+        options.update(action=action, method="POST")
+    dial = response.dial(**options)
     dial.conference(
         room,
         start_conference_on_enter=True,
-        end_conference_on_exit=agent,
+        end_conference_on_exit=not agent,
         beep=False,
         wait_url="",
     )
+    return response
+
+
+def agent_menu(
+    config: HotlineConfig, language: str, action: str, rejoin: VoiceResponse
+) -> VoiceResponse:
+    """The agent pressed * on a call: 9 brings in the supervisor, 8 the crisis line, else back."""
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf", num_digits=1, timeout=AGENT_MENU_TIMEOUT_S, action=action, method="POST"
+    )
+    say_prompt(gather, config, language, "agent_menu")
+    # No key: straight back to the caller.
+    for verb in rejoin.verbs:
+        response.append(verb)
     return response
 
 

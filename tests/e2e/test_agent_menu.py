@@ -1,0 +1,160 @@
+"""The agent's in-call menu through the carrier: * on a connected call, 9 brings in the
+supervisor on call while the caller stays on; and how a call ends when either side hangs up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from queues import events
+from queues.incidents import IncidentLog
+from tests.e2e.harness import Hotline, poll, serving, shipped_config, write_yaml
+
+pytestmark = pytest.mark.e2e
+
+DAILY = [{"days": "mon-sun", "hours": "00:00-24:00"}]
+STAR_AGENT, STAYING_AGENT, LEAVING_AGENT = "+8613900000401", "+8613900000402", "+8613900000403"
+SUPERVISOR = "+8613900000501"
+
+
+def agent(agent_id: str, phone: str, area: str) -> dict[str, Any]:
+    """A Mandarin specialist of one area, on shift around the clock."""
+    return {
+        "id": agent_id,
+        "name": agent_id,
+        "phone": phone,
+        "languages": ["zh"],
+        "skills": {area: 3},
+        "shifts": DAILY,
+    }
+
+
+ROSTER = {
+    "timezone": "Asia/Shanghai",
+    "agents": [
+        agent("labor_star", STAR_AGENT, "labor"),
+        agent("family_stays", STAYING_AGENT, "family"),
+        agent("contract_leaves", LEAVING_AGENT, "contract"),
+    ],
+    "supervisors": [{"id": "sup", "name": "Supervisor", "phone": SUPERVISOR, "on_call": DAILY}],
+}
+PHONES = {
+    # Accepts, talks 4 s, presses * and then 9 for the supervisor, hangs up 60 s after answering
+    # (the whisper takes about 20 s of that).
+    STAR_AGENT: {"name": "labor_star", "role": "agent", "answer_after": 1, "press": ["1", "9"],
+                 "star_after": 4, "stay": 60},
+    # Accepts and stays on until the caller has gone.
+    STAYING_AGENT: {"name": "family_stays", "role": "agent", "answer_after": 1, "press": ["1"],
+                    "stay": 600},
+    # Accepts and hangs up 30 s after answering, about 10 s into the call.
+    LEAVING_AGENT: {"name": "contract_leaves", "role": "agent", "answer_after": 1, "press": ["1"],
+                    "stay": 30},
+    # The supervisor answers and stays 80 s, longer than the agent who called them in.
+    SUPERVISOR: {"name": "Supervisor", "role": "supervisor", "answer_after": 1, "stay": 80},
+}  # fmt: skip
+
+
+def agent_menu_config() -> dict[str, Any]:
+    """Every area open, short wrap-ups."""
+    config = shipped_config()
+    for area in config["areas"].values():
+        area["hours"] = config["hours"]["always"]
+    config["routing"]["defaults"]["wrap_up_s"] = 2
+    return config
+
+
+@pytest.fixture(scope="module")
+def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
+    """The hotline with the three agents available and a supervisor on call."""
+    home = tmp_path_factory.mktemp("agent-menu")
+    phones = write_yaml(home / "phones.yaml", PHONES)
+    config = agent_menu_config()
+    with serving(home, config, roster=ROSTER, phones=phones, time_scale="0.02") as run:
+        yield run
+
+
+def press(keys: str) -> dict[str, str]:
+    """A step that presses keys."""
+    return {"press": keys}
+
+
+def leg_to(hotline: Hotline, phone: str) -> dict[str, Any]:
+    """The transcript of the hotline's (first) call to a phone, once it has ended."""
+    calls = poll(
+        lambda: [c for c in hotline.calls() if c["to"] == phone and c["direction"] != "inbound"],
+        60,
+        f"a call to {phone}",
+    )
+    return hotline.finish(calls[0]["call_sid"])
+
+
+def ended_at(transcript: dict[str, Any]) -> float:
+    """Call seconds from the start of a call to its last event."""
+    return transcript["entries"][-1]["t"]
+
+
+def heard(transcript: dict[str, Any]) -> list[str]:
+    """What a party heard, in order."""
+    return [e["text"] for e in transcript["entries"] if e["kind"] == "heard"]
+
+
+def agent_kinds(hotline: Hotline, agent_id: str) -> list[str]:
+    """The routing events of one agent, oldest first."""
+    found = events.recent(hotline.redis(), count=5000)
+    return [e["kind"] for e in reversed(found) if e.get("agent") == agent_id]
+
+
+def test_star_then_9_brings_in_the_supervisor_while_the_caller_stays(hotline: Hotline) -> None:
+    # Mandarin, labor (area key 2), a wage question; the menus take the caller about 2 minutes,
+    # and they would stay on for 400 s.
+    caller = hotline.start(press("1"), press("2"), press("1"), press("1"), hangup_after=400)
+
+    agent_leg = leg_to(hotline, STAR_AGENT)
+    menu = hotline.prompt("agent_menu", "zh")
+    assert menu in heard(agent_leg)
+    pressed = [e["keys"] for e in agent_leg["entries"] if e["kind"] == "pressed"]
+    assert pressed == ["1", "*", "9"]
+    assert hotline.prompt("agent_escalating", "zh") in heard(agent_leg)
+    # Back with the caller after the menu: the agent joined the conference twice.
+    joined = [
+        e for e in agent_leg["entries"] if e["kind"] == "conference" and e["action"] == "joined"
+    ]
+    assert len(joined) == 2
+
+    supervisor_leg = leg_to(hotline, SUPERVISOR)
+    assert supervisor_leg["outcome"]["errors"] == []
+    done = hotline.finish(caller)
+    # The caller met the agent and the supervisor in one conference and was never dropped:
+    # after the agent hung up, the supervisor stayed; their leaving ended the call.
+    names = {b["name"] for b in done["outcome"]["bridged_to"]}
+    assert {"labor_star", "Supervisor"} <= names
+    assert ended_at(done) < 350
+    incident = IncidentLog(hotline.redis()).get(caller)
+    assert incident is not None
+    escalated = [s for s in incident.steps if s["kind"] == "escalated"]
+    assert [(s["target"], s["by"]) for s in escalated] == [("sup", "labor_star")]
+    assert "wrap-up" in agent_kinds(hotline, "labor_star")
+
+
+def test_the_caller_hanging_up_tells_the_agent_and_starts_wrap_up(hotline: Hotline) -> None:
+    # Mandarin, family (area key 1); the caller hangs up 150 s into the call, after the menus.
+    caller = hotline.start(press("1"), press("1"), press("2"), press("2"), hangup_after=150)
+    done = hotline.finish(caller)
+    assert [b["name"] for b in done["outcome"]["bridged_to"]] == ["family_stays"]
+
+    agent_leg = leg_to(hotline, STAYING_AGENT)
+    assert hotline.prompt("agent_call_ended", "zh") in heard(agent_leg)
+    assert hotline.prompt("agent_menu", "zh") not in heard(agent_leg)
+    poll(lambda: "wrap-up" in agent_kinds(hotline, "family_stays"), 20, "the agent's wrap-up")
+
+
+def test_the_agent_hanging_up_ends_the_callers_call(hotline: Hotline) -> None:
+    # Mandarin, contract (area key 3); the caller would stay 300 s.
+    caller = hotline.start(press("1"), press("3"), press("1"), hangup_after=300)
+    done = hotline.finish(caller)
+    assert [b["name"] for b in done["outcome"]["bridged_to"]] == ["contract_leaves"]
+    # The conference ended when the agent left: the caller was not left alone in it.
+    assert ended_at(done) < 250
+    assert "wrap-up" in agent_kinds(hotline, "contract_leaves")
