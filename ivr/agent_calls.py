@@ -16,6 +16,7 @@ from ivr.state import current_runtime
 from queues import dispatch, runtime
 from queues.alerts import TARGETS as ESCALATION_TARGETS
 from queues.alerts import EscalationError, escalate
+from queues.reservations import Reservation
 from telephony.gateway import GatewayError
 from voicemail import playback as voicemail_playback
 
@@ -44,6 +45,12 @@ bp = hook.twilio_blueprint("agent_calls", __name__, "/voice/agent", on_error=_en
 def _reservation_id() -> str:
     """The reservation a webhook is about, from its URL."""
     return request.args.get("res", "")[:64]
+
+
+def _offer(rt: runtime.Runtime) -> tuple[Reservation | None, str]:
+    """The reservation a webhook is about, and the language to speak to its agent in."""
+    offer = dispatch.Routing.on(rt).reservations.get(_reservation_id())
+    return offer, offer.language if offer else hook.config().default_language
 
 
 @bp.post("/whisper")
@@ -91,14 +98,12 @@ def answer() -> Response:
     key = hook.caller().digits[:1]
     if key == "1":
         transition = dispatch.accept(rt, rid)
-        offer = dispatch.Routing.on(rt).reservations.get(rid)
-        language = offer.language if offer else config.default_language
+        _, language = _offer(rt)
         if transition.changed or transition.state in ("accepted", "connected"):
             return hook.xml(_join(language, rid, "agent_connecting"))
         return hook.xml(twiml.agent_message(config, language, "agent_caller_gone"))
     transition = dispatch.decline(rt, rid, "declined" if key else "no-answer")
-    offer = dispatch.Routing.on(rt).reservations.get(rid)
-    language = offer.language if offer else config.default_language
+    _, language = _offer(rt)
     log.info("offer %s passed on by the agent (%s)", rid, transition.state)
     return hook.xml(twiml.agent_message(config, language, "agent_declined"))
 
@@ -106,18 +111,14 @@ def answer() -> Response:
 @bp.post("/gone")
 def gone() -> Response:
     """The caller left while the agent heard the whisper: say so; the agent is free again."""
-    rt = current_runtime()
-    offer = dispatch.Routing.on(rt).reservations.get(_reservation_id())
-    language = offer.language if offer else hook.config().default_language
+    _, language = _offer(current_runtime())
     return hook.xml(twiml.agent_message(hook.config(), language, "agent_caller_gone"))
 
 
 @bp.post("/unreached")
 def unreached() -> Response:
     """The caller did not pick up the callback: tell the waiting agent; it is retried later."""
-    rt = current_runtime()
-    offer = dispatch.Routing.on(rt).reservations.get(_reservation_id())
-    language = offer.language if offer else hook.config().default_language
+    _, language = _offer(current_runtime())
     return hook.xml(twiml.agent_message(hook.config(), language, "agent_callback_unreached"))
 
 
@@ -126,8 +127,7 @@ def done() -> Response:
     """The agent left the conference: by * for the in-call menu, or the call is over (wrap-up)."""
     rt = current_runtime()
     rid = _reservation_id()
-    offer = dispatch.Routing.on(rt).reservations.get(rid)
-    language = offer.language if offer else hook.config().default_language
+    offer, language = _offer(rt)
     agent_still_on = request.form.get("CallStatus", "in-progress") != "completed"
     if agent_still_on and offer is not None and _caller_still_there(rt, rid):
         # hangupOnStar: the agent pressed * and left the conference; the caller waits in it.
@@ -148,8 +148,7 @@ def menu() -> Response:
     """The agent's key in the in-call menu: bring in help, then back to the caller."""
     rt = current_runtime()
     rid = _reservation_id()
-    offer = dispatch.Routing.on(rt).reservations.get(rid)
-    language = offer.language if offer else hook.config().default_language
+    offer, language = _offer(rt)
     target = twiml.ESCALATION_KEYS.get(hook.caller().digits[:1])
     if offer is None or target is None:
         return hook.xml(_join(language, rid, None))

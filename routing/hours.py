@@ -112,6 +112,14 @@ class WeeklyHours:
 
 def parse_range(text: str) -> tuple[int, int]:
     """Parse "HH:MM-HH:MM" into minutes; an end at or before the start runs past midnight."""
+    start, end = _parse_clocks(text)
+    if end <= start:
+        end += MINUTES_PER_DAY
+    return start, end
+
+
+def _parse_clocks(text: str) -> tuple[int, int]:
+    """Parse the two times of "HH:MM-HH:MM" into minutes after midnight, as written."""
     start_text, sep, end_text = text.partition("-")
     if not sep:
         raise ValueError(f"expected HH:MM-HH:MM, got {text!r}")
@@ -119,8 +127,6 @@ def parse_range(text: str) -> tuple[int, int]:
     end = _parse_clock(end_text.strip())
     if start >= MINUTES_PER_DAY:
         raise ValueError(f"a range cannot start at 24:00: {text!r}")
-    if end <= start:
-        end += MINUTES_PER_DAY
     return start, end
 
 
@@ -149,13 +155,7 @@ def format_hhmm(minutes: int) -> str:
 
 def parse_day_range(text: str) -> tuple[int, int]:
     """Parse an edited "HH:MM-HH:MM" range within one day (24:00 allowed as its end)."""
-    start_text, sep, end_text = text.partition("-")
-    if not sep:
-        raise ValueError(f"expected HH:MM-HH:MM, got {text!r}")
-    start = _parse_clock(start_text.strip())
-    end = _parse_clock(end_text.strip())
-    if start >= MINUTES_PER_DAY:
-        raise ValueError(f"a range cannot start at 24:00: {text!r}")
+    start, end = _parse_clocks(text)
     if end <= start:
         # Edits stay within a day, so a range past midnight is split by whoever types it.
         raise ValueError(
