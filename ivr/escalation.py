@@ -2,13 +2,12 @@
 
 The agent's console (or any client) sends `{"target": "supervisor" | "crisis_line"}` with the
 agent's API bearer token. An agent without a token (a phone-only consultant's tool) may send
-`agent_id` and their roster `pin` in the body instead; wrong PINs are counted and locked out
-like console logins.
+`agent_id` and their roster `pin` in the body instead; it is checked against the PIN's salted
+hash, and wrong PINs are counted and locked out like console logins.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
@@ -16,7 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from redis import RedisError
 
 from ivr.state import current_runtime, get_redis
-from queues import keys
+from queues.agents import check_pin
 from queues.alerts import TARGETS, EscalationError, escalate
 from queues.users import LoginLimiter, UserStore
 
@@ -76,8 +75,7 @@ def _agent(body: dict[str, Any]) -> str | None:
     address = request.remote_addr or "-"
     if limiter.blocked(agent_id, address):
         raise EscalationError("too many wrong PINs; try again later", 429)
-    stored = redis.hget(keys.agent(agent_id[:64]), "pin")
-    if stored is None or not hmac.compare_digest(stored.decode(), pin):
+    if not check_pin(redis, agent_id[:64], pin):
         limiter.failed(agent_id, address)
         raise EscalationError("wrong agent id or PIN", 401)
     limiter.succeeded(agent_id)

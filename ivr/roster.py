@@ -1,4 +1,4 @@
-"""Loading a roster file into Redis: checked whole, then applied in one atomic step."""
+"""Loading a roster file into Redis: checked whole, PINs hashed, then applied in one step."""
 
 from __future__ import annotations
 

@@ -3,11 +3,15 @@
 Every edit reads the current roster, changes one thing, checks the whole result with the same
 parser a roster file goes through, and re-imports it atomically; a lock keeps two consoles from
 overwriting each other's edits.
+
+PINs are hashed as soon as they come in (an import, an added or changed agent), so exports carry
+only `pin_hash` and the audit log only a short fingerprint of it, never a PIN.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 from dataclasses import replace
@@ -22,13 +26,15 @@ from queues.agents import PRESENCES, ImportReport, UnknownAgent
 from routing.hours import DAY_IDS, MINUTES_PER_DAY, parse_range
 from routing.problems import ProblemsError
 from routing.roster import (
-    CSV_COLUMNS,
+    CSV_EXPORT_COLUMNS,
     DEFAULT_TIMEZONE,
     Agent,
     Roster,
     Shift,
     agent_document,
     export_roster,
+    hash_agent_pin,
+    hash_pins,
     parse_roster,
 )
 
@@ -47,7 +53,7 @@ def current_roster() -> Roster:
     text = context.board().roster_text()
     if not text:
         return Roster(())
-    return _parse(text, "roster.yaml")
+    return hash_pins(_parse(text, "roster.yaml"))
 
 
 def _parse(text: str, source: str) -> Roster:
@@ -75,7 +81,7 @@ def export(fmt: str) -> str:
 def roster_csv(roster: Roster) -> str:
     """Render a roster as CSV, one agent a row, in the columns a CSV import reads."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=CSV_EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for agent in roster.agents:
         document = agent_document(agent, DEFAULT_TIMEZONE)
@@ -87,7 +93,7 @@ def roster_csv(roster: Roster) -> str:
                 "languages": " ".join(agent.languages),
                 "skills": " ".join(f"{area}:{level}" for area, level in agent.skills.items()),
                 "crisis_trained": "yes" if agent.crisis_trained else "no",
-                "pin": agent.pin or "",
+                "pin_hash": agent.pin_hash or "",
                 "shifts": ";".join(f"{s['days']} {s['hours']}" for s in document["shifts"]),
                 "exceptions": ";".join(
                     f"{e['date']} off" if e.get("day_off") else f"{e['date']} {e['hours']}"
@@ -226,10 +232,10 @@ def add_agent(actor: str, fields: dict[str, Any]) -> Agent:
             raise Conflict(f"agent id {agent_id!r} is already on the roster", field="id")
         document = {k: v for k, v in fields.items() if k in ("id", *EDITABLE_FIELDS)}
         document.setdefault("shifts", [])
-        agent = _checked_agent(document)
+        agent = hash_agent_pin(_checked_agent(document))
         _check_unique_phone(roster, agent)
-        new_roster = Roster((*roster.agents, agent), roster.timezone)
-        _apply(actor, "agent.add", agent.id, None, agent_document(agent), new_roster)
+        new_roster = replace(roster, agents=(*roster.agents, agent))
+        _apply(actor, "agent.add", agent.id, None, _audited(agent_document(agent)), new_roster)
     return agent
 
 
@@ -242,7 +248,9 @@ def update_agent(actor: str, agent_id: str, fields: dict[str, Any]) -> Agent:
         roster = current_roster()
         agent = agent_or_404(roster, agent_id)
         document = {**agent_document(agent, DEFAULT_TIMEZONE), **fields, "id": agent_id}
-        changed = _checked_agent(document)
+        if "pin" in fields:
+            document.pop("pin_hash", None)  # a new PIN (or none) replaces the old one's hash
+        changed = hash_agent_pin(_checked_agent(document))
         _check_unique_phone(roster, changed)
         _replace_agent(actor, "agent.update", roster, agent, changed)
     return changed
@@ -255,8 +263,8 @@ def remove_agent(actor: str, agent_id: str) -> None:
         agent = agent_or_404(roster, agent_id)
         if len(roster.agents) == 1:
             raise Conflict("the roster cannot be left empty", field="agent_id")
-        new_roster = Roster(tuple(a for a in roster.agents if a.id != agent_id), roster.timezone)
-        _apply(actor, "agent.remove", agent_id, agent_document(agent), None, new_roster)
+        new_roster = replace(roster, agents=tuple(a for a in roster.agents if a.id != agent_id))
+        _apply(actor, "agent.remove", agent_id, _audited(agent_document(agent)), None, new_roster)
 
 
 def _checked_agent(document: dict[str, Any]) -> Agent:
@@ -313,14 +321,36 @@ def import_roster(actor: str, text: str, fmt: str) -> ImportReport:
             field="roster",
             problems=_problems(error),
         ) from None
+    roster = hash_pins(roster)
     with _editing():
-        before = context.board().roster_text()
+        before = _audited_roster(context.board().roster_text())
         now = context.now()
         report = context.board().import_roster(roster, now)
+        after = _audited_roster(export_roster(roster))
         context.audit_log().record(
-            actor, "roster.import", "roster", before=before, after=export_roster(roster), now=now
+            actor, "roster.import", "roster", before=before, after=after, now=now
         )
     return report
+
+
+def _audited(document: dict[str, Any]) -> dict[str, Any]:
+    """An agent's fields for the audit log: a PIN hash only as a fingerprint that shows a change."""
+    if "pin_hash" not in document:
+        return document
+    digest = hashlib.sha256(str(document["pin_hash"]).encode()).hexdigest()[:12]
+    return {
+        ("pin" if name == "pin_hash" else name): (f"set #{digest}" if name == "pin_hash" else value)
+        for name, value in document.items()
+    }
+
+
+def _audited_roster(text: str | None) -> str | None:
+    """A roster's YAML for the audit log, each PIN hash replaced by its fingerprint."""
+    if text is None or "pin_hash:" not in text:
+        return text
+    document = yaml.safe_load(text)
+    document["agents"] = [_audited(entry) for entry in document.get("agents") or []]
+    return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
 
 
 def _problems(error: ProblemsError) -> list[dict[str, Any]]:
@@ -342,9 +372,9 @@ def _replace_agent(actor: str, action: str, roster: Roster, old: Agent, new: Age
         actor,
         action,
         old.id,
-        agent_document(old, roster.timezone),
-        agent_document(new, roster.timezone),
-        Roster(agents, roster.timezone),
+        _audited(agent_document(old, roster.timezone)),
+        _audited(agent_document(new, roster.timezone)),
+        replace(roster, agents=agents),
     )
 
 

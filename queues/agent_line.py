@@ -2,19 +2,20 @@
 
 An agent id is entered on the keypad, letters as the keys show them ("a01" is 2 0 1), so ids
 need not be numeric. Wrong PINs are counted per agent code and per calling number in Redis, so
-guessing from many calls or many codes is stopped, not only within one call.
+guessing from many calls or many codes is stopped, not only within one call. PINs are checked
+against their salted hashes (`queues.agents.check_pin`), never compared in plain.
 """
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 
 from redis import Redis
 
 from queues import events, keys
-from queues.agents import AgentBoard, PresenceChange
+from queues.agents import AgentBoard, PresenceChange, check_pin
 from queues.waiting import caller_digest
+from routing.pins import pin_matches
 
 KEYPAD = {
     **{letter: digit for digit, letters in {
@@ -57,11 +58,10 @@ class AgentLine:
         """Find the agent whose keypad code and PIN match; count a failure otherwise."""
         if self.locked(code, caller):
             return Login(None, locked=True)
-        matches = [
-            agent_id
-            for agent_id in self.board.ids()
-            if keypad_code(agent_id) == code and self._pin_matches(agent_id, pin)
-        ]
+        candidates = [agent_id for agent_id in self.board.ids() if keypad_code(agent_id) == code]
+        matches = [agent_id for agent_id in candidates if self._pin_matches(agent_id, pin)]
+        if not candidates:
+            pin_matches(None, pin)  # the same slow work, so timing does not tell a code exists
         # Two agents with the same code and PIN cannot be told apart: neither logs in.
         if len(matches) == 1:
             self.redis.delete(keys.agent_line_failures(f"code:{code}"))
@@ -102,11 +102,8 @@ class AgentLine:
         return change
 
     def _pin_matches(self, agent_id: str, pin: str) -> bool:
-        """Compare a keyed PIN with the agent's in constant time; no PIN never matches."""
-        stored = self.redis.hget(keys.agent(agent_id), "pin")
-        if not stored or not pin:
-            return False
-        return hmac.compare_digest(stored, pin.encode())
+        """Check a keyed PIN against the agent's hash; no PIN never matches."""
+        return check_pin(self.redis, agent_id, pin)
 
 
 def _subjects(code: str, caller: str) -> list[str]:

@@ -3,26 +3,35 @@
 Presence (`available`, `on_break`, `offline`) is what a person says; activity (`idle`,
 `reserved`, `talking`, `wrap_up`) is what routing derives. An agent sits in the pools the
 matcher draws from exactly while they are available, idle, on shift and cooled down.
+
+PINs are stored only as salted scrypt hashes: in the agent hash's `pin` field and, as
+`pin_hash`, in the stored roster text. Plain PINs left in Redis by a version before hashing are
+handled as they are met: a matching plain PIN in an agent hash is hashed at that agent's first
+login, and the stored roster's are hashed (with the agents' own) the first time it is read.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import yaml
 from redis import Redis
 
 from queues import events, keys
 from queues.script import RoutingScript
 from routing.matching import CAPPED, OPEN, RoutingPolicy, agent_pools
+from routing.pins import hash_pin, is_pin_hash, is_plain_pin, pin_matches
 from routing.roster import (
     Agent,
     DatedException,
     Roster,
     Shift,
     export_roster,
+    hash_pins,
     next_shift_change,
     on_shift,
 )
@@ -32,6 +41,28 @@ PRESENCES = ("available", "on_break", "offline")
 SHIFT_BATCH = 200
 # A crisis call whose end is never reported frees its agent after this long.
 CRISIS_CALL_LIMIT_S = 2 * 3600
+# A stored roster line with a plain PIN, as versions before hashing wrote it.
+_PLAIN_PIN_LINE = re.compile(r"^[ -]*pin:", re.MULTILINE)
+# Replace a plain PIN by its hash only if it is still the one read (a new login or import wins).
+_REHASH_PIN = """
+if redis.call('HGET', KEYS[1], 'pin') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'pin', ARGV[2])
+end
+return 1
+"""
+# Store the roster with its PINs hashed only if nobody imported another meanwhile, and hash the
+# same plain PINs in the agents' hashes. ARGV: old text, new text, then a plain PIN and its hash
+# for each agent key after the first key.
+_HASH_STORED_PINS = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+for i = 2, #KEYS do
+  if redis.call('HGET', KEYS[i], 'pin') == ARGV[2 * i - 1] then
+    redis.call('HSET', KEYS[i], 'pin', ARGV[2 * i])
+  end
+end
+return 1
+"""
 
 
 @dataclass(frozen=True)
@@ -103,6 +134,7 @@ class AgentBoard:
         """Replace the set of agents with a roster in one step; new agents start in `presence`."""
         if presence not in PRESENCES:
             raise ValueError(f"unknown presence {presence!r}")
+        roster = hash_pins(roster)
         payload = {
             "agents": [self._entry(agent, now) for agent in roster.agents],
             "presence": presence,
@@ -131,7 +163,7 @@ class AgentBoard:
             "languages": " ".join(agent.languages),
             "skills": " ".join(f"{area}:{level}" for area, level in sorted(agent.skills.items())),
             "crisis_trained": "1" if agent.crisis_trained else "0",
-            "pin": agent.pin or "",
+            "pin": agent.pin_hash or "",
             "schedule": json.dumps(_schedule(agent)),
             "pools": _pool_keys(pools, agent.languages, OPEN),
             "capped_pools": _pool_keys(pools, agent.languages, CAPPED),
@@ -149,8 +181,26 @@ class AgentBoard:
 
     def roster_text(self) -> str | None:
         """The current roster as YAML (as export_roster wrote it at import), or None."""
-        text = self.redis.get(keys.roster())
-        return text.decode() if text is not None else None
+        raw = self.redis.get(keys.roster())
+        if raw is None:
+            return None
+        text = raw.decode()
+        return self._hash_stored_pins(text) if _PLAIN_PIN_LINE.search(text) else text
+
+    def _hash_stored_pins(self, text: str) -> str | None:
+        """Hash plain PINs stored before hashing, in the roster text and the agents, once."""
+        hashed, pins = _hash_plain_pins(text)
+        store = self.redis.register_script(_HASH_STORED_PINS)
+        args = [text, hashed, *(value for pair in pins.values() for value in pair)]
+        if store(keys=[keys.roster(), *map(keys.agent, pins)], args=args):
+            events.append(self.redis, "roster-pins-hashed", agents=len(pins))
+            return hashed
+        # Another import came first, and wrote hashes of its own: that roster is the current one.
+        raw = self.redis.get(keys.roster())
+        if raw is None:
+            return None
+        current = raw.decode()
+        return _hash_plain_pins(current)[0] if _PLAIN_PIN_LINE.search(current) else current
 
     def set_presence(self, agent_id: str, presence: str, now: float) -> PresenceChange:
         """Set what an agent says they are: available, on_break or offline."""
@@ -248,6 +298,41 @@ class AgentBoard:
             for tier in (OPEN, CAPPED):
                 pipe.zcard(keys.agent_pool(area, language, level, tier))
         return sum(pipe.execute())
+
+
+def check_pin(redis: Redis, agent_id: str, pin: str) -> bool:
+    """Tell whether a keyed PIN is a current agent's, with the same slow work either way."""
+    key = keys.agent(agent_id)
+    stored, removed = redis.hmget(key, ["pin", "removed"])
+    text = stored.decode() if stored and removed != b"1" else None
+    if not pin_matches(text, pin):
+        return False
+    if text is not None and not is_pin_hash(text):
+        # A plain PIN from before hashing: right once, and never kept plain again.
+        redis.register_script(_REHASH_PIN)(keys=[key], args=[text, hash_pin(pin)])
+    return True
+
+
+def _hash_plain_pins(text: str) -> tuple[str, dict[str, tuple[str, str]]]:
+    """A stored roster with its plain PINs hashed in place, and each agent's (plain PIN, hash)."""
+    document = yaml.safe_load(text)
+    pins: dict[str, tuple[str, str]] = {}
+    agents = (document.get("agents") if isinstance(document, dict) else None) or []
+    for index, entry in enumerate(agents):
+        if not isinstance(entry, dict) or entry.get("pin") is None:
+            continue
+        plain = str(entry["pin"])
+        hashed = hash_pin(plain) if is_plain_pin(plain) else ""
+        if hashed:
+            pins[str(entry.get("id"))] = (plain, hashed)
+        # The hash takes the plain PIN's place; a value that is no PIN is dropped.
+        agents[index] = {
+            ("pin_hash" if name == "pin" else name): (hashed if name == "pin" else value)
+            for name, value in entry.items()
+            if name != "pin" or hashed
+        }
+    dumped = yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
+    return dumped, pins
 
 
 def _pool_keys(pools: list[tuple[str, int]], languages: tuple[str, ...], tier: str) -> str:

@@ -4,6 +4,8 @@ Any trigger (the danger key, crisis words, an agent's flag, a voicemail's words)
 `open_crisis`: it records the incident and raises one alert per call, whatever the number of
 triggers. The page itself is an RQ job on the `crisis` queue, so the caller's path never waits
 for it, and a job that fails on a retryable error is tried again without paging anyone twice.
+Voicemail pages (urgent messages, a full disk) go the same way; each kind of alert says in its
+own words what it is (`alert_kind`, `alert_text`), and a caller's number only ever masked.
 """
 
 from __future__ import annotations
@@ -36,6 +38,21 @@ MAX_ALERTS = 10_000
 # An agent's escalation of one call to one target is done once; a second press changes nothing.
 ESCALATION_TTL_S = 6 * 3600
 TARGETS = ("supervisor", "crisis_line")
+# Each kind of alert as its SMS names it (Mandarin, English). A trigger not named here comes
+# from the crisis path of a live call (the danger key, crisis words, an agent's flag).
+CRISIS_CALL = "crisis_call"
+ALERT_TRIGGERS = {
+    "voicemail": "crisis_voicemail",
+    "voicemail-urgent": "urgent_voicemail",
+    "voicemail-disk_full": "storage_full",
+}
+ALERT_NAMES = {
+    CRISIS_CALL: ("危机来电", "Crisis call"),
+    "crisis_voicemail": ("危机留言", "Crisis voicemail"),
+    "urgent_voicemail": ("紧急留言", "Urgent voicemail"),
+    "storage_full": ("留言存储已满", "Voicemail storage full"),
+    "voicemail_alert": ("留言系统警报", "Voicemail alert"),
+}
 
 
 @dataclass(frozen=True)
@@ -122,7 +139,7 @@ def recent_alerts(redis: Redis, count: int = 50) -> list[dict[str, Any]]:
 
 
 def page_supervisors(call_sid: str) -> str:
-    """RQ job: text every supervisor on call about a crisis call, each at most once."""
+    """RQ job: text every supervisor on call about an alert, each at most once."""
     current = runtime.current()
     redis, now = current.redis, current.now()
     key = keys.crisis_alert(call_sid)
@@ -136,7 +153,8 @@ def page_supervisors(call_sid: str) -> str:
         redis.hset(key, "state", "nobody")
         IncidentLog(redis).step(call_sid, "unpaged", now=now, reason="no supervisor on the roster")
         events.append(redis, "crisis-unpaged", call=call_sid)
-        log.error("crisis call %s: no supervisor on the roster to page", call_sid)
+        name = ALERT_NAMES[alert_kind(alert.get("trigger", ""))][1]
+        log.error("%s %s: no supervisor on the roster to page", name, call_sid)
         return "nobody"
     body = alert_text(call_sid, alert, redis)
     retry: GatewayError | None = None
@@ -186,16 +204,34 @@ def stored_roster(redis: Redis, config: Any) -> Roster | None:
         return None
 
 
+def alert_kind(trigger: str) -> str:
+    """What an alert is, from its trigger: a crisis call unless a voicemail raised it."""
+    if trigger in ALERT_TRIGGERS:
+        return ALERT_TRIGGERS[trigger]
+    return "voicemail_alert" if trigger.startswith("voicemail-") else CRISIS_CALL
+
+
 def alert_text(call_sid: str, alert: dict[str, str], redis: Redis) -> str:
-    """The SMS a supervisor gets: no caller's words, only a masked number, trigger and time."""
-    record = CallStore(redis).get(call_sid)
-    caller = mask_number(record.caller) if record and record.caller else "unknown"
+    """The SMS a supervisor gets: what the alert is, a masked number, time; no caller's words."""
     at = datetime.fromtimestamp(float(alert.get("opened_at", time.time())), UTC)
     trigger = alert.get("trigger", "")
-    return (
-        f"危机来电 Crisis call {caller} {at:%H:%M} UTC ({trigger}). "
-        f"请查看控制台 See the console: {call_sid[-8:]}"
-    )
+    kind = alert_kind(trigger)
+    name = " ".join(ALERT_NAMES[kind])
+    if kind == "storage_full":
+        return (
+            f"{name} {at:%H:%M} UTC. 新留言暂留在 Twilio，请清理服务器磁盘。"
+            "New recordings stay at Twilio until the server's disk has room."
+        )
+    if kind == "voicemail_alert":
+        return f"{name} {at:%H:%M} UTC ({trigger}). 请查看控制台 See the console."
+    record = CallStore(redis).get(call_sid)
+    caller = mask_number(record.caller) if record and record.caller else "unknown"
+    if kind == CRISIS_CALL:
+        return (
+            f"{name} {caller} {at:%H:%M} UTC ({trigger}). "
+            f"请查看控制台 See the console: {call_sid[-8:]}"
+        )
+    return f"{name} {caller} {at:%H:%M} UTC. 请查看留言箱 See the voicemail inbox: {call_sid[-8:]}"
 
 
 def escalate(

@@ -3,6 +3,10 @@
 `parse_roster(text, source=..., area_ids=..., languages=...)` reads a YAML roster (or a CSV one
 when the source ends in ".csv") and either returns an immutable `Roster` or raises
 `ProblemsError` with every problem and its line, so a roster is never applied half-checked.
+
+An agent's PIN is read either plain (`pin: "1234"`) or as the hash an export wrote
+(`pin_hash: scrypt:...`). Reading never hashes; `hash_pins` does, before a roster is stored or
+written out, and `export_roster` refuses a roster that still holds a plain PIN.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +25,7 @@ import yaml
 
 from routing.config import _line_map, _line_of
 from routing.hours import DAY_IDS, format_clock, parse_range
+from routing.pins import PIN_METHOD, PLAIN_PIN, hash_pin, is_pin_hash
 from routing.problems import Problem, ProblemsError
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -34,6 +39,7 @@ AGENT_FIELDS = frozenset(
         "skills",
         "crisis_trained",
         "pin",
+        "pin_hash",
         "shifts",
         "exceptions",
         "timezone",
@@ -47,13 +53,15 @@ CSV_COLUMNS = (
     "skills",
     "crisis_trained",
     "pin",
+    "pin_hash",
     "shifts",
     "exceptions",
     "timezone",
 )
+# An export never has a plain PIN, only its hash.
+CSV_EXPORT_COLUMNS = tuple(name for name in CSV_COLUMNS if name != "pin")
 SUPERVISOR_FIELDS = frozenset({"id", "name", "phone", "on_call", "exceptions", "timezone"})
 _AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_PIN = re.compile(r"^\d{4,8}$")
 
 Path = tuple[str | int, ...]
 
@@ -91,10 +99,12 @@ class Agent:
     languages: tuple[str, ...]
     skills: Mapping[str, int]
     crisis_trained: bool = False
+    # A plain PIN as read from a file, only until hash_pins turns it into pin_hash.
     pin: str | None = None
     shifts: tuple[Shift, ...] = ()
     exceptions: tuple[DatedException, ...] = ()
     timezone: str = DEFAULT_TIMEZONE
+    pin_hash: str | None = None
 
     def level(self, area: str) -> int:
         """The agent's level in an area, 0 when they do not take that area."""
@@ -231,6 +241,9 @@ class _Reader:
         if not isinstance(crisis, bool):
             self.fail((*path, "crisis_trained"), "expected true or false")
         pin = self.pin(data.get("pin"), (*path, "pin"))
+        pin_hash = self.pin_hash(data.get("pin_hash"), (*path, "pin_hash"))
+        if pin is not None and pin_hash is not None:
+            self.fail((*path, "pin_hash"), "give either pin (a new PIN) or pin_hash, not both")
         zone = self.zone(data["timezone"], (*path, "timezone")) if "timezone" in data else timezone
         shifts = self.shifts(data.get("shifts", []), (*path, "shifts"))
         exceptions = self.exceptions(data.get("exceptions", []), (*path, "exceptions"))
@@ -247,6 +260,7 @@ class _Reader:
             shifts=shifts,
             exceptions=exceptions,
             timezone=zone,
+            pin_hash=pin_hash,
         )
 
     def supervisor(self, data: Mapping[str, Any], path: Path, timezone: str) -> Supervisor | None:
@@ -343,10 +357,23 @@ class _Reader:
         if value is None:
             return None
         text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-        if not isinstance(text, str) or not _PIN.match(text):
+        if not isinstance(text, str) or not PLAIN_PIN.match(text):
             self.fail(path, "expected a PIN of 4 to 8 digits, quoted")
             return None
         return text
+
+    def pin_hash(self, value: object, path: Path) -> str | None:
+        """Return an optional PIN hash as an export writes it (scrypt:N:r:p$salt$hash)."""
+        if value is None:
+            return None
+        if not isinstance(value, str) or not is_pin_hash(value.strip()):
+            self.fail(
+                path,
+                "expected a PIN hash as a roster export writes it (scrypt:...); "
+                'to set a new PIN, write pin: "1234" instead',
+            )
+            return None
+        return value.strip()
 
     def shifts(self, value: object, path: Path) -> tuple[Shift, ...]:
         """Return weekly shifts from entries like {days: mon-fri, hours: "09:00-17:00"}."""
@@ -571,8 +598,9 @@ def _csv_entry(reader: _Reader, row: Mapping[str, str | None], path: Path) -> di
         area, _, level = item.partition(":")
         skills[area] = int(level) if level.isdigit() else level
     entry["skills"] = skills
-    if cell.get("pin"):
-        entry["pin"] = cell["pin"]
+    for name in ("pin", "pin_hash"):
+        if cell.get(name):
+            entry[name] = cell[name]
     if cell.get("timezone"):
         entry["timezone"] = cell["timezone"]
     entry["shifts"] = [_csv_shift(item) for item in _items(cell.get("shifts", ""))]
@@ -612,8 +640,23 @@ def _csv_exception(item: str) -> dict[str, Any]:
 # --- writing ---------------------------------------------------------------------------------
 
 
+def hash_pins(roster: Roster, *, method: str = PIN_METHOD) -> Roster:
+    """The roster with each plain PIN replaced by a salted hash (slow: one scrypt per PIN)."""
+    if all(agent.pin is None for agent in roster.agents):
+        return roster
+    agents = tuple(hash_agent_pin(agent, method=method) for agent in roster.agents)
+    return Roster(agents, roster.timezone, roster.supervisors)
+
+
+def hash_agent_pin(agent: Agent, *, method: str = PIN_METHOD) -> Agent:
+    """The agent with a plain PIN replaced by a salted hash; unchanged without one."""
+    if agent.pin is None:
+        return agent
+    return replace(agent, pin=None, pin_hash=hash_pin(agent.pin, method=method))
+
+
 def export_roster(roster: Roster) -> str:
-    """Render a roster as YAML that parse_roster reads back to an equal roster."""
+    """Render a roster as YAML that parse_roster reads back to an equal roster, PINs as hashes."""
     document: dict[str, Any] = {
         "timezone": roster.timezone,
         "agents": [agent_document(agent, roster.timezone) for agent in roster.agents],
@@ -626,7 +669,9 @@ def export_roster(roster: Roster) -> str:
 
 
 def agent_document(agent: Agent, default_zone: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
-    """Render one agent as the plain fields of a roster entry."""
+    """Render one agent as the plain fields of a roster entry; a plain PIN is refused."""
+    if agent.pin is not None:
+        raise ValueError(f"agent {agent.id!r} has a plain PIN: hash_pins before writing it out")
     entry: dict[str, Any] = {
         "id": agent.id,
         "name": agent.name,
@@ -635,8 +680,8 @@ def agent_document(agent: Agent, default_zone: str = DEFAULT_TIMEZONE) -> dict[s
         "skills": dict(agent.skills),
         "crisis_trained": agent.crisis_trained,
     }
-    if agent.pin is not None:
-        entry["pin"] = agent.pin
+    if agent.pin_hash is not None:
+        entry["pin_hash"] = agent.pin_hash
     if agent.timezone != default_zone:
         entry["timezone"] = agent.timezone
     entry["shifts"] = [

@@ -197,6 +197,21 @@ def test_an_agent_without_a_token_uses_their_pin_for_the_crisis_line(
     assert wrong.status_code == 401
     assert right.status_code == 200
     assert right.json["added"] == hotline_config.crisis.numbers["zh"]
+    assert redis.hget(keys.agent("c1"), "pin").startswith(b"scrypt:")  # only a salted hash
+
+
+def test_a_plain_pin_an_older_version_stored_escalates_once_and_is_hashed(
+    app, redis, connected, jobs_runtime
+):
+    redis.hset(keys.agent("c1"), "pin", "2001")
+    client = app.test_client()
+
+    wrong = escalate(client, {"target": "crisis_line", "agent_id": "c1", "pin": "2002"})
+    assert wrong.status_code == 401 and redis.hget(keys.agent("c1"), "pin") == b"2001"
+    right = escalate(client, {"target": "crisis_line", "agent_id": "c1", "pin": "2001"})
+
+    assert right.status_code == 200
+    assert redis.hget(keys.agent("c1"), "pin").startswith(b"scrypt:")
 
 
 def test_only_the_agent_on_a_connected_call_may_escalate(app, redis, connected, jobs_runtime):

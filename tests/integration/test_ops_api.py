@@ -228,6 +228,36 @@ def test_agents_add_update_remove(app, hotline):
     assert actions == ["agent.remove", "agent.update", "agent.add"]
 
 
+def test_console_edits_keep_the_supervisors_on_call(app, hotline):
+    ops = sign_in(app, "olga")
+    roster = yaml.safe_load(ops.get("/api/v1/roster").get_data(as_text=True))
+    roster["supervisors"] = [
+        {
+            "id": "s1",
+            "name": "Li",
+            "phone": "+8613900000301",
+            "on_call": [{"days": "daily", "hours": "00:00-24:00"}],
+        }
+    ]
+    text = yaml.safe_dump(roster, allow_unicode=True)
+    put = ops.put("/api/v1/roster", data=text, headers={"Content-Type": "application/yaml"})
+    assert put.status_code == 200
+
+    def supervisors() -> list[str]:
+        stored = yaml.safe_load(ops.get("/api/v1/roster").get_data(as_text=True))
+        return [s["id"] for s in stored.get("supervisors", [])]
+
+    # Every kind of edit re-applies the roster whole: none may drop who crisis calls page.
+    assert ops.post("/api/v1/agents/n1/shifts", json=NIGHT).status_code == 201
+    assert supervisors() == ["s1"]
+    assert ops.post("/api/v1/agents", json=NEW_AGENT).status_code == 201
+    assert supervisors() == ["s1"]
+    assert ops.patch("/api/v1/agents/x9", json={"name": "Renamed"}).status_code == 200
+    assert supervisors() == ["s1"]
+    assert ops.delete("/api/v1/agents/x9").status_code == 204
+    assert supervisors() == ["s1"]
+
+
 def test_roster_export_and_import_yaml_and_csv(app, hotline):
     ops = sign_in(app, "olga")
     exported = ops.get("/api/v1/roster").get_data(as_text=True)

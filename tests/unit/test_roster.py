@@ -8,9 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from routing.pins import is_pin_hash, pin_matches
 from routing.problems import ProblemsError
 from routing.roster import (
+    CSV_EXPORT_COLUMNS,
     export_roster,
+    hash_pins,
     next_shift_change,
     on_shift,
     parse_days,
@@ -71,7 +74,7 @@ def test_an_agent_is_read_whole():
     agent = parse(ONE).agents[0]
     assert (agent.id, agent.name, agent.phone) == ("a1", "王丽", "+8613900000001")
     assert agent.languages == ("zh",) and agent.skills == {"family": 3}
-    assert not agent.crisis_trained and agent.pin is None
+    assert not agent.crisis_trained and agent.pin is None and agent.pin_hash is None
     assert len(agent.shifts) == 6 and agent.timezone == "Asia/Shanghai"
 
 
@@ -165,7 +168,7 @@ def test_yaml_syntax_error_has_its_line():
 
 
 def test_export_reads_back_to_the_same_roster():
-    roster = parse(EXAMPLE.read_text(encoding="utf-8"))
+    roster = hash_pins(parse(EXAMPLE.read_text(encoding="utf-8")))
     again = parse(export_roster(roster))
     assert again == roster
     one = parse(ONE)
@@ -217,3 +220,55 @@ def test_parse_days_forms():
     assert parse_days(["tue", "thu"]) == [1, 3]
     with pytest.raises(ValueError):
         parse_days("weekdays")
+
+
+# --- PINs ----------------------------------------------------------------------------------------
+
+WITH_PIN = ONE.replace("skills: {family: 3}", "skills: {family: 3}\n    pin: '31415926'")
+
+
+def test_a_plain_pin_is_read_then_hashed_and_export_writes_only_the_hash():
+    read = parse(WITH_PIN).agents[0]
+    assert read.pin == "31415926" and read.pin_hash is None  # reading never hashes
+    with pytest.raises(ValueError, match="plain PIN"):
+        export_roster(parse(WITH_PIN))  # a plain PIN is never written out
+    hashed = hash_pins(parse(WITH_PIN))
+    agent = hashed.agents[0]
+    assert agent.pin is None and is_pin_hash(agent.pin_hash)
+    assert pin_matches(agent.pin_hash, "31415926") and not pin_matches(agent.pin_hash, "31415927")
+    text = export_roster(hashed)
+    assert "31415926" not in text and f"pin_hash: {agent.pin_hash}" in text
+    assert "pin:" not in text
+    assert parse(text) == hashed  # the hash round-trips as it is
+
+
+def test_each_pin_gets_its_own_salt():
+    two = hash_pins(parse(WITH_PIN)).agents[0].pin_hash
+    again = hash_pins(parse(WITH_PIN)).agents[0].pin_hash
+    assert two != again and pin_matches(two, "31415926") and pin_matches(again, "31415926")
+
+
+def test_pin_and_pin_hash_problems_name_their_line():
+    hashed = hash_pins(parse(WITH_PIN)).agents[0].pin_hash
+    both = WITH_PIN.replace("    pin: '31415926'", f"    pin: '31415926'\n    pin_hash: {hashed}")
+    assert problems(both) == [
+        "line 9: agents.0.pin_hash: give either pin (a new PIN) or pin_hash, not both"
+    ]
+    forged = WITH_PIN.replace("pin: '31415926'", "pin_hash: sha1$abc$1234")
+    (found,) = problems(forged)
+    assert found.startswith("line 8: agents.0.pin_hash: expected a PIN hash as a roster export")
+    costly = WITH_PIN.replace("pin: '31415926'", "pin_hash: " + hashed.replace("32768", "1048576"))
+    assert problems(costly)[0].startswith("line 8: agents.0.pin_hash:")  # cost out of bounds
+    short = WITH_PIN.replace("pin: '31415926'", "pin: '12'")
+    assert problems(short) == ["line 8: agents.0.pin: expected a PIN of 4 to 8 digits, quoted"]
+
+
+def test_csv_reads_pin_or_pin_hash_and_names_the_row():
+    header = "id,name,phone,languages,skills,pin,pin_hash\n"
+    plain = parse(header + "a1,A,+8613900000001,zh,family:3,4321,\n", "roster.csv")
+    agent = hash_pins(plain).agents[0]
+    row = f"a1,A,+8613900000001,zh,family:3,,{agent.pin_hash}\n"
+    assert parse(header + row, "roster.csv").agents[0].pin_hash == agent.pin_hash
+    found = problems(header + "a1,A,+8613900000001,zh,family:3,,not-a-hash\n", "roster.csv")
+    assert len(found) == 1 and found[0].startswith("line 2: agents.0.pin_hash:")
+    assert "pin" not in CSV_EXPORT_COLUMNS and "pin_hash" in CSV_EXPORT_COLUMNS
