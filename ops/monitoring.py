@@ -15,7 +15,8 @@ from queues import keys
 _STREAM_ID = re.compile(r"^\d+-\d+$")
 
 # Event kinds a supervisor is alerted to, and what each means.
-ALERT_KINDS = ("crisis", "paused", "over-cap", "flagged")
+# "alert" covers urgent voicemail and full storage (queues.alerts names the kind).
+ALERT_KINDS = ("crisis", "paused", "over-cap", "flagged", "alert")
 # Events read per page while looking back over today.
 PAGE = 1000
 # How far back alerts are looked for when the page first loads.

@@ -53,6 +53,8 @@ ALERT_NAMES = {
     "storage_full": ("留言存储已满", "Voicemail storage full"),
     "voicemail_alert": ("留言系统警报", "Voicemail alert"),
 }
+# The kinds about a person in danger: they belong to an incident record, the others do not.
+CRISIS_KINDS = frozenset({CRISIS_CALL, "crisis_voicemail"})
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,10 @@ def raise_alert(
         maxlen=MAX_ALERTS,
         approximate=True,
     )
-    events.append(redis, "crisis-alert", pipeline=pipe, call=call_sid, trigger=trigger)
+    kind = alert_kind(trigger)
+    events.append(
+        redis, _event(kind, "alert"), pipeline=pipe, call=call_sid, trigger=trigger, alert=kind
+    )
     pipe.execute()
     if page:
         # Enqueueing is one Redis write; no worker is waited for.
@@ -147,14 +152,17 @@ def page_supervisors(call_sid: str) -> str:
     if not raw:
         return "unknown"
     alert = {name.decode(): value.decode() for name, value in raw.items()}
+    kind = alert_kind(alert.get("trigger", ""))
+    # Only a crisis has an incident record; a voicemail or storage alert has none to add to.
+    incident = IncidentLog(redis) if kind in CRISIS_KINDS else None
     roster = stored_roster(redis, current.config)
     supervisors = supervisors_to_page(roster, now)
     if not supervisors:
         redis.hset(key, "state", "nobody")
-        IncidentLog(redis).step(call_sid, "unpaged", now=now, reason="no supervisor on the roster")
-        events.append(redis, "crisis-unpaged", call=call_sid)
-        name = ALERT_NAMES[alert_kind(alert.get("trigger", ""))][1]
-        log.error("%s %s: no supervisor on the roster to page", name, call_sid)
+        if incident is not None:
+            incident.step(call_sid, "unpaged", now=now, reason="no supervisor on the roster")
+        events.append(redis, _event(kind, "unpaged"), call=call_sid, alert=kind)
+        log.error("%s %s: no supervisor on the roster to page", ALERT_NAMES[kind][1], call_sid)
         return "nobody"
     body = alert_text(call_sid, alert, redis)
     retry: GatewayError | None = None
@@ -171,8 +179,11 @@ def page_supervisors(call_sid: str) -> str:
                 redis.hset(key, f"failed:{supervisor.id}", str(error.code or error.status))
             continue
         redis.hset(key, f"paged:{supervisor.id}", repr(now))
-        IncidentLog(redis).step(call_sid, "paged", now=now, target=supervisor.id, via="sms")
-        events.append(redis, "crisis-paged", call=call_sid, supervisor=supervisor.id)
+        if incident is not None:
+            incident.step(call_sid, "paged", now=now, target=supervisor.id, via="sms")
+        events.append(
+            redis, _event(kind, "paged"), call=call_sid, supervisor=supervisor.id, alert=kind
+        )
     if retry is not None:
         # Raising hands the job back to RQ's retry; pages already sent are not sent again.
         raise retry
@@ -202,6 +213,13 @@ def stored_roster(redis: Redis, config: Any) -> Roster | None:
     except ProblemsError:
         log.exception("the stored roster no longer reads; no supervisor can be found")
         return None
+
+
+def _event(kind: str, what: str) -> str:
+    """An alert step's event: crisis-alert, crisis-paged... for a crisis; alert, alert-paged..."""
+    if kind in CRISIS_KINDS:
+        return f"crisis-{what}"
+    return "alert" if what == "alert" else f"alert-{what}"
 
 
 def alert_kind(trigger: str) -> str:

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from queues import keys
+from queues import events, keys
 from queues.alerts import alert_kind, alert_text, page_supervisors
 from queues.calls import CallStore
+from queues.incidents import IncidentLog
 from tests.integration.test_crisis_alerts import (  # noqa: F401
     import_roster,
     jobs_runtime,
@@ -129,3 +130,8 @@ def test_the_pager_texts_an_urgent_voicemail_and_a_full_disk_as_what_they_are(
     assert redis.hget(keys.crisis_alert(CALL), "state") == b"paged"
     assert page_supervisors(CALL) == "paged"  # run again, nobody is texted twice
     assert len(messages(rig)) == 2
+    # Neither is a crisis: no incident record, and the events say alert, not crisis.
+    assert IncidentLog(redis).get(CALL) is None
+    kinds = {e["kind"] for e in events.recent(redis, count=100)}
+    assert {"alert", "alert-paged"} <= kinds
+    assert not kinds & {"crisis-alert", "crisis-paged", "crisis-unpaged"}

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from queues import keys
+from queues.alerts import raise_alert
 from queues.audit import AuditLog
 from tests.ops_fixtures import PASSWORD, ROSTER, Hotline, hotline_fixture, sign_in  # noqa: F401
 
@@ -347,6 +348,10 @@ def test_wallboard_and_alerts(app, hotline, clock):
     hotline.redis.xadd(keys.events(), {"kind": "crisis", "at": "1", "call": "CA7"})
     fresh = sup.get(f"/api/v1/alerts?after={alerts['last_id']}").json["alerts"]
     assert [a["kind"] for a in fresh] == ["crisis"]
+    # An urgent voicemail reaches supervisors' alerts too, named as what it is.
+    raise_alert(hotline.redis, "CA6", trigger="voicemail-urgent", language="zh", now=1, page=False)
+    urgent = sup.get(f"/api/v1/alerts?after={fresh[-1]['id']}").json["alerts"]
+    assert [(a["kind"], a["alert"]) for a in urgent] == [("alert", "urgent_voicemail")]
     assert sup.get("/api/v1/alerts?after=bogus").status_code == 422
 
 
