@@ -13,6 +13,8 @@ Matching
   - Synonyms from the lexicon expand phrases when the lexicon is built: with `wage: [salary]`,
     the phrase "unpaid wage" also matches "unpaid salary" (and is reported as "unpaid wage").
   - A match lying inside a longer match is ignored for scoring ("公司" inside "保险公司").
+  - Punctuation in the caller's text (, . ! ? ; : 。) marks a clause break: no phrase, gap or
+    negation reaches across one, so "自杀了，她欠的钱" never reads as "杀了她".
 
 Area scoring
   Each area scores the sum of the weights of its distinct phrases found in the text. With
@@ -25,11 +27,21 @@ Area scoring
   (confidence 0) and weak evidence go to a general agent rather than a wrong queue.
 
 Crisis
-  Crisis is decided apart from the area, from crisis rules: a phrase, or an `all` rule that
-  needs one phrase from each of several groups anywhere in the utterance (安眠药 + 全吃).
-  An exclusion (a figure of speech such as 累死了 or "is killing me") cancels only the crisis
-  matches lying entirely inside its own span; any other crisis match still counts. Crisis rules
-  of every configured language are checked, whatever the language of the call.
+  Crisis is decided apart from the area, from crisis rules:
+  - a phrase;
+  - a separable phrase, its parts joined by "..." ("不...想活" hears 不太想活 and 不是很想活):
+    each part follows the one before within `gap` units (characters in Mandarin, words in
+    English) of the same clause;
+  - a `near` rule, the same with alternatives for each part ({near: [[站在, 坐在], [楼顶, 天台]]});
+  - an `all` rule that needs one phrase from each of several groups anywhere in the
+    utterance (安眠药 + 全吃).
+  An exclusion (a figure of speech such as 累死了 or "is killing me", or a past or third-party
+  event such as 去年...跳楼; a phrase, a separable phrase or a `near` rule) cancels only the crisis
+  matches lying entirely inside its own span; any other crisis match still counts. A negation
+  cue (没想过, "I am not") cancels a crisis match that starts at most `negation_gap` units after
+  the cue ends, within the same clause; a match overlapping the cue is not cancelled by it, so
+  the cue "i do not" leaves "I don't want to live" a crisis. Crisis rules of every configured
+  language are checked, whatever the language of the call.
 """
 
 from __future__ import annotations
@@ -37,7 +49,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
@@ -50,10 +62,16 @@ DEFAULT_SCORING: Mapping[str, float] = MappingProxyType(
 
 _ROOT = "lexicon"
 _TOP_KEYS = frozenset({"scoring", "synonyms", "areas", "crisis"})
-_CRISIS_KEYS = frozenset({"phrases", "exclusions"})
+_CRISIS_KEYS = frozenset({"phrases", "exclusions", "negations", "gap", "negation_gap"})
+DEFAULT_GAP = 4
+DEFAULT_NEGATION_GAP = 1
+# A separable phrase joins its parts with "..." (or the ellipsis character).
+_GAP_MARK = re.compile(r"\s*(?:\.\.\.|\u2026+)\s*")
+# Punctuation that ends a clause once the text is NFKC-folded ("，" -> ",", "…" -> "...").
+_BREAKS = frozenset(",.!?;:\u3002")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _NOT_WORD = re.compile(r"[\W_]+")
-_ENGLISH_WORD = re.compile(r"[a-z0-9]+")
+_ENGLISH_TOKEN = re.compile(r"[a-z0-9]+|[,.!?;:]")
 # Spoken contractions are expanded so "don't want to live" and "do not want to live" agree.
 _CONTRACTIONS = (
     (re.compile(r"\bwon't\b"), "will not"),
@@ -75,6 +93,7 @@ _CONTRACTIONS = (
 
 Units = tuple[str, ...]
 Span = tuple[int, int]
+Breaks = frozenset[int]
 
 
 @dataclass(frozen=True)
@@ -116,6 +135,14 @@ class _Match:
 
 
 @dataclass(frozen=True)
+class _Rule:
+    """How a crisis rule or an exclusion is satisfied by its groups' matches."""
+
+    near: bool
+    size: int
+
+
+@dataclass(frozen=True)
 class _LanguageLexicon:
     """Compiled phrases for one language."""
 
@@ -123,7 +150,11 @@ class _LanguageLexicon:
     areas: _Index
     crisis: _Index
     exclusions: _Index
-    crisis_groups: tuple[int, ...]
+    negations: _Index
+    crisis_rules: tuple[_Rule, ...]
+    exclusion_rules: tuple[_Rule, ...]
+    gap: int
+    negation_gap: int
     hints: tuple[tuple[str, ...], ...]
 
 
@@ -152,13 +183,27 @@ def _is_chinese(language: str) -> bool:
 
 def _units(text: str, language: str) -> Units:
     """Split text into matching units: characters for Mandarin, words for English."""
+    return _tokens(text, language)[0]
+
+
+def _tokens(text: str, language: str) -> tuple[Units, Breaks]:
+    """Return the matching units and the clause breaks (a break at i lies before unit i)."""
     folded = unicodedata.normalize("NFKC", text).lower()
     if _is_chinese(language):
-        return tuple(_NOT_WORD.sub("", folded))
-    folded = folded.replace("\u2019", "'").replace("\u2018", "'")
-    for pattern, replacement in _CONTRACTIONS:
-        folded = pattern.sub(replacement, folded)
-    return tuple(_ENGLISH_WORD.findall(folded))
+        pieces = [char for char in folded if char in _BREAKS or not _NOT_WORD.fullmatch(char)]
+    else:
+        folded = folded.replace("\u2019", "'").replace("\u2018", "'")
+        for pattern, replacement in _CONTRACTIONS:
+            folded = pattern.sub(replacement, folded)
+        pieces = _ENGLISH_TOKEN.findall(folded)
+    units: list[str] = []
+    breaks: set[int] = set()
+    for piece in pieces:
+        if piece in _BREAKS:
+            breaks.add(len(units))
+        else:
+            units.append(piece)
+    return tuple(units), frozenset(position for position in breaks if 0 < position < len(units))
 
 
 @lru_cache(maxsize=8192)
@@ -210,17 +255,39 @@ def _build_index(patterns: Iterable[_Pattern]) -> _Index:
     return _Index(MappingProxyType({first: tuple(group) for first, group in grouped.items()}))
 
 
-def _find(index: _Index, forms: tuple[frozenset[str], ...]) -> list[_Match]:
-    """Return every occurrence of every pattern, overlapping ones included."""
+@dataclass(frozen=True)
+class _Text:
+    """A caller's text in one language: each unit's forms and the clause breaks."""
+
+    forms: tuple[frozenset[str], ...]
+    breaks: Breaks
+
+    @classmethod
+    def of(cls, text: str, language: str) -> _Text:
+        units, breaks = _tokens(text, language)
+        return cls(_text_forms(units, language), breaks)
+
+    def crosses(self, start: int, end: int) -> bool:
+        """Tell whether a clause break lies between unit positions start and end (inclusive)."""
+        return any(start <= position <= end for position in self.breaks)
+
+
+def _find(index: _Index, text: _Text) -> list[_Match]:
+    """Return every occurrence of every pattern, overlapping ones included, within a clause."""
+    forms = text.forms
     found: list[_Match] = []
     size = len(forms)
     for start, first_forms in enumerate(forms):
         for form in first_forms:
             for pattern in index.by_first.get(form, ()):
                 end = start + len(pattern.units)
-                if end <= size and all(
-                    unit in forms[start + offset]
-                    for offset, unit in enumerate(pattern.units[1:], start=1)
+                if (
+                    end <= size
+                    and all(
+                        unit in forms[start + offset]
+                        for offset, unit in enumerate(pattern.units[1:], start=1)
+                    )
+                    and not text.crosses(start + 1, end - 1)
                 ):
                     found.append(_Match(pattern, (start, end)))
     return found
@@ -252,10 +319,10 @@ def classify(text: str, lexicon: Lexicon, language: str | None = None) -> Classi
     compiled = lexicon.languages.get(language)
     if compiled is None:
         return Classification(None, False, 0.0, language, ())
-    forms = _text_forms(_units(text, language), language)
-    area_matches = _longest_only(_find(compiled.areas, forms))
+    heard = _Text.of(text, language)
+    area_matches = _longest_only(_find(compiled.areas, heard))
     area, confidence = _decide_area(_area_scores(area_matches), lexicon)
-    crisis_labels = _crisis_labels(text, lexicon, language, forms)
+    crisis_labels = _crisis_labels(text, lexicon, language, heard)
     # With no area chosen, every area phrase heard is evidence for the general agent.
     matched = _unique(
         [m.pattern.label for m in area_matches if area is None or m.pattern.area == area]
@@ -292,37 +359,101 @@ def _decide_area(scores: dict[str, float], lexicon: Lexicon) -> tuple[str | None
     return best, round(confidence, 3)
 
 
-def _crisis_labels(
-    text: str, lexicon: Lexicon, language: str, forms: tuple[frozenset[str], ...]
-) -> list[str]:
+def _crisis_labels(text: str, lexicon: Lexicon, language: str, heard: _Text) -> list[str]:
     """Return the crisis phrases found, checking every language since callers switch tongue."""
-    labels = _crisis_in(lexicon.languages[language], forms)
+    labels = _crisis_in(lexicon.languages[language], heard)
     for other, compiled in lexicon.languages.items():
         if other != language:
-            labels += _crisis_in(compiled, _text_forms(_units(text, other), other))
+            labels += _crisis_in(compiled, _Text.of(text, other))
     return labels
 
 
-def _crisis_in(compiled: _LanguageLexicon, forms: tuple[frozenset[str], ...]) -> list[str]:
-    """Return the labels of satisfied crisis rules, after exclusions cancel what they cover."""
-    matches = _find(compiled.crisis, forms)
+def _crisis_in(compiled: _LanguageLexicon, heard: _Text) -> list[str]:
+    """Return the labels of satisfied crisis rules, after exclusions and negations."""
+    matches = _find(compiled.crisis, heard)
     if not matches:
         return []
     # A figure of speech cancels only the crisis matches it wholly covers: "累死了" hides
     # nothing else, so "累死了，不想活了" stays a crisis. A partial overlap is kept (when
-    # unsure, treat it as a crisis).
-    covers = [match.span for match in _find(compiled.exclusions, forms)]
-    kept = [m for m in matches if not any(_inside(m.span, cover) for cover in covers)]
-    groups_found: dict[int, set[int]] = {}
-    labels_by_rule: dict[int, list[str]] = {}
-    for match in kept:
-        groups_found.setdefault(match.pattern.rule, set()).add(match.pattern.group)
-        labels_by_rule.setdefault(match.pattern.rule, []).append(match.pattern.label)
+    # unsure, treat it as a crisis). A separable exclusion covers its whole chain.
+    exclusions = _by_rule(_find(compiled.exclusions, heard))
+    covers = [
+        (chain[0].span[0], chain[-1].span[1])
+        for rule, groups in exclusions.items()
+        for chain in _chains(compiled.exclusion_rules[rule], groups, compiled.gap, heard)
+    ]
+    cues = _find(compiled.negations, heard)
+    kept = [
+        match
+        for match in matches
+        if not any(_inside(match.span, cover) for cover in covers)
+        and not _negated(match.span, cues, compiled.negation_gap, heard)
+    ]
     labels: list[str] = []
-    for rule, groups in groups_found.items():
-        if len(groups) == compiled.crisis_groups[rule]:
-            labels += labels_by_rule[rule]
+    for rule_id, groups in _by_rule(kept).items():
+        rule = compiled.crisis_rules[rule_id]
+        if rule.near:
+            chain = next(iter(_chains(rule, groups, compiled.gap, heard)), None)
+            if chain is not None:
+                labels.append("...".join(match.pattern.label for match in chain))
+        elif len(groups) == rule.size:
+            found = [match for matches in groups.values() for match in matches]
+            labels += [match.pattern.label for match in sorted(found, key=_span)]
     return labels
+
+
+def _span(match: _Match) -> Span:
+    """Order matches by where they lie."""
+    return match.span
+
+
+def _by_rule(matches: Iterable[_Match]) -> dict[int, dict[int, list[_Match]]]:
+    """Sort matches by rule, then by group, each group in text order."""
+    grouped: dict[int, dict[int, list[_Match]]] = {}
+    for match in matches:
+        grouped.setdefault(match.pattern.rule, {}).setdefault(match.pattern.group, []).append(match)
+    return grouped
+
+
+def _chains(
+    rule: _Rule, groups: Mapping[int, list[_Match]], gap: int, heard: _Text
+) -> Iterator[list[_Match]]:
+    """Yield every chain of matches that satisfies a `near` rule.
+
+    A chain holds one match per group, in the rule's order, each starting within `gap` units
+    after the one before ends, with no clause break in between.
+    """
+    if len(groups) != rule.size:
+        return
+    for first in groups[0]:
+        yield from _extend([first], groups, rule.size, gap, heard)
+
+
+def _extend(
+    chain: list[_Match], groups: Mapping[int, list[_Match]], size: int, gap: int, heard: _Text
+) -> Iterator[list[_Match]]:
+    """Yield the chains that extend a partial chain with following matches of the next groups."""
+    if len(chain) == size:
+        yield chain
+        return
+    end = chain[-1].span[1]
+    for following in groups[len(chain)]:
+        start = following.span[0]
+        if end <= start <= end + gap and not heard.crosses(end, start):
+            yield from _extend([*chain, following], groups, size, gap, heard)
+
+
+def _negated(span: Span, cues: list[_Match], gap: int, heard: _Text) -> bool:
+    """Tell whether a negation cue ending just before a crisis match, in its clause, denies it.
+
+    The cue must end where the match starts or before, so a phrase that holds the negation
+    itself ("don't want to live" after the cue "i do not") is never cancelled by it.
+    """
+    start = span[0]
+    return any(
+        cue.span[1] <= start <= cue.span[1] + gap and not heard.crosses(cue.span[1], start)
+        for cue in cues
+    )
 
 
 def _unique(labels: Iterable[str]) -> tuple[str, ...]:
@@ -464,6 +595,11 @@ def _phrase_ok(value: object, language: str, path: tuple[str | int, ...], report
     if not isinstance(value, str):
         report.add(path, f"must be a phrase (text), not {type(value).__name__}")
         return False
+    if _GAP_MARK.search(value):
+        report.add(
+            path, f"phrase {value!r}: only a crisis phrase or exclusion may hold a gap (...)"
+        )
+        return False
     if not _units(value, language):
         report.add(path, f"phrase {value!r} is empty once punctuation and spaces are removed")
         return False
@@ -533,15 +669,26 @@ def _parse_weighted(
 
 
 @dataclass(frozen=True)
-class _CrisisSpec:
-    """Crisis rules (each a tuple of groups of alternative phrases) and exclusions."""
+class _RuleSpec:
+    """A crisis rule or exclusion as written: groups of alternative phrases, in order if near."""
 
-    rules: tuple[tuple[tuple[str, ...], ...], ...]
-    exclusions: tuple[str, ...]
+    near: bool
+    groups: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class _CrisisSpec:
+    """One language's crisis rules, exclusions, negation cues and gaps."""
+
+    rules: tuple[_RuleSpec, ...]
+    exclusions: tuple[_RuleSpec, ...]
+    negations: tuple[str, ...]
+    gap: int
+    negation_gap: int
 
 
 def _parse_crisis(data: object, languages: set[str], report: _Report) -> dict[str, _CrisisSpec]:
-    """Read `crisis: {LANG: {phrases: [...], exclusions: [...]}}`."""
+    """Read `crisis: {LANG: {phrases, exclusions, negations, gap, negation_gap}}`."""
     specs: dict[str, _CrisisSpec] = {}
     if not isinstance(data, Mapping):
         report.add(("crisis",), "must be a mapping of language to phrases and exclusions")
@@ -559,11 +706,24 @@ def _parse_crisis(data: object, languages: set[str], report: _Report) -> dict[st
                 report.add(
                     (*path, str(key)), f"unknown key; expected one of {sorted(_CRISIS_KEYS)}"
                 )
-        rules = _parse_crisis_rules(section.get("phrases"), language, (*path, "phrases"), report)
-        exclusions = _parse_plain_list(
-            section.get("exclusions", []), language, (*path, "exclusions"), report
+        phrases = section.get("phrases")
+        if not isinstance(phrases, list) or not phrases:
+            report.add((*path, "phrases"), "must be a non-empty list of crisis phrases")
+            phrases = []
+        rules = _parse_rules(phrases, language, (*path, "phrases"), report, allow_all=True)
+        exclusions = _parse_rules(
+            section.get("exclusions", []), language, (*path, "exclusions"), report, allow_all=False
         )
-        specs[language] = _CrisisSpec(tuple(rules), tuple(exclusions))
+        negations = _parse_plain_list(
+            section.get("negations", []), language, (*path, "negations"), report
+        )
+        gap = _parse_gap(section.get("gap", DEFAULT_GAP), (*path, "gap"), report)
+        negation_gap = _parse_gap(
+            section.get("negation_gap", DEFAULT_NEGATION_GAP), (*path, "negation_gap"), report
+        )
+        specs[language] = _CrisisSpec(
+            tuple(rules), tuple(exclusions), tuple(negations), gap, negation_gap
+        )
     # A language the hotline answers in without crisis phrases would silently miss crises.
     for language in sorted(languages - set(specs)):
         if isinstance(data, Mapping) and language not in data:
@@ -571,36 +731,75 @@ def _parse_crisis(data: object, languages: set[str], report: _Report) -> dict[st
     return specs
 
 
-def _parse_crisis_rules(
-    entries: object, language: str, path: tuple[str | int, ...], report: _Report
-) -> list[tuple[tuple[str, ...], ...]]:
-    """Read crisis rules: `phrase`, or `{all: [term, ...]}` with a term a phrase or a list."""
-    if not isinstance(entries, list) or not entries:
-        report.add(path, "must be a non-empty list of crisis phrases")
+def _parse_gap(value: object, path: tuple[str | int, ...], report: _Report) -> int:
+    """Read a gap: how many units may lie between the parts of a phrase (0 = none)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        report.add(path, f"must be a whole number of units, 0 or more, not {value!r}")
+        return 0
+    return value
+
+
+def _parse_rules(
+    entries: object,
+    language: str,
+    path: tuple[str | int, ...],
+    report: _Report,
+    *,
+    allow_all: bool,
+) -> list[_RuleSpec]:
+    """Read a list whose items are a phrase (parts may be joined by ...) or a `near` rule.
+
+    Crisis phrases may also be `all` rules; exclusions may not (they cancel a span of text).
+    """
+    if not isinstance(entries, list):
+        report.add(path, "must be a list of phrases")
         return []
-    rules: list[tuple[tuple[str, ...], ...]] = []
+    rules: list[_RuleSpec] = []
     for position, entry in enumerate(entries):
         entry_path = (*path, position)
         if isinstance(entry, Mapping):
-            rule = _parse_all_rule(entry, language, entry_path, report)
-            if rule:
-                rules.append(rule)
-        elif _phrase_ok(entry, language, entry_path, report):
-            rules.append(((entry,),))
+            rule = _parse_grouped_rule(entry, language, entry_path, report, allow_all=allow_all)
+        else:
+            rule = _parse_separable(entry, language, entry_path, report)
+        if rule is not None:
+            rules.append(rule)
     return rules
 
 
-def _parse_all_rule(
-    entry: Mapping[object, object], language: str, path: tuple[str | int, ...], report: _Report
-) -> tuple[tuple[str, ...], ...] | None:
-    """Read `{all: [term, ...]}`: every term must be heard, a term being one of its phrases."""
-    terms = entry.get("all")
-    if set(entry) != {"all"} or not isinstance(terms, list) or len(terms) < 2:
-        report.add(path, "must be a phrase or {all: [term, term, ...]} with at least two terms")
+def _parse_separable(
+    entry: object, language: str, path: tuple[str | int, ...], report: _Report
+) -> _RuleSpec | None:
+    """Read a phrase whose parts may be joined by "..." (each part within the gap of the last)."""
+    if not isinstance(entry, str) or not _GAP_MARK.search(entry):
+        return _RuleSpec(True, ((entry,),)) if _phrase_ok(entry, language, path, report) else None
+    parts = _GAP_MARK.split(entry.strip())
+    if len(parts) < 2 or not all(_units(part, language) for part in parts):
+        report.add(path, f"phrase {entry!r} needs words on both sides of each ...")
+        return None
+    return _RuleSpec(True, tuple((part,) for part in parts))
+
+
+def _parse_grouped_rule(
+    entry: Mapping[object, object],
+    language: str,
+    path: tuple[str | int, ...],
+    report: _Report,
+    *,
+    allow_all: bool,
+) -> _RuleSpec | None:
+    """Read `{all: [term, ...]}` (every term anywhere) or `{near: [term, ...]}` (in order, close).
+
+    A term is a phrase or a list of alternative phrases.
+    """
+    kinds = ("all", "near") if allow_all else ("near",)
+    kind, terms = next(iter(entry.items())) if len(entry) == 1 else (None, None)
+    if kind not in kinds or not isinstance(terms, list) or len(terms) < 2:
+        shapes = " or ".join(f"{{{name}: [term, term, ...]}}" for name in kinds)
+        report.add(path, f"must be a phrase or {shapes} with at least two terms")
         return None
     groups: list[tuple[str, ...]] = []
     for position, term in enumerate(terms):
-        term_path = (*path, "all", position)
+        term_path = (*path, str(kind), position)
         if not isinstance(term, list):
             if _phrase_ok(term, language, term_path, report):
                 groups.append((term,))
@@ -611,7 +810,9 @@ def _parse_all_rule(
         checked = [_phrase_ok(p, language, (*term_path, i), report) for i, p in enumerate(term)]
         if all(checked):
             groups.append(tuple(term))
-    return tuple(groups) if len(groups) == len(terms) else None
+    if len(groups) != len(terms):
+        return None
+    return _RuleSpec(kind == "near", tuple(groups))
 
 
 def _parse_plain_list(
@@ -688,22 +889,31 @@ def _compile_language(
         for area, phrase, weight in areas
         for units in forms(phrase)
     ]
-    crisis_patterns = [
-        _Pattern(phrase, units, rule=rule, group=group)
-        for rule, groups in enumerate(crisis.rules)
-        for group, alternatives in enumerate(groups)
-        for phrase in alternatives
-        for units in forms(phrase)
-    ]
-    exclusion_patterns = [
-        _Pattern(phrase, units) for phrase in crisis.exclusions for units in forms(phrase)
-    ]
+
+    def rule_patterns(rules: tuple[_RuleSpec, ...]) -> list[_Pattern]:
+        return [
+            _Pattern(phrase, units, rule=rule, group=group)
+            for rule, spec in enumerate(rules)
+            for group, alternatives in enumerate(spec.groups)
+            for phrase in alternatives
+            for units in forms(phrase)
+        ]
+
+    def compiled_rules(rules: tuple[_RuleSpec, ...]) -> tuple[_Rule, ...]:
+        return tuple(_Rule(spec.near, len(spec.groups)) for spec in rules)
+
     return _LanguageLexicon(
         language=language,
         areas=_build_index(area_patterns),
-        crisis=_build_index(crisis_patterns),
-        exclusions=_build_index(exclusion_patterns),
-        crisis_groups=tuple(len(groups) for groups in crisis.rules),
+        crisis=_build_index(rule_patterns(crisis.rules)),
+        exclusions=_build_index(rule_patterns(crisis.exclusions)),
+        negations=_build_index(
+            _Pattern(phrase, units) for phrase in crisis.negations for units in forms(phrase)
+        ),
+        crisis_rules=compiled_rules(crisis.rules),
+        exclusion_rules=compiled_rules(crisis.exclusions),
+        gap=crisis.gap,
+        negation_gap=crisis.negation_gap,
         hints=_hint_sources(areas, crisis),
     )
 
@@ -712,7 +922,9 @@ def _hint_sources(
     areas: list[tuple[str, str, float]], crisis: _CrisisSpec
 ) -> tuple[tuple[str, ...], ...]:
     """Return hint phrases per source: crisis first, then each area heaviest first."""
-    crisis_phrases = tuple(_unique(rule[0][0] for rule in crisis.rules if len(rule) == 1))
+    crisis_phrases = tuple(
+        _unique(rule.groups[0][0] for rule in crisis.rules if len(rule.groups) == 1)
+    )
     by_area: dict[str, list[tuple[str, float]]] = {}
     for area, phrase, weight in areas:
         by_area.setdefault(area, []).append((phrase, weight))

@@ -1,0 +1,331 @@
+"""Crisis detection beyond the labelled set it grew from: separable phrases, negations, clause
+breaks, and the floors measured on utterances the lexicon was never tuned on.
+
+tests/data/crisis_heldout.yaml is the held-out batch: written after the last change to the
+lexicon and measured once. Its figures below are floors, so a change that loses a crisis or adds
+a false alarm there fails. Never edit that file to make a test pass; tune on crisis_tuning.yaml,
+and when the held-out batch has been used to decide a change, move it into crisis_tuning.yaml
+and write a fresh one (then record its SHA-256 and figures here).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from routing.classifier import Lexicon, classify, detect_language, parse_lexicon
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data"
+AREA_IDS = {"family", "labor", "contract", "traffic", "criminal", "corporate", "general"}
+LANGUAGES = {"zh", "en"}
+CRISIS_KINDS = {"self", "third", "others", "danger", "child"}
+HARD_KINDS = {"figure", "past", "negated"}
+CALM_KINDS = HARD_KINDS | {"plain"}
+
+# The held-out batch the floors below were measured on (v3; v1 and v2 now sit in the tuning file).
+HELDOUT_SHA256 = "ce682c51bc4823b079c9bab30ecb1d3c204f337c0fde10ac673caf93b6878a7f"
+
+
+@dataclass
+class Tally:
+    """Crisis figures over a set of labelled utterances."""
+
+    crises: int = 0
+    caught: int = 0
+    calm: int = 0
+    false_alarms: int = 0
+    hard: int = 0
+    hard_false_alarms: int = 0
+    area_labelled: int = 0
+    area_correct: int = 0
+    missed: list[str] = field(default_factory=list)
+    alarmed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"crisis recall {self.caught}/{self.crises}, false alarms {self.false_alarms}/"
+            f"{self.calm} (hard negatives {self.hard_false_alarms}/{self.hard}), "
+            f"area {self.area_correct}/{self.area_labelled}"
+        )
+
+
+@functools.cache
+def hotline() -> Lexicon:
+    data = yaml.safe_load((ROOT / "ivr" / "hotline.yaml").read_text(encoding="utf-8"))
+    lexicon, problems = parse_lexicon(data["lexicon"], area_ids=AREA_IDS, languages=LANGUAGES)
+    assert problems == [], "\n".join(str(problem) for problem in problems)
+    assert lexicon is not None
+    return lexicon
+
+
+@functools.cache
+def load(name: str) -> tuple[dict, ...]:
+    return tuple(yaml.safe_load((DATA / name).read_text(encoding="utf-8"))["utterances"])
+
+
+def measure(items: tuple[dict, ...]) -> Tally:
+    tally = Tally()
+    for item in items:
+        result = classify(item["text"], hotline())
+        if "area" in item:
+            tally.area_labelled += 1
+            expected = item["area"]
+            tally.area_correct += result.area == expected or (
+                expected == "general" and result.area is None
+            )
+        if item["crisis"]:
+            tally.crises += 1
+            tally.caught += result.crisis
+            if not result.crisis:
+                tally.missed.append(item["text"])
+            continue
+        tally.calm += 1
+        hard = item.get("kind") in HARD_KINDS
+        tally.hard += hard
+        if result.crisis:
+            tally.false_alarms += 1
+            tally.hard_false_alarms += hard
+            tally.alarmed.append(f"{item['text']} {result.matched}")
+    return tally
+
+
+# ---------------------------------------------------------------------------- data files
+
+
+@pytest.mark.parametrize("name", ["crisis_heldout.yaml", "crisis_tuning.yaml"])
+def test_crisis_data_files_are_well_formed(name):
+    for item in load(name):
+        assert set(item) - {"area"} == {"text", "lang", "crisis", "kind"}, item
+        assert item["lang"] in LANGUAGES, item
+        assert detect_language(item["text"]) == item["lang"], item["text"]
+        assert item.get("area", "general") in AREA_IDS, item
+        assert item["kind"] in (CRISIS_KINDS if item["crisis"] else CALM_KINDS), item
+
+
+def test_the_heldout_batch_is_large_and_varied_enough():
+    items = load("crisis_heldout.yaml")
+    crises = [item for item in items if item["crisis"]]
+    calm = [item for item in items if not item["crisis"]]
+    assert len(crises) >= 120 and len(calm) >= 200
+    assert all("area" in item for item in items)
+    for lang in LANGUAGES:
+        assert sum(1 for item in crises if item["lang"] == lang) >= 40
+    assert {item["kind"] for item in crises} == CRISIS_KINDS
+    assert {item["kind"] for item in calm} == CALM_KINDS
+    assert sum(1 for item in calm if item["kind"] in HARD_KINDS) >= 150
+
+
+def test_no_utterance_is_in_two_data_files():
+    files = ["utterances.yaml", "crisis_tuning.yaml", "crisis_heldout.yaml"]
+    seen: dict[str, str] = {}
+    for name in files:
+        for item in load(name):
+            assert item["text"] not in seen, (item["text"], seen.get(item["text"]), name)
+            seen[item["text"]] = name
+
+
+def test_the_heldout_batch_is_the_one_the_floors_were_measured_on():
+    # Editing the held-out file silently voids its figures: write a fresh batch instead.
+    digest = hashlib.sha256((DATA / "crisis_heldout.yaml").read_bytes()).hexdigest()
+    assert digest == HELDOUT_SHA256
+
+
+# ---------------------------------------------------------------------------- floors
+
+
+def test_heldout_floors():
+    # Measured once on the held-out batch (before this lexicon: 57/130 caught, 31/154 false
+    # alarms on hard negatives, 31/202 on all calm utterances).
+    tally = measure(load("crisis_heldout.yaml"))
+    print("held-out:", tally.summary())
+    assert tally.crises == 130 and tally.calm == 202 and tally.hard == 154
+    assert tally.caught >= 97, tally.missed
+    assert tally.hard_false_alarms <= 13, tally.alarmed
+    assert tally.false_alarms <= 13, tally.alarmed
+
+
+def test_tuning_floors():
+    # The lexicon was fitted to these; a drop means a change undid earlier work.
+    tally = measure(load("crisis_tuning.yaml"))
+    print("tuning:", tally.summary())
+    assert tally.caught / tally.crises >= 0.986, tally.missed
+    assert tally.hard_false_alarms / tally.hard <= 0.022, tally.alarmed
+    assert tally.false_alarms / tally.calm <= 0.017, tally.alarmed
+
+
+def test_original_set_keeps_its_area_accuracy_and_crisis_figures():
+    tally = measure(load("utterances.yaml"))
+    print("original:", tally.summary())
+    assert tally.area_correct >= 484, tally.area_correct
+    assert tally.caught == tally.crises, tally.missed
+    assert tally.false_alarms == 0, tally.alarmed
+
+
+# ---------------------------------------------------------------------------- mechanics
+
+SMALL = {
+    "areas": {"labor": {"zh": [{"工资": 3}], "en": [{"wage": 3}]}},
+    "crisis": {
+        "zh": {
+            "gap": 3,
+            "negation_gap": 1,
+            "phrases": [
+                "想死",
+                "不...想活",
+                "杀了她",
+                {"near": [["站在", "坐在"], ["楼顶", "天台"]]},
+                {"all": ["安眠药", ["吃了", "准备好"]]},
+            ],
+            "exclusions": [{"near": [["去年", "以前"], "跳楼"]}, "想死你了"],
+            "negations": ["没想过", "不会"],
+        },
+        "en": {
+            "phrases": ["kill myself", "don't want to live", "want to die", "jump"],
+            "exclusions": ["jump ship", {"near": ["end it", "with"]}],
+            "negations": ["i do not", "i am not going to"],
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def small() -> Lexicon:
+    lexicon, problems = parse_lexicon(SMALL, area_ids=AREA_IDS, languages=LANGUAGES)
+    assert problems == [], problems
+    assert lexicon is not None
+    return lexicon
+
+
+def test_a_separable_phrase_allows_words_in_between(small):
+    assert classify("我真的不太想活了", small).matched == ("不...想活",)
+    assert classify("我不是很想活了", small).crisis is True
+    # Beyond the gap (3 characters here) the parts no longer belong together.
+    assert classify("我不知道他为什么想活", small).crisis is False
+
+
+def test_a_near_rule_takes_alternatives_in_order(small):
+    assert classify("我现在坐在我们小区的天台", small).crisis is False  # 5 characters apart
+    assert classify("我现在坐在小区天台", small).matched == ("坐在...天台",)
+    assert classify("天台上有人坐在那里", small).crisis is False  # wrong order
+
+
+def test_punctuation_ends_a_clause_for_phrases_and_gaps(small):
+    assert classify("她自杀了她欠的钱谁还", small).crisis is True
+    assert classify("她自杀了，她欠的钱谁还", small).crisis is False
+    assert classify("我不，想活", small).crisis is False
+    assert classify("我站在，楼顶", small).crisis is False
+
+
+def test_a_separable_exclusion_covers_its_whole_span(small):
+    assert classify("去年我们楼有人跳楼了", small).crisis is False
+    assert classify("想死你了", small).crisis is False
+    # Only what the exclusion covers is cancelled.
+    assert classify("想死你了，我真的想死", small).crisis is True
+
+
+def test_a_negation_cue_cancels_what_follows_it_closely(small):
+    assert classify("我从来没想过想死", small).crisis is False
+    assert classify("我不会想死的", small).crisis is False
+    assert classify("我不会去想死", small).crisis is False  # one character between
+    assert classify("我不会让他好过，我想死", small).crisis is True  # another clause
+    assert classify("我不会让他好过我想死", small).crisis is True  # too far from the cue
+
+
+def test_a_negation_does_not_cancel_a_phrase_that_holds_it(small):
+    assert classify("I don't want to die", small).crisis is False
+    assert classify("I'm not going to kill myself", small).crisis is False
+    # "don't want to live" overlaps the cue "i do not": it is the crisis, not its denial.
+    assert classify("I don't want to live", small).crisis is True
+    assert classify("I don't know, I want to die", small).crisis is True
+
+
+def test_english_exclusions_and_breaks(small):
+    assert classify("I might jump ship to a rival", small).crisis is False
+    assert classify("I want to end it with my partner", small).crisis is False
+    assert classify("I'm going to jump", small).crisis is True
+    assert classify("I'd rather jump, ship me off", small).crisis is True
+
+
+def test_all_rules_still_look_across_clauses(small):
+    assert classify("安眠药，我都准备好了", small).crisis is True
+    assert classify("医生开了安眠药", small).crisis is False
+
+
+def test_new_syntax_problems_are_reported_with_paths():
+    bad = {
+        "areas": {"labor": {"zh": ["拖欠...工资"]}},
+        "crisis": {
+            "zh": {
+                "phrases": ["...想死", {"near": ["站在"]}, {"all": ["安眠药", "准备...吃"]}],
+                "exclusions": [{"all": ["a", "b"]}, "累死了"],
+                "negations": ["没...想"],
+                "gap": -1,
+                "negation_gap": True,
+            },
+            "en": {"phrases": ["kill myself"], "gap": 2.5},
+        },
+    }
+    lexicon, problems = parse_lexicon(bad, area_ids=AREA_IDS, languages=LANGUAGES)
+    assert lexicon is None
+    zh = ("lexicon", "crisis", "zh")
+    assert {problem.path for problem in problems} == {
+        ("lexicon", "areas", "labor", "zh", 0),  # a gap outside the crisis section
+        (*zh, "phrases", 0),  # nothing before the gap
+        (*zh, "phrases", 1),  # near needs two terms
+        (*zh, "phrases", 2, "all", 1),  # no gap inside an all term
+        (*zh, "exclusions", 0),  # an exclusion cannot be an all rule
+        (*zh, "negations", 0),
+        (*zh, "gap"),
+        (*zh, "negation_gap"),
+        ("lexicon", "crisis", "en", "gap"),
+    }
+
+
+# ---------------------------------------------------------------------------- examples
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我不太想活了",
+        "活着一点意思都没有",
+        "我准备了安眠药，今天晚上就吃",
+        "我现在站在我们小区的楼顶",
+        "我已经把绳子系在门框上了",
+        "他正在打我，我躲在厕所里",
+        "我要把那个骗子杀了",
+        "孩子被他关在车里",
+        "I've got pills here and I'm thinking about taking them all",
+        "there's no reason to go on",
+        "I'm at the bridge",
+        "he's breaking down the door right now",
+    ],
+)
+def test_indirect_crisis_wordings(text):
+    assert classify(text, hotline()).crisis is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "父亲工伤去世了，赔偿怎么算",
+        "我姐姐去年跳楼自杀了，她欠的网贷我们要还吗",
+        "我从来没想过自杀，我就想要回我的钱",
+        "楼顶上漏水，物业一直不修",
+        "公司快撑不住了，股东要撤资",
+        "他在群里骂我让我去死，这算不算侮辱",
+        "I don't want to die, I just want my money back",
+        "my husband committed suicide last year and the insurer refuses to pay",
+        "the roofer fell off the roof and now he's suing me",
+        "can I shoot him an email or do I need a registered letter",
+    ],
+)
+def test_hard_negatives(text):
+    result = classify(text, hotline())
+    assert result.crisis is False, result.matched
