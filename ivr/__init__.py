@@ -50,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         escalation,
         health,
         state,
+        survey,
         voice,
     )
 
@@ -59,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(escalation.bp)
     app.register_blueprint(agent_calls.bp)
     app.register_blueprint(bridge.bp)
+    app.register_blueprint(survey.bp)
     app.register_blueprint(agent_line.bp)
     app.register_blueprint(demo_phone.bp)
     app.register_blueprint(health.bp)
@@ -69,6 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(playback.bp)
     from ops import api, console, feeds, login, workspace
+    from ops import followups as ops_followups
     from ops import inbox as ops_inbox
     from ops import safety as ops_safety
 
@@ -80,6 +83,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         workspace.bp,
         ops_inbox.bp,
         ops_safety.bp,
+        ops_followups.bp,
     ):
         app.register_blueprint(blueprint)
     return app

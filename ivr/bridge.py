@@ -1,5 +1,6 @@
 """Webhooks that bring a caller to the agent who accepted them: out of the waiting room, or
-called back. Both meet in the conference named by the reservation."""
+called back. Both meet in the conference named by the reservation; when it ends, the caller's
+`<Dial>` action asks for a one-key rating (`ivr/survey.py`)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,14 @@ def queued() -> Response:
         return hook.xml(twiml.apology(hook.config(), language, _general_route(language)))
     routing.reservations.bridged(rid, rt.now())
     return hook.xml(
-        twiml.conference(hook.config(), language, rid, prompt="connecting", agent=False)
+        twiml.conference(
+            hook.config(),
+            language,
+            rid,
+            prompt="connecting",
+            agent=False,
+            action=_survey_url(rid, language),
+        )
     )
 
 
@@ -55,7 +63,12 @@ def callback() -> Response:
     routing.reservations.bridged(rid, rt.now())
     return hook.xml(
         twiml.conference(
-            hook.config(), offer.language, rid, prompt="callback_greeting", agent=False
+            hook.config(),
+            offer.language,
+            rid,
+            prompt="callback_greeting",
+            agent=False,
+            action=_survey_url(rid, offer.language),
         )
     )
 
@@ -71,6 +84,13 @@ def callback_status() -> Response:
         log.info("callback %s not reached: %s", _reservation_id(), transition.state)
         dispatch.end_agent_leg(rt, _reservation_id())
     return hook.xml(twiml.empty())
+
+
+def _survey_url(rid: str, language: str) -> str | None:
+    """Where the caller's Dial goes when the conference ends: the rating, unless it is off."""
+    if not hook.config().survey.enabled:
+        return None
+    return url_for("survey.ask", res=rid, lang=language)
 
 
 def _general_route(language: str) -> str:

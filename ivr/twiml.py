@@ -517,3 +517,30 @@ def crisis_numbers_then_supervisors(
     for phone, whisper_url in targets[:MAX_DIAL_NUMBERS]:
         dial.number(phone, url=whisper_url, method="POST")
     return response
+
+
+# --- After the call: the caller's one-key satisfaction rating. -------------------------------
+
+
+def survey(config: HotlineConfig, language: str, action: str) -> VoiceResponse:
+    """The one-key question after the agent ended the call; silence is no rating, then goodbye."""
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf",
+        num_digits=1,
+        timeout=config.survey.timeout_s,
+        action=action,
+        method="POST",
+    )
+    say_prompt(gather, config, language, "survey_question")
+    say_prompt(response, config, language, "goodbye")
+    response.hangup()
+    return response
+
+
+def survey_thanks(config: HotlineConfig, language: str, *, follow_up: bool) -> VoiceResponse:
+    """Thank the caller for a rating (saying a supervisor will call back after a 2), then end."""
+    response = VoiceResponse()
+    say_prompt(response, config, language, "survey_follow_up" if follow_up else "survey_thanks")
+    response.hangup()
+    return response

@@ -175,6 +175,30 @@ WORDS: dict[str, dict[str, str]] = {
     "vm_closed_state": {"zh": "已关闭", "en": "closed"},
     "vm_show_closed": {"zh": "显示已关闭的留言", "en": "Show closed messages too"},
     "vm_open_only": {"zh": "只看未关闭的留言", "en": "Open messages only"},
+    "satisfaction": {"zh": "今日满意率", "en": "Satisfied today"},
+    "rated_calls": {"zh": "评价 {n} 次", "en": "{n} rated"},
+    "followups": {"zh": "不满意回访", "en": "Follow-ups"},
+    "followups_open": {"zh": "待回访", "en": "Follow-ups open"},
+    "fu_help": {
+        "zh": "来电者在通话后按2表示不满意，需由主管回电。列表中号码只显示部分；"
+        "点“查看号码”显示完整号码，每次查看都记入审计日志。",
+        "en": "Callers who pressed 2 (unsatisfied) after their call are owed a supervisor's "
+        "callback. Numbers are masked here; “Show number” shows one, and every showing is "
+        "audited.",
+    },
+    "fu_caller": {"zh": "来电号码", "en": "Caller"},
+    "fu_show_number": {"zh": "查看号码", "en": "Show number"},
+    "fu_number": {"zh": "回电号码", "en": "Number to call back"},
+    "fu_note": {"zh": "处理说明（必填）", "en": "What was done (required)"},
+    "fu_close": {"zh": "完成回访", "en": "Close"},
+    "fu_closed": {"zh": "回访已完成。", "en": "Follow-up closed."},
+    "fu_already_closed": {"zh": "该回访此前已完成。", "en": "That follow-up was already closed."},
+    "fu_closed_state": {"zh": "已完成", "en": "closed"},
+    "fu_open_state": {"zh": "待回访", "en": "open"},
+    "fu_show_closed": {"zh": "显示已完成的回访", "en": "Show closed follow-ups too"},
+    "fu_open_only": {"zh": "只看待回访", "en": "Open follow-ups only"},
+    "fu_back": {"zh": "返回回访列表", "en": "Back to follow-ups"},
+    "call": {"zh": "来电", "en": "Call"},
 }
 
 DAY_NAMES = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,12 +12,14 @@ from zoneinfo import ZoneInfo
 from ops import context
 from ops.errors import Invalid
 from queues import keys
+from queues.followups import FollowUps
 
 _STREAM_ID = re.compile(r"^\d+-\d+$")
 
 # Event kinds a supervisor is alerted to, and what each means.
-# "alert" covers urgent voicemail and full storage (queues.alerts names the kind).
-ALERT_KINDS = ("crisis", "paused", "over-cap", "flagged", "alert")
+# "alert" covers urgent voicemail and full storage (queues.alerts names the kind);
+# "follow-up" a caller who rated a call unsatisfactory and is owed a callback.
+ALERT_KINDS = ("crisis", "paused", "over-cap", "flagged", "alert", "follow-up")
 # Events read per page while looking back over today.
 PAGE = 1000
 # How far back alerts are looked for when the page first loads.
@@ -24,8 +27,18 @@ RECENT_EVENTS = 2000
 STATES = ("available", "reserved", "talking", "wrap_up", "on_break", "offline")
 
 
+@dataclass
+class Today:
+    """What the event stream says about today since local midnight, one entry per call."""
+
+    answered: set[str] = field(default_factory=set)
+    lost: set[str] = field(default_factory=set)
+    # Each rated call's rating: the first event of a call counts (repeats append nothing).
+    ratings: dict[str, str] = field(default_factory=dict)
+
+
 def wallboard() -> dict[str, Any]:
-    """Waiting callers per area, the longest wait, agents by state and today's answer rate."""
+    """Waiting callers per area, the longest wait, agents by state, today's answers and ratings."""
     config = context.config()
     now = context.now()
     room = context.waiting_room()
@@ -47,8 +60,11 @@ def wallboard() -> dict[str, Any]:
     agents = Counter(status.status for status in context.board().all())
     by_state = {state: agents.get(state, 0) for state in STATES}
     by_state.update({state: count for state, count in agents.items() if state not in by_state})
-    answered, unanswered = _today(now, config.timezone)
+    today = _today(now, config.timezone)
+    answered, unanswered = len(today.answered), len(today.lost - today.answered)
     total = answered + unanswered
+    rated = len(today.ratings)
+    satisfied = sum(1 for rating in today.ratings.values() if rating == "1")
     return {
         "at": now,
         "areas": areas,
@@ -59,18 +75,21 @@ def wallboard() -> dict[str, Any]:
             "answered": answered,
             "unanswered": unanswered,
             "answer_rate": round(answered / total, 3) if total else None,
+            "rated": rated,
+            "satisfied": satisfied,
+            "satisfaction": round(satisfied / rated, 3) if rated else None,
         },
+        "followups_open": FollowUps(context.redis()).open_count(),
     }
 
 
-def _today(now: float, timezone: str) -> tuple[int, int]:
-    """Count calls answered and calls lost (hang-up, voicemail) since local midnight."""
+def _today(now: float, timezone: str) -> Today:
+    """Gather calls answered, calls lost (hang-up, voicemail) and ratings since local midnight."""
     zone = ZoneInfo(timezone)
     midnight = datetime.combine(datetime.fromtimestamp(now, zone).date(), time(0), tzinfo=zone)
     since = midnight.timestamp()
     redis = context.redis()
-    answered: set[str] = set()
-    lost: set[str] = set()
+    today = Today()
     top = "+"
     # Events come roughly in time order: page back until a whole page is older than midnight.
     while True:
@@ -85,13 +104,16 @@ def _today(now: float, timezone: str) -> tuple[int, int]:
             fresh += 1
             call = event.get("call", "")
             if event["kind"] == "accepted":
-                answered.add(call)
+                today.answered.add(call)
             elif event["kind"] in ("abandoned", "voicemail"):
-                lost.add(call)
+                today.lost.add(call)
+            elif event["kind"] == "rated":
+                # Paging goes newest first: an older event of the same call overwrites.
+                today.ratings[call] = event.get("rating", "")
         if not fresh or len(rows) < PAGE:
             break
         top = "(" + rows[-1][0].decode()
-    return len(answered), len(lost - answered)
+    return today
 
 
 def alerts(after: str | None = None, *, limit: int = 50) -> dict[str, Any]:

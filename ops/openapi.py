@@ -342,6 +342,32 @@ def paths() -> dict[str, dict[str, Any]]:
                 errors=(404, 422),
             ),
         },
+        "/api/v1/followups": {
+            "get": _op(
+                "Callers who rated a call unsatisfactory, owed a callback, newest first "
+                "(numbers masked; ?closed=1 lists closed ones too)",
+                SUP,
+                params=[_query("limit", "integer"), _query("closed", "boolean")],
+                errors=(422,),
+            ),
+        },
+        "/api/v1/followups/{call}/number": {
+            "get": _op(
+                "One follow-up with the caller's number to call back; every showing is audited",
+                SUP,
+                params=[_path("call")],
+                errors=(404,),
+            ),
+        },
+        "/api/v1/followups/{call}/close": {
+            "post": _op(
+                "Close a follow-up with a note of what was done (audited; the number is dropped)",
+                SUP,
+                params=[_path("call")],
+                body=_json({"note": STR}, ["note"]),
+                errors=(404, 422),
+            ),
+        },
         "/api/v1/users/{name}/tokens": {
             "post": _op(
                 "Make an API token (shown once)", SUP, ok=201, params=[_path("name")], errors=(404,)

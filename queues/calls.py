@@ -53,6 +53,8 @@ class CallRecord:
     reservation: str = ""
     agent: str = ""
     heavy: bool = False
+    # The caller's one-key rating after the call (1 satisfied, 2 not), 0 when not rated.
+    rating: int = 0
 
 
 class CallStore:
@@ -112,4 +114,31 @@ class CallStore:
             reservation=data.get("reservation", ""),
             agent=data.get("agent", ""),
             heavy=data.get("heavy") == "1",
+            rating=int(data["rating"]) if data.get("rating", "").isdigit() else 0,
         )
+
+    def rate(
+        self, call_sid: str, rating: int, *, agent: str, area: str, language: str, now: float
+    ) -> bool:
+        """Keep the caller's rating once and append a `rated` event; a repeat changes nothing."""
+        key = keys.call(call_sid)
+        if not self.redis.hsetnx(key, "rating", str(rating)):
+            return False
+        pipe = self.redis.pipeline()
+        pipe.hset(key, "rated_at", f"{now:.3f}")
+        # A record lost to a Redis outage is created here: it expires like any other.
+        pipe.expire(key, CALL_TTL_S)
+        # No number in the event: reports and the wallboard need only who, what and how rated.
+        events.append(
+            self.redis,
+            "rated",
+            pipeline=pipe,
+            at=f"{now:.3f}",
+            call=call_sid,
+            agent=agent,
+            area=area,
+            language=language,
+            rating=rating,
+        )
+        pipe.execute()
+        return True

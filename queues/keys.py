@@ -252,3 +252,21 @@ def closure() -> str:
 def agent_line_failures(subject: str) -> str:
     """Counter (with a time to live) of wrong agent-line PINs for an agent code or a caller."""
     return f"{PREFIX}:agent-line-failures:{subject}"
+
+
+# --- After the call: unsatisfied callers owed a supervisor's callback. ---------------------
+
+
+def followup(call_sid: str) -> str:
+    """Hash of one follow-up: the call's area, language, agent, caller number and its state."""
+    return f"{PREFIX}:followup:{call_sid}"
+
+
+def followups() -> str:
+    """Sorted set of every follow-up's call by the time it opened, for the supervisors' list."""
+    return f"{PREFIX}:followups"
+
+
+def followups_open() -> str:
+    """Sorted set of the follow-ups still waiting for a supervisor's callback, by open time."""
+    return f"{PREFIX}:followups:open"

@@ -84,6 +84,9 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "voicemail_invite": frozenset(),
     "voicemail_thanks": frozenset(),
     "voicemail_whisper": frozenset(),
+    "survey_question": frozenset(),
+    "survey_thanks": frozenset(),
+    "survey_follow_up": frozenset(),
 }
 
 # libyaml's loader when present: the shipped config parses about three times faster.
@@ -174,6 +177,21 @@ class Voicemail:
 
 
 @dataclass(frozen=True)
+class Survey:
+    """The one-key satisfaction question a caller hears after the agent ends a call."""
+
+    enabled: bool = True
+    # Seconds the question waits for a key; silence is no rating.
+    timeout_s: int = 5
+    # An unsatisfied caller is owed a supervisor's callback: rating 2 opens a follow-up.
+    follow_up: bool = True
+
+
+# The survey's keys: 1 satisfied, 2 not; the question's prompt names them.
+SURVEY_KEYS = ("1", "2")
+
+
+@dataclass(frozen=True)
 class HotlineConfig:
     """The whole checked configuration; immutable, shared by every request."""
 
@@ -200,6 +218,7 @@ class HotlineConfig:
     closure: Closure | None = None
     # Frozen, so one default instance is safely shared.
     voicemail: Voicemail = Voicemail()
+    survey: Survey = Survey()
 
     @property
     def default_language(self) -> str:
@@ -383,6 +402,7 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
     check.problems.extend(routing_problems)
     closure = _closure(check, root.get("closure"), lang_ids, timezone)
     voicemail = _voicemail(check, root.get("voicemail"), danger_key)
+    survey = _survey(check, root.get("survey"), danger_key)
     for language in languages.values():
         if language.key == danger_key:
             check.fail(("languages", language.id, "key"), "the danger key cannot choose a language")
@@ -412,6 +432,7 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
             agent_line_key=agent_line_key,
             closure=closure,
             voicemail=voicemail,
+            survey=survey,
         ),
         [],
     )
@@ -640,6 +661,32 @@ def _voicemail(check: _Checker, data: object, danger_key: str) -> Voicemail:
         keep_days=check.number(fields, "keep_days", path, 1, 3650),
         empty_keep_days=check.number(fields, "empty_keep_days", path, 1, 365),
         play_link_minutes=check.number(fields, "play_link_minutes", path, 1, 120),
+    )
+
+
+def _survey(check: _Checker, data: object, danger_key: str) -> Survey:
+    """Read the survey section (optional: defaults when absent)."""
+    if data is None:
+        return Survey()
+    path = ("survey",)
+    fields = check.mapping(data, path)
+    flags = {}
+    for name in ("enabled", "follow_up"):
+        flags[name] = fields.get(name, getattr(Survey, name))
+        if not isinstance(flags[name], bool):
+            check.fail((*path, name), "expected true or false")
+    timeout_s = Survey.timeout_s
+    if "timeout_s" in fields:
+        timeout_s = check.number(fields, "timeout_s", path, 1, 30)
+    for extra in sorted(set(map(str, fields)) - set(Survey.__dataclass_fields__)):
+        check.fail((*path, extra), "unknown survey setting; expected enabled, timeout_s, follow_up")
+    # The danger key must reach the crisis path even during the question, never rate a call.
+    if flags["enabled"] is True and danger_key in SURVEY_KEYS:
+        check.fail(("menu", "danger_key"), "the danger key cannot be a survey key (1 or 2)")
+    return Survey(
+        enabled=flags["enabled"] is True,
+        timeout_s=timeout_s,
+        follow_up=flags["follow_up"] is True,
     )
 
 

@@ -27,6 +27,12 @@
       set(board, '[data-field="longest_wait_s"]', data.longest_wait_s);
       var rate = data.today.answer_rate;
       set(board, '[data-field="answer_rate"]', rate === null ? "–" : Math.round(rate * 100) + "%");
+      var satisfied = data.today.satisfaction;
+      set(board, '[data-field="satisfaction"]',
+        satisfied === null ? "–" : Math.round(satisfied * 100) + "%");
+      var rated = board.querySelector('[data-field="rated"]');
+      if (rated) { rated.textContent = rated.dataset.template.replace("{n}", data.today.rated); }
+      set(board, '[data-field="followups_open"]', data.followups_open);
       set(board, '[data-field="at"]', new Date(data.at * 1000).toLocaleTimeString());
       data.areas.forEach(function (area) {
         var row = board.querySelector('[data-area="' + area.id + '"]');

@@ -14,6 +14,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
+from queues.calls import CallStore
+from queues.followups import FollowUps
 from queues.hours import HoursBoard
 from tests.ops_fixtures import PASSWORD, Hotline, hotline_fixture  # noqa: F401
 
@@ -135,7 +137,32 @@ def test_supervisor_wallboard_refreshes_itself(
     expect(page.locator('[data-area="family"] [data-k="waiting"]')).to_have_text("1")
     expect(page.locator('[data-field="waiting"]')).to_have_text("2")
     expect(page.locator("#alerts li.crisis")).to_contain_text("danger-key")
+    # Two callers rate their calls, one unsatisfied: the satisfaction figure follows.
+    calls = CallStore(hotline.redis)
+    for call, rating in (("CA4", 1), ("CA5", 2)):
+        calls.rate(call, rating, agent="d2", area="labor", language="zh", now=hotline.now)
+    FollowUps(hotline.redis).open(
+        "CA5", area="labor", language="zh", agent="d2", caller="+8613812345678", now=hotline.now
+    )
+    expect(page.locator('[data-field="satisfaction"]')).to_have_text("50%")
+    expect(page.locator('[data-field="rated"]')).to_have_text("评价 2 次")
+    expect(page.locator('[data-field="followups_open"]')).to_have_text("1")
+    expect(page.locator("#alerts li.follow-up")).to_contain_text("d2")
     page.screenshot(path=str(shots / "ops-wallboard.png"), full_page=True)
+
+
+def test_supervisor_closes_a_follow_up_with_a_note(page: Page, base_url: str, hotline: Hotline):
+    FollowUps(hotline.redis).open(
+        "CA5", area="labor", language="zh", agent="d2", caller="+8613812345678", now=hotline.now
+    )
+    sign_in(page, base_url, "sam")
+    page.goto(f"{base_url}/ops/followups")
+    row = page.locator("#fu-CA5")
+    expect(row).to_contain_text("+86*******5678")
+    row.locator("input[name=note]").fill("已回电，解释了诉讼时效")
+    row.locator("button").click()
+    expect(page.locator(".flash.ok")).to_contain_text("回访已完成")
+    assert FollowUps(hotline.redis).get("CA5").closed
 
 
 def test_ops_user_edits_an_areas_hours_and_sees_them_saved(

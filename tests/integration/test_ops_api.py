@@ -73,6 +73,11 @@ MATRIX = [
     ("get", "/api/v1/closure", None, (401, 403, 403, 403, 200)),
     ("put", "/api/v1/closure", {"until": "soon"}, (401, 403, 403, 403, 422)),
     ("delete", "/api/v1/closure", None, (401, 403, 403, 403, 404)),
+    ("get", "/api/v1/followups", None, (401, 403, 403, 403, 200)),
+    ("get", "/api/v1/followups?limit=0", None, (401, 403, 403, 403, 422)),
+    ("get", "/api/v1/followups/CA0/number", None, (401, 403, 403, 403, 404)),
+    ("post", "/api/v1/followups/CA0/close", {"note": "called"}, (401, 403, 403, 403, 404)),
+    ("post", "/api/v1/followups/CA0/close", {"note": " "}, (401, 403, 403, 403, 422)),
 ]
 CALLERS = ("anonymous", "wang", "emily", "olga", "sam")
 
@@ -112,7 +117,9 @@ def test_openapi_documents_every_api_route(app):
     routes = {
         (rule.rule, method)
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.startswith(("ops_api.", "ops_inbox.api_", "ops_safety.api_"))
+        if rule.endpoint.startswith(
+            ("ops_api.", "ops_inbox.api_", "ops_safety.api_", "ops_followups.api_")
+        )
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
     assert routes == documented
@@ -125,7 +132,8 @@ def test_openapi_documents_every_api_route(app):
             .replace("<name>", "nobody")
             .replace("<recording_sid>", "RE0")
             .replace("<digest>", "0" * 24)
-            .replace("<area>", "labor"),
+            .replace("<area>", "labor")
+            .replace("<call>", "CA0"),
             m,
         )
         for p, m in documented
@@ -341,7 +349,15 @@ def test_wallboard_and_alerts(app, hotline, clock):
     assert (labor["waiting"], labor["longest_wait_s"]) == (1, 90)
     assert board["waiting"] == 1 and board["longest_wait_s"] == 90
     assert board["agents"]["reserved"] == 1 and board["agents"]["offline"] == 2
-    assert board["today"] == {"answered": 1, "unanswered": 1, "answer_rate": 0.5}
+    assert board["today"] == {
+        "answered": 1,
+        "unanswered": 1,
+        "answer_rate": 0.5,
+        "rated": 0,
+        "satisfied": 0,
+        "satisfaction": None,
+    }
+    assert board["followups_open"] == 0
     alerts = sup.get("/api/v1/alerts").json
     assert [a["kind"] for a in alerts["alerts"]] == ["paused"]
     assert sup.get(f"/api/v1/alerts?after={alerts['last_id']}").json["alerts"] == []

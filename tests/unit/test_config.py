@@ -120,3 +120,39 @@ def test_empty_document_reports_missing_sections():
     problems = [str(p) for p in check_config("", "empty")]
     for section in ("languages", "areas", "crisis", "prompts", "calendar"):
         assert any(p.startswith(f"{section}") or f" {section}" in p for p in problems), section
+
+
+def test_the_survey_section_is_optional_and_checked_with_lines():
+    from routing.config import Survey
+
+    shipped = load_config(SHIPPED)
+    assert shipped.survey == Survey(enabled=True, timeout_s=5, follow_up=True)
+    assert shipped.prompts["survey_question"]["zh"] == "如对本次咨询满意请按1，不满意请按2。"
+    assert load_config(_edited(lambda data: data.pop("survey"))).survey == Survey()
+    off = load_config(_edited(lambda data: data.update(survey={"enabled": False})))
+    assert off.survey == Survey(enabled=False, timeout_s=5, follow_up=True)
+
+    text = SHIPPED.replace("  timeout_s: 5\n", "  timeout_s: 99\n  follow_ups: true\n").replace(
+        "  follow_up: true\n", "  follow_up: maybe\n"
+    )
+    problems = {p.path: p for p in check_config(text, "edited")}
+    assert problems[("survey", "timeout_s")].line == _line_of(text, "timeout_s: 99")
+    assert "from 1 to 30" in problems[("survey", "timeout_s")].message
+    assert problems[("survey", "follow_up")].line == _line_of(text, "follow_up: maybe")
+    assert problems[("survey", "follow_ups")].line == _line_of(text, "follow_ups: true")
+    assert "unknown survey setting" in problems[("survey", "follow_ups")].message
+
+
+def test_the_danger_key_cannot_rate_a_call():
+    def edit(data):
+        data["menu"]["danger_key"] = "2"
+        data["areas"]["labor"]["key"] = "9"
+
+    problems = [str(p) for p in check_config(_edited(edit))]
+    assert any("menu.danger_key" in p and "survey key" in p for p in problems), problems
+
+    def survey_off(data):
+        edit(data)
+        data["survey"]["enabled"] = False
+
+    assert not any("survey key" in str(p) for p in check_config(_edited(survey_off)))

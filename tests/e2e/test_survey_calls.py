@@ -1,0 +1,116 @@
+"""The satisfaction rating through the carrier: the agent hangs up, the caller hears the one
+question, presses 2, and a follow-up for supervisors appears, without the number in events."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from queues import events
+from queues.calls import CallStore
+from queues.followups import FollowUps
+from queues.users import UserStore
+from tests.e2e.harness import CALLER, Hotline, poll, serving, shipped_config, write_yaml
+
+pytestmark = pytest.mark.e2e
+
+DAILY = [{"days": "mon-sun", "hours": "00:00-24:00"}]
+AGENT_PHONE = "+8613900000601"
+ROSTER = {
+    "timezone": "Asia/Shanghai",
+    "agents": [
+        {
+            "id": "contract_rated",
+            "name": "contract_rated",
+            "phone": AGENT_PHONE,
+            "languages": ["zh"],
+            "skills": {"contract": 3},
+            "shifts": DAILY,
+        }
+    ],
+}
+PHONES = {
+    # Accepts with 1 and hangs up 40 s after answering, about 25 s into the call.
+    AGENT_PHONE: {"name": "contract_rated", "role": "agent", "answer_after": 1, "press": ["1"],
+                  "stay": 40},
+}  # fmt: skip
+
+
+def survey_config() -> dict[str, Any]:
+    """Every area open, short wrap-ups, and a long waiting-room message.
+
+    Every prompt that waits for a key takes the caller's next scripted step; the agent's accept
+    always comes while this message is still spoken, so the waiting room takes none and the
+    caller's last key answers the survey.
+    """
+    config = shipped_config()
+    for area in config["areas"].values():
+        area["hours"] = config["hours"]["always"]
+    config["routing"]["defaults"]["wrap_up_s"] = 2
+    config["prompts"]["wait_options"]["zh"] = "请稍候，咨询员马上为您接听。" * 12
+    return config
+
+
+@pytest.fixture(scope="module")
+def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
+    """The hotline with one contract agent available."""
+    home = tmp_path_factory.mktemp("survey")
+    phones = write_yaml(home / "phones.yaml", PHONES)
+    with serving(home, survey_config(), roster=ROSTER, phones=phones, time_scale="0.03") as run:
+        yield run
+
+
+def heard(transcript: dict[str, Any]) -> list[str]:
+    """What a party heard, in order."""
+    return [e["text"] for e in transcript["entries"] if e["kind"] == "heard"]
+
+
+def test_an_unsatisfied_caller_after_the_agent_hung_up_gets_a_follow_up(hotline: Hotline) -> None:
+    # Mandarin, contract (area key 3), one intake answer; then 2 at the survey. The caller would
+    # stay 400 s: the agent's hanging up ends the conversation.
+    caller = hotline.start(
+        {"press": "1"}, {"press": "3"}, {"press": "1"}, {"press": "2"}, hangup_after=400
+    )
+    done = hotline.finish(caller)
+    assert [b["name"] for b in done["outcome"]["bridged_to"]] == ["contract_rated"]
+    assert done["outcome"]["errors"] == []
+    said = heard(done)
+    question = said.index(hotline.prompt("survey_question", "zh"))
+    assert said.index(hotline.prompt("connecting", "zh")) < question
+    assert said[question + 1 :] == [hotline.prompt("survey_follow_up", "zh")]
+    pressed = [e["keys"] for e in done["entries"] if e["kind"] == "pressed"]
+    assert pressed == ["1", "3", "1", "2"]
+    # Ended by the app's hang-up after the thanks, long before the caller would have left.
+    assert done["entries"][-1]["t"] < 300
+
+    redis = hotline.redis()
+    follow_up = poll(lambda: FollowUps(redis).get(caller), 10, "the follow-up")
+    assert (follow_up.area, follow_up.language, follow_up.agent) == (
+        "contract",
+        "zh",
+        "contract_rated",
+    )
+    assert follow_up.caller == CALLER and not follow_up.closed
+    assert CallStore(redis).get(caller).rating == 2
+    found = [e for e in events.recent(redis, 2000) if e.get("call") == caller]
+    rated = [e for e in found if e["kind"] == "rated"]
+    assert [(e["agent"], e["area"], e["rating"]) for e in rated] == [
+        ("contract_rated", "contract", "2")
+    ]
+    assert "wrap-up" in [e["kind"] for e in found]
+    assert not any(CALLER[-8:] in value for event in found for value in event.values())
+
+    # Supervisors see it through the API, the number masked.
+    users = UserStore(redis, password_method="scrypt:1024:8:1")
+    users.add("sam", "supervisor", "correct horse battery", time.time())
+    token = users.create_token("sam", time.time())
+    listed = requests.get(
+        f"{hotline.app_url}/api/v1/followups",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    ).json()["followups"]
+    assert [(f["call"], f["caller"]) for f in listed] == [(caller, "+86*******5678")]
