@@ -41,18 +41,18 @@ ROSTER = {
     "supervisors": [{"id": "sup", "name": "Supervisor", "phone": SUPERVISOR, "on_call": DAILY}],
 }
 PHONES = {
-    # Accepts, talks 4 s, presses * and then 9 for the supervisor, hangs up 60 s after answering
+    # Accepts, talks 4 s, presses * and then 9 for the supervisor, hangs up 90 s after answering
     # (the whisper takes about 20 s of that).
     STAR_AGENT: {"name": "labor_star", "role": "agent", "answer_after": 1, "press": ["1", "9"],
-                 "star_after": 4, "stay": 60},
+                 "star_after": 4, "stay": 90},
     # Accepts and stays on until the caller has gone.
     STAYING_AGENT: {"name": "family_stays", "role": "agent", "answer_after": 1, "press": ["1"],
                     "stay": 600},
     # Accepts and hangs up 30 s after answering, about 10 s into the call.
     LEAVING_AGENT: {"name": "contract_leaves", "role": "agent", "answer_after": 1, "press": ["1"],
                     "stay": 30},
-    # The supervisor answers and stays 80 s, longer than the agent who called them in.
-    SUPERVISOR: {"name": "Supervisor", "role": "supervisor", "answer_after": 1, "stay": 80},
+    # The supervisor answers and stays 150 s, longer than the agent who called them in.
+    SUPERVISOR: {"name": "Supervisor", "role": "supervisor", "answer_after": 1, "stay": 150},
 }  # fmt: skip
 
 
@@ -71,7 +71,8 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
     home = tmp_path_factory.mktemp("agent-menu")
     phones = write_yaml(home / "phones.yaml", PHONES)
     config = agent_menu_config()
-    with serving(home, config, roster=ROSTER, phones=phones, time_scale="0.02") as run:
+    # Call seconds at 50 ms each: a slow webhook on a busy machine costs few call seconds.
+    with serving(home, config, roster=ROSTER, phones=phones, time_scale="0.05") as run:
         yield run
 
 
@@ -108,8 +109,8 @@ def agent_kinds(hotline: Hotline, agent_id: str) -> list[str]:
 
 def test_star_then_9_brings_in_the_supervisor_while_the_caller_stays(hotline: Hotline) -> None:
     # Mandarin, labor (area key 2), a wage question; the menus take the caller about 2 minutes,
-    # and they would stay on for 400 s.
-    caller = hotline.start(press("1"), press("2"), press("1"), press("1"), hangup_after=400)
+    # and they would stay on for 900 s.
+    caller = hotline.start(press("1"), press("2"), press("1"), press("1"), hangup_after=900)
 
     agent_leg = leg_to(hotline, STAR_AGENT)
     menu = hotline.prompt("agent_menu", "zh")
@@ -130,7 +131,7 @@ def test_star_then_9_brings_in_the_supervisor_while_the_caller_stays(hotline: Ho
     # after the agent hung up, the supervisor stayed; their leaving ended the call.
     names = {b["name"] for b in done["outcome"]["bridged_to"]}
     assert {"labor_star", "Supervisor"} <= names
-    assert ended_at(done) < 350
+    assert ended_at(done) < 800
     incident = IncidentLog(hotline.redis()).get(caller)
     assert incident is not None
     escalated = [s for s in incident.steps if s["kind"] == "escalated"]
@@ -139,8 +140,8 @@ def test_star_then_9_brings_in_the_supervisor_while_the_caller_stays(hotline: Ho
 
 
 def test_the_caller_hanging_up_tells_the_agent_and_starts_wrap_up(hotline: Hotline) -> None:
-    # Mandarin, family (area key 1); the caller hangs up 150 s into the call, after the menus.
-    caller = hotline.start(press("1"), press("1"), press("2"), press("2"), hangup_after=150)
+    # Mandarin, family (area key 1); the caller hangs up 220 s into the call, after the menus.
+    caller = hotline.start(press("1"), press("1"), press("2"), press("2"), hangup_after=220)
     done = hotline.finish(caller)
     assert [b["name"] for b in done["outcome"]["bridged_to"]] == ["family_stays"]
 
@@ -151,10 +152,10 @@ def test_the_caller_hanging_up_tells_the_agent_and_starts_wrap_up(hotline: Hotli
 
 
 def test_the_agent_hanging_up_ends_the_callers_call(hotline: Hotline) -> None:
-    # Mandarin, contract (area key 3); the caller would stay 300 s.
-    caller = hotline.start(press("1"), press("3"), press("1"), hangup_after=300)
+    # Mandarin, contract (area key 3); the caller would stay 600 s.
+    caller = hotline.start(press("1"), press("3"), press("1"), hangup_after=600)
     done = hotline.finish(caller)
     assert [b["name"] for b in done["outcome"]["bridged_to"]] == ["contract_leaves"]
     # The conference ended when the agent left: the caller was not left alone in it.
-    assert ended_at(done) < 250
+    assert ended_at(done) < 500
     assert "wrap-up" in agent_kinds(hotline, "contract_leaves")
