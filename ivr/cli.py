@@ -13,7 +13,7 @@ from dotenv import load_dotenv
 
 from ivr.settings import Settings, StartupError, read_hotline_config
 from queues.connection import configured_url, from_environment
-from routing.classifier import classify
+from routing.classifier import Lexicon, classify, crisis_features, with_crisis_model
 from routing.config import check_config
 from routing.problems import ProblemsError
 from telephony.demo import DEMO_CARRIER_PORT
@@ -143,11 +143,36 @@ def _classify(args: argparse.Namespace) -> int:
                 "matched_area": result.area is not None,
                 "language": result.language,
                 "phrases": list(result.matched),
+                **_crisis_model_view(args.text, config.lexicon, args.lang, result.crisis_score),
             },
             ensure_ascii=False,
         )
     )
     return 0
+
+
+def _crisis_model_view(
+    text: str, lexicon: Lexicon, language: str | None, score: float | None
+) -> dict[str, object]:
+    """Say what the crisis model heard: its probability, threshold and strongest n-grams."""
+    model = lexicon.crisis_model
+    if model is None or score is None:
+        return {"crisis_score": None}
+    features = crisis_features(text, lexicon, model, language)
+    masked = crisis_features(text, lexicon, model, language, masked=True)
+    heard_by = []
+    if classify(text, with_crisis_model(lexicon, None), language).crisis:
+        heard_by.append("lexicon")
+    # The model decides alone only if it still hears a crisis with its vetoes' spans masked.
+    if min(model.probability(features), model.probability(masked)) >= model.threshold:
+        heard_by.append("model")
+    evidence = model.evidence(features)
+    return {
+        "crisis_score": score,
+        "crisis_threshold": model.threshold,
+        "crisis_by": heard_by,
+        "crisis_evidence": [feature.split(":", 1)[1] for feature, _ in evidence],
+    }
 
 
 def _load_or_report(settings: Settings):

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from routing.classifier import with_crisis_model
 from routing.config import HotlineConfig, load_config
+from routing.crisis_model import CrisisModel, CrisisModelError, model_from_data
 from telephony.demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, DEMO_HOTLINE_NUMBER
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = Path(__file__).with_name("hotline.yaml")
+# The learned crisis scorer's weights, looked for next to the config file.
+CRISIS_MODEL_NAME = "crisis_model.json"
 
 
 class StartupError(RuntimeError):
@@ -65,7 +70,40 @@ def read_hotline_config(path: Path) -> HotlineConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise StartupError(f"cannot read HOTLINE_CONFIG {path}: {error.strerror}") from None
-    return load_config(text, str(path))
+    config = load_config(text, str(path))
+    model = read_crisis_model(path)
+    if model is None:
+        return config
+    return replace(config, lexicon=with_crisis_model(config.lexicon, model))
+
+
+def read_crisis_model(
+    config_path: Path, environ: dict[str, str] | None = None
+) -> CrisisModel | None:
+    """Load the crisis model: HOTLINE_CRISIS_MODEL (a path, or "off"), else the one by the config.
+
+    Without the setting and without crisis_model.json next to the config, crisis words are
+    heard by the lexicon alone; a model file that is named or present but unreadable or
+    malformed stops the start.
+    """
+    env = os.environ if environ is None else environ
+    setting = (env.get("HOTLINE_CRISIS_MODEL") or "").strip()
+    if setting.lower() == "off":
+        return None
+    path = Path(setting) if setting else config_path.with_name(CRISIS_MODEL_NAME)
+    if not setting and not path.exists():
+        log.warning("no crisis model at %s: crisis words are heard by the lexicon alone", path)
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise StartupError(f"cannot read the crisis model {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise StartupError(f"crisis model {path} is not valid JSON: {error}") from None
+    try:
+        return model_from_data(data, f"crisis model {path}")
+    except CrisisModelError as error:
+        raise StartupError(str(error)) from None
 
 
 def secret(name: str, settings: Settings, environ: dict[str, str] | None = None) -> str:

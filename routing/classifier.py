@@ -42,6 +42,14 @@ Crisis
   the cue ends, within the same clause; a match overlapping the cue is not cancelled by it, so
   the cue "i do not" leaves "I don't want to live" a crisis. Crisis rules of every configured
   language are checked, whatever the language of the call.
+
+Learned crisis scorer (optional: `with_crisis_model`, weights from ivr/crisis_model.json)
+  A linear model over n-grams of the same normalised units (routing/crisis_model.py) gives a
+  crisis probability, reported as `crisis_score`. The call is a crisis when the rules say so OR
+  the probability reaches the model's threshold and still does once the spans of exclusions
+  (figures of speech) and of negation cues with the crisis phrase they deny are left out: what
+  vetoes a phrase vetoes the model's evidence too. A crisis only the model hears adds to
+  `matched` the clause that weighs most towards it, so the crisis agent hears what was said.
 """
 
 from __future__ import annotations
@@ -50,10 +58,11 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from types import MappingProxyType
 
+from routing.crisis_model import Clause, CrisisModel
 from routing.problems import Problem
 
 DEFAULT_SCORING: Mapping[str, float] = MappingProxyType(
@@ -94,6 +103,8 @@ _CONTRACTIONS = (
 Units = tuple[str, ...]
 Span = tuple[int, int]
 Breaks = frozenset[int]
+# Spans of a text to leave out, by language.
+_Masks = Mapping[str, list[Span]]
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,8 @@ class Classification:
     confidence: float
     language: str
     matched: tuple[str, ...]
+    # The crisis model's probability (None when the lexicon carries no model).
+    crisis_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +179,8 @@ class Lexicon:
     min_score: float
     strong_score: float
     min_confidence: float
+    # The learned crisis scorer heard alongside the crisis rules (see with_crisis_model).
+    crisis_model: CrisisModel | None = None
 
 
 # ---------------------------------------------------------------------------- normalising
@@ -261,11 +276,28 @@ class _Text:
 
     forms: tuple[frozenset[str], ...]
     breaks: Breaks
+    units: Units = ()
 
     @classmethod
     def of(cls, text: str, language: str) -> _Text:
         units, breaks = _tokens(text, language)
-        return cls(_text_forms(units, language), breaks)
+        return cls(_text_forms(units, language), breaks, units)
+
+    def clauses(self, masked: Iterable[Span] = ()) -> list[Clause]:
+        """Return the units of each clause, leaving out (and breaking at) the masked spans."""
+        hidden = {position for start, end in masked for position in range(start, end)}
+        clauses: list[Clause] = []
+        current: list[str] = []
+        for position, unit in enumerate(self.units):
+            if position in self.breaks or position in hidden:
+                if current:
+                    clauses.append(tuple(current))
+                current = []
+            if position not in hidden:
+                current.append(unit)
+        if current:
+            clauses.append(tuple(current))
+        return clauses
 
     def crosses(self, start: int, end: int) -> bool:
         """Tell whether a clause break lies between unit positions start and end (inclusive)."""
@@ -319,16 +351,117 @@ def classify(text: str, lexicon: Lexicon, language: str | None = None) -> Classi
     compiled = lexicon.languages.get(language)
     if compiled is None:
         return Classification(None, False, 0.0, language, ())
-    heard = _Text.of(text, language)
-    area_matches = _longest_only(_find(compiled.areas, heard))
+    heard = _hear(text, lexicon, language)
+    area_matches = _longest_only(_find(compiled.areas, heard[language]))
     area, confidence = _decide_area(_area_scores(area_matches), lexicon)
-    crisis_labels = _crisis_labels(text, lexicon, language, heard)
+    crisis_labels = _crisis_labels(lexicon, language, heard)
     # With no area chosen, every area phrase heard is evidence for the general agent.
     matched = _unique(
         [m.pattern.label for m in area_matches if area is None or m.pattern.area == area]
         + crisis_labels
     )
-    return Classification(area, bool(crisis_labels), confidence, language, matched)
+    model = lexicon.crisis_model
+    if model is None:
+        return Classification(area, bool(crisis_labels), confidence, language, matched)
+    score, evidence = _model_verdict(model, lexicon, language, heard, bool(crisis_labels))
+    crisis = bool(crisis_labels) or evidence is not None
+    if evidence:
+        matched = _unique([*matched, evidence])
+    return Classification(area, crisis, confidence, language, matched, round(score, 4))
+
+
+def with_crisis_model(lexicon: Lexicon, model: CrisisModel | None) -> Lexicon:
+    """Return the lexicon with a learned crisis scorer heard alongside its crisis rules."""
+    return replace(lexicon, crisis_model=model)
+
+
+def crisis_features(
+    text: str,
+    lexicon: Lexicon,
+    model: CrisisModel,
+    language: str | None = None,
+    *,
+    masked: bool = False,
+) -> set[str]:
+    """Return a text's model features; masked leaves out the spans the model's vetoes cover."""
+    if language is None or language not in lexicon.languages:
+        language = detect_language(text)
+    heard = _hear(text, lexicon, language)
+    masks = _veto_masks(model, lexicon, heard) if masked else None
+    return _model_features(model, language, heard, masks)
+
+
+def _hear(text: str, lexicon: Lexicon, language: str) -> dict[str, _Text]:
+    """Return the text as heard in every configured language (crisis rules check them all)."""
+    heard = {language: _Text.of(text, language)}
+    for other in ("en", *lexicon.languages):
+        if other not in heard:
+            heard[other] = _Text.of(text, other)
+    return heard
+
+
+def _model_features(
+    model: CrisisModel, language: str, heard: Mapping[str, _Text], masks: _Masks | None = None
+) -> set[str]:
+    """Return the model's features: Mandarin clauses for a zh call, English clauses always."""
+    masks = masks or {}
+    zh = heard["zh"].clauses(masks.get("zh", ())) if language == "zh" and "zh" in heard else []
+    return model.features(language, zh, heard["en"].clauses(masks.get("en", ())))
+
+
+def _veto_masks(model: CrisisModel, lexicon: Lexicon, heard: Mapping[str, _Text]) -> _Masks:
+    """Return, by language, the spans of exclusions and denials that may veto the model."""
+    masks: dict[str, list[Span]] = {}
+    for language, compiled in lexicon.languages.items():
+        text = heard.get(language)
+        if text is None:
+            continue
+        spans = _exclusion_covers(compiled, text) if model.veto_exclusions else []
+        if model.veto_negations:
+            spans += _denials(compiled, text)
+        if spans:
+            masks[language] = spans
+    return masks
+
+
+def _model_verdict(
+    model: CrisisModel,
+    lexicon: Lexicon,
+    language: str,
+    heard: Mapping[str, _Text],
+    lexicon_crisis: bool,
+) -> tuple[float, str | None]:
+    """Return the model's probability and, for a crisis only it hears, the clause it heard."""
+    features = _model_features(model, language, heard)
+    score = model.probability(features)
+    if lexicon_crisis or score < model.threshold:
+        return score, None
+    # A figure of speech (累死了, "is killing me") or a denial (没想过自杀) that covers the
+    # model's evidence cancels it, as it cancels a crisis phrase it covers: the model must
+    # still hear a crisis with those spans left out.
+    masks = _veto_masks(model, lexicon, heard)
+    if (
+        masks
+        and model.probability(_model_features(model, language, heard, masks)) < model.threshold
+    ):
+        return score, None
+    return score, _strongest_clause(model, language, heard, masks)
+
+
+def _strongest_clause(
+    model: CrisisModel, language: str, heard: Mapping[str, _Text], masks: _Masks
+) -> str:
+    """Return the clause weighing most towards a crisis, outside the vetoes' spans."""
+    zh = language == "zh" and "zh" in heard
+    side = "zh" if zh else "en"
+    clauses = heard[side].clauses(masks.get(side, ()))
+    joiner = "" if zh else " "
+
+    def weight(clause: Clause) -> float:
+        features = model.features(language, [clause] if zh else [], [] if zh else [clause])
+        return sum(max(model.weights.get(feature, 0.0), 0.0) for feature in features)
+
+    return joiner.join(max(clauses, key=weight)) if clauses else ""
 
 
 def _area_scores(matches: list[_Match]) -> dict[str, float]:
@@ -359,13 +492,23 @@ def _decide_area(scores: dict[str, float], lexicon: Lexicon) -> tuple[str | None
     return best, round(confidence, 3)
 
 
-def _crisis_labels(text: str, lexicon: Lexicon, language: str, heard: _Text) -> list[str]:
+def _crisis_labels(lexicon: Lexicon, language: str, heard: Mapping[str, _Text]) -> list[str]:
     """Return the crisis phrases found, checking every language since callers switch tongue."""
-    labels = _crisis_in(lexicon.languages[language], heard)
+    labels = _crisis_in(lexicon.languages[language], heard[language])
     for other, compiled in lexicon.languages.items():
         if other != language:
-            labels += _crisis_in(compiled, _Text.of(text, other))
+            labels += _crisis_in(compiled, heard[other])
     return labels
+
+
+def _exclusion_covers(compiled: _LanguageLexicon, heard: _Text) -> list[Span]:
+    """Return the spans the exclusions cover (a separable exclusion covers its whole chain)."""
+    exclusions = _by_rule(_find(compiled.exclusions, heard))
+    return [
+        (chain[0].span[0], chain[-1].span[1])
+        for rule, groups in exclusions.items()
+        for chain in _chains(compiled.exclusion_rules[rule], groups, compiled.gap, heard)
+    ]
 
 
 def _crisis_in(compiled: _LanguageLexicon, heard: _Text) -> list[str]:
@@ -376,12 +519,7 @@ def _crisis_in(compiled: _LanguageLexicon, heard: _Text) -> list[str]:
     # A figure of speech cancels only the crisis matches it wholly covers: "累死了" hides
     # nothing else, so "累死了，不想活了" stays a crisis. A partial overlap is kept (when
     # unsure, treat it as a crisis). A separable exclusion covers its whole chain.
-    exclusions = _by_rule(_find(compiled.exclusions, heard))
-    covers = [
-        (chain[0].span[0], chain[-1].span[1])
-        for rule, groups in exclusions.items()
-        for chain in _chains(compiled.exclusion_rules[rule], groups, compiled.gap, heard)
-    ]
+    covers = _exclusion_covers(compiled, heard)
     cues = _find(compiled.negations, heard)
     kept = [
         match
@@ -449,11 +587,32 @@ def _negated(span: Span, cues: list[_Match], gap: int, heard: _Text) -> bool:
     The cue must end where the match starts or before, so a phrase that holds the negation
     itself ("don't want to live" after the cue "i do not") is never cancelled by it.
     """
+    return _denier(span, cues, gap, heard) is not None
+
+
+def _denier(span: Span, cues: list[_Match], gap: int, heard: _Text) -> _Match | None:
+    """Return the negation cue that denies a crisis match, if any (see _negated)."""
     start = span[0]
-    return any(
-        cue.span[1] <= start <= cue.span[1] + gap and not heard.crosses(cue.span[1], start)
-        for cue in cues
+    return next(
+        (
+            cue
+            for cue in cues
+            if cue.span[1] <= start <= cue.span[1] + gap and not heard.crosses(cue.span[1], start)
+        ),
+        None,
     )
+
+
+def _denials(compiled: _LanguageLexicon, heard: _Text) -> list[Span]:
+    """Return the spans from a negation cue to the end of each crisis match it denies."""
+    matches = _find(compiled.crisis, heard)
+    cues = _find(compiled.negations, heard) if matches else []
+    spans: list[Span] = []
+    for match in matches:
+        cue = _denier(match.span, cues, compiled.negation_gap, heard)
+        if cue is not None:
+            spans.append((cue.span[0], match.span[1]))
+    return spans
 
 
 def _unique(labels: Iterable[str]) -> tuple[str, ...]:
