@@ -16,6 +16,7 @@ pytestmark = pytest.mark.e2e
 
 DAILY = [{"days": "mon-sun", "hours": "00:00-24:00"}]
 STAR_AGENT, STAYING_AGENT, LEAVING_AGENT = "+8613900000401", "+8613900000402", "+8613900000403"
+CHANGES_MIND = "+8613900000404"
 SUPERVISOR = "+8613900000501"
 
 
@@ -37,6 +38,7 @@ ROSTER = {
         agent("labor_star", STAR_AGENT, "labor"),
         agent("family_stays", STAYING_AGENT, "family"),
         agent("contract_leaves", LEAVING_AGENT, "contract"),
+        agent("traffic_back", CHANGES_MIND, "traffic"),
     ],
     "supervisors": [{"id": "sup", "name": "Supervisor", "phone": SUPERVISOR, "on_call": DAILY}],
 }
@@ -51,6 +53,9 @@ PHONES = {
     # Accepts and hangs up 30 s after answering, about 10 s into the call.
     LEAVING_AGENT: {"name": "contract_leaves", "role": "agent", "answer_after": 1, "press": ["1"],
                     "stay": 30},
+    # Presses * and then 5 (no escalation), so goes straight back to the caller.
+    CHANGES_MIND: {"name": "traffic_back", "role": "agent", "answer_after": 1, "press": ["1", "5"],
+                   "star_after": 4, "stay": 60},
     # The supervisor answers and stays 150 s, longer than the agent who called them in.
     SUPERVISOR: {"name": "Supervisor", "role": "supervisor", "answer_after": 1, "stay": 150},
 }  # fmt: skip
@@ -159,3 +164,21 @@ def test_the_agent_hanging_up_ends_the_callers_call(hotline: Hotline) -> None:
     # The conference ended when the agent left: the caller was not left alone in it.
     assert ended_at(done) < 500
     assert "wrap-up" in agent_kinds(hotline, "contract_leaves")
+
+
+def test_any_other_key_in_the_menu_goes_back_to_the_caller(hotline: Hotline) -> None:
+    # Mandarin, traffic (area key 4), then the area's intake answers.
+    caller = hotline.start(press("1"), press("4"), press("1"), press("1"), hangup_after=900)
+    agent_leg = leg_to(hotline, CHANGES_MIND)
+    assert hotline.prompt("agent_menu", "zh") in heard(agent_leg)
+    assert hotline.prompt("agent_escalating", "zh") not in heard(agent_leg)
+    pressed = [e["keys"] for e in agent_leg["entries"] if e["kind"] == "pressed"]
+    assert pressed == ["1", "*", "5"]
+    joined = [
+        e for e in agent_leg["entries"] if e["kind"] == "conference" and e["action"] == "joined"
+    ]
+    assert len(joined) == 2
+    done = hotline.finish(caller)
+    assert [b["name"] for b in done["outcome"]["bridged_to"]] == ["traffic_back"]
+    incident = IncidentLog(hotline.redis()).get(caller)
+    assert incident is None  # nothing was escalated
