@@ -42,14 +42,9 @@ def _end_leg(error: Exception) -> Response:
 bp = hook.twilio_blueprint("agent_calls", __name__, "/voice/agent", on_error=_end_leg)
 
 
-def _reservation_id() -> str:
-    """The reservation a webhook is about, from its URL."""
-    return request.args.get("res", "")[:64]
-
-
 def _offer(rt: runtime.Runtime) -> tuple[Reservation | None, str]:
     """The reservation a webhook is about, and the language to speak to its agent in."""
-    offer = dispatch.Routing.on(rt).reservations.get(_reservation_id())
+    offer = dispatch.Routing.on(rt).reservations.get(hook.reservation_id())
     return offer, offer.language if offer else hook.config().default_language
 
 
@@ -58,10 +53,10 @@ def whisper() -> Response:
     """The agent answered: tell them about the caller, or that the caller has gone."""
     rt = current_runtime()
     routing = dispatch.Routing.on(rt)
-    offer = routing.reservations.get(_reservation_id())
+    offer = routing.reservations.get(hook.reservation_id())
     language = offer.language if offer else hook.config().default_language
     if offer is None or offer.state != "offered":
-        return hook.xml(twiml.agent_message(hook.config(), language, "agent_caller_gone"))
+        return hook.xml(twiml.say_and_hang_up(hook.config(), language, "agent_caller_gone"))
     record = routing.calls.get(offer.call_sid)
     queued = routing.room.get(offer.call_sid)
     waited = rt.now() - queued.arrival if queued else 0.0
@@ -93,7 +88,7 @@ def whisper() -> Response:
 def answer() -> Response:
     """The agent's key: 1 takes the call into its conference, anything else passes it on."""
     rt = current_runtime()
-    rid = _reservation_id()
+    rid = hook.reservation_id()
     config = hook.config()
     key = hook.caller().digits[:1]
     if key == "1":
@@ -101,32 +96,32 @@ def answer() -> Response:
         _, language = _offer(rt)
         if transition.changed or transition.state in ("accepted", "connected"):
             return hook.xml(_join(language, rid, "agent_connecting"))
-        return hook.xml(twiml.agent_message(config, language, "agent_caller_gone"))
+        return hook.xml(twiml.say_and_hang_up(config, language, "agent_caller_gone"))
     transition = dispatch.decline(rt, rid, "declined" if key else "no-answer")
     _, language = _offer(rt)
     log.info("offer %s passed on by the agent (%s)", rid, transition.state)
-    return hook.xml(twiml.agent_message(config, language, "agent_declined"))
+    return hook.xml(twiml.say_and_hang_up(config, language, "agent_declined"))
 
 
 @bp.post("/gone")
 def gone() -> Response:
     """The caller left while the agent heard the whisper: say so; the agent is free again."""
     _, language = _offer(current_runtime())
-    return hook.xml(twiml.agent_message(hook.config(), language, "agent_caller_gone"))
+    return hook.xml(twiml.say_and_hang_up(hook.config(), language, "agent_caller_gone"))
 
 
 @bp.post("/unreached")
 def unreached() -> Response:
     """The caller did not pick up the callback: tell the waiting agent; it is retried later."""
     _, language = _offer(current_runtime())
-    return hook.xml(twiml.agent_message(hook.config(), language, "agent_callback_unreached"))
+    return hook.xml(twiml.say_and_hang_up(hook.config(), language, "agent_callback_unreached"))
 
 
 @bp.post("/done")
 def done() -> Response:
     """The agent left the conference: by * for the in-call menu, or the call is over (wrap-up)."""
     rt = current_runtime()
-    rid = _reservation_id()
+    rid = hook.reservation_id()
     offer, language = _offer(rt)
     agent_still_on = request.form.get("CallStatus", "in-progress") != "completed"
     if agent_still_on and offer is not None and _caller_still_there(rt, rid):
@@ -140,14 +135,14 @@ def done() -> Response:
     if not agent_still_on:
         _hand_over(rt, rid)
         return hook.xml(twiml.empty())
-    return hook.xml(twiml.agent_message(hook.config(), language, "agent_call_ended"))
+    return hook.xml(twiml.say_and_hang_up(hook.config(), language, "agent_call_ended"))
 
 
 @bp.post("/menu")
 def menu() -> Response:
     """The agent's key in the in-call menu: bring in help, then back to the caller."""
     rt = current_runtime()
-    rid = _reservation_id()
+    rid = hook.reservation_id()
     offer, language = _offer(rt)
     target = twiml.ESCALATION_KEYS.get(hook.caller().digits[:1])
     if offer is None or target is None:
@@ -169,7 +164,7 @@ def menu() -> Response:
 def status() -> Response:
     """The agent leg's status: unanswered passes the offer on, completed ends the call."""
     rt = current_runtime()
-    rid = _reservation_id()
+    rid = hook.reservation_id()
     leg_status = request.form.get("CallStatus", "")
     if leg_status in UNANSWERED:
         dispatch.decline(rt, rid, UNANSWERED[leg_status])

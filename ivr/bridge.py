@@ -21,33 +21,19 @@ bp = hook.twilio_blueprint("bridge", __name__, "/voice/connect")
 UNREACHED = ("no-answer", "busy", "failed", "canceled")
 
 
-def _reservation_id() -> str:
-    """The reservation a webhook is about, from its URL."""
-    return request.args.get("res", "")[:64]
-
-
 @bp.post("/queued")
 def queued() -> Response:
     """The waiting caller, redirected out of the queue, joins the agent's conference."""
     rt = current_runtime()
     routing = dispatch.Routing.on(rt)
-    rid = _reservation_id()
+    rid = hook.reservation_id()
     offer = routing.reservations.get(rid)
     language = offer.language if offer else hook.language()
     if offer is None:
         # The reservation is unknown (expired or forged): keep the caller on the general path.
         return hook.xml(twiml.apology(hook.config(), language, _general_route(language)))
     routing.reservations.bridged(rid, rt.now())
-    return hook.xml(
-        twiml.conference(
-            hook.config(),
-            language,
-            rid,
-            prompt="connecting",
-            agent=False,
-            action=_survey_url(rid, language),
-        )
-    )
+    return _join(rid, language, "connecting")
 
 
 @bp.post("/callback")
@@ -55,22 +41,13 @@ def callback() -> Response:
     """The caller picked up our callback: greet them and join the agent's conference."""
     rt = current_runtime()
     routing = dispatch.Routing.on(rt)
-    rid = _reservation_id()
+    rid = hook.reservation_id()
     offer = routing.reservations.get(rid)
     if offer is None:
         return hook.xml(twiml.goodbye(hook.config(), hook.language()))
     routing.reservations.callback_answered(rid, rt.now())
     routing.reservations.bridged(rid, rt.now())
-    return hook.xml(
-        twiml.conference(
-            hook.config(),
-            offer.language,
-            rid,
-            prompt="callback_greeting",
-            agent=False,
-            action=_survey_url(rid, offer.language),
-        )
-    )
+    return _join(rid, offer.language, "callback_greeting")
 
 
 @bp.post("/callback-status")
@@ -79,11 +56,25 @@ def callback_status() -> Response:
     rt = current_runtime()
     if request.form.get("CallStatus", "") in UNREACHED:
         transition = dispatch.Routing.on(rt).reservations.callback_missed(
-            _reservation_id(), rt.now()
+            hook.reservation_id(), rt.now()
         )
-        log.info("callback %s not reached: %s", _reservation_id(), transition.state)
-        dispatch.end_agent_leg(rt, _reservation_id())
+        log.info("callback %s not reached: %s", hook.reservation_id(), transition.state)
+        dispatch.end_agent_leg(rt, hook.reservation_id())
     return hook.xml(twiml.empty())
+
+
+def _join(rid: str, language: str, prompt: str) -> Response:
+    """The caller's way into the reservation's conference, and to the rating after it."""
+    return hook.xml(
+        twiml.conference(
+            hook.config(),
+            language,
+            rid,
+            prompt=prompt,
+            agent=False,
+            action=_survey_url(rid, language),
+        )
+    )
 
 
 def _survey_url(rid: str, language: str) -> str | None:

@@ -112,9 +112,9 @@ def whisper_answer() -> Response:
     chosen, call_sid, taker_id, role = _leg_args()
     if first_key(caller().digits) != ACCEPT_KEY:
         _record(call_sid, lambda: incident_log().step(call_sid, "declined", target=taker_id))
-        return xml(twiml.crisis_not_taken(config(), chosen, "agent_declined"))
+        return xml(twiml.say_and_hang_up(config(), chosen, "agent_declined"))
     if not _claim(call_sid, taker_id):
-        return xml(twiml.crisis_not_taken(config(), chosen, "crisis_taken"))
+        return xml(twiml.say_and_hang_up(config(), chosen, "crisis_taken"))
     log.warning("crisis call %s taken by %s %s", call_sid, role, taker_id)
 
     def taken() -> None:

@@ -63,11 +63,6 @@ class RatedCall:
     caller: str
 
 
-def _reservation_id() -> str:
-    """The reservation a webhook is about, from its URL."""
-    return request.args.get("res", "")[:64]
-
-
 @bp.post("")
 def ask() -> Response:
     """The caller's conference ended: ask the question if the agent ended a call they took."""
@@ -77,10 +72,10 @@ def ask() -> Response:
     config = hook.config()
     rated = None
     if config.survey.enabled and request.form.get("DialCallStatus", "") in MET_STATUSES:
-        rated = _rated_call_or_none(_reservation_id())
+        rated = _rated_call_or_none(hook.reservation_id())
     if rated is None:
         return hook.xml(twiml.goodbye(config, hook.language()))
-    action = url_for(".rating", res=_reservation_id(), lang=rated.language)
+    action = url_for(".rating", res=hook.reservation_id(), lang=rated.language)
     return hook.xml(twiml.survey(config, rated.language, action))
 
 
@@ -92,7 +87,7 @@ def rating() -> Response:
     if key == config.danger_key:
         # In danger at any moment, even after the call: the crisis path, as from any menu.
         return crisis.start(language, Choice(Step.CRISIS, reason="danger_key"))
-    rated = _rated_call_or_none(_reservation_id()) if key in SURVEY_KEYS else None
+    rated = _rated_call_or_none(hook.reservation_id()) if key in SURVEY_KEYS else None
     if rated is None:
         return hook.xml(twiml.goodbye(config, language))
     promised = record(current_runtime(), rated, SURVEY_KEYS.index(key) + 1)

@@ -259,10 +259,7 @@ def crisis_dial(
     """Calm words, then the caller's own leg dials a crisis line."""
     response = VoiceResponse()
     say_prompt(response, config, language, "crisis_intro" if first else "crisis_retry")
-    dial = response.dial(
-        timeout=config.crisis.dial_timeout_s, action=action, method="POST", caller_id=caller_id
-    )
-    dial.number(number)
+    _dial_line(response, config, number, action, caller_id)
     return response
 
 
@@ -276,20 +273,22 @@ def crisis_failed(config: HotlineConfig, language: str) -> VoiceResponse:
     return response
 
 
-def queue_closed(config: HotlineConfig, language: str) -> VoiceResponse:
-    """The queue could not hold the caller (full or failed): say so kindly and end."""
+def say_and_hang_up(config: HotlineConfig, language: str, prompt: str) -> VoiceResponse:
+    """Speak one prompt and end the leg (a caller's, an agent's or a rung crisis taker's)."""
     response = VoiceResponse()
-    say_prompt(response, config, language, "queue_full")
+    say_prompt(response, config, language, prompt)
     response.hangup()
     return response
+
+
+def queue_closed(config: HotlineConfig, language: str) -> VoiceResponse:
+    """The queue could not hold the caller (full or failed): say so kindly and end."""
+    return say_and_hang_up(config, language, "queue_full")
 
 
 def goodbye(config: HotlineConfig, language: str) -> VoiceResponse:
     """Thank the caller and end the call."""
-    response = VoiceResponse()
-    say_prompt(response, config, language, "goodbye")
-    response.hangup()
-    return response
+    return say_and_hang_up(config, language, "goodbye")
 
 
 def apology(config: HotlineConfig, language: str, route_url: str) -> VoiceResponse:
@@ -391,14 +390,6 @@ def agent_menu(
     return response
 
 
-def agent_message(config: HotlineConfig, language: str, prompt: str) -> VoiceResponse:
-    """Tell the agent why there is no call for them, and end their leg."""
-    response = VoiceResponse()
-    say_prompt(response, config, language, prompt)
-    response.hangup()
-    return response
-
-
 def hangup() -> VoiceResponse:
     """End the leg without a word."""
     response = VoiceResponse()
@@ -483,21 +474,20 @@ def crisis_put_through() -> VoiceResponse:
     return VoiceResponse()
 
 
-def crisis_not_taken(config: HotlineConfig, language: str, prompt: str) -> VoiceResponse:
-    """A rung person declined, or someone else took the call first: say so and hang up."""
-    response = VoiceResponse()
-    say_prompt(response, config, language, prompt)
-    response.hangup()
-    return response
-
-
 def crisis_line(config: HotlineConfig, number: str, action: str, caller_id: str) -> VoiceResponse:
     """Dial a crisis line without a word first: the caller has been hearing it ring already."""
     response = VoiceResponse()
+    _dial_line(response, config, number, action, caller_id)
+    return response
+
+
+def _dial_line(
+    response: VoiceResponse, config: HotlineConfig, number: str, action: str, caller_id: str
+) -> None:
+    """Have the caller's leg dial one crisis line, reporting to the action when it ends."""
     response.dial(
         timeout=config.crisis.dial_timeout_s, action=action, method="POST", caller_id=caller_id
     ).number(number)
-    return response
 
 
 def crisis_numbers_then_supervisors(
@@ -540,7 +530,5 @@ def survey(config: HotlineConfig, language: str, action: str) -> VoiceResponse:
 
 def survey_thanks(config: HotlineConfig, language: str, *, follow_up: bool) -> VoiceResponse:
     """Thank the caller for a rating (saying a supervisor will call back after a 2), then end."""
-    response = VoiceResponse()
-    say_prompt(response, config, language, "survey_follow_up" if follow_up else "survey_thanks")
-    response.hangup()
-    return response
+    prompt = "survey_follow_up" if follow_up else "survey_thanks"
+    return say_and_hang_up(config, language, prompt)

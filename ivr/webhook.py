@@ -63,6 +63,11 @@ def area() -> str:
     return chosen if chosen in config().areas else config().general_area
 
 
+def reservation_id() -> str:
+    """The reservation a webhook is about, from its URL (agents' legs, bridges, the rating)."""
+    return request.args.get("res", "")[:64]
+
+
 def int_arg(name: str, default: int, high: int) -> int:
     """A small whole number from the URL, clamped; garbage gives the default."""
     raw = request.args.get(name, "")
