@@ -122,9 +122,14 @@ def done() -> Response:
     """The agent left the conference: by * for the in-call menu, or the call is over (wrap-up)."""
     rt = current_runtime()
     rid = hook.reservation_id()
+    if request.form.get("CallStatus", "in-progress") == "completed":
+        # The agent hung up. Ending the caller's conference needs only Twilio, so it comes
+        # before anything that reads Redis: the caller is never left alone if Redis is down.
+        _hand_over(rt, rid)
+        dispatch.finish(rt, rid)
+        return hook.xml(twiml.empty())
     offer, language = _offer(rt)
-    agent_still_on = request.form.get("CallStatus", "in-progress") != "completed"
-    if agent_still_on and offer is not None and _caller_still_there(rt, rid):
+    if offer is not None and _caller_still_there(rt, rid):
         # hangupOnStar: the agent pressed * and left the conference; the caller waits in it.
         return hook.xml(
             twiml.agent_menu(
@@ -132,9 +137,6 @@ def done() -> Response:
             )
         )
     dispatch.finish(rt, rid)
-    if not agent_still_on:
-        _hand_over(rt, rid)
-        return hook.xml(twiml.empty())
     return hook.xml(twiml.say_and_hang_up(hook.config(), language, "agent_call_ended"))
 
 
