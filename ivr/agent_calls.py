@@ -171,13 +171,15 @@ def status() -> Response:
     if leg_status in UNANSWERED:
         dispatch.decline(rt, rid, UNANSWERED[leg_status])
     elif leg_status == "completed":
+        # The agent's leg is over, however it ended (even after * when Redis was down): the
+        # caller must not stay alone in the conference, and that needs only Twilio.
+        _hand_over(rt, rid)
         offer = dispatch.Routing.on(rt).reservations.get(rid)
         if offer is not None and offer.state == "offered":
             # Picked up but hung up without a key: a missed offer, not a finished call.
             dispatch.decline(rt, rid, "no-answer")
         elif offer is not None:
             dispatch.finish(rt, rid)
-            _hand_over(rt, rid)
     return hook.xml(twiml.empty())
 
 

@@ -28,8 +28,17 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        # The agent's Dial action when they hang up, and their leg's final status callback
+        # (the one that still comes when * had ended their Dial and Redis then failed).
+        ("/voice/agent/done", {"CallStatus": "completed", "DialCallStatus": "completed"}),
+        ("/voice/agent/status", {"CallStatus": "completed"}),
+    ],
+)
 def test_the_agent_hanging_up_ends_the_conference_with_redis_down(
-    rig: Rig, app_env: pytest.MonkeyPatch, clock
+    rig: Rig, app_env: pytest.MonkeyPatch, clock, path, form
 ) -> None:
     # A caller waits in a reservation's conference on the carrier (Twilio's stand-in).
     caller = rig.start("press:2", "press:4", "press:1", hangup_after=2000)
@@ -48,10 +57,7 @@ def test_the_agent_hanging_up_ends_the_conference_with_redis_down(
 
     app = create_app({"TESTING": True, "CLOCK": clock})
     twilio = Twilio(app.test_client(), token=AUTH_TOKEN)
-    reply = twilio.post(
-        f"/voice/agent/done?res={ROOM}",
-        {"CallStatus": "completed", "DialCallStatus": "completed"},
-    )
+    reply = twilio.post(f"{path}?res={ROOM}", form)
 
     assert reply.status_code == 200
     Doc.parse(reply)  # valid TwiML, whatever it holds
