@@ -1,4 +1,4 @@
-"""GET /healthz: whether this process can reach Redis, as JSON for load balancers and ops."""
+"""GET /healthz: whether this process can reach Redis, and the hotline's standing conditions."""
 
 from __future__ import annotations
 
@@ -7,17 +7,29 @@ from redis import RedisError
 
 from ivr.state import get_redis
 from queues import keys
+from queues.conditions import Conditions
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
 def healthz():
-    """Report Redis reachability: 200 when it answers and accepts a write, else 503."""
+    """Report Redis reachability (503 when down) and every promise the hotline cannot keep now.
+
+    A standing condition (carrier unreachable, no supervisor on call...) is about the whole
+    hotline, not this process: the answer stays 200 so a balancer keeps the process, while the
+    status and the list tell ops what is wrong.
+    """
     try:
         redis = get_redis()
         redis.set(keys.health_probe(), "1", ex=60)
         redis.ping()
+        active = Conditions(redis).active()
     except (RedisError, RuntimeError) as error:
         return jsonify(status="degraded", redis="unreachable", error=type(error).__name__), 503
-    return jsonify(status="ok", redis="ok"), 200
+    conditions = [
+        {"name": c.name, "detail": c.detail, "since": c.since, "updated": c.updated}
+        for c in active
+    ]
+    status = "attention" if conditions else "ok"
+    return jsonify(status=status, redis="ok", conditions=conditions), 200

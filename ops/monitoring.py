@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from ops import context
 from ops.errors import Invalid
 from queues import keys
+from queues.conditions import Conditions
 from queues.followups import FollowUps
 
 _STREAM_ID = re.compile(r"^\d+-\d+$")
@@ -19,7 +20,16 @@ _STREAM_ID = re.compile(r"^\d+-\d+$")
 # Event kinds a supervisor is alerted to, and what each means.
 # "alert" covers urgent voicemail and full storage (queues.alerts names the kind);
 # "follow-up" a caller who rated a call unsatisfactory and is owed a callback.
-ALERT_KINDS = ("crisis", "paused", "over-cap", "flagged", "alert", "follow-up")
+# "condition-cleared" a standing condition (carrier, self-check) that holds again.
+ALERT_KINDS = (
+    "crisis",
+    "paused",
+    "over-cap",
+    "flagged",
+    "alert",
+    "follow-up",
+    "condition-cleared",
+)
 # Events read per page while looking back over today.
 PAGE = 1000
 # How far back alerts are looked for when the page first loads.
@@ -80,6 +90,11 @@ def wallboard() -> dict[str, Any]:
             "satisfaction": round(satisfied / rated, 3) if rated else None,
         },
         "followups_open": FollowUps(context.redis()).open_count(),
+        # Promises the hotline cannot keep right now (queues.conditions), oldest first.
+        "conditions": [
+            {"name": c.name, "detail": c.detail, "since": c.since}
+            for c in Conditions(context.redis()).active()
+        ],
     }
 
 

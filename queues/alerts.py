@@ -52,6 +52,7 @@ ALERT_NAMES = {
     "urgent_voicemail": ("紧急留言", "Urgent voicemail"),
     "storage_full": ("留言存储已满", "Voicemail storage full"),
     "voicemail_alert": ("留言系统警报", "Voicemail alert"),
+    "condition": ("系统警报", "Hotline condition"),
 }
 # The kinds about a person in danger: they belong to an incident record, the others do not.
 CRISIS_KINDS = frozenset({CRISIS_CALL, "crisis_voicemail"})
@@ -226,6 +227,9 @@ def alert_kind(trigger: str) -> str:
     """What an alert is, from its trigger: a crisis call unless a voicemail raised it."""
     if trigger in ALERT_TRIGGERS:
         return ALERT_TRIGGERS[trigger]
+    if trigger.startswith("condition-"):
+        # A standing condition (`queues.conditions`): the carrier, a failed self-check.
+        return "condition"
     return "voicemail_alert" if trigger.startswith("voicemail-") else CRISIS_CALL
 
 
@@ -240,6 +244,9 @@ def alert_text(call_sid: str, alert: dict[str, str], redis: Redis) -> str:
             f"{name} {at:%H:%M} UTC. 新留言暂留在 Twilio，请清理服务器磁盘。"
             "New recordings stay at Twilio until the server's disk has room."
         )
+    if kind == "condition":
+        name = trigger.removeprefix("condition-")
+        return f"{name} {at:%H:%M} UTC: {alert.get('detail', '')} 请查看控制台 See the console."
     if kind == "voicemail_alert":
         return f"{name} {at:%H:%M} UTC ({trigger}). 请查看控制台 See the console."
     record = CallStore(redis).get(call_sid)

@@ -231,6 +231,24 @@ def crisis_escalation(call_sid: str, target: str) -> str:
     return f"{PREFIX}:crisis-escalation:{call_sid}:{target}"
 
 
+# --- Standing conditions: promises the hotline cannot keep right now. ----------------------
+
+
+def condition(name: str) -> str:
+    """Hash of one active condition (carrier unreachable, a failed self-check): since, detail."""
+    return f"{PREFIX}:condition:{name}"
+
+
+def conditions() -> str:
+    """Set of the names of the conditions active now."""
+    return f"{PREFIX}:conditions"
+
+
+def condition_paged(name: str) -> str:
+    """Marker (with a time to live) that supervisors were paged about a condition lately."""
+    return f"{PREFIX}:condition-paged:{name}"
+
+
 # --- Screening and the agent line: blocked callers, emergency closure, agent PIN failures. ---
 
 

@@ -349,7 +349,7 @@ def test_twilio_fallback_url_apologises_and_continues(app, twilio):
 def test_healthz_reports_redis(app):
     response = app.test_client().get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "redis": "ok"}
+    assert response.get_json() == {"status": "ok", "redis": "ok", "conditions": []}
 
 
 def _closed_port() -> int:
