@@ -2,21 +2,26 @@
 
 A cell is a gap when, for some minute of the hour in which the area is open, no agent on shift
 both speaks the language and takes the area (or the general area, whose agents take anything).
+
+`staffing_gaps` finds the stretches of any window when the hotline's safety promises cannot be
+kept: nobody on call to page for a crisis, or an area open with no crisis-trained agent on shift.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from routing.holidays import HolidayRules, intervals
-from routing.roster import Agent, Roster
+from routing.roster import Agent, Roster, Supervisor
 from routing.shifts import agent_intervals
 
 HOUR = timedelta(hours=1)
 Span = tuple[datetime, datetime]
+NO_SUPERVISOR = "no-supervisor"
+NO_CRISIS_AGENT = "no-crisis-agent"
 
 
 @dataclass(frozen=True)
@@ -94,8 +99,10 @@ def _eligible(agent: Agent, area: str, language: str, general_area: str) -> bool
     return skilled and language in agent.languages
 
 
-def _spans(agent: Agent, first: datetime, end: datetime, rules: HolidayRules | None) -> list[Span]:
-    """An agent's shifts that touch the period."""
+def _spans(
+    agent: Agent | Supervisor, first: datetime, end: datetime, rules: HolidayRules | None
+) -> list[Span]:
+    """An agent's shifts (a supervisor's on-call hours) that touch the period."""
     days = (first.date() - timedelta(days=2), end.date() + timedelta(days=1))
     return [s for s in agent_intervals(agent, *days, rules) if s[1] > first and s[0] < end]
 
@@ -132,6 +139,104 @@ def _cell(
             covered += spans
     uncovered = _minutes(needed) - _minutes(_intersect(_merge(needed), _merge(covered)))
     return Cell(start, area, language, tuple(agents), _minutes(needed), uncovered)
+
+
+@dataclass(frozen=True)
+class StaffingGap:
+    """A stretch when a safety promise has nobody behind it; `area` is set for crisis gaps."""
+
+    kind: str
+    start: datetime
+    end: datetime
+    area: str | None = None
+
+    def describe(self) -> str:
+        """One line: "2026-12-07 00:00-08:00 Asia/Shanghai: no supervisor on call"."""
+        if self.kind == NO_SUPERVISOR:
+            what = "no supervisor on call"
+        else:
+            what = f"no crisis-trained agent on shift while {self.area} is open"
+        return f"{format_stretch(self.start, self.end)}: {what}"
+
+
+def staffing_gaps(
+    roster: Roster,
+    areas: Mapping[str, Any] | Iterable[str],
+    start: datetime,
+    end: datetime,
+    *,
+    rules: HolidayRules | None = None,
+) -> tuple[StaffingGap, ...]:
+    """List, in start's zone and in order, the stretches of [start, end) without a supervisor on
+    call, and those of each open area without a crisis-trained agent on shift."""
+    # `areas` reads as in `coverage` (hours by area id, or ids of areas always open); `rules`
+    # applies holidays to agents' shifts, while on-call hours ignore them, as the pager does.
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must be aware datetimes")
+    zone = start.tzinfo
+    # Work in UTC: datetimes sharing a zone compare by wall clock, wrong across a DST change.
+    first, last = start.astimezone(UTC), end.astimezone(UTC)
+    on_call = _utc_spans(s for sup in roster.supervisors for s in _spans(sup, first, last, None))
+    crisis = _utc_spans(
+        span
+        for agent in roster.agents
+        if agent.crisis_trained
+        for span in _spans(agent, first, last, rules)
+    )
+    found = [
+        StaffingGap(NO_SUPERVISOR, *_local(span, zone))
+        for span in _subtract([(first, last)], on_call)
+    ]
+    for area, hours in _hours_by_area(areas).items():
+        spans = _open_spans(hours, first, last)
+        opened = _utc_spans(_clip(spans if spans is not None else [(first, last)], first, last))
+        found += [
+            StaffingGap(NO_CRISIS_AGENT, *_local(span, zone), area=area)
+            for span in _subtract(opened, crisis)
+        ]
+    return tuple(sorted(found, key=lambda gap: (gap.start, gap.kind != NO_SUPERVISOR)))
+
+
+def format_stretch(start: datetime, end: datetime) -> str:
+    """Render a stretch as "2026-12-07 00:00-08:00 Asia/Shanghai" (24:00 for the next midnight)."""
+    zone = start.tzinfo
+    local_end = end.astimezone(zone)
+    name = getattr(zone, "key", None) or start.tzname() or "UTC"
+    if local_end.date() == start.date():
+        return f"{start:%Y-%m-%d %H:%M}-{local_end:%H:%M} {name}"
+    if (
+        local_end.date() == start.date() + timedelta(days=1)
+        and local_end.time() == datetime.min.time()
+    ):
+        return f"{start:%Y-%m-%d %H:%M}-24:00 {name}"
+    return f"{start:%Y-%m-%d %H:%M} to {local_end:%Y-%m-%d %H:%M} {name}"
+
+
+def _utc_spans(spans: Iterable[Span]) -> list[Span]:
+    """Spans in UTC, merged into sorted disjoint ones."""
+    return _merge((a.astimezone(UTC), b.astimezone(UTC)) for a, b in spans)
+
+
+def _local(span: Span, zone: tzinfo | None) -> Span:
+    """A span in a zone."""
+    return span[0].astimezone(zone), span[1].astimezone(zone)
+
+
+def _subtract(spans: list[Span], holes: list[Span]) -> list[Span]:
+    """The parts of sorted disjoint spans that no sorted disjoint hole covers."""
+    left = []
+    for a, b in spans:
+        for c, d in holes:
+            if d <= a or c >= b:
+                continue
+            if c > a:
+                left.append((a, c))
+            a = max(a, d)
+            if a >= b:
+                break
+        if a < b:
+            left.append((a, b))
+    return left
 
 
 def _clip(spans: Iterable[Span], start: datetime, end: datetime) -> list[Span]:
