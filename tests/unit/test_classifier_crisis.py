@@ -5,7 +5,10 @@ tests/data/crisis_heldout.yaml is the held-out batch: written after the last cha
 lexicon and measured once. Its figures below are floors, so a change that loses a crisis or adds
 a false alarm there fails. Never edit that file to make a test pass; tune on crisis_tuning.yaml,
 and when the held-out batch has been used to decide a change, move it into crisis_tuning.yaml
-and write a fresh one (then record its SHA-256 and figures here).
+and write a fresh one (then record its SHA-256 and figures here). Items tagged `topic: threats`
+(threats against other people, and lawful anger and figures of speech that look like them) were
+added to each file as one block, written before the rules for them changed; the floors measured
+on the rest of each file stay on the rest of it.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ DATA = ROOT / "tests" / "data"
 AREA_IDS = {"family", "labor", "contract", "traffic", "criminal", "corporate", "general"}
 LANGUAGES = {"zh", "en"}
 CRISIS_KINDS = {"self", "third", "others", "danger", "child"}
-HARD_KINDS = {"figure", "past", "negated"}
+# lawful: anger pursued by lawful means ("去找老板算账" for unpaid wages, 讨个说法, "sue them").
+HARD_KINDS = {"figure", "past", "negated", "lawful"}
 CALM_KINDS = HARD_KINDS | {"plain"}
 
 # The held-out batch the floors below were measured on (v3; v1 and v2 now sit in the tuning file).
-HELDOUT_SHA256 = "ce682c51bc4823b079c9bab30ecb1d3c204f337c0fde10ac673caf93b6878a7f"
+HELDOUT_SHA256 = "6f67d973e19f312b94126516cfc7b57dc95d7583bde4aafa4adeff3cbbcb0f88"
+TOPICS = {"threats"}
 
 
 @dataclass
@@ -69,6 +74,11 @@ def load(name: str) -> tuple[dict, ...]:
     return tuple(yaml.safe_load((DATA / name).read_text(encoding="utf-8"))["utterances"])
 
 
+def untagged(items: tuple[dict, ...]) -> tuple[dict, ...]:
+    """The items of a file outside any topic block (those its first floors were measured on)."""
+    return tuple(item for item in items if "topic" not in item)
+
+
 def measure(items: tuple[dict, ...]) -> Tally:
     tally = Tally()
     for item in items:
@@ -101,7 +111,8 @@ def measure(items: tuple[dict, ...]) -> Tally:
 @pytest.mark.parametrize("name", ["crisis_heldout.yaml", "crisis_tuning.yaml"])
 def test_crisis_data_files_are_well_formed(name):
     for item in load(name):
-        assert set(item) - {"area"} == {"text", "lang", "crisis", "kind"}, item
+        assert set(item) - {"area", "topic"} == {"text", "lang", "crisis", "kind"}, item
+        assert item.get("topic", "threats") in TOPICS, item
         assert item["lang"] in LANGUAGES, item
         assert detect_language(item["text"]) == item["lang"], item["text"]
         assert item.get("area", "general") in AREA_IDS, item
@@ -146,7 +157,7 @@ def test_the_heldout_batch_is_the_one_the_floors_were_measured_on():
 def test_heldout_floors():
     # Measured once on the held-out batch (before this lexicon: 57/130 caught, 31/154 false
     # alarms on hard negatives, 31/202 on all calm utterances).
-    tally = measure(load("crisis_heldout.yaml"))
+    tally = measure(untagged(load("crisis_heldout.yaml")))
     print("held-out:", tally.summary())
     assert tally.crises == 130 and tally.calm == 202 and tally.hard == 154
     assert tally.caught >= 97, tally.missed

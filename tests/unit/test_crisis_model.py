@@ -46,7 +46,7 @@ DATA = ROOT / "tests" / "data"
 WEIGHTS = ROOT / "ivr" / "crisis_model.json"
 AREA_IDS = {"family", "labor", "contract", "traffic", "criminal", "corporate", "general"}
 LANGUAGES = {"zh", "en"}
-HARD_KINDS = {"figure", "past", "negated"}
+HARD_KINDS = {"figure", "past", "negated", "lawful"}
 
 
 @functools.cache
@@ -449,12 +449,14 @@ def test_the_threshold_keeps_hard_false_alarms_under_the_limit_with_the_best_rec
 
 # The second held-out set: written by another author, in the style of speech recognition,
 # without sight of the lexicon or the model. Editing it voids its figures.
-HELDOUT_ASR_SHA256 = "909481ba80cde06f470a9bca095300e9f74ea4c6c3057a2bd6ff47d9aefef94d"
+# Its `topic: threats` block was added later, written apart from the rules for threats.
+HELDOUT_ASR_SHA256 = "8506e6529cfb2a9dc3e74dedfb6ac0233966cf6392a9c9f0801b6f515fd80756"
 
 
 def measure_heldout(name: str) -> tuple[int, int, int, int, list[str]]:
-    """Crises caught and in all, false alarms and calm utterances in all, misses."""
+    """Crises caught and in all, false alarms and calm utterances in all, misses (untagged)."""
     items = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))["utterances"]
+    items = [item for item in items if "topic" not in item]
     caught = crises = alarms = calm = 0
     missed = []
     for item in items:
