@@ -105,6 +105,11 @@ def due_callbacks() -> str:
     return f"{PREFIX}:due:callbacks"
 
 
+def due_held_calls() -> str:
+    """Sorted set of calls held back after the carrier failed to ring for them, by release time."""
+    return f"{PREFIX}:due:held-calls"
+
+
 def due_leg_checks() -> str:
     """Sorted set of calls in routing by the time their Twilio leg is next looked up."""
     return f"{PREFIX}:due:leg-checks"
@@ -247,6 +252,11 @@ def conditions() -> str:
 def condition_paged(name: str) -> str:
     """Marker (with a time to live) that supervisors were paged about a condition lately."""
     return f"{PREFIX}:condition-paged:{name}"
+
+
+def carrier_failures() -> str:
+    """Sorted set of the REST failures in a row lately, by time; a request that works empties it."""
+    return f"{PREFIX}:carrier-failures"
 
 
 # --- Screening and the agent line: blocked callers, emergency closure, agent PIN failures. ---

@@ -12,10 +12,24 @@ from redis import Redis
 
 from queues import events, keys
 from queues.script import RoutingScript
-from routing.matching import MISS_REASONS, RoutingPolicy
+from routing.matching import (
+    MISS_REASONS,
+    RING_FAILURE_HOLD_CAP_S,
+    RING_FAILURE_HOLD_S,
+    RoutingPolicy,
+)
 
+# The state of an offer whose ring never reached the agent's phone: it ended with no miss.
+NOT_RUNG = "not-rung"
 # Reservation states after the offer: each of the miss reasons, or one of these.
-ENDED_STATES = ("accepted", "finished", "caller-gone", "caller-no-answer", *MISS_REASONS)
+ENDED_STATES = (
+    "accepted",
+    "finished",
+    "caller-gone",
+    "caller-no-answer",
+    NOT_RUNG,
+    *MISS_REASONS,
+)
 
 
 @dataclass(frozen=True)
@@ -48,7 +62,15 @@ class Transition:
     paused: bool = False
     wrap_until: float = 0.0
     heavy: bool = False
+    # Until when the caller is held back after a ring the carrier failed (0: not held).
+    held_until: float = 0.0
 
+
+# Marks an offer's ring as placed, once, while the reservation exists (never recreates it).
+_RUNG = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HSETNX', KEYS[1], 'rung_at', ARGV[1])
+"""
 
 # Moves an offered reservation's expiry later, never earlier, and only while it is offered.
 _EXTEND = """
@@ -141,6 +163,30 @@ class Reservations:
         if changed:
             self.record_miss(transition, now)
         return transition
+
+    def rung(self, reservation_id: str, now: float) -> bool:
+        """The agent's phone is ringing for the offer: only now can its timeout be a miss."""
+        key = self.redis.register_script(_RUNG)(
+            keys=[keys.reservation(reservation_id)], args=[repr(now)]
+        )
+        return bool(key)
+
+    def not_rung(self, reservation_id: str, now: float, *, hold: bool) -> Transition:
+        """The ring never reached the agent's phone: the offer ends with no miss counted.
+
+        The agent is free again in their old place. With `hold` (the carrier failed) the
+        caller is held back a while, longer after each failure; otherwise they are back in
+        their place at once.
+        """
+        answer = self.script.run(
+            "not_rung",
+            now,
+            reservation_id,
+            "1" if hold else "0",
+            repr(RING_FAILURE_HOLD_S),
+            repr(RING_FAILURE_HOLD_CAP_S),
+        )
+        return _transition(reservation_id, answer, answer[0] == NOT_RUNG)
 
     def record_miss(self, transition: Transition, now: float) -> None:
         """Append the events of a miss, and of the pause it caused."""
@@ -248,6 +294,8 @@ def _transition(reservation_id: str, answer: list[str], changed: bool) -> Transi
         return Transition(
             reservation_id, state, True, agent, call, int(answer[3]), answer[4] == "1"
         )
+    if state == NOT_RUNG:
+        return Transition(reservation_id, state, changed, agent, call, held_until=float(answer[3]))
     if state == "finished":
         return Transition(
             reservation_id,

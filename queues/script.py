@@ -39,7 +39,7 @@ local AGENTS, ROSTER = '@AGENTS@', '@ROSTER@'
 local DUE_RES, DUE_WRAP, DUE_COOL = '@DUE_RES@', '@DUE_WRAP@', '@DUE_COOL@'
 local DUE_CAP, DUE_SHIFT = '@DUE_CAP@', '@DUE_SHIFT@'
 local DUE_WIDEN, DUE_CALLBACK = '@DUE_WIDEN@', '@DUE_CALLBACK@'
-local DUE_LEGS = '@DUE_LEGS@'
+local DUE_LEGS, DUE_HELD = '@DUE_LEGS@', '@DUE_HELD@'
 local SPAN, CLASSES = @SPAN@, @CLASSES@
 local TTL, KEPT = @TTL@, @KEPT@
 local EVENTS, MAX_EVENTS = '@EVENTS@', @MAX_EVENTS@
@@ -128,6 +128,7 @@ local function finish_call(call, state, outcome)
   redis.call('HSET', key, 'state', state, 'outcome', outcome, 'ended_at', NOW, 'reservation', '')
   redis.call('ZREM', DUE_WIDEN, call)
   redis.call('ZREM', DUE_LEGS, call)
+  redis.call('ZREM', DUE_HELD, call)
   redis.call('EXPIRE', key, TTL)
 end
 
@@ -392,6 +393,45 @@ if OP == 'miss' then return (function()
   return miss(ARGV[A], ARGV[A + 1], tonumber(ARGV[A + 2]), tonumber(ARGV[A + 3]))
 end)() end
 
+-- An offer whose ring never reached the agent's phone (the carrier failed, or the ring ran too
+-- late): it ends with no miss, the agent free again in their old place in the idle order. With
+-- `hold` the caller is held back, `first` seconds after the call's first such failure, twice
+-- as long after each next one, up to `cap` (routing.matching.ring_failure_hold_s), so a
+-- failing carrier is not pressed; otherwise the caller is back in their place at once.
+local function unrung(rid, hold, first, cap)
+  local key = RES .. rid
+  local r = redis.call('HMGET', key, 'state', 'agent', 'call')
+  if not r[1] then return {'unknown'} end
+  if r[1] ~= 'offered' then return {'unchanged', r[1], r[2], r[3]} end
+  local agent, call = r[2], r[3]
+  redis.call('HSET', key, 'state', 'not-rung', 'ended_at', NOW)
+  redis.call('EXPIRE', key, TTL)
+  redis.call('ZREM', DUE_RES, rid)
+  redis.call('HSET', AGENT .. agent, 'activity', 'idle', 'reservation', '')
+  enter_pools(agent)
+  local ckey = QUEUED .. call
+  local held_until = 0
+  local c = redis.call('HMGET', ckey, 'state', 'reservation', 'queue', 'score')
+  if c[1] == 'reserved' and c[2] == rid then
+    if hold then
+      local failures = redis.call('HINCRBY', ckey, 'ring_failures', 1)
+      held_until = NOW + math.min(first * 2 ^ math.min(failures - 1, 30), cap)
+      redis.call('HSET', ckey, 'state', 'held', 'reservation', '')
+      redis.call('ZADD', DUE_HELD, held_until, call)
+    else
+      redis.call('HSET', ckey, 'state', 'waiting', 'reservation', '')
+      redis.call('ZADD', c[3], c[4], call)
+    end
+  end
+  event('not-rung', 'call', call, 'agent', agent, 'reservation', rid,
+    'held_until', held_until > 0 and string.format('%.3f', held_until) or '')
+  return {'not-rung', agent, call, fmt(held_until)}
+end
+
+if OP == 'not_rung' then return (function()
+  return unrung(ARGV[A], ARGV[A + 1] == '1', tonumber(ARGV[A + 2]), tonumber(ARGV[A + 3]))
+end)() end
+
 if OP == 'leave' then return (function()
   local call, outcome, returning_ttl = ARGV[A], ARGV[A + 1], tonumber(ARGV[A + 2])
   local key = QUEUED .. call
@@ -399,7 +439,7 @@ if OP == 'leave' then return (function()
   if not c[1] then return {'unknown'} end
   -- A callback keeps its place after the caller's line closes: that hang-up is expected.
   if c[5] == 'callback' and outcome == 'abandoned' then return {'callback', '', ''} end
-  if c[1] == 'waiting' or c[1] == 'scheduled' then
+  if c[1] == 'waiting' or c[1] == 'scheduled' or c[1] == 'held' then
     redis.call('ZREM', c[3], call)
     redis.call('ZREM', DUE_CALLBACK, call)
     finish_call(call, 'ended', outcome)
@@ -484,7 +524,8 @@ if OP == 'to_callback' then return (function()
   local call = ARGV[A]
   local key = QUEUED .. call
   local c = redis.call('HMGET', key, 'state', 'kind')
-  if c[1] ~= 'waiting' then return {'not-waiting', c[1] or ''} end
+  -- A caller held back after a failed ring waits all the same: they may ask for a callback.
+  if c[1] ~= 'waiting' and c[1] ~= 'held' then return {'not-waiting', c[1] or ''} end
   if c[2] == 'callback' then return {'unchanged'} end
   redis.call('HSET', key, 'kind', 'callback', 'callback_number', ARGV[A + 1])
   return {'callback', c[1]}
@@ -538,10 +579,20 @@ if OP == 'tick' then return (function()
     return found
   end
   for _, rid in ipairs(due(DUE_RES)) do
-    local result = miss(rid, 'timeout', cool_down, pause_after)
-    if result[1] == 'timeout' then
-      for _, item in ipairs({'timeout', rid, result[2], result[3], result[4], result[5]}) do
-        out[#out + 1] = item
+    if redis.call('HEXISTS', RES .. rid, 'rung_at') == 1 then
+      local result = miss(rid, 'timeout', cool_down, pause_after)
+      if result[1] == 'timeout' then
+        for _, item in ipairs({'timeout', rid, result[2], result[3], result[4], result[5]}) do
+          out[#out + 1] = item
+        end
+      end
+    else
+      -- The agent's phone never rang (the ring job never ran, or ran too late): no miss.
+      local result = unrung(rid, false, 0, 0)
+      if result[1] == 'not-rung' then
+        for _, item in ipairs({'not-rung', rid, result[2], result[3]}) do
+          out[#out + 1] = item
+        end
       end
     end
   end
@@ -573,6 +624,15 @@ if OP == 'tick' then return (function()
       redis.call('HSET', QUEUED .. call, 'state', 'waiting')
       redis.call('ZADD', c[2], c[3], call)
       out[#out + 1] = 'callback-due'
+      out[#out + 1] = call
+    end
+  end
+  for _, call in ipairs(due(DUE_HELD)) do
+    local c = redis.call('HMGET', QUEUED .. call, 'state', 'queue', 'score')
+    if c[1] == 'held' then
+      redis.call('HSET', QUEUED .. call, 'state', 'waiting')
+      redis.call('ZADD', c[2], c[3], call)
+      out[#out + 1] = 'held-due'
       out[#out + 1] = call
     end
   end
@@ -608,6 +668,7 @@ def _source(policy: RoutingPolicy) -> str:
         "DUE_WIDEN": keys.due_widenings(),
         "DUE_CALLBACK": keys.due_callbacks(),
         "DUE_LEGS": keys.due_leg_checks(),
+        "DUE_HELD": keys.due_held_calls(),
     }
     text = _LUA
     for name, value in fills.items():

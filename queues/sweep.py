@@ -1,9 +1,10 @@
 """The sweep: timers that came due and repairs after a crash, then the matches they allow.
 
-Reservations that rang out, wrap-ups and cool-downs that ended, heavy-call caps that lifted,
-shifts that started or ended, callbacks due for another try and calls whose skill requirement
-widened: each is handled once however many sweeps run, since the script takes a due entry out
-in the same step that acts on it.
+Reservations that rang out (a miss only when the agent's phone did ring), wrap-ups and
+cool-downs that ended, heavy-call caps that lifted, shifts that started or ended, callbacks due
+for another try, calls held back after a failed ring and calls whose skill requirement widened:
+each is handled once however many sweeps run, since the script takes a due entry out in the
+same step that acts on it.
 
 Calls whose Twilio leg ended without the app hearing of it (a lost hang-up webhook, a crash)
 are found by `LegChecks`: every call in routing is due a look at its leg a while after it
@@ -37,7 +38,7 @@ LEG_CHECK_EVERY_S = 60.0
 # Twilio's statuses of a leg that has ended (a 404 for the leg counts as ended too).
 GONE_STATUSES = frozenset({"completed", "canceled", "failed", "busy", "no-answer"})
 # Routing states in which the caller's own leg is the call (before an agent took it).
-CALLER_LEG_STATES = ("waiting", "reserved")
+CALLER_LEG_STATES = ("waiting", "reserved", "held")
 # Routing states after an agent took the call: the agent's leg ends it (wrap-up follows).
 AGENT_LEG_STATES = ("connected", "dialling")
 
@@ -55,10 +56,13 @@ class SweepReport:
     """What one sweep did, and the reservations it made (each needs its agent rung)."""
 
     timeouts: list[Transition] = field(default_factory=list)
+    # Offers that ran out before the agent's phone ever rang: ended with no miss.
+    not_rung: list[Transition] = field(default_factory=list)
     wrap_ups_ended: list[str] = field(default_factory=list)
     freed: list[str] = field(default_factory=list)
     cap_releases: list[str] = field(default_factory=list)
     callbacks_due: list[str] = field(default_factory=list)
+    held_back_due: list[str] = field(default_factory=list)
     widened: list[str] = field(default_factory=list)
     matches: list[Match] = field(default_factory=list)
 
@@ -81,9 +85,12 @@ def sweep(
     # so a caller who rang out does not jump ahead of those who waited longer.
     # An agent who rang out is free again at once only when there is no cool-down.
     timed_out = [t.agent_id for t in report.timeouts] if policy.cool_down_s == 0 else []
-    freed = list(dict.fromkeys(report.freed + report.cap_releases + timed_out))
+    # An agent whose phone never rang is free at once, in their old place.
+    unrung = [t.agent_id for t in report.not_rung]
+    freed = list(dict.fromkeys(report.freed + report.cap_releases + timed_out + unrung))
     report.matches.extend(matcher.match_agents(freed, now))
-    calls = [t.call_sid for t in report.timeouts] + report.callbacks_due + report.widened
+    returned = [t.call_sid for t in report.timeouts + report.not_rung]
+    calls = returned + report.callbacks_due + report.held_back_due + report.widened
     for call_sid in dict.fromkeys(calls):
         match = matcher.match_call(call_sid, now)
         if match is not None:
@@ -103,6 +110,10 @@ def _read_tick(answer: list[str]) -> SweepReport:
                 Transition(rid, "timeout", True, agent, call, int(misses), paused == "1")
             )
             index += 6
+        elif kind == "not-rung":
+            rid, agent, call = answer[index + 1 : index + 4]
+            report.not_rung.append(Transition(rid, kind, True, agent, call))
+            index += 4
         elif kind == "wrap-up-end":
             report.wrap_ups_ended.append(answer[index + 1])
             if answer[index + 2] == "1":
@@ -113,6 +124,7 @@ def _read_tick(answer: list[str]) -> SweepReport:
                 "free": report.freed,
                 "cap-release": report.cap_releases,
                 "callback-due": report.callbacks_due,
+                "held-due": report.held_back_due,
                 "widen": report.widened,
             }[kind]
             target.append(answer[index + 1])

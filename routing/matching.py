@@ -22,6 +22,11 @@ LEVELS = (3, 2, 1)
 OPEN, CAPPED = "open", "capped"
 # Reasons a reservation ends without the agent taking the call: each counts as a miss.
 MISS_REASONS = ("declined", "no-answer", "busy", "timeout")
+# A ring that never reached the agent's phone (the carrier failed) is no miss: the caller is
+# held back this long after the first such failure, twice as long after each next one, up to
+# the cap, so a failing carrier is not pressed with the same call again and again.
+RING_FAILURE_HOLD_S = 2.0
+RING_FAILURE_HOLD_CAP_S = 30.0
 
 DEFAULT_STEPS = ((0, 2, False), (60, 1, False), (180, 1, True))
 
@@ -119,6 +124,8 @@ class WaitingCall:
     arrival: float
     priority: str = "normal"
     heavy: bool = False
+    # Held back until then after rings the carrier failed (`ring_failure_hold_s`).
+    not_before: float = 0.0
 
     @property
     def score(self) -> float:
@@ -252,6 +259,8 @@ def is_eligible(policy: RoutingPolicy, agent: AgentState, call: WaitingCall, now
     """Tell whether an agent may be offered a call now (the heavy-call cap aside)."""
     if not is_free(agent, now) or call.language not in agent.languages:
         return False
+    if call.not_before > now:
+        return False
     step = policy.step(call.area, now - call.arrival)
     if agent.level(call.area) >= step.min_level:
         return True
@@ -262,6 +271,8 @@ def choose_agent(
     policy: RoutingPolicy, call: WaitingCall, agents: Iterable[AgentState], now: float
 ) -> Choice | None:
     """Pick the agent for a call: first pool group with a free agent, longest idle in it."""
+    if call.not_before > now:
+        return None
     free = [a for a in agents if is_free(a, now) and call.language in a.languages]
     for group in search_order(policy, call, now):
         candidates = [
@@ -318,6 +329,14 @@ def choose_call(
 def miss(policy: RoutingPolicy, misses_in_row: int) -> Miss:
     """The consequence of an agent's miss (count includes this one): cool down, maybe pause."""
     return Miss(policy.cool_down_s, misses_in_row >= policy.pause_after)
+
+
+def ring_failure_hold_s(failures: int) -> float:
+    """How long a call is held back after the carrier failed to ring for it `failures` times."""
+    if failures < 1:
+        return 0.0
+    # The exponent is capped too: the cap is reached long before, and 2.0 ** n must not overflow.
+    return min(RING_FAILURE_HOLD_S * 2.0 ** min(failures - 1, 30), RING_FAILURE_HOLD_CAP_S)
 
 
 def is_heavy(

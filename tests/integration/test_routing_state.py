@@ -23,6 +23,7 @@ from routing.matching import (
     choose_agent,
     choose_call,
     default_policy,
+    ring_failure_hold_s,
 )
 from routing.pins import pin_matches
 from routing.roster import Agent, DatedException, Roster, Shift, parse_roster
@@ -95,11 +96,13 @@ def test_every_key_format_is_pinned():
     assert keys.due_shift_changes() == "hotline:due:shift-changes"
     assert keys.due_widenings() == "hotline:due:widenings"
     assert keys.due_callbacks() == "hotline:due:callbacks"
+    assert keys.due_held_calls() == "hotline:due:held-calls"
     assert keys.due_leg_checks() == "hotline:due:leg-checks"
     assert keys.leg_check_hold() == "hotline:leg-check-hold"
     assert keys.returning_caller("abc") == "hotline:returning:abc"
     assert keys.handle_times("labor") == "hotline:handle-times:labor"
     assert keys.rate_limit("calls") == "hotline:rate:calls"
+    assert keys.carrier_failures() == "hotline:carrier-failures"
     # The routing script builds per-id keys from the prefix for an empty id.
     for key in (keys.agent, keys.agent_heavy_calls, keys.queued_call, keys.reservation):
         assert key("x1") == key("") + "x1"
@@ -167,7 +170,9 @@ def test_labor_caller_reaches_the_labor_specialist(hotline: Hotline):
 def test_decline_keeps_the_callers_place_and_pauses_after_two(hotline: Hotline):
     hotline.staff(make_agent("a1", {"labor": 3}), make_agent("a2", {"labor": 3}))
     first = hotline.queue("CA0", now=NOW - 5)
-    assert hotline.queue("CA1") is not None  # both agents now ringing
+    other = hotline.queue("CA1")
+    for offer in (first, other):  # both agents' phones now ringing
+        assert hotline.reservations.rung(offer.reservation_id, NOW)
     declined = hotline.reservations.decline(first.reservation_id, NOW + 1)
     assert declined.changed and declined.misses == 1 and not declined.paused
     assert hotline.room.get("CA0").state == "waiting"
@@ -193,6 +198,7 @@ def test_reservation_timeout_by_sweep_offers_the_next_agent(hotline: Hotline):
     hotline.staff(make_agent("a1", {"labor": 3}), make_agent("a2", {"labor": 3}))
     first = hotline.queue("CA1")
     assert first.agent_id == "a1"
+    assert hotline.reservations.rung(first.reservation_id, NOW + 1)  # a1's phone rang
     assert sweep(hotline.redis, hotline.policy, NOW + 19).timeouts == []
     report = sweep(hotline.redis, hotline.policy, NOW + 20)
     assert [t.agent_id for t in report.timeouts] == ["a1"]
@@ -201,6 +207,68 @@ def test_reservation_timeout_by_sweep_offers_the_next_agent(hotline: Hotline):
     # Accepting too late changes nothing.
     late = hotline.reservations.accept(first.reservation_id, NOW + 21)
     assert not late.changed and late.state == "timeout"
+
+
+def test_an_offer_whose_phone_never_rang_times_out_without_a_miss(hotline: Hotline):
+    """A ring job that never ran (a worker down) is not the agent ignoring a call."""
+    hotline.staff(make_agent("a1", {"labor": 3}), make_agent("a2", {"labor": 3}))
+    first = hotline.queue("CA1", now=NOW - 5)
+    assert first.agent_id == "a1"
+
+    report = sweep(hotline.redis, hotline.policy, NOW + 20)
+
+    assert report.timeouts == []
+    assert [(t.agent_id, t.call_sid) for t in report.not_rung] == [("a1", "CA1")]
+    assert hotline.reservations.get(first.reservation_id).state == "not-rung"
+    agent = hotline.board.get("a1")
+    assert agent.misses == 0 and agent.cool_until == 0 and agent.paused == ""
+    # Back in their places: the caller is offered again at once, to a1 who is longest idle.
+    assert [(m.agent_id, m.call_sid) for m in report.matches] == [("a1", "CA1")]
+    assert "not-rung" in hotline.kinds() and "timeout" not in hotline.kinds()
+
+
+def test_a_ring_the_carrier_failed_holds_the_caller_back_longer_each_time(hotline: Hotline):
+    hotline.staff(make_agent("a1", {"labor": 3}))
+    match = hotline.queue("CA0", now=NOW - 30)
+    idle_since = hotline.board.get("a1").idle_since
+    now = NOW
+    for failures in (1, 2, 3):
+        failed = hotline.reservations.not_rung(match.reservation_id, now, hold=True)
+        assert failed.changed and failed.state == "not-rung"
+        hold = ring_failure_hold_s(failures)
+        assert failed.held_until == now + hold
+        assert hotline.reservations.not_rung(match.reservation_id, now, hold=True).changed is False
+        agent = hotline.board.get("a1")
+        # No miss, no cool-down, no pause, and the same place in the idle order.
+        assert (agent.free, agent.misses, agent.paused) == (True, 0, "")
+        assert agent.idle_since == idle_since
+        assert hotline.room.get("CA0").state == "held"
+        assert hotline.room.position("CA0") is None
+        assert hotline.matcher.match_call("CA0", now) is None
+        # Held back: a1 is free, but not offered CA0 before the hold ends.
+        assert hotline.matcher.match_agent("a1", now + hold - 0.5) is None
+        assert sweep(hotline.redis, hotline.policy, now + hold - 0.5).held_back_due == []
+        now += hold
+        report = sweep(hotline.redis, hotline.policy, now)
+        assert report.held_back_due == ["CA0"]
+        (match,) = report.matches
+        assert (match.agent_id, match.call_sid) == ("a1", "CA0")
+    assert [ring_failure_hold_s(n) for n in (1, 2, 3, 4, 5, 6, 99)] == [2, 4, 8, 16, 30, 30, 30]
+
+
+def test_a_held_back_caller_can_hang_up_or_ask_for_a_callback(hotline: Hotline):
+    hotline.staff(make_agent("a1", {"labor": 3}))
+    for sid in ("CA1", "CA2"):
+        match = hotline.queue(sid)
+        hotline.reservations.not_rung(match.reservation_id, NOW, hold=True)
+        assert hotline.room.get(sid).state == "held"
+    assert hotline.room.hang_up("CA1", NOW + 1).changed
+    assert hotline.room.get("CA1").outcome == "abandoned"
+    assert hotline.room.to_callback("CA2", "+8613812345678", NOW + 1)
+    report = sweep(hotline.redis, hotline.policy, NOW + 100)
+    assert report.held_back_due == ["CA2"]  # the hung-up caller is gone from the holding list
+    (match,) = report.matches
+    assert (match.call_sid, match.kind) == ("CA2", "callback")
 
 
 def test_caller_hangs_up_while_the_agent_rings(hotline: Hotline):
@@ -487,6 +555,26 @@ def test_redis_matcher_agrees_with_the_pure_policy(hotline: Hotline):
             wanted = choose_call(policy, agent_state, calls, NOW)
             got = line.matcher.match_agent(agent_state.id, NOW)
             assert (got.call_sid if got else None) == (wanted.call_sid if wanted else None)
+            # Rings the carrier failed: each ends its offer with no miss, the agent keeps their
+            # place and the call is held back; the matcher then skips held calls as the pure
+            # policy does, from the agent's side and from the call's.
+            for _ in range(rng.randint(1, 4)):
+                if got is None:
+                    break
+                ended = line.reservations.not_rung(got.reservation_id, NOW, hold=True)
+                assert ended.changed and ended.held_until == NOW + ring_failure_hold_s(1)
+                calls = [
+                    replace(c, not_before=ended.held_until) if c.call_sid == got.call_sid else c
+                    for c in calls
+                ]
+                held = next(c for c in calls if c.call_sid == got.call_sid)
+                assert choose_agent(policy, held, states, NOW) is None
+                assert line.matcher.match_call(held.call_sid, NOW) is None
+                wanted = choose_call(policy, agent_state, calls, NOW)
+                got = line.matcher.match_agent(agent_state.id, NOW)
+                assert (got.call_sid if got else None) == (wanted.call_sid if wanted else None)
+                status = line.board.get(agent_state.id)
+                assert status.misses == 0 and status.idle_since == agent_state.idle_since
 
 
 def test_an_offer_can_be_given_more_time_only_while_it_rings(hotline: Hotline):
