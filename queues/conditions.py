@@ -11,6 +11,7 @@ writes a `condition-cleared` event. `/healthz` and the wallboard list the active
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from redis import Redis
@@ -72,7 +73,9 @@ class Conditions:
             # raised from low-level jobs need not load until a page is due.
             from queues.alerts import raise_alert
 
-            alert_id = f"{TRIGGER_PREFIX}{name}-{int(now)}"
+            # The alert id names the page's RQ job, which takes letters, digits, "_" and "-"
+            # only: a condition such as "self_check:workers" must page all the same.
+            alert_id = re.sub(r"[^A-Za-z0-9_-]", "-", f"{TRIGGER_PREFIX}{name}-{int(now)}")
             self.redis.hset(keys.crisis_alert(alert_id), "detail", detail)
             raise_alert(self.redis, alert_id, trigger=TRIGGER_PREFIX + name, language="", now=now)
         return True
