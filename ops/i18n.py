@@ -199,6 +199,48 @@ WORDS: dict[str, dict[str, str]] = {
     "fu_open_only": {"zh": "只看待回访", "en": "Open follow-ups only"},
     "fu_back": {"zh": "返回回访列表", "en": "Back to follow-ups"},
     "call": {"zh": "来电", "en": "Call"},
+    "conditions": {"zh": "当前无法兑现的承诺", "en": "Promises not kept right now"},
+    "conditions_help": {
+        "zh": "系统每分钟自检一次；问题解决后此处自动消除。运行 hotline doctor 可立即检查。",
+        "en": "The hotline checks itself every minute; each line clears itself once it holds "
+        "again. Run hotline doctor to check now.",
+    },
+    "since": {"zh": "始于", "en": "since"},
+}
+
+# What each standing condition (queues.conditions) means, for the wallboard; its detail line
+# is shown as raised.
+CONDITION_WORDS: dict[str, dict[str, str]] = {
+    "carrier_unreachable": {
+        "zh": "无法连接电话运营商（Twilio）",
+        "en": "The carrier (Twilio) is unreachable",
+    },
+    "self_check:supervisor_on_call": {
+        "zh": "未来24小时内有时段无主管值班",
+        "en": "No supervisor on call in some hour of the next 24 h",
+    },
+    "self_check:crisis_agent_on_shift": {
+        "zh": "有服务开放时段无危机培训坐席在班",
+        "en": "No crisis-trained agent on shift while an area is open",
+    },
+    "self_check:crisis_numbers": {"zh": "缺少危机热线号码", "en": "Crisis numbers missing"},
+    "self_check:carrier": {
+        "zh": "电话运营商（Twilio）接口无响应",
+        "en": "The carrier's (Twilio's) REST API does not answer",
+    },
+    "self_check:workers": {
+        "zh": "后台任务进程无心跳，任务无人执行",
+        "en": "No live worker: jobs are not being run",
+    },
+    "self_check:queue_waits": {"zh": "后台任务等待过久", "en": "Jobs waiting too long"},
+    "self_check:redis_persistence": {
+        "zh": "Redis 未开启持久化，重启会丢失数据",
+        "en": "Redis keeps nothing over a restart",
+    },
+    "self_check:holiday_data": {
+        "zh": "节假日数据未覆盖未来90天",
+        "en": "Holiday data does not cover the next 90 days",
+    },
 }
 
 DAY_NAMES = {
@@ -220,3 +262,8 @@ def word(key: str, **fields: object) -> str:
     """A console word in the page language."""
     text = WORDS[key][current_language()]
     return text.format(**fields) if fields else text
+
+
+def condition_label(name: str) -> dict[str, str]:
+    """A standing condition's label in each language; its name when it has none."""
+    return CONDITION_WORDS.get(name, {language: name for language in LANGUAGES})

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from ops import context
 from ops.errors import Invalid
+from ops.i18n import condition_label
 from queues import keys
 from queues.conditions import Conditions
 from queues.followups import FollowUps
@@ -92,7 +93,7 @@ def wallboard() -> dict[str, Any]:
         "followups_open": FollowUps(context.redis()).open_count(),
         # Promises the hotline cannot keep right now (queues.conditions), oldest first.
         "conditions": [
-            {"name": c.name, "detail": c.detail, "since": c.since}
+            {"name": c.name, "label": condition_label(c.name), "detail": c.detail, "since": c.since}
             for c in Conditions(context.redis()).active()
         ],
     }

@@ -237,7 +237,13 @@ def paths() -> dict[str, dict[str, Any]]:
                 errors=(404,),
             ),
         },
-        "/api/v1/wallboard": {"get": _op("Live queue and agent figures", SUP)},
+        "/api/v1/wallboard": {
+            "get": _op(
+                "Live queue and agent figures, and `conditions`: the promises the hotline cannot "
+                "keep right now (name, label in zh and en, detail, since)",
+                SUP,
+            )
+        },
         "/api/v1/alerts": {
             "get": _op(
                 "Supervisor alerts after an event id", SUP, params=[_query("after")], errors=(422,)

@@ -44,7 +44,29 @@
       Object.keys(data.agents).forEach(function (state) {
         set(board, '[data-state="' + state + '"]', data.agents[state]);
       });
+      showConditions(board.querySelector("#conditions"), data.conditions || []);
     });
+  }
+
+  // Promises the hotline cannot keep right now: the list is redrawn whole, shown while any.
+  function showConditions(section, conditions) {
+    if (!section) { return; }
+    var list = section.querySelector('[data-field="conditions"]');
+    list.textContent = "";
+    conditions.forEach(function (condition) {
+      var li = document.createElement("li");
+      li.dataset.condition = condition.name;
+      var label = document.createElement("strong");
+      label.textContent = (condition.label && condition.label[section.dataset.lang]) || condition.name;
+      var detail = document.createElement("span");
+      detail.textContent = condition.detail;
+      var since = document.createElement("small");
+      since.textContent = section.dataset.since + " " +
+        new Date(condition.since * 1000).toLocaleString();
+      li.append(label, " ", detail, " ", since);
+      list.appendChild(li);
+    });
+    section.hidden = conditions.length === 0;
   }
 
   var alerts = document.querySelector("[data-live-alerts]");
