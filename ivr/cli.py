@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     from ops import commands as ops_commands
 
     ops_commands.register(commands, load_config=lambda: _load_or_report(Settings.from_env()))
+    from ivr import doctor
+
+    doctor.register(commands, load_config=lambda: _load_or_report(Settings.from_env()))
     return parser
 
 
@@ -288,6 +291,7 @@ def _worker(args: argparse.Namespace) -> int:
     from ivr.state import app_runtime
     from queues import worker
     from queues.dispatch import schedule_sweep
+    from queues.doctor import schedule_self_check
     from voicemail.jobs import schedule_periodic as schedule_voicemail_jobs
 
     url = os.environ.get("REDIS_URL")
@@ -297,6 +301,7 @@ def _worker(args: argparse.Namespace) -> int:
     app = create_app()
     rt = app_runtime(app)
     schedule_sweep(rt.redis, delay_s=1)
+    schedule_self_check(rt.redis, delay_s=5)
     schedule_voicemail_jobs(rt.redis)
     _ensure_twilio_queues(rt)
     # Each job runs in a fork of this process: what is loaded here, every job starts with.

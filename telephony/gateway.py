@@ -170,6 +170,10 @@ class Gateway:
                 code=_error_code_from_text(getattr(response, "text", "")),
             ) from error
 
+    def check_reachable(self) -> None:
+        """Make one cheap authenticated request (a page of one queue); raise GatewayError if not."""
+        self._call_api(lambda: self.client.queues.list(limit=1))
+
     # -- calls --------------------------------------------------------------------------
 
     def create_call(
