@@ -10,9 +10,7 @@ only `pin_hash` and the audit log only a short fingerprint of it, never a PIN.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 from dataclasses import replace
 from typing import Any
@@ -26,13 +24,13 @@ from queues.agents import PRESENCES, ImportReport, UnknownAgent
 from routing.hours import DAY_IDS, MINUTES_PER_DAY, parse_range
 from routing.problems import ProblemsError
 from routing.roster import (
-    CSV_EXPORT_COLUMNS,
     DEFAULT_TIMEZONE,
     Agent,
     Roster,
     Shift,
     agent_document,
     export_roster,
+    export_roster_csv,
     hash_agent_pin,
     hash_pins,
     parse_roster,
@@ -75,34 +73,7 @@ def export(fmt: str) -> str:
     if fmt not in FORMATS:
         raise Invalid(f"format must be one of {', '.join(FORMATS)}", field="format")
     roster = current_roster()
-    return export_roster(roster) if fmt == "yaml" else roster_csv(roster)
-
-
-def roster_csv(roster: Roster) -> str:
-    """Render a roster as CSV, one agent a row, in the columns a CSV import reads."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_EXPORT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for agent in roster.agents:
-        document = agent_document(agent, DEFAULT_TIMEZONE)
-        writer.writerow(
-            {
-                "id": agent.id,
-                "name": agent.name,
-                "phone": agent.phone,
-                "languages": " ".join(agent.languages),
-                "skills": " ".join(f"{area}:{level}" for area, level in agent.skills.items()),
-                "crisis_trained": "yes" if agent.crisis_trained else "no",
-                "pin_hash": agent.pin_hash or "",
-                "shifts": ";".join(f"{s['days']} {s['hours']}" for s in document["shifts"]),
-                "exceptions": ";".join(
-                    f"{e['date']} off" if e.get("day_off") else f"{e['date']} {e['hours']}"
-                    for e in document.get("exceptions", [])
-                ),
-                "timezone": agent.timezone if agent.timezone != DEFAULT_TIMEZONE else "",
-            }
-        )
-    return out.getvalue()
+    return export_roster(roster) if fmt == "yaml" else export_roster_csv(roster)
 
 
 # --- shifts -----------------------------------------------------------------------------------

@@ -45,7 +45,16 @@ AGENT_FIELDS = frozenset(
         "timezone",
     }
 )
+# A CSV roster is one row per person, the `role` column saying whose: an agent (also when the
+# column is left out, as in files written before supervisors had rows), a supervisor (on-call
+# hours in `on_call`), or the one `roster` row, whose `timezone` is the default for every row
+# that leaves its own empty.
+AGENT_ROW = "agent"
+SUPERVISOR_ROW = "supervisor"
+ROSTER_ROW = "roster"
+CSV_ROLES = (AGENT_ROW, SUPERVISOR_ROW, ROSTER_ROW)
 CSV_COLUMNS = (
+    "role",
     "id",
     "name",
     "phone",
@@ -55,11 +64,16 @@ CSV_COLUMNS = (
     "pin",
     "pin_hash",
     "shifts",
+    "on_call",
     "exceptions",
     "timezone",
 )
+CSV_REQUIRED_COLUMNS = ("id", "name", "phone", "languages", "skills")
 # An export never has a plain PIN, only its hash.
 CSV_EXPORT_COLUMNS = tuple(name for name in CSV_COLUMNS if name != "pin")
+# The columns that belong to agents alone, and to supervisors alone.
+_AGENT_ONLY = ("languages", "skills", "crisis_trained", "pin", "pin_hash", "shifts")
+_SUPERVISOR_ONLY = ("on_call",)
 SUPERVISOR_FIELDS = frozenset({"id", "name", "phone", "on_call", "exceptions", "timezone"})
 _AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -552,40 +566,110 @@ def parse_roster_csv(
     languages: Iterable[str],
     timezone: str = DEFAULT_TIMEZONE,
 ) -> Roster:
-    """Check a CSV roster (one agent per row, compact columns) and build it, or raise."""
+    """Check a CSV roster (a row per person, compact columns) and build it, or raise."""
     reader = _Reader(area_ids, languages)
     rows = csv.DictReader(io.StringIO(text))
     header = rows.fieldnames or []
-    missing = [name for name in CSV_COLUMNS[:5] if name not in header]
+    missing = [name for name in CSV_REQUIRED_COLUMNS if name not in header]
     for name in missing:
         reader.fail(("header", name), "missing column", 1)
     for name in header:
         if name not in CSV_COLUMNS:
             reader.fail(("header", name), f"unknown column; use {', '.join(CSV_COLUMNS)}", 1)
-    agents: list[tuple[Agent, Path]] = []
-    row_lines: dict[Path, int] = {}
+    cells: list[tuple[str, dict[str, str], int]] = []
     if not missing:
-        for index, row in enumerate(rows):
-            path: Path = ("agents", index)
-            row_lines[path] = rows.line_num
-            before = len(reader.problems)
-            entry = _csv_entry(reader, row, path)
-            agent = reader.agent(entry, path, timezone)
-            if agent is not None and len(reader.problems) == before:
+        for row in rows:
+            cell = {name: (value or "").strip() for name, value in row.items() if name is not None}
+            cells.append((cell.get("role", "").lower() or AGENT_ROW, cell, rows.line_num))
+    zone = _csv_zone(reader, [(cell, line) for role, cell, line in cells if role == ROSTER_ROW])
+    zone = zone or timezone
+    lines: dict[Path, int] = {}
+    agents: list[tuple[Agent, Path]] = []
+    supervisors: list[tuple[Supervisor, Path]] = []
+    counts = {AGENT_ROW: 0, SUPERVISOR_ROW: 0}
+    for role, cell, line in cells:
+        if role not in counts:
+            if role != ROSTER_ROW:
+                reader.fail(("role",), f"expected agent, supervisor or roster, got {role!r}", line)
+            continue
+        path: Path = ("agents" if role == AGENT_ROW else "supervisors", counts[role])
+        counts[role] += 1
+        lines[path] = line
+        if role == AGENT_ROW:
+            agent = _csv_agent(reader, cell, path, zone)
+            if agent is not None:
                 agents.append((agent, path))
-        reader.check_roster(agents)
+        else:
+            supervisor = _csv_supervisor(reader, cell, path, zone)
+            if supervisor is not None:
+                supervisors.append((supervisor, path))
+    reader.check_roster(agents)
+    reader.check_supervisors(supervisors)
     if not agents and not reader.problems:
         reader.fail(("agents",), "the roster has no agents", 1)
     if reader.problems:
         # Every problem of a row is reported on the row's line in the file.
-        located = [p if p.line else p.located(row_lines.get(p.path[:2])) for p in reader.problems]
+        located = [p if p.line else p.located(lines.get(p.path[:2])) for p in reader.problems]
         raise ProblemsError(source, located)
-    return Roster(tuple(agent for agent, _ in agents), timezone)
+    return Roster(
+        tuple(agent for agent, _ in agents),
+        zone,
+        tuple(supervisor for supervisor, _ in supervisors),
+    )
 
 
-def _csv_entry(reader: _Reader, row: Mapping[str, str | None], path: Path) -> dict[str, Any]:
+def _csv_zone(reader: _Reader, rows: list[tuple[dict[str, str], int]]) -> str | None:
+    """The default time zone from the roster row, if there is one."""
+    if not rows:
+        return None
+    (cell, line), *others = rows
+    for name in sorted(set(CSV_COLUMNS) - {"role", "timezone"}):
+        if cell.get(name):
+            reader.fail(("roster", name), "the roster row only sets timezone", line)
+    before = len(reader.problems)
+    zone = reader.zone(cell.get("timezone", ""), ("roster", "timezone"))
+    reader.problems[before:] = [p.located(line) for p in reader.problems[before:]]
+    for _, later in others:
+        reader.fail(("roster",), "give one roster row only", later)
+    return zone
+
+
+def _csv_agent(reader: _Reader, cell: dict[str, str], path: Path, zone: str) -> Agent | None:
+    """Read an agent's row; None when it has a problem."""
+    before = len(reader.problems)
+    for name in _SUPERVISOR_ONLY:
+        if cell.get(name):
+            reader.fail(
+                (*path, name), f"only supervisors have {name}; an agent's hours go in shifts"
+            )
+    entry = _csv_entry(reader, cell, path)
+    agent = reader.agent(entry, path, zone)
+    return agent if len(reader.problems) == before else None
+
+
+def _csv_supervisor(
+    reader: _Reader, cell: dict[str, str], path: Path, zone: str
+) -> Supervisor | None:
+    """Read a supervisor's row; None when it has a problem."""
+    before = len(reader.problems)
+    for name in _AGENT_ONLY:
+        if cell.get(name):
+            reader.fail((*path, name), f"only agents have {name}")
+    entry: dict[str, Any] = {
+        "id": cell.get("id", ""),
+        "name": cell.get("name", ""),
+        "phone": cell.get("phone", ""),
+        "on_call": [_csv_shift(item) for item in _items(cell.get("on_call", ""))],
+        "exceptions": [_csv_exception(item) for item in _items(cell.get("exceptions", ""))],
+    }
+    if cell.get("timezone"):
+        entry["timezone"] = cell["timezone"]
+    supervisor = reader.supervisor(entry, path, zone)
+    return supervisor if len(reader.problems) == before else None
+
+
+def _csv_entry(reader: _Reader, cell: Mapping[str, str], path: Path) -> dict[str, Any]:
     """Turn one CSV row's compact columns into the fields of a YAML agent."""
-    cell = {name: (value or "").strip() for name, value in row.items() if name is not None}
     entry: dict[str, Any] = {
         "id": cell.get("id", ""),
         "name": cell.get("name", ""),
@@ -666,6 +750,57 @@ def export_roster(roster: Roster) -> str:
             supervisor_document(supervisor, roster.timezone) for supervisor in roster.supervisors
         ]
     return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
+
+
+def export_roster_csv(roster: Roster) -> str:
+    """Render a roster as CSV that parse_roster reads back to an equal roster, PINs as hashes."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_EXPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerow({"role": ROSTER_ROW, "timezone": roster.timezone})
+    for agent in roster.agents:
+        document = agent_document(agent, roster.timezone)
+        writer.writerow(
+            {
+                "role": AGENT_ROW,
+                "id": agent.id,
+                "name": agent.name,
+                "phone": agent.phone,
+                "languages": " ".join(agent.languages),
+                "skills": " ".join(f"{area}:{level}" for area, level in agent.skills.items()),
+                "crisis_trained": "yes" if agent.crisis_trained else "no",
+                "pin_hash": agent.pin_hash or "",
+                "shifts": _csv_hours(document["shifts"]),
+                "exceptions": _csv_exceptions(document.get("exceptions", [])),
+                "timezone": document.get("timezone", ""),
+            }
+        )
+    for supervisor in roster.supervisors:
+        document = supervisor_document(supervisor, roster.timezone)
+        writer.writerow(
+            {
+                "role": SUPERVISOR_ROW,
+                "id": supervisor.id,
+                "name": supervisor.name,
+                "phone": supervisor.phone,
+                "on_call": _csv_hours(document["on_call"]),
+                "exceptions": _csv_exceptions(document.get("exceptions", [])),
+                "timezone": document.get("timezone", ""),
+            }
+        )
+    return out.getvalue()
+
+
+def _csv_hours(entries: Iterable[Mapping[str, str]]) -> str:
+    """Weekly hours in one cell: "mon-fri 09:00-17:00;sat 09:00-13:00"."""
+    return ";".join(f"{entry['days']} {entry['hours']}" for entry in entries)
+
+
+def _csv_exceptions(entries: Iterable[Mapping[str, Any]]) -> str:
+    """Dated exceptions in one cell: "2026-10-01 off;2026-10-10 09:00-17:00"."""
+    return ";".join(
+        f"{e['date']} off" if e.get("day_off") else f"{e['date']} {e['hours']}" for e in entries
+    )
 
 
 def agent_document(agent: Agent, default_zone: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
