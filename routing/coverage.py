@@ -22,6 +22,8 @@ HOUR = timedelta(hours=1)
 Span = tuple[datetime, datetime]
 NO_SUPERVISOR = "no-supervisor"
 NO_CRISIS_AGENT = "no-crisis-agent"
+# A roster import must cover this far ahead: long enough to see a gap and fix it before it opens.
+ROSTER_CHECK_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,17 @@ def staffing_gaps(
             for span in _subtract(opened, crisis)
         ]
     return tuple(sorted(found, key=lambda gap: (gap.start, gap.kind != NO_SUPERVISOR)))
+
+
+def roster_gaps(
+    roster: Roster,
+    areas: Mapping[str, Any] | Iterable[str],
+    now: datetime,
+    *,
+    days: int = ROSTER_CHECK_DAYS,
+) -> tuple[StaffingGap, ...]:
+    """The gaps a roster would leave from now over the coming days, in now's zone."""
+    return staffing_gaps(roster, areas, now, now + timedelta(days=days))
 
 
 def format_stretch(start: datetime, end: datetime) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,13 +13,23 @@ from hypothesis import strategies as st
 from routing.coverage import (
     NO_CRISIS_AGENT,
     NO_SUPERVISOR,
+    ROSTER_CHECK_DAYS,
     StaffingGap,
     format_stretch,
+    roster_gaps,
     staffing_gaps,
 )
 from routing.holidays import HolidayCalendar, HolidayRules
 from routing.hours import Opening, WeeklyHours
-from routing.roster import Agent, DatedException, Roster, Shift, Supervisor, on_call
+from routing.roster import (
+    Agent,
+    DatedException,
+    Roster,
+    Shift,
+    Supervisor,
+    on_call,
+    parse_roster,
+)
 from routing.shifts import agent_on_shift
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -197,6 +208,49 @@ def test_a_stretch_ending_at_the_next_midnight_reads_24_00():
     assert format_stretch(at(MONDAY, 16), at(MONDAY + timedelta(days=1))) == (
         "2026-12-07 16:00-24:00 Asia/Shanghai"
     )
+
+
+# --- the check a roster import passes ----------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 9, 24, 18, 30, tzinfo=SHANGHAI),  # the National Day holiday ahead
+        datetime(2026, 12, 5, 7, 25, tzinfo=SHANGHAI),
+        datetime(2027, 2, 1, 0, 0, tzinfo=SHANGHAI),  # past the holiday data
+    ],
+)
+def test_the_demo_roster_covers_every_hour_of_the_next_fortnight(hotline_config, now):
+    roster = parse_roster(
+        (REPO / "examples" / "roster.yaml").read_text(encoding="utf-8"),
+        source="roster.yaml",
+        area_ids=hotline_config.areas,
+        languages=hotline_config.languages,
+    )
+    hours = {area_id: area.hours for area_id, area in hotline_config.areas.items()}
+
+    assert [gap.describe() for gap in roster_gaps(roster, hours, now)] == []
+
+
+def test_the_import_check_looks_exactly_fourteen_days_ahead():
+    now = at(MONDAY, 10)
+    everyone = (agent("a01", daily(0, 24)),)
+
+    def off_on(day: date) -> Roster:
+        return Roster(
+            everyone,
+            supervisors=(supervisor("s1", daily(0, 24), exceptions=(DatedException(day),)),),
+        )
+
+    assert ROSTER_CHECK_DAYS == 14
+    inside = roster_gaps(off_on(MONDAY + timedelta(days=14)), ["general"], now)
+    assert [gap.describe() for gap in inside] == [
+        "2026-12-21 00:00-10:00 Asia/Shanghai: no supervisor on call"
+    ]
+    assert roster_gaps(off_on(MONDAY + timedelta(days=15)), ["general"], now) == ()
 
 
 # --- against an instant-by-instant oracle -----------------------------------------------------
