@@ -8,8 +8,8 @@ import pytest
 
 from ops.coverage import coverage
 from ops.ical import fold, shifts_calendar
-from ops.staffing import overlaps, parse_shift, parse_shift_id, roster_csv, shift_id
-from routing.roster import Shift, parse_roster, parse_roster_csv
+from ops.staffing import overlaps, parse_shift, parse_shift_id, shift_id
+from routing.roster import Shift, export_roster_csv, parse_roster, parse_roster_csv
 from tests.ops_fixtures import ROSTER
 
 
@@ -52,11 +52,11 @@ def test_coverage_marks_open_hours_nobody_can_take(hotline_config):
 
 def test_csv_export_reads_back_to_the_same_roster(hotline_config):
     original = roster(hotline_config)
-    text = roster_csv(original)
+    text = export_roster_csv(original)
     back = parse_roster_csv(
         text, source="r.csv", area_ids=hotline_config.areas, languages=hotline_config.languages
     )
-    assert back.agents == original.agents
+    assert back == original
 
 
 def test_fold_keeps_lines_within_75_octets_and_characters_whole():
@@ -85,6 +85,9 @@ def test_the_consoles_key_formats_are_pinned():
     assert keys.api_token("abc") == "hotline:token:abc"
     assert keys.user_tokens("olga") == "hotline:user-tokens:olga"
     assert keys.login_failures("ip", "10.0.0.1") == "hotline:login-failures:ip:10.0.0.1"
+    assert keys.console_session("ab12") == "hotline:session:ab12"
+    assert keys.token_failures("10.0.0.1") == "hotline:token-failures:10.0.0.1"
+    assert keys.pin_failures("agent", "d1") == "hotline:pin-failures:agent:d1"
     assert keys.audit() == "hotline:audit"
     assert keys.call_note("CA1") == "hotline:call-note:CA1"
     assert keys.roster_edit_lock() == "hotline:roster-edit-lock"
