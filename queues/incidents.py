@@ -18,6 +18,7 @@ from typing import Any
 from redis import Redis
 
 from queues import events, keys
+from routing.spreadsheet import safe_row
 
 # Incidents are kept for supervisors' review and reports; a year covers the audit cycle.
 INCIDENT_TTL_S = 366 * 24 * 3600
@@ -162,7 +163,8 @@ def export(incidents: list[Incident], fmt: str) -> str:
     writer = csv.DictWriter(out, fieldnames=columns)
     writer.writeheader()
     for incident in incidents:
-        writer.writerow(incident.summary())
+        # A caller's words or a note may start like a formula: cells are neutralised.
+        writer.writerow(safe_row(incident.summary()))
     return out.getvalue()
 
 
