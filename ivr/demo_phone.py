@@ -50,6 +50,12 @@ def script() -> Response:
     return _static("demo-phone.js", "text/javascript")
 
 
+@bp.get("/phone.css")
+def style() -> Response:
+    """The page's style sheet (a file of its own: the page's CSP allows no inline style)."""
+    return _static("demo-phone.css", "text/css")
+
+
 @bp.post("/calls")
 def place() -> tuple[Response, int]:
     """Place an interactive call from the demo number to the hotline."""
@@ -82,7 +88,7 @@ def hang_up(sid: str) -> tuple[Response, int]:
 
 
 def _static(name: str, mimetype: str) -> Response:
-    """One of the page's two small files, read whole (nothing else is served from here)."""
+    """One of the page's three small files, read whole (nothing else is served from here)."""
     return Response((STATIC / name).read_text(encoding="utf-8"), mimetype=mimetype)
 
 
