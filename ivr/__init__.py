@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from ivr import logs
+from ivr import edge, logs
 from ivr.settings import Settings, StartupError, read_hotline_config, secret
 
 
@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if "HOTLINE" not in app.config:
         app.config["HOTLINE"] = read_hotline_config(settings.config_path)
     logs.configure()
+    edge.install(app)
 
     from ivr import (
         agent_calls,

@@ -31,7 +31,14 @@ def say_prompt(
 
 
 def greeting(config: HotlineConfig, action: str, *, preface: tuple[str, ...] = ()) -> VoiceResponse:
-    """The greeting and language choice; silence goes on to the default language."""
+    """The greeting and language choice; silence goes on to the default language.
+
+    It opens with one short line per language, each in its own voice (the service's name,
+    then "For English, press 2"), so a caller of another language hears their key within
+    seconds rather than after the whole disclaimer; then the disclaimer and the danger key in
+    the default language, then the language menu. Every word is inside the Gather, so the
+    danger key and a language key work from the first syllable.
+    """
     response = VoiceResponse()
     first = config.default_language
     gather = response.gather(
@@ -45,6 +52,8 @@ def greeting(config: HotlineConfig, action: str, *, preface: tuple[str, ...] = (
     for name in preface:
         say_prompt(gather, config, first, name)
     if not preface:
+        for language in config.languages:
+            say_prompt(gather, config, language, "greeting_open")
         say_prompt(gather, config, first, "greeting")
     for language in config.languages:
         say_prompt(gather, config, language, "language_menu")
@@ -186,6 +195,9 @@ def wait_room(
         say_prompt(gather, config, language, "wait_position", ahead=ahead)
     elif ahead == 0:
         say_prompt(gather, config, language, "wait_next")
+    else:
+        # No place routing can vouch for: nothing about position or wait, only "please hold".
+        say_prompt(gather, config, language, "wait_hold")
     if wait_minutes is not None and ahead:
         say_prompt(gather, config, language, "wait_expected", minutes=wait_minutes)
     say_prompt(gather, config, language, "wait_options")

@@ -9,7 +9,8 @@ from flask import Blueprint, Response, jsonify, request
 from ops import accounts, auth, desk, monitoring, opening, planning, staffing
 from ops.auth import OPS_ROLES, SUPERVISORS, require
 from ops.errors import Invalid, OpsError, TooManyAttempts
-from ops.openapi import document
+from ops.openapi import body_schema, document
+from ops.schema import problems
 
 bp = Blueprint("ops_api", __name__, url_prefix="/api/v1")
 auth.install(bp, anonymous_forms=False)
@@ -26,14 +27,35 @@ def _error(error: OpsError) -> tuple[Response, int]:
     return response, error.status
 
 
-def _body() -> dict[str, Any]:
-    """The request's JSON object (form fields accepted too)."""
+def _body(*, optional: bool = False) -> dict[str, Any]:
+    """The request's JSON object (form fields accepted too), checked against its schema."""
     data = request.get_json(silent=True)
-    if data is None and request.form:
+    form = data is None and bool(request.form)
+    if form:
         data = request.form.to_dict()
+        data.pop(auth.CSRF_FIELD, None)
+    if data is None and optional and not request.get_data():
+        data = {}
     if not isinstance(data, dict):
         raise Invalid("expected a JSON object", field="body")
+    checked(data, names_only=form)
     return data
+
+
+def checked(data: dict[str, Any], *, names_only: bool = False) -> None:
+    """Refuse a body its operation's schema in the OpenAPI document does not allow (422).
+
+    A form's values are all text, so a form is checked for its field names only; the services
+    check every value again either way.
+    """
+    rule = request.url_rule.rule if request.url_rule else ""
+    schema = body_schema(rule, request.method)
+    if schema is None:
+        return
+    found = problems(schema, data, names_only=names_only)
+    if found:
+        first = found[0]
+        raise Invalid(first.message, field=first.field, problems=[p.public() for p in found])
 
 
 def _int_arg(name: str, default: int) -> int:
@@ -257,8 +279,36 @@ def remove_user(name: str) -> tuple[str, int]:
     return "", 204
 
 
+@bp.delete("/users/<name>/sessions")
+def end_sessions(name: str) -> tuple[str, int]:
+    """Sign a user out of every console session (oneself, or anyone for ops and supervisors)."""
+    auth.ensure_self_or(name, *OPS_ROLES)
+    accounts.end_sessions(auth.actor(), name)
+    return "", 204
+
+
+@bp.get("/users/<name>/tokens")
+def tokens(name: str) -> Response:
+    """A user's API tokens with name, expiry and last use (ops and supervisors see anyone's)."""
+    auth.ensure_self_or(name, *OPS_ROLES)
+    return jsonify({"user": name, "tokens": accounts.tokens_of(name)})
+
+
 @bp.post("/users/<name>/tokens")
-@require(*SUPERVISORS)
 def create_token(name: str) -> tuple[Response, int]:
-    """Make an API token for a user; it is shown once."""
-    return jsonify({"user": name, "token": accounts.create_token(auth.actor(), name)}), 201
+    """Make a named API token, shown once: for oneself, or by a supervisor for anyone."""
+    auth.ensure_self_or(name, *SUPERVISORS)
+    # Made by a person at a console: a token that made tokens could outlive its own expiry.
+    auth.ensure_session()
+    body = request.get_json(silent=True) or request.form.to_dict() or {}
+    if not isinstance(body, dict):
+        raise Invalid("expected a JSON object", field="body")
+    return jsonify({"user": name, **accounts.create_token(auth.actor(), name, body)}), 201
+
+
+@bp.delete("/users/<name>/tokens/<token_id>")
+def revoke_token(name: str, token_id: str) -> tuple[str, int]:
+    """Revoke one API token (one's own, or anyone's for ops and supervisors)."""
+    auth.ensure_self_or(name, *OPS_ROLES)
+    accounts.revoke_token(auth.actor(), name, token_id)
+    return "", 204

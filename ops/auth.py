@@ -2,8 +2,11 @@
 
 Sessions expire after a spell of inactivity and after a fixed lifetime, measured on the app's
 clock; a request from an expired session is treated as anonymous, so it cannot change anything.
-Token requests carry no cookie, so they need no CSRF token; every session request that changes
-something must send the session's CSRF token (form field or X-CSRF-Token header).
+The cookie only names a session kept in Redis (`queues.users`): signing out deletes it, and a
+new password, a new role, "sign out everywhere" or the user's removal ends every session of the
+user, so a copied cookie is worth nothing afterwards. Token requests carry no cookie, so they
+need no CSRF token; every session request that changes something must send the session's CSRF
+token (form field or X-CSRF-Token header).
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ import functools
 import hmac
 import secrets
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, g, request, session
 
 from ops import context
-from ops.errors import Forbidden, Unauthorized
+from ops.errors import Forbidden, TooManyAttempts, Unauthorized
 from queues.users import User
 
 OPS_ROLES = ("ops", "supervisor")
@@ -50,10 +54,7 @@ def authenticate() -> None:
     g.user, g.via, g.expired = None, None, False
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
-        user = context.users().user_for_token(header[7:].strip())
-        if user is None:
-            raise Unauthorized("unknown or revoked token")
-        g.user, g.via = user, "token"
+        _authenticate_token(header[7:].strip())
         return
     name = session.get("user")
     if not name:
@@ -64,7 +65,9 @@ def authenticate() -> None:
         _end_session()
         g.expired = True
         return
-    user = context.users().get(name)
+    # A cookie from before sessions were kept in Redis names none: it signs in again.
+    session_id = session.get("sid")
+    user = context.users().session_user(session_id, name) if session_id else None
     if user is None or user.role != session.get("role"):
         _end_session()
         return
@@ -72,16 +75,34 @@ def authenticate() -> None:
     g.user, g.via = user, "session"
 
 
-def start_session(user: User) -> None:
+def _authenticate_token(token: str) -> None:
+    """Accept a live bearer token, or refuse the request with the reason."""
+    found = context.users().check_token(token, context.now(), source=request.remote_addr or "")
+    if found.problem == "held":
+        raise TooManyAttempts("too many unknown tokens from this address", found.retry_after)
+    if found.problem == "expired" and found.token is not None:
+        expired_on = datetime.fromtimestamp(found.token.expires_at, UTC).date().isoformat()
+        raise Unauthorized(f"the token expired on {expired_on}; make a new one")
+    if found.user is None:
+        raise Unauthorized("unknown or revoked token")
+    g.user, g.via = found.user, "token"
+
+
+def start_session(user: User) -> bool:
     """Sign a user in with a fresh session (a new CSRF token too, against fixation)."""
     lang = session.get("lang")
     session.clear()
-    now = context.now()
-    session.update(user=user.name, role=user.role, issued=now, seen=now)
     if lang:
         session["lang"] = lang
+    now = context.now()
+    _, lifetime = _limits()
+    session_id = context.users().start_session(user.name, now, lifetime_s=int(lifetime))
+    if session_id is None:
+        return False
+    session.update(user=user.name, role=user.role, sid=session_id, issued=now, seen=now)
     session.permanent = True
     csrf_token()
+    return True
 
 
 def _end_session() -> None:
@@ -92,8 +113,14 @@ def _end_session() -> None:
         session["lang"] = lang
 
 
-def end_session() -> None:
-    """Sign out."""
+def end_session(*, everywhere: bool = False) -> None:
+    """Sign out of this session, or of every session of the user."""
+    name, session_id = session.get("user"), session.get("sid")
+    if everywhere and name and g.get("via") == "session":
+        context.users().end_sessions(name)
+        context.audit_log().record(name, "user.sessions-end", name, now=context.now())
+    elif session_id:
+        context.users().end_session(session_id)
     _end_session()
 
 
@@ -155,6 +182,20 @@ def ensure(*roles: str) -> User:
     if roles and g.user.role not in roles:
         raise Forbidden(f"needs the role {' or '.join(roles)}")
     return g.user
+
+
+def ensure_self_or(name: str, *roles: str) -> User:
+    """Let the user named, or staff with the roles, go on."""
+    who = ensure()
+    if who.name != name and who.role not in roles:
+        raise Forbidden(f"only {name} or the role {' or '.join(roles)} may do this")
+    return who
+
+
+def ensure_session() -> None:
+    """Refuse a request made with a token (for what only a person at a console may do)."""
+    if g.get("via") != "session":
+        raise Forbidden("only from a signed-in console session, or with the command line")
 
 
 def ensure_for_agent(agent_id: str, *roles: str) -> User:

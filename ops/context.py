@@ -7,15 +7,17 @@ from typing import Any
 from flask import current_app
 from redis import Redis
 
+from queues import keys
 from queues.agents import AgentBoard
 from queues.audit import AuditLog
 from queues.calls import CallStore
 from queues.hours import HoursBoard
 from queues.incidents import IncidentLog
 from queues.notes import CallNotes
+from queues.ratelimit import FailureLimit
 from queues.reservations import Reservations
 from queues.script import RoutingScript
-from queues.users import LoginLimiter, UserStore
+from queues.users import UserStore
 from queues.waiting import WaitingRoom
 from routing.config import HotlineConfig
 
@@ -75,19 +77,31 @@ def calls() -> CallStore:
 
 
 def users() -> UserStore:
-    """Console users and tokens."""
-    return _shared("ops_users", lambda: UserStore(redis()))
+    """Console users, sessions and tokens (unknown tokens limited by OPS_TOKEN_* settings)."""
+    settings = current_app.config
+    return _shared(
+        "ops_users",
+        lambda: UserStore(
+            redis(),
+            bad_tokens_per_source=int(settings.get("OPS_TOKEN_FAILURES_PER_IP", 20)),
+            bad_token_window_s=int(settings.get("OPS_TOKEN_WINDOW_S", 900)),
+        ),
+    )
 
 
-def login_limiter() -> LoginLimiter:
-    """Failed-login counters (limits from OPS_LOGIN_* settings)."""
+def login_limiter() -> FailureLimit:
+    """Failed sign-ins per user name and per address (limits from OPS_LOGIN_* settings)."""
     settings = current_app.config
     return _shared(
         "ops_login_limiter",
-        lambda: LoginLimiter(
+        lambda: FailureLimit(
             redis(),
-            per_user=int(settings.get("OPS_LOGIN_PER_USER", 5)),
-            per_ip=int(settings.get("OPS_LOGIN_PER_IP", 20)),
+            "sign-in",
+            keys.login_failures,
+            {
+                "user": int(settings.get("OPS_LOGIN_PER_USER", 5)),
+                "ip": int(settings.get("OPS_LOGIN_PER_IP", 20)),
+            },
             window_s=int(settings.get("OPS_LOGIN_WINDOW_S", 900)),
         ),
     )

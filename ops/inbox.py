@@ -24,7 +24,7 @@ from flask import (
     url_for,
 )
 
-from ops import auth, context, pages
+from ops import api, auth, context, pages
 from ops.auth import SUPERVISORS, require
 from ops.errors import Invalid, NotFound, OpsError
 from ops.i18n import word
@@ -200,13 +200,7 @@ def api_audio(recording_sid: str) -> Response:
 @require(*SUPERVISORS)
 def api_close(recording_sid: str) -> Response:
     """Close a message (handled, or no callback needed)."""
-    data = request.get_json(silent=True)
-    if data is None and request.form:
-        data = request.form.to_dict()
-    data = data or {}
-    if not isinstance(data, dict):
-        raise Invalid("expected a JSON object", field="body")
-    reason = data.get("reason", "")
+    reason = api._body(optional=True).get("reason", "")
     if not isinstance(reason, str):
         raise Invalid("expected text", field="reason")
     closed = _close(recording_sid, reason)

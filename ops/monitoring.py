@@ -22,6 +22,7 @@ _STREAM_ID = re.compile(r"^\d+-\d+$")
 # "alert" covers urgent voicemail and full storage (queues.alerts names the kind);
 # "follow-up" a caller who rated a call unsatisfactory and is owed a callback.
 # "condition-cleared" a standing condition (carrier, self-check) that holds again.
+# "lockout" too many wrong passwords, PINs or tokens for a user, agent, code or address.
 ALERT_KINDS = (
     "crisis",
     "paused",
@@ -30,6 +31,7 @@ ALERT_KINDS = (
     "alert",
     "follow-up",
     "condition-cleared",
+    "lockout",
 )
 # Events read per page while looking back over today.
 PAGE = 1000

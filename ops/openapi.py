@@ -1,8 +1,16 @@
-"""The OpenAPI 3.1 document of the ops API, kept beside the views it describes."""
+"""The OpenAPI 3.1 document of the ops API, kept beside the views it describes.
+
+Its request-body schemas are also what the API checks every body against (`body_schema`), so
+the document and the validation cannot drift apart.
+"""
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
+
+from queues.alerts import TARGETS
 
 OPS = "ops or supervisor"
 SUP = "supervisor"
@@ -16,10 +24,11 @@ def _op(
     ok: int = 200,
     params: list[dict[str, Any]] | None = None,
     errors: tuple[int, ...] = (),
+    optional_body: bool = False,
 ) -> dict[str, Any]:
     """One operation: who may call it, its body and answers."""
     responses: dict[str, Any] = {str(ok): {"description": "done"}}
-    for status in (401, 403, *errors):
+    for status in (401, 403, *errors, 503):
         responses[str(status)] = {"$ref": f"#/components/responses/E{status}"}
     operation: dict[str, Any] = {
         "summary": summary,
@@ -27,17 +36,22 @@ def _op(
         "responses": responses,
     }
     if body is not None:
-        operation["requestBody"] = {"required": True, "content": body}
+        operation["requestBody"] = {"required": not optional_body, "content": body}
     if params:
         operation["parameters"] = params
     return operation
 
 
 def _json(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    """A JSON request body schema."""
+    """A JSON request body schema; a field it does not list is refused."""
     return {
         "application/json": {
-            "schema": {"type": "object", "properties": properties, "required": required}
+            "schema": {
+                "type": "object",
+                "properties": properties,
+                "required": required,
+                "additionalProperties": False,
+            }
         }
     }
 
@@ -93,6 +107,7 @@ HOURS_FIELDS = {
                 "description": "on make-up working days: their own weekday's hours, or a day's",
             },
         },
+        "additionalProperties": False,
     },
 }
 
@@ -346,6 +361,8 @@ def paths() -> dict[str, dict[str, Any]]:
                 SUP,
                 params=[_path("recording_sid")],
                 errors=(404, 422),
+                body=_json({"reason": STR}, []),
+                optional_body=True,
             ),
         },
         "/api/v1/followups": {
@@ -374,12 +391,112 @@ def paths() -> dict[str, dict[str, Any]]:
                 errors=(404, 422),
             ),
         },
-        "/api/v1/users/{name}/tokens": {
-            "post": _op(
-                "Make an API token (shown once)", SUP, ok=201, params=[_path("name")], errors=(404,)
+        "/api/v1/users/{name}/sessions": {
+            "delete": _op(
+                "Sign a user out of every console session (API tokens stay)",
+                f"the user, or {OPS}",
+                ok=204,
+                params=[_path("name")],
+                errors=(404,),
             ),
         },
+        "/api/v1/users/{name}/tokens": {
+            "get": _op(
+                "A user's API tokens: id, name, created, expires, expired, last use (time and "
+                "address, written at most once a minute); never the tokens themselves",
+                f"the user, or {OPS}",
+                params=[_path("name")],
+                errors=(404,),
+            ),
+            "post": _op(
+                "Make a named API token, shown once in `token`; it expires after `days` (90 "
+                "unless set, at most 366); `{}` makes an unnamed 90-day token",
+                f"the user, or {SUP}; from a console session only (a token cannot make tokens)",
+                ok=201,
+                params=[_path("name")],
+                body=_json(
+                    {
+                        "name": {"type": "string", "maxLength": 80},
+                        "days": {"type": "integer", "minimum": 1, "maximum": 366},
+                    },
+                    [],
+                ),
+                errors=(404, 422),
+            ),
+        },
+        "/api/v1/users/{name}/tokens/{token_id}": {
+            "delete": _op(
+                "Revoke one API token by its id",
+                f"the user, or {OPS}",
+                ok=204,
+                params=[_path("name"), _path("token_id")],
+                errors=(404,),
+            ),
+        },
+        "/api/v1/calls/{call_sid}/escalate": {"post": _escalation()},
     }
+
+
+def _escalation() -> dict[str, Any]:
+    """The agent's escalation: its errors are a plain message, not the Error object."""
+    plain = {
+        "application/json": {
+            "schema": {"type": "object", "properties": {"error": STR}, "required": ["error"]}
+        }
+    }
+    meanings = {
+        400: "the body is not a JSON object",
+        401: "no token, an unknown token, or a wrong agent id or PIN",
+        403: "not the agent on this call",
+        409: "the call is not connected to an agent",
+        422: "a field is missing, unknown or malformed",
+        429: "too many wrong PINs; try again later",
+        502: "Twilio refused to add the supervisor or crisis line",
+        503: "the hotline's state cannot be reached; call the supervisor directly",
+    }
+    return {
+        "summary": "Bring the on-call supervisor or the crisis line into a connected call",
+        "description": "Allowed: the agent on the call, by bearer token or by agent_id and PIN.",
+        "security": [{"bearer": []}, {}],
+        "parameters": [_path("call_sid")],
+        "requestBody": {
+            "required": True,
+            "content": _json(
+                {
+                    "target": {"type": "string", "enum": list(TARGETS)},
+                    "agent_id": STR,
+                    "pin": STR,
+                },
+                [],
+            ),
+        },
+        "responses": {
+            "200": {"description": "the target was added (or already was)"},
+            **{
+                str(status): {"description": text, "content": plain}
+                for status, text in meanings.items()
+            },
+        },
+    }
+
+
+@functools.cache
+def _body_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    """Each operation's JSON body schema by Flask rule and method, read from the document."""
+    found = {}
+    for path, operations in paths().items():
+        rule = re.sub(r"\{(\w+)\}", r"<\1>", path)
+        for method, operation in operations.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in content:
+                found[(rule, method.upper())] = content["application/json"]["schema"]
+    return found
+
+
+def body_schema(rule: str, method: str) -> dict[str, Any] | None:
+    """The JSON body schema of the operation a Flask URL rule and method serve, if it has one."""
+    bare = re.sub(r"<(?:\w+:)?(\w+)>", r"<\1>", rule)
+    return _body_schemas().get((bare, method.upper()))
 
 
 def document() -> dict[str, Any]:
@@ -404,7 +521,8 @@ def document() -> dict[str, Any]:
         403: "this role or user may not do this, or the CSRF token is missing",
         404: "no such agent, shift, user, area or call",
         409: "clashes with what exists: a duplicate id, an overlapping shift",
-        422: "a field is missing or malformed; `field` names it",
+        422: "a field is missing, unknown or malformed; `field` names it, `problems` lists all",
+        503: "temporarily unavailable: the hotline's state cannot be reached; retry later",
     }
     return {
         "openapi": "3.1.0",
@@ -416,7 +534,8 @@ def document() -> dict[str, Any]:
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "a token from `hotline token create NAME`",
+                    "description": "a token from `hotline user token add NAME` or the console's "
+                    "API tokens page; it expires (90 days unless set)",
                 },
                 "session": {
                     "type": "apiKey",

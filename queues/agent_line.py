@@ -2,8 +2,10 @@
 
 An agent id is entered on the keypad, letters as the keys show them ("a01" is 2 0 1), so ids
 need not be numeric. Wrong PINs are counted per agent code and per calling number in Redis, so
-guessing from many calls or many codes is stopped, not only within one call. PINs are checked
-against their salted hashes (`queues.agents.check_pin`), never compared in plain.
+guessing from many calls or many codes is stopped, not only within one call; each try is counted
+before its PIN is checked (`queues.ratelimit.FailureLimit`), so calls arriving together get no
+more checks than the limit. PINs are checked against their salted hashes
+(`queues.agents.check_pin`), never compared in plain.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from redis import Redis
 
 from queues import events, keys
 from queues.agents import AgentBoard, PresenceChange, check_pin
+from queues.ratelimit import FailureLimit
 from queues.waiting import caller_digest
 from routing.pins import pin_matches
 
@@ -48,15 +51,21 @@ class AgentLine:
     def __init__(self, redis: Redis, board: AgentBoard):
         self.redis = redis
         self.board = board
-
-    def locked(self, code: str, caller: str) -> bool:
-        """Tell whether too many wrong PINs came for this code or from this number lately."""
-        counts = self.redis.mget([keys.agent_line_failures(s) for s in _subjects(code, caller)])
-        return any(int(count or 0) >= MAX_FAILURES for count in counts)
+        self.limit = FailureLimit(
+            redis,
+            "agent-line",
+            _failures_key,
+            {"code": MAX_FAILURES, "caller": MAX_FAILURES},
+            window_s=FAILURE_WINDOW_S,
+        )
 
     def login(self, code: str, pin: str, *, caller: str, call_sid: str, now: float) -> Login:
         """Find the agent whose keypad code and PIN match; count a failure otherwise."""
-        if self.locked(code, caller):
+        # Callers are counted by digest: the number itself is never kept.
+        attempt = self.limit.take(
+            {"code": code or "-", "caller": caller_digest(caller) if caller else ""}
+        )
+        if not attempt.allowed:
             return Login(None, locked=True)
         candidates = [agent_id for agent_id in self.board.ids() if keypad_code(agent_id) == code]
         matches = [agent_id for agent_id in candidates if self._pin_matches(agent_id, pin)]
@@ -64,26 +73,21 @@ class AgentLine:
             pin_matches(None, pin)  # the same slow work, so timing does not tell a code exists
         # Two agents with the same code and PIN cannot be told apart: neither logs in.
         if len(matches) == 1:
-            self.redis.delete(keys.agent_line_failures(f"code:{code}"))
+            self.limit.succeeded(attempt, clear=("code",))
             events.append(
                 self.redis, "agent-line-login", at=f"{now:.3f}", agent=matches[0], call=call_sid
             )
             return Login(matches[0])
-        pipe = self.redis.pipeline()
-        for subject in _subjects(code, caller):
-            pipe.incr(keys.agent_line_failures(subject))
-            pipe.expire(keys.agent_line_failures(subject), FAILURE_WINDOW_S)
         events.append(
             self.redis,
             "agent-line-failed",
-            pipeline=pipe,
             at=f"{now:.3f}",
             code=code,
             caller=caller_digest(caller) if caller else None,
             call=call_sid,
         )
-        pipe.execute()
-        return Login(None, locked=self.locked(code, caller))
+        self.limit.failed(attempt, now)
+        return Login(None, locked=attempt.locked)
 
     def set_presence(
         self, agent_id: str, presence: str, *, call_sid: str, now: float
@@ -106,9 +110,6 @@ class AgentLine:
         return check_pin(self.redis, agent_id, pin)
 
 
-def _subjects(code: str, caller: str) -> list[str]:
-    """What failures are counted against: the code keyed and the number calling."""
-    subjects = [f"code:{code}"]
-    if caller:
-        subjects.append(f"caller:{caller_digest(caller)}")
-    return subjects
+def _failures_key(scope: str, who: str) -> str:
+    """The counter of wrong PINs for a code keyed or a (digested) number calling."""
+    return keys.agent_line_failures(f"{scope}:{who}")

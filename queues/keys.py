@@ -193,6 +193,21 @@ def login_failures(scope: str, who: str) -> str:
     return f"{PREFIX}:login-failures:{scope}:{who}"
 
 
+def console_session(digest: str) -> str:
+    """Hash of one console session (user, the user's generation, start), by its id's digest."""
+    return f"{PREFIX}:session:{digest}"
+
+
+def token_failures(address: str) -> str:
+    """Counter (with a time to live) of unknown API tokens presented from one address."""
+    return f"{PREFIX}:token-failures:{address}"
+
+
+def pin_failures(scope: str, who: str) -> str:
+    """Counter (with a time to live) of wrong escalation PINs for an agent id or an address."""
+    return f"{PREFIX}:pin-failures:{scope}:{who}"
+
+
 def audit() -> str:
     """Append-only stream of every change to rosters, hours, agents and users."""
     return f"{PREFIX}:audit"

@@ -19,9 +19,11 @@ from routing.holidays import Closure, HolidayRules
 from routing.hours import DAY_IDS, Opening, WeeklyHours, parse_range
 from routing.matching import RoutingPolicy, parse_routing
 from routing.problems import Problem, ProblemsError
+from routing.wording import speaking_seconds
 
 # Every prompt the phone menu speaks, with the fields its template may use.
 PROMPT_FIELDS: dict[str, frozenset[str]] = {
+    "greeting_open": frozenset(),
     "greeting": frozenset(),
     "language_menu": frozenset(),
     "area_intro": frozenset(),
@@ -35,6 +37,7 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "queue_intro": frozenset({"name"}),
     "wait_next": frozenset(),
     "wait_position": frozenset({"ahead"}),
+    "wait_hold": frozenset(),
     "wait_danger": frozenset(),
     "queue_full": frozenset(),
     "closed": frozenset({"name", "hours", "next_open"}),
@@ -88,6 +91,9 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "survey_thanks": frozenset(),
     "survey_follow_up": frozenset(),
 }
+
+# A caller of any language hears their language key within this many seconds of the greeting.
+GREETING_OPEN_S = 4.0
 
 # libyaml's loader when present: the shipped config parses about three times faster.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -732,6 +738,14 @@ def _prompts(check: _Checker, data: object, languages: list[str]) -> dict[str, d
         prompts[name] = texts
     for extra in set(section) - set(PROMPT_FIELDS):
         check.fail(("prompts", extra), "unknown prompt (not spoken anywhere)")
+    opening = prompts.get("greeting_open", {})
+    said_s = sum(speaking_seconds(opening[lang]) for lang in languages if lang in opening)
+    if said_s > GREETING_OPEN_S:
+        check.fail(
+            ("prompts", "greeting_open"),
+            f"the opening lines take about {said_s:.1f} s to say; the last language's key "
+            f"must be heard within {GREETING_OPEN_S:g} s",
+        )
     return prompts
 
 

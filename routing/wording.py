@@ -1,4 +1,5 @@
-"""Spoken phrasing of opening hours and next openings, from the config's calendar words."""
+"""Spoken phrasing of opening hours and next openings, from the config's calendar words, and
+how long a sentence takes to say."""
 
 from __future__ import annotations
 
@@ -6,6 +7,21 @@ from datetime import datetime
 from typing import Any
 
 from routing.hours import WeeklyHours, format_clock
+
+# How fast Twilio's voices speak, near enough: about 4 Chinese characters or 2.5 English words
+# a second (a mark of punctuation on its own counts as a word), and a moment to start each
+# sentence: the estimate the carrier's call clock uses too.
+SECONDS_PER_CHARACTER = 0.25
+SECONDS_PER_WORD = 0.4
+SECONDS_PER_SENTENCE = 0.3
+
+
+def speaking_seconds(text: str) -> float:
+    """Estimate how long a <Say> of the text lasts, in seconds."""
+    chinese = sum(1 for char in text if "\u3400" <= char <= "\u9fff")
+    others = "".join(" " if "\u3400" <= char <= "\u9fff" else char for char in text)
+    words = len(others.split())
+    return SECONDS_PER_SENTENCE + chinese * SECONDS_PER_CHARACTER + words * SECONDS_PER_WORD
 
 
 def describe_hours(hours: WeeklyHours, words: dict[str, Any]) -> str:

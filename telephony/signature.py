@@ -13,6 +13,9 @@ from routing.privacy import mask_number
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
+# Twilio's webhook forms are a few KB (a long SpeechResult included): 64 KB is generous, and a
+# larger body is refused (413) before it is read, so a flood of big unsigned posts costs nothing.
+MAX_WEBHOOK_BYTES = 64 * 1024
 
 
 def public_url(path_and_query: str, *, request_url: str, public_base_url: str | None) -> str:
@@ -38,8 +41,11 @@ def require_twilio_signature() -> None:
     """Flask before_request hook: 403 unless Twilio signed this request with our auth token.
 
     The app's `SETTINGS` give the auth token and, behind a TLS proxy, the public base URL
-    that Twilio signed instead of the URL this process sees.
+    that Twilio signed instead of the URL this process sees. The body is capped first: a
+    Content-Length over the cap, or a chunked body that runs past it, is a 413.
     """
+    request.max_content_length = MAX_WEBHOOK_BYTES
+    request.max_form_memory_size = MAX_WEBHOOK_BYTES
     settings = current_app.config["SETTINGS"]
     query = request.query_string.decode("latin-1")
     path_and_query = request.path + (f"?{query}" if query else "")

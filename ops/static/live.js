@@ -77,7 +77,7 @@
         data.alerts.forEach(function (alert) {
           var li = document.createElement("li");
           li.className = "alert new " + alert.kind;
-          var parts = [alert.kind, alert.agent, alert.area, alert.flag, alert.trigger];
+          var parts = [alert.kind, alert.agent, alert.area, alert.flag, alert.trigger, alert.limit, alert.subject];
           li.textContent = new Date(Number(alert.at) * 1000).toLocaleTimeString() + " " +
             parts.filter(Boolean).join(" · ");
           alerts.insertBefore(li, alerts.firstChild);

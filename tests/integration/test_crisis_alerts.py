@@ -18,6 +18,7 @@ from queues.incidents import IncidentLog
 from queues.users import UserStore
 from routing.roster import parse_roster
 from tests.carrier_fixtures import ACCOUNT_SID, AUTH_TOKEN, Rig, build_rig
+from tests.conftest import OPEN_TIME
 from tests.integration.test_crisis_path import AREAS, CALL, ROSTER
 
 pytestmark = pytest.mark.redis
@@ -154,7 +155,8 @@ def token_for(redis, name: str, agent_id: str | None, role: str = "agent") -> st
     """An API token for a new console user."""
     users = UserStore(redis)
     users.add(name, role, "a-long-password", 0.0, agent_id=agent_id)
-    return users.create_token(name, 0.0)
+    # Made at the app clock's time: tokens expire, 90 days after they are made.
+    return users.create_token(name, OPEN_TIME.timestamp())
 
 
 def escalate(client, body: dict, token: str | None = None):
@@ -222,7 +224,7 @@ def test_only_the_agent_on_a_connected_call_may_escalate(app, redis, connected, 
     assert escalate(client, {"target": "supervisor"}, other).status_code == 403
     assert escalate(client, {"target": "supervisor"}, boss).status_code == 403
     assert escalate(client, {"target": "supervisor"}, "hl_forged").status_code == 401
-    assert escalate(client, {"target": "nobody"}, other).status_code == 400
+    assert escalate(client, {"target": "nobody"}, other).status_code == 422
     connected.update(CALL, reservation="")
     mine = token_for(redis, "c1-user", "c1")
     assert escalate(client, {"target": "supervisor"}, mine).status_code == 409

@@ -62,7 +62,11 @@ MATRIX = [
     ("get", "/api/v1/users", None, (401, 403, 403, 403, 200)),
     ("post", "/api/v1/users", {"name": "bad name!"}, (401, 403, 403, 403, 422)),
     ("delete", "/api/v1/users/nobody", None, (401, 403, 403, 403, 404)),
-    ("post", "/api/v1/users/nobody/tokens", None, (401, 403, 403, 403, 404)),
+    ("get", "/api/v1/users/nobody/tokens", None, (401, 403, 403, 404, 404)),
+    # Tokens are made only in a console session: a token is refused even a supervisor's.
+    ("post", "/api/v1/users/nobody/tokens", None, (401, 403, 403, 403, 403)),
+    ("delete", "/api/v1/users/nobody/tokens/" + "0" * 16, None, (401, 403, 403, 404, 404)),
+    ("delete", "/api/v1/users/nobody/sessions", None, (401, 403, 403, 404, 404)),
     ("get", "/ops/agents/d1/shifts.ics", None, (401, 200, 403, 200, 200)),
     ("get", "/api/v1/voicemail", None, (401, 403, 403, 403, 200)),
     ("get", "/api/v1/voicemail/RE0/audio", None, (401, 403, 403, 403, 404)),
@@ -118,7 +122,7 @@ def test_openapi_documents_every_api_route(app):
         (rule.rule, method)
         for rule in app.url_map.iter_rules()
         if rule.endpoint.startswith(
-            ("ops_api.", "ops_inbox.api_", "ops_safety.api_", "ops_followups.api_")
+            ("ops_api.", "ops_inbox.api_", "ops_safety.api_", "ops_followups.api_", "escalation.")
         )
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
@@ -130,6 +134,7 @@ def test_openapi_documents_every_api_route(app):
             p.replace("<agent_id>", "d1")
             .replace("<shift_id>", "mon-0100-0200")
             .replace("<name>", "nobody")
+            .replace("<token_id>", "0" * 16)
             .replace("<recording_sid>", "RE0")
             .replace("<digest>", "0" * 24)
             .replace("<area>", "labor")
@@ -137,7 +142,8 @@ def test_openapi_documents_every_api_route(app):
             m,
         )
         for p, m in documented
-        if "openapi" not in p
+        # The escalation has its own tests, on a connected call (test_crisis_alerts).
+        if "openapi" not in p and "escalate" not in p
     }
     assert concrete <= tested | {("/api/v1/agents/zz", "DELETE")} | {
         ("/api/v1/agents/d1", "DELETE")
