@@ -31,7 +31,7 @@ from routing.menu import (
     first_key,
     summarise,
 )
-from routing.numbers import callback_number
+from routing.numbers import callback_number, is_withheld
 from routing.privacy import mask_number
 from voicemail import webhooks as voicemail_webhooks
 
@@ -43,6 +43,8 @@ bp = hook.twilio_blueprint("voice", __name__, "/voice")
 ENDED_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
 # How long a count of staffed agents is reused for wait estimates.
 STAFFED_CACHE_S = 30.0
+# The longest QueueTime believed when a caller unknown to routing is adopted: a day.
+MAX_QUEUE_TIME_S = 86_400
 
 
 @bp.post("")
@@ -81,7 +83,11 @@ def language() -> Response:
         action = url_for(".language", t=tries + 1)
         return hook.xml(twiml.greeting(config, action, preface=("invalid_key",)))
     hook.remember(lambda store, sid: store.update(sid, language=choice.value))
-    return hook.xml(twiml.area_menu(config, choice.value, url_for(".area", lang=choice.value, t=1)))
+    # The greeting spoke the disclaimer in the default language only: a caller who chose
+    # another hears it in theirs before anything else.
+    preface = ("greeting",) if choice.value != config.default_language else ()
+    action = url_for(".area", lang=choice.value, t=1)
+    return hook.xml(twiml.area_menu(config, choice.value, action, preface=preface))
 
 
 @bp.post("/area")
@@ -152,9 +158,17 @@ def route() -> Response:
 
 @bp.post("/closed")
 def closed_key() -> Response:
-    """A key pressed during the closed message: the danger key opens the crisis path."""
+    """A key during the closed message (or screening): the danger key opens the crisis path.
+
+    An area's closed message names the area in its URL and goes on to take a message: any
+    other key only cut the words short (a 1 pressed "to leave a message" must not end the
+    call), so it leads to the recording as silence would. Screening (a blocked number, an
+    emergency closure) names no area and takes no message: the line closes.
+    """
     if first_key(hook.caller().digits) == hook.config().danger_key:
         return crisis.start(hook.language(), Choice(Step.CRISIS, reason="danger_key"))
+    if request.args.get("area", "") in hook.config().areas:
+        return hook.xml(voicemail_webhooks.record(hook.language(), hook.area()))
     return hook.xml(twiml.goodbye(hook.config(), hook.language()))
 
 
@@ -163,15 +177,15 @@ def wait() -> Response:
     """The waiting room's waitUrl: place, expected wait and ways out; every poll re-matches."""
     config, language, area_id = hook.config(), hook.language(), hook.area()
     call_sid = hook.caller().call_sid
-    raw = request.form.get("QueuePosition", "")
-    twilio_ahead = int(raw) - 1 if raw.isdigit() and 0 < int(raw) < 100_000 else None
-    ahead, minutes = twilio_ahead, None
+    ahead, minutes = None, None
     try:
-        # Our own order (priority, then arrival) decides who is next, so it says the place.
-        ahead, minutes = _place_and_wait(call_sid, area_id, language, twilio_ahead)
+        # Our own order (priority, then arrival) decides who is next, so it says the place;
+        # Twilio's QueuePosition is only its queue's order, so it is never said. Without a
+        # place (Redis unreachable) the caller hears a plain "please hold".
+        ahead, minutes = _place_and_wait(call_sid, area_id, language)
     except RedisError as error:
         log.warning("waiting room unreachable for %s: %s", call_sid, type(error).__name__)
-    action = url_for(".wait_key", lang=language, area=area_id)
+    action = url_for(".wait_key", lang=language, area=area_id, a=_answers_arg())
     return hook.xml(twiml.wait_room(config, language, ahead, minutes, action))
 
 
@@ -183,8 +197,12 @@ def wait_key() -> Response:
     if key == config.danger_key:
         hook.remember(lambda store, sid: store.update(sid, leave_intent="crisis"))
         return hook.xml(twiml.wait_key(config, language, leave=True))
-    if key == "1" and hook.caller().number:
-        action = url_for(".wait_callback", lang=language, area=area_id)
+    if key == "1" and is_withheld(hook.caller().number):
+        # No number to offer back: the caller keys the one to call.
+        action = url_for(".wait_callback_number", lang=language, area=area_id, a=_answers_arg())
+        return hook.xml(twiml.callback_enter(config, language, action))
+    if key == "1":
+        action = url_for(".wait_callback", lang=language, area=area_id, a=_answers_arg())
         last_digits = "".join(ch for ch in hook.caller().number if ch.isdigit())[-4:]
         return hook.xml(twiml.callback_confirm(config, language, last_digits, action))
     if key == "2":
@@ -199,10 +217,10 @@ def wait_callback() -> Response:
     """Confirm the callback number (1) or ask for another (2); anything else keeps waiting."""
     config, language, area_id = hook.config(), hook.language(), hook.area()
     key = first_key(hook.caller().digits)
-    if key == "1":
+    if key == "1" and not is_withheld(hook.caller().number):
         return _callback(language, hook.caller().number)
-    if key == "2":
-        action = url_for(".wait_callback_number", lang=language, area=area_id)
+    if key in ("1", "2"):
+        action = url_for(".wait_callback_number", lang=language, area=area_id, a=_answers_arg())
         return hook.xml(twiml.callback_enter(config, language, action))
     return hook.xml(twiml.empty())
 
@@ -277,17 +295,8 @@ def _route(
     """Queue the caller in an open area (summary stored first), or say the hours."""
     config = hook.config()
     now = current_app.config["CLOCK"]()
-
-    def store_summary(store: CallStore, sid: str) -> None:
-        record = store.get(sid)
-        speech = record.speech if record else ""
-        summary = summarise(config, area_id, language, answers, speech)
-        store.update(
-            sid, area=area_id, language=language, summary=summary, answers=encode_answers(answers)
-        )
-
     # Stored for a closed area too: the message's callback agent hears the same summary.
-    hook.remember(store_summary)
+    hook.remember(lambda store, sid: _store_summary(store, sid, area_id, language, answers))
     # Ops' edited hours when Redis answers, the config's otherwise: never an error to Twilio.
     hours = hours_of(area_id)
     if not hours.is_open(now):
@@ -298,13 +307,15 @@ def _route(
                 language,
                 area_id,
                 now,
-                url_for(".closed_key", lang=language),
+                url_for(".closed_key", lang=language, area=area_id),
                 record=voicemail_webhooks.record(language, area_id),
                 hours=hours,
             )
         )
     _join_waiting_room(area_id, language, answers, now.timestamp())
-    wait_url = url_for(".wait", lang=language, area=area_id)
+    # The wait URL carries the intake answers, so routing can adopt the caller with them if
+    # Redis was unreachable just now.
+    wait_url = url_for(".wait", lang=language, area=area_id, a=encode_answers(answers) or None)
     action = url_for(".queue_result", lang=language, area=area_id)
     return hook.xml(twiml.enqueue(config, language, area_id, wait_url, action, preface=preface))
 
@@ -316,6 +327,23 @@ def _intake_url(
     return url_for(
         ".intake", lang=language, area=area_id, q=question, a=encode_answers(answers), t=tries
     )
+
+
+def _store_summary(
+    store: CallStore, call_sid: str, area_id: str, language: str, answers: list[str | None]
+) -> None:
+    """Keep the call's area, language, intake answers and the summary the agent will hear."""
+    record = store.get(call_sid)
+    speech = record.speech if record else ""
+    summary = summarise(hook.config(), area_id, language, answers, speech)
+    store.update(
+        call_sid, area=area_id, language=language, summary=summary, answers=encode_answers(answers)
+    )
+
+
+def _answers_arg() -> str | None:
+    """The intake answers the request's URL carries, to pass on in the next URL."""
+    return request.args.get("a", "")[:16] or None
 
 
 def _leave_reason() -> str:
@@ -330,32 +358,77 @@ def _leave_reason() -> str:
 
 def _join_waiting_room(area_id: str, language: str, answers: list[str | None], now: float) -> None:
     """Enter the routing queue and look for an agent at once; Redis down leaves Twilio's queue."""
-    call = hook.caller()
-    if not call.call_sid:
+    call_sid = hook.caller().call_sid
+    if not call_sid:
         return
+    try:
+        _enter_routing(call_sid, area_id, language, answers, now, arrival=now)
+    except RedisError as error:
+        # The caller waits in Twilio's queue; their first poll with Redis back adopts them.
+        log.warning("call %s queued without routing state: %s", call_sid, type(error).__name__)
+
+
+def _enter_routing(
+    call_sid: str,
+    area_id: str,
+    language: str,
+    answers: list[str | None],
+    now: float,
+    *,
+    arrival: float,
+) -> bool:
+    """Queue the call in routing (once) and look for an agent at once; True if newly queued."""
     rt = current_runtime()
     config = hook.config()
     questions = config.areas[area_id].intake
     named = {q.id: a for q, a in zip(questions, answers, strict=False) if a is not None}
-    try:
-        routing = dispatch.Routing.on(rt)
-        routing.room.enqueue(
-            call.call_sid,
-            area=area_id,
-            language=language,
-            now=now,
-            caller=call.number or None,
-            heavy=is_heavy(config.routing, area_id, named),
+    routing = dispatch.Routing.on(rt)
+    queued = routing.room.enqueue(
+        call_sid,
+        area=area_id,
+        language=language,
+        now=now,
+        arrival=arrival,
+        caller=hook.caller().number or None,
+        heavy=is_heavy(config.routing, area_id, named),
+    )
+    dispatch.dispatch(rt.redis, [routing.matcher.match_call(call_sid, now)])
+    return queued
+
+
+def _adopt(call_sid: str, area_id: str, language: str, now: float) -> bool:
+    """Register a caller Twilio holds whom routing never saw (they queued while Redis was down).
+
+    The area, language and intake answers come from the wait URL; the arrival is Twilio's
+    QueueTime ago, so the caller is ordered fairly among those who queued since.
+    """
+    if not call_sid:
+        return False
+    raw = request.form.get("QueueTime", "")
+    waited = min(int(raw), MAX_QUEUE_TIME_S) if raw.isdigit() and len(raw) < 8 else 0
+    answers = decode_answers(hook.config(), area_id, request.args.get("a"))
+    store = call_store()
+    # The call's record was lost with Redis too: the agent's whisper and the rating read it.
+    store.start(call_sid, hook.caller().number)
+    _store_summary(store, call_sid, area_id, language, answers)
+    adopted = _enter_routing(call_sid, area_id, language, answers, now, arrival=now - waited)
+    if adopted:
+        log.warning(
+            "call %s waited %d s in Twilio's queue unknown to routing: adopted into %s/%s",
+            call_sid,
+            waited,
+            area_id,
+            language,
         )
-        dispatch.dispatch(rt.redis, [routing.matcher.match_call(call.call_sid, now)])
-    except RedisError as error:
-        log.warning("call %s queued without routing state: %s", call.call_sid, type(error).__name__)
+    return adopted
 
 
-def _place_and_wait(
-    call_sid: str, area_id: str, language: str, twilio_ahead: int | None
-) -> tuple[int | None, int | None]:
-    """Re-match a waiting call, then say how many are ahead and the expected wait in minutes."""
+def _place_and_wait(call_sid: str, area_id: str, language: str) -> tuple[int | None, int | None]:
+    """Re-match a waiting call (adopting one routing does not know), then say its place and wait.
+
+    Returns how many are ahead and the expected wait in minutes, or None for what routing
+    cannot say.
+    """
     rt = current_runtime()
     routing = dispatch.Routing.on(rt)
     now = rt.now()
@@ -365,9 +438,14 @@ def _place_and_wait(
     dispatch.dispatch(rt.redis, [routing.matcher.match_call(call_sid, now)])
     ahead = routing.room.position(call_sid)
     if ahead is None:
-        ahead = twilio_ahead
-    if ahead is None:
-        return None, None
+        known = routing.room.get(call_sid)
+        if known is None and _adopt(call_sid, area_id, language, now):
+            ahead = routing.room.position(call_sid)
+            known = routing.room.get(call_sid)
+        if ahead is None:
+            # An agent is being rung for this caller: they are next. Otherwise (their stay in
+            # routing has ended, or they were never known) nothing true can be said.
+            return (0, None) if known is not None and known.state == "reserved" else (None, None)
     seconds = expected_wait_s(
         ahead,
         routing.board.free_count(area_id, language),
@@ -400,7 +478,11 @@ def _callback(language: str, number: str) -> Response:
     call_sid = hook.caller().call_sid
     rt = current_runtime()
     try:
-        kept = dispatch.Routing.on(rt).room.to_callback(call_sid, number, rt.now())
+        room = dispatch.Routing.on(rt).room
+        if room.get(call_sid) is None:
+            # Queued while Redis was down and no poll has adopted them yet: adopt them now.
+            _adopt(call_sid, hook.area(), language, rt.now())
+        kept = room.to_callback(call_sid, number, rt.now())
     except RedisError:
         kept = False
     if not kept:

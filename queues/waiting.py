@@ -14,6 +14,7 @@ from redis import Redis
 from queues import events, keys
 from queues.script import RoutingScript
 from routing.matching import RoutingPolicy, priority_class, priority_score
+from routing.numbers import is_withheld
 from routing.privacy import mask_number
 
 # Why a call left the waiting room other than by reaching an agent.
@@ -56,6 +57,13 @@ def caller_digest(number: str) -> str:
     return hashlib.sha256(number.encode()).hexdigest()[:24]
 
 
+def _returning_key(caller: str | None) -> str:
+    """The returning-caller key of a number; none for a withheld one, shared by strangers."""
+    if not caller or is_withheld(caller):
+        return ""
+    return keys.returning_caller(caller_digest(caller))
+
+
 class WaitingRoom:
     """Reads and writes queued calls; the only owner of the waiting and queued-call keys."""
 
@@ -66,9 +74,8 @@ class WaitingRoom:
 
     def is_returning(self, caller: str | None) -> bool:
         """Tell whether a caller hung up while waiting within the returning window."""
-        if not caller:
-            return False
-        return bool(self.redis.exists(keys.returning_caller(caller_digest(caller))))
+        key = _returning_key(caller)
+        return bool(key) and bool(self.redis.exists(key))
 
     def enqueue(
         self,
@@ -81,10 +88,18 @@ class WaitingRoom:
         vulnerable: bool = False,
         heavy: bool = False,
         callback_number: str | None = None,
+        arrival: float | None = None,
     ) -> bool:
-        """Queue a call (with `callback_number`, a callback task) once; False if already known."""
+        """Queue a call (with `callback_number`, a callback task) once; False if already known.
+
+        `arrival` orders the call when it began waiting before now (a caller Twilio held while
+        Redis was unreachable): its place and skill steps count from then.
+        """
         if area not in self.policy.areas:
             raise ValueError(f"unknown area {area!r}")
+        if callback_number is not None and is_withheld(callback_number):
+            raise ValueError("a withheld number cannot be called back")
+        arrival = now if arrival is None else min(arrival, now)
         priority = priority_class(vulnerable=vulnerable, returning=self.is_returning(caller))
         widen = self.policy.next_widening(area, 0)
         answer = self.script.run(
@@ -92,17 +107,17 @@ class WaitingRoom:
             now,
             call_sid,
             keys.waiting(area, language),
-            repr(priority_score(priority, now)),
+            repr(priority_score(priority, arrival)),
             area,
             language,
             priority,
-            repr(now),
+            repr(arrival),
             "1" if heavy else "0",
             # A callback is one from its first step (see the script's enqueue): a match landing
             # right after can never take it for a live call.
             callback_number or "",
-            keys.returning_caller(caller_digest(caller)) if caller else "",
-            repr(now + widen) if widen is not None else "",
+            _returning_key(caller),
+            repr(arrival + widen) if widen is not None else "",
             repr(now + LEG_CHECK_AFTER_S),
         )
         if answer[0] != "queued":
@@ -198,6 +213,9 @@ class WaitingRoom:
 
     def to_callback(self, call_sid: str, number: str, now: float) -> bool:
         """Turn a waiting call into a callback that keeps its place; False if not waiting."""
+        if is_withheld(number):
+            # Nobody can be dialled at a withheld number: the caller keys one instead.
+            return False
         answer = self.script.run("to_callback", now, call_sid, number)
         if answer[0] != "callback":
             return False
@@ -215,6 +233,7 @@ class WaitingRoom:
         )
 
     def callback_number(self, call_sid: str) -> str | None:
-        """The number to dial back for a callback, or None."""
+        """The number to dial back for a callback, or None (never a withheld one)."""
         value = self.redis.hget(keys.queued_call(call_sid), "callback_number")
-        return value.decode() if value else None
+        number = value.decode() if value else None
+        return None if number is None or is_withheld(number) else number

@@ -9,6 +9,8 @@ import pytest
 from queues import events
 from queues.calls import CallStore
 from queues.waiting import WaitingRoom
+from routing.config import GREETING_OPEN_S
+from routing.wording import speaking_seconds
 from tests.conftest import CLOSED_TIME, Twilio
 from tests.twiml import Doc
 
@@ -37,6 +39,43 @@ def test_greeting_offers_languages_and_the_danger_key(app, twilio, redis):
     assert voices == {"Polly.Zhiyu", "Polly.Joanna"}
     record = CallStore(redis).get(CALL)
     assert record is not None and record.caller == "+8613812345678"
+
+
+def test_an_english_caller_hears_the_english_key_in_english_within_four_seconds(app, twilio):
+    doc = Doc.parse(twilio.post("/voice"))
+    # Time runs through the greeting's sentences by the documented estimate (routing.wording:
+    # about 4 Chinese characters or 2.5 English words a second, 0.3 s to start a sentence).
+    said_by = 0.0
+    for say in doc.first("Gather").findall("Say"):
+        said_by += speaking_seconds(say.text)
+        if say.get("language") == "en-US" and "press 2" in say.text:
+            break
+    else:
+        raise AssertionError("the greeting never offers English in English")
+    assert said_by <= GREETING_OPEN_S == 4.0
+    # The disclaimer and the danger key follow in Mandarin, then the language menu.
+    config = config_of(app)
+    texts = [say.text for say in doc.all("Say")]
+    assert texts.index(config.prompt("greeting", "zh")) < texts.index(
+        config.prompt("language_menu", "zh")
+    )
+
+
+def test_choosing_english_speaks_the_english_disclaimer_before_the_area_menu(app, twilio):
+    config = config_of(app)
+    english = Doc.parse(twilio.post("/voice/language?t=1", {"Digits": "2"}))
+    gather = english.first("Gather")
+    says = gather.findall("Say")
+    assert says[0].text == config.prompt("greeting", "en")
+    assert says[0].get("language") == "en-US"
+    assert config.prompt("area_intro", "en") in english.said()
+    # Inside the Gather: the danger key works while the disclaimer is spoken.
+    assert "9" in says[0].text
+    danger = Doc.parse(twilio.post(gather.get("action"), {"Digits": "9"}))
+    assert danger.first("Number").text == config.crisis.numbers["en"]
+    # A Mandarin caller heard the disclaimer in the greeting: it is not said twice.
+    mandarin = Doc.parse(twilio.post("/voice/language?t=1", {"Digits": "1"}))
+    assert config.prompt("greeting", "zh") not in mandarin.said()
 
 
 def test_unsigned_and_forged_requests_get_403_and_change_nothing(app, twilio, redis):
@@ -190,7 +229,8 @@ def test_intake_answers_form_the_summary_and_the_caller_is_queued(app, twilio, r
     queued = Doc.parse(twilio.post("/voice/intake?lang=en&area=labor&q=1&a=2&t=1", {"Digits": "2"}))
     enqueue = queued.first("Enqueue")
     assert enqueue.text == "labor"
-    assert enqueue.get("waitUrl") == "/voice/wait?lang=en&area=labor"
+    # The wait URL carries the intake answers, for a caller adopted after a Redis outage.
+    assert enqueue.get("waitUrl") == "/voice/wait?lang=en&area=labor&a=22"
     assert queued.verbs() == ["Say", "Enqueue"]
     record = CallStore(redis).get(CALL)
     assert record.area == "labor"
@@ -225,9 +265,26 @@ def test_outside_hours_the_caller_hears_hours_and_next_opening(app, twilio, cloc
     assert "tomorrow 9:00" in said
     # After the hours and the danger key, the caller is invited to leave a message.
     assert doc.verbs() == ["Gather", "Say", "Record", "Say", "Hangup"]
-    assert doc.first("Gather").get("action") == "/voice/closed?lang=en"
-    crisis = Doc.parse(twilio.post("/voice/closed?lang=en", {"Digits": "9"}))
+    action = doc.first("Gather").get("action")
+    assert action == "/voice/closed?lang=en&area=contract"
+    crisis = Doc.parse(twilio.post(action, {"Digits": "9"}))
     assert crisis.all("Dial")
+
+
+@pytest.mark.parametrize("key", ["1", "2", "0", "#"])
+def test_any_other_key_at_the_closed_message_still_takes_a_message(app, twilio, clock, key):
+    clock.now = CLOSED_TIME
+    doc = Doc.parse(twilio.post("/voice/intake?lang=en&area=contract&q=0&a=&t=1", {"Digits": "1"}))
+    config = config_of(app)
+    pressed = Doc.parse(twilio.post(doc.first("Gather").get("action"), {"Digits": key}))
+    assert pressed.all("Dial") == []
+    record = pressed.first("Record")
+    # The message is filed under the caller's area and language, as after silence.
+    assert record.get("action") == "/voice/voicemail/recorded?lang=en&area=contract"
+    assert config.prompt("voicemail_invite", "en") in pressed.said()
+    # A screened caller's key (no area: a blocked number or a closure) still closes the line.
+    screened = Doc.parse(twilio.post("/voice/closed?lang=zh", {"Digits": key}))
+    assert screened.all("Record") == [] and screened.verbs()[-1] == "Hangup"
 
 
 def test_general_questions_are_open_around_the_clock(app, twilio, clock):
@@ -236,20 +293,71 @@ def test_general_questions_are_open_around_the_clock(app, twilio, clock):
     assert doc.first("Enqueue").text == "general"
 
 
-def test_waiting_room_announces_position_and_offers_the_danger_key(app, twilio):
+def test_waiting_room_announces_position_and_offers_the_danger_key(app, twilio, redis, clock):
     config = config_of(app)
+    room = WaitingRoom(redis, config.routing)
+    now = clock().timestamp()
+    for index, waited in enumerate((100, 90)):
+        assert room.enqueue(f"CA-ahead-{index}", area="labor", language="zh", now=now - waited)
+    twilio.post("/voice/intake?lang=zh&area=labor&q=1&a=1&t=1", {"Digits": "1"})
+    # Routing's place, not Twilio's QueuePosition, is what the caller hears.
     doc = Doc.parse(
         twilio.post(
-            "/voice/wait?lang=zh&area=labor",
-            {"QueuePosition": "3", "QueueTime": "40", "CurrentQueueSize": "3"},
+            "/voice/wait?lang=zh&area=labor&a=11",
+            {"QueuePosition": "1", "QueueTime": "40", "CurrentQueueSize": "3"},
         )
     )
     gather = doc.first("Gather")
-    assert gather.get("action") == "/voice/wait/key?lang=zh&area=labor"
+    assert gather.get("action") == "/voice/wait/key?lang=zh&area=labor&a=11"
     assert gather.get("timeout") == str(config.announce_every_s)
     assert config.prompt("wait_position", "zh", ahead=2) in doc.said()
-    first = Doc.parse(twilio.post("/voice/wait?lang=zh&area=labor", {"QueuePosition": "1"}))
+    assert config.prompt("wait_danger", "zh") in doc.said()
+    for index in range(2):
+        room.leave(f"CA-ahead-{index}", now, outcome="left")
+    first = Doc.parse(twilio.post("/voice/wait?lang=zh&area=labor", {"QueuePosition": "3"}))
     assert config.prompt("wait_next", "zh") in first.said()
+
+
+def test_a_caller_routing_does_not_know_is_adopted_in_their_fair_place(app, twilio, redis, clock):
+    config = config_of(app)
+    room = WaitingRoom(redis, config.routing)
+    now = clock().timestamp()
+    assert room.enqueue("CA-earlier", area="labor", language="zh", now=now - 100)
+    assert room.enqueue("CA-later", area="labor", language="zh", now=now - 10)
+    # Queued in Twilio while Redis was unreachable: routing hears of the call at this poll.
+    doc = Doc.parse(
+        twilio.post(
+            "/voice/wait?lang=zh&area=labor&a=21", {"QueuePosition": "3", "QueueTime": "60"}
+        )
+    )
+    adopted = room.get(CALL)
+    assert adopted.arrival == now - 60 and adopted.state == "waiting"
+    assert room.waiting_calls("labor", "zh") == ["CA-earlier", CALL, "CA-later"]
+    assert config.prompt("wait_position", "zh", ahead=1) in doc.said()
+    record = CallStore(redis).get(CALL)
+    assert (record.caller, record.area, record.language) == ("+8613812345678", "labor", "zh")
+    assert record.summary == "没有书面劳动合同; 仍在职"
+    # Adopted once: the next poll changes nothing.
+    again = Doc.parse(twilio.post("/voice/wait?lang=zh&area=labor&a=21", {"QueueTime": "95"}))
+    assert room.get(CALL).arrival == now - 60
+    assert config.prompt("wait_position", "zh", ahead=1) in again.said()
+    kinds = [e["kind"] for e in events.recent(redis) if e.get("call") == CALL]
+    assert kinds.count("queued") == 1 and kinds.count("incoming") == 1
+
+
+def test_a_heavy_intake_adopted_after_an_outage_stays_heavy(app, twilio, redis):
+    twilio.post("/voice/wait?lang=zh&area=family&a=11", {"QueueTime": "5"})
+    assert WaitingRoom(redis, config_of(app).routing).get(CALL).heavy
+
+
+def test_with_nothing_known_the_waiting_room_promises_no_place(app_without_redis):
+    twilio = Twilio(app_without_redis.test_client())
+    config = config_of(app_without_redis)
+    doc = Doc.parse(twilio.post("/voice/wait?lang=en&area=labor", {"QueuePosition": "1"}))
+    said = doc.said()
+    assert config.prompt("wait_next", "en") not in said
+    assert config.prompt("wait_hold", "en") in said
+    assert config.prompt("wait_danger", "en") in said
 
 
 def test_danger_key_while_waiting_leaves_the_queue_for_the_crisis_line(app, twilio, redis):

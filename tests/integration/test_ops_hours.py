@@ -400,7 +400,7 @@ def test_an_ops_edit_closing_an_area_closes_it_for_the_next_call(app, hotline, t
     # The closed message speaks the edited hours and the next opening they give.
     assert "Monday to Tuesday 9:00 to 21:00; Wednesday closed" in said
     assert "tomorrow 9:00" in said
-    assert doc.first("Gather").get("action") == "/voice/closed?lang=en"
+    assert doc.first("Gather").get("action") == "/voice/closed?lang=en&area=labor"
 
     ops.form("/ops/hours/labor/reset", {})
     reopened = Doc.parse(twilio.post(LABOR_CALL, {"Digits": "1", "CallSid": "CA" + "3" * 32}))
