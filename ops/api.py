@@ -300,9 +300,7 @@ def create_token(name: str) -> tuple[Response, int]:
     auth.ensure_self_or(name, *SUPERVISORS)
     # Made by a person at a console: a token that made tokens could outlive its own expiry.
     auth.ensure_session()
-    body = request.get_json(silent=True) or request.form.to_dict() or {}
-    if not isinstance(body, dict):
-        raise Invalid("expected a JSON object", field="body")
+    body = _body(optional=True)
     return jsonify({"user": name, **accounts.create_token(auth.actor(), name, body)}), 201
 
 

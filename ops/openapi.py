@@ -410,7 +410,7 @@ def paths() -> dict[str, dict[str, Any]]:
             ),
             "post": _op(
                 "Make a named API token, shown once in `token`; it expires after `days` (90 "
-                "unless set, at most 366); `{}` makes an unnamed 90-day token",
+                "unless set, at most 366); no body makes an unnamed 90-day token",
                 f"the user, or {SUP}; from a console session only (a token cannot make tokens)",
                 ok=201,
                 params=[_path("name")],
@@ -421,6 +421,7 @@ def paths() -> dict[str, dict[str, Any]]:
                     },
                     [],
                 ),
+                optional_body=True,
                 errors=(404, 422),
             ),
         },
