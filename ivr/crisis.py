@@ -24,6 +24,7 @@ from queues import alerts, keys
 from queues.agents import AgentBoard
 from queues.waiting import WaitingRoom
 from routing.menu import Choice, Step, first_key
+from routing.numbers import is_withheld
 from routing.roster import Supervisor
 
 log = logging.getLogger(__name__)
@@ -304,8 +305,10 @@ def _dial(chosen: str, index: int, *, first: bool, quiet: bool = False) -> Respo
         call_sid,
         lambda: incident_log().step(call_sid, "rung", target=lines[index], role="line"),
     )
-    # The caller's own number goes to the crisis line, so it can call back if the line drops.
-    caller_id = caller().number or _hotline_number()
+    # The caller's own number goes to the crisis line, so it can call back if the line drops;
+    # a withheld one cannot be called back, so the line sees the hotline's and can call that.
+    number = caller().number
+    caller_id = _hotline_number() if is_withheld(number) else number
     if quiet:
         return xml(twiml.crisis_line(settings, lines[index], action, caller_id))
     return xml(twiml.crisis_dial(settings, chosen, lines[index], action, caller_id, first=first))

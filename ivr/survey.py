@@ -26,6 +26,7 @@ from queues.followups import FollowUps
 from queues.incidents import IncidentLog
 from routing.config import SURVEY_KEYS
 from routing.menu import Choice, Step, first_key
+from routing.numbers import is_withheld
 from routing.privacy import mask_number
 from voicemail.callbacks import recording_of
 from voicemail.messages import MessageStore
@@ -117,6 +118,8 @@ def rated_call(rt: runtime.Runtime, reservation_id: str) -> RatedCall | None:
     if offer.kind == "callback":
         # The caller was reached on the number they gave for the callback: call back there.
         number = routing.room.callback_number(offer.call_sid) or number
+    # A withheld number ("anonymous") is nobody's to call back: the follow-up has none.
+    number = "" if is_withheld(number) else number
     return RatedCall(offer.call_sid, offer.agent_id, offer.area, offer.language, number)
 
 

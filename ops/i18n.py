@@ -201,6 +201,7 @@ WORDS: dict[str, dict[str, str]] = {
     "vm_closed": {"zh": "留言已关闭。", "en": "Message closed."},
     "vm_already_closed": {"zh": "该留言此前已关闭。", "en": "That message was already closed."},
     "vm_closed_state": {"zh": "已关闭", "en": "closed"},
+    "vm_withheld": {"zh": "号码未显示", "en": "number withheld"},
     "vm_show_closed": {"zh": "显示已关闭的留言", "en": "Show closed messages too"},
     "vm_open_only": {"zh": "只看未关闭的留言", "en": "Open messages only"},
     "satisfaction": {"zh": "今日满意率", "en": "Satisfied today"},

@@ -108,6 +108,7 @@ def _view(entry: inbox.Entry) -> dict[str, Any]:
         "area": entry.area,
         "language": entry.language,
         "caller": entry.caller_masked,
+        "caller_withheld": entry.withheld,
         "summary": entry.summary,
         "seconds": round(entry.seconds, 1) if entry.seconds is not None else None,
         "urgency": round(entry.urgency, 2),

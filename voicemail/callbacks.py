@@ -17,6 +17,7 @@ from rq import Queue, Retry
 
 from queues import dispatch, events, runtime
 from queues.hours import area_hours
+from routing.numbers import is_withheld
 from routing.privacy import mask_number
 from voicemail.messages import READY, Message, MessageStore, stamp
 
@@ -60,11 +61,9 @@ def schedule(rt: runtime.Runtime, message: Message) -> str:
     store = MessageStore(rt.redis)
     if "callback_state" in message.fields:
         return message.fields["callback_state"]
-    if not message.caller:
-        # Nothing to dial (a withheld number): staff read it in the inbox.
-        store.set_fields(message.recording_sid, {"callback_state": "no-number"})
-        events.append(rt.redis, "voicemail_no_number", recording=message.recording_sid)
-        return "no-number"
+    if is_withheld(message.caller):
+        # Nothing to dial (no number, or "anonymous" and its kind): staff read it in the inbox.
+        return _no_number(rt, message)
     area, _ = _area_and_language(rt, message)
     now = rt.clock()
     when = _due(rt, area, now)
@@ -95,6 +94,13 @@ def schedule(rt: runtime.Runtime, message: Message) -> str:
     return "scheduled"
 
 
+def _no_number(rt: runtime.Runtime, message: Message) -> str:
+    """Mark a message that cannot be called back, once, for the inbox to show."""
+    MessageStore(rt.redis).set_fields(message.recording_sid, {"callback_state": "no-number"})
+    events.append(rt.redis, "voicemail_no_number", recording=message.recording_sid)
+    return "no-number"
+
+
 def _due(rt: runtime.Runtime, area: str, now: datetime) -> datetime | None:
     """When the callback may start: None for now, else the area's next opening."""
     # The effective hours (ops' edit, else the config's), as the phone menu keeps them.
@@ -116,6 +122,9 @@ def callback_job(recording_sid: str) -> str:
     message = store.get(recording_sid)
     if message is None or message.fields.get("callback_state") in ("closed", "queued"):
         return "gone" if message is None else message.fields["callback_state"]
+    if is_withheld(message.caller):
+        # Scheduled before withheld numbers were known as such: never dialled.
+        return _no_number(rt, message)
     area, language = _area_and_language(rt, message)
     now = rt.clock()
     due = _due(rt, area, now)

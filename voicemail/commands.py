@@ -52,9 +52,10 @@ def _list(args: argparse.Namespace) -> int:
         left = datetime.fromtimestamp(entry.created_at, UTC).strftime("%Y-%m-%d %H:%M")
         flags = "CRISIS" if entry.crisis else "urgent" if entry.urgent else ""
         seconds = f"{entry.seconds:.0f}s" if entry.seconds is not None else "-"
+        caller = "withheld" if entry.withheld else entry.caller_masked or "-"
         print(
             f"{entry.recording_sid}  {left}Z  {entry.state:8} {entry.area or '-':9} "
-            f"{entry.language or '-':3} {entry.caller_masked or '-':16} {seconds:>5} "
+            f"{entry.language or '-':3} {caller:16} {seconds:>5} "
             f"{entry.callback or '-':10} {'closed' if entry.closed else ''} {flags}".rstrip()
         )
     if not entries:

@@ -14,6 +14,7 @@ from redis import Redis
 
 from queues import events
 from queues.waiting import WaitingRoom
+from routing.numbers import is_withheld
 from routing.privacy import mask_number
 from voicemail import callbacks
 from voicemail.messages import Message, MessageStore, audit, stamp
@@ -36,6 +37,8 @@ class Entry:
     # The number, for staff whose role may see caller data; `caller_masked` for everyone else.
     caller: str
     caller_masked: str
+    # The caller withheld their number ("anonymous" and its kind): nobody can call them back.
+    withheld: bool
     summary: str
     seconds: float | None
     urgency: float
@@ -47,14 +50,18 @@ class Entry:
     @classmethod
     def of(cls, message: Message) -> Entry:
         """Build an inbox entry from a message."""
+        # An empty number is a call the hotline lost track of, not one withheld by the caller.
+        withheld = bool(message.caller) and is_withheld(message.caller)
         return cls(
             recording_sid=message.recording_sid,
             state=message.state,
             created_at=message.created_at,
             area=message.area,
             language=message.language,
-            caller=message.caller,
-            caller_masked=mask_number(message.caller),
+            caller="" if withheld else message.caller,
+            # "+266696687" would mask as a number: it is none.
+            caller_masked="" if withheld else mask_number(message.caller),
+            withheld=withheld,
             summary=message.summary,
             seconds=message.measures.duration_s if message.measures else None,
             urgency=message.urgency,
