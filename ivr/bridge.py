@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from flask import Response, request, url_for
+from redis import RedisError
 
 from ivr import twiml
 from ivr import webhook as hook
@@ -27,7 +28,13 @@ def queued() -> Response:
     rt = current_runtime()
     routing = dispatch.Routing.on(rt)
     rid = hook.reservation_id()
-    offer = routing.reservations.get(rid)
+    try:
+        offer = routing.reservations.get(rid)
+    except RedisError as error:
+        # Only an accepted reservation redirects a caller here, and its agent waits in the
+        # conference it names: meet them there; the record can wait for Redis.
+        log.warning("caller joins %s with Redis unreachable: %s", rid, type(error).__name__)
+        return _join(rid, hook.language(), "connecting")
     language = offer.language if offer else hook.language()
     if offer is None:
         # The reservation is unknown (expired or forged): keep the caller on the general path.
@@ -42,7 +49,14 @@ def callback() -> Response:
     rt = current_runtime()
     routing = dispatch.Routing.on(rt)
     rid = hook.reservation_id()
-    offer = routing.reservations.get(rid)
+    try:
+        offer = routing.reservations.get(rid)
+    except RedisError as error:
+        # The agent who accepted waits in the reservation's conference: join them there.
+        log.warning(
+            "called-back caller joins %s with Redis unreachable: %s", rid, type(error).__name__
+        )
+        return _join(rid, hook.language(), "callback_greeting")
     if offer is None:
         return hook.xml(twiml.goodbye(hook.config(), hook.language()))
     routing.reservations.callback_answered(rid, rt.now())

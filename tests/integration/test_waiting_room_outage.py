@@ -134,9 +134,7 @@ def test_a_caller_queued_while_redis_was_down_is_adopted_and_an_agent_is_rung(
     # Redis goes away before the call: the menu still queues the caller in Twilio's queue.
     outage.begin()
     assert Doc.parse(twilio.post("/voice", {"From": CALLER})).first("Gather") is not None
-    queued = Doc.parse(
-        twilio.post("/voice/intake?lang=zh&area=labor&q=1&a=1&t=1", {"Digits": "1"})
-    )
+    queued = Doc.parse(twilio.post("/voice/intake?lang=zh&area=labor&q=1&a=1&t=1", {"Digits": "1"}))
     enqueue = queued.first("Enqueue")
     assert enqueue.text == "labor"
     wait_url = enqueue.get("waitUrl")
@@ -187,3 +185,75 @@ def test_a_caller_queued_while_redis_was_down_is_adopted_and_an_agent_is_rung(
     )
     heard = [e["text"] for e in rig.transcript(leg["call_sid"])["entries"] if e["kind"] == "heard"]
     assert heard[0] == whisper
+
+
+def test_a_callback_asked_for_before_any_poll_adopted_the_caller_keeps_their_place(
+    app, twilio, redis, clock
+):
+    # Redis came back between the caller's last poll and their key: routing never saw them.
+    room = WaitingRoom(redis, app.config["HOTLINE"].routing)
+    doc = Doc.parse(twilio.post("/voice/wait/callback?lang=zh&area=labor&a=11", {"Digits": "1"}))
+    assert doc.verbs() == ["Say", "Leave"]
+    assert app.config["HOTLINE"].prompt("callback_set", "zh") in doc.said()
+    task = room.get(CALL)
+    assert (task.kind, task.area, task.language) == ("callback", "labor", "zh")
+    assert task.arrival == clock().timestamp()
+    assert room.callback_number(CALL) == CALLER
+
+
+def test_webhooks_of_a_call_nobody_recorded_answer_sensibly(app, twilio, redis):
+    config = app.config["HOTLINE"]
+    rid = "RS" + "0" * 32
+
+    def answer(path: str, form: dict[str, str]) -> Doc:
+        return Doc.parse(twilio.post(path, form))
+
+    assert answer("/voice/status", {"CallStatus": "completed"}).verbs() == []
+    for result in ("hangup", "bridged", "redirected"):
+        assert (
+            answer("/voice/queue-result?lang=zh&area=labor", {"QueueResult": result}).verbs() == []
+        )
+    full = answer("/voice/queue-result?lang=zh&area=labor", {"QueueResult": "queue-full"})
+    assert full.said() == config.prompt("queue_full", "zh")
+    # A call nobody recorded left no departure behind, and no returning caller.
+    assert WaitingRoom(redis, config.routing).get(CALL) is None
+    assert not WaitingRoom(redis, config.routing).is_returning(CALLER)
+    # The rating of a reservation nobody knows: no question, a goodbye.
+    live = {"CallStatus": "in-progress", "DialCallStatus": "completed"}
+    assert answer(f"/voice/survey?res={rid}&lang=zh", live).verbs() == ["Say", "Hangup"]
+    rated = answer(f"/voice/survey/rating?res={rid}&lang=zh", {"Digits": "2"})
+    assert rated.said() == config.prompt("goodbye", "zh")
+    # A bridge to an unknown reservation keeps the caller on the general path, never silence.
+    lost = answer(f"/voice/connect/queued?res={rid}", {})
+    assert lost.verbs() == ["Say", "Redirect"]
+    assert answer(f"/voice/connect/callback?res={rid}", {}).verbs() == ["Say", "Hangup"]
+    unreached = answer(f"/voice/connect/callback-status?res={rid}", {"CallStatus": "no-answer"})
+    assert unreached.verbs() == []
+
+
+@pytest.fixture
+def app_without_redis(app_env, clock, hotline_config):
+    """The hotline with its Redis unreachable (nothing listens on its port)."""
+    import socket
+
+    from ivr import create_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app_env.setenv("REDIS_URL", f"redis://127.0.0.1:{port}/0")
+    return create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})
+
+
+@pytest.mark.parametrize(
+    ("path", "prompt"),
+    [("/voice/connect/queued", "connecting"), ("/voice/connect/callback", "callback_greeting")],
+)
+def test_with_redis_down_a_caller_put_through_still_meets_their_agent(
+    app_without_redis, path, prompt
+):
+    # Only an accepted reservation sends a caller here; its agent waits in the conference.
+    rid = "RS" + "4" * 32
+    doc = Doc.parse(Twilio(app_without_redis.test_client()).post(f"{path}?res={rid}"))
+    assert doc.first("Conference").text == rid
+    assert app_without_redis.config["HOTLINE"].prompt(prompt, "zh") in doc.said()
