@@ -391,6 +391,16 @@ def test_widening_by_wait_and_by_sweep(hotline: Hotline):
     assert [(m.agent_id, m.call_sid) for m in report.matches] == [("general", "CA2")]
 
 
+def test_an_adopted_call_widens_from_its_arrival_not_its_registration(hotline: Hotline):
+    # A caller Twilio held through an outage joins routing 45 s after they began waiting.
+    hotline.staff(make_agent("junior", {"labor": 1}))
+    assert hotline.room.enqueue("CA1", area="labor", language="zh", now=NOW, arrival=NOW - 45)
+    assert hotline.room.get("CA1").arrival == NOW - 45
+    assert hotline.matcher.match_call("CA1", NOW) is None  # specialists only, for 60 s
+    report = sweep(hotline.redis, hotline.policy, NOW + 15)  # 60 s after arriving
+    assert [(m.agent_id, m.call_sid) for m in report.matches] == [("junior", "CA1")]
+
+
 def test_shift_end_and_start_by_sweep(hotline: Hotline):
     # Wednesday 10:00-11:00 in Shanghai.
     hour = make_agent("a1", {"labor": 3}, shifts=(Shift(2, 600, 660),))
@@ -525,7 +535,10 @@ def test_redis_matcher_agrees_with_the_pure_policy(hotline: Hotline):
         heavy_call = rng.random() < 0.4
         call = WaitingCall("CX", area, language, NOW - waited, heavy=heavy_call)
         expected = choose_agent(policy, call, states, NOW)
-        line.room.enqueue("CX", area=area, language=language, now=NOW - waited, heavy=heavy_call)
+        # Every other round the call is adopted after an outage: registered now, arriving when
+        # Twilio says it began waiting. Either way the script must decide as the policy does.
+        registered = {"now": NOW - waited} if round_ % 2 else {"now": NOW, "arrival": NOW - waited}
+        line.room.enqueue("CX", area=area, language=language, heavy=heavy_call, **registered)
         match = line.matcher.match_call("CX", NOW)
         assert (match.agent_id if match else None) == (expected.agent_id if expected else None)
         if match:
@@ -542,12 +555,13 @@ def test_redis_matcher_agrees_with_the_pure_policy(hotline: Hotline):
                 priority=rng.choice(["normal", "normal", "vulnerable"]),
             )
             calls.append(c)
+            registered = {"now": c.arrival} if index % 2 else {"now": NOW, "arrival": c.arrival}
             line.room.enqueue(
                 c.call_sid,
                 area=c.area,
                 language=c.language,
-                now=c.arrival,
                 vulnerable=c.priority == "vulnerable",
+                **registered,
             )
         free = [s for s in states if s.presence == "available" and line.board.get(s.id).free]
         if free:

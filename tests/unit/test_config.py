@@ -6,6 +6,7 @@ import yaml
 
 from ivr.settings import DEFAULT_CONFIG
 from routing.config import PROMPT_FIELDS, check_config, load_config
+from routing.wording import speaking_seconds
 
 SHIPPED = DEFAULT_CONFIG.read_text(encoding="utf-8")
 
@@ -156,3 +157,20 @@ def test_the_danger_key_cannot_rate_a_call():
         data["survey"]["enabled"] = False
 
     assert not any("survey key" in str(p) for p in check_config(_edited(survey_off)))
+
+
+def test_a_greeting_opening_too_long_for_the_english_key_is_refused():
+    def lengthen(data):
+        data["prompts"]["greeting_open"]["zh"] = (
+            "您好，这里是法律咨询热线，为您提供免费的法律信息。"
+        )
+
+    text = _edited(lengthen)
+    problems = check_config(text, "edited")
+    (problem,) = [p for p in problems if p.path == ("prompts", "greeting_open")]
+    assert "within 4 s" in str(problem)
+    assert problem.line == _line_of(text, "greeting_open")
+    # The shipped lines leave the English key heard in under 4 s by the same estimate.
+    config = load_config(SHIPPED, "shipped")
+    said = [speaking_seconds(config.prompt("greeting_open", lang)) for lang in config.languages]
+    assert sum(said) <= 4.0
