@@ -8,7 +8,6 @@ brought in a supervisor or a crisis line), paged (a supervisor's SMS), note, clo
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import time
@@ -18,7 +17,7 @@ from typing import Any
 from redis import Redis
 
 from queues import events, keys
-from routing.spreadsheet import safe_row
+from routing.spreadsheet import SafeDictWriter
 
 # Incidents are kept for supervisors' review and reports; a year covers the audit cycle.
 INCIDENT_TTL_S = 366 * 24 * 3600
@@ -160,11 +159,11 @@ def export(incidents: list[Incident], fmt: str) -> str:
         )
     out = io.StringIO()
     columns = list(Incident("", 0.0).summary())
-    writer = csv.DictWriter(out, fieldnames=columns)
+    # A caller's words or a note may start like a formula: cells are neutralised.
+    writer = SafeDictWriter(out, fieldnames=columns)
     writer.writeheader()
     for incident in incidents:
-        # A caller's words or a note may start like a formula: cells are neutralised.
-        writer.writerow(safe_row(incident.summary()))
+        writer.writerow(incident.summary())
     return out.getvalue()
 
 

@@ -27,6 +27,7 @@ from routing.config import _line_map, _line_of
 from routing.hours import DAY_IDS, format_clock, parse_range
 from routing.pins import PIN_METHOD, PLAIN_PIN, hash_pin, is_pin_hash
 from routing.problems import Problem, ProblemsError
+from routing.spreadsheet import SafeDictWriter, read_cell
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 LEVELS = (1, 2, 3)
@@ -579,7 +580,12 @@ def parse_roster_csv(
     cells: list[tuple[str, dict[str, str], int]] = []
     if not missing:
         for row in rows:
-            cell = {name: (value or "").strip() for name, value in row.items() if name is not None}
+            # A cell an export quoted against spreadsheet formulas reads back as it was.
+            cell = {
+                name: read_cell((value or "").strip())
+                for name, value in row.items()
+                if name is not None
+            }
             cells.append((cell.get("role", "").lower() or AGENT_ROW, cell, rows.line_num))
     zone = _csv_zone(reader, [(cell, line) for role, cell, line in cells if role == ROSTER_ROW])
     zone = zone or timezone
@@ -755,7 +761,8 @@ def export_roster(roster: Roster) -> str:
 def export_roster_csv(roster: Roster) -> str:
     """Render a roster as CSV that parse_roster reads back to an equal roster, PINs as hashes."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_EXPORT_COLUMNS, lineterminator="\n")
+    # No name or phone can become a spreadsheet formula; the reader strips the quote again.
+    writer = SafeDictWriter(out, fieldnames=CSV_EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerow({"role": ROSTER_ROW, "timezone": roster.timezone})
     for agent in roster.agents:
