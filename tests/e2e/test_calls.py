@@ -110,7 +110,13 @@ def test_menu_branches_run_side_by_side(hotline: Hotline) -> None:
         assert transcript["outcome"]["errors"] == [], name
 
     silent = done["silent"]
-    assert heard(silent)[0] == hotline.prompt("greeting", "zh")
+    # The greeting opens with each language's short line (English in English), then the
+    # Mandarin disclaimer.
+    assert heard(silent)[:3] == [
+        hotline.prompt("greeting_open", "zh"),
+        hotline.prompt("greeting_open", "en"),
+        hotline.prompt("greeting", "zh"),
+    ]
     assert hotline.prompt("area_intro", "zh") in heard(silent)
     # Silence twice at the area menu is never a dead end: a general consultant takes the call.
     assert heard(silent).count(hotline.prompt("area_intro", "zh")) == 2
@@ -118,6 +124,10 @@ def test_menu_branches_run_side_by_side(hotline: Hotline) -> None:
     assert silent["outcome"]["queues"] == ["general"]
 
     labor = done["labor"]
+    # Having chosen English, the caller hears the disclaimer in English before the area menu.
+    assert heard(labor).index(hotline.prompt("greeting", "en")) < heard(labor).index(
+        hotline.prompt("area_intro", "en")
+    )
     assert hotline.prompt("area_chosen", "en", name="work, wages and social insurance") in heard(
         labor
     )
