@@ -27,6 +27,7 @@ from routing import doctor
 from routing.config import HotlineConfig
 from routing.doctor import Finding, QueueBacklog, WorkerBeat
 from routing.holidays import china_calendar
+from routing.privacy import mask_text
 from routing.roster import parse_roster
 from telephony.demo import DEMO_ACCOUNT_SID
 from telephony.gateway import Gateway, GatewayError
@@ -250,13 +251,14 @@ def schedule_self_check(redis: Redis, delay_s: int = SELF_CHECK_INTERVAL_S) -> N
 
 def _gateway_trouble(error: GatewayError, timeout: float) -> str:
     """A short reason for a failed REST request: Twilio's status, or how the request failed."""
+    # No message, URL or number: the line is paged to supervisors' phones.
     if error.status is not None:
-        return f"HTTP {error.status}, code {error.code}: {error.message[:120]}"
+        return f"HTTP {error.status}, code {error.code}"
     cause = type(error.__cause__).__name__ if error.__cause__ is not None else "no answer"
     return f"{cause}, timeout {timeout:g} s"
 
 
 def _why(error: BaseException) -> str:
-    """An exception as one short line."""
-    text = " ".join(str(error).split())[:160]
+    """An exception as one short line, phone numbers masked (it may be paged)."""
+    text = mask_text(" ".join(str(error).split()))[:160]
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
