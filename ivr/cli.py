@@ -71,8 +71,18 @@ def _parser() -> argparse.ArgumentParser:
         default="offline",
         help="presence of agents new to the roster (default offline)",
     )
+    roster_import.add_argument(
+        "--force",
+        action="store_true",
+        help="apply it even if some hour of the next 14 days has no supervisor on call or an "
+        "open area no crisis-trained agent (audited as forced, with the gaps)",
+    )
+    roster_import.add_argument(
+        "--by", metavar="NAME", help="who the audit log names (default: the OS user)"
+    )
     roster_import.set_defaults(func=_roster_import)
     roster_export = roster_commands.add_parser("export", help="print the current roster")
+    roster_export.add_argument("--format", choices=("yaml", "csv"), default="yaml")
     roster_export.set_defaults(func=_roster_export)
 
     bench = commands.add_parser("bench", help="measure the hotline (prints figures)")
@@ -188,28 +198,49 @@ def _load_or_report(settings: Settings):
 
 
 def _roster_import(args: argparse.Namespace) -> int:
-    """Check a roster file whole and apply it atomically; print every problem with its line."""
+    """Check a roster file whole and for cover, apply and audit it; print every problem or gap."""
     from ivr.roster import import_roster_file
+    from queues.audit import command_line_actor
+    from queues.rostering import UncoveredRoster
 
     config = _load_or_report(Settings.from_env())
     url = configured_url() if config is not None else None
     if config is None or url is None:
         return 2
+    # --by names who asked; the OS user stays beside it, so the log never loses who ran it.
+    actor = f"{args.by} ({command_line_actor()})" if args.by else command_line_actor()
     try:
-        report = import_roster_file(Path(args.file), config, url, presence=args.presence)
+        done = import_roster_file(
+            Path(args.file), config, url, actor=actor, presence=args.presence, force=args.force
+        )
     except (ProblemsError, OSError) as error:
         print(str(error), file=sys.stderr)
         return 1
+    except UncoveredRoster as refused:
+        print(f"{args.file}: {refused}:", file=sys.stderr)
+        for gap in refused.gaps:
+            print(f"  {gap.describe()}", file=sys.stderr)
+        print("import it with --force to apply it anyway (audited as forced)", file=sys.stderr)
+        return 1
+    report = done.report
     print(
         f"{args.file}: {report.total} agents ({len(report.added)} added, "
-        f"{len(report.removed)} removed)"
+        f"{len(report.removed)} removed), {done.supervisors} supervisors"
     )
+    if done.forced:
+        print(
+            f"forced: {len(done.gaps)} uncovered stretch(es) in the next 14 days (audited):",
+            file=sys.stderr,
+        )
+        for gap in done.gaps:
+            print(f"  {gap.describe()}", file=sys.stderr)
     return 0
 
 
 def _roster_export(args: argparse.Namespace) -> int:
-    """Print the roster as last imported."""
+    """Print the roster as last imported, as YAML or CSV."""
     from queues.agents import AgentBoard
+    from routing.roster import export_roster_csv, parse_roster
 
     config = _load_or_report(Settings.from_env())
     redis = from_environment() if config is not None else None
@@ -219,6 +250,11 @@ def _roster_export(args: argparse.Namespace) -> int:
     if text is None:
         print("no roster has been imported", file=sys.stderr)
         return 1
+    if args.format == "csv":
+        roster = parse_roster(
+            text, source="roster.yaml", area_ids=config.areas, languages=config.languages
+        )
+        text = export_roster_csv(roster)
     sys.stdout.write(text)
     return 0
 

@@ -1,31 +1,53 @@
-"""Loading a roster file into Redis: checked whole, PINs hashed, then applied in one step."""
+"""Loading a roster file into Redis: checked whole and for cover, PINs hashed, applied, audited."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
 from redis import Redis
 
 from queues.agents import AgentBoard, ImportReport
+from queues.rostering import RosterImport, import_roster
 from routing.config import HotlineConfig
 from routing.roster import parse_roster
 
+log = logging.getLogger(__name__)
+
 DEMO_ROSTER = Path(__file__).resolve().parents[1] / "examples" / "roster.yaml"
+# Who the audit log names for the demo's own roster, loaded at start-up.
+DEMO_ACTOR = "hotline serve (demo roster)"
 
 
 def import_roster_file(
-    path: Path, config: HotlineConfig, redis_url: str, *, presence: str = "offline"
-) -> ImportReport:
-    """Parse a YAML or CSV roster (raising with every problem) and replace the agents."""
+    path: Path,
+    config: HotlineConfig,
+    redis_url: str,
+    *,
+    actor: str,
+    presence: str = "offline",
+    force: bool = False,
+) -> RosterImport:
+    """Parse a YAML or CSV roster (raising with every problem), check its cover and apply it."""
     roster = parse_roster(
         path.read_text(encoding="utf-8"),
         source=str(path),
         area_ids=set(config.areas),
         languages=set(config.languages),
     )
-    board = AgentBoard(Redis.from_url(redis_url), config.routing)
-    return board.import_roster(roster, time.time(), presence=presence)
+    fmt = "csv" if path.name.lower().endswith(".csv") else "yaml"
+    redis = Redis.from_url(redis_url)
+    return import_roster(
+        redis,
+        config,
+        roster,
+        actor=actor,
+        fmt=fmt,
+        now=time.time(),
+        force=force,
+        presence=presence,
+    )
 
 
 def seed_demo_roster(
@@ -36,4 +58,11 @@ def seed_demo_roster(
     path = path or DEMO_ROSTER
     if board.roster_text() is not None or not path.exists():
         return None
-    return import_roster_file(path, config, redis_url, presence="available")
+    # A demo must start even with a roster of one's own that leaves gaps: it is forced, and the
+    # gaps are logged and audited, never passed over in silence.
+    done = import_roster_file(
+        path, config, redis_url, actor=DEMO_ACTOR, presence="available", force=True
+    )
+    for gap in done.gaps:
+        log.warning("demo roster %s leaves a gap: %s", path.name, gap.describe())
+    return done.report

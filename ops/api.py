@@ -193,11 +193,12 @@ def roster() -> Response:
 @bp.put("/roster")
 @require(*OPS_ROLES)
 def import_roster() -> Response:
-    """Replace the roster with a YAML or CSV document (by Content-Type or ?format)."""
+    """Replace the roster with a YAML or CSV document; ?force=1 applies one with gaps, audited."""
     fmt = request.args.get("format") or ("csv" if "csv" in (request.mimetype or "") else "yaml")
+    force = staffing.parse_force(request.args.get("force"))
     text = request.get_data(as_text=True)
-    report = staffing.import_roster(auth.actor(), text, fmt)
-    return jsonify({"added": report.added, "removed": report.removed, "total": report.total})
+    done = staffing.import_roster(auth.actor(), text, fmt, force=force)
+    return jsonify(staffing.import_view(done))
 
 
 @bp.get("/coverage")

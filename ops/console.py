@@ -78,12 +78,18 @@ def remove_shift() -> Response:
 @bp.post("/roster/import")
 @require(*OPS_ROLES)
 def import_roster() -> Response:
-    """Import a roster file (YAML or CSV by its name)."""
+    """Import a roster file (YAML or CSV by its name); the box forces one that leaves gaps."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise Invalid("choose a YAML or CSV file", field="file")
     fmt = "csv" if upload.filename.lower().endswith(".csv") else "yaml"
-    staffing.import_roster(auth.actor(), upload.read().decode("utf-8-sig"), fmt)
+    force = staffing.parse_force(request.form.get("force"))
+    done = staffing.import_roster(auth.actor(), upload.read().decode("utf-8-sig"), fmt, force=force)
+    if done.forced:
+        # Forced past gaps: say so as loudly as a refusal would (the audit log keeps them all).
+        flash(word("import_forced", count=len(done.gaps)), "error")
+        for gap in done.gaps[:20]:
+            flash(gap.describe(), "error")
     return _saved()
 
 

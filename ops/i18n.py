@@ -64,8 +64,19 @@ WORDS: dict[str, dict[str, str]] = {
     "import": {"zh": "导入", "en": "Import"},
     "export": {"zh": "导出", "en": "Export"},
     "import_help": {
-        "zh": "上传 YAML 或 CSV 排班文件；有错误时全部不生效。",
-        "en": "Upload a YAML or CSV roster; any problem and nothing is applied.",
+        "zh": "上传 YAML 或 CSV 排班文件；有错误，或未来14天有无人值守的时段"
+        "（无值班主管，或开放领域无危机干预坐席在班），全部不生效。",
+        "en": "Upload a YAML or CSV roster; any problem, or any hour of the next 14 days without "
+        "a supervisor on call or an open area without a crisis-trained agent, and nothing is "
+        "applied.",
+    },
+    "import_force": {
+        "zh": "即使有无人值守的时段也导入（记入审计日志）",
+        "en": "Import even with uncovered hours (audited as forced)",
+    },
+    "import_forced": {
+        "zh": "已强制导入：未来14天有 {count} 个无人值守的时段，已记入审计日志。",
+        "en": "Imported by force: {count} uncovered stretch(es) in the next 14 days, audited.",
     },
     "week_of": {"zh": "每周排班（{tz}）", "en": "Weekly shifts ({tz})"},
     "overnight": {"zh": "跨夜", "en": "overnight"},

@@ -10,7 +10,6 @@ only `pin_hash` and the audit log only a short fingerprint of it, never a PIN.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import replace
 from typing import Any
@@ -19,8 +18,10 @@ import yaml
 
 from ops import context
 from ops.errors import Conflict, Invalid, NotFound
-from queues import keys
-from queues.agents import PRESENCES, ImportReport, UnknownAgent
+from queues import keys, rostering
+from queues.agents import PRESENCES, UnknownAgent
+from queues.rostering import RosterImport, UncoveredRoster
+from routing.coverage import NO_SUPERVISOR, StaffingGap
 from routing.hours import DAY_IDS, MINUTES_PER_DAY, parse_range
 from routing.problems import ProblemsError
 from routing.roster import (
@@ -206,7 +207,14 @@ def add_agent(actor: str, fields: dict[str, Any]) -> Agent:
         agent = hash_agent_pin(_checked_agent(document))
         _check_unique_phone(roster, agent)
         new_roster = replace(roster, agents=(*roster.agents, agent))
-        _apply(actor, "agent.add", agent.id, None, _audited(agent_document(agent)), new_roster)
+        _apply(
+            actor,
+            "agent.add",
+            agent.id,
+            None,
+            rostering.audited_agent(agent_document(agent)),
+            new_roster,
+        )
     return agent
 
 
@@ -235,7 +243,14 @@ def remove_agent(actor: str, agent_id: str) -> None:
         if len(roster.agents) == 1:
             raise Conflict("the roster cannot be left empty", field="agent_id")
         new_roster = replace(roster, agents=tuple(a for a in roster.agents if a.id != agent_id))
-        _apply(actor, "agent.remove", agent_id, _audited(agent_document(agent)), None, new_roster)
+        _apply(
+            actor,
+            "agent.remove",
+            agent_id,
+            rostering.audited_agent(agent_document(agent)),
+            None,
+            new_roster,
+        )
 
 
 def _checked_agent(document: dict[str, Any]) -> Agent:
@@ -280,8 +295,8 @@ def set_presence(actor: str, agent_id: str, presence: object) -> dict[str, Any]:
 # --- whole rosters ----------------------------------------------------------------------------
 
 
-def import_roster(actor: str, text: str, fmt: str) -> ImportReport:
-    """Check and apply a whole roster file; every problem with its line, nothing applied."""
+def import_roster(actor: str, text: str, fmt: str, *, force: bool = False) -> RosterImport:
+    """Check, apply and audit a whole roster file; refused with every problem or gap it has."""
     if fmt not in FORMATS:
         raise Invalid(f"format must be one of {', '.join(FORMATS)}", field="format")
     try:
@@ -292,36 +307,52 @@ def import_roster(actor: str, text: str, fmt: str) -> ImportReport:
             field="roster",
             problems=_problems(error),
         ) from None
-    roster = hash_pins(roster)
     with _editing():
-        before = _audited_roster(context.board().roster_text())
-        now = context.now()
-        report = context.board().import_roster(roster, now)
-        after = _audited_roster(export_roster(roster))
-        context.audit_log().record(
-            actor, "roster.import", "roster", before=before, after=after, now=now
-        )
-    return report
+        try:
+            return rostering.import_roster(
+                context.redis(),
+                context.config(),
+                roster,
+                actor=actor,
+                fmt=fmt,
+                now=context.now(),
+                force=force,
+                board=context.board(),
+            )
+        except UncoveredRoster as refused:
+            raise Conflict(
+                f"{refused}: import it with force to apply it anyway (audited as forced)",
+                field="roster",
+                problems=[_gap_problem(gap) for gap in refused.gaps],
+            ) from None
 
 
-def _audited(document: dict[str, Any]) -> dict[str, Any]:
-    """An agent's fields for the audit log: a PIN hash only as a fingerprint that shows a change."""
-    if "pin_hash" not in document:
-        return document
-    digest = hashlib.sha256(str(document["pin_hash"]).encode()).hexdigest()[:12]
+def import_view(done: RosterImport) -> dict[str, Any]:
+    """An applied import as the API shows it: agents added and removed, gaps it was forced past."""
     return {
-        ("pin" if name == "pin_hash" else name): (f"set #{digest}" if name == "pin_hash" else value)
-        for name, value in document.items()
+        "added": done.report.added,
+        "removed": done.report.removed,
+        "total": done.report.total,
+        "supervisors": done.supervisors,
+        "forced": done.forced,
+        "gaps": [rostering.gap_view(gap) for gap in done.gaps],
     }
 
 
-def _audited_roster(text: str | None) -> str | None:
-    """A roster's YAML for the audit log, each PIN hash replaced by its fingerprint."""
-    if text is None or "pin_hash:" not in text:
-        return text
-    document = yaml.safe_load(text)
-    document["agents"] = [_audited(entry) for entry in document.get("agents") or []]
-    return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
+def parse_force(value: object) -> bool:
+    """Read a force flag from a query or form: absent, 0/false/no/off, or 1/true/yes/on."""
+    text = str(value or "").strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in ("1", "true", "yes", "on"):
+        return True
+    raise Invalid("force must be true or false", field="force")
+
+
+def _gap_problem(gap: StaffingGap) -> dict[str, Any]:
+    """An uncovered stretch as a problem the API and the console show; the field to fix."""
+    field = "supervisors" if gap.kind == NO_SUPERVISOR else "agents"
+    return {"line": None, "field": field, **rostering.gap_view(gap)}
 
 
 def _problems(error: ProblemsError) -> list[dict[str, Any]]:
@@ -343,8 +374,8 @@ def _replace_agent(actor: str, action: str, roster: Roster, old: Agent, new: Age
         actor,
         action,
         old.id,
-        _audited(agent_document(old, roster.timezone)),
-        _audited(agent_document(new, roster.timezone)),
+        rostering.audited_agent(agent_document(old, roster.timezone)),
+        rostering.audited_agent(agent_document(new, roster.timezone)),
         replace(roster, agents=agents),
     )
 
