@@ -1,12 +1,14 @@
 """Dispatch: what follows a routing decision, run as RQ jobs that survive a crash.
 
 A match makes a reservation; `dispatch` puts a `ring_agent` job on the `dispatch` queue, which
-rings the agent with a whisper. Accepting redirects the waiting caller into the conference named
-by the reservation (`bridge_caller`), or dials a caller who asked for a callback. A caller who
-hangs up while the agent rings has the offer withdrawn (`withdraw_offer`). A self-renewing
-`sweep_job` repairs what a crash left and widens waiting calls' skill steps on time; when calls
-are due a look at their Twilio leg it queues `check_legs_job`, which ends a call whose leg is
-gone the way its lost hang-up webhook would have.
+rings the agent with a whisper. A ring the carrier fails (after RQ's retries, `ring_failed`)
+or one run after its offer ran out rings nobody and is no miss of the agent's. Accepting
+redirects the waiting caller into the conference named by the reservation (`bridge_caller`),
+or dials a caller who asked for a callback. A caller who hangs up while the agent rings has the
+offer withdrawn (`withdraw_offer`). A self-renewing `sweep_job` repairs what a crash left and
+widens waiting calls' skill steps on time; when calls are due a look at their Twilio leg it
+queues `check_legs_job`, which ends a call whose leg is gone the way its lost hang-up webhook
+would have.
 Jobs take ids and are idempotent: each first checks the reservation is still in the state it
 acts on, so a repeated or late job changes nothing.
 """
@@ -20,11 +22,13 @@ from urllib.parse import urlencode
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
+from rq.job import Job
 
 from queues import events, runtime
 from queues.agents import AgentBoard, PresenceChange
 from queues.calls import CallStore
+from queues.carrier_health import CarrierHealth
 from queues.matcher import Match, Matcher
 from queues.ratelimit import RateLimiter
 from queues.reservations import Reservations, Transition
@@ -38,9 +42,10 @@ from telephony.gateway import GatewayError
 log = logging.getLogger(__name__)
 
 DISPATCH_QUEUE = "dispatch"
-# Twilio's 429s and 5xx pass within seconds; a ring that is still failing after that has
-# missed its reservation anyway, and the sweep offers the call again.
-RING_RETRY = Retry(max=3, interval=[1, 2, 4])
+# Twilio's 429s and 5xx often pass within a second or two: a ring is tried twice more, quickly.
+# After that the offer ends with no miss (`ring_failed`) and the caller, held back a while, is
+# offered again; the retries stay well inside the offer's time.
+RING_RETRY = Retry(max=2, interval=[1, 2])
 BRIDGE_RETRY = Retry(max=5, interval=[1, 1, 2, 4, 8])
 # How often the sweep runs: timeouts, wrap-up ends and widening steps land within this.
 SWEEP_INTERVAL_S = 2
@@ -107,6 +112,7 @@ def dispatch(redis: Redis, matches: list[Match | None]) -> None:
             match.reservation_id,
             job_id=f"ring-{match.reservation_id}",
             retry=RING_RETRY,
+            on_failure=RING_FAILED,
         )
 
 
@@ -128,6 +134,11 @@ def ring_agent(reservation_id: str, slot_taken: bool = False) -> str:
     offer = routing.reservations.get(reservation_id)
     if offer is None or offer.state != "offered":
         return "moved-on"
+    if offer.expires_at <= rt.now():
+        # The job ran after its offer ran out (a worker was down): the agent would be rung for
+        # an offer already over, and miss it. Nobody is rung; the caller is back in their place.
+        _not_rung(rt, routing, offer.id, hold=False)
+        return "expired"
     phone = routing.board.phone(offer.agent_id)
     if not phone:
         _miss(rt, routing, offer.id, "no-answer")
@@ -149,6 +160,7 @@ def ring_agent(reservation_id: str, slot_taken: bool = False) -> str:
                 # Another id than this job's own: RQ would let the finishing job overwrite it.
                 job_id=f"ring-{reservation_id}-turn",
                 retry=RING_RETRY,
+                on_failure=RING_FAILED,
             )
             return "deferred"
     query = {"res": reservation_id}
@@ -161,13 +173,62 @@ def ring_agent(reservation_id: str, slot_taken: bool = False) -> str:
             timeout=int(max(rt.config.routing.reservation_timeout_s - 2, 5)),
         )
     except GatewayError as error:
-        if error.retryable:
+        if CarrierHealth(rt.redis).failed(error, rt.now()):
+            # The carrier's failure, not the agent's: RQ tries again, and after the last try
+            # `ring_failed` ends the offer with no miss.
             raise
+        # Twilio refused this one call (an invalid number): the agent cannot be reached there,
+        # and the misses that follow pause them where ops see it.
         log.warning("cannot ring agent %s: %s", offer.agent_id, error)
         _miss(rt, routing, offer.id, "no-answer")
         return "failed"
+    CarrierHealth(rt.redis).reached(rt.now())
+    # Only a ring that went out makes a timeout the agent's miss (see the routing script).
+    routing.reservations.rung(reservation_id, rt.now())
     routing.calls.update(offer.call_sid, agent_leg=leg.sid, reservation=reservation_id)
     return leg.sid
+
+
+def ring_failed(
+    job: Job,
+    connection: Redis,
+    kind: type[BaseException] | None = None,
+    error: BaseException | None = None,
+    traceback: object = None,
+) -> None:
+    """RQ's failure callback of a ring: after its last try the offer ends, no miss counted."""
+    # RQ calls this after every failed try (and for a ring lost with its worker); only the
+    # last one, with no retry left, gives up on the ring.
+    if job.should_retry:
+        return
+    rt = runtime.current()
+    reservation_id = str(job.args[0])
+    transition = _not_rung(rt, Routing.on(rt), reservation_id, hold=True)
+    if transition.changed:
+        log.warning(
+            "agent %s not rung for %s (%s): the carrier failed; call %s held back %.0f s",
+            transition.agent_id,
+            reservation_id,
+            type(error).__name__ if error is not None else "lost",
+            transition.call_sid,
+            transition.held_until - rt.now(),
+        )
+
+
+RING_FAILED = Callback(ring_failed)
+
+
+def _not_rung(
+    rt: runtime.Runtime, routing: Routing, reservation_id: str, *, hold: bool
+) -> Transition:
+    """End an offer whose ring never reached the agent's phone; no miss is counted."""
+    transition = routing.reservations.not_rung(reservation_id, rt.now(), hold=hold)
+    if transition.changed and not hold:
+        # The agent and the caller are back in their places: offer again at once. After a
+        # carrier failure the freed agent waits for the next poll or sweep instead, so a dead
+        # carrier is not handed every waiting call in turn.
+        dispatch(rt.redis, [routing.matcher.match_agent(transition.agent_id, rt.now())])
+    return transition
 
 
 def accept(rt: runtime.Runtime, reservation_id: str) -> Transition:

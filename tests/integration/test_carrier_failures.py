@@ -1,0 +1,222 @@
+"""Rings when the carrier fails: Twilio's REST API answering 5xx for a while, and ring jobs run
+late after a worker was down. Neither is an agent's miss; a failing carrier is a standing
+condition supervisors hear about once, cleared when a request goes through again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+import requests
+from rq import Queue, SimpleWorker
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+
+from queues import dispatch, events, keys, runtime
+from queues.agents import AgentBoard
+from queues.calls import CallStore
+from queues.carrier_health import CONDITION
+from queues.conditions import Conditions
+from queues.matcher import Matcher
+from queues.reservations import Reservations
+from queues.sweep import sweep
+from queues.waiting import WaitingRoom
+from routing.config import HotlineConfig
+from routing.matching import ring_failure_hold_s
+from routing.roster import parse_roster
+from tests.carrier_fixtures import ACCOUNT_SID, AGENTS, AUTH_TOKEN, Rig, build_rig
+from tests.conftest import Clock
+
+pytestmark = pytest.mark.redis
+
+AREAS = ["family", "labor", "contract", "traffic", "criminal", "corporate", "general"]
+# The carrier's phone that rings and never answers: a ring that goes out stays ringing.
+PHONE = AGENTS["traffic"]
+ROSTER = f"""
+timezone: Asia/Shanghai
+agents:
+  - {{id: g1, name: G1, phone: "{PHONE}", languages: [zh], skills: {{general: 1}},
+     shifts: [{{days: daily, hours: "00:00-24:00"}}]}}
+"""
+CALLER = "CA" + "c" * 32
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    """The carrier, as Twilio."""
+    yield from build_rig()
+
+
+@pytest.fixture
+def rt(redis, rig: Rig, clock: Clock, hotline_config: HotlineConfig) -> Iterator[runtime.Runtime]:
+    """The runtime jobs use, with the carrier as Twilio and the test's clock."""
+    # Offers ring long enough that only the failures end them, however slow the machine; and
+    # the test's clock stands still while a ring is retried, so the outbound rate limit (one
+    # call a second) is raised to let each try go out at once rather than at its turn.
+    config = replace(
+        hotline_config,
+        routing=replace(hotline_config.routing, reservation_timeout_s=600),
+        calls_per_second=100.0,
+    )
+    current = runtime.Runtime(redis, rig.gateway, config, rig.app_url, clock)
+    runtime.install(lambda: current)
+    yield current
+    runtime.install(None)
+
+
+def set_faults(rig: Rig, plan: dict) -> None:
+    """Replace the carrier's fault plan through its control API."""
+    reply = requests.put(
+        f"{rig.carrier_url}/carrier/faults", json=plan, auth=(ACCOUNT_SID, AUTH_TOKEN), timeout=5
+    )
+    reply.raise_for_status()
+
+
+def staff(rt: runtime.Runtime) -> AgentBoard:
+    """Import the roster and make its agent available."""
+    roster = parse_roster(ROSTER, source="r.yaml", area_ids=AREAS, languages=["zh", "en"])
+    board = AgentBoard(rt.redis, rt.config.routing, script=rt.script)
+    board.import_roster(roster, rt.now() - 10)
+    board.set_presence("g1", "available", rt.now())
+    return board
+
+
+class BurstWorker(SimpleWorker):
+    """A burst worker without RQ's command channel: its listener thread, waiting up to 60 s
+    between reads, can hold a burst worker's exit that long, and these tests run many."""
+
+    def subscribe(self) -> None:
+        """Listen for no commands (stop, kill) while the test's jobs run."""
+        self.pubsub_thread = None
+
+
+def run_dispatch_jobs(redis) -> None:
+    """Run the dispatch queue's jobs here, each retry RQ schedules run at once, not a second on.
+
+    This stands for RQ's scheduler with time moved on: no test waits for the retry intervals.
+    """
+    queue = Queue(dispatch.DISPATCH_QUEUE, connection=redis)
+    scheduled = ScheduledJobRegistry(queue=queue)
+    for _ in range(20):
+        BurstWorker([queue], connection=redis).work(burst=True)
+        due = scheduled.get_job_ids()
+        if not due:
+            return
+        for job_id in due:
+            scheduled.remove(job_id)
+            queue.enqueue_job(Job.fetch(job_id, connection=redis))
+    raise AssertionError("dispatch jobs kept failing and retrying")
+
+
+def later(clock: Clock, seconds: float) -> None:
+    """Move the test's clock on."""
+    clock.now += timedelta(seconds=seconds)
+
+
+def ring_requests(rig: Rig) -> int:
+    """How many calls the hotline asked the carrier to place."""
+    with rig.hub.network.cond:
+        return sum(
+            1
+            for e in rig.hub.network.exchanges
+            if e["method"] == "POST" and e["path"].endswith("/Calls.json")
+        )
+
+
+def alerts_about(redis, condition: str) -> int:
+    """How many times a condition was raised anew (each raise pages supervisors)."""
+    return sum(
+        1
+        for e in events.recent(redis, 1000)
+        if e["kind"] == "alert" and e.get("condition") == condition
+    )
+
+
+def test_rings_the_carrier_fails_leave_the_agent_free_and_raise_one_condition(
+    rt: runtime.Runtime, rig: Rig, clock: Clock
+) -> None:
+    board = staff(rt)
+    room = WaitingRoom(rt.redis, rt.config.routing, script=rt.script)
+    assert room.enqueue(CALLER, area="general", language="zh", now=rt.now())
+    conditions = Conditions(rt.redis)
+    # Twilio's REST API answers every new call with a 500, for as long as this lasts.
+    set_faults(rig, {"rest_500": 1.0, "rest_match": "/Calls.json"})
+    offers = []
+    match = Matcher(rt.redis, rt.config.routing).match_call(CALLER, rt.now())
+    for failures in (1, 2, 3, 4):
+        assert match is not None and match.agent_id == "g1"
+        offers.append(match.reservation_id)
+        dispatch.dispatch(rt.redis, [match])
+
+        run_dispatch_jobs(rt.redis)
+
+        offer = Reservations(rt.redis, rt.config.routing).get(match.reservation_id)
+        assert offer.state == "not-rung"
+        # Far past the default pause after two misses: the agent is free, never paused.
+        agent = board.get("g1")
+        assert (agent.status, agent.free, agent.misses, agent.paused) == (
+            "available",
+            True,
+            0,
+            "",
+        )
+        assert room.get(CALLER).state == "held"
+        # Supervisors hear once that the carrier is failing, from the third failure in a row.
+        assert conditions.get(CONDITION) is not None
+        assert alerts_about(rt.redis, CONDITION) == 1
+        # The caller is offered again once the hold (longer each time) ends.
+        assert sweep(rt.redis, rt.config.routing, rt.now()).held_back_due == []
+        later(clock, ring_failure_hold_s(failures))
+        report = sweep(rt.redis, rt.config.routing, rt.now())
+        assert report.held_back_due == [CALLER]
+        (match,) = report.matches
+    # Each offer was tried three times (RQ's two retries), and no miss was ever counted.
+    assert ring_requests(rig) == 3 * len(offers)
+    kinds = [e["kind"] for e in events.recent(rt.redis, 1000)]
+    assert kinds.count("not-rung") == len(offers)
+    assert not {"timeout", "no-answer", "paused"} & set(kinds)
+
+    # Twilio is back: the next ring goes through, and the condition clears.
+    set_faults(rig, {})
+    dispatch.dispatch(rt.redis, [match])
+    run_dispatch_jobs(rt.redis)
+
+    leg = CallStore(rt.redis).get(CALLER).agent_leg
+    assert leg and rig.gateway.fetch_call(leg).called == PHONE
+    assert conditions.get(CONDITION) is None
+    assert "condition-cleared" in [e["kind"] for e in events.recent(rt.redis, 1000)]
+    assert rt.redis.exists(keys.carrier_failures()) == 0
+    # This offer did ring: its timeout would now be the agent's miss.
+    assert rt.redis.hexists(keys.reservation(match.reservation_id), "rung_at")
+
+
+def test_a_ring_job_run_after_its_offer_ran_out_rings_nobody_and_counts_no_miss(
+    rt: runtime.Runtime, rig: Rig, clock: Clock
+) -> None:
+    board = staff(rt)
+    room = WaitingRoom(rt.redis, rt.config.routing, script=rt.script)
+    assert room.enqueue(CALLER, area="general", language="zh", now=rt.now())
+    match = Matcher(rt.redis, rt.config.routing).match_call(CALLER, rt.now())
+    dispatch.dispatch(rt.redis, [match])
+    # The worker died with the ring queued and came back after the offer had run out.
+    later(clock, rt.config.routing.reservation_timeout_s)
+
+    run_dispatch_jobs(rt.redis)
+
+    offer = Reservations(rt.redis, rt.config.routing).get(match.reservation_id)
+    assert offer.state == "not-rung"
+    agent = board.get("g1")
+    assert agent.misses == 0 and agent.cool_until == 0 and agent.paused == ""
+    # The late job rang nobody; the caller, back in their place, was offered again at once,
+    # and only that new offer rang the agent.
+    (rung,) = [e for e in rig.hub.network.exchanges if e["path"].endswith("/Calls.json")]
+    again = CallStore(rt.redis).get(CALLER).reservation
+    assert again != match.reservation_id
+    assert ("Url", f"{rig.app_url}/voice/agent/whisper?res={again}") in rung["form"]
+    assert agent.status == "reserved"
+    # Nothing left for the sweep to count as a timeout.
+    assert sweep(rt.redis, rt.config.routing, rt.now() + 1).timeouts == []
+    kinds = [e["kind"] for e in events.recent(rt.redis, 1000)]
+    assert "timeout" not in kinds and "no-answer" not in kinds
