@@ -213,11 +213,14 @@ def paths() -> dict[str, dict[str, Any]]:
                 "Export the roster as YAML or CSV", OPS, params=[_query("format")], errors=(422,)
             ),
             "put": _op(
-                "Import a whole roster (YAML or CSV); every problem with its line, "
-                "nothing applied on error",
+                "Import a whole roster (YAML or CSV); every problem with its line (422), or "
+                "every stretch of the next 14 days with no supervisor on call or an open area "
+                "without a crisis-trained agent on shift (409, problems: kind, area, start, end, "
+                "message); nothing applied on either. force=true applies a roster with such "
+                "gaps, audited as forced; the answer lists the gaps it was forced past",
                 OPS,
                 errors=(409, 422),
-                params=[_query("format")],
+                params=[_query("format"), _query("force", "boolean")],
                 body={"application/yaml": {"schema": STR}, "text/csv": {"schema": STR}},
             ),
         },
@@ -521,7 +524,8 @@ def document() -> dict[str, Any]:
         401: "no valid token or session (or the session expired)",
         403: "this role or user may not do this, or the CSRF token is missing",
         404: "no such agent, shift, user, area or call",
-        409: "clashes with what exists: a duplicate id, an overlapping shift",
+        409: "clashes with what exists: a duplicate id, an overlapping shift, a roster that "
+        "leaves hours uncovered",
         422: "a field is missing, unknown or malformed; `field` names it, `problems` lists all",
         503: "temporarily unavailable: the hotline's state cannot be reached; retry later",
     }
