@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -169,6 +170,13 @@ def test_csv_rows_say_what_they_are_and_the_roster_row_sets_the_time_zone():
     assert len(supervisor.shifts) == 8
     assert supervisor.exceptions == (DatedException(date(2026, 12, 25)),)
     assert export_roster_csv(roster) == CSV
+
+
+def test_the_example_csv_roster_is_the_example_yaml_roster():
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    from_csv = read((examples / "roster.csv").read_text(encoding="utf-8"), "roster.csv")
+    from_yaml = read((examples / "roster.yaml").read_text(encoding="utf-8"), "roster.yaml")
+    assert from_csv == from_yaml and len(from_csv.supervisors) == 2
 
 
 def test_an_old_csv_without_a_role_column_is_all_agents():
