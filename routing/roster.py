@@ -3,6 +3,8 @@
 `parse_roster(text, source=..., area_ids=..., languages=...)` reads a YAML roster (or a CSV one
 when the source ends in ".csv") and either returns an immutable `Roster` or raises
 `ProblemsError` with every problem and its line, so a roster is never applied half-checked.
+`export_roster` and `export_roster_csv` write what the reader reads back to an equal roster:
+agents, supervisors and their on-call hours, dated exceptions, time zones and PIN hashes.
 
 An agent's PIN is read either plain (`pin: "1234"`) or as the hash an export wrote
 (`pin_hash: scrypt:...`). Reading never hashes; `hash_pins` does, before a roster is stored or
