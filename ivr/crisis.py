@@ -22,6 +22,7 @@ from ivr.state import call_store, current_runtime, get_redis, incident_log
 from ivr.webhook import caller, config, int_arg, language, twilio_blueprint, xml
 from queues import alerts, keys
 from queues.agents import AgentBoard
+from queues.sweep import GONE_STATUSES
 from queues.waiting import WaitingRoom
 from routing.menu import Choice, Step, first_key
 from routing.numbers import is_withheld
@@ -114,13 +115,22 @@ def whisper_answer() -> Response:
     if first_key(caller().digits) != ACCEPT_KEY:
         _record(call_sid, lambda: incident_log().step(call_sid, "declined", target=taker_id))
         return xml(twiml.say_and_hang_up(config(), chosen, "agent_declined"))
+    if _caller_gone(call_sid):
+        # Taking a call that is over would leave the agent "talking" to nobody, out of routing
+        # and of the next crisis ring, until the leg check or the two-hour limit frees them.
+        log.warning("crisis call %s already over when %s %s pressed 1", call_sid, role, taker_id)
+        return xml(twiml.say_and_hang_up(config(), chosen, "agent_caller_gone"))
     if not _claim(call_sid, taker_id):
         return xml(twiml.say_and_hang_up(config(), chosen, "crisis_taken"))
     log.warning("crisis call %s taken by %s %s", call_sid, role, taker_id)
+    # This request comes on the taker's own leg: the leg check looks it up by this SID.
+    taker_leg = caller().call_sid
 
     def taken() -> None:
         incident_log().step(call_sid, "answered", target=taker_id, role=role)
-        call_store().update(call_sid, heavy="1", crisis_taker=taker_id)
+        call_store().update(
+            call_sid, heavy="1", crisis_taker=taker_id, crisis_taker_leg=taker_leg or None
+        )
         if role == "agent":
             # Routing must not offer them a call, nor another crisis ring them, meanwhile.
             _board().engage_crisis(taker_id, call_sid, _now())
@@ -273,6 +283,21 @@ def _claim(call_sid: str, taker_id: str) -> bool:
 
     _record(call_sid, claim)
     return won[0]
+
+
+def _caller_gone(call_sid: str) -> bool:
+    """Whether the caller's call is known to be over: its leg ended, or its incident closed."""
+    gone = [False]
+
+    def read() -> None:
+        record = call_store().get(call_sid)
+        incident = incident_log().get(call_sid)
+        ended = bool(record and record.status in GONE_STATUSES)
+        gone[0] = ended or bool(incident and incident.first("closed"))
+
+    # With Redis down nothing is known: whoever presses 1 takes the call, as before.
+    _record(call_sid, read)
+    return gone[0]
 
 
 def _taker(call_sid: str) -> str | None:

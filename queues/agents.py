@@ -41,6 +41,9 @@ PRESENCES = ("available", "on_break", "offline")
 SHIFT_BATCH = 200
 # A crisis call whose end is never reported frees its agent after this long.
 CRISIS_CALL_LIMIT_S = 2 * 3600
+# A crisis taker's legs are first looked up this long after they take the call, then as often as
+# any call's (`queues.sweep.LegChecks`): soon, since a lost end keeps them out of routing.
+CRISIS_LEG_CHECK_AFTER_S = 15.0
 # A stored roster line with a plain PIN, as versions before hashing wrote it.
 _PLAIN_PIN_LINE = re.compile(r"^[ -]*pin:", re.MULTILINE)
 # Replace a plain PIN by its hash only if it is still the one read (a new login or import wins).
@@ -224,8 +227,16 @@ class AgentBoard:
     def engage_crisis(self, agent_id: str, call_sid: str, now: float) -> bool:
         """Take an agent out of routing while they talk to a crisis caller; False if busy."""
         stale_at = now + CRISIS_CALL_LIMIT_S
-        answer = self.script.run("crisis_engage", now, agent_id, call_sid, repr(stale_at))
+        check_at = now + CRISIS_LEG_CHECK_AFTER_S
+        answer = self.script.run(
+            "crisis_engage", now, agent_id, call_sid, repr(stale_at), repr(check_at)
+        )
         return answer[0] == "engaged"
+
+    def crisis_call(self, agent_id: str) -> str:
+        """The crisis call an agent is talking on, or "" when none."""
+        value = self.redis.hget(keys.agent(agent_id), "crisis_call")
+        return value.decode() if value else ""
 
     def release_crisis(self, agent_id: str, call_sid: str, now: float) -> float | None:
         """End an agent's crisis call: it counts as heavy; return when their wrap-up ends."""

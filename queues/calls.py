@@ -53,6 +53,9 @@ class CallRecord:
     reservation: str = ""
     agent: str = ""
     heavy: bool = False
+    # Who took a crisis call after its whisper, and on which leg of theirs.
+    crisis_taker: str = ""
+    crisis_taker_leg: str = ""
     # The caller's one-key rating after the call (1 satisfied, 2 not), 0 when not rated.
     rating: int = 0
 
@@ -114,6 +117,8 @@ class CallStore:
             reservation=data.get("reservation", ""),
             agent=data.get("agent", ""),
             heavy=data.get("heavy") == "1",
+            crisis_taker=data.get("crisis_taker", ""),
+            crisis_taker_leg=data.get("crisis_taker_leg", ""),
             rating=int(data["rating"]) if data.get("rating", "").isdigit() else 0,
         )
 

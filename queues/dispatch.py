@@ -29,6 +29,7 @@ from queues import events, runtime
 from queues.agents import AgentBoard, PresenceChange
 from queues.calls import CallStore
 from queues.carrier_health import CarrierHealth
+from queues.incidents import IncidentLog
 from queues.matcher import Match, Matcher
 from queues.ratelimit import RateLimiter
 from queues.reservations import Reservations, Transition
@@ -406,9 +407,10 @@ def check_legs(rt: runtime.Runtime, *, limit: int = LEG_CHECK_BATCH) -> LegRepor
             if check is None:
                 continue
             report.looked_up.append(call_sid)
-            status = leg_status(rt, check.leg_sid)
-            gone = status in GONE_STATUSES or status == LEG_NOT_FOUND
-            if gone and end_gone_call(rt, check, status):
+            leg, status = check.leg_sid, leg_status(rt, check.leg_sid)
+            if not _is_gone(status) and check.then_leg:
+                leg, status = check.then_leg, leg_status(rt, check.then_leg)
+            if _is_gone(status) and end_gone_call(rt, check, status, leg=leg):
                 report.ended.append(call_sid)
         except GatewayError as error:
             # The claim already moved this call's next look on: it keeps its place meanwhile.
@@ -423,6 +425,11 @@ def check_legs(rt: runtime.Runtime, *, limit: int = LEG_CHECK_BATCH) -> LegRepor
     return report
 
 
+def _is_gone(status: str) -> bool:
+    """Tell whether a leg's status says it has ended."""
+    return status in GONE_STATUSES or status == LEG_NOT_FOUND
+
+
 def leg_status(rt: runtime.Runtime, leg_sid: str) -> str:
     """A leg's status at Twilio, or `LEG_NOT_FOUND` when Twilio no longer knows it."""
     try:
@@ -433,9 +440,12 @@ def leg_status(rt: runtime.Runtime, leg_sid: str) -> str:
         raise
 
 
-def end_gone_call(rt: runtime.Runtime, check: LegCheck, status: str) -> bool:
+def end_gone_call(rt: runtime.Runtime, check: LegCheck, status: str, *, leg: str = "") -> bool:
     """End a call whose leg is gone, as its lost webhooks would have; True the first time."""
-    if check.reservation:
+    leg = leg or check.leg_sid
+    if check.crisis_taker:
+        changed = _release_crisis_taker(rt, check)
+    elif check.reservation:
         # The agent left without /voice/agent/done or a status callback reaching us: the same
         # finish step starts wrap-up, and a repeat finds the reservation already finished.
         changed = finish(rt, check.reservation).changed
@@ -445,18 +455,38 @@ def end_gone_call(rt: runtime.Runtime, check: LegCheck, status: str) -> bool:
         # The same step as a hang-up webhook: abandoned, place freed, a ringing agent told.
         changed = caller_left(rt, check.call_sid, "abandoned").changed
     if changed:
-        log.info("call %s ended by the leg check: %s was %s", check.call_sid, check.leg_sid, status)
+        log.info("call %s ended by the leg check: %s was %s", check.call_sid, leg, status)
         events.append(
             rt.redis,
             "leg-gone",
             at=f"{rt.now():.3f}",
             call=check.call_sid,
-            leg=check.leg_sid,
+            leg=leg,
             status=status,
             state=check.state,
             reservation=check.reservation or None,
         )
     return changed
+
+
+def _release_crisis_taker(rt: runtime.Runtime, check: LegCheck) -> bool:
+    """Free the agent of a crisis call whose end never reached us; True the first time."""
+    # The same release as the ring's end: heavy wrap-up, and it counts against the cap.
+    board = AgentBoard(rt.redis, rt.config.routing, script=rt.script)
+    if board.release_crisis(check.crisis_taker, check.call_sid, rt.now()) is None:
+        return False
+    incidents = IncidentLog(rt.redis)
+    incident = incidents.get(check.call_sid)
+    if incident is not None and incident.first("closed") is None:
+        incidents.step(
+            check.call_sid,
+            "closed",
+            now=rt.now(),
+            outcome="agent",
+            target=check.crisis_taker,
+            by="leg-check",
+        )
+    return True
 
 
 def schedule_sweep(redis: Redis, delay_s: int = SWEEP_INTERVAL_S) -> None:

@@ -533,7 +533,8 @@ end)() end
 
 -- A crisis-trained agent took a crisis call (rung by the caller's own <Dial>, not by a
 -- reservation): they leave every pool until the call ends, so routing offers them nothing.
--- The end is also due at ARGV[A + 2], in case the crisis path never reports it.
+-- The call's legs are due a look at ARGV[A + 3], and the end is due at ARGV[A + 2] at the
+-- latest, in case the crisis path never reports it.
 if OP == 'crisis_engage' then return (function()
   local agent, call, stale_at = ARGV[A], ARGV[A + 1], tonumber(ARGV[A + 2])
   local key = AGENT .. agent
@@ -543,6 +544,7 @@ if OP == 'crisis_engage' then return (function()
   leave_pools(agent)
   redis.call('HSET', key, 'activity', 'talking', 'crisis_call', call, 'wrap_until', stale_at)
   redis.call('ZADD', DUE_WRAP, stale_at, agent)
+  redis.call('ZADD', DUE_LEGS, ARGV[A + 3], call)
   event('crisis-engaged', 'agent', agent, 'call', call)
   return {'engaged'}
 end)() end
@@ -554,6 +556,7 @@ if OP == 'crisis_release' then return (function()
   local f = redis.call('HMGET', key, 'activity', 'crisis_call')
   if f[1] ~= 'talking' or f[2] ~= call then return {'unchanged', f[1] or ''} end
   redis.call('ZADD', HEAVY .. agent, NOW, 'crisis:' .. call)
+  redis.call('ZREM', DUE_LEGS, call)
   redis.call('HSET', key, 'crisis_call', '', 'wrap_until', NOW + seconds)
   event('crisis-released', 'agent', agent, 'call', call, 'wrap_s', seconds)
   if seconds > 0 then
@@ -601,6 +604,7 @@ if OP == 'tick' then return (function()
     -- A crisis call whose end was never reported frees its agent once it is long past.
     local stale = f[1] == 'talking' and f[3] and f[3] ~= ''
     if (f[1] == 'wrap_up' or stale) and num(f[2], 0) <= NOW then
+      if stale then redis.call('ZREM', DUE_LEGS, f[3]) end
       redis.call('HSET', AGENT .. agent, 'activity', 'idle', 'idle_since', NOW, 'crisis_call', '')
       out[#out + 1] = 'wrap-up-end'
       out[#out + 1] = agent

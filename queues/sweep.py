@@ -10,7 +10,8 @@ Calls whose Twilio leg ended without the app hearing of it (a lost hang-up webho
 are found by `LegChecks`: every call in routing is due a look at its leg a while after it
 joins, then again every so often, and the RQ job in `queues.dispatch` looks them up in batches.
 A waiting caller's own poll of the waitUrl shows their leg alive and puts the next look off, so
-callers still waiting cost no lookups; only those whose polls stopped are looked up.
+callers still waiting cost no lookups; only those whose polls stopped are looked up. A crisis
+taker is watched the same way from when they take the call: their own leg, then the caller's.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ GONE_STATUSES = frozenset({"completed", "canceled", "failed", "busy", "no-answer
 CALLER_LEG_STATES = ("waiting", "reserved", "held")
 # Routing states after an agent took the call: the agent's leg ends it (wrap-up follows).
 AGENT_LEG_STATES = ("connected", "dialling")
+# The state a leg check reports for a crisis call an agent took (outside routing's queues).
+CRISIS_STATE = "crisis"
 
 # Takes the calls due a look, longest due first, and pushes each one's next look on in the
 # same step, so two leg checks running at once never look up the same call.
@@ -134,12 +137,16 @@ def _read_tick(answer: list[str]) -> SweepReport:
 
 @dataclass(frozen=True)
 class LegCheck:
-    """A call due a look at one Twilio leg, and the reservation a gone agent leg finishes."""
+    """A call due a look at a Twilio leg, and what a gone leg ends: a reservation, a crisis call."""
 
     call_sid: str
     leg_sid: str
     state: str
     reservation: str = ""
+    # The agent talking on a crisis call, freed when either leg of it is gone.
+    crisis_taker: str = ""
+    # A leg looked up next when the first is still up (a crisis caller's own).
+    then_leg: str = ""
 
 
 class LegChecks:
@@ -149,6 +156,7 @@ class LegChecks:
         self.redis = redis
         self.room = WaitingRoom(redis, policy, script=script)
         self.calls = CallStore(redis)
+        self.board = AgentBoard(redis, policy, script=script)
         self._claim = redis.register_script(_CLAIM)
 
     def is_due(self, now: float) -> bool:
@@ -168,8 +176,11 @@ class LegChecks:
         """Which leg to look up for a call now; None when none (a call that ended is forgotten)."""
         queued = self.room.get(call_sid)
         if queued is None or queued.state == "ended":
-            self.forget(call_sid)
-            return None
+            # Out of routing's queues: a crisis call someone took, or an ended call to forget.
+            crisis = self._crisis_check(call_sid)
+            if crisis is None:
+                self.forget(call_sid)
+            return crisis
         if queued.state in CALLER_LEG_STATES:
             # A callback's own leg ended by design when the caller asked for it; it waits
             # without one until the agent's leg is placed.
@@ -185,6 +196,22 @@ class LegChecks:
                 # leg ending ends the call as well.
                 return LegCheck(call_sid, call_sid, queued.state, queued.reservation)
         return None
+
+    def _crisis_check(self, call_sid: str) -> LegCheck | None:
+        """The legs of a crisis call an agent still talks on: theirs first, then the caller's."""
+        record = self.calls.get(call_sid)
+        taker = record.crisis_taker if record else ""
+        if not taker or self.board.crisis_call(taker) != call_sid:
+            return None
+        if record.crisis_taker_leg:
+            return LegCheck(
+                call_sid,
+                record.crisis_taker_leg,
+                CRISIS_STATE,
+                crisis_taker=taker,
+                then_leg=call_sid,
+            )
+        return LegCheck(call_sid, call_sid, CRISIS_STATE, crisis_taker=taker)
 
     def alive(self, call_sid: str, now: float, *, every_s: float = LEG_CHECK_EVERY_S) -> None:
         """Put off a call's next look to `every_s` from now: its leg was just seen alive."""

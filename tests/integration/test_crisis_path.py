@@ -226,6 +226,35 @@ def test_first_agent_to_press_1_wins_and_the_call_ends_with_them(twilio, board, 
     assert summary["rollover"] is False
 
 
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        # The caller's own leg ended (its status callback came first)...
+        ("/voice/status", {"CallStatus": "completed"}),
+        # ...or the ring of agents ended with the caller gone.
+        (
+            "/voice/crisis/agents?lang=zh",
+            {"DialCallStatus": "completed", "CallStatus": "completed"},
+        ),
+    ],
+)
+def test_a_taker_pressing_1_after_the_caller_left_is_told_and_stays_free(
+    twilio, board, redis, app, clock, path, form
+):
+    url = whisper_url(twilio)
+    twilio.post(path, form)
+
+    late = Doc.parse(twilio.post(answer_url(url, "c3"), {"CallSid": "CA-l3", "Digits": "1"}))
+
+    assert late.said() == app.config["HOTLINE"].prompt("agent_caller_gone", "zh")
+    assert late.verbs() == ["Say", "Hangup"]
+    # Not "talking" to nobody for hours: c3 is free, rung for the next crisis, offered calls.
+    assert board.get("c3").activity == "idle"
+    assert "c3" in board.free_crisis_agents("zh")
+    assert c3_offered_a_routed_call(redis, app, clock().timestamp()) is True
+    assert redis.get(keys.crisis_taker(CALL)) is None
+
+
 def test_agents_decline_or_ring_out_and_the_call_rolls_over_at_once(twilio, board, redis, app):
     url = whisper_url(twilio)
     for who in ("c2", "c3", "c1"):

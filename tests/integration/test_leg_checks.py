@@ -14,7 +14,7 @@ import requests
 from rq import Queue, SimpleWorker
 
 from queues import dispatch, events, keys, runtime
-from queues.agents import AgentBoard
+from queues.agents import CRISIS_LEG_CHECK_AFTER_S, AgentBoard
 from queues.calls import CallStore
 from queues.matcher import Matcher
 from queues.reservations import Reservations
@@ -401,3 +401,60 @@ def test_a_poll_never_brings_a_planned_look_forward(rt: runtime.Runtime, clock: 
 
     planned = rt.redis.zscore(keys.due_leg_checks(), UNKNOWN_LEG)
     assert planned == rt.now() + 10 * LEG_CHECK_EVERY_S
+
+
+def take_crisis_call(rt: runtime.Runtime, board: AgentBoard, call_sid: str, taker_leg: str) -> None:
+    """g1 pressed 1 after a crisis whisper, as /voice/crisis/whisper/answer records it."""
+    CallStore(rt.redis).update(call_sid, heavy="1", crisis_taker="g1", crisis_taker_leg=taker_leg)
+    assert board.engage_crisis("g1", call_sid, rt.now())
+    assert board.get("g1").activity == "talking"
+
+
+@pytest.mark.parametrize("gone_side", ["caller", "taker"])
+def test_a_crisis_taker_whose_call_ended_unheard_is_released_into_heavy_wrap_up(
+    rt: runtime.Runtime, rig: Rig, clock: Clock, gone_side: str
+) -> None:
+    board = staff(rt)
+    gone, live = ended_leg(rig), live_leg(rig)
+    caller, taker_leg = (gone, live) if gone_side == "caller" else (live, gone)
+    take_crisis_call(rt, board, caller, taker_leg)
+    taken_at = rt.now()
+    # Neither the ring's end nor the caller's hang-up reached the app: the taker stays
+    # "talking", out of routing and of the crisis ring, until a leg check looks.
+    assert dispatch.check_legs(rt).looked_up == []
+    later(clock, CRISIS_LEG_CHECK_AFTER_S)
+
+    report = dispatch.check_legs(rt)
+
+    assert report.ended == [caller]
+    agent = board.get("g1")
+    crisis_wrap_s = rt.config.routing.crisis_wrap_up_s
+    assert agent.activity == "wrap_up" and agent.wrap_until == rt.now() + crisis_wrap_s
+    # A crisis call counts against the heavy-call cap like one that ended by webhook.
+    assert rt.redis.zcard(keys.agent_heavy_calls("g1")) == 1
+    (found,) = [e for e in events.recent(rt.redis) if e["kind"] == "leg-gone"]
+    assert (found["leg"], found["state"], found["call"]) == (gone, "crisis", caller)
+    assert rt.now() - taken_at < 60  # found long before the two-hour stale limit
+    # Released once: nothing is looked up again, and a late webhook changes nothing.
+    later(clock, LEG_CHECK_EVERY_S)
+    assert dispatch.check_legs(rt).looked_up == []
+    assert board.release_crisis("g1", caller, rt.now()) is None
+
+
+def test_a_crisis_taker_still_talking_is_left_alone(
+    rt: runtime.Runtime, rig: Rig, clock: Clock
+) -> None:
+    board = staff(rt)
+    caller, taker_leg = live_leg(rig), live_leg(rig)
+    take_crisis_call(rt, board, caller, taker_leg)
+    later(clock, CRISIS_LEG_CHECK_AFTER_S)
+
+    report = dispatch.check_legs(rt)
+
+    assert (report.looked_up, report.ended) == ([caller], [])
+    assert board.get("g1").activity == "talking"
+    # The call ended by its webhook: the leg check forgets it.
+    assert board.release_crisis("g1", caller, rt.now()) is not None
+    later(clock, LEG_CHECK_EVERY_S)
+    assert dispatch.check_legs(rt).looked_up == []
+    assert rt.redis.zcard(keys.due_leg_checks()) == 0
