@@ -160,7 +160,7 @@ def _https() -> bool:
 
 
 def security_headers(response: Response) -> Response:
-    """Lock every answer down: no sniffing, framing, referrers, inline code or cached data.
+    """Lock every answer down: no sniffing, framing, outside referrers, inline code or caching.
 
     TwiML is read by Twilio, not a browser: it only needs nosniff. Everything else may show
     a caller's words or an agent's shifts, so no answer is stored by a browser or a proxy.
@@ -171,7 +171,8 @@ def security_headers(response: Response) -> Response:
         return response
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    # Same-origin: a form's redirect back to its page reads the Referer; no other site gets it.
+    headers.setdefault("Referrer-Policy", "same-origin")
     if "no-store" not in headers.get("Cache-Control", ""):
         headers["Cache-Control"] = "no-store"
     if _https():
