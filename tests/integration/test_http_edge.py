@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -192,6 +193,22 @@ def test_console_pages_and_api_answers_carry_the_security_headers(app, hotline, 
 def test_hsts_over_https(app):
     answer = app.test_client().get("/ops/login", base_url="https://hotline.example")
     assert answer.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_hsts_behind_a_tls_proxy_by_the_public_base_url(app):
+    settings = app.config["SETTINGS"]
+    app.config["SETTINGS"] = replace(settings, public_base_url="https://hotline.example")
+    answer = app.test_client().get("/ops/login")
+    assert answer.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_api_routing_errors_are_json_too(app, tokens):
+    client = app.test_client()
+    missing = client.get("/api/v1/nothing-here", headers=bearer(tokens["sam"]))
+    assert missing.status_code == 404 and error_of(missing)["status"] == 404
+    wrong = client.patch("/api/v1/me", headers=bearer(tokens["sam"]))
+    assert wrong.status_code == 405 and error_of(wrong)["status"] == 405
+    assert "GET" in wrong.headers["Allow"]
 
 
 def test_twiml_answers_say_nosniff(twilio):
