@@ -326,6 +326,7 @@ def _worker(args: argparse.Namespace) -> int:
     from ivr import create_app
     from ivr.state import app_runtime
     from queues import worker
+    from queues.carrier_setup import schedule_queue_setup
     from queues.dispatch import schedule_sweep
     from queues.doctor import schedule_self_check
     from voicemail.jobs import schedule_periodic as schedule_voicemail_jobs
@@ -339,12 +340,9 @@ def _worker(args: argparse.Namespace) -> int:
     schedule_sweep(rt.redis, delay_s=1)
     schedule_self_check(rt.redis, delay_s=5)
     schedule_voicemail_jobs(rt.redis)
-    _ensure_twilio_queues(rt)
-    # Each job runs in a fork of this process: what is loaded here, every job starts with.
-    # twilio-python builds its call and conference resources on first use, which costs tens of
-    # milliseconds a job otherwise pays while an agent waits to be rung.
-    rt.gateway.client.calls  # noqa: B018 - loads the resource modules
-    rt.gateway.client.conferences  # noqa: B018
+    # Twilio's queues are set up by a job behind any work already waiting, never before the
+    # first job: crisis pages and rings queued while no worker ran go out first.
+    schedule_queue_setup(rt.redis)
     worker.run(url, burst=args.burst)
     return 0
 
@@ -356,17 +354,6 @@ def _voicemail_vault():
 
     settings = Settings.from_env()
     return open_vault(secret("VOICEMAIL_KEY", settings), settings.var_dir)
-
-
-def _ensure_twilio_queues(rt) -> None:
-    """Create each area's Twilio queue with an explicit MaxSize (Twilio's default is 100)."""
-    from telephony.gateway import GatewayError
-
-    for area in rt.config.areas:
-        try:
-            rt.gateway.ensure_queue(area, rt.config.queue_max_size)
-        except GatewayError as error:
-            print(f"queue {area}: not set up yet ({error})", file=sys.stderr)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -24,6 +24,9 @@ ALL_CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
 DEFAULT_TIMEOUT_S = 10.0
 # Status codes worth another try later (RQ retries the job that made the request).
 RETRYABLE = {429, 500, 502, 503, 504}
+# Queues read when looking for the hotline's own: one request, never paging on through an
+# account's thousands (Twilio lists oldest first, and the hotline's are made at its start).
+QUEUE_LIST_LIMIT = 1000
 
 T = TypeVar("T")
 
@@ -234,9 +237,22 @@ class Gateway:
 
     # -- queues -------------------------------------------------------------------------
 
-    def ensure_queue(self, friendly_name: str, max_size: int) -> str:
-        """Return the SID of the queue with this name, creating it or fixing its MaxSize."""
-        found = self._find_queue(friendly_name)
+    def list_queues(self, *, limit: int = QUEUE_LIST_LIMIT) -> list[QueueInfo]:
+        """Return the account's queues, oldest first: one page of at most `limit`."""
+        queues = self._call_api(lambda: self.client.queues.list(limit=limit, page_size=limit))
+        return [_queue_info(queue) for queue in queues]
+
+    def ensure_queue(
+        self, friendly_name: str, max_size: int, *, known: Sequence[QueueInfo] | None = None
+    ) -> str:
+        """Return the SID of the queue with this name, creating it or fixing its MaxSize.
+
+        `known` is a listing already read (`list_queues`), shared by several queues' set-up.
+        """
+        if known is None:
+            found = self._find_queue(friendly_name)
+        else:
+            found = next((q for q in known if q.friendly_name == friendly_name), None)
         if found is None:
             try:
                 created = self._call_api(
@@ -255,11 +271,8 @@ class Gateway:
         return found.sid
 
     def _find_queue(self, friendly_name: str) -> QueueInfo | None:
-        """Return the queue with this friendly name, if it exists."""
-        for queue in self._call_api(lambda: self.client.queues.list()):
-            if queue.friendly_name == friendly_name:
-                return _queue_info(queue)
-        return None
+        """Return the queue with this friendly name, if it is among those listed."""
+        return next((q for q in self.list_queues() if q.friendly_name == friendly_name), None)
 
     def fetch_queue(self, queue_sid: str) -> QueueInfo:
         """Return a queue's size and average wait."""

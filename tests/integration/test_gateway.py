@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from telephony.gateway import Gateway, GatewayError
+from telephony.gateway import QUEUE_LIST_LIMIT, Gateway, GatewayError
 from tests.carrier_fixtures import (
     ACCOUNT_SID,
     AGENTS,
@@ -41,6 +41,22 @@ def test_ensure_queue_creates_once_and_fixes_max_size(rig: Rig) -> None:
     assert first == again and first.startswith("QU")
     info = rig.gateway.fetch_queue(first)
     assert (info.friendly_name, info.max_size, info.current_size) == ("labor", 25, 0)
+
+
+def test_queue_set_up_reads_one_page_however_many_queues_the_account_has(rig: Rig) -> None:
+    for index in range(QUEUE_LIST_LIMIT + 200):
+        rig.hub.network.add_queue(f"other-{index:05d}", 10)
+
+    known = rig.gateway.list_queues()
+    made = [rig.gateway.ensure_queue(area, 10, known=known) for area in ("labor", "family")]
+
+    assert len(known) == QUEUE_LIST_LIMIT
+    with rig.hub.network.cond:
+        listings = [
+            e for e in rig.hub.network.exchanges if e["method"] == "GET" and "Queues" in e["path"]
+        ]
+    assert len(listings) == 1
+    assert [rig.gateway.fetch_queue(sid).friendly_name for sid in made] == ["labor", "family"]
 
 
 def test_injected_server_errors_and_throttling_are_retryable(rig: Rig) -> None:
