@@ -10,8 +10,14 @@ sweep and the voicemail jobs' idempotence repair what the job left half-done.
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Callable
+
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue, SimpleWorker, Worker
+from rq.exceptions import SchedulerNotFound
+from rq.scheduler import RQScheduler
+from rq.scripts import release_lock
 
 # Most urgent first: a worker always takes a crisis alert before anything else.
 QUEUE_NAMES = ("crisis", "dispatch", "voicemail", "default")
@@ -27,3 +33,32 @@ def run(redis_url: str, *, burst: bool = False) -> bool:
     redis = Redis.from_url(redis_url)
     worker = SimpleWorker(queues(redis), connection=redis)
     return worker.work(with_scheduler=True, burst=burst)
+
+
+def registered_pids(redis: Redis) -> set[int]:
+    """The process ids of the workers registered on a Redis (a worker registers as it starts)."""
+    return {worker.pid for worker in Worker.all(connection=redis) if worker.pid}
+
+
+def release_dead_schedulers(redis: Redis, alive: Callable[[int], bool]) -> list[str]:
+    """Free the queues whose scheduler lock is held by a scheduler process on this host that died.
+
+    A worker killed outright leaves its scheduler's locks for a minute, and a new worker that
+    finds them taken does not try again until its ten-minute maintenance: delayed jobs (sweeps,
+    callbacks) would wait that long. Returns the queues freed.
+    """
+    freed = []
+    for name in QUEUE_NAMES:
+        key = RQScheduler.get_locking_key(name)
+        owner = redis.get(key)
+        if owner is None:
+            continue
+        try:
+            scheduler = RQScheduler.fetch(owner.decode(), redis)
+        except SchedulerNotFound:
+            continue
+        if scheduler.hostname != socket.gethostname() or alive(scheduler.pid):
+            continue
+        if release_lock(redis, key, owner.decode()):
+            freed.append(name)
+    return freed
