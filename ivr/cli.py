@@ -16,7 +16,7 @@ from queues.connection import configured_url, from_environment
 from routing.classifier import Lexicon, classify, crisis_features, with_crisis_model
 from routing.config import check_config
 from routing.problems import ProblemsError
-from telephony.demo import DEMO_CARRIER_PORT
+from telephony.demo import DEMO_CARRIER_PORT_OFFSET
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,12 +35,37 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline", description=__doc__)
     commands = parser.add_subparsers(title="commands")
 
-    serve = commands.add_parser("serve", help="run the web server, worker (and demo carrier)")
-    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    serve = commands.add_parser(
+        "serve",
+        help="run the web server, worker (and demo carrier), restarting any that dies",
+        description="Run Redis (embedded unless REDIS_URL), the web server, the RQ worker and, "
+        "in demo mode, the local carrier; restart any that dies (with backoff, loudly when it "
+        "keeps dying) and stop them all on Ctrl-C. One serve per var dir (HOTLINE_VAR_DIR, "
+        "default ./var); the banner is printed once every part answers.",
+    )
+    serve.add_argument(
+        "--host", default=os.environ.get("HOST", "127.0.0.1"), help="web address (default: HOST)"
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", "5000")),
+        help="web port (default: PORT or 5000)",
+    )
     serve.add_argument("--web-workers", type=int, default=2)
     serve.add_argument(
-        "--carrier-port", type=int, default=int(os.environ.get("CARRIER_PORT", DEMO_CARRIER_PORT))
+        "--carrier-port",
+        type=int,
+        default=int(os.environ["CARRIER_PORT"]) if os.environ.get("CARRIER_PORT") else None,
+        help="demo carrier's port (default: CARRIER_PORT, else the web port + "
+        f"{DEMO_CARRIER_PORT_OFFSET}, else a free port when that one is taken)",
+    )
+    serve.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds every part gets to answer before serve stops and says which did not",
     )
     serve.set_defaults(func=_serve)
 
@@ -365,9 +390,19 @@ def _serve(args: argparse.Namespace) -> int:
     if problems:
         print("cannot start: " + "; ".join(problems), file=sys.stderr)
         return 2
+    supervisor = Supervisor(
+        settings,
+        args.host,
+        args.port,
+        args.web_workers,
+        args.carrier_port,
+        ready_deadline_s=args.ready_timeout,
+    )
+    # A second serve on the same var dir stops here, before it reads or prints anything else.
+    if not supervisor.take_var_dir():
+        return 1
     if _load_or_report(settings) is None:
         return 2
-    supervisor = Supervisor(settings, args.host, args.port, args.web_workers, args.carrier_port)
     return supervisor.run()
 
 

@@ -46,6 +46,20 @@ NOBODY_ON_SHIFT = {
 }
 
 
+def ready_state(state_file: Path) -> dict[str, Any] | None:
+    """Serve's state file once it says every part answers, else None."""
+    try:
+        state = json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        return None
+    return state if state.get("ready") else None
+
+
+def serve_pids(state: dict[str, Any]) -> list[int]:
+    """The processes a serve state lists: its children and its embedded Redis."""
+    return [*state.get("children", {}).values(), *([state["redis"]] if state.get("redis") else [])]
+
+
 def free_port() -> int:
     """Return a port nothing listens on right now."""
     with socket.socket() as probe:
@@ -83,6 +97,20 @@ class Hotline:
     carrier_url: str
     config: dict[str, Any]
     redis_url: str
+    # The `hotline serve` process and its folder, for tests of serve itself.
+    serve: subprocess.Popen | None = None
+    home: Path | None = None
+    env: dict[str, str] | None = None
+
+    def state(self) -> dict[str, Any]:
+        """What serve lists in var/serve.json now: its pid, its children's and Redis's."""
+        assert self.home is not None
+        return json.loads((self.home / "var" / "serve.json").read_text())
+
+    def log(self) -> str:
+        """Everything serve and its children have printed so far."""
+        assert self.home is not None
+        return (self.home / "serve.log").read_text()
 
     def start(self, *steps: dict[str, Any], hangup_after: float | None = 600, **script: Any) -> str:
         """Place a simulated call and return its SID."""
@@ -190,12 +218,13 @@ def serving(
                 return False
 
         poll(up, STARTUP_DEADLINE_S, "hotline serve and its carrier")
-        state = json.loads(
-            poll(lambda: state_file.is_file() and state_file.read_text(), 10, "state")
-        )
-        pids = [*state["children"].values(), *([state["redis"]] if state["redis"] else [])]
-        yield Hotline(app_url, carrier_url, config, state["redis_url"])
+        # Serve marks itself ready once the worker is registered too.
+        state = poll(lambda: ready_state(state_file), STARTUP_DEADLINE_S, "serve to be ready")
+        pids = serve_pids(state)
+        yield Hotline(app_url, carrier_url, config, state["redis_url"], serve, home, env)
     finally:
+        # Children restarted during the test have new pids: check the latest ones too.
+        pids += serve_pids(ready_state(state_file) or {})
         if serve.poll() is None:
             serve.send_signal(signal.SIGINT)
         try:
