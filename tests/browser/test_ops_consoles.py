@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
 from queues.calls import CallStore
+from queues.conditions import Conditions
 from queues.followups import FollowUps
 from queues.hours import HoursBoard
 from tests.ops_fixtures import PASSWORD, Hotline, hotline_fixture  # noqa: F401
@@ -149,6 +150,27 @@ def test_supervisor_wallboard_refreshes_itself(
     expect(page.locator('[data-field="followups_open"]')).to_have_text("1")
     expect(page.locator("#alerts li.follow-up")).to_contain_text("d2")
     page.screenshot(path=str(shots / "ops-wallboard.png"), full_page=True)
+
+
+def test_the_wallboard_shows_standing_conditions_as_they_come_and_go(
+    page: Page, base_url: str, hotline: Hotline
+):
+    sign_in(page, base_url, "sam")
+    page.goto(f"{base_url}/ops/wallboard")
+    expect(page.locator("#conditions")).to_be_hidden()
+    conditions = Conditions(hotline.redis)
+    conditions.raise_condition(
+        "self_check:supervisor_on_call",
+        "no supervisor on call 2026-12-03 03:00-04:00 Asia/Shanghai",
+        hotline.now,
+        page=False,
+    )
+    # No reload: the poll shows the condition, labelled in the page's language.
+    item = page.locator('#conditions li[data-condition="self_check:supervisor_on_call"]')
+    expect(item).to_contain_text("未来24小时内有时段无主管值班")
+    expect(item).to_contain_text("2026-12-03 03:00-04:00")
+    conditions.clear("self_check:supervisor_on_call", hotline.now + 60)
+    expect(page.locator("#conditions")).to_be_hidden()
 
 
 def test_supervisor_closes_a_follow_up_with_a_note(page: Page, base_url: str, hotline: Hotline):
