@@ -1,12 +1,17 @@
 """Webhooks of agents' legs: the whisper, the accept or decline key, the leg's status, the
 end of the call. An agent's leg never gets the caller's fallback: any failure ends the leg,
-and the reservation's timeout offers the call to the next agent."""
+and the reservation's timeout offers the call to the next agent.
+
+They answer from Redis alone: the REST requests that follow an agent leaving the conference
+(ending it for the caller, looking whether the caller is still in it) are dispatch jobs, and
+only a Redis outage makes one of them run here (`dispatch.hand_over`)."""
 
 from __future__ import annotations
 
 import logging
 
 from flask import Response, request, url_for
+from redis.exceptions import RedisError
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
@@ -14,10 +19,9 @@ from ivr import twiml
 from ivr import webhook as hook
 from ivr.state import current_runtime
 from queues import dispatch, runtime
-from queues.alerts import TARGETS as ESCALATION_TARGETS
 from queues.alerts import EscalationError, escalate
 from queues.reservations import Reservation
-from telephony.gateway import GatewayError
+from queues.sweep import GONE_STATUSES
 from voicemail import playback as voicemail_playback
 
 log = logging.getLogger(__name__)
@@ -29,6 +33,9 @@ UNANSWERED = {
     "failed": "no-answer",
     "canceled": "no-answer",
 }
+# Silence (call seconds) for an agent who stepped out of the conference while a job looks
+# whether the caller is still in it; a worker answers well within it, and Redis decides if not.
+STEP_OUT_HOLD_S = 3
 
 
 def _end_leg(error: Exception) -> Response:
@@ -123,21 +130,49 @@ def done() -> Response:
     rt = current_runtime()
     rid = hook.reservation_id()
     if request.form.get("CallStatus", "in-progress") == "completed":
-        # The agent hung up. Ending the caller's conference needs only Twilio, so it comes
-        # before anything that reads Redis: the caller is never left alone if Redis is down.
-        _hand_over(rt, rid)
+        # The agent hung up. Ending the caller's conference comes first, by a job, or here if
+        # Redis is down: the caller is never left alone in the conference.
+        dispatch.hand_over(rt, rid)
         dispatch.finish(rt, rid)
         return hook.xml(twiml.empty())
-    offer, language = _offer(rt)
-    if offer is not None and _caller_still_there(rt, rid):
-        # hangupOnStar: the agent pressed * and left the conference; the caller waits in it.
-        return hook.xml(
-            twiml.agent_menu(
-                hook.config(), language, url_for(".menu", res=rid), _join(language, rid, None)
-            )
-        )
-    dispatch.finish(rt, rid)
-    return hook.xml(twiml.say_and_hang_up(hook.config(), language, "agent_call_ended"))
+    try:
+        offer, language = _offer(rt)
+        if offer is None or not _caller_may_be_there(rt, offer):
+            return _call_ended(rt, rid, language)
+        # hangupOnStar, or the caller's leaving ended the conference: this request cannot
+        # tell which (the caller's hang-up may reach us later), Twilio can. The agent holds
+        # a moment while a job asks it and sends them on.
+        number = dispatch.step_out(rt, rid, hook.caller().call_sid)
+    except RedisError as error:
+        # Unsure: the menu is the safer guess, since the caller may be waiting in the conference.
+        log.warning("agent of %s stepped out with Redis down: %s", rid, type(error).__name__)
+        return _menu(rid, hook.config().default_language)
+    return hook.xml(twiml.hold_then(STEP_OUT_HOLD_S, url_for(".stepped_out", res=rid, n=number)))
+
+
+@bp.post("/stepped-out")
+def stepped_out() -> Response:
+    """Where an agent who stepped out goes: their menu while the caller waits, else the end."""
+    rt = current_runtime()
+    rid = hook.reservation_id()
+    number = hook.int_arg("n", 0, 999)
+    live = request.args.get("live")
+    try:
+        offer, language = _offer(rt)
+        reservations = dispatch.Routing.on(rt).reservations
+        held_out = live is None and not request.args.get("again")
+        # The hold ran out before the job sent the agent on; if the job decided after all, its
+        # redirect is on the way: hold once more, then decide here regardless.
+        if held_out and not reservations.decide_step_out(rid, number, "hold"):
+            again = url_for(".stepped_out", res=rid, n=number, again=1)
+            return hook.xml(twiml.hold_then(STEP_OUT_HOLD_S, again))
+        there = offer is not None and _caller_may_be_there(rt, offer)
+        if live == "0" or not there:
+            return _call_ended(rt, rid, language)
+    except RedisError as error:
+        log.warning("agent of %s back with Redis down: %s", rid, type(error).__name__)
+        return _menu(rid, hook.config().default_language)
+    return _menu(rid, language)
 
 
 @bp.post("/menu")
@@ -172,8 +207,8 @@ def status() -> Response:
         dispatch.decline(rt, rid, UNANSWERED[leg_status])
     elif leg_status == "completed":
         # The agent's leg is over, however it ended (even after * when Redis was down): the
-        # caller must not stay alone in the conference, and that needs only Twilio.
-        _hand_over(rt, rid)
+        # caller must not stay alone in the conference; a job (or, Redis down, this) ends it.
+        dispatch.hand_over(rt, rid)
         offer = dispatch.Routing.on(rt).reservations.get(rid)
         if offer is not None and offer.state == "offered":
             # Picked up but hung up without a key: a missed offer, not a finished call.
@@ -190,32 +225,24 @@ def _join(language: str, rid: str, prompt: str | None) -> VoiceResponse:
     )
 
 
-def _caller_still_there(rt: runtime.Runtime, rid: str) -> bool:
-    """Whether the reservation's conference still runs (the caller's leaving ends it)."""
-    try:
-        return rt.gateway.find_conference(rid) is not None
-    except GatewayError as error:
-        # Unsure: the menu is the safer guess, since the caller may be waiting in the conference.
-        log.warning("cannot look up conference %s: %s", rid, error)
+def _menu(rid: str, language: str) -> Response:
+    """The agent's in-call menu; without a key, straight back to the caller."""
+    rejoin = _join(language, rid, None)
+    return hook.xml(twiml.agent_menu(hook.config(), language, url_for(".menu", res=rid), rejoin))
+
+
+def _call_ended(rt: runtime.Runtime, rid: str, language: str) -> Response:
+    """The caller has gone: wrap-up starts and the agent is told."""
+    dispatch.finish(rt, rid)
+    return hook.xml(twiml.say_and_hang_up(hook.config(), language, "agent_call_ended"))
+
+
+def _caller_may_be_there(rt: runtime.Runtime, offer: Reservation) -> bool:
+    """Whether Redis leaves it possible that the caller still waits in the conference."""
+    if offer.state != "accepted":
+        return False
+    if offer.kind == "callback":
+        # A called-back caller is on a leg of its own whose end is not recorded.
         return True
-
-
-def _hand_over(rt: runtime.Runtime, rid: str) -> None:
-    """The agent hung up: end the caller's conference, unless help they brought in stays on.
-
-    Help (a supervisor, the crisis line) then ends the conference when it leaves, so the
-    caller is never left alone in silence.
-    """
-    try:
-        conference = rt.gateway.find_conference(rid)
-        if conference is None:
-            return
-        helpers = [
-            p for p in rt.gateway.list_participants(conference) if p.label in ESCALATION_TARGETS
-        ]
-        if not helpers:
-            rt.gateway.end_conference(conference)
-        for helper in helpers:
-            rt.gateway.update_participant(conference, helper.call_sid, end_conference_on_exit=True)
-    except GatewayError as error:
-        log.warning("cannot end conference %s after the agent left: %s", rid, error)
+    record = dispatch.Routing.on(rt).calls.get(offer.call_sid)
+    return not (record and record.status in GONE_STATUSES)

@@ -402,6 +402,14 @@ def agent_menu(
     return response
 
 
+def hold_then(seconds: int, url: str) -> VoiceResponse:
+    """Silence on the leg, then the TwiML at url, unless a REST redirect moves it on first."""
+    response = VoiceResponse()
+    response.pause(length=seconds)
+    response.redirect(url, method="POST")
+    return response
+
+
 def hangup() -> VoiceResponse:
     """End the leg without a word."""
     response = VoiceResponse()

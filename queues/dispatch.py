@@ -23,10 +23,12 @@ from urllib.parse import urlencode
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
+from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
 from queues import events, runtime
 from queues.agents import AgentBoard, PresenceChange
+from queues.alerts import TARGETS as ESCALATION_TARGETS
 from queues.calls import CallStore
 from queues.carrier_health import CarrierHealth
 from queues.incidents import IncidentLog
@@ -316,6 +318,110 @@ def end_agent_leg(rt: runtime.Runtime, reservation_id: str) -> None:
         rt.gateway.update_call(record.agent_leg, url=rt.url(f"/voice/agent/unreached?{query}"))
     except GatewayError as error:
         log.warning("could not tell the agent of %s: %s", reservation_id, error)
+
+
+def hand_over(rt: runtime.Runtime, reservation_id: str) -> str:
+    """The agent hung up: a job ends the caller's conference, or this does when Redis is down."""
+    try:
+        dispatch_queue(rt.redis).enqueue(
+            hand_over_job,
+            reservation_id,
+            job_id=f"hand-over-{reservation_id}",
+            retry=BRIDGE_RETRY,
+            unique=True,
+        )
+    except DuplicateJobError:
+        return "queued"  # both the Dial's action and the leg's status report the hang-up
+    except RedisError as error:
+        # No job can carry it, and the caller must never be left alone in a silent conference:
+        # ending it needs only Twilio, so it is done here, before anything else reads Redis.
+        log.warning("hand-over of %s done inline: %s", reservation_id, type(error).__name__)
+        try:
+            end_conference(rt, reservation_id)
+        except GatewayError as failure:
+            log.warning(
+                "cannot end conference %s after the agent left: %s", reservation_id, failure
+            )
+        return "inline"
+    return "queued"
+
+
+def hand_over_job(reservation_id: str) -> str:
+    """RQ job: end the conference of an agent who hung up, unless help they brought stays on."""
+    rt = runtime.current()
+    health = CarrierHealth(rt.redis)
+    try:
+        outcome = end_conference(rt, reservation_id)
+    except GatewayError as error:
+        if health.failed(error, rt.now()):
+            raise  # tried again: a caller alone in the conference hears nothing meanwhile
+        log.warning("cannot end conference %s after the agent left: %s", reservation_id, error)
+        return "failed"
+    health.reached(rt.now())
+    return outcome
+
+
+def end_conference(rt: runtime.Runtime, reservation_id: str) -> str:
+    """End the reservation's conference, unless help the agent brought in stays with the caller.
+
+    Help (a supervisor, the crisis line) then ends the conference when it leaves, so the
+    caller is never left alone in silence.
+    """
+    conference = rt.gateway.find_conference(reservation_id)
+    if conference is None:
+        return "no-conference"
+    participants = rt.gateway.list_participants(conference)
+    helpers = [p for p in participants if p.label in ESCALATION_TARGETS]
+    if not helpers:
+        rt.gateway.end_conference(conference)
+        return "ended"
+    for helper in helpers:
+        rt.gateway.update_participant(conference, helper.call_sid, end_conference_on_exit=True)
+    return "left-with-help"
+
+
+def step_out(rt: runtime.Runtime, reservation_id: str, agent_leg: str) -> int:
+    """The agent left the conference but stays on: a job looks whether the caller is still in it.
+
+    Returns the step out's number (0 for an unknown reservation: nothing is queued).
+    """
+    number = Routing.on(rt).reservations.step_out(reservation_id)
+    if number:
+        dispatch_queue(rt.redis).enqueue(
+            check_step_out,
+            reservation_id,
+            agent_leg,
+            number,
+            job_id=f"step-out-{reservation_id}-{number}",
+        )
+    return number
+
+
+def check_step_out(reservation_id: str, agent_leg: str, number: int) -> str:
+    """RQ job: send an agent who stepped out to their menu, or tell them the call has ended."""
+    rt = runtime.current()
+    health = CarrierHealth(rt.redis)
+    # Only Twilio knows at once: the caller's hang-up reaches the app after the agent's Dial
+    # action, so Redis alone would offer the menu for a call already over.
+    try:
+        live = rt.gateway.find_conference(reservation_id) is not None
+    except GatewayError as error:
+        health.failed(error, rt.now())
+        log.warning(
+            "conference %s not looked up; the agent's hold decides: %s", reservation_id, error
+        )
+        return "unknown"
+    health.reached(rt.now())
+    if not Routing.on(rt).reservations.decide_step_out(reservation_id, number, "job"):
+        return "late"  # the agent's hold ran out first and decided
+    query = urlencode({"res": reservation_id, "n": number, "live": int(live)})
+    try:
+        rt.gateway.update_call(agent_leg, url=rt.url(f"/voice/agent/stepped-out?{query}"))
+    except GatewayError as error:
+        health.failed(error, rt.now())
+        log.warning("agent leg of %s not moved on: %s", reservation_id, error)
+        return "not-moved"
+    return "menu" if live else "ended"
 
 
 def caller_left(rt: runtime.Runtime, call_sid: str, outcome: str) -> Departure:

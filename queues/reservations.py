@@ -72,6 +72,18 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('HSETNX', KEYS[1], 'rung_at', ARGV[1])
 """
 
+# Numbers an agent's stepping out of the conference (a * or the conference ending under them).
+_STEP_OUT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HINCRBY', KEYS[1], 'step_outs', 1)
+"""
+
+# The first to decide where an agent who stepped out goes (a job, or their hold running out).
+_DECIDE_STEP_OUT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HSETNX', KEYS[1], 'step_out_' .. ARGV[1], ARGV[2])
+"""
+
 # Moves an offered reservation's expiry later, never earlier, and only while it is offered.
 _EXTEND = """
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -187,6 +199,16 @@ class Reservations:
             repr(RING_FAILURE_HOLD_CAP_S),
         )
         return _transition(reservation_id, answer, answer[0] == NOT_RUNG)
+
+    def step_out(self, reservation_id: str) -> int:
+        """The agent left the conference but not the call: number this step out (0: unknown)."""
+        script = self.redis.register_script(_STEP_OUT)
+        return int(script(keys=[keys.reservation(reservation_id)]))
+
+    def decide_step_out(self, reservation_id: str, number: int, by: str) -> bool:
+        """Claim the decision on a step out (menu or end); True for the first to ask."""
+        script = self.redis.register_script(_DECIDE_STEP_OUT)
+        return bool(script(keys=[keys.reservation(reservation_id)], args=[number, by]))
 
     def record_miss(self, transition: Transition, now: float) -> None:
         """Append the events of a miss, and of the pause it caused."""
