@@ -26,8 +26,9 @@ from tests.ops_fixtures import Hotline, hotline_fixture, sign_in  # noqa: F401 -
 
 pytestmark = pytest.mark.redis
 
-# Covered round the clock: a crisis-trained agent always on shift for the general line (open
-# day and night), the day areas' specialists, and supervisors taking turns on call.
+# Covered round the clock, whatever the date: a crisis-trained agent always on shift for the
+# general line (open day and night; c2 works nights in UTC and covers c1's day off), and
+# supervisors taking turns on call.
 COVERED = """\
 timezone: Asia/Shanghai
 agents:
@@ -48,11 +49,11 @@ agents:
     languages: [zh]
     skills: {general: 2}
     crisis_trained: true
-    timezone: Europe/London
+    timezone: UTC
     shifts:
       - {days: daily, hours: "12:00-00:00"}
     exceptions:
-      - {date: 2026-12-24, hours: "00:00-12:00"}
+      - {date: 2026-12-25, hours: "00:00-12:00"}
   - id: n1
     name: N1
     phone: "+8613900000204"
