@@ -20,6 +20,8 @@ from rq import Queue, Worker
 
 from queues import runtime
 from queues.agents import AgentBoard
+from queues.carrier_health import CONDITION as CARRIER_CONDITION
+from queues.carrier_health import CarrierHealth
 from queues.conditions import Conditions
 from queues.hours import area_hours
 from queues.worker import QUEUE_NAMES
@@ -68,8 +70,13 @@ def examine(
     *,
     production: bool,
     gateway: Gateway | None = None,
+    record: bool = False,
 ) -> Report:
-    """Run every check against Redis, RQ and (with a gateway) one cheap Twilio request."""
+    """Run every check against Redis, RQ and (with a gateway) one cheap Twilio request.
+
+    With `record` the request counts in the carrier's health like any job's (the worker's
+    self-check); without, the doctor only looks (a person's `hotline doctor` at a terminal).
+    """
     moment = datetime.fromtimestamp(now, UTC)
     try:
         redis.ping()
@@ -81,7 +88,7 @@ def examine(
             lambda: _staffing(redis, config, moment),
         ),
         ((doctor.CRISIS_NUMBERS,), lambda: doctor.crisis_numbers(config)),
-        ((doctor.CARRIER,), lambda: _carrier(redis, gateway, config, moment)),
+        ((doctor.CARRIER,), lambda: _carrier(redis, gateway, config, moment, record=record)),
         ((doctor.WORKERS,), lambda: doctor.workers(worker_beats(redis), QUEUE_NAMES, moment)),
         ((doctor.QUEUE_WAITS,), lambda: doctor.queue_waits(backlogs(redis, moment), moment)),
         ((doctor.REDIS_PERSISTENCE,), lambda: _persistence(redis, production=production)),
@@ -145,16 +152,29 @@ def _staffing(redis: Redis, config: HotlineConfig, now: datetime) -> list[Findin
 
 
 def _carrier(
-    redis: Redis, gateway: Gateway | None, config: HotlineConfig, now: datetime
+    redis: Redis,
+    gateway: Gateway | None,
+    config: HotlineConfig,
+    now: datetime,
+    *,
+    record: bool,
 ) -> list[Finding]:
-    """The dispatch jobs' carrier condition, and the doctor's own cheap REST call."""
-    standing = Conditions(redis).get("carrier_unreachable")
+    """The doctor's own cheap REST call, and the carrier condition the jobs' calls keep."""
     probe_error = None
     if gateway is not None:
+        health = CarrierHealth(redis)
         try:
             gateway.check_reachable()
         except GatewayError as error:
             probe_error = _gateway_trouble(error, gateway.timeout)
+            if record:
+                health.failed(error, now.timestamp())
+        else:
+            # On a quiet line no other job calls Twilio: this request is what clears the
+            # condition once the carrier is back.
+            if record:
+                health.reached(now.timestamp())
+    standing = Conditions(redis).get(CARRIER_CONDITION)
     since = None
     if standing is not None:
         since = datetime.fromtimestamp(standing.since, ZoneInfo(config.timezone))
@@ -233,6 +253,7 @@ def self_check_job() -> int:
             rt.now(),
             production=is_production(rt.gateway),
             gateway=probe_gateway(rt.gateway),
+            record=True,
         )
         settle(Conditions(rt.redis), report, rt.now())
     finally:

@@ -174,8 +174,13 @@ def carrier(
             )
         )
     if probe_error is not None:
+        # While the dispatch jobs' condition stands, a failed request is the trouble it pages.
         found.append(
-            Finding(CARRIER, f"carrier: the Twilio REST API did not answer ({probe_error})")
+            Finding(
+                CARRIER,
+                f"carrier: the Twilio REST API did not answer ({probe_error})",
+                standing="carrier_unreachable" if standing is not None else None,
+            )
         )
     return found
 

@@ -319,6 +319,36 @@ def test_the_carrier_answers_fails_or_is_already_known_unreachable(
     assert "self_check:carrier" not in names(redis)
 
 
+def test_the_self_checks_request_feeds_the_carriers_health(
+    redis,
+    hotline_config,
+    clock,
+    jobs_runtime,  # noqa: F811 - fixture
+    rig,  # noqa: F811 - fixture
+):
+    conditions = Conditions(redis)
+    conditions.raise_condition("carrier_unreachable", "3 REST failures", clock().timestamp())
+    # A terminal's `hotline doctor` only looks: its request going through clears nothing.
+    examine(redis, hotline_config, clock().timestamp(), production=False, gateway=rig.gateway)
+    assert "carrier_unreachable" in names(redis)
+
+    # The worker's self-check is one more job whose request went through: the carrier is back.
+    self_check_job()
+    assert "carrier_unreachable" not in names(redis)
+
+    # Failing again while the dispatch jobs' condition stands: no second condition for it.
+    requests.put(
+        f"{rig.carrier_url}/carrier/faults",
+        json={"rest_500": 1.0, "rest_match": "Queues"},
+        auth=(ACCOUNT_SID, AUTH_TOKEN),
+        timeout=5,
+    ).raise_for_status()
+    conditions.raise_condition("carrier_unreachable", "3 REST failures", clock().timestamp())
+    self_check_job()
+    assert "carrier_unreachable" in names(redis)
+    assert "self_check:carrier" not in names(redis)
+
+
 def test_a_redis_that_does_not_answer_is_one_broken_line(hotline_config):
     gone = redis_lib.Redis(unix_socket_path="/nonexistent/redis.sock", retry=Retry(NoBackoff(), 0))
 

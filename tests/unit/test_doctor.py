@@ -121,6 +121,9 @@ def test_the_carrier_is_broken_by_a_standing_condition_or_a_failed_request():
     (probe,) = doctor.carrier(probe_error="HTTP 500, code 20500")
     assert probe.standing is None and probe.broken
     assert "did not answer (HTTP 500, code 20500)" in probe.line
+    # Both: the failed request is the same trouble the standing condition already pages about.
+    both = doctor.carrier(standing="down", since=NOW, probe_error="ConnectionError, timeout 2 s")
+    assert [f.standing for f in both] == ["carrier_unreachable", "carrier_unreachable"]
 
 
 def test_no_worker_at_all_is_broken():
