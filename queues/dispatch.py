@@ -256,28 +256,35 @@ def bridge_caller(reservation_id: str) -> str:
     if offer is None or offer.state not in ("accepted", "connected"):
         return "not-accepted"
     query = urlencode({"res": reservation_id})
+    health = CarrierHealth(rt.redis)
     if offer.kind == "callback":
         number = routing.room.callback_number(offer.call_sid)
         if not number:
             return "no-number"
-        leg = rt.gateway.create_call(
-            number,
-            rt.url(f"/voice/connect/callback?{query}"),
-            status_callback=rt.url(f"/voice/connect/callback-status?{query}"),
-            status_callback_events=("completed",),
-            timeout=30,
-        )
+        try:
+            leg = rt.gateway.create_call(
+                number,
+                rt.url(f"/voice/connect/callback?{query}"),
+                status_callback=rt.url(f"/voice/connect/callback-status?{query}"),
+                status_callback_events=("completed",),
+                timeout=30,
+            )
+        except GatewayError as error:
+            health.failed(error, rt.now())
+            raise
+        health.reached(rt.now())
         log.info("calling back %s for %s", mask_number(number), reservation_id)
         return leg.sid
     try:
         rt.gateway.update_call(offer.call_sid, url=rt.url(f"/voice/connect/queued?{query}"))
     except GatewayError as error:
-        if error.retryable:
+        if health.failed(error, rt.now()) or error.retryable:
             raise
         # The caller's leg is gone (hung up as the agent accepted): the agent is told on join.
         log.warning("caller of %s is gone: %s", reservation_id, error)
         events.append(rt.redis, "caller-gone", call=offer.call_sid, reservation=reservation_id)
         return "caller-gone"
+    health.reached(rt.now())
     return "redirected"
 
 
@@ -538,12 +545,16 @@ def _is_gone(status: str) -> bool:
 
 def leg_status(rt: runtime.Runtime, leg_sid: str) -> str:
     """A leg's status at Twilio, or `LEG_NOT_FOUND` when Twilio no longer knows it."""
+    health = CarrierHealth(rt.redis)
     try:
-        return rt.gateway.fetch_call(leg_sid).status
+        status = rt.gateway.fetch_call(leg_sid).status
     except GatewayError as error:
-        if error.status == 404:
-            return LEG_NOT_FOUND
-        raise
+        if error.status != 404:
+            health.failed(error, rt.now())
+            raise
+        status = LEG_NOT_FOUND
+    health.reached(rt.now())
+    return status
 
 
 def end_gone_call(rt: runtime.Runtime, check: LegCheck, status: str, *, leg: str = "") -> bool:

@@ -220,3 +220,42 @@ def test_a_ring_job_run_after_its_offer_ran_out_rings_nobody_and_counts_no_miss(
     assert sweep(rt.redis, rt.config.routing, rt.now() + 1).timeouts == []
     kinds = [e["kind"] for e in events.recent(rt.redis, 1000)]
     assert "timeout" not in kinds and "no-answer" not in kinds
+
+
+def test_failures_of_any_job_count_together_and_any_success_clears(
+    rt: runtime.Runtime, rig: Rig, clock: Clock
+) -> None:
+    room = WaitingRoom(rt.redis, rt.config.routing, script=rt.script)
+    assert room.enqueue(CALLER, area="general", language="zh", now=rt.now())
+    conditions = Conditions(rt.redis)
+    set_faults(rig, {"rest_500": 1.0, "rest_match": "/Calls/"})
+    # Leg checks of a waiting caller fail 25 s apart: the third within a minute raises it.
+    for _ in range(2):
+        later(clock, 25)
+        rt.redis.zadd(keys.due_leg_checks(), {CALLER: rt.now()})
+        assert dispatch.check_legs(rt).trouble
+    assert conditions.get(CONDITION) is None
+    later(clock, 25)
+    rt.redis.zadd(keys.due_leg_checks(), {CALLER: rt.now()})
+    assert dispatch.check_legs(rt).trouble
+    assert conditions.get(CONDITION) is not None
+
+    # Twilio answers again (here: that it does not know the leg), and the condition clears.
+    set_faults(rig, {})
+    later(clock, 5)
+    rt.redis.zadd(keys.due_leg_checks(), {CALLER: rt.now()})
+    assert dispatch.check_legs(rt).ended == [CALLER]
+    assert conditions.get(CONDITION) is None
+
+
+def test_failures_further_apart_than_the_window_raise_nothing(
+    rt: runtime.Runtime, rig: Rig, clock: Clock
+) -> None:
+    room = WaitingRoom(rt.redis, rt.config.routing, script=rt.script)
+    assert room.enqueue(CALLER, area="general", language="zh", now=rt.now())
+    set_faults(rig, {"rest_500": 1.0, "rest_match": "/Calls/"})
+    for _ in range(4):
+        later(clock, 31)
+        rt.redis.zadd(keys.due_leg_checks(), {CALLER: rt.now()})
+        assert dispatch.check_legs(rt).trouble
+    assert Conditions(rt.redis).get(CONDITION) is None
