@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from redis import Redis
@@ -30,7 +31,7 @@ from routing.config import HotlineConfig
 from routing.doctor import Finding, QueueBacklog, WorkerBeat
 from routing.holidays import china_calendar
 from routing.privacy import mask_text
-from routing.roster import parse_roster
+from routing.roster import Roster, parse_roster
 from telephony.demo import DEMO_ACCOUNT_SID
 from telephony.gateway import Gateway, GatewayError
 
@@ -144,11 +145,15 @@ def _staffing(redis: Redis, config: HotlineConfig, now: datetime) -> list[Findin
     roster = None
     if text is not None:
         # A stored roster that no longer reads raises, and the check says it failed.
-        roster = parse_roster(
-            text, source="roster.yaml", area_ids=config.areas, languages=config.languages
-        )
+        roster = _read_roster(text, tuple(config.areas), tuple(config.languages))
     hours = {area: area_hours(redis, config, area) for area in config.areas}
     return doctor.staffing(roster, hours, now, ZoneInfo(config.timezone))
+
+
+@lru_cache(maxsize=1)
+def _read_roster(text: str, area_ids: tuple[str, ...], languages: tuple[str, ...]) -> Roster:
+    """The stored roster, read once per text in a process: YAML takes most of a self-check."""
+    return parse_roster(text, source="roster.yaml", area_ids=area_ids, languages=languages)
 
 
 def _carrier(
