@@ -97,7 +97,7 @@ def area() -> Response:
     language = hook.language()
     caller = hook.caller()
     tries = hook.int_arg("t", 1, config.max_tries)
-    choice = choose_area(config, language, caller.digits, caller.speech, tries)
+    choice = choose_area(config, language, caller.digits, caller.heard, tries)
     if caller.speech:
         hook.remember(lambda store, sid: store.update(sid, speech=caller.speech))
     log.info(
@@ -131,7 +131,7 @@ def intake() -> Response:
     answers = decode_answers(config, area_id, request.args.get("a"))[:question]
     if not questions:
         return _route(language, area_id, answers)
-    choice = choose_answer(config, area_id, question, caller.digits, caller.speech, tries)
+    choice = choose_answer(config, area_id, question, caller.digits, caller.heard, tries)
     if choice.step is Step.CRISIS:
         return crisis.start(language, choice)
     if choice.step is Step.REPROMPT:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, current_app, g, request, url_for
 from redis import RedisError
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
@@ -21,8 +21,13 @@ from telephony.signature import require_twilio_signature
 
 log = logging.getLogger(__name__)
 
-# Longest SpeechResult kept: a caller's description, not a monologue.
+# Longest SpeechResult kept in the call's record: a caller's description, not a monologue.
 MAX_SPEECH = 500
+# Longest SpeechResult classified: crisis words must be heard wherever they come, and a
+# <Gather> hears at most a minute of speech (about 300 characters of Mandarin, 1,200 of fast
+# English). Past this, text is not a caller's speech but a fault or a forged request: it is
+# logged and left unread, which keeps a webhook's classification within about 20 ms of CPU.
+MAX_HEARD = 4000
 
 
 @dataclass(frozen=True)
@@ -32,17 +37,36 @@ class Caller:
     call_sid: str
     number: str
     digits: str
+    # What is kept of the caller's words (the record, the summary, the crisis whisper).
     speech: str
+    # All the caller said, up to MAX_HEARD: what the crisis and area decisions read.
+    heard: str
 
 
 def caller() -> Caller:
-    """Read the Twilio parameters the menu uses from the form."""
+    """Read the Twilio parameters the menu uses from the form, once a request."""
+    if "twilio_caller" not in g:
+        g.twilio_caller = _read_caller()
+    return g.twilio_caller
+
+
+def _read_caller() -> Caller:
+    """Read the Twilio parameters from the form, saying when speech is too long to read."""
     form = request.form
+    said = " ".join(form.get("SpeechResult", "").split())
+    if len(said) > MAX_HEARD:
+        log.warning(
+            "webhook %s: SpeechResult of %d characters: the first %d classified",
+            request.path,
+            len(said),
+            MAX_HEARD,
+        )
     return Caller(
         call_sid=form.get("CallSid", "").strip()[:64],
         number=form.get("From", "").strip()[:32],
         digits=form.get("Digits", "").strip()[:32],
-        speech=" ".join(form.get("SpeechResult", "").split())[:MAX_SPEECH],
+        speech=said[:MAX_SPEECH],
+        heard=said[:MAX_HEARD],
     )
 
 

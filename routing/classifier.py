@@ -33,8 +33,9 @@ Crisis
     each part follows the one before within `gap` units (characters in Mandarin, words in
     English) of the same clause;
   - a `near` rule, the same with alternatives for each part ({near: [[站在, 坐在], [楼顶, 天台]]});
-  - an `all` rule that needs one phrase from each of several groups anywhere in the
-    utterance (安眠药 + 全吃).
+  - an `all` rule that needs one phrase from each of several groups anywhere in a sentence
+    (安眠药 + 全吃): within `reach` units of one another, so a monologue never pairs words said
+    minutes apart (农药 for the crops, later 喝 of the tea).
   An exclusion (a figure of speech such as 累死了 or "is killing me", or a past or third-party
   event such as 去年...跳楼; a phrase, a separable phrase or a `near` rule) cancels only the crisis
   matches lying entirely inside its own span; any other crisis match still counts. A negation
@@ -43,23 +44,34 @@ Crisis
   the cue "i do not" leaves "I don't want to live" a crisis. Crisis rules of every configured
   language are checked, whatever the language of the call.
 
+Long utterances
+  All of a text is read, however long: crisis words at its end count as at its start. Matching
+  costs time in proportion to the text and the phrases heard in it (Mandarin phrases are found
+  by string search from the character pairs the text holds; spans, covers, negation cues and
+  chains are found by bisection), so the webhooks can read everything a caller said.
+
 Learned crisis scorer (optional: `with_crisis_model`, weights from ivr/crisis_model.json)
   A linear model over n-grams of the same normalised units (routing/crisis_model.py) gives a
-  crisis probability, reported as `crisis_score`. The call is a crisis when the rules say so OR
-  the probability reaches the model's threshold and still does once the spans of exclusions
-  (figures of speech) and of negation cues with the crisis phrase they deny are left out: what
-  vetoes a phrase vetoes the model's evidence too. A crisis only the model hears adds to
-  `matched` the clause that weighs most towards it, so the crisis agent hears what was said.
+  crisis probability, reported as `crisis_score`, for the first MODEL_WINDOW characters (all
+  of a sentence; a monologue's beginning, as when speech was cut there). The call is a crisis
+  when the rules say so OR the probability reaches the model's threshold and still does once
+  the spans of exclusions (figures of speech) and of negation cues with the crisis phrase they
+  deny are left out: what vetoes a phrase vetoes the model's evidence too. A crisis only the
+  model hears adds to `matched` the clause that weighs most towards it, so the crisis agent
+  hears what was said.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from types import MappingProxyType
 
 from routing.crisis_model import Clause, CrisisModel
@@ -71,15 +83,22 @@ DEFAULT_SCORING: Mapping[str, float] = MappingProxyType(
 
 _ROOT = "lexicon"
 _TOP_KEYS = frozenset({"scoring", "synonyms", "areas", "crisis"})
-_CRISIS_KEYS = frozenset({"phrases", "exclusions", "negations", "gap", "negation_gap"})
+_CRISIS_KEYS = frozenset({"phrases", "exclusions", "negations", "gap", "negation_gap", "reach"})
 DEFAULT_GAP = 4
 DEFAULT_NEGATION_GAP = 1
+# Units within which an `all` rule must hear every term (see _heard_together).
+DEFAULT_REACH = 40
+# The learned scorer hears the first this many characters of an utterance (see classify).
+MODEL_WINDOW = 500
 # A separable phrase joins its parts with "..." (or the ellipsis character).
 _GAP_MARK = re.compile(r"\s*(?:\.\.\.|\u2026+)\s*")
 # Punctuation that ends a clause once the text is NFKC-folded ("，" -> ",", "…" -> "...").
 _BREAKS = frozenset(",.!?;:\u3002")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_NOT_WORD = re.compile(r"[\W_]+")
+_BREAK_CLASS = re.escape("".join(sorted(_BREAKS)))
+# In Mandarin, everything but word characters and clause breaks is dropped, in one pass.
+_NOT_KEPT = re.compile(rf"[^\w{_BREAK_CLASS}]|_")
+_BREAK_RUN = re.compile(rf"[{_BREAK_CLASS}]+")
 _ENGLISH_TOKEN = re.compile(r"[a-z0-9]+|[,.!?;:]")
 # Spoken contractions are expanded so "don't want to live" and "do not want to live" agree.
 _CONTRACTIONS = (
@@ -131,12 +150,20 @@ class _Pattern:
     rule: int = -1
     group: int = -1
 
+    @cached_property
+    def joined(self) -> str:
+        """The phrase as one string: in Mandarin, where each unit is one character."""
+        return "".join(self.units)
+
 
 @dataclass(frozen=True)
 class _Index:
     """Patterns keyed by their first unit, so matching looks only at plausible candidates."""
 
     by_first: Mapping[str, tuple[_Pattern, ...]]
+    # For Mandarin: patterns keyed by their first two characters (a one-character pattern by
+    # itself), each with its place in its by_first group, so matches keep by_first's order.
+    by_prefix: Mapping[str, tuple[tuple[int, _Pattern], ...]]
 
 
 @dataclass(frozen=True)
@@ -169,6 +196,7 @@ class _LanguageLexicon:
     gap: int
     negation_gap: int
     hints: tuple[tuple[str, ...], ...]
+    reach: int = DEFAULT_REACH
 
 
 @dataclass(frozen=True)
@@ -205,7 +233,10 @@ def _tokens(text: str, language: str) -> tuple[Units, Breaks]:
     """Return the matching units and the clause breaks (a break at i lies before unit i)."""
     folded = unicodedata.normalize("NFKC", text).lower()
     if _is_chinese(language):
-        pieces = [char for char in folded if char in _BREAKS or not _NOT_WORD.fullmatch(char)]
+        chunks = _BREAK_RUN.split(_NOT_KEPT.sub("", folded))
+        units = tuple("".join(chunks))
+        ends = itertools.accumulate(len(chunk) for chunk in chunks[:-1])
+        return units, frozenset(position for position in ends if 0 < position < len(units))
     else:
         folded = folded.replace("\u2019", "'").replace("\u2018", "'")
         for pattern, replacement in _CONTRACTIONS:
@@ -267,21 +298,50 @@ def _build_index(patterns: Iterable[_Pattern]) -> _Index:
     grouped: dict[str, list[_Pattern]] = {}
     for pattern in patterns:
         grouped.setdefault(pattern.units[0], []).append(pattern)
-    return _Index(MappingProxyType({first: tuple(group) for first, group in grouped.items()}))
+    prefixed: dict[str, list[tuple[int, _Pattern]]] = {}
+    for group in grouped.values():
+        for order, pattern in enumerate(group):
+            prefixed.setdefault("".join(pattern.units[:2]), []).append((order, pattern))
+    return _Index(
+        MappingProxyType({first: tuple(group) for first, group in grouped.items()}),
+        MappingProxyType({prefix: tuple(group) for prefix, group in prefixed.items()}),
+    )
 
 
 @dataclass(frozen=True)
 class _Text:
-    """A caller's text in one language: each unit's forms and the clause breaks."""
+    """A caller's text in one language: its units and the clause breaks."""
 
-    forms: tuple[frozenset[str], ...]
+    units: Units
     breaks: Breaks
-    units: Units = ()
+    language: str
 
     @classmethod
     def of(cls, text: str, language: str) -> _Text:
         units, breaks = _tokens(text, language)
-        return cls(_text_forms(units, language), breaks, units)
+        return cls(units, breaks, language)
+
+    @property
+    def exact(self) -> bool:
+        """Whether each unit is one character matched as itself (Mandarin): phrases are then
+        found by string search, which keeps a long utterance fast."""
+        return _is_chinese(self.language)
+
+    @cached_property
+    def forms(self) -> tuple[frozenset[str], ...]:
+        """Each unit's forms a phrase unit may match (only word matching needs them)."""
+        return _text_forms(self.units, self.language)
+
+    @cached_property
+    def joined(self) -> str:
+        """The units as one string (meaningful when exact: one character each)."""
+        return "".join(self.units)
+
+    @cached_property
+    def prefixes(self) -> frozenset[str]:
+        """Every character and every pair of neighbouring characters the text holds."""
+        joined = self.joined
+        return frozenset(joined).union(map(operator.add, joined, joined[1:]))
 
     def clauses(self, masked: Iterable[Span] = ()) -> list[Clause]:
         """Return the units of each clause, leaving out (and breaking at) the masked spans."""
@@ -299,13 +359,21 @@ class _Text:
             clauses.append(tuple(current))
         return clauses
 
+    @cached_property
+    def stops(self) -> tuple[int, ...]:
+        """The clause breaks in order, so a long utterance's breaks are bisected, not scanned."""
+        return tuple(sorted(self.breaks))
+
     def crosses(self, start: int, end: int) -> bool:
         """Tell whether a clause break lies between unit positions start and end (inclusive)."""
-        return any(start <= position <= end for position in self.breaks)
+        index = bisect_left(self.stops, start)
+        return index < len(self.stops) and self.stops[index] <= end
 
 
 def _find(index: _Index, text: _Text) -> list[_Match]:
     """Return every occurrence of every pattern, overlapping ones included, within a clause."""
+    if text.exact:
+        return _find_exact(index, text)
     forms = text.forms
     found: list[_Match] = []
     size = len(forms)
@@ -325,20 +393,81 @@ def _find(index: _Index, text: _Text) -> list[_Match]:
     return found
 
 
-def _inside(inner: Span, outer: Span) -> bool:
-    """Tell whether one span lies within another."""
-    return outer[0] <= inner[0] and inner[1] <= outer[1]
+def _find_exact(index: _Index, text: _Text) -> list[_Match]:
+    """Return what _find returns, for a text whose units are characters matched as themselves.
+
+    Only the characters and pairs of characters the text holds are looked up, and each one's
+    places are found by string search, so the work follows the phrases heard, not the length.
+    """
+    joined = text.joined
+    found: list[tuple[int, int, _Match]] = []
+    for prefix in text.prefixes.intersection(index.by_prefix):
+        group = index.by_prefix[prefix]
+        start = joined.find(prefix)
+        while start >= 0:
+            for order, pattern in group:
+                end = start + len(pattern.units)
+                if joined.startswith(pattern.joined, start) and not text.crosses(
+                    start + 1, end - 1
+                ):
+                    found.append((start, order, _Match(pattern, (start, end))))
+            start = joined.find(prefix, start + 1)
+    # In text order, and at one place in by_first's order, as _find gives them.
+    found.sort(key=lambda item: (item[0], item[1]))
+    return [match for _, _, match in found]
 
 
 def _longest_only(matches: list[_Match]) -> list[_Match]:
     """Drop matches lying strictly inside a longer match: the longer phrase is the evidence."""
-    return [
-        match
-        for match in matches
-        if not any(
-            other.span != match.span and _inside(match.span, other.span) for other in matches
-        )
-    ]
+    # Spans in order of start, longest first: a span lies strictly inside another exactly
+    # when a span before it reaches as far. One pass, so a long utterance stays linear.
+    inner: set[Span] = set()
+    reach = -1
+    for span in sorted({match.span for match in matches}, key=lambda s: (s[0], -s[1])):
+        if reach >= span[1]:
+            inner.add(span)
+        reach = max(reach, span[1])
+    return [match for match in matches if match.span not in inner]
+
+
+@dataclass(frozen=True)
+class _Covers:
+    """Spans that each hide whatever lies wholly inside them, found by bisection."""
+
+    starts: tuple[int, ...]
+    # reach[i]: the furthest end among the spans starting at or before starts[i].
+    reach: tuple[int, ...]
+
+    @classmethod
+    def of(cls, spans: Iterable[Span]) -> _Covers:
+        ordered = sorted(spans)
+        reach: list[int] = []
+        furthest = -1
+        for _, end in ordered:
+            furthest = max(furthest, end)
+            reach.append(furthest)
+        return cls(tuple(start for start, _ in ordered), tuple(reach))
+
+    def hide(self, span: Span) -> bool:
+        """Tell whether a span lies wholly inside one of the spans."""
+        if not self.starts:
+            return False
+        index = bisect_right(self.starts, span[0])
+        return index > 0 and self.reach[index - 1] >= span[1]
+
+
+@dataclass(frozen=True)
+class _Cues:
+    """Negation cues found in a text, by where each ends, in the order they were found."""
+
+    by_end: Mapping[int, tuple[tuple[int, _Match], ...]]
+
+    @classmethod
+    def of(cls, cues: Sequence[_Match]) -> _Cues:
+        by_end: dict[int, list[tuple[int, _Match]]] = {}
+        for order, cue in enumerate(cues):
+            by_end.setdefault(cue.span[1], []).append((order, cue))
+        return cls({end: tuple(found) for end, found in by_end.items()})
 
 
 # ---------------------------------------------------------------------------- classifying
@@ -354,6 +483,8 @@ def classify(text: str, lexicon: Lexicon, language: str | None = None) -> Classi
     heard = _hear(text, lexicon, language)
     area_matches = _longest_only(_find(compiled.areas, heard[language]))
     area, confidence = _decide_area(_area_scores(area_matches), lexicon)
+    # The crisis rules hear all of it, however long: a phrase or a near rule is local, and an
+    # `all` rule must hear its terms within its reach, as in the sentences it was written on.
     crisis_labels = _crisis_labels(lexicon, language, heard)
     # With no area chosen, every area phrase heard is evidence for the general agent.
     matched = _unique(
@@ -363,6 +494,11 @@ def classify(text: str, lexicon: Lexicon, language: str | None = None) -> Classi
     model = lexicon.crisis_model
     if model is None:
         return Classification(area, bool(crisis_labels), confidence, language, matched)
+    # The learned scorer hears the beginning only, what it heard when speech was cut there:
+    # over a monologue its n-grams, learned on sentences, would drown one sentence's evidence
+    # in one bag, or in many short windows add up to false alarms.
+    if len(text) > MODEL_WINDOW:
+        heard = _hear(text[:MODEL_WINDOW], lexicon, language)
     score, evidence = _model_verdict(model, lexicon, language, heard, bool(crisis_labels))
     crisis = bool(crisis_labels) or evidence is not None
     if evidence:
@@ -513,18 +649,18 @@ def _exclusion_covers(compiled: _LanguageLexicon, heard: _Text) -> list[Span]:
 
 def _crisis_in(compiled: _LanguageLexicon, heard: _Text) -> list[str]:
     """Return the labels of satisfied crisis rules, after exclusions and negations."""
-    matches = _find(compiled.crisis, heard)
+    matches = _possible(compiled, _find(compiled.crisis, heard))
     if not matches:
         return []
     # A figure of speech cancels only the crisis matches it wholly covers: "累死了" hides
     # nothing else, so "累死了，不想活了" stays a crisis. A partial overlap is kept (when
     # unsure, treat it as a crisis). A separable exclusion covers its whole chain.
-    covers = _exclusion_covers(compiled, heard)
-    cues = _find(compiled.negations, heard)
+    covers = _Covers.of(_exclusion_covers(compiled, heard))
+    cues = _Cues.of(_find(compiled.negations, heard))
     kept = [
         match
         for match in matches
-        if not any(_inside(match.span, cover) for cover in covers)
+        if not covers.hide(match.span)
         and not _negated(match.span, cues, compiled.negation_gap, heard)
     ]
     labels: list[str] = []
@@ -535,9 +671,50 @@ def _crisis_in(compiled: _LanguageLexicon, heard: _Text) -> list[str]:
             if chain is not None:
                 labels.append("...".join(match.pattern.label for match in chain))
         elif len(groups) == rule.size:
-            found = [match for matches in groups.values() for match in matches]
-            labels += [match.pattern.label for match in sorted(found, key=_span)]
+            together = _heard_together(groups, rule.size, compiled.reach)
+            labels += [match.pattern.label for match in together]
     return labels
+
+
+def _heard_together(groups: Mapping[int, list[_Match]], size: int, reach: int) -> list[_Match]:
+    """Return the first stretch of an `all` rule's matches within `reach` units holding every
+    group, in text order, or [] when there is none.
+
+    In a sentence, an `all` rule hears its terms anywhere (安眠药, then 全吃 after a comma); in a
+    monologue, terms minutes apart (农药 for the crops, 喝 of the tea) are not one thought.
+    """
+    found = sorted((match for matches in groups.values() for match in matches), key=_span)
+    heard: dict[int, int] = {}
+    right = 0
+    for left, first in enumerate(found):
+        right = max(right, left)
+        while right < len(found) and found[right].span[1] - first.span[0] <= reach:
+            group = found[right].pattern.group
+            heard[group] = heard.get(group, 0) + 1
+            right += 1
+        if len(heard) == size:
+            return found[left:right]
+        if right > left:
+            heard[first.pattern.group] -= 1
+            if not heard[first.pattern.group]:
+                del heard[first.pattern.group]
+    return []
+
+
+def _possible(compiled: _LanguageLexicon, matches: list[_Match]) -> list[_Match]:
+    """Keep the matches of rules with every group heard: only those can be satisfied.
+
+    In a long utterance most matches are single characters of multi-part rules (我, 要, 死);
+    weighing exclusions and negations against them would be wasted.
+    """
+    heard: dict[int, set[int]] = {}
+    for match in matches:
+        heard.setdefault(match.pattern.rule, set()).add(match.pattern.group)
+    return [
+        match
+        for match in matches
+        if len(heard[match.pattern.rule]) == compiled.crisis_rules[match.pattern.rule].size
+    ]
 
 
 def _span(match: _Match) -> Span:
@@ -563,25 +740,35 @@ def _chains(
     """
     if len(groups) != rule.size:
         return
+    # Each group's matches lie in text order (as found), so the ones starting within the gap
+    # are a slice found by bisection: a long utterance never pairs every match with every other.
+    starts = {group: [match.span[0] for match in matches] for group, matches in groups.items()}
     for first in groups[0]:
-        yield from _extend([first], groups, rule.size, gap, heard)
+        yield from _extend([first], groups, starts, rule.size, gap, heard)
 
 
 def _extend(
-    chain: list[_Match], groups: Mapping[int, list[_Match]], size: int, gap: int, heard: _Text
+    chain: list[_Match],
+    groups: Mapping[int, list[_Match]],
+    starts: Mapping[int, list[int]],
+    size: int,
+    gap: int,
+    heard: _Text,
 ) -> Iterator[list[_Match]]:
     """Yield the chains that extend a partial chain with following matches of the next groups."""
     if len(chain) == size:
         yield chain
         return
     end = chain[-1].span[1]
-    for following in groups[len(chain)]:
-        start = following.span[0]
-        if end <= start <= end + gap and not heard.crosses(end, start):
-            yield from _extend([*chain, following], groups, size, gap, heard)
+    group = len(chain)
+    low = bisect_left(starts[group], end)
+    high = bisect_right(starts[group], end + gap)
+    for following in groups[group][low:high]:
+        if not heard.crosses(end, following.span[0]):
+            yield from _extend([*chain, following], groups, starts, size, gap, heard)
 
 
-def _negated(span: Span, cues: list[_Match], gap: int, heard: _Text) -> bool:
+def _negated(span: Span, cues: _Cues, gap: int, heard: _Text) -> bool:
     """Tell whether a negation cue ending just before a crisis match, in its clause, denies it.
 
     The cue must end where the match starts or before, so a phrase that holds the negation
@@ -590,23 +777,25 @@ def _negated(span: Span, cues: list[_Match], gap: int, heard: _Text) -> bool:
     return _denier(span, cues, gap, heard) is not None
 
 
-def _denier(span: Span, cues: list[_Match], gap: int, heard: _Text) -> _Match | None:
+def _denier(span: Span, cues: _Cues, gap: int, heard: _Text) -> _Match | None:
     """Return the negation cue that denies a crisis match, if any (see _negated)."""
+    if not cues.by_end:
+        return None
     start = span[0]
-    return next(
-        (
-            cue
-            for cue in cues
-            if cue.span[1] <= start <= cue.span[1] + gap and not heard.crosses(cue.span[1], start)
-        ),
-        None,
-    )
+    # Only cues ending in the gap before the match can deny it; the first found wins.
+    near = [
+        (order, cue)
+        for end in range(max(start - gap, 0), start + 1)
+        for order, cue in cues.by_end.get(end, ())
+        if not heard.crosses(end, start)
+    ]
+    return min(near, key=lambda pair: pair[0])[1] if near else None
 
 
 def _denials(compiled: _LanguageLexicon, heard: _Text) -> list[Span]:
     """Return the spans from a negation cue to the end of each crisis match it denies."""
     matches = _find(compiled.crisis, heard)
-    cues = _find(compiled.negations, heard) if matches else []
+    cues = _Cues.of(_find(compiled.negations, heard) if matches else [])
     spans: list[Span] = []
     for match in matches:
         cue = _denier(match.span, cues, compiled.negation_gap, heard)
@@ -844,10 +1033,11 @@ class _CrisisSpec:
     negations: tuple[str, ...]
     gap: int
     negation_gap: int
+    reach: int = DEFAULT_REACH
 
 
 def _parse_crisis(data: object, languages: set[str], report: _Report) -> dict[str, _CrisisSpec]:
-    """Read `crisis: {LANG: {phrases, exclusions, negations, gap, negation_gap}}`."""
+    """Read `crisis: {LANG: {phrases, exclusions, negations, gap, negation_gap, reach}}`."""
     specs: dict[str, _CrisisSpec] = {}
     if not isinstance(data, Mapping):
         report.add(("crisis",), "must be a mapping of language to phrases and exclusions")
@@ -880,8 +1070,9 @@ def _parse_crisis(data: object, languages: set[str], report: _Report) -> dict[st
         negation_gap = _parse_gap(
             section.get("negation_gap", DEFAULT_NEGATION_GAP), (*path, "negation_gap"), report
         )
+        reach = _parse_reach(section.get("reach", DEFAULT_REACH), (*path, "reach"), report)
         specs[language] = _CrisisSpec(
-            tuple(rules), tuple(exclusions), tuple(negations), gap, negation_gap
+            tuple(rules), tuple(exclusions), tuple(negations), gap, negation_gap, reach
         )
     # A language the hotline answers in without crisis phrases would silently miss crises.
     for language in sorted(languages - set(specs)):
@@ -895,6 +1086,14 @@ def _parse_gap(value: object, path: tuple[str | int, ...], report: _Report) -> i
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         report.add(path, f"must be a whole number of units, 0 or more, not {value!r}")
         return 0
+    return value
+
+
+def _parse_reach(value: object, path: tuple[str | int, ...], report: _Report) -> int:
+    """Read a reach: within how many units an `all` rule must hear every term (1 or more)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        report.add(path, f"must be a whole number of units, 1 or more, not {value!r}")
+        return DEFAULT_REACH
     return value
 
 
@@ -1074,6 +1273,7 @@ def _compile_language(
         gap=crisis.gap,
         negation_gap=crisis.negation_gap,
         hints=_hint_sources(areas, crisis),
+        reach=crisis.reach,
     )
 
 

@@ -4,6 +4,7 @@ path never imports it).
     python -m routing.crisis_model_train train             # cross-validate, fit, write weights
     python -m routing.crisis_model_train check             # retrain; compare with shipped weights
     python -m routing.crisis_model_train evaluate FILE...  # lexicon / model / both on data files
+    python -m routing.crisis_model_train speed             # classify time on long speech
 
 Training data: tests/data/crisis_tuning.yaml and tests/data/utterances.yaml, never a held-out
 file. Candidates of both kinds (logistic regression by gradient descent, binarised multinomial
@@ -773,6 +774,58 @@ def evaluate(path: Path, lexicon: Lexicon, model: CrisisModel, *, show: bool = F
     return lines
 
 
+# ---------------------------------------------------------------------------- speed
+
+# Ordinary labor talk a caller may go on with, then the crisis words that must still be heard;
+# "asr" is Mandarin as a recogniser returns it, without punctuation.
+LONG_TALK = {
+    "zh": (
+        "我在电子厂上班三年了，老板拖欠了我四个月的工资，加班费一直没有给，社保也没有交，"
+        "我去找人事，他们让我等通知，我想问问怎么申请劳动仲裁。",
+        "我不想活了",
+    ),
+    "asr": (
+        "嗯 那个 我在电子厂上班三年了 老板拖欠了我四个月的工资 加班费一直没有给 社保也没有交 "
+        "我去找人事 他们让我等通知 就是想问问怎么申请劳动仲裁 ",
+        "我不想活了",
+    ),
+    "en": (
+        "I have worked at the warehouse for three years and my boss has not paid my wages for "
+        "four months, there is no overtime pay and no social insurance, HR keeps telling me to "
+        "wait, so I want to know how to file for labor arbitration. ",
+        "I am going to kill myself tonight",
+    ),
+}
+
+
+def speed(lexicon: Lexicon, sizes: Sequence[int], rounds: int = 9) -> list[str]:
+    """Return report lines: classify's time on ordinary talk of each size ending in crisis words.
+
+    Each figure is the median and the fastest of `rounds` calls, in CPU time (what the call
+    itself costs) and wall time (what a caller waits on a busy machine).
+    """
+    lines = [f"classify, {rounds} rounds: median / fastest, CPU and wall time, in ms"]
+    for name, (talk, words) in LONG_TALK.items():
+        for size in sizes:
+            text = (talk * (size // len(talk) + 1))[:size] + words
+            if not classify(text, lexicon).crisis:
+                lines.append(f"  {name:3s} {size:5d} characters: crisis words NOT heard")
+                continue
+            cpu, wall = [], []
+            for _ in range(rounds):
+                started, clock = time.process_time(), time.perf_counter()
+                classify(text, lexicon)
+                cpu.append((time.process_time() - started) * 1000)
+                wall.append((time.perf_counter() - clock) * 1000)
+            cpu.sort()
+            wall.sort()
+            lines.append(
+                f"  {name:3s} {size:5d} characters: CPU {cpu[rounds // 2]:6.1f} / {cpu[0]:6.1f}"
+                f"   wall {wall[rounds // 2]:6.1f} / {wall[0]:6.1f}"
+            )
+    return lines
+
+
 # ---------------------------------------------------------------------------- command line
 
 
@@ -791,8 +844,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluate_cmd = commands.add_parser("evaluate", help="figures on labelled data files")
     evaluate_cmd.add_argument("files", nargs="+", type=Path)
     evaluate_cmd.add_argument("--show", action="store_true", help="list misses and false alarms")
+    speed_cmd = commands.add_parser("speed", help="classify's time on long speech")
+    speed_cmd.add_argument(
+        "--sizes", default="500,2000,4000", help="characters of talk before the crisis words"
+    )
     args = parser.parse_args(argv)
     lexicon = load_lexicon(args.config)
+    if args.command == "speed":
+        try:
+            model = read_model(args.weights)
+        except CrisisModelError as error:
+            print(str(error), file=sys.stderr)
+            return 1
+        sizes = [int(size) for size in args.sizes.split(",")]
+        print("\n".join(speed(with_crisis_model(lexicon, model), sizes)))
+        return 0
     if args.command == "evaluate":
         try:
             model = read_model(args.weights)

@@ -190,6 +190,60 @@ def test_crisis_words_at_the_area_menu_dial_the_crisis_line(app, twilio, redis):
     assert CallStore(redis).get(CALL).crisis_trigger == "crisis_words"
 
 
+# Ordinary labor talk, the kind a caller may go on with before saying what matters most.
+LABOR_TALK = {
+    "zh": "我在电子厂上班三年了，老板拖欠了我四个月的工资，加班费一直没有给，社保也没有交，"
+    "我去找人事，他们让我等通知，我想问问怎么申请劳动仲裁。",
+    "en": "I have worked at the warehouse for three years and my boss has not paid my wages for "
+    "four months, there is no overtime pay and no social insurance, HR keeps telling me to "
+    "wait, so I want to know how to file for labor arbitration. ",
+}
+CRISIS_WORDS = {"zh": "我不想活了", "en": "I am going to kill myself tonight"}
+
+
+def after_labor_talk(language: str, size: int, words: str) -> str:
+    """Words said after exactly `size` characters of ordinary labor talk."""
+    talk = LABOR_TALK[language] * (size // len(LABOR_TALK[language]) + 1)
+    return talk[:size] + words
+
+
+@pytest.mark.parametrize("size", [500, 2000, 3900])
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_crisis_words_after_long_ordinary_talk_still_dial_the_crisis_line(
+    app, twilio, redis, language, size
+):
+    speech = after_labor_talk(language, size, CRISIS_WORDS[language])
+    doc = Doc.parse(twilio.post(f"/voice/area?lang={language}&t=1", {"SpeechResult": speech}))
+    assert doc.first("Dial").find("Number").text == config_of(app).crisis.numbers[language]
+    record = CallStore(redis).get(CALL)
+    assert record.crisis_trigger == "crisis_words"
+    # What is kept of the caller's words stays short: the decision, not the record, hears it all.
+    assert record.speech == speech[:500]
+
+
+def test_long_ordinary_talk_is_not_a_crisis_and_finds_its_area(app, twilio):
+    speech = after_labor_talk("zh", 3990, "")
+    doc = Doc.parse(twilio.post("/voice/area?lang=zh&t=1", {"SpeechResult": speech}))
+    assert doc.all("Dial") == []
+    assert "area=labor" in doc.first("Gather").get("action")
+
+
+def test_crisis_words_after_a_long_intake_answer_open_the_crisis_path(app, twilio):
+    speech = after_labor_talk("en", 2000, CRISIS_WORDS["en"])
+    doc = Doc.parse(
+        twilio.post("/voice/intake?lang=en&area=labor&q=0&a=&t=1", {"SpeechResult": speech})
+    )
+    assert doc.first("Dial").find("Number").text == config_of(app).crisis.numbers["en"]
+
+
+def test_speech_past_the_cap_is_logged_not_heard(app, twilio, caplog):
+    speech = after_labor_talk("en", 4100, CRISIS_WORDS["en"])
+    with caplog.at_level("WARNING", logger="ivr.webhook"):
+        doc = Doc.parse(twilio.post("/voice/area?lang=en&t=1", {"SpeechResult": speech}))
+    assert "area=labor" in doc.first("Gather").get("action")
+    assert "SpeechResult of 4133 characters: the first 4000 classified" in caplog.text
+
+
 def test_figure_of_speech_is_not_a_crisis(app, twilio):
     doc = Doc.parse(
         twilio.post("/voice/area?lang=zh&t=1", {"SpeechResult": "加班累死了，老板还不给加班费"})

@@ -272,6 +272,50 @@ def test_all_rules_still_look_across_clauses(small):
     assert classify("医生开了安眠药", small).crisis is False
 
 
+def test_an_all_rule_hears_its_terms_within_its_reach():
+    data = {**SMALL, "crisis": {**SMALL["crisis"], "zh": {**SMALL["crisis"]["zh"], "reach": 12}}}
+    lexicon, problems = parse_lexicon(data, area_ids=AREA_IDS, languages=LANGUAGES)
+    assert problems == [] and lexicon is not None
+    assert classify("安眠药，我都准备好了", lexicon).matched == ("安眠药", "准备好")
+    # Twenty characters apart: not one thought, in a monologue.
+    far = "安眠药是医生开的，我在厂里干了三年了老板一直不发工资，我准备好了材料"
+    assert classify(far, lexicon).crisis is False
+    assert {"安眠药", "吃了"} <= set(classify(far + "，安眠药吃了", lexicon).matched)
+
+
+def test_a_monologue_never_pairs_terms_said_far_apart():
+    talk = "我在电子厂上班三年了，老板拖欠了我四个月的工资，加班费一直没有给，社保也没有交。"
+    text = "地里的农药是村里统一发的，" + talk + "我今天在厂门口喝了一杯茶"
+    assert classify(text, hotline()).crisis is False
+    assert classify("农药就在桌上，我想喝", hotline()).crisis is True
+
+
+@pytest.mark.parametrize("size", [500, 2000, 3900])
+def test_crisis_words_are_heard_anywhere_in_a_long_utterance(size):
+    talk = "我在电子厂上班三年了，老板拖欠了我四个月的工资，加班费一直没有给，社保也没有交。"
+    text = (talk * (size // len(talk) + 1))[:size]
+    assert classify(text, hotline()).crisis is False
+    assert classify(text, hotline()).area == "labor"
+    for words in ("我不想活了", "我已经把绳子系在门框上了", "安眠药我都准备好了"):
+        assert classify(text + words, hotline()).crisis is True, words
+
+
+def with_english_reach(reach: object) -> dict:
+    return {**SMALL, "crisis": {**SMALL["crisis"], "en": {**SMALL["crisis"]["en"], "reach": reach}}}
+
+
+@pytest.mark.parametrize("reach", [0, -3, 2.5, True, "far"])
+def test_a_reach_must_be_a_positive_whole_number(reach):
+    lexicon, problems = parse_lexicon(
+        with_english_reach(reach), area_ids=AREA_IDS, languages=LANGUAGES
+    )
+    assert lexicon is None
+    assert [problem.path for problem in problems] == [("lexicon", "crisis", "en", "reach")]
+    assert "1 or more" in problems[0].message
+    lexicon, problems = parse_lexicon(with_english_reach(7), area_ids=AREA_IDS, languages=LANGUAGES)
+    assert problems == [] and lexicon is not None
+
+
 def test_new_syntax_problems_are_reported_with_paths():
     bad = {
         "areas": {"labor": {"zh": ["拖欠...工资"]}},

@@ -26,6 +26,7 @@ from ivr.settings import (
 )
 from routing import crisis_model_train as training
 from routing.classifier import (
+    MODEL_WINDOW,
     Classification,
     Lexicon,
     classify,
@@ -295,6 +296,17 @@ def test_a_crisis_only_the_model_hears_reports_the_clause_it_heard():
     assert result.crisis_score >= shipped_model().threshold
     # The clause is the evidence the crisis agent hears in the whisper.
     assert result.matched == ("我把刀放在枕头下面了",)
+
+
+def test_the_model_hears_the_first_window_of_a_long_utterance():
+    # Learned on sentences: over a monologue it hears the beginning, as when speech was cut
+    # there; the crisis rules hear the rest.
+    start = "我把刀放在枕头下面了，今晚用。"
+    talk = "老板拖欠了我四个月的工资，加班费一直没有给，社保也没有交。"
+    text = start + talk * 200
+    window = text[:MODEL_WINDOW]
+    assert classify(text, combined()).crisis_score == classify(window, combined()).crisis_score
+    assert classify(text + "我不想活了", combined()).crisis is True
 
 
 # ---------------------------------------------------------------------------- vetoes
