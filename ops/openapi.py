@@ -76,12 +76,18 @@ AGENT_FIELDS = {
     "languages": {"type": "array", "items": STR},
     "skills": {"type": "object", "additionalProperties": {"type": "integer", "enum": [1, 2, 3]}},
     "crisis_trained": {"type": "boolean"},
-    "pin": STR,
+    "pin": {"type": ["string", "null"], "description": "4 to 8 digits; null clears it"},
 }
 
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_RANGES = {
     "type": "array",
-    "items": {"type": "string", "pattern": "^\\d{1,2}:\\d{2}-\\d{1,2}:\\d{2}$"},
+    "items": {
+        "type": "string",
+        "pattern": "^\\d{1,2}:\\d{2}-\\d{1,2}:\\d{2}$",
+        "x-message": "expected HH:MM-HH:MM, such as 09:00-12:00",
+    },
+    "x-message": "expected a list of HH:MM-HH:MM ranges",
     "description": 'same-day ranges such as "09:00-12:00"; 24:00 may end one; [] is closed',
 }
 HOURS_FIELDS = {
@@ -91,6 +97,7 @@ HOURS_FIELDS = {
             day: DAY_RANGES for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
         },
         "additionalProperties": False,
+        "x-unknown": f"unknown day; use {', '.join(DAYS)}",
         "description": "a day left out is closed",
     },
     "holidays": {
@@ -99,11 +106,13 @@ HOURS_FIELDS = {
         "properties": {
             "public": {
                 "oneOf": [{"type": "string", "enum": ["closed", "weekly"]}, DAY_RANGES],
+                "x-message": "expected closed, weekly or a list of HH:MM-HH:MM ranges",
                 "description": "on China's public holidays: closed, the weekly hours, or ranges",
             },
             "makeup": {
                 "type": "string",
-                "enum": ["weekly", "mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                "enum": ["weekly", *DAYS],
+                "x-message": f"expected weekly or a day: {', '.join(DAYS)}",
                 "description": "on make-up working days: their own weekday's hours, or a day's",
             },
         },
@@ -287,7 +296,10 @@ def paths() -> dict[str, dict[str, Any]]:
                 SUP,
                 ok=201,
                 errors=(409, 422),
-                body=_json({"number": STR, "reason": STR, "region": STR}, ["number", "reason"]),
+                body=_json(
+                    {"number": STR, "reason": STR, "region": {"type": ["string", "null"]}},
+                    ["number", "reason"],
+                ),
             ),
         },
         "/api/v1/blocklist/{digest}": {
@@ -307,7 +319,7 @@ def paths() -> dict[str, dict[str, Any]]:
                 errors=(422,),
                 body=_json(
                     {
-                        "message": {"type": "object", "additionalProperties": STR},
+                        "message": {"type": ["object", "null"], "additionalProperties": STR},
                         "until": {"type": ["string", "null"], "format": "date-time"},
                     },
                     [],
@@ -327,7 +339,7 @@ def paths() -> dict[str, dict[str, Any]]:
                         "name": STR,
                         "role": {"type": "string", "enum": ["ops", "supervisor", "agent"]},
                         "password": STR,
-                        "agent_id": STR,
+                        "agent_id": {"type": ["string", "null"], "description": "agents only"},
                     },
                     ["name", "role", "password"],
                 ),

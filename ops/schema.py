@@ -3,7 +3,9 @@
 The document's request-body schemas are the one source: the API checks each body against
 them, so a field the document does not list, a wrong type or a missing field is refused with
 the field named, and what the document says is what the API does. `KEYWORDS` lists what is
-understood; a test fails when the document uses anything else.
+understood; a test fails when the document uses anything else. Two extension keywords give a
+refusal the domain's words: `x-message` replaces the generic reason a value breaks its own
+schema, `x-unknown` the reason a field is not one an object allows.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ KEYWORDS = frozenset(
     }
 )
 ANNOTATIONS = frozenset({"description", "format", "title", "example"})
+MESSAGES = frozenset({"x-message", "x-unknown"})
 
 _TYPES = {
     "object": lambda v: isinstance(v, dict),
@@ -81,31 +84,9 @@ def _same(value: Any, option: Any) -> bool:
 
 def _check(schema: dict[str, Any], value: Any, path: str) -> list[Problem]:
     """The problems of one value at a path."""
-    field = path or "body"
-    kinds = schema.get("type")
-    if kinds is not None:
-        allowed = [kinds] if isinstance(kinds, str) else list(kinds)
-        if not any(_TYPES[kind](value) for kind in allowed):
-            return [Problem(field, f"expected {' or '.join(allowed)}")]
-    if "enum" in schema and not any(_same(value, option) for option in schema["enum"]):
-        options = ", ".join("null" if o is None else str(o) for o in schema["enum"])
-        return [Problem(field, f"must be one of {options}")]
-    if isinstance(value, str):
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            return [Problem(field, f"does not match {schema['pattern']}")]
-        if len(value) < schema.get("minLength", 0):
-            return [Problem(field, f"at least {schema['minLength']} characters")]
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            return [Problem(field, f"at most {schema['maxLength']} characters")]
-    if _TYPES["number"](value):
-        if "minimum" in schema and value < schema["minimum"]:
-            return [Problem(field, f"at least {schema['minimum']}")]
-        if "maximum" in schema and value > schema["maximum"]:
-            return [Problem(field, f"at most {schema['maximum']}")]
-    if "oneOf" in schema:
-        matching = sum(not _check(option, value, path) for option in schema["oneOf"])
-        if matching != 1:
-            return [Problem(field, "does not match exactly one of the allowed forms")]
+    own = _own(schema, value, path or "body")
+    if own is not None:
+        return [Problem(own.field, schema.get("x-message", own.message))]
     found: list[Problem] = []
     if isinstance(value, dict):
         found += _names(schema, value, path)
@@ -122,6 +103,35 @@ def _check(schema: dict[str, Any], value: Any, path: str) -> list[Problem]:
     return found
 
 
+def _own(schema: dict[str, Any], value: Any, field: str) -> Problem | None:
+    """How a value breaks its schema's own constraints (not its fields' or items'), if it does."""
+    kinds = schema.get("type")
+    if kinds is not None:
+        allowed = [kinds] if isinstance(kinds, str) else list(kinds)
+        if not any(_TYPES[kind](value) for kind in allowed):
+            return Problem(field, f"expected {' or '.join(allowed)}")
+    if "enum" in schema and not any(_same(value, option) for option in schema["enum"]):
+        options = ", ".join("null" if o is None else str(o) for o in schema["enum"])
+        return Problem(field, f"must be one of {options}")
+    if isinstance(value, str):
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            return Problem(field, f"does not match {schema['pattern']}")
+        if len(value) < schema.get("minLength", 0):
+            return Problem(field, f"at least {schema['minLength']} characters")
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            return Problem(field, f"at most {schema['maxLength']} characters")
+    if _TYPES["number"](value):
+        if "minimum" in schema and value < schema["minimum"]:
+            return Problem(field, f"at least {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            return Problem(field, f"at most {schema['maximum']}")
+    if "oneOf" in schema:
+        matching = sum(not _check(option, value, field) for option in schema["oneOf"])
+        if matching != 1:
+            return Problem(field, "does not match exactly one of the allowed forms")
+    return None
+
+
 def _names(schema: dict[str, Any], value: Any, path: str) -> list[Problem]:
     """Missing required fields and fields the schema does not allow."""
     if not isinstance(value, dict):
@@ -130,12 +140,10 @@ def _names(schema: dict[str, Any], value: Any, path: str) -> list[Problem]:
     found = []
     # An unknown field first: it is often the missing one misspelt.
     if schema.get("additionalProperties", True) is False:
-        allowed = ", ".join(properties) or "none"
-        found += [
-            Problem(_join(path, name), f"unknown field; allowed: {allowed}")
-            for name in value
-            if name not in properties
-        ]
+        unknown = schema.get(
+            "x-unknown", f"unknown field; allowed: {', '.join(properties) or 'none'}"
+        )
+        found += [Problem(_join(path, name), unknown) for name in value if name not in properties]
     found += [
         Problem(_join(path, name), "missing required field")
         for name in schema.get("required", [])

@@ -211,9 +211,14 @@ def test_a_bad_edit_is_refused_naming_its_field(app, hotline, tokens, body, fiel
 
 
 def test_several_problems_are_all_listed(app, hotline, tokens):
-    body = {"weekly": {"mon": ["17:00-09:00"], "someday": []}}
-    error = as_caller(app.test_client(), tokens, "olga", "put", "/api/v1/hours/labor", body).json
-    assert {p["field"] for p in error["error"]["problems"]} == {"weekly.mon.0", "weekly.someday"}
+    # Problems of shape (the API's schema) are listed together, and so are those of meaning.
+    client = app.test_client()
+    body = {"weekly": {"tue": ["9 to 5"], "someday": []}}
+    error = as_caller(client, tokens, "olga", "put", "/api/v1/hours/labor", body).json
+    assert {p["field"] for p in error["error"]["problems"]} == {"weekly.tue.0", "weekly.someday"}
+    body = {"weekly": {"mon": ["17:00-09:00"], "tue": ["09:00-13:00", "12:00-18:00"]}}
+    error = as_caller(client, tokens, "olga", "put", "/api/v1/hours/labor", body).json
+    assert {p["field"] for p in error["error"]["problems"]} == {"weekly.mon.0", "weekly.tue.1"}
 
 
 def test_reset_goes_back_to_the_config_and_is_audited_once(app, hotline, tokens):

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ops.openapi import _body_schemas, body_schema, paths
-from ops.schema import ANNOTATIONS, KEYWORDS, keywords_used, problems
+from ops.schema import ANNOTATIONS, KEYWORDS, MESSAGES, keywords_used, problems
 
 SCHEMAS = sorted(_body_schemas().items())
 NAMES = ["id", "name", "phone", "languages", "skills", "labor", "mon", "weekly", "holidays",
@@ -51,7 +51,7 @@ VALUES = st.recursive(
 def test_every_json_body_in_the_document_has_a_schema_the_validator_reads():
     assert len(SCHEMAS) >= 12
     for (rule, method), schema in SCHEMAS:
-        unknown = keywords_used(schema) - KEYWORDS - ANNOTATIONS
+        unknown = keywords_used(schema) - KEYWORDS - ANNOTATIONS - MESSAGES
         assert not unknown, (rule, method, unknown)
         assert schema["additionalProperties"] is False, (rule, method)
 
@@ -85,6 +85,8 @@ def test_problems_name_the_field_at_fault():
     hours = body_schema("/api/v1/hours/<area>", "PUT")
     found = problems(hours, {"weekly": {"mon": ["09:00-12:00", 5], "xx": []}, "extra": 1})
     assert {p.field for p in found} == {"weekly.mon.1", "weekly.xx", "extra"}
+    words = {p.field: p.message for p in found}
+    assert words["weekly.xx"].startswith("unknown day") and "HH:MM" in words["weekly.mon.1"]
     users = body_schema("/api/v1/users", "POST")
     assert [p.field for p in problems(users, {"name": "a"})] == ["role", "password"]
     assert problems(users, {"name": "a", "role": "ops", "password": "p", "x": 1}, names_only=True)
