@@ -47,9 +47,12 @@ def test_a_visitor_calls_from_the_demo_phone_and_reaches_the_menu(
 
     call.click()
     # The prompts show as text whether or not the browser has voices to speak them.
+    # The greeting opens with each language's short line, then the Mandarin disclaimer.
     expect(log.locator(".heard").first).to_contain_text(
-        hotline.prompt("greeting", "zh"), timeout=WAIT_MS
+        hotline.prompt("greeting_open", "zh"), timeout=WAIT_MS
     )
+    expect(log.locator(".heard").nth(1)).to_contain_text(hotline.prompt("greeting_open", "en"))
+    expect(log.locator(".heard", has_text=hotline.prompt("greeting", "zh"))).to_have_count(1)
     expect(hangup).to_be_enabled()
     expect(call).to_be_disabled()
     expect(page.locator("#status")).to_contain_text("通话中 / In call")
