@@ -41,8 +41,11 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 HSTS = "max-age=31536000"
 
-_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKETS = re.compile(rb"[\[\]{}]")
+# Possessive: a string is matched in one pass, never backtracked into (an unclosed one too).
+_STRINGS = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+# Depth does not care which kind of bracket: both kinds become < and >.
+_SHAPE = bytes.maketrans(b"[{]}", b"<<>>")
 
 UNAVAILABLE_PAGE = """<!doctype html>
 <html lang="zh-CN">
@@ -70,21 +73,22 @@ class BadJSON(BadRequest):
 
 
 def json_depth(data: bytes, limit: int) -> int:
-    """How deep a JSON text nests, counting no further than one past the limit.
+    """How deep a JSON text nests, counted exactly up to one past the limit.
 
-    Strings are cut out first, so brackets inside text do not count; the count is a loop over
-    brackets, never a recursion, so any input is measured in linear time and fixed stack.
+    Strings are cut out and only the brackets kept; then each pass deletes every adjacent
+    open-close pair, which lowers the deepest point by exactly one. Each pass is one C call over
+    the bytes, never a recursion; a megabyte of brackets takes less time than parsing it would.
+    Brackets left that never close are counted in full, so an unclosed pile of them is
+    refused too.
     """
-    depth = deepest = 0
-    for bracket in _BRACKETS.finditer(_STRINGS.sub(b'""', data)):
-        if bracket.group() in (b"[", b"{"):
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > limit:
-                break
-        else:
-            depth = max(depth - 1, 0)
-    return deepest
+    rest = _STRINGS.sub(b"", data).translate(None, _NOT_BRACKETS).translate(_SHAPE)
+    depth = 0
+    while rest and depth <= limit:
+        shorter = rest.replace(b"<>", b"")
+        if len(shorter) == len(rest):
+            return depth + rest.count(b"<")
+        rest, depth = shorter, depth + 1
+    return depth
 
 
 class GuardedJSONProvider(DefaultJSONProvider):
