@@ -37,6 +37,8 @@ ENGAGED_TTL_S = 2 * 3600
 # Words of the caller quoted in a whisper: enough to know, short enough to answer quickly.
 WHISPER_WORDS = 60
 ACCEPT_KEY = "1"
+# The oldest trigger a late crisis record believes from its URL (longer than any call).
+UNRECORDED_MAX_AGE_S = 6 * 3600
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,18 @@ def start(chosen: str, choice: Choice) -> Response:
     takers = _open(who.call_sid, chosen, choice, said) if who.call_sid else []
     if g.get("crisis_redis_down"):
         # Nobody can be looked up: the crisis line is dialled at once, without the calm words,
-        # since every second of them is a second longer before a person answers.
-        return _dial(chosen, 0, first=True, quiet=True)
+        # since every second of them is a second longer before a person answers. Nothing was
+        # written either: the line's leg reports back, and the first report that finds Redis
+        # again opens the incident and alerts the supervisors.
+        report = url_for(
+            "crisis.unrecorded",
+            lang=chosen,
+            call=who.call_sid,
+            why=choice.reason,
+            at=int(_now()),
+            w=" ".join(said.split())[:WHISPER_WORDS],
+        )
+        return _dial(chosen, 0, first=True, quiet=True, report=report if who.call_sid else None)
     if not takers:
         return _dial(chosen, 0, first=True)
     action = url_for("crisis.agents_done", lang=chosen)
@@ -90,6 +102,27 @@ def start(chosen: str, choice: Choice) -> Response:
             timeout=config().crisis.ring_s,
         )
     )
+
+
+@bp.post("/unrecorded")
+def unrecorded() -> Response:
+    """The crisis line's leg reports on a crisis Redis missed: the incident and the alert."""
+    chosen, call_sid = language(), request.args.get("call", "")[:64]
+    reason = request.args.get("why", "danger_key")[:32]
+    said = request.args.get("w", "")[:WHISPER_WORDS]
+    raw, now = request.args.get("at", ""), _now()
+    # Dated from the trigger the URL carries (one in the future or hours old is not believed).
+    at = float(raw) if raw.isdigit() and now - UNRECORDED_MAX_AGE_S <= int(raw) <= now else now
+
+    def late() -> None:
+        if incident_log().get(call_sid) is None:
+            incident_log().open(call_sid, trigger=reason, language=chosen, said=said, now=at)
+            log.warning("crisis call %s recorded late, Redis is back: %s", call_sid, reason)
+        # Once per call: a report after the alert was raised finds it and stops there.
+        alerts.raise_alert(get_redis(), call_sid, trigger=reason, language=chosen, now=at)
+
+    _record(call_sid, late)
+    return xml(twiml.empty())
 
 
 @bp.post("/whisper")
@@ -320,8 +353,10 @@ def _close(call_sid: str, outcome: str, taker: str | None) -> None:
     _record(call_sid, closed)
 
 
-def _dial(chosen: str, index: int, *, first: bool, quiet: bool = False) -> Response:
-    """Dial the crisis line at an index of the language's list."""
+def _dial(
+    chosen: str, index: int, *, first: bool, quiet: bool = False, report: str | None = None
+) -> Response:
+    """Dial the crisis line at an index of the language's list (its leg reporting to `report`)."""
     settings = config()
     lines = settings.crisis.lines_for(chosen)
     action = url_for("crisis.crisis_next", lang=chosen, n=index)
@@ -335,7 +370,7 @@ def _dial(chosen: str, index: int, *, first: bool, quiet: bool = False) -> Respo
     number = caller().number
     caller_id = _hotline_number() if is_withheld(number) else number
     if quiet:
-        return xml(twiml.crisis_line(settings, lines[index], action, caller_id))
+        return xml(twiml.crisis_line(settings, lines[index], action, caller_id, report=report))
     return xml(twiml.crisis_dial(settings, chosen, lines[index], action, caller_id, first=first))
 
 

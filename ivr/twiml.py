@@ -494,20 +494,40 @@ def crisis_put_through() -> VoiceResponse:
     return VoiceResponse()
 
 
-def crisis_line(config: HotlineConfig, number: str, action: str, caller_id: str) -> VoiceResponse:
-    """Dial a crisis line without a word first: the caller has been hearing it ring already."""
+def crisis_line(
+    config: HotlineConfig, number: str, action: str, caller_id: str, *, report: str | None = None
+) -> VoiceResponse:
+    """Dial a crisis line without a word first: the caller has been hearing it ring already.
+
+    With `report`, the line's leg posts there when it is answered and when it ends.
+    """
     response = VoiceResponse()
-    _dial_line(response, config, number, action, caller_id)
+    _dial_line(response, config, number, action, caller_id, report=report)
     return response
 
 
 def _dial_line(
-    response: VoiceResponse, config: HotlineConfig, number: str, action: str, caller_id: str
+    response: VoiceResponse,
+    config: HotlineConfig,
+    number: str,
+    action: str,
+    caller_id: str,
+    *,
+    report: str | None = None,
 ) -> None:
     """Have the caller's leg dial one crisis line, reporting to the action when it ends."""
-    response.dial(
+    dial = response.dial(
         timeout=config.crisis.dial_timeout_s, action=action, method="POST", caller_id=caller_id
-    ).number(number)
+    )
+    if report:
+        dial.number(
+            number,
+            status_callback=report,
+            status_callback_event="answered completed",
+            status_callback_method="POST",
+        )
+    else:
+        dial.number(number)
 
 
 def crisis_numbers_then_supervisors(
