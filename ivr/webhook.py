@@ -4,6 +4,7 @@ edge, best-effort Redis records, TwiML responses, and the error handler that kee
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,9 @@ from telephony.signature import require_twilio_signature
 
 log = logging.getLogger(__name__)
 
+# Characters XML 1.0 forbids even escaped: one in a <Say> (words carried in a URL) would make
+# Twilio refuse the whole document, so they are dropped from every TwiML answer.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # Longest SpeechResult kept in the call's record: a caller's description, not a monologue.
 MAX_SPEECH = 500
 # Longest SpeechResult classified: crisis words must be heard wherever they come, and a
@@ -100,7 +104,7 @@ def int_arg(name: str, default: int, high: int) -> int:
 
 def xml(response: VoiceResponse) -> Response:
     """Return a TwiML document with the content type Twilio expects."""
-    return Response(str(response), status=200, mimetype="text/xml")
+    return Response(_NOT_XML.sub("", str(response)), status=200, mimetype="text/xml")
 
 
 def remember(write: Callable[[CallStore, str], Any]) -> None:
