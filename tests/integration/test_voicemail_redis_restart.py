@@ -1,10 +1,11 @@
 """Redis restarted in the middle of processing a message: the job fails, its retry loses nothing.
 
 The test runs its own embedded Redis on a folder that survives a restart (the server saves its
-data on shutdown and loads it on start). A checkpoint stops and starts that Redis at one step
-boundary of `process_recording`; the job's client loses its connection and the job raises. The
-retry, as the RQ job's retry would (same job id, a fresh connection), ends with exactly one
-stored message and Twilio's copy deleted once.
+data on shutdown and loads it on start). A checkpoint stops that Redis at one step boundary of
+`process_recording`; the job's client finds no server and the job raises. The test then starts
+Redis again on the same folder and socket, as `hotline serve` does, and the retry, as the RQ
+job's retry would (same job id), ends with exactly one stored message and Twilio's copy deleted
+once.
 """
 
 from __future__ import annotations
@@ -75,11 +76,14 @@ class RestartableRedis:
     def client(self) -> redis_lib.Redis:
         return redis_lib.Redis.from_url(self.url)
 
-    def restart(self) -> None:
-        """Stop the server (it saves its data) and start it again on the same folder."""
+    def down(self) -> None:
+        """Stop the server; it saves its data."""
         old = self.server.pid
         self.server.stop()
         assert old is not None and not _alive(old)
+
+    def up(self) -> None:
+        """Start the server again on the same folder (and so the same socket)."""
         self.url = self.server.start()
         self._remember_pid()
 
@@ -99,13 +103,13 @@ def own_redis(tmp_path: Path) -> Iterator[RestartableRedis]:
 
 
 def restart_at(server: RestartableRedis, step: str):
-    """A checkpoint that restarts Redis once when processing reaches a step."""
+    """A checkpoint that stops Redis once when processing reaches a step."""
     fired: list[str] = []
 
     def checkpoint(name: str) -> None:
         if name == step and not fired:
             fired.append(name)
-            server.restart()
+            server.down()
 
     checkpoint.fired = fired  # type: ignore[attr-defined]
     return checkpoint
@@ -148,6 +152,7 @@ def test_redis_restart_mid_job_fails_the_job_and_the_retry_loses_nothing(
     with pytest.raises(redis_lib.ConnectionError):
         process(first, twilio, vault, checkpoint=checkpoint)
     first.close()
+    own_redis.up()
     assert checkpoint.fired == [step] and len(own_redis.pids) == 2
     assert own_redis.pids[0] != own_redis.pids[1]
 
