@@ -177,7 +177,9 @@ def security_headers(response: Response) -> Response:
     headers.setdefault("X-Frame-Options", "DENY")
     # Same-origin: a form's redirect back to its page reads the Referer; no other site gets it.
     headers.setdefault("Referrer-Policy", "same-origin")
-    if "no-store" not in headers.get("Cache-Control", ""):
+    # The consoles' style sheet and script hold nothing personal: browsers may keep them.
+    public = (request.endpoint or "").endswith(".static")
+    if not public and "no-store" not in headers.get("Cache-Control", ""):
         headers["Cache-Control"] = "no-store"
     if _https():
         headers.setdefault("Strict-Transport-Security", HSTS)

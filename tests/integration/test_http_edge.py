@@ -188,6 +188,10 @@ def test_console_pages_and_api_answers_carry_the_security_headers(app, hotline, 
     assert_locked_down(client.get("/api/v1/me"))
     assert_locked_down(client.get("/demo/phone"))
     assert "Strict-Transport-Security" not in client.get("/ops/login").headers
+    with client.get("/ops/static/ops.css") as sheet:
+        assert sheet.status_code == 200
+        assert "no-store" not in sheet.headers.get("Cache-Control", "")
+        assert sheet.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_hsts_over_https(app):
