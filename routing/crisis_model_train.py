@@ -2,6 +2,7 @@
 path never imports it).
 
     python -m routing.crisis_model_train train             # cross-validate, fit, write weights
+    python -m routing.crisis_model_train train --keep      # the same, keeping the model's kind
     python -m routing.crisis_model_train check             # retrain; compare with shipped weights
     python -m routing.crisis_model_train evaluate FILE...  # lexicon / model / both on data files
     python -m routing.crisis_model_train speed             # classify time on long speech
@@ -9,8 +10,9 @@ path never imports it).
 Training data: tests/data/crisis_tuning.yaml and tests/data/utterances.yaml, never a held-out
 file. Candidates of both kinds (logistic regression by gradient descent, binarised multinomial
 naive Bayes), each with each veto mode, are compared by 5-fold cross-validation on the model's
-own recall at 2%, 3% and 5% false alarms on hard negatives (figure, past, negated); the lexicon
-was written on these very utterances, so the combination's recall says little about a model.
+own recall at 2%, 3% and 5% false alarms on hard negatives (figure, past, negated, lawful); the
+lexicon was written on these very utterances, so the combination's recall says little about a
+model.
 The best is calibrated (Platt scaling of its out-of-fold log-odds) and refitted on all the data.
 The threshold is the one that, on the pooled out-of-fold probabilities, keeps the combination's
 false alarms on hard negatives at or below 3% while catching the most crises.
@@ -55,7 +57,8 @@ TRAINING_FILES = (
     ROOT / "tests" / "data" / "crisis_tuning.yaml",
     ROOT / "tests" / "data" / "utterances.yaml",
 )
-HARD_KINDS = frozenset({"figure", "past", "negated"})
+# lawful: anger pursued by lawful means ("去找老板算账" for wages, "make them pay in court").
+HARD_KINDS = frozenset({"figure", "past", "negated", "lawful"})
 SEED = 20240611
 FOLDS = 5
 MAX_HARD_FALSE_ALARMS = 0.03
@@ -88,7 +91,8 @@ class Example:
 
     @property
     def hard(self) -> bool:
-        """Tell whether this is a hard negative: a figure of speech, a past event or a denial."""
+        """Tell whether this is a hard negative: a figure of speech, a past event, a denial
+        or lawful anger."""
         return not self.crisis and self.kind in HARD_KINDS
 
 
@@ -839,7 +843,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=CONFIG, help="hotline YAML (its lexicon)")
     parser.add_argument("--weights", type=Path, default=WEIGHTS, help="the model's JSON file")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("train", help="cross-validate, fit on all the data, write the weights")
+    train_cmd = commands.add_parser(
+        "train", help="cross-validate, fit on all the data, write the weights"
+    )
+    # Five-fold estimates move by more than the candidates differ when a few sentences are
+    # added (naive Bayes 0.774 -> 0.740 for four), so a retraining on grown data keeps the
+    # shipped kind and settings; choosing another kind is a change of its own, measured apart.
+    train_cmd.add_argument(
+        "--keep",
+        action="store_true",
+        help="refit the kind and settings of the weights file instead of choosing among all",
+    )
     commands.add_parser("check", help="retrain and compare with the weights file")
     evaluate_cmd = commands.add_parser("evaluate", help="figures on labelled data files")
     evaluate_cmd.add_argument("files", nargs="+", type=Path)
@@ -868,7 +882,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in args.files:
             print("\n".join(evaluate(path, lexicon, model, show=args.show)))
         return 0
-    trained = train(lexicon, echo=print)
+    candidates = CANDIDATES
+    if args.command == "train" and args.keep:
+        try:
+            shipped = json.loads(args.weights.read_text(encoding="utf-8"))["training"]["settings"]
+        except (OSError, ValueError, KeyError) as error:
+            print(f"{args.weights}: no settings to keep ({error})", file=sys.stderr)
+            return 1
+        candidates = (Settings(**shipped),)
+    trained = train(lexicon, candidates=candidates, echo=print)
     text = dumps(trained.data)
     if args.command == "check":
         current = args.weights.read_text(encoding="utf-8") if args.weights.exists() else ""
