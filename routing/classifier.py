@@ -519,10 +519,11 @@ def crisis_features(
     *,
     masked: bool = False,
 ) -> set[str]:
-    """Return a text's model features; masked leaves out the spans the model's vetoes cover."""
+    """Return the model's features of what it hears of a text (its first MODEL_WINDOW
+    characters); masked leaves out the spans the model's vetoes cover."""
     if language is None or language not in lexicon.languages:
         language = detect_language(text)
-    heard = _hear(text, lexicon, language)
+    heard = _hear(text[:MODEL_WINDOW], lexicon, language)
     masks = _veto_masks(model, lexicon, heard) if masked else None
     return _model_features(model, language, heard, masks)
 

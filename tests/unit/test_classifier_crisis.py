@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +78,17 @@ def load(name: str) -> tuple[dict, ...]:
 def untagged(items: tuple[dict, ...]) -> tuple[dict, ...]:
     """The items of a file outside any topic block (those its first floors were measured on)."""
     return tuple(item for item in items if "topic" not in item)
+
+
+def tagged(items: tuple[dict, ...], topic: str = "threats") -> tuple[dict, ...]:
+    """The items of a file's topic block."""
+    return tuple(item for item in items if item.get("topic") == topic)
+
+
+def caught_of_kind(items: tuple[dict, ...], kind: str) -> tuple[int, int]:
+    """How many crises of one kind the rules hear, and how many there are."""
+    crises = [item for item in items if item["crisis"] and item["kind"] == kind]
+    return sum(classify(item["text"], hotline()).crisis for item in crises), len(crises)
 
 
 def measure(items: tuple[dict, ...]) -> Tally:
@@ -163,6 +175,26 @@ def test_heldout_floors():
     assert tally.caught >= 97, tally.missed
     assert tally.hard_false_alarms <= 13, tally.alarmed
     assert tally.false_alarms <= 13, tally.alarmed
+
+
+def test_threat_heldout_floors():
+    # The `topic: threats` block: 50 threats against other people and 61 hard negatives
+    # (lawful anger and 算账, figures of speech, denials), written before the rules for
+    # threats. Before them the rules caught 14/50 with 3/61 false alarms.
+    tally = measure(tagged(load("crisis_heldout.yaml")))
+    print("held-out threats:", tally.summary())
+    assert tally.crises == 50 and tally.calm == 61 and tally.hard == 61
+    assert tally.caught >= 31, tally.missed
+    assert tally.hard_false_alarms <= 3, tally.alarmed
+
+
+def test_heldout_recall_on_threats_against_others_and_on_self_harm():
+    # Apart, over the whole held-out file: threats were 26/66 before their rules, self-harm 44/62.
+    items = load("crisis_heldout.yaml")
+    others, self_harm = caught_of_kind(items, "others"), caught_of_kind(items, "self")
+    print("held-out, threats against others:", others, "self-harm:", self_harm)
+    assert others[1] == 66 and others[0] >= 43
+    assert self_harm[1] == 62 and self_harm[0] >= 44
 
 
 def test_tuning_floors():
@@ -368,6 +400,65 @@ def test_new_syntax_problems_are_reported_with_paths():
 )
 def test_indirect_crisis_wordings(text):
     assert classify(text, hotline()).crisis is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我准备带刀去找老板算账",
+        "老板再不给钱，我就带刀去他办公室",
+        "我要一把火烧了这个厂",
+        "明天我去公司，见一个砍一个",
+        "这次我要用拳头跟他算账，打到他服为止",
+        "嗯 我准备带把刀去厂里 找老板算账",
+        "I'm going to take a knife to work and settle things with my boss",
+        "I'm going to settle the score with my boss by force",
+        "I'll torch my boss's car tonight",
+    ],
+)
+def test_threats_against_other_people_are_crises(text):
+    assert classify(text, hotline()).crisis is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Settling accounts, wanting a hearing, suing, justice: a wage claim, lawful anger.
+        "去找老板算账",
+        "我要去找老板算账，他欠我工资",
+        "月底我去跟包工头算账结工钱",
+        "我要讨个说法",
+        "我要告他们",
+        "我要要回公道",
+        "I'm going to settle accounts with my boss about my unpaid wages",
+        "I'm going to make them pay in court",
+        # Figures of speech.
+        "累死了",
+        "气死了",
+        "这个经理真是要我的命，天天挑刺",
+        "my boss is killing me",
+        # The law on knives, and the knife of a surgeon.
+        "厨师带刀去上班合法吗",
+        "is it legal to carry a knife to work",
+        "医生说要给我动刀",
+    ],
+)
+def test_lawful_anger_and_figures_of_speech_are_not_crises(text):
+    result = classify(text, hotline())
+    assert result.crisis is False, result.matched
+
+
+def test_hotline_classify_says_a_threat_to_the_boss_is_a_crisis(capsys, monkeypatch):
+    from ivr.cli import main
+
+    monkeypatch.delenv("HOTLINE_CONFIG", raising=False)
+    monkeypatch.delenv("HOTLINE_CRISIS_MODEL", raising=False)
+    assert main(["classify", "我准备带刀去找老板算账"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said["crisis"] is True and said["area"] == "labor"
+    assert "lexicon" in said["crisis_by"]
+    assert main(["classify", "我要去找老板算账，他欠我三个月工资"]) == 0
+    assert json.loads(capsys.readouterr().out)["crisis"] is False
 
 
 @pytest.mark.parametrize(

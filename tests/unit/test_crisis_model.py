@@ -306,6 +306,10 @@ def test_the_model_hears_the_first_window_of_a_long_utterance():
     text = start + talk * 200
     window = text[:MODEL_WINDOW]
     assert classify(text, combined()).crisis_score == classify(window, combined()).crisis_score
+    # What `hotline classify` shows of the model is what it heard.
+    assert crisis_features(text, plain_lexicon(), shipped_model()) == crisis_features(
+        window, plain_lexicon(), shipped_model()
+    )
     assert classify(text + "我不想活了", combined()).crisis is True
 
 
@@ -465,14 +469,17 @@ def test_the_threshold_keeps_hard_false_alarms_under_the_limit_with_the_best_rec
 HELDOUT_ASR_SHA256 = "8506e6529cfb2a9dc3e74dedfb6ac0233966cf6392a9c9f0801b6f515fd80756"
 
 
-def measure_heldout(name: str) -> tuple[int, int, int, int, list[str]]:
-    """Crises caught and in all, false alarms and calm utterances in all, misses (untagged)."""
+def measure_heldout(
+    name: str, topic: str | None = None, lexicon: Lexicon | None = None
+) -> tuple[int, int, int, int, list[str]]:
+    """Crises caught and in all, false alarms and calm utterances in all, misses, over a file's
+    items outside any topic block, or its block of one topic."""
     items = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))["utterances"]
-    items = [item for item in items if "topic" not in item]
+    items = [item for item in items if item.get("topic") == topic]
     caught = crises = alarms = calm = 0
     missed = []
     for item in items:
-        verdict = classify(item["text"], combined()).crisis
+        verdict = classify(item["text"], lexicon or combined()).crisis
         if item["crisis"]:
             crises += 1
             caught += verdict
@@ -503,3 +510,43 @@ def test_heldout_floors_with_the_model(name, floor, lexicon_alone, most_alarms):
     print(f"{name}: caught {caught}/{crises}, false alarms {alarms}/{calm}")
     assert caught >= floor > lexicon_alone, missed
     assert alarms <= most_alarms
+
+
+@pytest.mark.parametrize(
+    ("name", "floor", "lexicon_alone", "crises", "most_alarms", "calm"),
+    [
+        # The `topic: threats` blocks, written before the rules for threats against others.
+        # Before them: the lexicon caught 14/50 and 14/40, with the model 22/50 and 23/40;
+        # false alarms on the blocks' hard negatives 5/61 and 5/31 with the model (the rules
+        # alone 3/61 and 4/31, unchanged).
+        ("crisis_heldout.yaml", 39, 31, 50, 7, 61),
+        ("crisis_heldout_asr.yaml", 32, 23, 40, 6, 31),
+    ],
+)
+def test_threat_heldout_floors_with_the_model(
+    name, floor, lexicon_alone, crises, most_alarms, calm
+):
+    caught, total, alarms, in_all, missed = measure_heldout(name, "threats")
+    print(f"{name} threats: caught {caught}/{total}, false alarms {alarms}/{in_all}")
+    assert (total, in_all) == (crises, calm)
+    assert caught >= floor, missed
+    assert alarms <= most_alarms
+    assert measure_heldout(name, "threats", plain_lexicon())[0] >= lexicon_alone
+
+
+@pytest.mark.parametrize(
+    ("name", "others", "self_harm"),
+    [
+        # Over whole files, threats against others apart from self-harm, with the model.
+        # Before the rules for threats and this training: 36/66 and 50/62; 47/68 and 61/70.
+        ("crisis_heldout.yaml", ("others", 54, 66), ("self", 52, 62)),
+        ("crisis_heldout_asr.yaml", ("harm_to_others", 57, 68), ("self_harm", 63, 70)),
+    ],
+)
+def test_heldout_recall_by_kind_with_the_model(name, others, self_harm):
+    items = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))["utterances"]
+    for kind, floor, total in (others, self_harm):
+        crises = [item for item in items if item["crisis"] and item["kind"] == kind]
+        caught = sum(classify(item["text"], combined()).crisis for item in crises)
+        print(f"{name} {kind}: caught {caught}/{len(crises)}")
+        assert len(crises) == total and caught >= floor
