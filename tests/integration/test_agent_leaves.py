@@ -9,7 +9,6 @@ import socket
 
 import pytest
 import redis as redis_lib
-from rq import Queue, SimpleWorker
 
 from queues import dispatch
 from queues.agents import AgentBoard
@@ -22,6 +21,7 @@ from tests.carrier_fixtures import (
     rig_fixture,  # noqa: F401 - provides the rig fixture
 )
 from tests.conftest import Twilio
+from tests.jobs import run_jobs
 from tests.twiml import Doc
 
 ROOM = "RS" + "7" * 32
@@ -87,14 +87,6 @@ agents:
 """
 
 
-class BurstWorker(SimpleWorker):
-    """A burst worker without RQ's command channel, whose listener can hold its exit 60 s."""
-
-    def subscribe(self) -> None:
-        """Listen for no commands while the test's jobs run."""
-        self.pubsub_thread = None
-
-
 def hotline_on(rig: Rig, app_env: pytest.MonkeyPatch, clock, redis_url: str):
     """The hotline with the carrier as its Twilio account, on the test's Redis."""
     app_env.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
@@ -137,8 +129,7 @@ def rest_requests(rig: Rig) -> list[dict]:
 
 def run_dispatch_jobs(redis_url: str) -> None:
     """Run the dispatch queue's jobs in this process."""
-    connection = redis_lib.Redis.from_url(redis_url)
-    BurstWorker([Queue("dispatch", connection=connection)], connection=connection).work(burst=True)
+    run_jobs(redis_lib.Redis.from_url(redis_url), dispatch.DISPATCH_QUEUE)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 import requests
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
@@ -28,6 +28,7 @@ from routing.matching import ring_failure_hold_s
 from routing.roster import parse_roster
 from tests.carrier_fixtures import ACCOUNT_SID, AGENTS, AUTH_TOKEN, Rig, build_rig
 from tests.conftest import Clock
+from tests.jobs import BurstWorker
 
 pytestmark = pytest.mark.redis
 
@@ -81,15 +82,6 @@ def staff(rt: runtime.Runtime) -> AgentBoard:
     board.import_roster(roster, rt.now() - 10)
     board.set_presence("g1", "available", rt.now())
     return board
-
-
-class BurstWorker(SimpleWorker):
-    """A burst worker without RQ's command channel: its listener thread, waiting up to 60 s
-    between reads, can hold a burst worker's exit that long, and these tests run many."""
-
-    def subscribe(self) -> None:
-        """Listen for no commands (stop, kill) while the test's jobs run."""
-        self.pubsub_thread = None
 
 
 def run_dispatch_jobs(redis) -> None:

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 import requests
-from rq import Queue, SimpleWorker
+from rq import Queue
 
 from queues import dispatch, events, keys, runtime
 from queues.agents import CRISIS_LEG_CHECK_AFTER_S, AgentBoard
@@ -25,6 +25,7 @@ from routing.roster import parse_roster
 from telephony.gateway import Gateway
 from tests.carrier_fixtures import ACCOUNT_SID, AGENTS, AUTH_TOKEN, HOTLINE, Rig, build_rig
 from tests.conftest import Clock
+from tests.jobs import run_jobs
 
 pytestmark = pytest.mark.redis
 
@@ -103,11 +104,6 @@ def staff(rt: runtime.Runtime) -> AgentBoard:
     board.import_roster(roster, rt.now() - 10)
     board.set_presence("g1", "available", rt.now())
     return board
-
-
-def run_jobs(redis, name: str) -> None:
-    """Run every job queued on one RQ queue in this process."""
-    SimpleWorker([Queue(name, connection=redis)], connection=redis).work(burst=True)
 
 
 def test_a_waiting_call_whose_leg_ended_unheard_is_abandoned_and_frees_its_place(
