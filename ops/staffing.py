@@ -34,11 +34,11 @@ from routing.roster import (
     export_roster_csv,
     hash_agent_pin,
     hash_pins,
+    overlaps,
     parse_roster,
 )
 
 FORMATS = ("yaml", "csv")
-WEEK_MINUTES = 7 * MINUTES_PER_DAY
 _SHIFT_ID = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)-(\d{4})-(\d{4})$")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$|^24:00$")
 EDITABLE_FIELDS = ("name", "phone", "languages", "skills", "crisis_trained", "pin")
@@ -114,25 +114,13 @@ def parse_shift_id(text: str) -> Shift:
     return parse_shift(day, f"{start[:2]}:{start[2:]}", f"{end[:2]}:{end[2:]}")
 
 
-def overlaps(one: Shift, other: Shift) -> bool:
-    """Tell whether two weekly shifts share a minute (overnight shifts and the week end too)."""
-    a_start = one.weekday * MINUTES_PER_DAY + one.start
-    a_end = one.weekday * MINUTES_PER_DAY + one.end
-    b_start = other.weekday * MINUTES_PER_DAY + other.start
-    b_end = other.weekday * MINUTES_PER_DAY + other.end
-    # Compare on the week's circle: shift B also as it falls a week earlier and later.
-    return any(
-        a_start < b_end + shift and b_start + shift < a_end
-        for shift in (-WEEK_MINUTES, 0, WEEK_MINUTES)
-    )
-
-
 def add_shift(actor: str, agent_id: str, day: object, start: object, end: object) -> Shift:
     """Add a weekly shift to an agent; Conflict when it overlaps one they already have."""
     shift = parse_shift(day, start, end)
     with _editing():
         roster = current_roster()
         agent = agent_or_404(roster, agent_id)
+        # The rule a roster file's shifts are checked by too.
         clash = next((s for s in agent.shifts if overlaps(s, shift)), None)
         if clash is not None:
             raise Conflict(f"overlaps the shift {shift_id(clash)}", field="start")

@@ -6,6 +6,10 @@ when the source ends in ".csv") and either returns an immutable `Roster` or rais
 `export_roster` and `export_roster_csv` write what the reader reads back to an equal roster:
 agents, supervisors and their on-call hours, dated exceptions, time zones and PIN hashes.
 
+A roster holds no YAML anchors or aliases (refused, with their lines, before anything is built),
+no overlapping weekly hours for one person (the rule the shift API's 409 keeps), and nothing past
+the bounds below: a file can never make reading it, or the consoles showing it, slow.
+
 An agent's PIN is read either plain (`pin: "1234"`) or as the hash an export wrote
 (`pin_hash: scrypt:...`). Reading never hashes; `hash_pins` does, before a roster is stored or
 written out, and `export_roster` refuses a roster that still holds a plain PIN.
@@ -16,7 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, overload
@@ -25,11 +29,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 import yaml
 
-from routing.config import _line_map, _line_of
-from routing.hours import DAY_IDS, format_clock, parse_range
+from routing.hours import DAY_IDS, MINUTES_PER_DAY, format_clock, parse_range
 from routing.pins import PIN_METHOD, PLAIN_PIN, hash_pin, is_pin_hash
 from routing.problems import Problem, ProblemsError
 from routing.spreadsheet import SafeDictWriter, read_cell
+from routing.yamldoc import Limits, read_yaml
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 LEVELS = (1, 2, 3)
@@ -80,6 +84,31 @@ _SUPERVISOR_ONLY = ("on_call",)
 SUPERVISOR_FIELDS = frozenset({"id", "name", "phone", "on_call", "exceptions", "timezone"})
 _AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
+# Bounds far past any hotline's roster, so that no file can make reading it slow: the work is
+# linear in the file, and the file is bounded.
+MAX_ROSTER_CHARS = 2_000_000
+MAX_AGENTS = 2_000
+MAX_SUPERVISORS = 200
+MAX_NAME = 100
+# E.164 is at most 16 characters; a typed number gets some room before it is told the form.
+MAX_PHONE = 32
+MAX_LANGUAGES = 10
+MAX_SKILLS = 50
+# Weekly {days, hours} entries per person ("daily" is one), and dated exceptions per person.
+MAX_SHIFT_ENTRIES = 50
+MAX_EXCEPTIONS = 100
+# Any one YAML value, and any one CSV cell (a cell holds a person's shifts or exceptions).
+# Both stay under Python's 4300-digit bound on reading an integer.
+MAX_VALUE = 1_000
+MAX_CELL = 4_000
+# A CSV roster: a row per agent and supervisor, and the roster row.
+MAX_ROWS = MAX_AGENTS + MAX_SUPERVISORS + 1
+# A refused roster lists this many problems, then says how many more it has.
+MAX_LISTED = 200
+# A roster nests five deep (agents, an agent, shifts, a shift, days); nothing needs more than 8.
+YAML_LIMITS = Limits(what="a roster", max_depth=8, max_value=MAX_VALUE)
+WEEK_MINUTES = 7 * MINUTES_PER_DAY
+
 Path = tuple[str | int, ...]
 
 
@@ -90,6 +119,47 @@ class Shift:
     weekday: int
     start: int
     end: int
+
+
+def overlaps(one: Shift, other: Shift) -> bool:
+    """Tell whether two weekly shifts share a minute (overnight shifts and the week end too)."""
+    a_start, a_end = _week_span(one)
+    b_start, b_end = _week_span(other)
+    # Compare on the week's circle: shift B also as it falls a week earlier and later.
+    return any(
+        a_start < b_end + lap and b_start + lap < a_end for lap in (-WEEK_MINUTES, 0, WEEK_MINUTES)
+    )
+
+
+def overlapping_shifts(shifts: Sequence[Shift]) -> list[tuple[int, int]]:
+    """Positions (i, j), i < j, of shifts that overlap; empty only when no two do (n log n)."""
+    # Sweep two laps of the week in order of start, so Sunday night meets Monday morning; the
+    # span reaching furthest so far overlaps whatever starts before it ends.
+    spans = sorted(
+        (start + lap, end + lap, position)
+        for position, (start, end) in enumerate(map(_week_span, shifts))
+        for lap in (0, WEEK_MINUTES)
+    )
+    pairs: set[tuple[int, int]] = set()
+    reach, holder = -1, -1
+    for start, end, position in spans:
+        # A shift is at most a day long: it never reaches its own next lap.
+        if start < reach and holder != position:
+            pairs.add((min(holder, position), max(holder, position)))
+        if end > reach:
+            reach, holder = end, position
+    return sorted(pairs)
+
+
+def _week_span(shift: Shift) -> tuple[int, int]:
+    """A shift as minutes from Monday's midnight (an overnight Sunday ends past the week)."""
+    offset = shift.weekday * MINUTES_PER_DAY
+    return offset + shift.start, offset + shift.end
+
+
+def describe_shift(shift: Shift) -> str:
+    """A shift as a roster writes it: "sun 22:00-06:00"."""
+    return f"{DAY_IDS[shift.weekday]} {_format_span(shift.start, shift.end)}"
 
 
 @dataclass(frozen=True)
@@ -238,7 +308,7 @@ class _Reader:
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            self.fail(path, f"unknown time zone {value!r}")
+            self.fail(path, f"unknown time zone {_shown(value)}")
             return DEFAULT_TIMEZONE
         return value
 
@@ -246,11 +316,11 @@ class _Reader:
         """Read one agent's fields; return None when a problem was recorded."""
         before = len(self.problems)
         for extra in sorted(set(map(str, data)) - AGENT_FIELDS):
-            self.fail((*path, extra), f"unknown field {extra!r}")
+            self.fail((*path, extra), f"unknown field {_shown(extra)}")
         agent_id = self.text(data.get("id"), (*path, "id"))
         if agent_id and not _AGENT_ID.match(agent_id):
             self.fail((*path, "id"), "use letters, digits, '.', '_' or '-' (at most 64)")
-        name = self.text(data.get("name"), (*path, "name"))
+        name = self.text(data.get("name"), (*path, "name"), longest=MAX_NAME)
         phone = self.phone(data.get("phone"), (*path, "phone"))
         languages = self.language_list(data.get("languages"), (*path, "languages"))
         skills = self.skills(data.get("skills"), (*path, "skills"))
@@ -284,11 +354,11 @@ class _Reader:
         """Read one supervisor's fields; return None when a problem was recorded."""
         before = len(self.problems)
         for extra in sorted(set(map(str, data)) - SUPERVISOR_FIELDS):
-            self.fail((*path, extra), f"unknown field {extra!r}")
+            self.fail((*path, extra), f"unknown field {_shown(extra)}")
         supervisor_id = self.text(data.get("id"), (*path, "id"))
         if supervisor_id and not _AGENT_ID.match(supervisor_id):
             self.fail((*path, "id"), "use letters, digits, '.', '_' or '-' (at most 64)")
-        name = self.text(data.get("name"), (*path, "name"))
+        name = self.text(data.get("name"), (*path, "name"), longest=MAX_NAME)
         phone = self.phone(data.get("phone"), (*path, "phone"))
         zone = self.zone(data["timezone"], (*path, "timezone")) if "timezone" in data else timezone
         # A supervisor nobody can page is no supervisor: on-call hours are required.
@@ -314,19 +384,30 @@ class _Reader:
                 )
             seen_phones.setdefault(supervisor.phone, supervisor.id)
 
-    def text(self, value: object, path: Path) -> str:
-        """Return a non-empty string (numbers accepted as text), or record a problem."""
+    def text(self, value: object, path: Path, *, longest: int | None = None) -> str:
+        """Return a non-empty string (numbers accepted as text) within a length, or a problem."""
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str) or not value.strip():
             self.fail(path, "missing or not a non-empty string")
             return ""
-        return value.strip()
+        text = value.strip()
+        if longest is not None and len(text) > longest:
+            self.fail(path, f"at most {longest} characters (this one has {len(text)})")
+            return ""
+        return text
 
     def phone(self, value: object, path: Path) -> str:
         """Return a valid E.164 phone number, or record a problem."""
         if not isinstance(value, str) or not value.strip():
             self.fail(path, 'missing; write the number in E.164 form, such as "+8613900000001"')
+            return ""
+        if len(value) > MAX_PHONE:
+            self.fail(
+                path,
+                f"at most {MAX_PHONE} characters; "
+                'write the number in E.164 form, such as "+8613900000001"',
+            )
             return ""
         try:
             number = phonenumbers.parse(value, None)
@@ -346,9 +427,14 @@ class _Reader:
         if not isinstance(value, list) or not value:
             self.fail(path, f"expected a list of languages from {self.languages}")
             return ()
+        if len(value) > MAX_LANGUAGES:
+            self.fail(path, f"at most {MAX_LANGUAGES} languages")
+            return ()
         for index, language in enumerate(value):
             if language not in self.languages:
-                self.fail((*path, index), f"unknown language {language!r}; use {self.languages}")
+                self.fail(
+                    (*path, index), f"unknown language {_shown(language)}; use {self.languages}"
+                )
         if len(set(map(str, value))) != len(value):
             self.fail(path, "a language is listed twice")
         return tuple(str(language) for language in value)
@@ -358,11 +444,14 @@ class _Reader:
         if not isinstance(value, Mapping) or not value:
             self.fail(path, "expected a mapping of area to level, such as {labor: 3}")
             return {}
+        if len(value) > MAX_SKILLS:
+            self.fail(path, f"at most {MAX_SKILLS} areas")
+            return {}
         skills = {}
         for area, level in value.items():
             area = str(area)
             if area not in self.area_ids:
-                self.fail((*path, area), f"unknown area {area!r}; use {self.area_ids}")
+                self.fail((*path, area), f"unknown area {_shown(area)}; use {self.area_ids}")
             if not isinstance(level, int) or isinstance(level, bool) or level not in LEVELS:
                 self.fail((*path, area), "expected a level of 1, 2 or 3")
                 continue
@@ -397,7 +486,11 @@ class _Reader:
         if not isinstance(value, list):
             self.fail(path, "expected a list of {days, hours}")
             return ()
-        shifts = []
+        if len(value) > MAX_SHIFT_ENTRIES:
+            self.fail(path, f"at most {MAX_SHIFT_ENTRIES} entries")
+            return ()
+        shifts: list[Shift] = []
+        entries: list[int] = []
         for index, entry in enumerate(value):
             where = (*path, index)
             if not isinstance(entry, Mapping):
@@ -409,7 +502,23 @@ class _Reader:
             span = self.span(entry.get("hours"), (*where, "hours"))
             if span is not None:
                 shifts.extend(Shift(day, *span) for day in days)
+                entries.extend(index for _ in days)
+        self.overlaps(shifts, entries, path)
         return tuple(sorted(set(shifts), key=lambda s: (s.weekday, s.start, s.end)))
+
+    def overlaps(self, shifts: list[Shift], entries: list[int], path: Path) -> None:
+        """Record each entry whose hours overlap an earlier entry's, as the shift API refuses."""
+        # One person cannot work (or be on call) the same minute twice: an overlap is a typo
+        # that would count them twice in coverage and show hours that were never meant.
+        told: set[int] = set()
+        for earlier, later in overlapping_shifts(shifts):
+            entry = entries[later]
+            if entry not in told:
+                told.add(entry)
+                message = (
+                    f"{describe_shift(shifts[later])} overlaps {describe_shift(shifts[earlier])}"
+                )
+                self.fail((*path, entry, "hours"), message)
 
     def days(self, value: object, path: Path) -> list[int]:
         """Return weekdays from "mon-fri", "sat,sun", "daily" or a list of day ids."""
@@ -431,6 +540,9 @@ class _Reader:
         """Return dated exceptions: {date: 2026-10-01, day_off: true} or {date, hours}."""
         if not isinstance(value, list):
             self.fail(path, "expected a list of {date, day_off} or {date, hours}")
+            return ()
+        if len(value) > MAX_EXCEPTIONS:
+            self.fail(path, f"at most {MAX_EXCEPTIONS} dated exceptions")
             return ()
         found = []
         for index, entry in enumerate(value):
@@ -498,23 +610,33 @@ def parse_roster(
     text: str, *, source: str, area_ids: Iterable[str], languages: Iterable[str]
 ) -> Roster:
     """Check a roster (YAML, or CSV when the source ends in .csv) and build it, or raise."""
+    if len(text) > MAX_ROSTER_CHARS:
+        message = f"{len(text)} characters; a roster is at most {MAX_ROSTER_CHARS}"
+        raise ProblemsError(source, [Problem((), message)])
     if source.lower().endswith(".csv"):
         return parse_roster_csv(text, source=source, area_ids=area_ids, languages=languages)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ProblemsError(source, [Problem((), f"not valid YAML: {error}", line)]) from None
+    # No alias is ever expanded: a roster with one is refused before it is built.
+    document = read_yaml(text, source, YAML_LIMITS)
     reader = _Reader(area_ids, languages)
-    roster = _read_yaml(reader, data)
+    roster = _read_yaml(reader, document.data)
     if reader.problems:
-        lines = _line_map(root)
-        located = [p if p.line else p.located(_line_of(p.path, lines)) for p in reader.problems]
-        raise ProblemsError(source, located)
+        raise ProblemsError(source, _listed(document.locate(reader.problems)))
     assert roster is not None
     return roster
+
+
+def _listed(problems: list[Problem]) -> list[Problem]:
+    """The first MAX_LISTED problems, and how many more there are."""
+    if len(problems) <= MAX_LISTED:
+        return problems
+    more = Problem((), f"{len(problems) - MAX_LISTED} more problems not listed")
+    return [*problems[:MAX_LISTED], more]
+
+
+def _shown(value: object) -> str:
+    """A value as a problem quotes it: the start of a long one only."""
+    text = str(value)
+    return repr(text if len(text) <= 40 else f"{text[:40]}…")
 
 
 def _read_yaml(reader: _Reader, data: object) -> Roster | None:
@@ -523,11 +645,16 @@ def _read_yaml(reader: _Reader, data: object) -> Roster | None:
         reader.fail((), "expected a mapping with timezone and agents")
         return None
     for extra in sorted(set(map(str, data)) - {"timezone", "agents", "supervisors"}):
-        reader.fail((extra,), f"unknown field {extra!r}; expected timezone, agents, supervisors")
+        reader.fail(
+            (extra,), f"unknown field {_shown(extra)}; expected timezone, agents, supervisors"
+        )
     zone = reader.zone(data.get("timezone", DEFAULT_TIMEZONE), ("timezone",))
     entries = data.get("agents")
     if not isinstance(entries, list) or not entries:
         reader.fail(("agents",), "expected a list with at least one agent")
+        return None
+    if len(entries) > MAX_AGENTS:
+        reader.fail(("agents",), f"at most {MAX_AGENTS} agents")
         return None
     agents: list[tuple[Agent, Path]] = []
     for index, entry in enumerate(entries):
@@ -547,6 +674,9 @@ def _read_supervisors(reader: _Reader, entries: object, zone: str) -> tuple[Supe
     """Read the optional list of supervisors paged for crisis calls."""
     if not isinstance(entries, list):
         reader.fail(("supervisors",), "expected a list of supervisors")
+        return ()
+    if len(entries) > MAX_SUPERVISORS:
+        reader.fail(("supervisors",), f"at most {MAX_SUPERVISORS} supervisors")
         return ()
     found: list[tuple[Supervisor, Path]] = []
     for index, entry in enumerate(entries):
@@ -572,16 +702,20 @@ def parse_roster_csv(
     """Check a CSV roster (a row per person, compact columns) and build it, or raise."""
     reader = _Reader(area_ids, languages)
     rows = csv.DictReader(io.StringIO(text))
-    header = rows.fieldnames or []
-    missing = [name for name in CSV_REQUIRED_COLUMNS if name not in header]
-    for name in missing:
-        reader.fail(("header", name), "missing column", 1)
-    for name in header:
-        if name not in CSV_COLUMNS:
-            reader.fail(("header", name), f"unknown column; use {', '.join(CSV_COLUMNS)}", 1)
     cells: list[tuple[str, dict[str, str], int]] = []
-    if not missing:
-        for row in rows:
+    try:
+        header = rows.fieldnames or []
+        missing = [name for name in CSV_REQUIRED_COLUMNS if name not in header]
+        for name in missing:
+            reader.fail(("header", name), "missing column", 1)
+        for name in header:
+            if name not in CSV_COLUMNS:
+                unknown = f"unknown column {_shown(name)}; use {', '.join(CSV_COLUMNS)}"
+                reader.fail(("header", name[:40]), unknown, 1)
+        for row in [] if missing else rows:
+            if len(cells) == MAX_ROWS:
+                reader.fail(("rows",), f"at most {MAX_ROWS} rows in a roster", rows.line_num)
+                break
             # A cell an export quoted against spreadsheet formulas reads back as it was.
             cell = {
                 name: read_cell((value or "").strip())
@@ -589,6 +723,10 @@ def parse_roster_csv(
                 if name is not None
             }
             cells.append((cell.get("role", "").lower() or AGENT_ROW, cell, rows.line_num))
+    except csv.Error as error:
+        # The csv module's own bound (a cell past 131072 characters); its line count stops
+        # before the row that failed.
+        reader.fail((), f"not valid CSV: {error}", rows.line_num + 1)
     zone = _csv_zone(reader, [(cell, line) for role, cell, line in cells if role == ROSTER_ROW])
     zone = zone or timezone
     lines: dict[Path, int] = {}
@@ -598,11 +736,21 @@ def parse_roster_csv(
     for role, cell, line in cells:
         if role not in counts:
             if role != ROSTER_ROW:
-                reader.fail(("role",), f"expected agent, supervisor or roster, got {role!r}", line)
+                message = f"expected agent, supervisor or roster, got {_shown(role)}"
+                reader.fail(("role",), message, line)
             continue
-        path: Path = ("agents" if role == AGENT_ROW else "supervisors", counts[role])
+        kind, most = (
+            ("agents", MAX_AGENTS) if role == AGENT_ROW else ("supervisors", MAX_SUPERVISORS)
+        )
+        path: Path = (kind, counts[role])
         counts[role] += 1
+        if counts[role] > most:
+            if counts[role] == most + 1:
+                reader.fail((kind,), f"at most {most} {kind}", line)
+            continue
         lines[path] = line
+        if _long_cells(reader, cell, path):
+            continue
         if role == AGENT_ROW:
             agent = _csv_agent(reader, cell, path, zone)
             if agent is not None:
@@ -618,12 +766,21 @@ def parse_roster_csv(
     if reader.problems:
         # Every problem of a row is reported on the row's line in the file.
         located = [p if p.line else p.located(lines.get(p.path[:2])) for p in reader.problems]
-        raise ProblemsError(source, located)
+        raise ProblemsError(source, _listed(located))
     return Roster(
         tuple(agent for agent, _ in agents),
         zone,
         tuple(supervisor for supervisor, _ in supervisors),
     )
+
+
+def _long_cells(reader: _Reader, cell: Mapping[str, str], path: Path) -> bool:
+    """Record each cell of a row past MAX_CELL; tell whether there was one."""
+    long = [name for name, value in cell.items() if len(value) > MAX_CELL]
+    for name in long:
+        message = f"a cell of {len(cell[name])} characters; at most {MAX_CELL}"
+        reader.fail((*path, name), message)
+    return bool(long)
 
 
 def _csv_zone(reader: _Reader, rows: list[tuple[dict[str, str], int]]) -> str | None:
@@ -688,7 +845,8 @@ def _csv_entry(reader: _Reader, cell: Mapping[str, str], path: Path) -> dict[str
     skills: dict[str, Any] = {}
     for item in cell.get("skills", "").replace(",", " ").split():
         area, _, level = item.partition(":")
-        skills[area] = int(level) if level.isdigit() else level
+        # isdecimal, not isdigit: "²" is a digit that int() refuses.
+        skills[area] = int(level) if level.isdecimal() else level
     entry["skills"] = skills
     for name in ("pin", "pin_hash"):
         if cell.get(name):

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from routing.problems import ProblemsError
 from routing.roster import (
     LEVELS,
+    MAX_NAME,
     Agent,
     DatedException,
     Roster,
@@ -19,13 +20,14 @@ from routing.roster import (
     Supervisor,
     export_roster,
     export_roster_csv,
+    overlaps,
     parse_roster,
 )
 
 AREAS = ["family", "labor", "contract", "traffic", "criminal", "corporate", "general"]
 LANGUAGES = ["zh", "en"]
 ZONES = ["Asia/Shanghai", "America/New_York", "Europe/London", "UTC", "Asia/Kolkata"]
-# Reading YAML is slow in pure Python: fewer YAML examples, more CSV ones.
+# Writing YAML (the export) is slow in pure Python: fewer YAML examples, more CSV ones.
 YAML_PROPERTY = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -48,20 +50,20 @@ def read(text: str, source: str) -> Roster:
 
 
 ids = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,12}\Z")
-# Names as people type them: any letters, digits, punctuation and inner spaces, no control codes.
+# Names as people type them: any letters, digits, punctuation and inner spaces, no control codes,
+# up to the longest a roster takes.
 names = st.text(
     st.characters(
         blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"),
     ),
     min_size=1,
-    max_size=20,
+    max_size=MAX_NAME,
 ).filter(lambda text: text == text.strip() and text != "")
 phones = st.integers(0, 9999).map(lambda n: f"+86139{n:08d}")
 spans = st.tuples(st.integers(0, 1439), st.integers(1, 1440)).map(lambda s: (s[0], s[0] + s[1]))
+# A roster refuses one person's overlapping hours: a drawn shift that overlaps one kept is dropped.
 shifts = st.lists(st.tuples(st.integers(0, 6), spans), max_size=6).map(
-    lambda items: tuple(
-        sorted({Shift(day, start, end) for day, (start, end) in items}, key=_shift_key)
-    )
+    lambda items: _apart(Shift(day, start, end) for day, (start, end) in items)
 )
 exceptions = st.lists(
     st.tuples(
@@ -79,6 +81,15 @@ exceptions = st.lists(
         )
     )
 )
+
+
+def _apart(drawn) -> tuple[Shift, ...]:
+    """The drawn shifts that overlap none drawn before them, in the order a roster keeps."""
+    kept: list[Shift] = []
+    for shift in drawn:
+        if not any(overlaps(shift, other) for other in kept):
+            kept.append(shift)
+    return tuple(sorted(kept, key=_shift_key))
 
 
 def _shift_key(shift: Shift) -> tuple[int, int, int]:
