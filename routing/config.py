@@ -12,14 +12,13 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
 from routing.classifier import Lexicon, parse_lexicon
 from routing.holidays import Closure, HolidayRules
 from routing.hours import DAY_IDS, Opening, WeeklyHours, parse_range
 from routing.matching import RoutingPolicy, parse_routing
 from routing.problems import Problem, ProblemsError
 from routing.wording import speaking_seconds
+from routing.yamldoc import Limits, read_yaml
 
 # Every prompt the phone menu speaks, with the fields its template may use.
 PROMPT_FIELDS: dict[str, frozenset[str]] = {
@@ -95,8 +94,9 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
 # A caller of any language hears their language key within this many seconds of the greeting.
 GREETING_OPEN_S = 4.0
 
-# libyaml's loader when present: the shipped config parses about three times faster.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Anchors and aliases are welcome (the shipped config shares hours by them), within a budget:
+# a few nested aliases cannot expand into the billions of values a reader would walk.
+CONFIG_LIMITS = Limits(what="the hotline config", aliases=True, max_values=100_000)
 
 CALENDAR_FIELDS = (
     "days",
@@ -246,29 +246,13 @@ class HotlineConfig:
 
 def load_config(text: str, source: str = "config") -> HotlineConfig:
     """Check a YAML document and build the configuration, or raise with every problem."""
-    try:
-        root, data = parse_yaml(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ProblemsError(source, [Problem((), f"not valid YAML: {error}", line)]) from None
-    lines = _line_map(root)
-    config, problems = _build(data)
+    # libyaml's parser when present; lines come from one pass over the text, never the data.
+    document = read_yaml(text, source, CONFIG_LIMITS)
+    config, problems = _build(document.data)
     if problems:
-        raise ProblemsError(source, [p.located(_line_of(p.path, lines)) for p in problems])
+        raise ProblemsError(source, document.locate(problems))
     assert config is not None
     return config
-
-
-def parse_yaml(text: str) -> tuple[yaml.Node | None, Any]:
-    """Parse YAML once into its node tree (for line numbers) and its Python data."""
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    finally:
-        loader.dispose()
-    return node, data
 
 
 def check_config(text: str, source: str = "config") -> list[Problem]:
@@ -278,34 +262,6 @@ def check_config(text: str, source: str = "config") -> list[Problem]:
     except ProblemsError as error:
         return error.problems
     return []
-
-
-def _line_map(node: yaml.Node | None) -> dict[tuple[str | int, ...], int]:
-    """Map every key path in a composed YAML tree to its 1-based line."""
-    lines: dict[tuple[str | int, ...], int] = {}
-
-    def walk(current: yaml.Node, path: tuple[str | int, ...]) -> None:
-        lines.setdefault(path, current.start_mark.line + 1)
-        if isinstance(current, yaml.MappingNode):
-            for key_node, value_node in current.value:
-                child = (*path, str(key_node.value))
-                lines[child] = key_node.start_mark.line + 1
-                walk(value_node, child)
-        elif isinstance(current, yaml.SequenceNode):
-            for index, item in enumerate(current.value):
-                walk(item, (*path, index))
-
-    if node is not None:
-        walk(node, ())
-    return lines
-
-
-def _line_of(path: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> int | None:
-    """Find the line of a path, or of its nearest parent that exists."""
-    for end in range(len(path), -1, -1):
-        if path[:end] in lines:
-            return lines[path[:end]]
-    return None
 
 
 class _Checker:
