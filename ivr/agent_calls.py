@@ -36,6 +36,11 @@ UNANSWERED = {
 # Silence (call seconds) for an agent who stepped out of the conference while a job looks
 # whether the caller is still in it; a worker answers well within it, and Redis decides if not.
 STEP_OUT_HOLD_S = 3
+# How long (the app's seconds) an agent who answered is held in silence while Redis cannot be
+# read, the offer kept for them: a Redis restart takes a few seconds. Then the leg ends.
+REDIS_HOLD_S = 10.0
+# Call seconds of silence between two looks at Redis while the agent is held.
+REDIS_RETRY_S = 2
 
 
 def _end_leg(error: Exception) -> Response:
@@ -59,6 +64,24 @@ def _offer(rt: runtime.Runtime) -> tuple[Reservation | None, str]:
 def whisper() -> Response:
     """The agent answered: tell them about the caller, or that the caller has gone."""
     rt = current_runtime()
+    try:
+        return _whisper(rt)
+    except RedisError as error:
+        # Hanging up would lose an agent who answered, and the caller with them until the
+        # offer times out: while Redis restarts, the agent holds and the whisper is tried again.
+        raw = request.args.get("since", "")
+        since = float(raw) if raw.isdigit() and int(raw) <= rt.now() else rt.now()
+        if rt.now() - since >= REDIS_HOLD_S:
+            raise
+        log.warning(
+            "agent of %s held, Redis unreachable: %s", hook.reservation_id(), type(error).__name__
+        )
+        again = url_for(".whisper", res=hook.reservation_id(), since=int(since))
+        return hook.xml(twiml.hold_then(REDIS_RETRY_S, again))
+
+
+def _whisper(rt: runtime.Runtime) -> Response:
+    """The whisper, or the caller-gone words, from the offer in Redis."""
     routing = dispatch.Routing.on(rt)
     offer = routing.reservations.get(hook.reservation_id())
     language = offer.language if offer else hook.config().default_language
