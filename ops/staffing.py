@@ -52,13 +52,19 @@ def current_roster() -> Roster:
     text = context.board().roster_text()
     if not text:
         return Roster(())
-    return hash_pins(_parse(text, "roster.yaml"))
+    return hash_pins(_parse(text, "roster.yaml", accepted=True))
 
 
-def _parse(text: str, source: str) -> Roster:
+def _parse(text: str, source: str, *, accepted: bool = False) -> Roster:
     """Check a roster document against the hotline's areas and languages."""
     config = context.config()
-    return parse_roster(text, source=source, area_ids=config.areas, languages=config.languages)
+    return parse_roster(
+        text,
+        source=source,
+        area_ids=config.areas,
+        languages=config.languages,
+        accepted=accepted,
+    )
 
 
 def agent_or_404(roster: Roster, agent_id: str) -> Agent:

@@ -210,6 +210,7 @@ def stored_roster(redis: Redis, config: Any) -> Roster | None:
             source="roster.yaml",
             area_ids=list(config.areas),
             languages=list(config.languages),
+            accepted=True,
         )
     except ProblemsError:
         log.exception("the stored roster no longer reads; no supervisor can be found")

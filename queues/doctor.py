@@ -153,7 +153,9 @@ def _staffing(redis: Redis, config: HotlineConfig, now: datetime) -> list[Findin
 @lru_cache(maxsize=1)
 def _read_roster(text: str, area_ids: tuple[str, ...], languages: tuple[str, ...]) -> Roster:
     """The stored roster, read once per text in a process: YAML takes most of a self-check."""
-    return parse_roster(text, source="roster.yaml", area_ids=area_ids, languages=languages)
+    return parse_roster(
+        text, source="roster.yaml", area_ids=area_ids, languages=languages, accepted=True
+    )
 
 
 def _carrier(

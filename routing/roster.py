@@ -107,6 +107,10 @@ MAX_ROWS = MAX_AGENTS + MAX_SUPERVISORS + 1
 MAX_LISTED = 200
 # A roster nests five deep (agents, an agent, shifts, a shift, days); nothing needs more than 8.
 YAML_LIMITS = Limits(what="a roster", max_depth=8, max_value=MAX_VALUE)
+# A roster the hotline already holds was accepted by the rules of its day: it is read without
+# the bounds and overlap checks added since, so an upgrade never leaves the crisis pages with
+# no roster to find a supervisor in.
+ACCEPTED_LIMITS = Limits(what="a roster", max_depth=8, max_value=MAX_ROSTER_CHARS)
 WEEK_MINUTES = 7 * MINUTES_PER_DAY
 
 Path = tuple[str | int, ...]
@@ -291,10 +295,14 @@ def next_shift_change(agent: Agent, now: datetime) -> datetime | None:
 class _Reader:
     """Collects every problem while reading agents, with the line of each when known."""
 
-    def __init__(self, area_ids: Iterable[str], languages: Iterable[str]):
+    def __init__(
+        self, area_ids: Iterable[str], languages: Iterable[str], *, accepted: bool = False
+    ):
         self.area_ids = list(area_ids)
         self.languages = list(languages)
         self.problems: list[Problem] = []
+        # Reading a roster already held (see ACCEPTED_LIMITS): length and overlap rules skipped.
+        self.accepted = accepted
 
     def fail(self, path: Path, message: str, line: int | None = None) -> None:
         """Record a problem at a path."""
@@ -392,7 +400,7 @@ class _Reader:
             self.fail(path, "missing or not a non-empty string")
             return ""
         text = value.strip()
-        if longest is not None and len(text) > longest:
+        if longest is not None and len(text) > longest and not self.accepted:
             self.fail(path, f"at most {longest} characters (this one has {len(text)})")
             return ""
         return text
@@ -508,6 +516,8 @@ class _Reader:
 
     def overlaps(self, shifts: list[Shift], entries: list[int], path: Path) -> None:
         """Record each entry whose hours overlap an earlier entry's, as the shift API refuses."""
+        if self.accepted:
+            return
         # One person cannot work (or be on call) the same minute twice: an overlap is a typo
         # that would count them twice in coverage and show hours that were never meant.
         told: set[int] = set()
@@ -607,17 +617,26 @@ def parse_days(value: object) -> list[int]:
 
 
 def parse_roster(
-    text: str, *, source: str, area_ids: Iterable[str], languages: Iterable[str]
+    text: str,
+    *,
+    source: str,
+    area_ids: Iterable[str],
+    languages: Iterable[str],
+    accepted: bool = False,
 ) -> Roster:
-    """Check a roster (YAML, or CSV when the source ends in .csv) and build it, or raise."""
-    if len(text) > MAX_ROSTER_CHARS:
+    """Check a roster (YAML, or CSV when the source ends in .csv) and build it, or raise.
+
+    `accepted` reads a roster the hotline already holds (as last imported): the bounds and the
+    overlap rule that refuse new files are not applied to it again.
+    """
+    if len(text) > MAX_ROSTER_CHARS and not accepted:
         message = f"{len(text)} characters; a roster is at most {MAX_ROSTER_CHARS}"
         raise ProblemsError(source, [Problem((), message)])
     if source.lower().endswith(".csv"):
         return parse_roster_csv(text, source=source, area_ids=area_ids, languages=languages)
     # No alias is ever expanded: a roster with one is refused before it is built.
-    document = read_yaml(text, source, YAML_LIMITS)
-    reader = _Reader(area_ids, languages)
+    document = read_yaml(text, source, ACCEPTED_LIMITS if accepted else YAML_LIMITS)
+    reader = _Reader(area_ids, languages, accepted=accepted)
     roster = _read_yaml(reader, document.data)
     if reader.problems:
         raise ProblemsError(source, _listed(document.locate(reader.problems)))
