@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 from redis import RedisError
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
@@ -32,6 +32,7 @@ MAX_SPEECH = 500
 # English). Past this, text is not a caller's speech but a fault or a forged request: it is
 # logged and left unread, which keeps a webhook's classification within about 20 ms of CPU.
 MAX_HEARD = 4000
+_CALLER_KEY = "hotline.caller"
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,12 @@ class Caller:
 
 def caller() -> Caller:
     """Read the Twilio parameters the menu uses from the form, once a request."""
-    if "twilio_caller" not in g:
-        g.twilio_caller = _read_caller()
-    return g.twilio_caller
+    # Kept in the request's own environ: flask.g may outlive a request when an app context
+    # is held open around several (as tests do), and one caller must never become another.
+    environ = request.environ
+    if _CALLER_KEY not in environ:
+        environ[_CALLER_KEY] = _read_caller()
+    return environ[_CALLER_KEY]
 
 
 def _read_caller() -> Caller:

@@ -236,6 +236,18 @@ def test_crisis_words_after_a_long_intake_answer_open_the_crisis_path(app, twili
     assert doc.first("Dial").find("Number").text == config_of(app).crisis.numbers["en"]
 
 
+def test_each_request_hears_its_own_caller_inside_one_app_context(app, twilio):
+    # The caller is read once a request; an app context held around several must not carry
+    # one request's words into the next.
+    with app.app_context():
+        crisis = Doc.parse(twilio.post("/voice/area?lang=zh&t=1", {"SpeechResult": "我不想活了"}))
+        labor = Doc.parse(
+            twilio.post("/voice/area?lang=zh&t=1", {"SpeechResult": "公司拖欠我三个月工资"})
+        )
+    assert crisis.all("Dial") and labor.all("Dial") == []
+    assert "area=labor" in labor.first("Gather").get("action")
+
+
 def test_speech_past_the_cap_is_logged_not_heard(app, twilio, caplog):
     speech = after_labor_talk("en", 4100, CRISIS_WORDS["en"])
     with caplog.at_level("WARNING", logger="ivr.webhook"):
