@@ -8,9 +8,10 @@ from rq import Queue, SimpleWorker
 class BurstWorker(SimpleWorker):
     """A burst worker without RQ's command channel.
 
-    RQ's listener thread for commands (stop, kill) waits up to 60 s between reads, and stopping
-    it can hold a burst worker's exit that long: long enough for an agent's ringing leg in a
-    test to ring out. A test's worker takes no commands.
+    RQ's listener thread for commands (stop, kill) waits up to 60 s between reads; with a
+    redis-py whose stop() waits for it (8.2, kept out by pyproject.toml) a burst worker's exit
+    hangs that long, long enough for an agent's ringing leg in a test to ring out. A test's
+    worker takes no commands, so its exit never depends on that.
     """
 
     def subscribe(self) -> None:
