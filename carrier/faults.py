@@ -15,6 +15,7 @@ import yaml
 SHARES = (
     "rest_500",
     "rest_429",
+    "rest_hang",
     "webhook_delay",
     "webhook_timeout",
     "callback_duplicate",
@@ -28,7 +29,11 @@ class FaultPlan:
 
     rest_500: float = 0.0
     rest_429: float = 0.0
-    # Only REST paths containing this text get 500/429 (empty: every REST path).
+    # A hung request is held this many real seconds (past the client's timeout), then refused
+    # with a 503 and not acted on.
+    rest_hang: float = 0.0
+    rest_hang_s: float = 15.0
+    # Only REST paths containing this text get 500/429/hangs (empty: every REST path).
     rest_match: str = ""
     webhook_delay: float = 0.0
     webhook_delay_s: float = 3.0

@@ -90,6 +90,10 @@ def _check_auth_and_faults() -> Response | None:
         response = error_response(429, 20429, "Too Many Requests")
         response.headers["Retry-After"] = "1"
         return response
+    if faults.roll("rest_hang", target=request.path):
+        # No answer in time: the client has given up by now, and nothing was done.
+        time.sleep(faults.plan.rest_hang_s)
+        return error_response(503, 20503, "Service Unavailable")
     return None
 
 
