@@ -73,6 +73,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from types import MappingProxyType
+from typing import NamedTuple
 
 from routing.crisis_model import Clause, CrisisModel
 from routing.problems import Problem
@@ -166,10 +167,11 @@ class _Index:
     by_prefix: Mapping[str, tuple[tuple[int, _Pattern], ...]]
 
 
-@dataclass(frozen=True)
-class _Match:
+class _Match(NamedTuple):
     """A pattern found in the text, with its span in units (characters or words)."""
 
+    # A tuple, not a dataclass: a long utterance makes thousands, and a frozen dataclass's
+    # constructor costs several times a tuple's.
     pattern: _Pattern
     span: Span
 
@@ -400,6 +402,8 @@ def _find_exact(index: _Index, text: _Text) -> list[_Match]:
     places are found by string search, so the work follows the phrases heard, not the length.
     """
     joined = text.joined
+    # A one-character phrase never spans a clause break, nor does any phrase in one clause.
+    breaks = bool(text.breaks)
     found: list[tuple[int, int, _Match]] = []
     for prefix in text.prefixes.intersection(index.by_prefix):
         group = index.by_prefix[prefix]
@@ -407,13 +411,13 @@ def _find_exact(index: _Index, text: _Text) -> list[_Match]:
         while start >= 0:
             for order, pattern in group:
                 end = start + len(pattern.units)
-                if joined.startswith(pattern.joined, start) and not text.crosses(
-                    start + 1, end - 1
+                if joined.startswith(pattern.joined, start) and not (
+                    breaks and end - start > 1 and text.crosses(start + 1, end - 1)
                 ):
                     found.append((start, order, _Match(pattern, (start, end))))
             start = joined.find(prefix, start + 1)
     # In text order, and at one place in by_first's order, as _find gives them.
-    found.sort(key=lambda item: (item[0], item[1]))
+    found.sort(key=operator.itemgetter(0, 1))
     return [match for _, _, match in found]
 
 
