@@ -278,7 +278,10 @@ def paths() -> dict[str, dict[str, Any]]:
         },
         "/api/v1/incidents": {
             "get": _op(
-                "Crisis incidents of the last days", SUP, params=[_query("days", "integer")]
+                "Crisis incidents of the last days",
+                SUP,
+                params=[_query("days", "integer")],
+                errors=(422,),
             ),
         },
         "/api/v1/audit": {
