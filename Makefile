@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint install dev clean
+.PHONY: run test lint audit install dev clean
 
 run: $(VENV)/.installed
 	$(BIN)/hotline serve
@@ -12,6 +12,13 @@ test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# Static security checks of the runtime packages, and known vulnerabilities in the installed
+# dependencies (needs PyPI's JSON API; an audit that cannot reach it fails, it never skips).
+# docs/security-checks.md explains each accepted finding.
+audit: $(VENV)/.dev-installed
+	$(BIN)/bandit -q -r ivr routing queues voicemail ops telephony carrier --severity-level medium
+	$(BIN)/pip-audit --strict --vulnerability-service pypi --progress-spinner off --skip-editable
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

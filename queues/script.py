@@ -770,7 +770,8 @@ class RoutingScript:
         self.redis = redis
         self.policy = policy
         self.source = _source(policy)
-        self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+        # Redis names scripts by SHA-1 (EVALSHA): an identifier, not a security digest.
+        self.sha = hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
 
     def run(self, op: str, now: float, *args: object) -> list[str]:
         """Run one operation at an instant and return its answer as strings."""
