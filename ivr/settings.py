@@ -115,11 +115,25 @@ def secret(name: str, settings: Settings, environ: dict[str, str] | None = None)
     if not settings.demo:
         raise StartupError(f"{name} is not set; production mode needs it (see README, Config)")
     path = settings.var_dir / "secrets" / name.lower()
-    if path.exists():
-        return path.read_text().strip()
+    # The folder and every secret in it are the owner's alone, those an older version left too.
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.parent.chmod(0o700)
+    if path.exists():
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+        return path.read_text().strip()
     value = secrets.token_urlsafe(32)
-    path.write_text(value)
-    path.chmod(0o600)
+    # Written whole to a private temporary file, then linked into place: no other user can read
+    # it at any moment, and no other process of this hotline reads it half-written.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(value)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        # Another process made it first: theirs is the one every process of the hotline uses.
+        return path.read_text().strip()
+    finally:
+        temporary.unlink()
     log.warning("%s was not set: generated one in %s (demo mode only)", name, path)
     return value

