@@ -19,6 +19,8 @@ from rq.exceptions import SchedulerNotFound
 from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 
+from routing.privacy import mask_text
+
 # Most urgent first: a worker always takes a crisis alert before anything else.
 QUEUE_NAMES = ("crisis", "dispatch", "voicemail", "default")
 
@@ -28,10 +30,24 @@ def queues(redis: Redis) -> list[Queue]:
     return [Queue(name, connection=redis) for name in QUEUE_NAMES]
 
 
+class HotlineWorker(SimpleWorker):
+    """RQ's in-process worker, keeping a failed job's traceback with phone numbers masked."""
+
+    def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", **more):
+        """Record a failure as RQ does, with the numbers in its traceback masked.
+
+        RQ keeps a failed job's traceback in Redis for a year; an error from Twilio may quote
+        the number it could not call.
+        """
+        return super().handle_job_failure(
+            job, queue, started_job_registry, exc_string=mask_text(exc_string), **more
+        )
+
+
 def run(redis_url: str, *, burst: bool = False) -> bool:
     """Run a worker with the scheduler until stopped (or until the queues are empty in burst)."""
     redis = Redis.from_url(redis_url)
-    worker = SimpleWorker(queues(redis), connection=redis)
+    worker = HotlineWorker(queues(redis), connection=redis)
     return worker.work(with_scheduler=True, burst=burst)
 
 
