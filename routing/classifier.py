@@ -91,6 +91,8 @@ DEFAULT_NEGATION_GAP = 1
 DEFAULT_REACH = 40
 # The learned scorer hears the first this many characters of an utterance (see classify).
 MODEL_WINDOW = 500
+# From this many Mandarin characters, rules that cannot be satisfied are not looked for.
+_VIABLE_FROM = 200
 # A separable phrase joins its parts with "..." (or the ellipsis character).
 _GAP_MARK = re.compile(r"\s*(?:\.\.\.|\u2026+)\s*")
 # Punctuation that ends a clause once the text is NFKC-folded ("，" -> ",", "…" -> "...").
@@ -165,6 +167,10 @@ class _Index:
     # For Mandarin: patterns keyed by their first two characters (a one-character pattern by
     # itself), each with its place in its by_first group, so matches keep by_first's order.
     by_prefix: Mapping[str, tuple[tuple[int, _Pattern], ...]]
+    # The (rule, group) pairs each prefix serves, and each rule's number of groups: a rule
+    # with a group none of whose prefixes is in a Mandarin text can never be satisfied there.
+    prefix_groups: Mapping[str, frozenset[tuple[int, int]]]
+    rule_sizes: Mapping[int, int]
 
 
 class _Match(NamedTuple):
@@ -301,12 +307,20 @@ def _build_index(patterns: Iterable[_Pattern]) -> _Index:
     for pattern in patterns:
         grouped.setdefault(pattern.units[0], []).append(pattern)
     prefixed: dict[str, list[tuple[int, _Pattern]]] = {}
+    serves: dict[str, set[tuple[int, int]]] = {}
+    sizes: dict[int, set[int]] = {}
     for group in grouped.values():
         for order, pattern in enumerate(group):
-            prefixed.setdefault("".join(pattern.units[:2]), []).append((order, pattern))
+            prefix = "".join(pattern.units[:2])
+            prefixed.setdefault(prefix, []).append((order, pattern))
+            if pattern.rule >= 0:
+                serves.setdefault(prefix, set()).add((pattern.rule, pattern.group))
+                sizes.setdefault(pattern.rule, set()).add(pattern.group)
     return _Index(
         MappingProxyType({first: tuple(group) for first, group in grouped.items()}),
         MappingProxyType({prefix: tuple(group) for prefix, group in prefixed.items()}),
+        MappingProxyType({prefix: frozenset(pairs) for prefix, pairs in serves.items()}),
+        MappingProxyType({rule: len(groups) for rule, groups in sizes.items()}),
     )
 
 
@@ -372,10 +386,14 @@ class _Text:
         return index < len(self.stops) and self.stops[index] <= end
 
 
-def _find(index: _Index, text: _Text) -> list[_Match]:
-    """Return every occurrence of every pattern, overlapping ones included, within a clause."""
+def _find(index: _Index, text: _Text, *, satisfiable: bool = False) -> list[_Match]:
+    """Return every occurrence of every pattern, overlapping ones included, within a clause.
+
+    satisfiable: in Mandarin, leave out the patterns of rules that cannot be satisfied (a
+    group with no phrase in the text), for callers that drop such rules' matches anyway.
+    """
     if text.exact:
-        return _find_exact(index, text)
+        return _find_exact(index, text, satisfiable=satisfiable)
     forms = text.forms
     found: list[_Match] = []
     size = len(forms)
@@ -395,21 +413,29 @@ def _find(index: _Index, text: _Text) -> list[_Match]:
     return found
 
 
-def _find_exact(index: _Index, text: _Text) -> list[_Match]:
+def _find_exact(index: _Index, text: _Text, *, satisfiable: bool = False) -> list[_Match]:
     """Return what _find returns, for a text whose units are characters matched as themselves.
 
     Only the characters and pairs of characters the text holds are looked up, and each one's
     places are found by string search, so the work follows the phrases heard, not the length.
     """
     joined = text.joined
+    present = text.prefixes.intersection(index.by_prefix)
+    # In a long utterance 我, 要 or 死 come often, and the rules they are a part of mostly
+    # lack their other parts: finding them would be wasted work. (In a sentence, telling which
+    # rules can be satisfied costs more than it saves.)
+    long = len(joined) > _VIABLE_FROM
+    viable = _viable_rules(index, present) if satisfiable and long else None
     # A one-character phrase never spans a clause break, nor does any phrase in one clause.
     breaks = bool(text.breaks)
     found: list[tuple[int, int, _Match]] = []
-    for prefix in text.prefixes.intersection(index.by_prefix):
+    for prefix in present:
         group = index.by_prefix[prefix]
         start = joined.find(prefix)
         while start >= 0:
             for order, pattern in group:
+                if viable is not None and pattern.rule >= 0 and pattern.rule not in viable:
+                    continue
                 end = start + len(pattern.units)
                 if joined.startswith(pattern.joined, start) and not (
                     breaks and end - start > 1 and text.crosses(start + 1, end - 1)
@@ -419,6 +445,15 @@ def _find_exact(index: _Index, text: _Text) -> list[_Match]:
     # In text order, and at one place in by_first's order, as _find gives them.
     found.sort(key=operator.itemgetter(0, 1))
     return [match for _, _, match in found]
+
+
+def _viable_rules(index: _Index, present: Iterable[str]) -> set[int]:
+    """Return the rules each of whose groups has a phrase starting as something present."""
+    heard = {pair for prefix in present for pair in index.prefix_groups.get(prefix, ())}
+    groups: dict[int, int] = {}
+    for rule, _ in heard:
+        groups[rule] = groups.get(rule, 0) + 1
+    return {rule for rule, count in groups.items() if count == index.rule_sizes[rule]}
 
 
 def _longest_only(matches: list[_Match]) -> list[_Match]:
@@ -644,7 +679,7 @@ def _crisis_labels(lexicon: Lexicon, language: str, heard: Mapping[str, _Text]) 
 
 def _exclusion_covers(compiled: _LanguageLexicon, heard: _Text) -> list[Span]:
     """Return the spans the exclusions cover (a separable exclusion covers its whole chain)."""
-    exclusions = _by_rule(_find(compiled.exclusions, heard))
+    exclusions = _by_rule(_find(compiled.exclusions, heard, satisfiable=True))
     return [
         (chain[0].span[0], chain[-1].span[1])
         for rule, groups in exclusions.items()
@@ -654,7 +689,7 @@ def _exclusion_covers(compiled: _LanguageLexicon, heard: _Text) -> list[Span]:
 
 def _crisis_in(compiled: _LanguageLexicon, heard: _Text) -> list[str]:
     """Return the labels of satisfied crisis rules, after exclusions and negations."""
-    matches = _possible(compiled, _find(compiled.crisis, heard))
+    matches = _possible(compiled, _find(compiled.crisis, heard, satisfiable=True))
     if not matches:
         return []
     # A figure of speech cancels only the crisis matches it wholly covers: "累死了" hides

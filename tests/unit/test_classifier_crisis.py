@@ -336,6 +336,27 @@ def with_english_reach(reach: object) -> dict:
     return {**SMALL, "crisis": {**SMALL["crisis"], "en": {**SMALL["crisis"]["en"], "reach": reach}}}
 
 
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_every_crisis_heard_alone_is_heard_after_long_ordinary_talk(language):
+    talk = {
+        "zh": "我在电子厂上班三年了，老板拖欠了我四个月的工资，加班费一直没有给，社保也没有交。",
+        "en": "I have worked at the warehouse for three years and my boss has not paid my wages. ",
+    }[language]
+    before = talk * (1000 // len(talk) + 1)  # whole sentences, over 1,000 characters
+    heard_alone = [
+        item["text"]
+        for item in load("crisis_tuning.yaml")
+        if item["crisis"]
+        and item["lang"] == language
+        and classify(item["text"], hotline(), language).crisis
+    ]
+    assert len(heard_alone) > 200
+    missed = [
+        text for text in heard_alone if not classify(before + text, hotline(), language).crisis
+    ]
+    assert missed == []
+
+
 @pytest.mark.parametrize("reach", [0, -3, 2.5, True, "far"])
 def test_a_reach_must_be_a_positive_whole_number(reach):
     lexicon, problems = parse_lexicon(
