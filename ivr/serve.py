@@ -77,6 +77,8 @@ class Child:
     restart_at: float | None = None
     # Asked to stop so that it starts again at once (not a crash): when it must kill instead.
     cycle_kill_at: float | None = None
+    # The alarm while it keeps crashing, and whether it is recorded as a standing condition.
+    alarm: str = ""
     alarmed: bool = False
 
 
@@ -106,6 +108,7 @@ class Supervisor:
         self._env: dict[str, str] = {}
         self._redis_url = ""
         self._redis: redis_lib.Redis | None = None
+        self._redis_lost_at = 0.0
         self._lock: IO[str] | None = None
         self._owns_state = False
         self._stopping = False
@@ -371,7 +374,7 @@ class Supervisor:
             self._restart(child)
         elif child.cycle_kill_at is not None and child.cycle_kill_at <= now:
             kill_group(child.process)
-        elif child.alarmed and child.process and now - child.started_at >= STABLE_AFTER_S:
+        elif child.alarm and child.process and now - child.started_at >= STABLE_AFTER_S:
             self._clear_alarm(child)
 
     def _next_wake(self) -> float | None:
@@ -380,7 +383,7 @@ class Supervisor:
         due = []
         for child in self.children.values():
             due += [at for at in (child.restart_at, child.cycle_kill_at) if at is not None]
-            if child.alarmed and child.process is not None:
+            if child.alarm and child.process is not None:
                 due.append(child.started_at + STABLE_AFTER_S)
         if not self.ready or not hasattr(os, "pidfd_open"):
             due.append(now + WATCH_INTERVAL_S)
@@ -404,6 +407,8 @@ class Supervisor:
         if cycled:
             self._restart(child)
             return
+        if child.name == "redis":
+            self._redis_lost_at = now
         ran = now - child.started_at
         child.crashes = 1 if ran >= STABLE_AFTER_S else child.crashes + 1
         delay = min(BACKOFF_FIRST_S * 2 ** (child.crashes - 1), BACKOFF_MAX_S)
@@ -457,10 +462,20 @@ class Supervisor:
             flush=True,
         )
         self._write_state()
-        if child.name == "redis" and "worker" in self.children:
-            # RQ's scheduler process gives up when Redis goes away, and the worker would not
-            # start it again for ten minutes: a fresh worker starts a fresh scheduler.
-            self._cycle(self.children["worker"])
+        if child.name == "redis":
+            self._on_redis_back()
+
+    def _on_redis_back(self) -> None:
+        """Restart the worker that lost Redis, and record alarms Redis was not there to take."""
+        worker = self.children.get("worker")
+        # RQ's scheduler process gives up when Redis goes away, and the worker would not start
+        # it again for ten minutes: a fresh worker starts a fresh scheduler. A worker started
+        # since (during the outage) meets the new Redis anyway.
+        if worker is not None and worker.started_at < self._redis_lost_at:
+            self._cycle(worker)
+        for child in self.children.values():
+            if child.alarm and not child.alarmed:
+                self._record_alarm(child)
 
     def _cycle(self, child: Child) -> None:
         """Ask a running child to stop so it starts again at once; kill it if it lingers."""
@@ -488,27 +503,32 @@ class Supervisor:
             f"{delay:g} s: {DOWN_MEANS[child.name]}"
         )
         print(f"hotline serve: ALARM: {detail}", file=sys.stderr, flush=True)
-        if child.alarmed and child.crashes > CRASH_LOOP_AFTER:
-            return
+        child.alarm = detail
+        self._record_alarm(child)
+
+    def _record_alarm(self, child: Child) -> None:
+        """Raise (or refresh) a child's standing condition; Redis may be what is down."""
         try:
             Conditions(self._client()).raise_condition(
-                condition_name(child.name), detail, time.time()
+                condition_name(child.name), child.alarm, time.time()
             )
             child.alarmed = True
         except (redis_lib.RedisError, OSError) as error:
             print(
-                f"hotline serve: the alarm could not be recorded in Redis ({error}); "
-                "/healthz shows Redis down",
+                f"hotline serve: the alarm could not be recorded in Redis ({error}); it will be "
+                "once Redis answers, and /healthz says Redis is down meanwhile",
                 file=sys.stderr,
                 flush=True,
             )
 
     def _clear_alarm(self, child: Child) -> None:
         """Clear a child's alarm once it has stayed up for a stable minute."""
-        try:
-            Conditions(self._client()).clear(condition_name(child.name), time.time())
-        except (redis_lib.RedisError, OSError):
-            return
+        if child.alarmed:
+            try:
+                Conditions(self._client()).clear(condition_name(child.name), time.time())
+            except (redis_lib.RedisError, OSError):
+                return
+        child.alarm = ""
         child.alarmed = False
         child.crashes = 0
         print(
