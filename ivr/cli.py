@@ -11,8 +11,10 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from ivr.settings import Settings, StartupError, read_hotline_config
+from ivr.settings import Settings, StartupError, read_hotline_config, secret
+from queues import sealing
 from queues.connection import configured_url, from_environment
+from queues.sealing import Sealer
 from routing.classifier import Lexicon, classify, crisis_features, with_crisis_model
 from routing.config import check_config
 from routing.problems import ProblemsError
@@ -27,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    # Commands that read callers' sealed data (incidents, voicemail) open it with the hotline's
+    # secret, read on first use only; a command that builds the app installs the app's own.
+    sealing.install(lambda: Sealer(secret("HOTLINE_SECRET_KEY", Settings.from_env())))
     return int(args.func(args) or 0)
 
 
@@ -132,6 +137,14 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--to", dest="end", required=True, help="date or time, UTC (ISO)")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.set_defaults(func=_incidents_export)
+
+    storage = commands.add_parser("storage", help="what Redis keeps about callers")
+    storage_commands = storage.add_subparsers(title="storage commands")
+    accept_key = storage_commands.add_parser(
+        "accept-key",
+        help="go on with a new HOTLINE_SECRET_KEY: what was sealed before stays unreadable",
+    )
+    accept_key.set_defaults(func=_storage_accept_key)
 
     from carrier import commands as carrier_commands
 
@@ -338,6 +351,16 @@ def _incidents_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _storage_accept_key(args: argparse.Namespace) -> int:
+    """Take the secret in use as the one Redis is sealed under, clearing the key condition."""
+    redis = from_environment()
+    if redis is None:
+        return 2
+    sealing.KeyCheck(redis, sealing.current()).accept(datetime.now(UTC).timestamp())
+    print("Redis is now sealed under this HOTLINE_SECRET_KEY; values sealed before stay unreadable")
+    return 0
+
+
 def _utc_epoch(text: str) -> float:
     """Read an ISO date or date-time (UTC unless it says otherwise) as epoch seconds."""
     moment = datetime.fromisoformat(text)
@@ -362,6 +385,8 @@ def _worker(args: argparse.Namespace) -> int:
         return 2
     app = create_app()
     rt = app_runtime(app)
+    # A secret that changed since Redis was sealed says so at once, not call by call.
+    sealing.KeyCheck(rt.redis, sealing.current()).run(rt.now())
     schedule_sweep(rt.redis, delay_s=1)
     schedule_self_check(rt.redis, delay_s=5)
     schedule_voicemail_jobs(rt.redis)

@@ -36,6 +36,8 @@ from routing.roster import parse_roster
 REPO = Path(__file__).resolve().parents[1]
 ACCOUNT_SID = "AC" + "c" * 32
 AUTH_TOKEN = "crisis-bench-token"
+# The rig's hotline secret: what its processes seal in Redis opens with it.
+SECRET_KEY = "crisis-bench-secret"
 HOTLINE_NUMBER = "+861012348000"
 CALLER = "+8613912345678"
 # Real seconds per call second in the tests: 0.1 keeps them short, though a 10 ms webhook
@@ -204,7 +206,7 @@ class CrisisRig:
             HOTLINE_APP_URL=self.app_url,
             HOTLINE_CONFIG=str(self.home / "hotline.yaml"),
             HOTLINE_VAR_DIR=str(self.home / "var"),
-            HOTLINE_SECRET_KEY="crisis-bench-secret",
+            HOTLINE_SECRET_KEY=SECRET_KEY,
             VOICEMAIL_KEY="Y3Jpc2lzLWJlbmNoLXZvaWNlbWFpbC1rZXktMzItYnl0ZXM=",
             REDIS_URL=self.redis_url,
             PYTHONPATH=str(REPO),

@@ -7,9 +7,10 @@ import os
 from flask import Flask, current_app
 from redis import Redis
 
-from queues import runtime
+from queues import runtime, sealing
 from queues.calls import CallStore
 from queues.incidents import IncidentLog
+from queues.sealing import Sealer
 from telephony.gateway import Gateway
 
 # Short timeouts: a caller must never wait on a Redis that has gone away.
@@ -31,6 +32,9 @@ def init_app(app: Flask) -> None:
         else None
     )
     runtime.install(lambda: app_runtime(app))
+    # Callers' numbers and words are sealed, and numbers digested, under the hotline's secret:
+    # every process of one hotline has the same secret, so each reads what the others wrote.
+    sealing.install(Sealer(app.config["SECRET_KEY"]))
 
 
 def app_runtime(app: Flask) -> runtime.Runtime:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from queues import events, keys
+from queues import events, keys, sealing
 from queues.agents import AgentBoard, PresenceChange, check_pin
 from queues.ratelimit import FailureLimit
-from queues.waiting import caller_digest
+from queues.sealing import Sealer
 from routing.pins import pin_matches
 
 KEYPAD = {
@@ -48,9 +48,10 @@ def keypad_code(agent_id: str) -> str:
 class AgentLine:
     """Checks agent-line logins and sets presence, auditing each step in the event stream."""
 
-    def __init__(self, redis: Redis, board: AgentBoard):
+    def __init__(self, redis: Redis, board: AgentBoard, *, sealer: Sealer | None = None):
         self.redis = redis
         self.board = board
+        self._sealer = sealer
         self.limit = FailureLimit(
             redis,
             "agent-line",
@@ -61,10 +62,9 @@ class AgentLine:
 
     def login(self, code: str, pin: str, *, caller: str, call_sid: str, now: float) -> Login:
         """Find the agent whose keypad code and PIN match; count a failure otherwise."""
-        # Callers are counted by digest: the number itself is never kept.
-        attempt = self.limit.take(
-            {"code": code or "-", "caller": caller_digest(caller) if caller else ""}
-        )
+        # Callers are counted by keyed digest: the number itself is never kept.
+        digest = self._digest(caller)
+        attempt = self.limit.take({"code": code or "-", "caller": digest})
         if not attempt.allowed:
             return Login(None, locked=True)
         candidates = [agent_id for agent_id in self.board.ids() if keypad_code(agent_id) == code]
@@ -83,7 +83,7 @@ class AgentLine:
             "agent-line-failed",
             at=f"{now:.3f}",
             code=code,
-            caller=caller_digest(caller) if caller else None,
+            caller=digest or None,
             call=call_sid,
         )
         self.limit.failed(attempt, now)
@@ -104,6 +104,10 @@ class AgentLine:
             call=call_sid,
         )
         return change
+
+    def _digest(self, caller: str) -> str:
+        """The keyed digest a calling number is counted under ("" for none)."""
+        return (self._sealer or sealing.current()).digest(caller) if caller else ""
 
     def _pin_matches(self, agent_id: str, pin: str) -> bool:
         """Check a keyed PIN against the agent's hash; no PIN never matches."""

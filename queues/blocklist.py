@@ -1,7 +1,12 @@
-"""The caller blocklist kept by supervisors: digests of abusive numbers, never the numbers.
+"""The caller blocklist kept by supervisors: keyed digests of abusive numbers, never the numbers.
 
 Each entry keeps who blocked the number, when, why, and the masked number for the console;
 every change is written to the event stream for the audit trail.
+
+Entries written before digests were keyed hold the number's unkeyed SHA-256 digest, which
+cannot be turned into the keyed one without the number. Such an entry (its fields lack
+`keyed`) still blocks: a caller is looked up under both digests, and the first call from the
+number moves its entry under the keyed digest, after which only the keyed one is kept.
 """
 
 from __future__ import annotations
@@ -12,12 +17,22 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from queues import events, keys
-from queues.waiting import caller_digest
+from queues import events, keys, sealing
+from queues.sealing import DIGEST_CHARS, Sealer, unkeyed_digest
 from routing.privacy import mask_number
 
 _E164 = re.compile(r"^\+[1-9]\d{5,14}$")
 MAX_REASON = 200
+
+# Moves an entry from a number's unkeyed digest to its keyed one, once: a supervisor who
+# removed it meanwhile wins, and two calls from the number at once move it once.
+_REKEY = """
+if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('SADD', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
 
 
 @dataclass(frozen=True)
@@ -42,16 +57,27 @@ def normalise(number: str) -> str:
 class Blocklist:
     """Adds, removes and lists blocked caller numbers; the owner of the blocklist keys."""
 
-    def __init__(self, redis: Redis):
+    def __init__(self, redis: Redis, *, sealer: Sealer | None = None):
         self.redis = redis
+        self._sealer = sealer
+        self._move = redis.register_script(_REKEY)
+
+    @property
+    def sealer(self) -> Sealer:
+        """Where the keyed digests come from: the given sealer, else the process's."""
+        return self._sealer or sealing.current()
 
     def add(self, number: str, *, by: str, now: float, reason: str = "") -> BlockEntry:
         """Block a number (again: the entry is refreshed) and audit who did it."""
         compact = normalise(number)
         entry = BlockEntry(
-            caller_digest(compact), mask_number(compact), by, now, reason[:MAX_REASON]
+            self.sealer.digest(compact), mask_number(compact), by, now, reason[:MAX_REASON]
         )
+        old = unkeyed_digest(compact)
         pipe = self.redis.pipeline()
+        # An entry of the same number from before digests were keyed is replaced, not doubled.
+        pipe.srem(keys.blocklist(), old)
+        pipe.hdel(keys.blocklist_entries(), old)
         pipe.sadd(keys.blocklist(), entry.digest)
         pipe.hset(keys.blocklist_entries(), entry.digest, json.dumps(_fields(entry)))
         events.append(
@@ -69,13 +95,13 @@ class Blocklist:
 
     def remove(self, number_or_digest: str, *, by: str, now: float) -> bool:
         """Unblock a number (or a digest from the list); tell whether it was blocked."""
-        digest = self._digest(number_or_digest)
+        digests = self._digests(number_or_digest)
         pipe = self.redis.pipeline()
-        pipe.srem(keys.blocklist(), digest)
-        pipe.hdel(keys.blocklist_entries(), digest)
+        pipe.srem(keys.blocklist(), *digests)
+        pipe.hdel(keys.blocklist_entries(), *digests)
         removed = bool(pipe.execute()[0])
         if removed:
-            events.append(self.redis, "blocklist-remove", at=f"{now:.3f}", by=by, caller=digest)
+            events.append(self.redis, "blocklist-remove", at=f"{now:.3f}", by=by, caller=digests[0])
         return removed
 
     def contains(self, number: str) -> bool:
@@ -84,7 +110,28 @@ class Blocklist:
             compact = normalise(number)
         except ValueError:
             return False
-        return bool(self.redis.sismember(keys.blocklist(), caller_digest(compact)))
+        keyed, old = self.sealer.digest(compact), unkeyed_digest(compact)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.sismember(keys.blocklist(), keyed)
+        pipe.sismember(keys.blocklist(), old)
+        pipe.hget(keys.blocklist_entries(), old)
+        found, found_old, old_fields = pipe.execute()
+        if found:
+            return True
+        fields = json.loads(old_fields) if old_fields else {}
+        if not found_old or fields.get("keyed"):
+            return False
+        self._rekey(old, keyed, fields)
+        return True
+
+    def _rekey(self, old: str, keyed: str, fields: dict[str, object]) -> None:
+        """Move an entry from its unkeyed digest to its keyed one, now that its number called."""
+        moved = self._move(
+            keys=[keys.blocklist(), keys.blocklist_entries()],
+            args=[old, keyed, json.dumps({**fields, "keyed": 1})],
+        )
+        if moved:
+            events.append(self.redis, "blocklist-rekeyed", caller=keyed)
 
     def entries(self) -> list[BlockEntry]:
         """Every blocked number, newest first."""
@@ -92,16 +139,23 @@ class Blocklist:
         found = [_entry(digest.decode(), json.loads(value)) for digest, value in raw.items()]
         return sorted(found, key=lambda entry: entry.at, reverse=True)
 
-    def _digest(self, number_or_digest: str) -> str:
-        """A digest from a number, or the digest itself when one is given."""
-        if re.fullmatch(r"[0-9a-f]{24}", number_or_digest or ""):
-            return number_or_digest
-        return caller_digest(normalise(number_or_digest))
+    def _digests(self, number_or_digest: str) -> list[str]:
+        """A digest given as it is, or a number's keyed and unkeyed digests."""
+        if re.fullmatch(rf"[0-9a-f]{{{DIGEST_CHARS}}}", number_or_digest or ""):
+            return [number_or_digest]
+        compact = normalise(number_or_digest)
+        return [self.sealer.digest(compact), unkeyed_digest(compact)]
 
 
 def _fields(entry: BlockEntry) -> dict[str, object]:
-    """The stored fields of an entry."""
-    return {"masked": entry.masked, "by": entry.by, "at": entry.at, "reason": entry.reason}
+    """The stored fields of an entry; `keyed` tells it from one kept under an unkeyed digest."""
+    return {
+        "masked": entry.masked,
+        "by": entry.by,
+        "at": entry.at,
+        "reason": entry.reason,
+        "keyed": 1,
+    }
 
 
 def _entry(digest: str, data: dict[str, object]) -> BlockEntry:

@@ -1,4 +1,10 @@
-"""Calls as Redis hashes: what the menu learned about a caller, and the call's status."""
+"""Calls as Redis hashes: what the menu learned about a caller, and the call's status.
+
+The caller's number and words (speech, the intake answers and summary, the crisis words heard)
+are sealed (`queues.sealing`): the number is needed while the call and its callbacks live (the
+rating's follow-up, a voicemail's callback), so it is kept, but only encrypted. A plain value
+written by an older version is read as it is and sealed when next written.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,8 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from queues import events, keys
+from queues import events, keys, sealing
+from queues.sealing import Sealer
 
 # A finished call's facts are kept this long for reports and callbacks, then expire.
 CALL_TTL_S = 7 * 24 * 3600
@@ -24,6 +31,9 @@ STATUS_RANK = {
     "no-answer": 4,
     "canceled": 4,
 }
+
+# The fields that hold the caller's number or words: sealed in Redis, opened when read.
+SEALED_FIELDS = frozenset({"caller", "speech", "summary", "answers", "crisis_words"})
 
 # Moves status forward only: a late "ringing" after "completed" changes nothing.
 _ADVANCE_STATUS = """
@@ -63,9 +73,26 @@ class CallRecord:
 class CallStore:
     """Reads and writes call hashes; the only owner of the call key."""
 
-    def __init__(self, redis: Redis):
+    def __init__(self, redis: Redis, *, sealer: Sealer | None = None):
         self.redis = redis
         self._advance = redis.register_script(_ADVANCE_STATUS)
+        self._sealer = sealer
+
+    @property
+    def sealer(self) -> Sealer:
+        """What seals callers' numbers and words: the given sealer, else the process's."""
+        return self._sealer or sealing.current()
+
+    def _stored(self, call_sid: str, name: str, value: str) -> str:
+        """A field's value as Redis keeps it: sealed to its call and field when it is private."""
+        if name not in SEALED_FIELDS:
+            return value
+        return self.sealer.seal(value, f"call:{call_sid}:{name}")
+
+    def _read(self, call_sid: str, data: dict[str, str], name: str) -> str:
+        """A field's value as it was written (sealed ones opened, older plain ones as they are)."""
+        value = data.get(name, "")
+        return self.sealer.open(value, f"call:{call_sid}:{name}") if value else ""
 
     def start(self, call_sid: str, caller: str, *, pipeline=None) -> bool:
         """Record a new incoming call once; return False when it was already known."""
@@ -73,7 +100,7 @@ class CallStore:
         created = self.redis.hsetnx(key, "started_at", f"{time.time():.3f}")
         if created:
             target = pipeline if pipeline is not None else self.redis.pipeline()
-            target.hset(key, mapping={"caller": caller})
+            target.hset(key, mapping={"caller": self._stored(call_sid, "caller", caller)})
             target.expire(key, CALL_TTL_S)
             events.append(self.redis, "incoming", pipeline=target, call=call_sid)
             if pipeline is None:
@@ -83,7 +110,10 @@ class CallStore:
     def update(self, call_sid: str, *, pipeline=None, **fields: str) -> None:
         """Set facts learned about the call (language, area, summary, speech...)."""
         target = pipeline if pipeline is not None else self.redis
-        target.hset(keys.call(call_sid), mapping={k: v for k, v in fields.items() if v is not None})
+        target.hset(
+            keys.call(call_sid),
+            mapping={k: self._stored(call_sid, k, v) for k, v in fields.items() if v is not None},
+        )
 
     def advance_status(self, call_sid: str, status: str) -> bool:
         """Move the call's status forward; repeated or out-of-order callbacks change nothing."""
@@ -105,12 +135,12 @@ class CallStore:
         data = {name.decode(): value.decode() for name, value in raw.items()}
         return CallRecord(
             call_sid=call_sid,
-            caller=data.get("caller", ""),
+            caller=self._read(call_sid, data, "caller"),
             language=data.get("language", ""),
             area=data.get("area", ""),
             status=data.get("status", ""),
-            summary=data.get("summary", ""),
-            speech=data.get("speech", ""),
+            summary=self._read(call_sid, data, "summary"),
+            speech=self._read(call_sid, data, "speech"),
             crisis_trigger=data.get("crisis_trigger", ""),
             leave_intent=data.get("leave_intent", ""),
             agent_leg=data.get("agent_leg", ""),

@@ -3,6 +3,8 @@
 One hash per call (opened once, whatever the number of repeated webhooks), an index of every
 follow-up and one of the open ones. The caller's number is kept only while the callback is
 owed: closing a follow-up drops it and keeps the masked number, and a closed follow-up expires.
+While it is kept the number is sealed (`queues.sealing`); a plain one from an older version is
+read as it is. The supervisor's closing note says what was done, and the audit log keeps it too.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Any
 
 from redis import Redis
 
-from queues import events, keys
+from queues import events, keys, sealing
+from queues.sealing import Sealer
 from routing.privacy import mask_number
 
 # A closed follow-up stays listed this long (for the supervisors' record), then expires.
@@ -76,9 +79,15 @@ class UnknownFollowUp(Exception):
 class FollowUps:
     """Opens, lists and closes follow-ups; the only owner of the follow-up keys."""
 
-    def __init__(self, redis: Redis):
+    def __init__(self, redis: Redis, *, sealer: Sealer | None = None):
         self.redis = redis
         self._close = redis.register_script(_CLOSE)
+        self._sealer = sealer
+
+    @property
+    def sealer(self) -> Sealer:
+        """What seals the number: the given sealer, else the process's."""
+        return self._sealer or sealing.current()
 
     def open(
         self,
@@ -101,7 +110,7 @@ class FollowUps:
                 "area": area,
                 "language": language,
                 "agent": agent,
-                "caller": caller,
+                "caller": self.sealer.seal(caller, f"followup:{call_sid}:caller"),
                 "masked": mask_number(caller),
             },
         )
@@ -123,7 +132,7 @@ class FollowUps:
     def get(self, call_sid: str) -> FollowUp | None:
         """Return a call's follow-up, or None."""
         raw = self.redis.hgetall(keys.followup(call_sid))
-        return _follow_up(call_sid, raw) if raw else None
+        return _follow_up(call_sid, raw, self.sealer) if raw else None
 
     def newest(self, *, limit: int = 100, include_closed: bool = False) -> list[FollowUp]:
         """Follow-ups newest first: the open ones, or every one still kept."""
@@ -135,7 +144,7 @@ class FollowUps:
         found, gone = [], []
         for call_sid, raw in zip(calls, pipe.execute(), strict=True):
             if raw:
-                found.append(_follow_up(call_sid, raw))
+                found.append(_follow_up(call_sid, raw, self.sealer))
             else:
                 gone.append(call_sid)
         if gone:
@@ -160,8 +169,8 @@ class FollowUps:
         return answer == 1
 
 
-def _follow_up(call_sid: str, raw: dict[bytes, bytes]) -> FollowUp:
-    """Build a follow-up from its hash."""
+def _follow_up(call_sid: str, raw: dict[bytes, bytes], sealer: Sealer) -> FollowUp:
+    """Build a follow-up from its hash, its number opened."""
     data = {name.decode(): value.decode() for name, value in raw.items()}
     return FollowUp(
         call_sid=call_sid,
@@ -169,7 +178,7 @@ def _follow_up(call_sid: str, raw: dict[bytes, bytes]) -> FollowUp:
         area=data.get("area", ""),
         language=data.get("language", ""),
         agent=data.get("agent", ""),
-        caller=data.get("caller", ""),
+        caller=sealer.open(data.get("caller", ""), f"followup:{call_sid}:caller"),
         caller_masked=data.get("masked", ""),
         closed_at=float(data["closed_at"]) if "closed_at" in data else None,
         closed_by=data.get("closed_by", ""),

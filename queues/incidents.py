@@ -4,6 +4,9 @@ Step kinds: opened and retriggered (trigger, language, said, by), rung (target, 
 line or supervisor), picked_up and declined (a rung person's answer to the whisper), answered
 (who took the call), no_answer (status), rollover (to the next target), escalated (an agent
 brought in a supervisor or a crisis line), paged (a supervisor's SMS), note, closed (outcome).
+
+What the caller said and the notes are sealed in the stream (`queues.sealing`) and opened when
+read; steps written by an older version, plain, read as they are (steps are never rewritten).
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ from typing import Any
 
 from redis import Redis
 
-from queues import events, keys
+from queues import events, keys, sealing
+from queues.sealing import Sealer
 from routing.spreadsheet import SafeDictWriter
 
 # Incidents are kept for supervisors' review and reports; a year covers the audit cycle.
 INCIDENT_TTL_S = 366 * 24 * 3600
+# Step fields holding a caller's words (or a note about them): sealed in the stream.
+SEALED_FIELDS = frozenset({"said", "note"})
 
 
 @dataclass
@@ -84,8 +90,14 @@ class Incident:
 class IncidentLog:
     """Writes and reads incidents; the only owner of the incident keys."""
 
-    def __init__(self, redis: Redis):
+    def __init__(self, redis: Redis, *, sealer: Sealer | None = None):
         self.redis = redis
+        self._sealer = sealer
+
+    @property
+    def sealer(self) -> Sealer:
+        """What seals callers' words in steps: the given sealer, else the process's."""
+        return self._sealer or sealing.current()
 
     def open(
         self,
@@ -111,7 +123,11 @@ class IncidentLog:
         at = time.time() if now is None else now
         entry = {"kind": kind, "at": f"{at:.3f}"}
         entry.update(
-            {name: str(value) for name, value in fields.items() if value not in (None, "")}
+            {
+                name: self._stored(call_sid, name, str(value))
+                for name, value in fields.items()
+                if value not in (None, "")
+            }
         )
         pipe = self.redis.pipeline()
         pipe.xadd(keys.incident(call_sid), entry)
@@ -131,8 +147,23 @@ class IncidentLog:
         if opened_at is None:
             return None
         rows = self.redis.xrange(keys.incident(call_sid))
-        steps = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in rows]
+        steps = [
+            {k.decode(): self._read(call_sid, k.decode(), v.decode()) for k, v in fields.items()}
+            for _, fields in rows
+        ]
         return Incident(call_sid, opened_at, steps)
+
+    def _stored(self, call_sid: str, name: str, value: str) -> str:
+        """A step field as the stream keeps it: sealed to its incident when it holds words."""
+        if name not in SEALED_FIELDS:
+            return value
+        return self.sealer.seal(value, f"incident:{call_sid}:{name}")
+
+    def _read(self, call_sid: str, name: str, value: str) -> str:
+        """A step field as it was written: sealed words opened, everything else as stored."""
+        if name not in SEALED_FIELDS:
+            return value
+        return self.sealer.open(value, f"incident:{call_sid}:{name}")
 
     def between(self, start: float, end: float) -> list[Incident]:
         """Every incident opened in [start, end), oldest first."""

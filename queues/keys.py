@@ -121,7 +121,7 @@ def leg_check_hold() -> str:
 
 
 def returning_caller(caller_digest: str) -> str:
-    """Marker (with a time to live) that a caller hung up while waiting; the number is hashed."""
+    """Marker (with a time to live) that a caller hung up while waiting, by keyed digest."""
     return f"{PREFIX}:returning:{caller_digest}"
 
 
@@ -278,7 +278,7 @@ def carrier_failures() -> str:
 
 
 def blocklist() -> str:
-    """Set of the digests of caller numbers supervisors blocked for abuse."""
+    """Set of the keyed digests of caller numbers supervisors blocked for abuse."""
     return f"{PREFIX}:blocklist"
 
 
@@ -290,6 +290,11 @@ def blocklist_entries() -> str:
 def closure() -> str:
     """The emergency closure in force (JSON: message per language, end, who set it), if any."""
     return f"{PREFIX}:closure"
+
+
+def sealing_check() -> str:
+    """A marker sealed under the hotline's secret: it does not open after the secret changed."""
+    return f"{PREFIX}:sealing-check"
 
 
 def agent_line_failures(subject: str) -> str:

@@ -6,13 +6,13 @@ for a callback, goes back to exactly the place they had.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from redis import Redis
 
-from queues import events, keys
+from queues import events, keys, sealing
 from queues.script import RoutingScript
+from queues.sealing import Sealer
 from routing.matching import RoutingPolicy, priority_class, priority_score
 from routing.numbers import is_withheld
 from routing.privacy import mask_number
@@ -52,30 +52,42 @@ class Departure:
     agent: str = ""
 
 
-def caller_digest(number: str) -> str:
-    """A stable digest of a caller's number, so Redis never holds it in a key."""
-    return hashlib.sha256(number.encode()).hexdigest()[:24]
-
-
-def _returning_key(caller: str | None) -> str:
-    """The returning-caller key of a number; none for a withheld one, shared by strangers."""
-    if not caller or is_withheld(caller):
-        return ""
-    return keys.returning_caller(caller_digest(caller))
-
-
 class WaitingRoom:
     """Reads and writes queued calls; the only owner of the waiting and queued-call keys."""
 
-    def __init__(self, redis: Redis, policy: RoutingPolicy, *, script: RoutingScript | None = None):
+    def __init__(
+        self,
+        redis: Redis,
+        policy: RoutingPolicy,
+        *,
+        script: RoutingScript | None = None,
+        sealer: Sealer | None = None,
+    ):
         self.redis = redis
         self.policy = policy
         self.script = script or RoutingScript(redis, policy)
+        self._sealer = sealer
+
+    @property
+    def sealer(self) -> Sealer:
+        """Digests and sealing of callers' numbers: the given sealer, else the process's."""
+        return self._sealer or sealing.current()
 
     def is_returning(self, caller: str | None) -> bool:
         """Tell whether a caller hung up while waiting within the returning window."""
-        key = _returning_key(caller)
+        key = self._returning_key(caller)
         return bool(key) and bool(self.redis.exists(key))
+
+    def _returning_key(self, caller: str | None) -> str:
+        """The returning-caller key of a number; none for a withheld one, shared by strangers."""
+        if not caller or is_withheld(caller):
+            return ""
+        # A keyed digest: the marker says who hung up without saying their number.
+        return keys.returning_caller(self.sealer.digest(caller))
+
+    def _sealed_number(self, call_sid: str, number: str) -> str:
+        """A number to call back as the queued-call hash keeps it: sealed to that call."""
+        return self.sealer.seal(number, f"queued:{call_sid}:callback_number")
 
     def enqueue(
         self,
@@ -115,8 +127,8 @@ class WaitingRoom:
             "1" if heavy else "0",
             # A callback is one from its first step (see the script's enqueue): a match landing
             # right after can never take it for a live call.
-            callback_number or "",
-            _returning_key(caller),
+            self._sealed_number(call_sid, callback_number) if callback_number else "",
+            self._returning_key(caller),
             repr(arrival + widen) if widen is not None else "",
             repr(now + LEG_CHECK_AFTER_S),
         )
@@ -216,7 +228,9 @@ class WaitingRoom:
         if is_withheld(number):
             # Nobody can be dialled at a withheld number: the caller keys one instead.
             return False
-        answer = self.script.run("to_callback", now, call_sid, number)
+        answer = self.script.run(
+            "to_callback", now, call_sid, self._sealed_number(call_sid, number)
+        )
         if answer[0] != "callback":
             return False
         self._callback_event(call_sid, number, now)
@@ -235,5 +249,7 @@ class WaitingRoom:
     def callback_number(self, call_sid: str) -> str | None:
         """The number to dial back for a callback, or None (never a withheld one)."""
         value = self.redis.hget(keys.queued_call(call_sid), "callback_number")
-        number = value.decode() if value else None
-        return None if number is None or is_withheld(number) else number
+        if not value:
+            return None
+        number = self.sealer.open(value.decode(), f"queued:{call_sid}:callback_number")
+        return None if not number or is_withheld(number) else number

@@ -11,7 +11,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis as redis_lib
 
+from queues import sealing
 from queues.embedded import EmbeddedRedis, _alive
+from queues.sealing import Sealer
 from telephony.demo import DEMO_AUTH_TOKEN
 from telephony.signature import SIGNATURE_HEADER, sign
 
@@ -20,6 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 OPEN_TIME = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
 # Sunday 2026-12-06 12:00 in Shanghai: the day areas are closed.
 CLOSED_TIME = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)
+# The hotline secret of test apps and of the hotlines the e2e tests serve.
+TEST_SECRET = "test-secret"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -59,6 +63,15 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         assert pid is not None and not _alive(pid), "embedded redis-server left running"
 
 
+@pytest.fixture(autouse=True)
+def sealer() -> Iterator[Sealer]:
+    """The process's sealer, as a hotline installs it at start-up, under the tests' secret."""
+    installed = Sealer(TEST_SECRET)
+    sealing.install(installed)
+    yield installed
+    sealing.install(None)
+
+
 @pytest.fixture
 def redis(redis_url: str) -> Iterator[redis_lib.Redis]:
     """A client on a flushed database, so each test starts clean."""
@@ -92,7 +105,7 @@ def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPat
         if name.startswith(("TWILIO_", "HOTLINE_")) or name in ("PUBLIC_BASE_URL",):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOTLINE_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("HOTLINE_SECRET_KEY", "test-secret")
+    monkeypatch.setenv("HOTLINE_SECRET_KEY", TEST_SECRET)
     return monkeypatch
 
 

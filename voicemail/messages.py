@@ -11,7 +11,9 @@ A message is keyed by Twilio's RecordingSid and moves through these states:
 
 `stored` means the encrypted copy is on disk and verified while Twilio's copy still exists;
 the `remote_deleted_at` field records the one delete at Twilio. The caller's number is stored
-here (a callback needs it) and nowhere else: events and logs only ever carry it masked.
+here (a callback needs it) and nowhere else: events and logs only ever carry it masked. The
+number and the intake summary are sealed (`queues.sealing`), the transcript is sealed by the
+vault; a plain number or summary from an older version is read as it is.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from datetime import datetime
 
 from redis import Redis
 
-from queues import keys
+from queues import keys, sealing
+from queues.sealing import Sealer
 from voicemail.audio import Measures
 from voicemail.source import RetryableError
 from voicemail.triage import TriageDecision
@@ -36,6 +39,8 @@ MISSING = "missing"
 REFUSED = "refused"
 # States after which processing has nothing left to do.
 FINAL_STATES = frozenset({READY, EMPTY, CORRUPT, MISSING, REFUSED})
+# Fields holding the caller's number or words: sealed in Redis, opened when read.
+SEALED_FIELDS = ("caller", "summary")
 
 # Writes a message's fields only while the caller still holds the claim on it: a worker whose
 # claim ran out (it hung past the claim time) must not overwrite the one that took over.
@@ -109,15 +114,19 @@ def _number(value: str | None) -> float | None:
     return float(value) if value else None
 
 
-def _message(recording_sid: str, data: dict[str, str]) -> Message:
-    """Build a Message from a decoded hash."""
+def _message(recording_sid: str, data: dict[str, str], sealer: Sealer) -> Message:
+    """Build a Message from a decoded hash, its number and summary opened."""
+    opened = {
+        name: sealer.open(data.get(name, ""), f"voicemail:{recording_sid}:{name}")
+        for name in SEALED_FIELDS
+    }
     return Message(
         recording_sid=recording_sid,
         call_sid=data.get("call_sid", ""),
-        caller=data.get("caller", ""),
+        caller=opened["caller"],
         area=data.get("area", ""),
         language=data.get("language", ""),
-        summary=data.get("summary", ""),
+        summary=opened["summary"],
         recording_url=data.get("recording_url", ""),
         state=data.get("state", RECEIVED),
         created_at=float(data.get("created_at", "0")),
@@ -150,12 +159,18 @@ def stamp(now: datetime) -> str:
 class MessageStore:
     """Reads and writes voicemail message hashes, their index and their processing claims."""
 
-    def __init__(self, redis: Redis):
+    def __init__(self, redis: Redis, *, sealer: Sealer | None = None):
         self.redis = redis
+        self._sealer = sealer
         self._write_if_claimed = redis.register_script(_WRITE_IF_CLAIMED)
         self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
         self._register = redis.register_script(_REGISTER)
+
+    @property
+    def sealer(self) -> Sealer:
+        """What seals the number and summary: the given sealer, else the process's."""
+        return self._sealer or sealing.current()
 
     def register(
         self,
@@ -181,7 +196,7 @@ class MessageStore:
             "twilio_duration_s": duration_s,
         }
         args: list[str] = [recording_sid, stamp(now), f"{now.timestamp():.3f}"]
-        for name, value in fields.items():
+        for name, value in self._sealed(recording_sid, fields).items():
             if value:
                 args += [name, value]
         created = self._register(
@@ -195,12 +210,12 @@ class MessageStore:
         if not raw:
             return None
         data = {name.decode(): value.decode() for name, value in raw.items()}
-        return _message(recording_sid, data)
+        return _message(recording_sid, data, self.sealer)
 
     def update(self, recording_sid: str, owner: str, fields: dict[str, str]) -> None:
         """Write fields of a message this worker has claimed; raise ClaimLost otherwise."""
         args: list[str] = [owner]
-        for name, value in fields.items():
+        for name, value in self._sealed(recording_sid, fields).items():
             args += [name, value]
         written = self._write_if_claimed(
             keys=[keys.voicemail_message(recording_sid), keys.voicemail_claim(recording_sid)],
@@ -212,7 +227,20 @@ class MessageStore:
     def set_fields(self, recording_sid: str, fields: dict[str, str], *, pipeline=None) -> None:
         """Write fields of a known message outside processing (transcripts, inbox actions)."""
         target = pipeline if pipeline is not None else self.redis
-        target.hset(keys.voicemail_message(recording_sid), mapping=fields)
+        target.hset(
+            keys.voicemail_message(recording_sid), mapping=self._sealed(recording_sid, fields)
+        )
+
+    def _sealed(self, recording_sid: str, fields: dict[str, str]) -> dict[str, str]:
+        """Fields as Redis keeps them: the number and summary sealed to their message."""
+        return {
+            name: (
+                self.sealer.seal(value, f"voicemail:{recording_sid}:{name}")
+                if name in SEALED_FIELDS
+                else value
+            )
+            for name, value in fields.items()
+        }
 
     def claim(self, recording_sid: str, owner: str, ttl_s: float) -> bool:
         """Claim a message for processing; True when this owner holds the claim."""

@@ -22,6 +22,7 @@ import yaml
 
 from queues.embedded import _alive
 from telephony.demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
+from tests.conftest import TEST_SECRET
 
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_DEADLINE_S = 60.0
@@ -185,7 +186,8 @@ def serving(
     env.update(
         HOTLINE_CONFIG=str(config_path),
         HOTLINE_VAR_DIR=str(home / "var"),
-        HOTLINE_SECRET_KEY="e2e-secret",
+        # The tests' own sealer opens what the hotline sealed in Redis.
+        HOTLINE_SECRET_KEY=TEST_SECRET,
         HOTLINE_DEMO_ROSTER=str(roster_path),
         CARRIER_TIME_SCALE=time_scale,
         PYTHONPATH=str(REPO),

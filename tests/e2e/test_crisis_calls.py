@@ -18,12 +18,14 @@ from ivr.crisis_bench import (
     LINE_EN,
     LINE_FALLBACK,
     LINE_ZH,
+    SECRET_KEY,
     CrisisRig,
     poll,
     timing,
 )
 from queues.embedded import _alive
 from queues.incidents import IncidentLog
+from queues.sealing import Sealer
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +48,8 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrisisRig]:
 def incident(rig: CrisisRig, call_sid: str) -> dict[str, Any]:
     """The incident's summary, once the call's last step has been written."""
     with rig.client() as redis:
-        log = IncidentLog(redis)
+        # The words are sealed under the rig's secret.
+        log = IncidentLog(redis, sealer=Sealer(SECRET_KEY))
         found = poll(
             lambda: (i := log.get(call_sid)) and i.summary()["outcome"] != "open" and i,
             10,
