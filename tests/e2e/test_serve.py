@@ -184,6 +184,14 @@ def worker_pids(redis_url: str) -> set[int]:
         client.close()
 
 
+def scheduler_lock_owner(redis_url: str) -> bytes | None:
+    """Which RQ scheduler holds the default queue's scheduling lock."""
+    from rq.scheduler import RQScheduler
+
+    with redis_lib.Redis.from_url(redis_url, socket_timeout=2) as client:
+        return client.get(RQScheduler.get_locking_key("default"))
+
+
 def carrier_answers(url: str) -> bool:
     """Whether the carrier answers its health check."""
     try:
@@ -260,6 +268,8 @@ def test_each_part_killed_comes_back_and_the_next_call_reaches_an_agent(tmp_path
         for name, answering in answers.items():
             before = hotline.state()
             old = before["redis"] if name == "redis" else before["children"][name]
+            scheduler = scheduler_lock_owner(hotline.redis_url)
+            assert scheduler is not None
             os.kill(old, signal.SIGKILL)
 
             def back(name=name, old=old, answering=answering):
@@ -272,6 +282,16 @@ def test_each_part_killed_comes_back_and_the_next_call_reaches_an_agent(tmp_path
             # The embedded Redis comes back on the same socket, so REDIS_URL stays valid.
             assert state["redis_url"] == before["redis_url"] == hotline.redis_url
             assert f"{name} exited with" in hotline.log()
+            if name == "worker":
+                # The new worker's scheduler takes over now, not when the dead one's lock would
+                # have run out (a minute) and the new worker tried again (ten minutes).
+                poll(
+                    lambda old=scheduler: (
+                        scheduler_lock_owner(hotline.redis_url) not in (None, old)
+                    ),
+                    STARTUP_DEADLINE_S / 2,
+                    "the new worker's scheduler",
+                )
             if name == "redis":
                 # Its worker is started again on the fresh server, and registers there.
                 def fresh_worker(old=before["children"]["worker"]) -> bool:
