@@ -11,6 +11,7 @@ sweep and the voicemail jobs' idempotence repair what the job left half-done.
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable
 
 from redis import Redis
@@ -23,6 +24,12 @@ from routing.privacy import mask_text
 
 # Most urgent first: a worker always takes a crisis alert before anything else.
 QUEUE_NAMES = ("crisis", "dispatch", "voicemail", "default")
+# The worker's registration lifetime. An idle worker wakes every this less 15 s to heartbeat,
+# and it is then that it sees its scheduler has died: RQ's 420 s would leave it dead minutes.
+WORKER_TTL_S = 20
+# How often a worker whose scheduler died tries to start it again (another worker's scheduler
+# may hold the locks meanwhile, Redis may still be away).
+SCHEDULER_RETRY_S = 5.0
 
 
 def queues(redis: Redis) -> list[Queue]:
@@ -31,7 +38,26 @@ def queues(redis: Redis) -> list[Queue]:
 
 
 class HotlineWorker(SimpleWorker):
-    """RQ's in-process worker, keeping a failed job's traceback with phone numbers masked."""
+    """RQ's in-process worker, keeping a failed job's traceback with phone numbers masked, and
+    starting its scheduler again when it died (RQ's scheduler process ends on a lost Redis
+    connection, and RQ looks for it only in its ten-minute maintenance: sweeps, retries and
+    callbacks would stop that long after every Redis restart)."""
+
+    _next_scheduler_try = 0.0
+
+    @property
+    def should_run_maintenance_tasks(self) -> bool:
+        """RQ's maintenance, and at once (every few seconds) while the scheduler is dead."""
+        return super().should_run_maintenance_tasks or self._scheduler_died()
+
+    def _scheduler_died(self) -> bool:
+        """Whether this worker's scheduler process has ended and is due another start."""
+        process = self.scheduler._process if self.scheduler is not None else None
+        if process is None or process.is_alive() or time.monotonic() < self._next_scheduler_try:
+            return False
+        self._next_scheduler_try = time.monotonic() + SCHEDULER_RETRY_S
+        self.log.warning("Worker %s: its scheduler has stopped; starting it again", self.name)
+        return True
 
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", **more):
         """Record a failure as RQ does, with the numbers in its traceback masked.
@@ -47,7 +73,7 @@ class HotlineWorker(SimpleWorker):
 def run(redis_url: str, *, burst: bool = False) -> bool:
     """Run a worker with the scheduler until stopped (or until the queues are empty in burst)."""
     redis = Redis.from_url(redis_url)
-    worker = HotlineWorker(queues(redis), connection=redis)
+    worker = HotlineWorker(queues(redis), connection=redis, worker_ttl=WORKER_TTL_S)
     return worker.work(with_scheduler=True, burst=burst)
 
 
