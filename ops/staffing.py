@@ -14,8 +14,6 @@ import re
 from dataclasses import replace
 from typing import Any
 
-import yaml
-
 from ops import context
 from ops.errors import Conflict, Invalid, NotFound
 from queues import keys, rostering
@@ -37,6 +35,7 @@ from routing.roster import (
     overlaps,
     parse_roster,
 )
+from routing.yamldoc import dump_yaml
 
 FORMATS = ("yaml", "csv")
 _SHIFT_ID = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)-(\d{4})-(\d{4})$")
@@ -249,7 +248,7 @@ def remove_agent(actor: str, agent_id: str) -> None:
 
 def _checked_agent(document: dict[str, Any]) -> Agent:
     """Check one agent's fields as a roster file would be checked; Invalid names the field."""
-    text = yaml.safe_dump({"agents": [document]}, allow_unicode=True)
+    text = dump_yaml({"agents": [document]})
     try:
         return _parse(text, "agent").agents[0]
     except ProblemsError as error:

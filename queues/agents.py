@@ -35,6 +35,7 @@ from routing.roster import (
     next_shift_change,
     on_shift,
 )
+from routing.yamldoc import dump_yaml
 
 PRESENCES = ("available", "on_break", "offline")
 # Shift changes handled per sweep; more wait for the next one.
@@ -342,7 +343,7 @@ def _hash_plain_pins(text: str) -> tuple[str, dict[str, tuple[str, str]]]:
             for name, value in entry.items()
             if name != "pin" or hashed
         }
-    dumped = yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
+    dumped = dump_yaml(document)
     return dumped, pins
 
 

@@ -27,13 +27,12 @@ from typing import Any, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-import yaml
 
 from routing.hours import DAY_IDS, MINUTES_PER_DAY, format_clock, parse_range
 from routing.pins import PIN_METHOD, PLAIN_PIN, hash_pin, is_pin_hash
 from routing.problems import Problem, ProblemsError
 from routing.spreadsheet import SafeDictWriter, read_cell
-from routing.yamldoc import Limits, read_yaml
+from routing.yamldoc import Limits, dump_yaml, read_yaml
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 LEVELS = (1, 2, 3)
@@ -934,7 +933,7 @@ def export_roster(roster: Roster) -> str:
         document["supervisors"] = [
             supervisor_document(supervisor, roster.timezone) for supervisor in roster.supervisors
         ]
-    return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
+    return dump_yaml(document)
 
 
 def export_roster_csv(roster: Roster) -> str:

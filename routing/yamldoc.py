@@ -253,3 +253,16 @@ class _Scan:
                 line,
             )
             self.stopped = True
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """A dumper that writes shared values out in full: rosters refuse anchors and aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        """Never write an anchor or alias, however often a value is shared."""
+        return True
+
+
+def dump_yaml(data: Any, *, width: int = 100) -> str:
+    """YAML without anchors or aliases (a roster file refuses them), keys in their order."""
+    return yaml.dump(data, Dumper=_PlainDumper, allow_unicode=True, sort_keys=False, width=width)

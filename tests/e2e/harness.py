@@ -21,6 +21,7 @@ import requests
 import yaml
 
 from queues.embedded import _alive
+from routing.yamldoc import dump_yaml
 from telephony.demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
 from tests.conftest import TEST_SECRET
 
@@ -86,7 +87,8 @@ def shipped_config() -> dict[str, Any]:
 
 def write_yaml(path: Path, data: Any) -> Path:
     """Write data as YAML and return the path."""
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    # No anchors or aliases: a roster file refuses them, and tests share shift lists.
+    path.write_text(dump_yaml(data), encoding="utf-8")
     return path
 
 

@@ -94,3 +94,21 @@ def _problems(text: str):
 
 def _line_of(text: str, needle: str) -> int:
     return next(number for number, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_a_roster_written_with_shared_values_reads_back_without_aliases():
+    from routing.roster import parse_roster
+    from routing.yamldoc import dump_yaml
+
+    shifts = [{"days": "daily", "hours": "00:00-24:00"}]
+    agent = {"phone": "+8613900000201", "languages": ["zh"], "skills": {"general": 1}}
+    document = {
+        "agents": [
+            {"id": "a1", "name": "A1", **agent, "shifts": shifts},
+            {"id": "a2", "name": "A2", **agent, "phone": "+8613900000202", "shifts": shifts},
+        ]
+    }
+    text = dump_yaml(document)
+    assert "&" not in text and "*" not in text
+    roster = parse_roster(text, source="r.yaml", area_ids=["general"], languages=["zh"])
+    assert [a.id for a in roster.agents] == ["a1", "a2"]
