@@ -350,6 +350,17 @@ def start_serve(home: Path, port: int, *options: str, **extra_env: str) -> subpr
         )
 
 
+def stop_serve(process: subprocess.Popen) -> None:
+    """Stop a serve as Ctrl-C does, so that it stops its children; kill it only if it hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def running_state(home: Path) -> dict | None:
     """Serve's state once it lists its web server, worker and Redis."""
     try:
@@ -488,8 +499,7 @@ def test_a_part_that_keeps_crashing_is_restarted_loudly_and_ctrl_c_stops_during_
         assert log.read_text().count("hotline carrier:") == attempts, log.read_text()
         assert BANNER not in log.read_text()
     finally:
-        process.kill()
-        process.wait()
+        stop_serve(process)
     for pid in serve_pids(state):
         poll(lambda pid=pid: not _alive(pid), 10, f"process {pid} to stop")
     assert not (home / "var" / "serve.json").exists()
@@ -504,8 +514,7 @@ def test_serve_gives_up_with_one_line_when_a_part_never_answers(tmp_path):
         state = poll(lambda: running_state(home), STARTUP_DEADLINE_S, "serve to start its parts")
         assert process.wait(timeout=STARTUP_DEADLINE_S) != 0
     finally:
-        process.kill()
-        process.wait()
+        stop_serve(process)
     output = (home / "serve.log").read_text()
     assert BANNER not in output
     lines = [line for line in output.splitlines() if "did not come up" in line]
