@@ -10,11 +10,13 @@ sweep and the voicemail jobs' idempotence repair what the job left half-done.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker, Worker
 from rq.exceptions import SchedulerNotFound
 from rq.scheduler import RQScheduler
@@ -47,16 +49,28 @@ class HotlineWorker(SimpleWorker):
 
     @property
     def should_run_maintenance_tasks(self) -> bool:
-        """RQ's maintenance, and at once (every few seconds) while the scheduler is dead."""
-        return super().should_run_maintenance_tasks or self._scheduler_died()
+        """RQ's maintenance, and at once (every few seconds) while no scheduler runs."""
+        return super().should_run_maintenance_tasks or self._scheduler_due()
 
-    def _scheduler_died(self) -> bool:
-        """Whether this worker's scheduler process has ended and is due another start."""
-        process = self.scheduler._process if self.scheduler is not None else None
-        if process is None or process.is_alive() or time.monotonic() < self._next_scheduler_try:
+    def _scheduler_due(self) -> bool:
+        """Whether this worker should start its scheduler: it died, or it never started because
+        the locks were held by a scheduler that has since died or let them go."""
+        if self.scheduler is None or time.monotonic() < self._next_scheduler_try:
+            return False
+        process = self.scheduler._process
+        if process is not None and process.is_alive():
             return False
         self._next_scheduler_try = time.monotonic() + SCHEDULER_RETRY_S
-        self.log.warning("Worker %s: its scheduler has stopped; starting it again", self.name)
+        try:
+            # A scheduler killed on this host holds its locks a minute more: free them now.
+            release_dead_schedulers(self.connection, _alive)
+            locks = [RQScheduler.get_locking_key(name) for name in QUEUE_NAMES]
+            if process is None and all(self.connection.get(key) for key in locks):
+                return False  # another worker's scheduler runs
+        except RedisError:
+            # Redis is away again: the worker's own loop waits for it; look next time.
+            return False
+        self.log.warning("Worker %s: no scheduler running; starting one", self.name)
         return True
 
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", **more):
@@ -104,3 +118,14 @@ def release_dead_schedulers(redis: Redis, alive: Callable[[int], bool]) -> list[
         if release_lock(redis, key, owner.decode()):
             freed.append(name)
     return freed
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

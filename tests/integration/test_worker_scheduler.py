@@ -5,6 +5,7 @@ worker starts it again within seconds of Redis answering."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -45,26 +46,39 @@ def server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
     assert pid is None or not _alive(pid), "embedded redis-server left running"
 
 
-@pytest.fixture
-def worker(server: EmbeddedRedis) -> Iterator[subprocess.Popen]:
-    """The hotline's worker, with its scheduler, on that Redis."""
+def start_worker(url: str) -> subprocess.Popen:
+    """Start the hotline's worker, with its scheduler, and wait until it has registered."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("REDIS_")}
     env["PYTHONPATH"] = str(REPO)
     process = subprocess.Popen(
-        [sys.executable, "-c", f"from queues.worker import run; run({server.url!r})"],
+        [sys.executable, "-c", f"from queues.worker import run; run({url!r})"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    client = redis_lib.Redis.from_url(url)
     try:
-        client = redis_lib.Redis.from_url(server.url)
         poll(lambda: process.pid in registered_pids(client), START_DEADLINE_S, "the worker")
-        yield process
-    finally:
-        # The worker and its scheduler process, which shares its session.
+    except AssertionError:
+        kill(process)
+        raise
+    return process
+
+
+def kill(process: subprocess.Popen) -> None:
+    """Kill a worker outright with its scheduler process, which shares its session."""
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
+    process.wait(10)
+
+
+@pytest.fixture
+def worker(server: EmbeddedRedis) -> Iterator[subprocess.Popen]:
+    """The hotline's worker on that Redis."""
+    process = start_worker(server.url)
+    yield process
+    kill(process)
 
 
 def scheduled_job_runs(url: str) -> Job:
@@ -89,3 +103,15 @@ def test_scheduled_jobs_run_again_soon_after_redis_restarts(server, worker) -> N
     # RQ's scheduler died with the connection; the worker itself reconnects and carries on.
     scheduled_job_runs(server.url)
     assert worker.poll() is None
+
+
+def test_a_worker_started_after_one_was_killed_schedules_at_once(server, worker) -> None:
+    scheduled_job_runs(server.url)
+    # Killed outright, as a crash or the OOM killer would: its scheduler's locks stay behind,
+    # held by a process that no longer exists, and nobody frees them for the next worker.
+    kill(worker)
+    after = start_worker(server.url)
+    try:
+        scheduled_job_runs(server.url)
+    finally:
+        kill(after)
