@@ -75,8 +75,6 @@ class Child:
     # Crashes in a row, each without a stable minute before it.
     crashes: int = 0
     restart_at: float | None = None
-    # Asked to stop so that it starts again at once (not a crash): when it must kill instead.
-    cycle_kill_at: float | None = None
     # The alarm while it keeps crashing, and whether it is recorded as a standing condition.
     alarm: str = ""
     alarmed: bool = False
@@ -108,7 +106,6 @@ class Supervisor:
         self._env: dict[str, str] = {}
         self._redis_url = ""
         self._redis: redis_lib.Redis | None = None
-        self._redis_lost_at = 0.0
         self._lock: IO[str] | None = None
         self._owns_state = False
         self._stopping = False
@@ -333,7 +330,6 @@ class Supervisor:
     def _launch(self, child: Child) -> None:
         """Start a child and watch for its exit."""
         child.restart_at = None
-        child.cycle_kill_at = None
         child.process = child.spawn()
         child.started_at = time.monotonic()
         if hasattr(os, "pidfd_open"):
@@ -372,8 +368,6 @@ class Supervisor:
             self._on_exit(child, now)
         elif child.process is None and child.restart_at is not None and child.restart_at <= now:
             self._restart(child)
-        elif child.cycle_kill_at is not None and child.cycle_kill_at <= now:
-            kill_group(child.process)
         elif child.alarm and child.process and now - child.started_at >= STABLE_AFTER_S:
             self._clear_alarm(child)
 
@@ -382,7 +376,8 @@ class Supervisor:
         now = time.monotonic()
         due = []
         for child in self.children.values():
-            due += [at for at in (child.restart_at, child.cycle_kill_at) if at is not None]
+            if child.restart_at is not None:
+                due.append(child.restart_at)
             if child.alarm and child.process is not None:
                 due.append(child.started_at + STABLE_AFTER_S)
         if not self.ready or not hasattr(os, "pidfd_open"):
@@ -397,18 +392,11 @@ class Supervisor:
                     os.read(self._wakeup[0], 512)
 
     def _on_exit(self, child: Child, now: float) -> None:
-        """Reap a child that exited, and restart it now (asked for) or after its backoff."""
+        """Reap a child that exited, and restart it after its backoff."""
         assert child.process is not None
         code = self._reap(child)
-        cycled = child.cycle_kill_at is not None
-        child.cycle_kill_at = None
         if self._stop_signal is not None:
             return
-        if cycled:
-            self._restart(child)
-            return
-        if child.name == "redis":
-            self._redis_lost_at = now
         ran = now - child.started_at
         child.crashes = 1 if ran >= STABLE_AFTER_S else child.crashes + 1
         delay = min(BACKOFF_FIRST_S * 2 ** (child.crashes - 1), BACKOFF_MAX_S)
@@ -463,31 +451,11 @@ class Supervisor:
         )
         self._write_state()
         if child.name == "redis":
-            self._on_redis_back()
-
-    def _on_redis_back(self) -> None:
-        """Restart the worker that lost Redis, and record alarms Redis was not there to take."""
-        worker = self.children.get("worker")
-        # RQ's scheduler process gives up when Redis goes away, and the worker would not start
-        # it again for ten minutes: a fresh worker starts a fresh scheduler. A worker started
-        # since (during the outage) meets the new Redis anyway.
-        if worker is not None and worker.started_at < self._redis_lost_at:
-            self._cycle(worker)
-        for child in self.children.values():
-            if child.alarm and not child.alarmed:
-                self._record_alarm(child)
-
-    def _cycle(self, child: Child) -> None:
-        """Ask a running child to stop so it starts again at once; kill it if it lingers."""
-        if child.process is None:
-            child.restart_at = time.monotonic()
-            return
-        print(
-            f"hotline serve: restarting {child.name} on the new Redis", file=sys.stderr, flush=True
-        )
-        child.cycle_kill_at = time.monotonic() + STOP_GRACE_S
-        with contextlib.suppress(ProcessLookupError):
-            child.process.send_signal(signal.SIGTERM)
+            # The web app and the worker reconnect on their next command (the worker starts its
+            # scheduler again itself); alarms Redis was not there to take are recorded now.
+            for other in self.children.values():
+                if other.alarm and not other.alarmed:
+                    self._record_alarm(other)
 
     def _free_dead_schedulers(self) -> None:
         """Free the scheduler locks a killed worker left, so the next one schedules at once."""

@@ -184,12 +184,17 @@ def worker_pids(redis_url: str) -> set[int]:
         client.close()
 
 
-def scheduler_lock_owner(redis_url: str) -> bytes | None:
-    """Which RQ scheduler holds the default queue's scheduling lock."""
+def scheduler_pid(redis_url: str) -> int | None:
+    """The pid of the RQ scheduler holding the default queue's scheduling lock, if any."""
+    from rq.exceptions import SchedulerNotFound
     from rq.scheduler import RQScheduler
 
     with redis_lib.Redis.from_url(redis_url, socket_timeout=2) as client:
-        return client.get(RQScheduler.get_locking_key("default"))
+        try:
+            owner = client.get(RQScheduler.get_locking_key("default"))
+            return RQScheduler.fetch(owner.decode(), client).pid if owner else None
+        except (redis_lib.RedisError, SchedulerNotFound):
+            return None
 
 
 def carrier_answers(url: str) -> bool:
@@ -268,8 +273,8 @@ def test_each_part_killed_comes_back_and_the_next_call_reaches_an_agent(tmp_path
         for name, answering in answers.items():
             before = hotline.state()
             old = before["redis"] if name == "redis" else before["children"][name]
-            scheduler = scheduler_lock_owner(hotline.redis_url)
-            assert scheduler is not None
+            scheduler = scheduler_pid(hotline.redis_url)
+            assert scheduler is not None and _alive(scheduler)
             os.kill(old, signal.SIGKILL)
 
             def back(name=name, old=old, answering=answering):
@@ -282,23 +287,17 @@ def test_each_part_killed_comes_back_and_the_next_call_reaches_an_agent(tmp_path
             # The embedded Redis comes back on the same socket, so REDIS_URL stays valid.
             assert state["redis_url"] == before["redis_url"] == hotline.redis_url
             assert f"{name} exited with" in hotline.log()
-            if name == "worker":
-                # The new worker's scheduler takes over now, not when the dead one's lock would
-                # have run out (a minute) and the new worker tried again (ten minutes).
-                poll(
-                    lambda old=scheduler: (
-                        scheduler_lock_owner(hotline.redis_url) not in (None, old)
-                    ),
-                    STARTUP_DEADLINE_S / 2,
-                    "the new worker's scheduler",
-                )
-            if name == "redis":
-                # Its worker is started again on the fresh server, and registers there.
-                def fresh_worker(old=before["children"]["worker"]) -> bool:
-                    worker = hotline.state()["children"].get("worker")
-                    return worker not in (None, old) and worker in worker_pids(hotline.redis_url)
 
-                poll(fresh_worker, STARTUP_DEADLINE_S, "a new worker on the restarted Redis")
+            # Delayed jobs are scheduled again within seconds: a live scheduler holds the lock.
+            # After a killed worker that is the new worker's (the old one's went with it), now,
+            # not when the dead one's lock would have run out (a minute) and RQ tried again (ten
+            # minutes); after Redis, the worker's own, reconnected or started again.
+            def scheduling(name: str = name, before: int = scheduler) -> bool:
+                pid = scheduler_pid(hotline.redis_url)
+                fresh = name != "worker" or pid != before
+                return pid is not None and fresh and _alive(pid)
+
+            poll(scheduling, STARTUP_DEADLINE_S / 2, f"a live scheduler after the {name}")
             call_reaches_the_agent(hotline)
         assert hotline.serve is not None and hotline.serve.poll() is None
         # Each restart is said on stderr with the delay it waited.
