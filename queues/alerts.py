@@ -21,6 +21,7 @@ from rq import Queue, Retry
 
 from queues import events, keys, runtime
 from queues.calls import CallStore
+from queues.carrier_health import CarrierHealth
 from queues.incidents import IncidentLog
 from routing.privacy import mask_number
 from routing.problems import ProblemsError
@@ -174,6 +175,8 @@ def page_supervisors(call_sid: str) -> str:
             current.gateway.send_sms(supervisor.phone, body)
         except GatewayError as error:
             log.warning("page to supervisor %s failed: %s", supervisor.id, error)
+            # A page Twilio fails says the carrier is failing as a ring does, rings or not.
+            CarrierHealth(redis).failed(error, now)
             if error.retryable:
                 retry = error
             else:
