@@ -9,6 +9,7 @@ only a Redis outage makes one of them run here (`dispatch.hand_over`)."""
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from flask import Response, request, url_for
 from redis.exceptions import RedisError
@@ -112,6 +113,27 @@ def _whisper(rt: runtime.Runtime) -> Response:
             routing.reservations.extend(offer.id, rt.now() + listening_s)
             document = with_message
     return hook.xml(document)
+
+
+@bp.post("/fallback")
+def fallback() -> Response:
+    """Twilio could not use the answer on the agent's leg (too slow, or failed): carry on from
+    where the offer stands, rather than end a leg the agent answered and count their miss."""
+    rt = current_runtime()
+    rid = hook.reservation_id()
+    error_path = urlsplit(request.form.get("ErrorUrl", "")).path[:80]
+    log.warning(
+        "agent leg of %s: Twilio fell back (%s on %s)",
+        rid,
+        request.form.get("ErrorCode", "?")[:8],
+        error_path,
+    )
+    offer, language = _offer(rt)
+    if offer is not None and offer.state == "offered":
+        return _whisper(rt)
+    if offer is not None and offer.state in ("accepted", "connected"):
+        return hook.xml(_join(language, rid, None))
+    return hook.xml(twiml.say_and_hang_up(hook.config(), language, "agent_caller_gone"))
 
 
 @bp.post("/answer")

@@ -174,6 +174,8 @@ def ring_agent(reservation_id: str, slot_taken: bool = False) -> str:
             status_callback=rt.url("/voice/agent/status?" + urlencode(query)),
             status_callback_events=AGENT_LEG_EVENTS,
             timeout=int(max(rt.config.routing.reservation_timeout_s - 2, 5)),
+            # An answer Twilio gives up on goes on from the offer, not to an ended leg.
+            fallback_url=rt.url("/voice/agent/fallback?" + urlencode(query)),
         )
     except GatewayError as error:
         if CarrierHealth(rt.redis).failed(error, rt.now()):
