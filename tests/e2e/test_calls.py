@@ -79,7 +79,9 @@ WAIT = {"wait": True}
 def test_menu_branches_run_side_by_side(hotline: Hotline) -> None:
     scenarios = {
         # Silence throughout: Mandarin, the area menu twice, then the general queue.
-        "silent": ((WAIT, WAIT, WAIT), {"hangup_after": 150}),
+        # (Call seconds pass faster than real ones: a loaded machine spends more of them per
+        # webhook, so each caller stays well past what their branch needs.)
+        "silent": ((WAIT, WAIT, WAIT), {"hangup_after": 300}),
         # English, labor by key, two intake answers, then waiting until the caller gives up.
         "labor": ((press("2"), press("2"), press("1"), press("2")), {"hangup_after": 300}),
         # An unknown key at the language menu, then English and the general area.
