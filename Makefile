@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint audit audit-deps install dev clean
+.PHONY: run test chaos lint audit audit-deps install dev clean
 
 run: $(VENV)/.installed
 	$(BIN)/hotline serve
@@ -12,6 +12,11 @@ test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# The chaos matrix: real processes, every fault at every step of a call, then a table of
+# faults x invariants (exit 1 when a cell fails). `make test` runs its short form.
+chaos: $(VENV)/.dev-installed
+	$(BIN)/python -m tests.chaos
 
 # Static security checks of the runtime packages (CI runs this).
 # docs/security-checks.md explains each accepted finding.
