@@ -28,8 +28,7 @@ def healthz():
     except (RedisError, RuntimeError) as error:
         return jsonify(status="degraded", redis="unreachable", error=type(error).__name__), 503
     conditions = [
-        {"name": c.name, "detail": c.detail, "since": c.since, "updated": c.updated}
-        for c in active
+        {"name": c.name, "detail": c.detail, "since": c.since, "updated": c.updated} for c in active
     ]
     status = "attention" if conditions else "ok"
     return jsonify(status=status, redis="ok", conditions=conditions), 200

@@ -67,9 +67,7 @@ def test_a_crisis_while_redis_is_down_is_alerted_once_redis_is_back(
 ):
     triggered_at = clock().timestamp()
     server.stop()
-    dialled = Doc.parse(
-        hotline.post("/voice/language?t=1", {"Digits": "9", "CallSid": CALLER_SID})
-    )
+    dialled = Doc.parse(hotline.post("/voice/language?t=1", {"Digits": "9", "CallSid": CALLER_SID}))
     assert [n.text for n in dialled.all("Number")] == [hotline_config.crisis.numbers["zh"]]
     report = line_reports(dialled)
 
