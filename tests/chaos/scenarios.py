@@ -128,7 +128,7 @@ class Stage:
         self.callers[call_sid] = step
         return call_sid
 
-    def _until(self, call_sid: str, what: str, check: Callable[[dict[str, Any]], bool]) -> None:
+    def until(self, call_sid: str, what: str, check: Callable[[dict[str, Any]], bool]) -> None:
         """Wait until a caller's transcript shows they reached their step."""
         poll(lambda: check(self.world.transcript(call_sid)), STEP_DEADLINE_S, what)
 
@@ -137,19 +137,13 @@ class Stage:
     def talking(self) -> str:
         """A labor caller talking to labor1."""
         call_sid = self.place("talking", *TO_LABOR)
-        self._until(call_sid, "the labor caller to be bridged", _bridged)
+        self.until(call_sid, "the labor caller to be bridged", _bridged)
         return call_sid
 
     def waiting(self) -> str:
         """A second labor caller, waiting while labor1 talks."""
         call_sid = self.place("waiting", *TO_LABOR)
-        self._until(call_sid, "the second labor caller to queue", lambda t: _has(t, "queued"))
-        return call_sid
-
-    def crisis(self) -> str:
-        """A danger-key caller talking to crisis1."""
-        call_sid = self.place("crisis", *DANGER)
-        self._until(call_sid, "the crisis caller to reach crisis1", _bridged)
+        self.until(call_sid, "the second labor caller to queue", lambda t: _has(t, "queued"))
         return call_sid
 
     def voicemail(self) -> str:
@@ -157,7 +151,7 @@ class Stage:
         call_sid = self.place(
             "voicemail", *TO_VOICEMAIL, voicemail=str(self._message), voicemail_seconds=MESSAGE_S
         )
-        self._until(call_sid, "the message to be recording", _recording)
+        self.until(call_sid, "the message to be recording", _recording)
         return call_sid
 
     def ringing(self) -> str:
@@ -216,9 +210,9 @@ class Stage:
         )
         waiting = second if talking == first else first
         self.callers[talking], self.callers[waiting] = "talking", "waiting"
-        self._until(waiting, "the second labor caller to queue", lambda t: _has(t, "queued"))
-        self._until(crisis, "the crisis caller to reach crisis1", _bridged)
-        self._until(message, "the message to be recording", _recording)
+        self.until(waiting, "the second labor caller to queue", lambda t: _has(t, "queued"))
+        self.until(crisis, "the crisis caller to reach crisis1", _bridged)
+        self.until(message, "the message to be recording", _recording)
         if ring:
             self.ringing()
 
@@ -598,10 +592,10 @@ def callers_hang_up(stage: Stage) -> Fault:
     message = stage.voicemail()
     world.hang_up(message)
     crisis = stage.place("crisis", *DANGER)
-    stage._until(crisis, "the crisis path to start", _crisis_started)
+    stage.until(crisis, "the crisis path to start", _crisis_started)
     world.hang_up(crisis)
     menu = stage.menu()
-    stage._until(menu, "the greeting", lambda t: _has(t, "heard"))
+    stage.until(menu, "the greeting", lambda t: _has(t, "heard"))
     world.hang_up(menu)
     accepted = [e for e in world.events_after(after) if e["kind"] == "accepted"
                 and e.get("call") == whisper]  # fmt: skip
