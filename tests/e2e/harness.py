@@ -175,8 +175,12 @@ def serving(
     roster: dict[str, Any] = NOBODY_ON_SHIFT,
     phones: Path | None = None,
     time_scale: str = "0.01",
+    embedded: bool = False,
 ) -> Iterator[Hotline]:
-    """Run `hotline serve` in demo mode with a config, roster and carrier phones."""
+    """Run `hotline serve` in demo mode with a config, roster and carrier phones.
+
+    With embedded, serve starts its own Redis even when the tests run on the machine's.
+    """
     config_path = write_yaml(home / "hotline.yaml", config)
     roster_path = write_yaml(home / "roster.yaml", roster)
     port, carrier_port = free_port(), free_port()
@@ -196,7 +200,9 @@ def serving(
     )
     if phones is not None:
         env["CARRIER_AGENTS"] = str(phones)
-    if os.environ.get("REDIS_URL"):
+    if embedded:
+        env.pop("REDIS_URL", None)
+    elif os.environ.get("REDIS_URL"):
         # On a shared Redis, each serve starts from an empty database.
         redis_lib.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     log = (home / "serve.log").open("w")

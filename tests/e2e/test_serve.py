@@ -258,8 +258,14 @@ def call_reaches_the_agent(hotline: Hotline) -> None:
 @pytest.mark.timeout(300)
 def test_each_part_killed_comes_back_and_the_next_call_reaches_an_agent(tmp_path):
     phones = write_yaml(tmp_path / "phones.yaml", PHONES)
+    # Killing Redis is killing serve's own: it embeds one even when the tests use the machine's.
     with serving(
-        tmp_path, general_line_config(), roster=ON_SHIFT, phones=phones, time_scale="0.02"
+        tmp_path,
+        general_line_config(),
+        roster=ON_SHIFT,
+        phones=phones,
+        time_scale="0.02",
+        embedded=True,
     ) as hotline:
         call_reaches_the_agent(hotline)
         answers = {
@@ -320,11 +326,14 @@ def port_pair() -> int:
 
 
 def serve_env(home: Path, port: int, **extra_env: str) -> dict[str, str]:
-    """The environment of a demo serve on home/var with PORT alone (no carrier port)."""
+    """The environment of a demo serve on home/var with PORT alone: no carrier port, and its
+    own embedded Redis as `make run` starts it."""
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(("TWILIO_", "HOTLINE_", "PUBLIC_BASE_URL", "CARRIER_", "PORT"))
+        if not name.startswith(
+            ("TWILIO_", "HOTLINE_", "PUBLIC_BASE_URL", "CARRIER_", "PORT", "REDIS_URL")
+        )
     }
     env.update(
         PORT=str(port),
@@ -367,7 +376,7 @@ def running_state(home: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     has_all = {"web", "worker"} <= set(state.get("children", {}))
-    return state if has_all and (state.get("redis") or os.environ.get("REDIS_URL")) else None
+    return state if has_all and state.get("redis") else None
 
 
 def banner_carrier_port(home: Path, process: subprocess.Popen) -> int | None:

@@ -368,46 +368,48 @@ def test_the_self_check_raises_conditions_and_clears_them_when_promises_hold(
     jobs_runtime,  # noqa: F811 - fixture
     rig,  # noqa: F811 - fixture
 ):
-    # Wednesday 2026-12-02 10:00 in Shanghai: the supervisor is on call and the crisis-trained
-    # agent on shift 09:00-21:00 only, and the holiday calendar ends within 90 days.
-    import_roster(redis, hotline_config, DAYS_ONLY.replace("00:00-24:00", "09:00-21:00"), 0)
-    Queue("default", connection=redis).enqueue(self_check_job)
-    run_worker(redis)
+    # The machine's Redis may run without persistence; this test is about the roster's promises.
+    with persistence(redis, save="3600 1"):
+        # Wednesday 2026-12-02 10:00 in Shanghai: the supervisor is on call and the crisis-trained
+        # agent on shift 09:00-21:00 only, and the holiday calendar ends within 90 days.
+        import_roster(redis, hotline_config, DAYS_ONLY.replace("00:00-24:00", "09:00-21:00"), 0)
+        Queue("default", connection=redis).enqueue(self_check_job)
+        run_worker(redis)
 
-    assert names(redis) == [
-        "self_check:crisis_agent_on_shift",
-        "self_check:holiday_data",
-        "self_check:supervisor_on_call",
-    ]
-    detail = Conditions(redis).get("self_check:supervisor_on_call").detail
-    assert detail == "no supervisor on call 2026-12-02 21:00 to 2026-12-03 09:00 Asia/Shanghai"
-    # The supervisor on call now is paged once for each, with what is wrong.
-    pages = [m["body"] for m in messages(rig) if m["to"] == "+8613900000301"]
-    assert len(pages) == 3
-    assert any("no supervisor on call 2026-12-02 21:00" in body for body in pages)
-    health = app.test_client().get("/healthz").get_json()
-    assert health["status"] == "attention"
-    assert {c["name"] for c in health["conditions"]} == set(names(redis))
-    scheduled = Queue("default", connection=redis).scheduled_job_registry.get_job_ids()
-    assert SELF_CHECK_JOB_ID in scheduled  # the next run is already in the schedule
+        assert names(redis) == [
+            "self_check:crisis_agent_on_shift",
+            "self_check:holiday_data",
+            "self_check:supervisor_on_call",
+        ]
+        detail = Conditions(redis).get("self_check:supervisor_on_call").detail
+        assert detail == "no supervisor on call 2026-12-02 21:00 to 2026-12-03 09:00 Asia/Shanghai"
+        # The supervisor on call now is paged once for each, with what is wrong.
+        pages = [m["body"] for m in messages(rig) if m["to"] == "+8613900000301"]
+        assert len(pages) == 3
+        assert any("no supervisor on call 2026-12-02 21:00" in body for body in pages)
+        health = app.test_client().get("/healthz").get_json()
+        assert health["status"] == "attention"
+        assert {c["name"] for c in health["conditions"]} == set(names(redis))
+        scheduled = Queue("default", connection=redis).scheduled_job_registry.get_job_ids()
+        assert SELF_CHECK_JOB_ID in scheduled  # the next run is already in the schedule
 
-    clock.now = SEPTEMBER
-    import_roster(redis, hotline_config, ROUND_THE_CLOCK, clock().timestamp())
-    Queue("default", connection=redis).enqueue(self_check_job)
-    run_worker(redis)
+        clock.now = SEPTEMBER
+        import_roster(redis, hotline_config, ROUND_THE_CLOCK, clock().timestamp())
+        Queue("default", connection=redis).enqueue(self_check_job)
+        run_worker(redis)
 
-    assert names(redis) == []
-    assert app.test_client().get("/healthz").get_json()["status"] == "ok"
-    cleared = [
-        fields[b"condition"].decode()
-        for _, fields in redis.xrange(keys.events())
-        if fields[b"kind"] == b"condition-cleared"
-    ]
-    assert sorted(cleared) == [
-        "self_check:crisis_agent_on_shift",
-        "self_check:holiday_data",
-        "self_check:supervisor_on_call",
-    ]
+        assert names(redis) == []
+        assert app.test_client().get("/healthz").get_json()["status"] == "ok"
+        cleared = [
+            fields[b"condition"].decode()
+            for _, fields in redis.xrange(keys.events())
+            if fields[b"kind"] == b"condition-cleared"
+        ]
+        assert sorted(cleared) == [
+            "self_check:crisis_agent_on_shift",
+            "self_check:holiday_data",
+            "self_check:supervisor_on_call",
+        ]
 
 
 def conditions_section(html: str) -> str:
