@@ -20,7 +20,8 @@ from tests.carrier_fixtures import (
     rig_fixture,  # noqa: F401 - provides the rig fixture
 )
 
-SPEC = Path(__file__).resolve().parents[2] / ".." / "shared" / "twilio" / "twilio_api_v2010.json"
+# Twilio's OpenAPI description, carried with the tests (MIT, notice in the same folder).
+SPEC = Path(__file__).resolve().parents[1] / "data" / "twilio" / "twilio_api_v2010.json"
 
 # Fields the spec types as non-null although its own description says they are null at times.
 KNOWN_NULLABLE = {
