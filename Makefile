@@ -21,7 +21,7 @@ chaos: $(VENV)/.dev-installed
 # Static security checks of the runtime packages (CI runs this).
 # docs/security-checks.md explains each accepted finding.
 audit: $(VENV)/.dev-installed
-	$(BIN)/bandit -q -r ivr routing queues voicemail ops telephony carrier --severity-level medium
+	$(BIN)/bandit -q -r hotline ivr routing queues voicemail ops telephony carrier --severity-level medium
 
 # Known vulnerabilities in the installed dependencies. It needs a vulnerability service (PyPI's
 # JSON API or OSV); where none can be reached it fails, it never skips. Not in CI: the CI

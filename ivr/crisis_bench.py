@@ -134,7 +134,7 @@ class CrisisRig:
         phones = self.home / "phones.yaml"
         phones.write_text(yaml.safe_dump(PHONES, allow_unicode=True), encoding="utf-8")
         env = self._env()
-        python = [sys.executable, "-m", "ivr.cli"]
+        python = [sys.executable, "-m", "hotline.cli"]
         logs = self._log = (self.home / "processes.log").open("w")
         self.processes["carrier"] = subprocess.Popen(
             [
@@ -170,7 +170,7 @@ class CrisisRig:
                 "gthread",
                 "--log-level",
                 "warning",
-                "ivr:create_app()",
+                "hotline.app:create_app()",
             ],  # fmt: skip
             env=env,
             stdout=logs,
@@ -185,7 +185,7 @@ class CrisisRig:
 
     def _write_config(self) -> dict[str, Any]:
         """The shipped config with the bench's crisis lines."""
-        config = yaml.safe_load((REPO / "ivr" / "hotline.yaml").read_text(encoding="utf-8"))
+        config = yaml.safe_load((REPO / "hotline" / "hotline.yaml").read_text(encoding="utf-8"))
         config["crisis"]["numbers"] = {"zh": LINE_ZH, "en": LINE_EN, "fallback": LINE_FALLBACK}
         path = self.home / "hotline.yaml"
         path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), "utf-8")

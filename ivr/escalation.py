@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from redis import RedisError
 
-from ivr.edge import BadJSON
+from hotline.edge import BadJSON
 from ivr.state import current_runtime, get_redis
 from ops.openapi import body_schema
 from ops.schema import Problem, problems

@@ -14,7 +14,7 @@ from redis import RedisError
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from ivr import twiml
+from ivr.callers import menu_twiml as twiml
 from ivr.state import call_store
 from queues.calls import CallStore
 from routing.config import HotlineConfig

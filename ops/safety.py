@@ -2,7 +2,7 @@
 
 One blueprint holds the console page (`/ops/safety`) and the JSON API (`/api/v1/blocklist`,
 `/api/v1/closure`); both are for supervisors only, and every change goes to the audit log. The
-phone side (`ivr/screening.py`) reads what is set here on the next incoming call.
+phone side (`ivr/callers/screening.py`) reads what is set here on the next incoming call.
 """
 
 from __future__ import annotations

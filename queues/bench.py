@@ -65,7 +65,7 @@ ROUNDS = 3
 # Dispatch: rings timed one at a time, after a few untimed ones that warm the processes up.
 RINGS = 200
 WARM_UP_RINGS = 5
-SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "ivr" / "hotline.yaml"
+SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "hotline" / "hotline.yaml"
 # The account's calls per second in the bench's copy of the config. Twilio's default of one
 # would hold the rings a second apart; at this rate, with rings one at a time and spaced by
 # RING_SPACING_S, the limiter is still consulted on every ring but never makes one wait.
@@ -463,7 +463,7 @@ def _dispatch_rig(home: Path, redis_url: str, config_path: Path) -> Iterator[_Di
             HOTLINE_SECRET_KEY=secrets.token_urlsafe(16),
             HOTLINE_APP_URL=app_url,
         )
-        hotline = [sys.executable, "-m", "ivr.cli"]
+        hotline = [sys.executable, "-m", "hotline.cli"]
         carrier_log = home / "carrier.log"
         carrier_command = [*hotline, "carrier", "--port", str(carrier_port)]
         carrier_command += ["--app-url", app_url, "--time-scale", CARRIER_TIME_SCALE]

@@ -50,7 +50,7 @@ Long utterances
   by string search from the character pairs the text holds; spans, covers, negation cues and
   chains are found by bisection), so the webhooks can read everything a caller said.
 
-Learned crisis scorer (optional: `with_crisis_model`, weights from ivr/crisis_model.json)
+Learned crisis scorer (optional: `with_crisis_model`, weights from hotline/crisis_model.json)
   A linear model over n-grams of the same normalised units (routing/crisis_model.py) gives a
   crisis probability, reported as `crisis_score`, for the first MODEL_WINDOW characters (all
   of a sentence; a monologue's beginning, as when speech was cut there). The call is a crisis

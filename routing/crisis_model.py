@@ -9,7 +9,7 @@ this module the units of each clause: Mandarin characters and English words. Fea
   - one language feature ("l:zh" or "l:en"), so each language has its own base rate.
 
 Every feature is present or absent (counted once), and the score is the logistic of the bias
-plus the weights of the features present. The weights are data (`ivr/crisis_model.json`, made by
+plus the weights of the features present. The weights are data (`hotline/crisis_model.json`, made by
 `python -m routing.crisis_model_train`), read by `model_from_data`; nothing here reads a file.
 """
 

@@ -51,8 +51,8 @@ from routing.crisis_model import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "ivr" / "hotline.yaml"
-WEIGHTS = ROOT / "ivr" / "crisis_model.json"
+CONFIG = ROOT / "hotline" / "hotline.yaml"
+WEIGHTS = ROOT / "hotline" / "crisis_model.json"
 TRAINING_FILES = (
     ROOT / "tests" / "data" / "crisis_tuning.yaml",
     ROOT / "tests" / "data" / "utterances.yaml",

@@ -112,7 +112,7 @@ def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPat
 @pytest.fixture(scope="session")
 def hotline_config():
     """The shipped hotline config, loaded once for the whole run."""
-    from ivr.settings import DEFAULT_CONFIG, read_hotline_config
+    from hotline.settings import DEFAULT_CONFIG, read_hotline_config
 
     return read_hotline_config(DEFAULT_CONFIG)
 
@@ -120,7 +120,7 @@ def hotline_config():
 @pytest.fixture
 def app(app_env: pytest.MonkeyPatch, redis, redis_url: str, clock: Clock, hotline_config):
     """The hotline app on the test Redis with a controllable clock."""
-    from ivr import create_app
+    from hotline.app import create_app
 
     app_env.setenv("REDIS_URL", redis_url)
     return create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})

@@ -471,7 +471,7 @@ def stop_serve(home: Path, serve: subprocess.Popen, pids: list[int]) -> list[int
 def add_supervisor(env: dict[str, str], redis_url: str) -> str:
     """Create the supervisor console user with `hotline user add` and return an API token."""
     env = {**env, "REDIS_URL": redis_url}
-    hotline = [sys.executable, "-m", "ivr.cli"]
+    hotline = [sys.executable, "-m", "hotline.cli"]
     added = subprocess.run(
         [*hotline, "user", "add", SUPERVISOR, "--role", "supervisor", "--password-stdin"],
         input="chaos supervisor password\n",
@@ -502,7 +502,7 @@ def running(
     env = serve_env(home, redis_url=redis_url)
     log = (home / "serve.log").open("w")
     serve = subprocess.Popen(
-        [sys.executable, "-m", "ivr.cli", "serve", "--port", str(port),
+        [sys.executable, "-m", "hotline.cli", "serve", "--port", str(port),
          "--carrier-port", str(carrier_port)],
         cwd=home,
         env=env,

@@ -82,7 +82,7 @@ def poll(check: Any, deadline_s: float, what: str) -> Any:
 
 def shipped_config() -> dict[str, Any]:
     """The shipped hotline config as data, to edit for a test."""
-    return yaml.safe_load((REPO / "ivr" / "hotline.yaml").read_text(encoding="utf-8"))
+    return yaml.safe_load((REPO / "hotline" / "hotline.yaml").read_text(encoding="utf-8"))
 
 
 def write_yaml(path: Path, data: Any) -> Path:
@@ -207,7 +207,7 @@ def serving(
         redis_lib.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     log = (home / "serve.log").open("w")
     serve = subprocess.Popen(
-        [sys.executable, "-m", "ivr.cli", "serve", "--port", str(port),
+        [sys.executable, "-m", "hotline.cli", "serve", "--port", str(port),
          "--carrier-port", str(carrier_port)],
         cwd=home,
         env=env,

@@ -189,7 +189,7 @@ def test_caller_hanging_up_while_the_agent_rings_frees_the_agent(hotline: Hotlin
     ).raise_for_status()
     transcript = hotline.finish(call_sid)
     assert transcript["outcome"]["bridged_to"] == []
-    config = load_config((Path(__file__).parents[2] / "ivr" / "hotline.yaml").read_text())
+    config = load_config((Path(__file__).parents[2] / "hotline" / "hotline.yaml").read_text())
     room = WaitingRoom(redis, config.routing)
     poll(lambda: room.get(call_sid).outcome == "abandoned", 10, "the call to be abandoned")
     # The agent's ringing leg is withdrawn and the agent is free for the next caller.
@@ -240,7 +240,7 @@ def test_wrap_up_is_respected_before_the_next_call(hotline: Hotline) -> None:
 
 def test_callback_keeps_the_place_and_connects_both_sides(hotline: Hotline) -> None:
     redis = hotline.redis()
-    config = load_config((Path(__file__).parents[2] / "ivr" / "hotline.yaml").read_text())
+    config = load_config((Path(__file__).parents[2] / "hotline" / "hotline.yaml").read_text())
     dispatch.set_presence(redis, config.routing, "corporate_late", "offline", time.time())
     # Corporate caller: nobody is free; at the waiting room, 1 asks for a callback, 1 confirms.
     call_sid = hotline.start(press("1"), press("6"), press("1"), press("1"), press("1"))

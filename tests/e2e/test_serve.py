@@ -83,7 +83,7 @@ def served(tmp_path: Path):
     env.update(PORT=str(port), CARRIER_PORT=str(free_port()), HOTLINE_VAR_DIR=str(tmp_path / "var"))
     log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "ivr.cli", "serve"],
+        [sys.executable, "-m", "hotline.cli", "serve"],
         env=env,
         cwd=tmp_path,
         stdout=log,
@@ -350,7 +350,7 @@ def start_serve(home: Path, port: int, *options: str, **extra_env: str) -> subpr
     home.mkdir()
     with (home / "serve.log").open("w") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "ivr.cli", "serve", *options],
+            [sys.executable, "-m", "hotline.cli", "serve", *options],
             cwd=home,
             env=serve_env(home, port, **extra_env),
             stdout=log,
@@ -391,7 +391,7 @@ def banner_carrier_port(home: Path, process: subprocess.Popen) -> int | None:
 def refused(home: Path, port: int) -> str:
     """Run a serve that must be refused; return the one line it printed."""
     second = subprocess.run(
-        [sys.executable, "-m", "ivr.cli", "serve"],
+        [sys.executable, "-m", "hotline.cli", "serve"],
         cwd=home,
         env=serve_env(home, port),
         capture_output=True,

@@ -59,7 +59,7 @@ def test_the_agent_hanging_up_ends_the_conference_with_redis_down(
     app_env.setenv("HOTLINE_NUMBER", HOTLINE)
     app_env.setenv("VOICEMAIL_KEY", base64.b64encode(b"k" * 32).decode())
     app_env.setenv("REDIS_URL", f"redis://127.0.0.1:{closed_port()}/0")
-    from ivr import create_app
+    from hotline.app import create_app
 
     app = create_app({"TESTING": True, "CLOCK": clock})
     twilio = Twilio(app.test_client(), token=AUTH_TOKEN)
@@ -96,7 +96,7 @@ def hotline_on(rig: Rig, app_env: pytest.MonkeyPatch, clock, redis_url: str):
     app_env.setenv("PUBLIC_BASE_URL", rig.app_url)
     app_env.setenv("VOICEMAIL_KEY", base64.b64encode(b"k" * 32).decode())
     app_env.setenv("REDIS_URL", redis_url)
-    from ivr import create_app
+    from hotline.app import create_app
 
     return create_app({"TESTING": True, "CLOCK": clock})
 

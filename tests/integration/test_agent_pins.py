@@ -7,7 +7,7 @@ import io
 import pytest
 import yaml
 
-from ivr.cli import main
+from hotline.cli import main
 from queues import events, keys
 from queues.agent_line import AgentLine
 from queues.agents import check_pin

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import redis as redis_lib
 
-from ivr.agent_calls import REDIS_HOLD_S
+from ivr.agents.legs import REDIS_HOLD_S
 from queues.agents import AgentBoard
 from queues.embedded import EmbeddedRedis, _alive
 from queues.matcher import Matcher
@@ -62,7 +62,7 @@ def offer(server, clock, hotline_config) -> str:
 @pytest.fixture
 def hotline(app_env, server, clock, hotline_config) -> Twilio:
     """The app on that Redis."""
-    from ivr import create_app
+    from hotline.app import create_app
 
     app_env.setenv("REDIS_URL", server.url)
     app = create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})

@@ -31,7 +31,7 @@ def server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
 @pytest.fixture
 def hotline(app_env, server, clock, hotline_config) -> Twilio:
     """The app on that Redis, with the crisis agents on the roster and available."""
-    from ivr import create_app
+    from hotline.app import create_app
 
     url = server.url
     app_env.setenv("REDIS_URL", url)

@@ -38,7 +38,7 @@ def server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
 @pytest.fixture
 def hotline(app_env, server, clock, hotline_config) -> Twilio:
     """The app on that Redis, with crisis-trained agents on the roster and available."""
-    from ivr import create_app
+    from hotline.app import create_app
 
     app_env.setenv("REDIS_URL", server.url)
     client = redis_lib.Redis.from_url(server.url)

@@ -227,7 +227,10 @@ INLINE = re.compile(
 
 
 def test_no_page_has_inline_scripts_styles_or_handlers():
-    pages = [*(REPO / "ops/templates/ops").glob("*.html"), *(REPO / "ivr/static").glob("*.html")]
+    pages = [
+        *(REPO / "ops/templates/ops").glob("*.html"),
+        *(REPO / "hotline/static").glob("*.html"),
+    ]
     assert len(pages) > 10
     for page in pages:
         found = INLINE.search(page.read_text(encoding="utf-8"))
@@ -249,7 +252,7 @@ def test_the_demo_phone_style_is_its_own_file(app):
 @pytest.fixture
 def down(app_env, clock, hotline_config):
     """The app with a Redis nothing answers on."""
-    from ivr import create_app
+    from hotline.app import create_app
 
     app_env.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     return create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})

@@ -88,7 +88,7 @@ def test_unsigned_and_forged_requests_get_403_and_change_nothing(app, twilio, re
 
 
 def test_signature_behind_a_tls_proxy_uses_public_base_url(app_env, redis, redis_url, clock):
-    from ivr import create_app
+    from hotline.app import create_app
 
     app_env.setenv("REDIS_URL", redis_url)
     app_env.setenv("PUBLIC_BASE_URL", "https://hotline.example.org/")
@@ -535,7 +535,7 @@ def _closed_port() -> int:
 
 @pytest.fixture
 def app_without_redis(app_env, clock):
-    from ivr import create_app
+    from hotline.app import create_app
 
     app_env.setenv("REDIS_URL", f"redis://127.0.0.1:{_closed_port()}/0")
     return create_app({"TESTING": True, "CLOCK": clock})

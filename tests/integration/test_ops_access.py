@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from ivr.cli import main
+from hotline.cli import main
 from queues import events, keys
 from queues.audit import AuditLog
 from tests.ops_fixtures import PASSWORD, Hotline, hotline_fixture, sign_in  # noqa: F401

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from ivr.cli import main
+from hotline.cli import main
 from queues import keys
 from queues.audit import AuditLog
 from queues.users import UserStore

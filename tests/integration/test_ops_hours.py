@@ -422,7 +422,7 @@ def test_an_edit_opening_an_area_takes_calls_outside_the_config_hours(app, hotli
 
 
 def test_when_redis_goes_away_calls_keep_the_config_hours(app_env, clock, tmp_path, caplog):
-    from ivr import create_app
+    from hotline.app import create_app
 
     server = EmbeddedRedis(tmp_path / "redis")
     app_env.setenv("REDIS_URL", server.start())
@@ -447,7 +447,7 @@ def test_when_redis_goes_away_calls_keep_the_config_hours(app_env, clock, tmp_pa
 
 
 def test_with_redis_down_a_closed_area_still_says_the_config_hours(app_env, clock):
-    from ivr import create_app
+    from hotline.app import create_app
 
     app_env.setenv("REDIS_URL", f"redis://127.0.0.1:{_closed_port()}/0")
     app = create_app({"TESTING": True, "CLOCK": clock})

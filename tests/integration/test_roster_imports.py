@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from ivr.cli import main
-from ivr.roster import DEMO_ACTOR, DEMO_ROSTER, seed_demo_roster
+from hotline.cli import main
+from hotline.roster_file import DEMO_ACTOR, DEMO_ROSTER, seed_demo_roster
 from queues import keys
 from queues.alerts import recent_alerts, stored_roster
 from queues.audit import AuditLog, command_line_actor
@@ -297,7 +297,7 @@ def test_a_demo_roster_with_gaps_still_seeds_but_says_so(
     path = tmp_path / "mine.yaml"
     path.write_text(DAYS_ONLY, encoding="utf-8")
 
-    with caplog.at_level(logging.WARNING, logger="ivr.roster"):
+    with caplog.at_level(logging.WARNING, logger="hotline.roster_file"):
         report = seed_demo_roster(hotline_config, redis_url, path)
 
     assert report is not None and report.total == 3

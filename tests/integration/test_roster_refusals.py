@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from ivr.cli import main
+from hotline.cli import main
 from tests.integration.test_roster_imports import COVERED, imports, put
 from tests.ops_fixtures import hotline_fixture, sign_in  # noqa: F401 - fixtures
 

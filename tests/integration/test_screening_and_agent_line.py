@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from ivr.screening import blocked_response
+from ivr.callers.screening import blocked_response
 from queues import events
 from queues.agent_line import MAX_FAILURES, keypad_code
 from queues.agents import AgentBoard
@@ -68,7 +68,7 @@ def test_a_blocked_caller_hears_one_sentence_and_the_danger_key_still_works(app,
 
 
 def test_screening_fails_open_when_redis_is_down(app_env, hotline_config, clock):
-    from ivr import create_app
+    from hotline.app import create_app
 
     app_env.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     app = create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})

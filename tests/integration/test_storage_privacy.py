@@ -14,7 +14,7 @@ import pytest
 import redis as redis_lib
 from rq import Queue
 
-from ivr.settings import Settings, secret
+from hotline.settings import Settings, secret
 from queues import keys
 from queues.agent_line import AgentLine
 from queues.agents import AgentBoard
@@ -164,7 +164,7 @@ def place_calls(app, twilio: Twilio, redis: redis_lib.Redis) -> None:
 
 
 def test_blocklist_digests_are_keyed_by_the_hotline_secret(app_env, redis, redis_url, clock):
-    from ivr import create_app
+    from hotline.app import create_app
 
     app_env.setenv("REDIS_URL", redis_url)
     digests = []
@@ -262,7 +262,7 @@ def test_plain_values_from_before_sealing_are_read_and_sealed_when_next_written(
 def test_a_changed_secret_is_a_standing_condition_until_restored_or_accepted(
     app, app_env, redis, redis_url, sealer, caplog
 ):
-    from ivr.cli import main
+    from hotline.cli import main
 
     assert keys.sealing_check() == "hotline:sealing-check"
     assert KeyCheck(redis, sealer).run(NOW)
@@ -319,7 +319,7 @@ def private(path: Path, mode: int) -> bool:
 def test_embedded_redis_files_are_private_and_hold_no_caller_data(
     app_env, tmp_path, clock, hotline_config
 ):
-    from ivr import create_app
+    from hotline.app import create_app
 
     folder = tmp_path / "redis"
     folder.mkdir(mode=0o755)

@@ -171,7 +171,7 @@ def test_unknown_call_foreign_url_and_bad_input_are_handled(twilio, redis, caplo
 
 def test_a_failing_callback_still_answers_twiml(app_env, clock, hotline_config):
     # Redis is unreachable: registering the recording fails, and Twilio still gets TwiML.
-    from ivr import create_app
+    from hotline.app import create_app
     from tests.conftest import Twilio
 
     app_env.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
@@ -304,7 +304,7 @@ def test_periodic_jobs_are_scheduled_once_with_fixed_ids(redis):
 def test_inbox_commands_list_play_and_close(
     app, twilio, redis, clock, twilio_copy, tmp_path, capsys
 ):
-    from ivr.cli import main
+    from hotline.cli import main
 
     clock.now = CLOSED_TIME
     after_hours_caller(redis)

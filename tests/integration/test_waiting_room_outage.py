@@ -104,7 +104,7 @@ def served(
     app_env.setenv("PUBLIC_BASE_URL", server.url)
     app_env.setenv("VOICEMAIL_KEY", base64.b64encode(b"k" * 32).decode())
     app_env.setenv("REDIS_URL", _with_user(redis_url, outage.user, outage.password))
-    from ivr import create_app
+    from hotline.app import create_app
 
     app = create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})
     holder["app"] = app
@@ -236,7 +236,7 @@ def app_without_redis(app_env, clock, hotline_config):
     """The hotline with its Redis unreachable (nothing listens on its port)."""
     import socket
 
-    from ivr import create_app
+    from hotline.app import create_app
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -88,7 +88,7 @@ def test_a_crisis_page_queued_before_the_worker_starts_goes_out_before_queue_set
 
     started = time.monotonic()
     worker = subprocess.Popen(
-        [sys.executable, "-m", "ivr.cli", "worker", "--burst"],
+        [sys.executable, "-m", "hotline.cli", "worker", "--burst"],
         cwd=REPO,
         env=worker_env(redis_url, rig, tmp_path),
         stdout=subprocess.DEVNULL,

@@ -66,7 +66,7 @@ def small() -> Lexicon:
 
 @pytest.fixture(scope="module")
 def hotline() -> Lexicon:
-    data = yaml.safe_load((ROOT / "ivr" / "hotline.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load((ROOT / "hotline" / "hotline.yaml").read_text(encoding="utf-8"))
     lexicon, problems = parse_lexicon(data["lexicon"], area_ids=AREA_IDS, languages=LANGUAGES)
     assert problems == [], "\n".join(str(problem) for problem in problems)
     assert lexicon is not None

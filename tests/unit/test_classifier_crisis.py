@@ -63,7 +63,7 @@ class Tally:
 
 @functools.cache
 def hotline() -> Lexicon:
-    data = yaml.safe_load((ROOT / "ivr" / "hotline.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load((ROOT / "hotline" / "hotline.yaml").read_text(encoding="utf-8"))
     lexicon, problems = parse_lexicon(data["lexicon"], area_ids=AREA_IDS, languages=LANGUAGES)
     assert problems == [], "\n".join(str(problem) for problem in problems)
     assert lexicon is not None
@@ -470,7 +470,7 @@ def test_lawful_anger_and_figures_of_speech_are_not_crises(text):
 
 
 def test_hotline_classify_says_a_threat_to_the_boss_is_a_crisis(capsys, monkeypatch):
-    from ivr.cli import main
+    from hotline.cli import main
 
     monkeypatch.delenv("HOTLINE_CONFIG", raising=False)
     monkeypatch.delenv("HOTLINE_CRISIS_MODEL", raising=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from ivr.settings import DEFAULT_CONFIG
+from hotline.settings import DEFAULT_CONFIG
 from routing.config import PROMPT_FIELDS, check_config, load_config
 from routing.wording import speaking_seconds
 

@@ -18,7 +18,7 @@ from types import MappingProxyType
 import pytest
 import yaml
 
-from ivr.settings import (
+from hotline.settings import (
     DEFAULT_CONFIG,
     StartupError,
     read_crisis_model,
@@ -44,7 +44,7 @@ from routing.crisis_model import (
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
-WEIGHTS = ROOT / "ivr" / "crisis_model.json"
+WEIGHTS = ROOT / "hotline" / "crisis_model.json"
 AREA_IDS = {"family", "labor", "contract", "traffic", "criminal", "corporate", "general"}
 LANGUAGES = {"zh", "en"}
 HARD_KINDS = {"figure", "past", "negated", "lawful"}
@@ -62,7 +62,7 @@ def shipped_model() -> CrisisModel:
 
 @functools.cache
 def plain_lexicon() -> Lexicon:
-    data = yaml.safe_load((ROOT / "ivr" / "hotline.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load((ROOT / "hotline" / "hotline.yaml").read_text(encoding="utf-8"))
     lexicon, problems = parse_lexicon(data["lexicon"], area_ids=AREA_IDS, languages=LANGUAGES)
     assert problems == [], "\n".join(str(problem) for problem in problems)
     assert lexicon is not None

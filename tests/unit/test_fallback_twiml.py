@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import ivr
-from ivr.twiml import static_fallback
+from ivr.callers.menu_twiml import static_fallback
 
 SHIPPED = Path(ivr.__file__).with_name("static") / "crisis-fallback.xml"
 

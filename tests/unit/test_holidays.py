@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from ivr.settings import DEFAULT_CONFIG
+from hotline.settings import DEFAULT_CONFIG
 from routing.config import check_config, load_config
 from routing.coverage import coverage
 from routing.holidays import (

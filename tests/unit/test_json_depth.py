@@ -9,7 +9,7 @@ from flask import Flask
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivr.edge import MAX_JSON_DEPTH, BadJSON, GuardedJSONProvider, json_depth
+from hotline.edge import MAX_JSON_DEPTH, BadJSON, GuardedJSONProvider, json_depth
 
 LIMIT = 6
 # Text full of brackets, quotes and backslashes: none of it may count.

@@ -27,7 +27,7 @@ from routing.matching import (
 AREAS = ["family", "labor", "contract", "traffic", "criminal", "corporate", "general"]
 POLICY = default_policy(AREAS)
 NOW = 1_796_176_800.0
-SHIPPED = Path(__file__).resolve().parents[2] / "ivr" / "hotline.yaml"
+SHIPPED = Path(__file__).resolve().parents[2] / "hotline" / "hotline.yaml"
 
 
 def agent(agent_id: str, *, langs=("zh",), idle=0.0, **fields) -> AgentState:

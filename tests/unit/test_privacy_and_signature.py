@@ -6,7 +6,7 @@ import logging
 
 from werkzeug.datastructures import MultiDict
 
-from ivr.logs import MaskingFilter
+from hotline.logs import MaskingFilter
 from routing.privacy import mask_number, mask_text
 from telephony.signature import is_valid, public_url, sign
 

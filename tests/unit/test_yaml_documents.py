@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.settings import DEFAULT_CONFIG
+from hotline.settings import DEFAULT_CONFIG
 from routing.config import CONFIG_LIMITS, load_config
 from routing.problems import ProblemsError
 from routing.yamldoc import Limits, read_yaml

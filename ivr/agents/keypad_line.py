@@ -15,8 +15,8 @@ from redis import RedisError
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import webhook as hook
+from ivr.callers.menu_twiml import say_prompt
 from ivr.state import current_runtime, get_redis
-from ivr.twiml import say_prompt
 from queues.agent_line import AgentLine
 from queues.agents import AgentBoard, UnknownAgent
 from routing.config import HotlineConfig

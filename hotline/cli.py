@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from ivr.settings import Settings, StartupError, read_hotline_config, secret
+from hotline.settings import Settings, StartupError, read_hotline_config, secret
 from queues import sealing
 from queues.connection import configured_url, from_environment
 from queues.sealing import Sealer
@@ -155,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     from ops import commands as ops_commands
 
     ops_commands.register(commands, load_config=lambda: _load_or_report(Settings.from_env()))
-    from ivr import doctor
+    from hotline import doctor
 
     doctor.register(commands, load_config=lambda: _load_or_report(Settings.from_env()))
     return parser
@@ -237,7 +237,7 @@ def _load_or_report(settings: Settings):
 
 def _roster_import(args: argparse.Namespace) -> int:
     """Check a roster file whole and for cover, apply and audit it; print every problem or gap."""
-    from ivr.roster import import_roster_file
+    from hotline.roster_file import import_roster_file
     from queues.audit import command_line_actor
     from queues.rostering import UncoveredRoster
 
@@ -316,7 +316,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _fallback_twiml(args: argparse.Namespace) -> int:
     """Print the static fallback TwiML built from the config, or check a file against it."""
-    from ivr.twiml import static_fallback
+    from ivr.callers.menu_twiml import static_fallback
 
     config = _load_or_report(Settings.from_env())
     if config is None:
@@ -371,7 +371,7 @@ def _utc_epoch(text: str) -> float:
 
 def _worker(args: argparse.Namespace) -> int:
     """Run the RQ worker against REDIS_URL, with the app's runtime and the routing sweep."""
-    from ivr import create_app
+    from hotline.app import create_app
     from ivr.state import app_runtime
     from queues import worker
     from queues.carrier_setup import schedule_queue_setup
@@ -399,7 +399,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _voicemail_vault():
     """The voicemail vault from VOICEMAIL_KEY and VOICEMAIL_DIR (or var/voicemail)."""
-    from ivr.settings import secret
+    from hotline.settings import secret
     from voicemail.runtime import open_vault
 
     settings = Settings.from_env()
@@ -408,7 +408,7 @@ def _voicemail_vault():
 
 def _serve(args: argparse.Namespace) -> int:
     """Start Redis (embedded unless REDIS_URL), web server, worker and, in demo, the carrier."""
-    from ivr.serve import Supervisor
+    from hotline.serve import Supervisor
 
     settings = Settings.from_env()
     problems = settings.problems()

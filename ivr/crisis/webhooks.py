@@ -17,7 +17,7 @@ from flask import Response, current_app, g, request, url_for
 from redis import RedisError
 from werkzeug.exceptions import HTTPException
 
-from ivr import twiml
+from ivr.callers import menu_twiml as twiml
 from ivr.state import call_store, current_runtime, get_redis, incident_log
 from ivr.webhook import caller, config, int_arg, language, twilio_blueprint, xml
 from queues import alerts, keys

@@ -1,6 +1,6 @@
 """Webhooks that bring a caller to the agent who accepted them: out of the waiting room, or
 called back. Both meet in the conference named by the reservation; when it ends, the caller's
-`<Dial>` action asks for a one-key rating (`ivr/survey.py`)."""
+`<Dial>` action asks for a one-key rating (`ivr/callers/survey.py`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import logging
 from flask import Response, request, url_for
 from redis import RedisError
 
-from ivr import twiml
 from ivr import webhook as hook
+from ivr.callers import menu_twiml as twiml
 from ivr.state import current_runtime
 from queues import dispatch
 

@@ -14,8 +14,8 @@ from flask import current_app, url_for
 from redis import RedisError
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr.callers.menu_twiml import say, say_prompt
 from ivr.state import get_redis
-from ivr.twiml import say, say_prompt
 from queues.blocklist import Blocklist
 from queues.closure import ClosureBoard
 from routing.config import HotlineConfig

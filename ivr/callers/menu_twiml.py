@@ -368,7 +368,7 @@ def conference(
 
     The caller's leaving ends it. The agent's leaving does not, so that * (hangupOnStar) can
     take the agent out to their in-call menu while the caller stays; when the agent hangs up,
-    the app ends the conference (`ivr.agent_calls`).
+    the app ends the conference (`ivr.agents.legs`).
     """
     response = VoiceResponse()
     if prompt:

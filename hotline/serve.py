@@ -32,7 +32,7 @@ from typing import IO
 
 import redis as redis_lib
 
-from ivr.settings import Settings, read_hotline_config
+from hotline.settings import Settings, read_hotline_config
 from queues.conditions import Conditions
 from queues.embedded import EmbeddedRedis, EmbeddedRedisError, RedisAlreadyRunning, _alive
 from queues.worker import registered_pids, release_dead_schedulers
@@ -262,7 +262,7 @@ class Supervisor:
 
     def _seed_demo(self, redis_url: str) -> None:
         """Give the demo its consultants: the demo roster, everyone available."""
-        from ivr.roster import seed_demo_roster
+        from hotline.roster_file import seed_demo_roster
 
         report = seed_demo_roster(
             read_hotline_config(self.settings.config_path),
@@ -277,7 +277,7 @@ class Supervisor:
     def _start_children(self) -> None:
         """Start the web server, the worker and, in demo mode, the carrier."""
         env = self._env
-        hotline = [sys.executable, "-m", "ivr.cli"]
+        hotline = [sys.executable, "-m", "hotline.cli"]
         app_url = f"http://{self.host}:{self.port}"
         # Calls the hotline places (agents, callbacks) need the app's URL for their webhooks.
         env.setdefault("HOTLINE_APP_URL", app_url)
@@ -314,7 +314,7 @@ class Supervisor:
             "5",
             "--log-level",
             "warning",
-            "ivr:create_app()",
+            "hotline.app:create_app()",
         ]
         self.children["web"] = Child("web", lambda: self._popen(web))
         self.children["worker"] = Child("worker", lambda: self._popen([*hotline, "worker"]))

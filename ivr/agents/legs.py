@@ -16,8 +16,8 @@ from redis.exceptions import RedisError
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from ivr import twiml
 from ivr import webhook as hook
+from ivr.callers import menu_twiml as twiml
 from ivr.state import current_runtime
 from queues import dispatch, runtime
 from queues.alerts import EscalationError, escalate

@@ -1,10 +1,10 @@
 """The caller's one-key satisfaction rating, after the agent ended a routed call.
 
-The caller's conference `<Dial>` (`ivr/bridge.py`) has this blueprint as its action. Twilio asks
-for it when the Dial ends: with the caller still on the line when the agent hung up and the app
+The caller's conference `<Dial>` (`ivr/agents/bridge.py`) has this blueprint as its action. Twilio
+asks for it when the Dial ends: with the caller still on the line when the agent hung up and the app
 ended the conference, or with CallStatus `completed` when the caller hung up (Twilio ignores the
-answer then). Only a call that reached an agent and was no crisis is asked; 1 means satisfied,
-2 not, and a 2 opens a follow-up for a supervisor to call back. A rating is kept once per call,
+answer then). Only a call that reached an agent and was no crisis is asked; 1 means satisfied, 2
+not, and a 2 opens a follow-up for a supervisor to call back. A rating is kept once per call,
 whatever the repeated webhooks; a failure to keep it is logged and never felt by the caller.
 """
 
@@ -17,8 +17,9 @@ from flask import Response, request, url_for
 from redis import RedisError
 from werkzeug.exceptions import HTTPException
 
-from ivr import crisis, twiml
 from ivr import webhook as hook
+from ivr.callers import menu_twiml as twiml
+from ivr.crisis import webhooks as crisis
 from ivr.state import current_runtime
 from queues import dispatch, runtime
 from queues.calls import CallRecord, CallStore

@@ -11,9 +11,12 @@ import logging
 from flask import Response, current_app, request, url_for
 from redis import RedisError
 
-from ivr import agent_line, crisis, screening, twiml
 from ivr import webhook as hook
-from ivr.hours import hours_of
+from ivr.agents import keypad_line as agent_line
+from ivr.callers import menu_twiml as twiml
+from ivr.callers import screening
+from ivr.callers.opening_hours import hours_of
+from ivr.crisis import webhooks as crisis
 from ivr.state import call_store, current_runtime
 from queues import dispatch
 from queues.calls import CallStore

@@ -9,7 +9,7 @@ from typing import Any
 
 from redis import Redis
 
-from ivr.settings import Settings
+from hotline.settings import Settings
 from queues.connection import configured_url
 from queues.doctor import PROBE_TIMEOUT_S, examine
 from routing.config import HotlineConfig

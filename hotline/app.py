@@ -1,0 +1,89 @@
+"""The Flask app: create_app(), config, the CLI, and the phone menu's Twilio webhooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+
+from hotline import edge, logs
+from hotline.settings import Settings, StartupError, read_hotline_config, secret
+
+
+def utc_now() -> datetime:
+    """The real clock; tests replace it through the CLOCK setting."""
+    return datetime.now(UTC)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the hotline app; refuses to start on a broken config or missing secret."""
+    app = Flask(__name__)
+    settings = Settings.from_env()
+    problems = settings.problems()
+    if problems:
+        raise StartupError("; ".join(problems))
+    app.config.from_mapping(
+        SETTINGS=settings,
+        CLOCK=utc_now,
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.config.from_prefixed_env("HOTLINE")
+    if test_config:
+        app.config.from_mapping(test_config)
+    settings = app.config["SETTINGS"]
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secret("HOTLINE_SECRET_KEY", settings)
+    if "HOTLINE" not in app.config:
+        app.config["HOTLINE"] = read_hotline_config(settings.config_path)
+    logs.configure()
+    edge.install(app)
+
+    from hotline import demo_phone, health
+    from ivr import escalation, state
+    from ivr.agents import bridge
+    from ivr.agents import keypad_line as agent_line
+    from ivr.agents import legs as agent_calls
+    from ivr.callers import survey
+    from ivr.callers import webhooks as voice
+    from ivr.crisis import webhooks as crisis
+
+    state.init_app(app)
+    app.register_blueprint(voice.bp)
+    app.register_blueprint(crisis.bp)
+    app.register_blueprint(escalation.bp)
+    app.register_blueprint(agent_calls.bp)
+    app.register_blueprint(bridge.bp)
+    app.register_blueprint(survey.bp)
+    app.register_blueprint(agent_line.bp)
+    app.register_blueprint(demo_phone.bp)
+    app.register_blueprint(health.bp)
+    from voicemail import playback, webhooks
+    from voicemail import runtime as voicemail_runtime
+
+    voicemail_runtime.init_app(app, key=secret("VOICEMAIL_KEY", settings))
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(playback.bp)
+    from ops import api, console, feeds, login, workspace
+    from ops import followups as ops_followups
+    from ops import inbox as ops_inbox
+    from ops import safety as ops_safety
+
+    for blueprint in (
+        api.bp,
+        console.bp,
+        feeds.bp,
+        login.bp,
+        workspace.bp,
+        ops_inbox.bp,
+        ops_safety.bp,
+        ops_followups.bp,
+    ):
+        app.register_blueprint(blueprint)
+    return app
+
+
+Clock = Callable[[], datetime]

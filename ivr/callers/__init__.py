@@ -1,0 +1,1 @@
+"""The caller's webhooks: greeting, language, area, intake, the waiting room, screening, survey."""
