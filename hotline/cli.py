@@ -298,19 +298,25 @@ def _roster_export(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    """Run one benchmark and print its figures."""
+    """Run one benchmark from the checkout's tools/ folder and print its figures."""
+    import importlib
+
+    # The benchmarks live in the repository, not the installed packages; the editable install
+    # maps the packages only, so the checkout's root goes on sys.path for tools/ to import.
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "tools" / f"bench_{args.part}.py").is_file():
+        print(
+            "hotline bench needs a clone of the repository: tools/ is not installed",
+            file=sys.stderr,
+        )
+        return 2
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    tool = importlib.import_module(f"tools.bench_{args.part}")
     if args.part == "routing":
-        from queues import bench as routing_bench
-
-        routing_bench.run(args.redis_url)
-    elif args.part == "voicemail":
-        from voicemail import bench as voicemail_bench
-
-        voicemail_bench.run()
+        tool.run(args.redis_url)
     else:
-        from ivr import crisis_bench
-
-        crisis_bench.run()
+        tool.run()
     return 0
 
 

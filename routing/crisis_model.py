@@ -10,7 +10,7 @@ this module the units of each clause: Mandarin characters and English words. Fea
 
 Every feature is present or absent (counted once), and the score is the logistic of the bias
 plus the weights of the features present. The weights are data (`hotline/crisis_model.json`, made by
-`python -m routing.crisis_model_train`), read by `model_from_data`; nothing here reads a file.
+`python -m tools.crisis_model_train`), read by `model_from_data`; nothing here reads a file.
 """
 
 from __future__ import annotations

@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 import requests
 
-from ivr.crisis_bench import (
+from queues.embedded import _alive
+from queues.incidents import IncidentLog
+from queues.sealing import Sealer
+from tools.bench_crisis import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     CALLER,
@@ -23,9 +26,6 @@ from ivr.crisis_bench import (
     poll,
     timing,
 )
-from queues.embedded import _alive
-from queues.incidents import IncidentLog
-from queues.sealing import Sealer
 
 pytestmark = pytest.mark.e2e
 

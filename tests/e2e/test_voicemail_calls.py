@@ -21,7 +21,7 @@ from tests.e2e.harness import (
     shipped_config,
     write_yaml,
 )
-from voicemail import samples
+from tools import voicemail_samples as samples
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from tests.ops_fixtures import Hotline, hotline_fixture, sign_in  # noqa: F401
+from tools import voicemail_samples as samples
 from voicemail import runtime as voicemail_runtime
-from voicemail import samples
 from voicemail.messages import MessageStore, audit_entries
 from voicemail.processing import process_recording, register_recording
 from voicemail.source import RecordingNotFound

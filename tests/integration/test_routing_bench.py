@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from queues import bench
+from tools import bench_routing as bench
 
 pytestmark = pytest.mark.redis
 

@@ -13,7 +13,8 @@ import pytest
 
 from queues import events, keys
 from tests.conftest import CLOSED_TIME
-from voicemail import audio, samples
+from tools import voicemail_samples as samples
+from voicemail import audio
 from voicemail.messages import MessageStore
 from voicemail.processing import (
     ClaimHeld,

@@ -19,7 +19,7 @@ import redis as redis_lib
 
 from queues.embedded import EmbeddedRedis, _alive
 from tests.conftest import CLOSED_TIME
-from voicemail import samples
+from tools import voicemail_samples as samples
 from voicemail.messages import MessageStore
 from voicemail.processing import process_recording, register_recording
 from voicemail.source import RecordingNotFound

@@ -12,7 +12,8 @@ from rq.registry import ScheduledJobRegistry
 
 from queues import events
 from tests.conftest import CLOSED_TIME
-from voicemail import jobs, samples
+from tools import voicemail_samples as samples
+from voicemail import jobs
 from voicemail.messages import MessageStore, audit_entries
 from voicemail.processing import process_recording, register_recording
 from voicemail.retention import RetentionRules, purge_expired

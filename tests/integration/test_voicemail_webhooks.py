@@ -19,7 +19,8 @@ from queues.waiting import WaitingRoom
 from routing.roster import Agent, Roster, Shift
 from tests.conftest import CLOSED_TIME
 from tests.twiml import Doc
-from voicemail import callbacks, inbox, jobs, samples
+from tools import voicemail_samples as samples
+from voicemail import callbacks, inbox, jobs
 from voicemail import runtime as voicemail_runtime
 from voicemail.messages import READY, MessageStore, audit_entries
 from voicemail.source import RecordingNotFound

@@ -2,7 +2,7 @@
 classifier that hears it alongside the lexicon (crisis = lexicon OR model, vetoes applied).
 
 Only the training data (crisis_tuning.yaml, utterances.yaml) is used here, never a held-out
-file: `python -m routing.crisis_model_train evaluate FILE` measures those.
+file: `python -m tools.crisis_model_train evaluate FILE` measures those.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from hotline.settings import (
     read_crisis_model,
     read_hotline_config,
 )
-from routing import crisis_model_train as training
 from routing.classifier import (
     MODEL_WINDOW,
     Classification,
@@ -41,6 +40,7 @@ from routing.crisis_model import (
     model_from_data,
     model_to_data,
 )
+from tools import crisis_model_train as training
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -132,7 +132,7 @@ def test_the_shipped_weights_are_compact_and_well_formed():
 
 
 def test_the_weights_name_the_training_data_they_were_fitted_on():
-    # Editing a training file means retraining: python -m routing.crisis_model_train train
+    # Editing a training file means retraining: python -m tools.crisis_model_train train
     files = [ROOT / name for name in shipped_data()["training"]["files"]]
     assert training.data_digest(files) == shipped_data()["training"]["sha256"]
 

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from voicemail import audio, samples
+from tools import voicemail_samples as samples
+from voicemail import audio
 
 
 def measure(wav: bytes) -> audio.Analysis:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from voicemail import bench
+from tools import bench_voicemail as bench
 
 
 def test_bench_reports_each_length_and_throughput():

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from voicemail import audio, samples
+from tools import voicemail_samples as samples
+from voicemail import audio
 from voicemail.triage import Cue, TriageRules, assess, voice_score
 
 

@@ -1,4 +1,4 @@
-"""The routing benchmark: match decisions per second and latency on a real Redis.
+"""`hotline bench routing`: match decisions per second and latency on a real Redis.
 
 `run(url)` fills the database with agents across 7 areas x 3 levels x 2 languages and a crowd
 of waiting callers, then times match decisions (a call queued or re-polled, an agent freed)
@@ -48,6 +48,7 @@ from routing.config import load_config
 from routing.matching import RoutingPolicy, default_policy
 from routing.roster import Agent, Roster, Shift
 from telephony.demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
+from tools import REPO, SHIPPED_CONFIG
 
 AREAS = ("family", "labor", "contract", "traffic", "criminal", "corporate", "general")
 LANGUAGES = ("zh", "en")
@@ -65,7 +66,6 @@ ROUNDS = 3
 # Dispatch: rings timed one at a time, after a few untimed ones that warm the processes up.
 RINGS = 200
 WARM_UP_RINGS = 5
-SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "hotline" / "hotline.yaml"
 # The account's calls per second in the bench's copy of the config. Twilio's default of one
 # would hold the rings a second apart; at this rate, with rings one at a time and spaced by
 # RING_SPACING_S, the limiter is still consulted on every ring but never makes one wait.
@@ -453,9 +453,8 @@ def _dispatch_rig(home: Path, redis_url: str, config_path: Path) -> Iterator[_Di
             for name, value in os.environ.items()
             if not name.startswith(("TWILIO_", "HOTLINE_", "PUBLIC_BASE_URL", "CARRIER_"))
         }
-        root = str(Path(__file__).resolve().parents[1])
         env.update(
-            PYTHONPATH=os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")])),
+            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
             REDIS_URL=redis_url,
             TWILIO_API_BASE_URL=carrier_url,
             HOTLINE_CONFIG=str(bench_config),

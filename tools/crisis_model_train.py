@@ -1,11 +1,11 @@
-"""Train, cross-validate and evaluate the learned crisis scorer (an offline tool: the request
-path never imports it).
+"""Train, cross-validate and evaluate the learned crisis scorer (an offline tool, run from a
+clone: it is not installed, and the request path never imports it).
 
-    python -m routing.crisis_model_train train             # cross-validate, fit, write weights
-    python -m routing.crisis_model_train train --keep      # the same, keeping the model's kind
-    python -m routing.crisis_model_train check             # retrain; compare with shipped weights
-    python -m routing.crisis_model_train evaluate FILE...  # lexicon / model / both on data files
-    python -m routing.crisis_model_train speed             # classify time on long speech
+    python -m tools.crisis_model_train train             # cross-validate, fit, write weights
+    python -m tools.crisis_model_train train --keep      # the same, keeping the model's kind
+    python -m tools.crisis_model_train check             # retrain; compare with shipped weights
+    python -m tools.crisis_model_train evaluate FILE...  # lexicon / model / both on data files
+    python -m tools.crisis_model_train speed             # classify time on long speech
 
 Training data: tests/data/crisis_tuning.yaml and tests/data/utterances.yaml, never a held-out
 file. Candidates of both kinds (logistic regression by gradient descent, binarised multinomial
@@ -49,13 +49,13 @@ from routing.crisis_model import (
     model_to_data,
     sigmoid,
 )
+from tools import REPO, SHIPPED_CONFIG
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "hotline" / "hotline.yaml"
-WEIGHTS = ROOT / "hotline" / "crisis_model.json"
+CONFIG = SHIPPED_CONFIG
+WEIGHTS = REPO / "hotline" / "crisis_model.json"
 TRAINING_FILES = (
-    ROOT / "tests" / "data" / "crisis_tuning.yaml",
-    ROOT / "tests" / "data" / "utterances.yaml",
+    REPO / "tests" / "data" / "crisis_tuning.yaml",
+    REPO / "tests" / "data" / "utterances.yaml",
 )
 # lawful: anger pursued by lawful means ("去找老板算账" for wages, "make them pay in court").
 HARD_KINDS = frozenset({"figure", "past", "negated", "lawful"})
@@ -663,7 +663,7 @@ def train(
     data = model_to_data(
         model,
         training={
-            "files": [str(path.relative_to(ROOT)) for path in files],
+            "files": [str(path.relative_to(REPO)) for path in files],
             "sha256": data_digest(files),
             "settings": settings.to_data(),
             "calibration": {"scale": scale, "shift": shift},
@@ -691,7 +691,7 @@ def refit(data: dict[str, object], lexicon: Lexicon) -> CrisisModel:
     assert isinstance(training, dict)
     settings = Settings(**training["settings"])
     examples = featurise(
-        load_items(ROOT / name for name in training["files"]), lexicon, masks=False
+        load_items(REPO / name for name in training["files"]), lexicon, masks=False
     )
     weights, bias = fit(examples, settings)
     scale, shift = training["calibration"]["scale"], training["calibration"]["shift"]
@@ -836,7 +836,7 @@ def speed(lexicon: Lexicon, sizes: Sequence[int], rounds: int = 9) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the training command line; returns the exit code."""
     parser = argparse.ArgumentParser(
-        prog="python -m routing.crisis_model_train",
+        prog="python -m tools.crisis_model_train",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -7,6 +7,7 @@ when the key was pressed, when each phone rang and answered, and when the caller
 
 Three figures: a crisis-trained agent free (answers after 3 s), nobody free (the external line
 is dialled after CRISIS_ROLLOVER_S), and Redis stopped (the line is dialled at once).
+The e2e crisis tests drive the same rig at a faster clock.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from queues.agents import AgentBoard
 from queues.embedded import EmbeddedRedis
 from routing.config import load_config
 from routing.roster import parse_roster
+from tools import REPO, SHIPPED_CONFIG
 
-REPO = Path(__file__).resolve().parents[1]
 ACCOUNT_SID = "AC" + "c" * 32
 AUTH_TOKEN = "crisis-bench-token"
 # The rig's hotline secret: what its processes seal in Redis opens with it.
@@ -185,7 +186,7 @@ class CrisisRig:
 
     def _write_config(self) -> dict[str, Any]:
         """The shipped config with the bench's crisis lines."""
-        config = yaml.safe_load((REPO / "hotline" / "hotline.yaml").read_text(encoding="utf-8"))
+        config = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
         config["crisis"]["numbers"] = {"zh": LINE_ZH, "en": LINE_EN, "fallback": LINE_FALLBACK}
         path = self.home / "hotline.yaml"
         path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), "utf-8")

@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from voicemail import audio, samples
+from tools import voicemail_samples as samples
+from voicemail import audio
 from voicemail.triage import assess
 from voicemail.vault import Vault
 

@@ -1,4 +1,4 @@
-"""Synthetic speech-like recordings, shaped like Twilio's WAV, for the bench and the tests.
+"""Synthetic speech-like recordings, shaped like Twilio's WAV, for the voicemail bench and tests.
 
 A "syllable" is a short voiced tone (a fundamental with falling harmonics, like a vowel) under a
 smooth envelope. Syllables come in phrases separated by pauses, over a faint line noise. A calm
