@@ -116,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     roster_export.set_defaults(func=_roster_export)
 
     bench = commands.add_parser("bench", help="measure the hotline (prints figures)")
-    bench.add_argument("part", choices=("routing", "voicemail", "crisis"))
+    bench.add_argument("part", choices=("routing", "voicemail", "crisis", "classifier"))
     bench.add_argument(
         "--redis-url",
         default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
 from pathlib import Path
 
 import pytest
@@ -429,14 +428,3 @@ def test_metrics_on_labelled_utterances(hotline):
     assert accuracy >= 0.90
     assert recall == 1.0, missed
     assert false_positive_rate <= 0.03
-
-
-def test_classify_is_fast(hotline):
-    texts = [item["text"] for item in load_utterances()]
-    for text in texts:
-        classify(text, hotline)
-    start = time.perf_counter()
-    for text in texts:
-        classify(text, hotline)
-    per_call = (time.perf_counter() - start) / len(texts)
-    assert per_call < 0.001

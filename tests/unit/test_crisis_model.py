@@ -11,7 +11,6 @@ import functools
 import hashlib
 import json
 import math
-import time
 from pathlib import Path
 from types import MappingProxyType
 
@@ -413,18 +412,6 @@ def test_without_a_model_the_result_is_the_lexicons_alone():
     assert result == Classification(
         result.area, True, result.confidence, "zh", result.matched, crisis_score=None
     )
-
-
-def test_classify_with_the_model_is_fast():
-    texts = [item["text"] for item in load("utterances.yaml")]
-    lexicon = combined()
-    for text in texts:
-        classify(text, lexicon)
-    start = time.perf_counter()
-    for text in texts:
-        classify(text, lexicon)
-    per_call = (time.perf_counter() - start) / len(texts)
-    assert per_call < 0.001
 
 
 # ---------------------------------------------------------------------------- threshold choice
