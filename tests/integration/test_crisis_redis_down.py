@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,13 +45,6 @@ def hotline(app_env, server, clock, hotline_config) -> Twilio:
     return Twilio(app.test_client())
 
 
-def timed(post) -> tuple[Doc, float]:
-    """Run a webhook and return its document and how long it took."""
-    started = time.monotonic()
-    doc = Doc.parse(post())
-    return doc, time.monotonic() - started
-
-
 def test_redis_killed_mid_call(hotline, server, hotline_config):
     ringing = Doc.parse(hotline.post("/voice/language?t=1", {"Digits": "9"}))
     assert sorted(n.text for n in ringing.all("Number")) == sorted(PHONES.values())
@@ -61,35 +53,29 @@ def test_redis_killed_mid_call(hotline, server, hotline_config):
     server.stop()
 
     # The agent who answers still hears the whisper and is put through: no Redis needed.
-    heard, _ = timed(lambda: hotline.post(whisper, {"CallSid": "CA-leg"}))
+    heard = Doc.parse(hotline.post(whisper, {"CallSid": "CA-leg"}))
     assert heard.verbs() == ["Gather", "Hangup"]
     answer = heard.first("Gather").get("action")
-    taken, took = timed(lambda: hotline.post(answer, {"CallSid": "CA-leg", "Digits": "1"}))
-    assert taken.verbs() == [] and took < 1.0
-    done, _ = timed(
-        lambda: hotline.post(
+    taken = Doc.parse(hotline.post(answer, {"CallSid": "CA-leg", "Digits": "1"}))
+    assert taken.verbs() == []
+    done = Doc.parse(
+        hotline.post(
             "/voice/crisis/agents?lang=zh", {"DialCallStatus": "completed", "DialBridged": "true"}
         )
     )
     assert done.verbs() == ["Say", "Hangup"]
 
     # Nobody took it: the rollover dials the crisis line without reading Redis.
-    rolled, _ = timed(
-        lambda: hotline.post("/voice/crisis/agents?lang=zh", {"DialCallStatus": "no-answer"})
+    rolled = Doc.parse(
+        hotline.post("/voice/crisis/agents?lang=zh", {"DialCallStatus": "no-answer"})
     )
     assert [n.text for n in rolled.all("Number")] == [hotline_config.crisis.numbers["zh"]]
 
-    # A new crisis with Redis gone goes straight to the crisis line, within a second.
-    fresh, took = timed(
-        lambda: hotline.post("/voice/language?t=1", {"Digits": "9", "CallSid": "CA-new"})
-    )
+    # A new crisis with Redis gone goes straight to the crisis line (how soon is for
+    # `hotline bench crisis` to measure: its Redis-stopped figure).
+    fresh = Doc.parse(hotline.post("/voice/language?t=1", {"Digits": "9", "CallSid": "CA-new"}))
     assert [n.text for n in fresh.all("Number")] == [hotline_config.crisis.numbers["zh"]]
-    assert took < 1.0
-    lines, _ = timed(
-        lambda: hotline.post("/voice/crisis/next?lang=zh&n=0", {"DialCallStatus": "busy"})
-    )
+    lines = Doc.parse(hotline.post("/voice/crisis/next?lang=zh&n=0", {"DialCallStatus": "busy"}))
     assert [n.text for n in lines.all("Number")] == [hotline_config.crisis.fallback]
-    last, _ = timed(
-        lambda: hotline.post("/voice/crisis/next?lang=zh&n=1", {"DialCallStatus": "busy"})
-    )
+    last = Doc.parse(hotline.post("/voice/crisis/next?lang=zh&n=1", {"DialCallStatus": "busy"}))
     assert hotline_config.prompt("crisis_failed", "zh") in last.said()
