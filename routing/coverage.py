@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+from routing.eligibility import may_take
 from routing.holidays import HolidayRules, intervals
 from routing.roster import Agent, Roster, Supervisor
 from routing.shifts import agent_intervals
@@ -78,7 +79,9 @@ def coverage(
     for area, hours in hours_by_area.items():
         open_spans = _open_spans(hours, first, end)
         for language in languages:
-            eligible = [a for a in roster.agents if _eligible(a, area, language, general_area)]
+            eligible = [
+                a for a in roster.agents if may_take(a, area, language, general_area=general_area)
+            ]
             for index in range(count):
                 cell_start = first + index * HOUR
                 cells.append(_cell(cell_start, area, language, eligible, shifts, open_spans))
@@ -93,12 +96,6 @@ def _hours_by_area(areas: Mapping[str, Any] | Iterable[str]) -> dict[str, Any]:
     if isinstance(areas, Mapping):
         return {area: getattr(value, "hours", value) for area, value in areas.items()}
     return {area: None for area in areas}
-
-
-def _eligible(agent: Agent, area: str, language: str, general_area: str) -> bool:
-    """Tell whether an agent could take a call of an area in a language."""
-    skilled = agent.level(area) >= 1 or agent.level(general_area) >= 1
-    return skilled and language in agent.languages
 
 
 def _spans(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from routing.eligibility import may_take
 from routing.problems import Problem
 
 STRATEGIES = ("level_then_idle", "longest_idle")
@@ -257,14 +258,17 @@ def agent_pools(agent_skills: Mapping[str, int]) -> list[tuple[str, int]]:
 
 def is_eligible(policy: RoutingPolicy, agent: AgentState, call: WaitingCall, now: float) -> bool:
     """Tell whether an agent may be offered a call now (the heavy-call cap aside)."""
-    if not is_free(agent, now) or call.language not in agent.languages:
-        return False
-    if call.not_before > now:
+    if not is_free(agent, now) or call.not_before > now:
         return False
     step = policy.step(call.area, now - call.arrival)
-    if agent.level(call.area) >= step.min_level:
-        return True
-    return step.general and agent.level(policy.general_area) > 0
+    return may_take(
+        agent,
+        call.area,
+        call.language,
+        general_area=policy.general_area,
+        min_level=step.min_level,
+        general=step.general,
+    )
 
 
 def choose_agent(
