@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,16 +13,7 @@ import redis as redis_lib
 from queues import sealing
 from queues.embedded import EmbeddedRedis, _alive
 from queues.sealing import Sealer
-from telephony.demo import DEMO_AUTH_TOKEN
-from telephony.signature import SIGNATURE_HEADER, sign
-
-REPO = Path(__file__).resolve().parents[1]
-# Wednesday 2026-12-02 10:00 in Shanghai: inside the default day hours.
-OPEN_TIME = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
-# Sunday 2026-12-06 12:00 in Shanghai: the day areas are closed.
-CLOSED_TIME = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)
-# The hotline secret of test apps and of the hotlines the e2e tests serve.
-TEST_SECRET = "test-secret"
+from tests.fixtures.app import OPEN_TIME, TEST_SECRET, Clock, Twilio
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,16 +72,6 @@ def redis(redis_url: str) -> Iterator[redis_lib.Redis]:
     client.close()
 
 
-class Clock:
-    """A clock tests move by hand."""
-
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
     """A clock set inside opening hours."""
@@ -124,37 +104,6 @@ def app(app_env: pytest.MonkeyPatch, redis, redis_url: str, clock: Clock, hotlin
 
     app_env.setenv("REDIS_URL", redis_url)
     return create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})
-
-
-class Twilio:
-    """Posts webhooks the way Twilio does: form parameters and a valid signature."""
-
-    def __init__(self, client, token: str = DEMO_AUTH_TOKEN, base: str = "http://localhost"):
-        self.client = client
-        self.token = token
-        self.base = base
-
-    def post(
-        self,
-        path: str,
-        data: dict[str, str] | None = None,
-        *,
-        signature: str | None = None,
-        headers: dict[str, str] | None = None,
-    ):
-        """POST a signed webhook (or with the given signature) and return the response."""
-        form = {
-            "AccountSid": "AC" + "0" * 31 + "1",
-            "CallSid": "CA" + "1" * 32,
-            "From": "+8613812345678",
-            "To": "+861012348000",
-        }
-        form.update(data or {})
-        form = {name: value for name, value in form.items() if value is not None}
-        if signature is None:
-            signature = sign(self.token, self.base + path, form)
-        sent = {SIGNATURE_HEADER: signature, **(headers or {})}
-        return self.client.post(path, data=form, headers=sent)
 
 
 @pytest.fixture

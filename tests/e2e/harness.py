@@ -23,7 +23,7 @@ import yaml
 from queues.embedded import _alive
 from routing.yamldoc import dump_yaml
 from telephony.demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
-from tests.conftest import TEST_SECRET
+from tests.fixtures.app import TEST_SECRET
 
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_DEADLINE_S = 60.0

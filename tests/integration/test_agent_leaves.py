@@ -20,7 +20,7 @@ from tests.carrier_fixtures import (
     Rig,
     rig_fixture,  # noqa: F401 - provides the rig fixture
 )
-from tests.conftest import Twilio
+from tests.fixtures.app import Twilio
 from tests.jobs import run_jobs
 from tests.twiml import Doc
 

@@ -17,7 +17,7 @@ from queues.matcher import Matcher
 from queues.reservations import Reservations
 from queues.waiting import WaitingRoom
 from routing.roster import parse_roster
-from tests.conftest import Twilio
+from tests.fixtures.app import Twilio
 from tests.integration.test_crisis_path import AREAS
 from tests.twiml import Doc
 

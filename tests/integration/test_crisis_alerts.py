@@ -17,7 +17,7 @@ from queues.incidents import IncidentLog
 from queues.users import UserStore
 from routing.roster import parse_roster
 from tests.carrier_fixtures import ACCOUNT_SID, AUTH_TOKEN, Rig, build_rig
-from tests.conftest import OPEN_TIME
+from tests.fixtures.app import OPEN_TIME
 from tests.integration.test_crisis_path import AREAS, CALL, ROSTER
 
 pytestmark = pytest.mark.redis

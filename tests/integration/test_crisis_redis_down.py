@@ -11,7 +11,7 @@ import redis as redis_lib
 from queues.agents import AgentBoard
 from queues.embedded import EmbeddedRedis, _alive
 from routing.roster import parse_roster
-from tests.conftest import Twilio
+from tests.fixtures.app import Twilio
 from tests.integration.test_crisis_path import AREAS, PHONES, ROSTER
 from tests.twiml import Doc
 

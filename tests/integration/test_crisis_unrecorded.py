@@ -16,7 +16,7 @@ from queues.agents import AgentBoard
 from queues.embedded import EmbeddedRedis, _alive
 from queues.incidents import IncidentLog
 from routing.roster import parse_roster
-from tests.conftest import Twilio
+from tests.fixtures.app import Twilio
 from tests.integration.test_crisis_path import AREAS, ROSTER
 from tests.twiml import Doc
 

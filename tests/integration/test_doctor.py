@@ -28,7 +28,7 @@ from queues.worker import queues
 from routing.hours import DAY_IDS
 from routing.roster import parse_roster
 from tests.carrier_fixtures import ACCOUNT_SID, AUTH_TOKEN
-from tests.conftest import REPO
+from tests.fixtures.app import REPO
 from tests.integration.test_crisis_alerts import (  # noqa: F401 - fixtures
     jobs_runtime,
     messages,

@@ -74,7 +74,7 @@ def test_export_as_csv_and_json_within_a_time_range(redis):
 
 def test_crisis_with_redis_down_still_dials(app_env, clock, hotline_config):
     from hotline.app import create_app
-    from tests.conftest import Twilio
+    from tests.fixtures.app import Twilio
 
     app_env.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     app = create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})

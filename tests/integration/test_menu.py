@@ -11,7 +11,7 @@ from queues.calls import CallStore
 from queues.waiting import WaitingRoom
 from routing.config import GREETING_OPEN_S
 from routing.wording import speaking_seconds
-from tests.conftest import CLOSED_TIME, Twilio
+from tests.fixtures.app import CLOSED_TIME, Twilio
 from tests.twiml import Doc
 
 pytestmark = pytest.mark.redis

@@ -24,7 +24,7 @@ from queues.embedded import EmbeddedRedis
 from queues.hours import HoursBoard, area_hours
 from routing.holidays import china_calendar
 from routing.hours import DAY_IDS, hours_document
-from tests.conftest import CLOSED_TIME, OPEN_TIME, Twilio
+from tests.fixtures.app import CLOSED_TIME, OPEN_TIME, Twilio
 from tests.ops_fixtures import Hotline, hotline_fixture, sign_in  # noqa: F401
 from tests.twiml import Doc
 from voicemail import callbacks

@@ -14,7 +14,7 @@ from queues.blocklist import Blocklist
 from queues.closure import ClosureBoard
 from routing.holidays import Closure
 from routing.roster import Agent, Roster, Shift
-from tests.conftest import OPEN_TIME
+from tests.fixtures.app import OPEN_TIME
 from tests.twiml import Doc
 
 ABUSER = "+8613812345678"

@@ -29,7 +29,7 @@ from queues.sealing import KeyCheck, Sealer
 from queues.waiting import WaitingRoom
 from queues.worker import HotlineWorker
 from telephony.gateway import GatewayError
-from tests.conftest import OPEN_TIME, Twilio
+from tests.fixtures.app import OPEN_TIME, Twilio
 from tests.twiml import Doc
 from voicemail.messages import MessageStore
 

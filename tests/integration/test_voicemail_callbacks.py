@@ -13,7 +13,7 @@ from queues.reservations import Reservations
 from queues.script import RoutingScript
 from queues.waiting import WaitingRoom
 from routing.roster import Agent, Roster, Shift
-from tests.conftest import Clock
+from tests.fixtures.app import Clock
 from voicemail import callbacks
 from voicemail.messages import READY, MessageStore
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from queues import events, keys
-from tests.conftest import CLOSED_TIME
+from tests.fixtures.app import CLOSED_TIME
 from tools import voicemail_samples as samples
 from voicemail import audio
 from voicemail.messages import MessageStore

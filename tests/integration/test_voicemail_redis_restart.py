@@ -18,7 +18,7 @@ import pytest
 import redis as redis_lib
 
 from queues.embedded import EmbeddedRedis, _alive
-from tests.conftest import CLOSED_TIME
+from tests.fixtures.app import CLOSED_TIME
 from tools import voicemail_samples as samples
 from voicemail.messages import MessageStore
 from voicemail.processing import process_recording, register_recording

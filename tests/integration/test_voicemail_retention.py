@@ -11,7 +11,7 @@ from rq import Queue, SimpleWorker
 from rq.registry import ScheduledJobRegistry
 
 from queues import events
-from tests.conftest import CLOSED_TIME
+from tests.fixtures.app import CLOSED_TIME
 from tools import voicemail_samples as samples
 from voicemail import jobs
 from voicemail.messages import MessageStore, audit_entries

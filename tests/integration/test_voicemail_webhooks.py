@@ -17,7 +17,7 @@ from queues.agents import AgentBoard
 from queues.calls import CallStore
 from queues.waiting import WaitingRoom
 from routing.roster import Agent, Roster, Shift
-from tests.conftest import CLOSED_TIME
+from tests.fixtures.app import CLOSED_TIME
 from tests.twiml import Doc
 from tools import voicemail_samples as samples
 from voicemail import callbacks, inbox, jobs
@@ -173,7 +173,7 @@ def test_unknown_call_foreign_url_and_bad_input_are_handled(twilio, redis, caplo
 def test_a_failing_callback_still_answers_twiml(app_env, clock, hotline_config):
     # Redis is unreachable: registering the recording fails, and Twilio still gets TwiML.
     from hotline.app import create_app
-    from tests.conftest import Twilio
+    from tests.fixtures.app import Twilio
 
     app_env.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     down = create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})

@@ -11,7 +11,7 @@ from ivr.state import app_runtime
 from queues.calls import CallStore
 from queues.followups import FollowUps
 from queues.waiting import WaitingRoom
-from tests.conftest import Twilio
+from tests.fixtures.app import Twilio
 from tests.ops_fixtures import Hotline, hotline_fixture, sign_in  # noqa: F401
 from tests.twiml import Doc
 from voicemail import callbacks

@@ -18,8 +18,8 @@ from queues import keys
 from queues.alerts import raise_alert
 from queues.carrier_setup import SETUP_JOB_ID
 from tests.carrier_fixtures import ACCOUNT_SID, AUTH_TOKEN, HOTLINE, Rig, build_rig
-from tests.conftest import REPO
 from tests.e2e.harness import poll
+from tests.fixtures.app import REPO
 from tests.integration.test_crisis_alerts import import_roster, messages
 
 pytestmark = pytest.mark.redis
