@@ -7,6 +7,7 @@ import os
 from flask import Flask, current_app
 from redis import Redis
 
+from ivr.job_urls import webhook_urls
 from queues import runtime, sealing
 from queues.calls import CallStore
 from queues.incidents import IncidentLog
@@ -54,6 +55,7 @@ def app_runtime(app: Flask) -> runtime.Runtime:
                 config=app.config["HOTLINE"],
                 public_base_url=callback_base_url(settings),
                 clock=app.config["CLOCK"],
+                webhooks=webhook_urls(app, callback_base_url(settings)),
             )
         app.extensions["runtime"] = built
     return built

@@ -4,13 +4,14 @@ A match makes a reservation; `dispatch` puts a `ring_agent` job on the `dispatch
 rings the agent with a whisper. A ring the carrier fails (after RQ's retries, `ring_failed`)
 or one run after its offer ran out rings nobody and is no miss of the agent's. Accepting
 redirects the waiting caller into the conference named by the reservation (`bridge_caller`),
-or dials a caller who asked for a callback. A caller who hangs up while the agent rings has the
-offer withdrawn (`withdraw_offer`). A self-renewing `sweep_job` repairs what a crash left and
-widens waiting calls' skill steps on time; when calls are due a look at their Twilio leg it
-queues `check_legs_job`, which ends a call whose leg is gone the way its lost hang-up webhook
-would have.
+or dials a caller who asked for a callback. A
+caller who hangs up while the agent rings has the offer withdrawn (`withdraw_offer`). A
+self-renewing `sweep_job` repairs what a crash left and widens waiting calls' skill steps on
+time; when calls are due a look at their Twilio leg it queues `check_legs_job`, which ends a
+call whose leg is gone the way its lost hang-up webhook would have.
 Jobs take ids and are idempotent: each first checks the reservation is still in the state it
-acts on, so a repeated or late job changes nothing.
+acts on, so a repeated or late job changes nothing. The webhook URLs they give Twilio are the
+app's, built from its routes (`Runtime.webhooks`): no ivr path is spelt here.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -38,6 +38,7 @@ from queues.reservations import Reservations, Transition
 from queues.script import RoutingScript
 from queues.sweep import GONE_STATUSES, LEG_CHECK_BATCH, LegCheck, LegChecks, sweep
 from queues.waiting import Departure, WaitingRoom
+from queues.webhook_urls import WebhookUrls
 from routing.matching import RoutingPolicy
 from routing.privacy import mask_number
 from telephony.gateway import GatewayError
@@ -89,6 +90,13 @@ class Routing:
             reservations=Reservations(rt.redis, policy, script=script),
             calls=CallStore(rt.redis),
         )
+
+
+def webhooks(rt: runtime.Runtime) -> WebhookUrls:
+    """The app's webhook URLs for the calls jobs place or move; the app must have given them."""
+    if rt.webhooks is None:
+        raise RuntimeError("dispatch jobs need the app's webhook URLs in their runtime")
+    return rt.webhooks
 
 
 def dispatch_queue(redis: Redis) -> Queue:
@@ -166,16 +174,16 @@ def ring_agent(reservation_id: str, slot_taken: bool = False) -> str:
                 on_failure=RING_FAILED,
             )
             return "deferred"
-    query = {"res": reservation_id}
+    urls = webhooks(rt)
     try:
         leg = rt.gateway.create_call(
             phone,
-            rt.url("/voice/agent/whisper?" + urlencode(query)),
-            status_callback=rt.url("/voice/agent/status?" + urlencode(query)),
+            urls.whisper(reservation_id),
+            status_callback=urls.agent_status(reservation_id),
             status_callback_events=AGENT_LEG_EVENTS,
             timeout=int(max(rt.config.routing.reservation_timeout_s - 2, 5)),
             # An answer Twilio gives up on goes on from the offer, not to an ended leg.
-            fallback_url=rt.url("/voice/agent/fallback?" + urlencode(query)),
+            fallback_url=urls.agent_fallback(reservation_id),
         )
     except GatewayError as error:
         if CarrierHealth(rt.redis).failed(error, rt.now()):
@@ -257,7 +265,7 @@ def bridge_caller(reservation_id: str) -> str:
     offer = routing.reservations.get(reservation_id)
     if offer is None or offer.state not in ("accepted", "connected"):
         return "not-accepted"
-    query = urlencode({"res": reservation_id})
+    urls = webhooks(rt)
     health = CarrierHealth(rt.redis)
     if offer.kind == "callback":
         number = routing.room.callback_number(offer.call_sid)
@@ -266,8 +274,8 @@ def bridge_caller(reservation_id: str) -> str:
         try:
             leg = rt.gateway.create_call(
                 number,
-                rt.url(f"/voice/connect/callback?{query}"),
-                status_callback=rt.url(f"/voice/connect/callback-status?{query}"),
+                urls.callback(reservation_id),
+                status_callback=urls.callback_status(reservation_id),
                 status_callback_events=("completed",),
                 timeout=30,
             )
@@ -278,7 +286,7 @@ def bridge_caller(reservation_id: str) -> str:
         log.info("calling back %s for %s", mask_number(number), reservation_id)
         return leg.sid
     try:
-        rt.gateway.update_call(offer.call_sid, url=rt.url(f"/voice/connect/queued?{query}"))
+        rt.gateway.update_call(offer.call_sid, url=urls.caller_to_agent(reservation_id))
     except GatewayError as error:
         if health.failed(error, rt.now()) or error.retryable:
             raise
@@ -322,9 +330,8 @@ def end_agent_leg(rt: runtime.Runtime, reservation_id: str) -> None:
     record = CallStore(rt.redis).get(offer.call_sid) if offer else None
     if not record or not record.agent_leg:
         return
-    query = urlencode({"res": reservation_id})
     try:
-        rt.gateway.update_call(record.agent_leg, url=rt.url(f"/voice/agent/unreached?{query}"))
+        rt.gateway.update_call(record.agent_leg, url=webhooks(rt).agent_unreached(reservation_id))
     except GatewayError as error:
         log.warning("could not tell the agent of %s: %s", reservation_id, error)
 
@@ -423,9 +430,9 @@ def check_step_out(reservation_id: str, agent_leg: str, number: int) -> str:
     health.reached(rt.now())
     if not Routing.on(rt).reservations.decide_step_out(reservation_id, number, "job"):
         return "late"  # the agent's hold ran out first and decided
-    query = urlencode({"res": reservation_id, "n": number, "live": int(live)})
+    url = webhooks(rt).agent_stepped_out(reservation_id, number, live)
     try:
-        rt.gateway.update_call(agent_leg, url=rt.url(f"/voice/agent/stepped-out?{query}"))
+        rt.gateway.update_call(agent_leg, url=url)
     except GatewayError as error:
         health.failed(error, rt.now())
         log.warning("agent leg of %s not moved on: %s", reservation_id, error)
@@ -460,8 +467,7 @@ def withdraw_offer(reservation_id: str, call_sid: str) -> str:
         rt.gateway.update_call(agent_leg, status="canceled")
         return "canceled"
     if leg.status == "in-progress":
-        query = urlencode({"res": reservation_id})
-        rt.gateway.update_call(agent_leg, url=rt.url(f"/voice/agent/gone?{query}"))
+        rt.gateway.update_call(agent_leg, url=webhooks(rt).agent_gone(reservation_id))
         return "told"
     return leg.status
 

@@ -14,6 +14,7 @@ from functools import cached_property
 from redis import Redis
 
 from queues.script import RoutingScript
+from queues.webhook_urls import WebhookUrls
 from routing.config import HotlineConfig
 from telephony.gateway import Gateway
 
@@ -28,6 +29,8 @@ class Runtime:
     # The URL Twilio reaches the app at, for the webhooks of calls the jobs place.
     public_base_url: str
     clock: Callable[[], datetime]
+    # The webhooks jobs give Twilio, built by the app from its routes (none: no job rings).
+    webhooks: WebhookUrls | None = None
 
     @cached_property
     def script(self) -> RoutingScript:
