@@ -43,7 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     edge.install(app)
 
     from hotline import demo_phone, health
-    from ivr import escalation, state
+    from ivr import state
     from ivr.agents import bridge
     from ivr.agents import keypad_line as agent_line
     from ivr.agents import legs as agent_calls
@@ -54,7 +54,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     state.init_app(app)
     app.register_blueprint(voice.bp)
     app.register_blueprint(crisis.bp)
-    app.register_blueprint(escalation.bp)
     app.register_blueprint(agent_calls.bp)
     app.register_blueprint(bridge.bp)
     app.register_blueprint(survey.bp)
@@ -68,6 +67,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(playback.bp)
     from ops import api, console, feeds, login, workspace
+    from ops import escalation as ops_escalation
     from ops import followups as ops_followups
     from ops import inbox as ops_inbox
     from ops import safety as ops_safety
@@ -81,6 +81,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         ops_inbox.bp,
         ops_safety.bp,
         ops_followups.bp,
+        ops_escalation.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from ops import accounts, auth, desk, monitoring, opening, planning, staffing
 from ops.auth import OPS_ROLES, SUPERVISORS, require
-from ops.errors import Invalid, OpsError, TooManyAttempts
+from ops.errors import Invalid, OpsError, TooManyAttempts, Unavailable
 from ops.openapi import body_schema, document
 from ops.schema import problems
 
@@ -17,17 +17,17 @@ auth.install(bp, anonymous_forms=False)
 
 
 @bp.errorhandler(OpsError)
-def _error(error: OpsError) -> tuple[Response, int]:
+def error_answer(error: OpsError) -> tuple[Response, int]:
     """Answer a refused request with a JSON error naming the field at fault."""
     response = jsonify(error.body())
-    if isinstance(error, TooManyAttempts):
+    if isinstance(error, TooManyAttempts | Unavailable):
         response.headers["Retry-After"] = str(error.retry_after)
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="hotline"'
     return response, error.status
 
 
-def _body(*, optional: bool = False) -> dict[str, Any]:
+def body(*, optional: bool = False) -> dict[str, Any]:
     """The request's JSON object (form fields accepted too), checked against its schema."""
     data = request.get_json(silent=True)
     form = data is None and bool(request.form)
@@ -94,7 +94,7 @@ def agents() -> Response:
 @require(*OPS_ROLES)
 def add_agent() -> tuple[Response, int]:
     """Add an agent to the roster."""
-    agent = staffing.add_agent(auth.actor(), _body())
+    agent = staffing.add_agent(auth.actor(), body())
     return jsonify(staffing.agent_view(agent)), 201
 
 
@@ -110,7 +110,7 @@ def agent(agent_id: str) -> Response:
 @require(*OPS_ROLES)
 def update_agent(agent_id: str) -> Response:
     """Change an agent's name, phone, languages, skills, crisis training or PIN."""
-    return jsonify(staffing.agent_view(staffing.update_agent(auth.actor(), agent_id, _body())))
+    return jsonify(staffing.agent_view(staffing.update_agent(auth.actor(), agent_id, body())))
 
 
 @bp.delete("/agents/<agent_id>")
@@ -125,7 +125,7 @@ def remove_agent(agent_id: str) -> tuple[str, int]:
 def presence(agent_id: str) -> Response:
     """Set an agent's presence: available, on_break or offline."""
     auth.ensure_for_agent(agent_id, *OPS_ROLES)
-    return jsonify(staffing.set_presence(auth.actor(), agent_id, _body().get("presence")))
+    return jsonify(staffing.set_presence(auth.actor(), agent_id, body().get("presence")))
 
 
 @bp.get("/agents/<agent_id>/shifts")
@@ -140,9 +140,9 @@ def shifts(agent_id: str) -> Response:
 @require(*OPS_ROLES)
 def add_shift(agent_id: str) -> tuple[Response, int]:
     """Add a weekly shift: {day, start, end}; an end before the start runs overnight."""
-    body = _body()
+    fields = body()
     shift = staffing.add_shift(
-        auth.actor(), agent_id, body.get("day"), body.get("start"), body.get("end")
+        auth.actor(), agent_id, fields.get("day"), fields.get("start"), fields.get("end")
     )
     return jsonify({"id": staffing.shift_id(shift)}), 201
 
@@ -166,16 +166,16 @@ def call(agent_id: str) -> Response:
 def note(agent_id: str) -> Response:
     """The agent's wrap-up note on a call they took: {reservation, note}."""
     auth.ensure_for_agent(agent_id)
-    body = _body()
-    return jsonify(desk.write_note(agent_id, body.get("reservation"), body.get("note")))
+    fields = body()
+    return jsonify(desk.write_note(agent_id, fields.get("reservation"), fields.get("note")))
 
 
 @bp.post("/agents/<agent_id>/call/flag")
 def flag(agent_id: str) -> Response:
     """Flag a call heavy or crisis: {reservation, flag}."""
     auth.ensure_for_agent(agent_id, *SUPERVISORS)
-    body = _body()
-    return jsonify(desk.flag_call(agent_id, body.get("reservation"), body.get("flag")))
+    fields = body()
+    return jsonify(desk.flag_call(agent_id, fields.get("reservation"), fields.get("flag")))
 
 
 @bp.get("/roster")
@@ -219,7 +219,7 @@ def hours() -> Response:
 @require(*OPS_ROLES)
 def set_hours(area: str) -> Response:
     """Set an area's hours: {"weekly": {...}, "holidays": {...} or null}; a field left out stays."""
-    return jsonify(opening.save(auth.actor(), area, _body()))
+    return jsonify(opening.save(auth.actor(), area, body()))
 
 
 @bp.delete("/hours/<area>")
@@ -269,7 +269,7 @@ def users() -> Response:
 @require(*SUPERVISORS)
 def add_user() -> tuple[Response, int]:
     """Create a user: {name, role, password, agent_id}."""
-    return jsonify(accounts.add_user(auth.actor(), _body()).public()), 201
+    return jsonify(accounts.add_user(auth.actor(), body()).public()), 201
 
 
 @bp.delete("/users/<name>")
@@ -301,8 +301,8 @@ def create_token(name: str) -> tuple[Response, int]:
     auth.ensure_self_or(name, *SUPERVISORS)
     # Made by a person at a console: a token that made tokens could outlive its own expiry.
     auth.ensure_session()
-    body = _body(optional=True)
-    return jsonify({"user": name, **accounts.create_token(auth.actor(), name, body)}), 201
+    fields = body(optional=True)
+    return jsonify({"user": name, **accounts.create_token(auth.actor(), name, fields)}), 201
 
 
 @bp.delete("/users/<name>/tokens/<token_id>")

@@ -8,6 +8,7 @@ from flask import current_app
 from redis import Redis
 
 from queues import keys
+from queues import runtime as jobs_runtime
 from queues.agents import AgentBoard
 from queues.audit import AuditLog
 from queues.calls import CallStore
@@ -28,6 +29,12 @@ def redis() -> Redis:
     if client is None:
         raise RuntimeError("REDIS_URL is not set; start the hotline with `hotline serve`")
     return client
+
+
+def runtime() -> jobs_runtime.Runtime:
+    """What routing and alert jobs work with (Twilio's gateway among it), as the app built it."""
+    found = current_app.extensions.get("runtime")
+    return found if found is not None else jobs_runtime.current()
 
 
 def config() -> HotlineConfig:

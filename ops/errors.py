@@ -63,10 +63,26 @@ class Invalid(OpsError):
 
 
 class TooManyAttempts(OpsError):
-    """Too many failed logins; `retry_after` says when to try again."""
+    """Too many failed sign-ins, tokens or PINs; `retry_after` says when to try again."""
 
     status = 429
 
     def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Upstream(OpsError):
+    """Twilio refused or failed what the request needed done (adding someone to a call)."""
+
+    status = 502
+
+
+class Unavailable(OpsError):
+    """The hotline's state cannot be reached right now; `retry_after` says when to try again."""
+
+    status = 503
+
+    def __init__(self, message: str, retry_after: int = 5):
         super().__init__(message)
         self.retry_after = retry_after

@@ -30,7 +30,7 @@ MAX_LIMIT = 500
 def _error(error: OpsError) -> Any:
     """JSON errors for the API, the console's flash messages and sign-in redirects for pages."""
     if request.path.startswith("/api/"):
-        return api._error(error)
+        return api.error_answer(error)
     return pages._error(error)
 
 
@@ -165,5 +165,5 @@ def api_number(call: str) -> Response:
 @require(*SUPERVISORS)
 def api_close(call: str) -> Response:
     """Close a follow-up: {"note": "what was done"}."""
-    changed = close(auth.actor(), call, api._body().get("note"))
+    changed = close(auth.actor(), call, api.body().get("note"))
     return jsonify({"call": call, "closed": True, "changed": changed})

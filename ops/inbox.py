@@ -201,7 +201,7 @@ def api_audio(recording_sid: str) -> Response:
 @require(*SUPERVISORS)
 def api_close(recording_sid: str) -> Response:
     """Close a message (handled, or no callback needed)."""
-    reason = api._body(optional=True).get("reason", "")
+    reason = api.body(optional=True).get("reason", "")
     if not isinstance(reason, str):
         raise Invalid("expected text", field="reason")
     closed = _close(recording_sid, reason)

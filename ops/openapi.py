@@ -456,47 +456,52 @@ def paths() -> dict[str, dict[str, Any]]:
     }
 
 
+ESCALATED = {
+    "type": "object",
+    "properties": {
+        "call": {"type": "string", "description": "the call's sid"},
+        "target": {"type": "string", "enum": list(TARGETS)},
+        "added": {
+            "type": "string",
+            "description": "the supervisor's roster id, or the crisis line's number",
+        },
+        "number": {"type": "string", "description": "the number rung, masked"},
+        "new": {"type": "boolean", "description": "false when the target was already on"},
+        "reason": {
+            "type": ["string", "null"],
+            "description": "why the crisis line came instead of a supervisor, or already added",
+        },
+    },
+    "required": ["call", "target", "added", "number", "new", "reason"],
+    "additionalProperties": False,
+}
+
+
 def _escalation() -> dict[str, Any]:
-    """The agent's escalation: its errors are a plain message, not the Error object."""
-    plain = {
-        "application/json": {
-            "schema": {"type": "object", "properties": {"error": STR}, "required": ["error"]}
-        }
-    }
-    meanings = {
-        400: "the body is not a JSON object",
-        401: "no token, an unknown token, or a wrong agent id or PIN",
-        403: "not the agent on this call",
-        409: "the call is not connected to an agent",
-        422: "a field is missing, unknown or malformed",
-        429: "too many wrong PINs; try again later",
-        502: "Twilio refused to add the supervisor or crisis line",
-        503: "the hotline's state cannot be reached; call the supervisor directly",
-    }
-    return {
-        "summary": "Bring the on-call supervisor or the crisis line into a connected call",
-        "description": "Allowed: the agent on the call, by bearer token or by agent_id and PIN.",
-        "security": [{"bearer": []}, {}],
-        "parameters": [_path("call_sid")],
-        "requestBody": {
-            "required": True,
-            "content": _json(
-                {
-                    "target": {"type": "string", "enum": list(TARGETS)},
-                    "agent_id": STR,
-                    "pin": STR,
-                },
-                [],
-            ),
-        },
-        "responses": {
-            "200": {"description": "the target was added (or already was)"},
-            **{
-                str(status): {"description": text, "content": plain}
-                for status, text in meanings.items()
+    """The agent's escalation: the only operation an anonymous request may make with a PIN."""
+    operation = _op(
+        "Bring the on-call supervisor (the crisis line when nobody is on call) or the crisis "
+        "line into a connected call; the caller stays on. Marks the call heavy and opens an "
+        "incident",
+        "the agent on the call, by bearer token or console session, or with neither by "
+        "agent_id and roster pin (wrong PINs locked out per agent and address)",
+        params=[_path("call_sid")],
+        body=_json(
+            {
+                "target": {"type": "string", "enum": list(TARGETS)},
+                "agent_id": {"type": "string", "description": "with pin, when no token is sent"},
+                "pin": {"type": "string", "description": "the agent's roster PIN"},
             },
-        },
+            [],
+        ),
+        errors=(409, 422, 429, 502),
+    )
+    operation["security"] = [{"bearer": []}, {"session": []}, {}]
+    operation["responses"]["200"] = {
+        "description": "the target was added (or already was: new is false)",
+        "content": {"application/json": {"schema": ESCALATED}},
     }
+    return operation
 
 
 @functools.cache
@@ -542,6 +547,9 @@ def document() -> dict[str, Any]:
         409: "clashes with what exists: a duplicate id, an overlapping shift, a roster that "
         "leaves hours uncovered",
         422: "a field is missing, unknown or malformed; `field` names it, `problems` lists all",
+        429: "too many failed attempts (unknown tokens from the address, or wrong PINs); "
+        "Retry-After says when to try again",
+        502: "Twilio refused or failed to add the supervisor or crisis line",
         503: "temporarily unavailable: the hotline's state cannot be reached; retry later",
     }
     return {

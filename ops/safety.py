@@ -36,7 +36,7 @@ _DIGEST_CHARS = frozenset("0123456789abcdef")
 def _error(error: OpsError) -> Any:
     """JSON errors for the API, the console's flash messages and sign-in redirects for pages."""
     if request.path.startswith("/api/"):
-        return api._error(error)
+        return api.error_answer(error)
     return pages._error(error)
 
 
@@ -266,7 +266,7 @@ def api_list_blocked() -> Response:
 @require(*SUPERVISORS)
 def api_add_blocked() -> tuple[Response, int]:
     """Block a number: {"number", "reason", "region" (optional, CN by default)}."""
-    return jsonify(entry_view(block(auth.actor(), api._body()))), 201
+    return jsonify(entry_view(block(auth.actor(), api.body()))), 201
 
 
 @bp.delete("/api/v1/blocklist/<digest>")
@@ -288,7 +288,7 @@ def api_get_closure() -> Response:
 @require(*SUPERVISORS)
 def api_put_closure() -> Response:
     """Close the hotline: {"message": {"zh", "en"}, "until": ISO time or null}."""
-    return jsonify({"closure": closure_view(close(auth.actor(), api._body()))})
+    return jsonify({"closure": closure_view(close(auth.actor(), api.body()))})
 
 
 @bp.delete("/api/v1/closure")
