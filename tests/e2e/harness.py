@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,9 +22,9 @@ import yaml
 from queues.embedded import _alive
 from routing.yamldoc import dump_yaml
 from telephony.demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
-from tests.fixtures.app import TEST_SECRET
+from tests.fixtures.app import REPO, TEST_SECRET
+from tests.fixtures.waits import poll
 
-REPO = Path(__file__).resolve().parents[2]
 STARTUP_DEADLINE_S = 60.0
 CALL_DEADLINE_S = 60.0
 AUTH = (DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN)
@@ -67,17 +66,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def poll(check: Any, deadline_s: float, what: str) -> Any:
-    """Call check until it returns something truthy, or fail at the deadline."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def shipped_config() -> dict[str, Any]:
