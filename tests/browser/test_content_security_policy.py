@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
-from tests.ops_fixtures import PASSWORD, Hotline, hotline_fixture  # noqa: F401
+from tests.fixtures.ops import PASSWORD, Hotline, hotline_fixture  # noqa: F401
 
 pytestmark = pytest.mark.redis
 

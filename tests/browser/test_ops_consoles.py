@@ -18,7 +18,7 @@ from queues.calls import CallStore
 from queues.conditions import Conditions
 from queues.followups import FollowUps
 from queues.hours import HoursBoard
-from tests.ops_fixtures import PASSWORD, Hotline, hotline_fixture  # noqa: F401
+from tests.fixtures.ops import PASSWORD, Hotline, hotline_fixture  # noqa: F401
 
 pytestmark = pytest.mark.redis
 

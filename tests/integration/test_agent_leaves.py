@@ -13,16 +13,16 @@ import redis as redis_lib
 from queues import dispatch
 from queues.agents import AgentBoard
 from routing.roster import parse_roster
-from tests.carrier_fixtures import (
+from tests.fixtures.app import Twilio
+from tests.fixtures.carrier import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     HOTLINE,
     Rig,
     rig_fixture,  # noqa: F401 - provides the rig fixture
 )
-from tests.fixtures.app import Twilio
-from tests.jobs import run_jobs
-from tests.twiml import Doc
+from tests.fixtures.jobs import run_jobs
+from tests.fixtures.twiml import Doc
 
 ROOM = "RS" + "7" * 32
 

@@ -13,7 +13,7 @@ from queues.agent_line import AgentLine
 from queues.agents import check_pin
 from queues.audit import AuditLog
 from routing.pins import is_pin_hash
-from tests.ops_fixtures import ROSTER, Hotline, hotline_fixture, sign_in  # noqa: F401
+from tests.fixtures.ops import ROSTER, Hotline, hotline_fixture, sign_in  # noqa: F401
 
 pytestmark = pytest.mark.redis
 

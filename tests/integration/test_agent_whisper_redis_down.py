@@ -18,8 +18,8 @@ from queues.reservations import Reservations
 from queues.waiting import WaitingRoom
 from routing.roster import parse_roster
 from tests.fixtures.app import Twilio
+from tests.fixtures.twiml import Doc
 from tests.integration.test_crisis_path import AREAS
-from tests.twiml import Doc
 
 ROSTER = """
 timezone: Asia/Shanghai

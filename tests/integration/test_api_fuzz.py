@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from ops.openapi import paths
-from tests.ops_fixtures import Hotline, hotline_fixture  # noqa: F401
+from tests.fixtures.ops import Hotline, hotline_fixture  # noqa: F401
 
 pytestmark = pytest.mark.redis
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.carrier_fixtures import (
+from tests.fixtures.carrier import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     CALLER,

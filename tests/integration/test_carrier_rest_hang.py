@@ -10,8 +10,8 @@ import requests
 
 from carrier.faults import FaultPlan
 from telephony.gateway import Gateway, GatewayError
-from tests.carrier_fixtures import ACCOUNT_SID, AGENTS, AUTH_TOKEN, HOTLINE, Rig, build_rig
-from tests.e2e.harness import poll
+from tests.fixtures.carrier import ACCOUNT_SID, AGENTS, AUTH_TOKEN, HOTLINE, Rig, build_rig
+from tests.fixtures.waits import poll
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import jsonschema
 import pytest
 
-from tests.carrier_fixtures import (
+from tests.fixtures.carrier import (
     AGENTS,
     Rig,
     rig_fixture,  # noqa: F401 - provides the rig fixture

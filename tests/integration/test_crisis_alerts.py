@@ -16,8 +16,8 @@ from queues.calls import CallStore
 from queues.incidents import IncidentLog
 from queues.users import UserStore
 from routing.roster import parse_roster
-from tests.carrier_fixtures import ACCOUNT_SID, AUTH_TOKEN, Rig, build_rig
 from tests.fixtures.app import OPEN_TIME
+from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN, Rig, build_rig
 from tests.integration.test_crisis_path import AREAS, CALL, ROSTER
 
 pytestmark = pytest.mark.redis

@@ -17,7 +17,7 @@ from queues.script import RoutingScript
 from queues.sweep import sweep
 from queues.waiting import WaitingRoom
 from routing.roster import parse_roster
-from tests.twiml import Doc
+from tests.fixtures.twiml import Doc
 
 pytestmark = pytest.mark.redis
 

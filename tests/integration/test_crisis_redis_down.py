@@ -12,8 +12,8 @@ from queues.agents import AgentBoard
 from queues.embedded import EmbeddedRedis, _alive
 from routing.roster import parse_roster
 from tests.fixtures.app import Twilio
+from tests.fixtures.twiml import Doc
 from tests.integration.test_crisis_path import AREAS, PHONES, ROSTER
-from tests.twiml import Doc
 
 
 @pytest.fixture

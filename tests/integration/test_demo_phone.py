@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from tests.carrier_fixtures import (
+from tests.fixtures.carrier import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     Rig,

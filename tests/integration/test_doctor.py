@@ -27,14 +27,14 @@ from queues.hours import HoursBoard
 from queues.worker import queues
 from routing.hours import DAY_IDS
 from routing.roster import parse_roster
-from tests.carrier_fixtures import ACCOUNT_SID, AUTH_TOKEN
 from tests.fixtures.app import REPO
+from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN
+from tests.fixtures.ops import hotline_fixture, sign_in  # noqa: F401 - fixtures
 from tests.integration.test_crisis_alerts import (  # noqa: F401 - fixtures
     jobs_runtime,
     messages,
     rig,
 )
-from tests.ops_fixtures import hotline_fixture, sign_in  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.redis
 

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from telephony.gateway import QUEUE_LIST_LIMIT, Gateway, GatewayError
-from tests.carrier_fixtures import (
+from tests.fixtures.carrier import (
     ACCOUNT_SID,
     AGENTS,
     AUTH_TOKEN,

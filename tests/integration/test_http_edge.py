@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from queues.closure import ClosureBoard
-from tests.ops_fixtures import Hotline, hotline_fixture, sign_in  # noqa: F401
-from tests.twiml import Doc
+from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401
+from tests.fixtures.twiml import Doc
 
 pytestmark = pytest.mark.redis
 

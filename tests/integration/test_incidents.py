@@ -9,7 +9,7 @@ import json
 import pytest
 
 from queues.incidents import IncidentLog, export
-from tests.twiml import Doc
+from tests.fixtures.twiml import Doc
 
 pytestmark = pytest.mark.redis
 

@@ -12,7 +12,7 @@ from queues.waiting import WaitingRoom
 from routing.config import GREETING_OPEN_S
 from routing.wording import speaking_seconds
 from tests.fixtures.app import CLOSED_TIME, Twilio
-from tests.twiml import Doc
+from tests.fixtures.twiml import Doc
 
 pytestmark = pytest.mark.redis
 

@@ -13,7 +13,7 @@ import pytest
 from hotline.cli import main
 from queues import events, keys
 from queues.audit import AuditLog
-from tests.ops_fixtures import PASSWORD, Hotline, hotline_fixture, sign_in  # noqa: F401
+from tests.fixtures.ops import PASSWORD, Hotline, hotline_fixture, sign_in  # noqa: F401
 
 pytestmark = pytest.mark.redis
 

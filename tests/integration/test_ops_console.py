@@ -10,7 +10,7 @@ from hotline.cli import main
 from queues import keys
 from queues.audit import AuditLog
 from queues.users import UserStore
-from tests.ops_fixtures import PASSWORD, ROSTER, Hotline, hotline_fixture, sign_in  # noqa: F401
+from tests.fixtures.ops import PASSWORD, ROSTER, Hotline, hotline_fixture, sign_in  # noqa: F401
 
 pytestmark = pytest.mark.redis
 
@@ -42,7 +42,7 @@ def test_signed_out_pages_go_to_the_login(app, hotline):
 
 def test_wrong_password_is_refused(app, hotline):
     client = app.test_client()
-    from tests.ops_fixtures import csrf_of
+    from tests.fixtures.ops import csrf_of
 
     token = csrf_of(client.get("/ops/login").get_data(as_text=True))
     answer = client.post(

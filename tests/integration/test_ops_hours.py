@@ -25,8 +25,8 @@ from queues.hours import HoursBoard, area_hours
 from routing.holidays import china_calendar
 from routing.hours import DAY_IDS, hours_document
 from tests.fixtures.app import CLOSED_TIME, OPEN_TIME, Twilio
-from tests.ops_fixtures import Hotline, hotline_fixture, sign_in  # noqa: F401
-from tests.twiml import Doc
+from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401
+from tests.fixtures.twiml import Doc
 from voicemail import callbacks
 from voicemail.messages import READY, MessageStore
 

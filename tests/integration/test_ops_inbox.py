@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.ops_fixtures import Hotline, hotline_fixture, sign_in  # noqa: F401
+from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401
 from tools import voicemail_samples as samples
 from voicemail import runtime as voicemail_runtime
 from voicemail.messages import MessageStore, audit_entries

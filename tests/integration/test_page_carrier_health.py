@@ -14,7 +14,7 @@ from queues.alerts import page_supervisors, raise_alert
 from queues.carrier_health import CONDITION
 from queues.conditions import Conditions
 from telephony.gateway import GatewayError
-from tests.carrier_fixtures import ACCOUNT_SID, AUTH_TOKEN, Rig, build_rig
+from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN, Rig, build_rig
 from tests.integration.test_crisis_alerts import import_roster
 
 pytestmark = pytest.mark.redis

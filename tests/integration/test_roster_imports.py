@@ -15,6 +15,7 @@ from queues.alerts import recent_alerts, stored_roster
 from queues.audit import AuditLog, command_line_actor
 from queues.hours import HoursBoard
 from queues.incidents import IncidentLog
+from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401 - fixtures
 from tests.integration.test_crisis_alerts import (  # noqa: F401 - fixtures
     jobs_runtime,
     messages,
@@ -22,7 +23,6 @@ from tests.integration.test_crisis_alerts import (  # noqa: F401 - fixtures
     run_jobs,
 )
 from tests.integration.test_crisis_path import CALL
-from tests.ops_fixtures import Hotline, hotline_fixture, sign_in  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.redis
 

@@ -8,8 +8,8 @@ import io
 import pytest
 
 from hotline.cli import main
+from tests.fixtures.ops import hotline_fixture, sign_in  # noqa: F401 - fixtures
 from tests.integration.test_roster_imports import COVERED, imports, put
-from tests.ops_fixtures import hotline_fixture, sign_in  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.redis
 

@@ -15,7 +15,7 @@ from queues.closure import ClosureBoard
 from routing.holidays import Closure
 from routing.roster import Agent, Roster, Shift
 from tests.fixtures.app import OPEN_TIME
-from tests.twiml import Doc
+from tests.fixtures.twiml import Doc
 
 ABUSER = "+8613812345678"
 NOW = OPEN_TIME.timestamp()

@@ -30,7 +30,7 @@ from queues.waiting import WaitingRoom
 from queues.worker import HotlineWorker
 from telephony.gateway import GatewayError
 from tests.fixtures.app import OPEN_TIME, Twilio
-from tests.twiml import Doc
+from tests.fixtures.twiml import Doc
 from voicemail.messages import MessageStore
 
 pytestmark = pytest.mark.redis

@@ -17,8 +17,8 @@ from queues.followups import FollowUps
 from queues.incidents import IncidentLog
 from queues.reservations import Reservations
 from routing.config import Survey
-from tests.ops_fixtures import Hotline, hotline_fixture, sign_in  # noqa: F401
-from tests.twiml import Doc
+from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401
+from tests.fixtures.twiml import Doc
 from voicemail import callbacks
 from voicemail.messages import MessageStore
 from voicemail.processing import register_recording

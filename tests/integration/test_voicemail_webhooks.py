@@ -18,7 +18,7 @@ from queues.calls import CallStore
 from queues.waiting import WaitingRoom
 from routing.roster import Agent, Roster, Shift
 from tests.fixtures.app import CLOSED_TIME
-from tests.twiml import Doc
+from tests.fixtures.twiml import Doc
 from tools import voicemail_samples as samples
 from voicemail import callbacks, inbox, jobs
 from voicemail import runtime as voicemail_runtime

@@ -20,7 +20,8 @@ from queues.reservations import Reservations
 from queues.waiting import WaitingRoom
 from routing.menu import summarise
 from routing.roster import parse_roster
-from tests.carrier_fixtures import (
+from tests.fixtures.app import Twilio
+from tests.fixtures.carrier import (
     ACCOUNT_SID,
     AGENTS,
     AUTH_TOKEN,
@@ -29,8 +30,7 @@ from tests.carrier_fixtures import (
     Rig,
     rig_fixture,  # noqa: F401 - provides the rig fixture
 )
-from tests.fixtures.app import Twilio
-from tests.twiml import Doc
+from tests.fixtures.twiml import Doc
 
 pytestmark = pytest.mark.redis
 

@@ -12,8 +12,8 @@ from queues.calls import CallStore
 from queues.followups import FollowUps
 from queues.waiting import WaitingRoom
 from tests.fixtures.app import Twilio
-from tests.ops_fixtures import Hotline, hotline_fixture, sign_in  # noqa: F401
-from tests.twiml import Doc
+from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401
+from tests.fixtures.twiml import Doc
 from voicemail import callbacks
 from voicemail.inbox import list_messages
 from voicemail.messages import READY, MessageStore

@@ -22,8 +22,8 @@ from rq.job import Job
 
 from queues.embedded import EmbeddedRedis, _alive
 from queues.worker import registered_pids
-from tests.e2e.harness import poll
 from tests.fixtures.app import REPO
+from tests.fixtures.waits import poll
 
 pytestmark = pytest.mark.redis
 

@@ -17,9 +17,9 @@ from rq.job import Job
 from queues import keys
 from queues.alerts import raise_alert
 from queues.carrier_setup import SETUP_JOB_ID
-from tests.carrier_fixtures import ACCOUNT_SID, AUTH_TOKEN, HOTLINE, Rig, build_rig
-from tests.e2e.harness import poll
 from tests.fixtures.app import REPO
+from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN, HOTLINE, Rig, build_rig
+from tests.fixtures.waits import poll
 from tests.integration.test_crisis_alerts import import_roster, messages
 
 pytestmark = pytest.mark.redis

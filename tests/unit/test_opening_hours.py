@@ -23,7 +23,7 @@ from routing.hours import (
 )
 from routing.problems import ProblemsError
 from routing.roster import parse_roster
-from tests.ops_fixtures import ROSTER
+from tests.fixtures.ops import ROSTER
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ZONE = "Asia/Shanghai"

@@ -10,7 +10,7 @@ from ops.coverage import coverage
 from ops.ical import fold, shifts_calendar
 from ops.staffing import overlaps, parse_shift, parse_shift_id, shift_id
 from routing.roster import Shift, export_roster_csv, parse_roster, parse_roster_csv
-from tests.ops_fixtures import ROSTER
+from tests.fixtures.ops import ROSTER
 
 
 def roster(config, text: str = ROSTER):
