@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
-from carrier import twiml
-from carrier.twiml import TwimlError
+from carrier import twiml_reader, verbs
+from carrier.twiml_reader import TwimlError
 
 
 def test_a_menu_built_with_voice_response_is_accepted() -> None:
@@ -20,7 +20,7 @@ def test_a_menu_built_with_voice_response_is_accepted() -> None:
     response.append(dial)
     response.enqueue("labor", wait_url="/wait")
 
-    root = twiml.parse(str(response))
+    root = twiml_reader.parse(str(response))
 
     assert [verb.tag for verb in root] == ["Gather", "Dial", "Enqueue"]
 
@@ -45,7 +45,7 @@ def test_bad_documents_are_reported_with_twilios_codes(
     document: str, code: int, words: str
 ) -> None:
     with pytest.raises(TwimlError) as caught:
-        twiml.parse(document)
+        twiml_reader.parse(document)
 
     assert caught.value.code == code
     assert words in caught.value.message
@@ -53,14 +53,21 @@ def test_bad_documents_are_reported_with_twilios_codes(
 
 def test_wait_music_may_not_dial_and_conference_music_may_not_gather() -> None:
     with pytest.raises(TwimlError, match="not allowed in queue-wait"):
-        twiml.parse("<Response><Dial>+8612356</Dial></Response>", context=twiml.QUEUE_WAIT)
+        twiml_reader.parse(
+            "<Response><Dial>+8612356</Dial></Response>", context=twiml_reader.QUEUE_WAIT
+        )
     with pytest.raises(TwimlError) as caught:
-        twiml.parse("<Response><Gather/></Response>", context=twiml.CONFERENCE_WAIT)
+        twiml_reader.parse("<Response><Gather/></Response>", context=twiml_reader.CONFERENCE_WAIT)
     assert caught.value.code == 13238
-    twiml.parse("<Response><Leave/><Gather/></Response>", context=twiml.QUEUE_WAIT)
+    twiml_reader.parse("<Response><Leave/><Gather/></Response>", context=twiml_reader.QUEUE_WAIT)
 
 
 def test_spoken_text_keeps_ssml_words() -> None:
-    root = twiml.parse("<Response><Say>Press <emphasis>one</emphasis>  now</Say></Response>")
+    root = twiml_reader.parse("<Response><Say>Press <emphasis>one</emphasis>  now</Say></Response>")
 
-    assert twiml.text_of(root[0]) == "Press one now"
+    assert twiml_reader.text_of(root[0]) == "Press one now"
+
+
+def test_every_verb_the_reader_lets_through_has_a_handler() -> None:
+    assert set(verbs.HANDLERS) == twiml_reader.SUPPORTED
+    assert not set(verbs.HANDLERS) & twiml_reader.UNSUPPORTED

@@ -1,0 +1,156 @@
+"""<Record>: record what the party says, keep it, and request the action and status callback."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
+
+from carrier import audio, callbacks, twiml_reader
+from carrier.clock import rfc2822
+from carrier.document import Document, Ended
+from carrier.network import Recording, new_sid
+
+if TYPE_CHECKING:
+    from carrier.leg import Leg
+
+# Twilio's defaults for a Record that leaves them out.
+RECORD_TIMEOUT_S = 5
+RECORD_MAX_LENGTH_S = 3600
+RECORD_FINISH_KEYS = "1234567890*#"
+
+
+def record(leg: Leg, verb: ET.Element, document: Document) -> Document | None:
+    """Record the party until silence, a finishing key or a hang-up; return the action document."""
+    timeout = twiml_reader.integer(verb, "timeout", RECORD_TIMEOUT_S)
+    max_length = twiml_reader.integer(verb, "maxLength", RECORD_MAX_LENGTH_S)
+    finish_keys = verb.get("finishOnKey", RECORD_FINISH_KEYS)
+    if twiml_reader.flag(verb, "playBeep", True):
+        leg.transcript.add(leg.clock.now(), "played", name="beep")
+    leg.where = "record"
+    speech = _voicemail_audio(leg)[: 2 * audio.RATE * max_length]
+    started = leg.clock.now()
+    digits: str | None = None
+    hung_up: Ended | None = None
+    try:
+        leg.idle(audio.duration(speech))
+        step = _peek_finish_key(leg, finish_keys)
+        if step is not None:
+            digits = step
+            leg.transcript.add(leg.clock.now(), "pressed", keys=step)
+        else:
+            leg.idle(min(timeout, max(max_length - audio.duration(speech), 0)))
+    except Ended as ended:
+        hung_up, digits = ended, "hangup"
+    elapsed = leg.clock.now() - started
+    pcm = speech[: 2 * audio.RATE * int(elapsed)] if hung_up else speech
+    if hung_up is None and digits is None:
+        pcm += audio.silence(min(timeout, max_length - audio.duration(speech)))
+    if (verb.get("trim") or "trim-silence") == "trim-silence":
+        pcm = audio.trim_silence(pcm)
+    leg.where = "call"
+    if not pcm:
+        leg.transcript.add(leg.clock.now(), "recorded", seconds=0, note="nothing recorded")
+        if hung_up:
+            raise hung_up
+        return None
+    recording = _store_recording(leg, pcm)
+    params = {
+        "RecordingUrl": _recording_url(leg, recording.sid),
+        "RecordingSid": recording.sid,
+        "RecordingDuration": str(recording.duration),
+    }
+    if digits:
+        params["Digits"] = digits
+    _recording_callback(leg, verb, document, recording)
+    if hung_up:
+        callbacks.after_hangup(leg, verb, document, params)
+        raise hung_up
+    action = document.join(verb.get("action", "")) if verb.get("action") else document.url
+    if action is None:
+        return None
+    return Document(
+        url=action,
+        method=(verb.get("method") or "POST").upper(),
+        params=params,
+        purpose="record-action",
+        fallback_url=document.fallback_url,
+        fallback_method=document.fallback_method,
+    )
+
+
+def _voicemail_audio(leg: Leg) -> bytes:
+    """Return what the party says when recorded, from their script."""
+    script = leg.party.script
+    if script.voicemail is None:
+        return b""
+    if script.voicemail == "silence":
+        return audio.silence(script.voicemail_seconds)
+    if script.voicemail == "speech":
+        return audio.speech_like(script.voicemail_seconds, seed=hash(leg.call.sid) & 0xFFFF)
+    return audio.load_wav(script.voicemail)
+
+
+def _peek_finish_key(leg: Leg, finish_keys: str) -> str | None:
+    """Consume the party's next step when it presses a key that ends the recording."""
+    step = leg.party.peek()
+    if step is not None and step.kind == "press" and step.value[0] in finish_keys:
+        leg.party.next_step()
+        return step.value[0]
+    return None
+
+
+def _store_recording(leg: Leg, pcm: bytes) -> Recording:
+    """Keep a recording of this call and note it in the transcript."""
+    recording = Recording(
+        sid=new_sid("RE"),
+        account_sid=leg.call.account_sid,
+        call_sid=leg.call.sid,
+        created=leg.clock.utcnow(),
+        pcm=pcm,
+        duration=max(1, round(audio.duration(pcm))),
+    )
+    with leg.network.cond:
+        leg.network.recordings[recording.sid] = recording
+    leg.transcript.add(
+        leg.clock.now(), "recorded", recording_sid=recording.sid, seconds=recording.duration
+    )
+    leg.transcript.note_outcome(
+        voicemail={"recording_sid": recording.sid, "seconds": recording.duration}
+    )
+    return recording
+
+
+def _recording_url(leg: Leg, recording_sid: str) -> str:
+    """Return a recording's media URL on the carrier, shaped like Twilio's."""
+    return (
+        f"{leg.settings.public_url.rstrip('/')}/2010-04-01/Accounts/"
+        f"{leg.call.account_sid}/Recordings/{recording_sid}"
+    )
+
+
+def _recording_callback(
+    leg: Leg, verb: ET.Element, document: Document, recording: Recording
+) -> None:
+    """Send the recordingStatusCallback for a finished recording when asked."""
+    url = verb.get("recordingStatusCallback")
+    events = (verb.get("recordingStatusCallbackEvent") or "completed").replace(",", " ").split()
+    if not url or "completed" not in events:
+        return
+    params = {
+        "AccountSid": leg.call.account_sid,
+        "CallSid": leg.call.sid,
+        "RecordingSid": recording.sid,
+        "RecordingUrl": _recording_url(leg, recording.sid),
+        "RecordingStatus": "completed",
+        "RecordingDuration": str(recording.duration),
+        "RecordingChannels": "1",
+        "RecordingSource": "RecordVerb",
+        "RecordingStartTime": rfc2822(recording.created) or "",
+    }
+    callbacks.send(
+        leg,
+        document.join(url),
+        (verb.get("recordingStatusCallbackMethod") or "POST").upper(),
+        params,
+        "recording",
+    )
