@@ -242,7 +242,7 @@ def crisis_alerts() -> str:
 
 
 def crisis_taker(call_sid: str) -> str:
-    """Who accepted a crisis call's ring first: the agent id, set once."""
+    """Who took a crisis call's ring first: the taker's id, set once (queues/crisis_claims.py)."""
     return f"{PREFIX}:crisis-taker:{call_sid}"
 
 
