@@ -3,8 +3,8 @@
 A match makes a reservation; `dispatch` puts a `ring_agent` job on the `dispatch` queue, which
 rings the agent with a whisper. A ring the carrier fails (after RQ's retries, `ring_failed`)
 or one run after its offer ran out rings nobody and is no miss of the agent's. Accepting
-redirects the waiting caller into the conference named by the reservation (`bridge_caller`),
-or dials a caller who asked for a callback. A
+(`queues.session.hand_to_agent`) queues `bridge_caller`, which redirects the waiting caller
+into the conference named by the reservation, or dials a caller who asked for a callback. A
 caller who hangs up while the agent rings has the offer withdrawn (`withdraw_offer`). A
 self-renewing `sweep_job` repairs what a crash left and widens waiting calls' skill steps on
 time; when calls are due a look at their Twilio leg it queues `check_legs_job`, which ends a
@@ -241,20 +241,6 @@ def _not_rung(
         # carrier failure the freed agent waits for the next poll or sweep instead, so a dead
         # carrier is not handed every waiting call in turn.
         dispatch(rt.redis, [routing.matcher.match_agent(transition.agent_id, rt.now())])
-    return transition
-
-
-def accept(rt: runtime.Runtime, reservation_id: str) -> Transition:
-    """The agent pressed the accept key: take the call and bring the caller in."""
-    routing = Routing.on(rt)
-    transition = routing.reservations.accept(reservation_id, rt.now())
-    if transition.changed:
-        routing.calls.update(
-            transition.call_sid, reservation=reservation_id, agent=transition.agent_id
-        )
-        dispatch_queue(rt.redis).enqueue(
-            bridge_caller, reservation_id, job_id=f"bridge-{reservation_id}", retry=BRIDGE_RETRY
-        )
     return transition
 
 

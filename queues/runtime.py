@@ -7,9 +7,10 @@ Jobs take ids only. The app (web or worker process) installs a factory once at s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 
 from redis import Redis
 
@@ -31,6 +32,8 @@ class Runtime:
     clock: Callable[[], datetime]
     # The webhooks jobs give Twilio, built by the app from its routes (none: no job rings).
     webhooks: WebhookUrls | None = None
+    # Reads a process may reuse a little while (see each user), kept per runtime, so per app.
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def script(self) -> RoutingScript:

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from ivr import webhook as hook
 from ivr.callers import menu_twiml as twiml
 from ivr.state import current_runtime
-from queues import dispatch, runtime
+from queues import dispatch, runtime, session
 from queues.alerts import EscalationError, escalate
 from queues.reservations import Reservation
 from queues.sweep import GONE_STATUSES
@@ -144,7 +144,7 @@ def answer() -> Response:
     config = hook.config()
     key = hook.caller().digits[:1]
     if key == "1":
-        transition = dispatch.accept(rt, rid)
+        transition = session.hand_to_agent(rt, rid)
         _, language = _offer(rt)
         if transition.changed or transition.state in ("accepted", "connected"):
             return hook.xml(_join(language, rid, "agent_connecting"))

@@ -18,11 +18,7 @@ from ivr.callers import screening
 from ivr.callers.opening_hours import hours_of
 from ivr.crisis import webhooks as crisis
 from ivr.state import call_store, current_runtime
-from queues import dispatch
-from queues.calls import CallStore
-from queues.sweep import LegChecks
-from routing.estimate import expected_wait_s, spoken_minutes
-from routing.matching import is_heavy
+from queues import session
 from routing.menu import (
     Choice,
     Step,
@@ -32,7 +28,6 @@ from routing.menu import (
     decode_answers,
     encode_answers,
     first_key,
-    summarise,
 )
 from routing.numbers import callback_number, is_withheld
 from routing.privacy import mask_number
@@ -44,8 +39,6 @@ bp = hook.twilio_blueprint("voice", __name__, "/voice")
 
 # Statuses that end a call leg.
 ENDED_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
-# How long a count of staffed agents is reused for wait estimates.
-STAFFED_CACHE_S = 30.0
 # The longest QueueTime believed when a caller unknown to routing is adopted: a day.
 MAX_QUEUE_TIME_S = 86_400
 
@@ -179,17 +172,10 @@ def closed_key() -> Response:
 def wait() -> Response:
     """The waiting room's waitUrl: place, expected wait and ways out; every poll re-matches."""
     config, language, area_id = hook.config(), hook.language(), hook.area()
-    call_sid = hook.caller().call_sid
-    ahead, minutes = None, None
-    try:
-        # Our own order (priority, then arrival) decides who is next, so it says the place;
-        # Twilio's QueuePosition is only its queue's order, so it is never said. Without a
-        # place (Redis unreachable) the caller hears a plain "please hold".
-        ahead, minutes = _place_and_wait(call_sid, area_id, language)
-    except RedisError as error:
-        log.warning("waiting room unreachable for %s: %s", call_sid, type(error).__name__)
+    caller = _waiting_caller(language, area_id, _url_answers(area_id))
+    place = session.place_and_wait(current_runtime(), caller, _queue_time())
     action = url_for(".wait_key", lang=language, area=area_id, a=_answers_arg())
-    return hook.xml(twiml.wait_room(config, language, ahead, minutes, action))
+    return hook.xml(twiml.wait_room(config, language, place.ahead, place.minutes, action))
 
 
 @bp.post("/wait/key")
@@ -245,20 +231,20 @@ def queue_result() -> Response:
     result = request.form.get("QueueResult", "")
     log.info("call %s left queue %s: %s", caller.call_sid, hook.area(), result or "(none)")
     if result == "hangup":
-        _left_waiting_room(caller.call_sid, "abandoned")
+        _leave(caller.call_sid, "abandoned")
         return hook.xml(twiml.empty())
     if result == "leave":
         reason = _leave_reason()
         if reason == "callback":
             return hook.xml(twiml.hangup())
         if reason == "voicemail":
-            _left_waiting_room(caller.call_sid, "voicemail")
+            _leave(caller.call_sid, "voicemail")
             return hook.xml(voicemail_webhooks.record(language, hook.area()))
-        _left_waiting_room(caller.call_sid, "crisis")
+        _leave(caller.call_sid, "crisis")
         return crisis.start(language, Choice(Step.CRISIS, reason=f"{reason}_wait"))
     if result in ("bridged", "redirected"):
         return hook.xml(twiml.empty())
-    _left_waiting_room(caller.call_sid, "left")
+    _leave(caller.call_sid, "left")
     return hook.xml(twiml.queue_closed(config, language))
 
 
@@ -272,7 +258,7 @@ def status() -> Response:
     if call_status in ENDED_STATUSES:
         # However the line closed (hung up, ended by REST, dropped), a caller still waiting has
         # abandoned; for a call already bridged or finished this changes nothing.
-        _left_waiting_room(caller.call_sid, "abandoned")
+        _leave(caller.call_sid, "abandoned")
     return hook.xml(twiml.empty())
 
 
@@ -299,7 +285,8 @@ def _route(
     config = hook.config()
     now = current_app.config["CLOCK"]()
     # Stored for a closed area too: the message's callback agent hears the same summary.
-    hook.remember(lambda store, sid: _store_summary(store, sid, area_id, language, answers))
+    caller = _waiting_caller(language, area_id, answers)
+    hook.remember(lambda store, sid: session.keep_summary(store, config, caller))
     # Ops' edited hours when Redis answers, the config's otherwise: never an error to Twilio.
     hours = hours_of(area_id)
     if not hours.is_open(now):
@@ -315,7 +302,8 @@ def _route(
                 hours=hours,
             )
         )
-    _join_waiting_room(area_id, language, answers, now.timestamp())
+    if caller.call_sid:  # a request without one has no call to queue
+        session.join(current_runtime(), caller, now.timestamp())
     # The wait URL carries the intake answers, so routing can adopt the caller with them if
     # Redis was unreachable just now.
     wait_url = url_for(".wait", lang=language, area=area_id, a=encode_answers(answers) or None)
@@ -329,18 +317,6 @@ def _intake_url(
     """The action URL of an intake question, carrying the answers so far."""
     return url_for(
         ".intake", lang=language, area=area_id, q=question, a=encode_answers(answers), t=tries
-    )
-
-
-def _store_summary(
-    store: CallStore, call_sid: str, area_id: str, language: str, answers: list[str | None]
-) -> None:
-    """Keep the call's area, language, intake answers and the summary the agent will hear."""
-    record = store.get(call_sid)
-    speech = record.speech if record else ""
-    summary = summarise(hook.config(), area_id, language, answers, speech)
-    store.update(
-        call_sid, area=area_id, language=language, summary=summary, answers=encode_answers(answers)
     )
 
 
@@ -359,146 +335,35 @@ def _leave_reason() -> str:
     return record.leave_intent if record and record.leave_intent else "crisis"
 
 
-def _join_waiting_room(area_id: str, language: str, answers: list[str | None], now: float) -> None:
-    """Enter the routing queue and look for an agent at once; Redis down leaves Twilio's queue."""
-    call_sid = hook.caller().call_sid
-    if not call_sid:
-        return
-    try:
-        _enter_routing(call_sid, area_id, language, answers, now, arrival=now)
-    except RedisError as error:
-        # The caller waits in Twilio's queue; their first poll with Redis back adopts them.
-        log.warning("call %s queued without routing state: %s", call_sid, type(error).__name__)
+def _waiting_caller(
+    language: str, area_id: str, answers: list[str | None]
+) -> session.WaitingCaller:
+    """The caller as the waiting room knows them: their call and number, and the menu's choices."""
+    caller = hook.caller()
+    return session.WaitingCaller(caller.call_sid, caller.number, area_id, language, tuple(answers))
 
 
-def _enter_routing(
-    call_sid: str,
-    area_id: str,
-    language: str,
-    answers: list[str | None],
-    now: float,
-    *,
-    arrival: float,
-) -> bool:
-    """Queue the call in routing (once) and look for an agent at once; True if newly queued."""
-    rt = current_runtime()
-    config = hook.config()
-    questions = config.areas[area_id].intake
-    named = {q.id: a for q, a in zip(questions, answers, strict=False) if a is not None}
-    routing = dispatch.Routing.on(rt)
-    queued = routing.room.enqueue(
-        call_sid,
-        area=area_id,
-        language=language,
-        now=now,
-        arrival=arrival,
-        caller=hook.caller().number or None,
-        heavy=is_heavy(config.routing, area_id, named),
-    )
-    dispatch.dispatch(rt.redis, [routing.matcher.match_call(call_sid, now)])
-    return queued
+def _url_answers(area_id: str) -> list[str | None]:
+    """The intake answers the wait URL carries, so routing can adopt a caller with them."""
+    return decode_answers(hook.config(), area_id, request.args.get("a"))
 
 
-def _adopt(call_sid: str, area_id: str, language: str, now: float) -> bool:
-    """Register a caller Twilio holds whom routing never saw (they queued while Redis was down).
-
-    The area, language and intake answers come from the wait URL; the arrival is Twilio's
-    QueueTime ago, so the caller is ordered fairly among those who queued since.
-    """
-    if not call_sid:
-        return False
+def _queue_time() -> int:
+    """How long Twilio says it has held the caller (QueueTime), at most a day."""
     raw = request.form.get("QueueTime", "")
-    waited = min(int(raw), MAX_QUEUE_TIME_S) if raw.isdigit() and len(raw) < 8 else 0
-    answers = decode_answers(hook.config(), area_id, request.args.get("a"))
-    store = call_store()
-    # The call's record was lost with Redis too: the agent's whisper and the rating read it.
-    store.start(call_sid, hook.caller().number)
-    _store_summary(store, call_sid, area_id, language, answers)
-    adopted = _enter_routing(call_sid, area_id, language, answers, now, arrival=now - waited)
-    if adopted:
-        log.warning(
-            "call %s waited %d s in Twilio's queue unknown to routing: adopted into %s/%s",
-            call_sid,
-            waited,
-            area_id,
-            language,
-        )
-    return adopted
-
-
-def _place_and_wait(call_sid: str, area_id: str, language: str) -> tuple[int | None, int | None]:
-    """Re-match a waiting call (adopting one routing does not know), then say its place and wait.
-
-    Returns how many are ahead and the expected wait in minutes, or None for what routing
-    cannot say.
-    """
-    rt = current_runtime()
-    routing = dispatch.Routing.on(rt)
-    now = rt.now()
-    # Twilio polls only for a caller still in its queue: the leg is alive, so the leg check
-    # need not look it up (a REST request) until the polls stop.
-    LegChecks(rt.redis, rt.config.routing, script=rt.script).alive(call_sid, now)
-    dispatch.dispatch(rt.redis, [routing.matcher.match_call(call_sid, now)])
-    ahead = routing.room.position(call_sid)
-    if ahead is None:
-        known = routing.room.get(call_sid)
-        if known is None and _adopt(call_sid, area_id, language, now):
-            ahead = routing.room.position(call_sid)
-            known = routing.room.get(call_sid)
-        if ahead is None:
-            # An agent is being rung for this caller: they are next. Otherwise (their stay in
-            # routing has ended, or they were never known) nothing true can be said.
-            return (0, None) if known is not None and known.state == "reserved" else (None, None)
-    seconds = expected_wait_s(
-        ahead,
-        routing.board.free_count(area_id, language),
-        _staffed(routing, area_id, language, now),
-        routing.room.recent_handle_times(area_id),
-    )
-    return ahead, spoken_minutes(seconds) if seconds else None
-
-
-def _staffed(routing: dispatch.Routing, area_id: str, language: str, now: float) -> int:
-    """Agents on shift who could take this caller, counted at most every half minute."""
-    cache = current_app.extensions.setdefault("staffed", {})
-    cached = cache.get((area_id, language))
-    if cached and now - cached[0] < STAFFED_CACHE_S:
-        return cached[1]
-    count = sum(
-        1
-        for agent in routing.board.all()
-        if agent.on_shift
-        and agent.presence != "offline"
-        and language in agent.languages
-        and (area_id in agent.skills or current_app.config["HOTLINE"].general_area in agent.skills)
-    )
-    cache[(area_id, language)] = (now, count)
-    return count
+    return min(int(raw), MAX_QUEUE_TIME_S) if raw.isdigit() and len(raw) < 8 else 0
 
 
 def _callback(language: str, number: str) -> Response:
     """Turn the waiting call into a callback that keeps its place, then leave Twilio's queue."""
-    call_sid = hook.caller().call_sid
-    rt = current_runtime()
-    try:
-        room = dispatch.Routing.on(rt).room
-        if room.get(call_sid) is None:
-            # Queued while Redis was down and no poll has adopted them yet: adopt them now.
-            _adopt(call_sid, hook.area(), language, rt.now())
-        kept = room.to_callback(call_sid, number, rt.now())
-    except RedisError:
-        kept = False
-    if not kept:
+    caller = _waiting_caller(language, hook.area(), _url_answers(hook.area()))
+    if not session.callback(current_runtime(), caller, number, _queue_time()):
         return hook.xml(twiml.say_only(hook.config(), language, "callback_invalid"))
     hook.remember(lambda store, sid: store.update(sid, leave_intent="callback"))
     return hook.xml(twiml.callback_set(hook.config(), language))
 
 
-def _left_waiting_room(call_sid: str, outcome: str) -> None:
-    """Take the call out of the routing queue; an agent ringing for it is told and freed."""
-    if not call_sid:
-        return
-    try:
-        dispatch.caller_left(current_runtime(), call_sid, outcome)
-    except RedisError as error:
-        log.warning("could not record %s leaving: %s", call_sid, type(error).__name__)
+def _leave(call_sid: str, outcome: str) -> None:
+    """Take the call out of the waiting room; an agent ringing for it is told and freed."""
+    if call_sid:  # a request without one has no call to take out
+        session.leave(current_runtime(), call_sid, outcome)
