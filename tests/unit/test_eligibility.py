@@ -45,7 +45,7 @@ def test_the_area_at_the_step_level_or_a_general_agent_when_the_step_allows():
 
 def test_staffing_counts_busy_agents_on_shift_but_not_offline_or_off_shift_ones():
     assert is_staffing(
-        Status(("zh",), {"labor": 2}, presence="busy"), "labor", "zh", general_area="general"
+        Status(("zh",), {"labor": 2}, presence="on_break"), "labor", "zh", general_area="general"
     )
     assert not is_staffing(
         Status(("zh",), {"labor": 2}, presence="offline"), "labor", "zh", general_area="general"
