@@ -20,8 +20,8 @@ from queues.audit import AuditLog
 from queues.users import UserStore
 from telephony.demo import DEMO_AUTH_TOKEN
 from telephony.signature import SIGNATURE_HEADER, sign
-from tests.carrier_fixtures import LocalServer
-from tests.ops_fixtures import (  # noqa: F401
+from tests.fixtures.carrier import LocalServer
+from tests.fixtures.ops import (  # noqa: F401
     PASSWORD,
     ROSTER,
     Hotline,
@@ -116,7 +116,7 @@ def test_thirty_parallel_wrong_escalation_pins_check_at_most_five(app, hotline, 
         json={"target": "crisis_line", "agent_id": "d1", "pin": D1_PIN},
         timeout=60,
     )
-    assert right.status_code == 429 and "directly" in right.json()["error"]
+    assert right.status_code == 429 and "directly" in right.json()["error"]["message"]
     [locked] = lockouts(hotline.redis)
     assert "d1" in locked.target and locked.after["limit"] == "escalation-pin"
     assert "lockout" in alert_kinds(app)
