@@ -2,6 +2,8 @@
 
 The caller's progress travels in each action URL (language, area, tries, intake answers), so
 the menu works even when Redis is unreachable; Redis only keeps a record for agents and reports.
+The waiting room's steps (join, each wait poll, a callback, leaving) are `queues.session`'s:
+these webhooks read Twilio's request, call one of them and render the TwiML.
 """
 
 from __future__ import annotations
