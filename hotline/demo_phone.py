@@ -16,7 +16,7 @@ from typing import Any
 import requests
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from telephony.demo import DEMO_CARRIER_PORT
+from hotline.running import carrier_url
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def _sid(sid: str) -> str:
 def _carrier(method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
     """Send a request to the carrier's control API with the demo account's credentials."""
     settings = current_app.config["SETTINGS"]
-    base = settings.api_base_url or f"http://127.0.0.1:{DEMO_CARRIER_PORT}"
+    base = settings.api_base_url or carrier_url(settings.var_dir)
     return requests.request(
         method,
         f"{base.rstrip('/')}/carrier{path}",

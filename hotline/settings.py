@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 DEFAULT_CONFIG = Path(__file__).with_name("hotline.yaml")
 # The learned crisis scorer's weights, looked for next to the config file.
 CRISIS_MODEL_NAME = "crisis_model.json"
+# The secrets production mode must be given (demo mode makes its own under var/secrets/).
+PRODUCTION_SECRETS = ("HOTLINE_SECRET_KEY", "VOICEMAIL_KEY")
 
 
 class StartupError(RuntimeError):
@@ -62,6 +64,17 @@ class Settings:
         if not self.demo and not self.auth_token:
             return ["TWILIO_AUTH_TOKEN is required with TWILIO_ACCOUNT_SID (it signs webhooks)"]
         return []
+
+    def missing_secrets(self, environ: dict[str, str] | None = None) -> list[str]:
+        """Say which secrets production mode needs and the environment lacks (none in demo)."""
+        env = os.environ if environ is None else environ
+        missing = [name for name in PRODUCTION_SECRETS if not env.get(name)]
+        if self.demo or not missing:
+            return []
+        return [
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: production "
+            "mode (TWILIO_ACCOUNT_SID is set) needs every secret given (see README, Config)"
+        ]
 
 
 def read_hotline_config(path: Path) -> HotlineConfig:
@@ -113,7 +126,10 @@ def secret(name: str, settings: Settings, environ: dict[str, str] | None = None)
     if value:
         return value
     if not settings.demo:
-        raise StartupError(f"{name} is not set; production mode needs it (see README, Config)")
+        raise StartupError(
+            f"{name} is not set; production mode (TWILIO_ACCOUNT_SID is set) needs it "
+            "(see README, Config)"
+        )
     path = settings.var_dir / "secrets" / name.lower()
     # The folder and every secret in it are the owner's alone, those an older version left too.
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

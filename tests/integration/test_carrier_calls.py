@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from carrier.faults import FaultPlan
-from tests.carrier_fixtures import (
+from tests.fixtures.carrier import (
     ACCOUNT_SID,
     AGENTS,
     AUTH_TOKEN,
@@ -253,18 +253,12 @@ def test_silent_voicemail_is_trimmed_away_and_skips_the_action(rig: Rig) -> None
 def test_hotline_call_command_prints_the_transcript(
     rig: Rig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import argparse
-
-    from carrier.commands import register
+    from hotline.cli import main
 
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
     monkeypatch.setenv("TWILIO_API_BASE_URL", rig.carrier_url)
-    parser = argparse.ArgumentParser(prog="hotline")
-    register(parser.add_subparsers())
-    args = parser.parse_args(["call", "--press", "2", "--say", "wages", "--press", "1"])
-
-    assert args.func(args) == 0
+    assert main(["call", "--press", "2", "--say", "wages", "--press", "1"]) == 0
     out = capsys.readouterr().out
     assert "said     “wages”" in out
     assert "outcome: bridged to Agent Li (+86*******0001)" in out

@@ -13,14 +13,7 @@ import requests
 
 from telephony.demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
 
-RUN_CARRIER = (
-    "import sys, argparse\n"
-    "from carrier.commands import register\n"
-    "parser = argparse.ArgumentParser(prog='hotline')\n"
-    "register(parser.add_subparsers())\n"
-    "args = parser.parse_args(sys.argv[1:])\n"
-    "sys.exit(args.func(args))\n"
-)
+RUN_CARRIER = "import sys\nfrom hotline.cli import main\nsys.exit(main(sys.argv[1:]))\n"
 
 
 def free_port() -> int:

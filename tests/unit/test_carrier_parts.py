@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from carrier import audio
+from carrier import audio, demo_agents_path
 from carrier.clock import Clock, rfc2822
-from carrier.commands import demo_agents_path
 from carrier.faults import FaultPlan, Faults
 from carrier.parties import Directory, Script, Step
 from carrier.transcript import Transcript, mask_number, mask_text, render

@@ -1,4 +1,4 @@
-"""The `hotline carrier` and `hotline call` commands."""
+"""`hotline carrier` (the local Twilio stand-in) and `hotline call` (one simulated caller)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,13 @@ import argparse
 import json
 import logging
 import os
-import sys
 import time
-from importlib import resources
 from typing import Any
 
 import requests
 
-from carrier.driver import Settings
-from carrier.faults import FaultPlan
-from carrier.parties import Directory, Script, Step
-from carrier.server import Carrier, Server
-from carrier.transcript import mask_text, render
+from hotline.commands import CommandError, Commands, settings
+from hotline.running import carrier_url as running_carrier_url
 from telephony.demo import (
     DEMO_ACCOUNT_SID,
     DEMO_AUTH_TOKEN,
@@ -29,17 +24,20 @@ DEFAULT_TIME_SCALE = 0.05
 DEFAULT_CALLER = "+8613800138000"
 
 
-def register(subparsers: Any) -> None:
-    """Add the `carrier` and `call` sub-commands to the hotline CLI."""
-    carrier = subparsers.add_parser(
+def register(commands: Commands) -> None:
+    """Add the `carrier` and `call` commands."""
+    carrier = commands.add(
         "carrier",
-        help="run the local Twilio stand-in (REST API and call driver)",
+        "caller simulation",
+        "run the local Twilio stand-in (REST API and call driver) on its own",
         description="Run the local Twilio stand-in: Twilio's REST subset plus a call driver "
         "that runs the hotline's TwiML. Reads TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
-        "HOTLINE_NUMBER (demo values when unset).",
+        "HOTLINE_NUMBER (demo values when unset). `hotline serve` runs one in demo mode.",
     )
-    carrier.add_argument("--host", default="127.0.0.1")
-    carrier.add_argument("--port", type=int, default=DEMO_CARRIER_PORT)
+    carrier.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    carrier.add_argument(
+        "--port", type=int, default=DEMO_CARRIER_PORT, help=f"port ({DEMO_CARRIER_PORT})"
+    )
     carrier.add_argument("--app-url", default="http://127.0.0.1:5000", help="the hotline app")
     carrier.add_argument("--voice-path", default="/voice", help="incoming-call webhook path")
     carrier.add_argument("--status-path", default="/voice/status", help="status callback path")
@@ -64,23 +62,32 @@ def register(subparsers: Any) -> None:
     )
     carrier.set_defaults(func=run_carrier)
 
-    call = subparsers.add_parser(
+    call = commands.add(
         "call",
-        help="place one simulated call to the hotline and print its transcript",
+        "caller simulation",
+        "place one simulated call to the hotline and print its transcript",
         description="Place one simulated call through the running carrier. --press, --say "
         "and --wait answer the prompts that wait for input, in the order given.",
     )
     call.add_argument("--from", dest="caller", default=DEFAULT_CALLER, help="caller's number")
     call.add_argument("--to", help="number called (default: the hotline number)")
-    call.add_argument("--press", action=_StepAction, kind="press", metavar="KEYS")
-    call.add_argument("--say", action=_StepAction, kind="say", metavar="TEXT")
+    call.add_argument(
+        "--press", action=_StepAction, kind="press", metavar="KEYS", help="press keys at a prompt"
+    )
+    call.add_argument(
+        "--say", action=_StepAction, kind="say", metavar="TEXT", help="say words at a prompt"
+    )
     call.add_argument("--wait", action=_StepAction, kind="wait", nargs=0, help="stay silent once")
     call.add_argument("--hangup-after", type=float, metavar="S", help="hang up after S seconds")
     call.add_argument(
         "--voicemail", metavar="FILE", help='what to say when recorded: a WAV, "speech", "silence"'
     )
     call.add_argument("--json", action="store_true", help="print the transcript as JSON")
-    call.add_argument("--carrier", help="carrier URL (default TWILIO_API_BASE_URL or :5050)")
+    call.add_argument(
+        "--carrier",
+        help="carrier URL (default: TWILIO_API_BASE_URL, else the carrier of the hotline serve "
+        f"running on HOTLINE_VAR_DIR, else port {DEMO_CARRIER_PORT})",
+    )
     call.add_argument("--timeout", type=float, default=300.0, help="real seconds to wait")
     call.set_defaults(func=run_call, steps=None)
 
@@ -99,6 +106,8 @@ class _StepAction(argparse.Action):
         values: Any,
         option_string: str | None = None,
     ) -> None:
+        from carrier.parties import Step
+
         steps = list(getattr(namespace, "steps", None) or [])
         try:
             steps.append(Step.parse({self.kind: values if self.kind != "wait" else True}))
@@ -116,15 +125,12 @@ def credentials() -> tuple[str, str, str]:
     )
 
 
-def demo_agents_path() -> str:
-    """Return the path of the packaged demo phone file."""
-    return str(resources.files("carrier") / "demo_agents.yaml")
-
-
 class _MaskNumbers(logging.Filter):
     """Mask phone numbers in log lines (request logs carry them in query strings)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from carrier.transcript import mask_text
+
         record.msg = mask_text(record.getMessage())
         record.args = ()
         return True
@@ -132,6 +138,15 @@ class _MaskNumbers(logging.Filter):
 
 def run_carrier(args: argparse.Namespace) -> int:
     """Run the carrier in the foreground until SIGTERM or SIGINT."""
+    # The stand-in loads when run, so the rest of the command line does not wait for it.
+    from carrier import demo_agents_path
+    from carrier.driver import Settings
+    from carrier.faults import FaultPlan
+    from carrier.parties import Directory
+    from carrier.server import Carrier, Server
+    from carrier.transcript import mask_text
+    from hotline.serve import port_taken
+
     account_sid, auth_token, hotline_number = credentials()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s carrier %(message)s")
@@ -143,11 +158,10 @@ def run_carrier(args: argparse.Namespace) -> int:
         if args.time_scale <= 0:
             raise ValueError("--time-scale must be positive")
     except (OSError, ValueError) as error:
-        print(f"hotline carrier: {error}", file=sys.stderr)
-        return 2
+        raise CommandError(f"carrier: {' '.join(str(error).split())}", code=2) from None
     app_url = args.app_url.rstrip("/")
     public_url = args.public_url or f"http://{args.host}:{args.port}"
-    settings = Settings(
+    carrier_settings = Settings(
         account_sid=account_sid,
         auth_token=auth_token,
         hotline_number=hotline_number,
@@ -158,19 +172,25 @@ def run_carrier(args: argparse.Namespace) -> int:
         play_seconds=args.play_seconds,
     )
     hub = Carrier.build(
-        settings,
+        carrier_settings,
         directory=directory,
         time_scale=args.time_scale,
         faults=plan,
         webhook_timeout=args.webhook_timeout,
     )
+    # Asked first: werkzeug prints its own two lines and exits when the port is taken.
+    if port_taken(args.host, args.port):
+        raise CommandError(
+            f"carrier: cannot listen on {args.host}:{args.port}, something else does: "
+            "stop it, or give --port"
+        )
     try:
         server = Server(hub, args.host, args.port)
     except OSError as error:
-        print(
-            f"hotline carrier: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr
-        )
-        return 1
+        raise CommandError(
+            f"carrier: cannot listen on {args.host}:{args.port} ({error.strerror}): "
+            "stop what uses it, or give --port"
+        ) from None
     print(
         mask_text(
             f"carrier on {public_url} for {hotline_number}, app at {app_url}, "
@@ -183,14 +203,17 @@ def run_carrier(args: argparse.Namespace) -> int:
 
 
 def carrier_url(explicit: str | None) -> str:
-    """Return where `hotline call` finds the carrier."""
+    """Where `hotline call` finds the carrier: as given, the configured one, or serve's own."""
     return (
-        explicit or os.environ.get("TWILIO_API_BASE_URL") or f"http://127.0.0.1:{DEMO_CARRIER_PORT}"
+        explicit or os.environ.get("TWILIO_API_BASE_URL") or running_carrier_url(settings().var_dir)
     ).rstrip("/")
 
 
 def run_call(args: argparse.Namespace) -> int:
     """Place one simulated call, wait for it to end, and print its transcript."""
+    from carrier.parties import Script
+    from carrier.transcript import render
+
     account_sid, auth_token, _ = credentials()
     base = carrier_url(args.carrier)
     script = Script(
@@ -205,8 +228,8 @@ def run_call(args: argparse.Namespace) -> int:
     try:
         placed = requests.post(f"{base}/carrier/calls", json=body, auth=auth, timeout=10)
         if placed.status_code != 201:
-            print(f"hotline call: the carrier refused the call: {placed.text}", file=sys.stderr)
-            return 1
+            refusal = " ".join(placed.text.split())
+            raise CommandError(f"call: the carrier refused the call: {refusal}")
         call_sid = placed.json()["call_sid"]
         deadline = time.monotonic() + args.timeout
         while True:
@@ -220,11 +243,12 @@ def run_call(args: argparse.Namespace) -> int:
             if reply.status_code == 200 or remaining <= 0:
                 break
     except requests.RequestException as error:
-        print(f"hotline call: cannot reach the carrier at {base}: {error}", file=sys.stderr)
-        return 1
+        raise CommandError(
+            f"call: cannot reach the carrier at {base} ({type(error).__name__}): is hotline "
+            "serve running in demo mode? (or give --carrier URL)"
+        ) from None
     data = reply.json()
     print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else render(data))
     if reply.status_code != 200:
-        print("hotline call: the call had not ended when the wait ran out", file=sys.stderr)
-        return 1
+        raise CommandError("call: the call had not ended when the wait ran out (--timeout)")
     return 0
