@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from rq import Queue, SimpleWorker
+from rq import Queue
 
 from queues import keys, runtime
 from queues.agents import AgentBoard
@@ -18,6 +18,7 @@ from queues.users import UserStore
 from routing.roster import parse_roster
 from tests.fixtures.app import OPEN_TIME
 from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN, Rig, build_rig
+from tests.fixtures.jobs import BurstWorker
 from tests.integration.test_crisis_path import AREAS, CALL, ROSTER
 
 pytestmark = pytest.mark.redis
@@ -66,7 +67,7 @@ def messages(rig: Rig) -> list[dict[str, str]]:
 
 def run_jobs(redis) -> None:
     """Run every queued crisis job in this process."""
-    SimpleWorker([Queue("crisis", connection=redis)], connection=redis).work(burst=True)
+    BurstWorker([Queue("crisis", connection=redis)], connection=redis).work(burst=True)
 
 
 def test_duplicate_triggers_page_each_on_call_supervisor_once(

@@ -29,6 +29,7 @@ from routing.hours import DAY_IDS
 from routing.roster import parse_roster
 from tests.fixtures.app import REPO
 from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN
+from tests.fixtures.jobs import BurstWorker
 from tests.fixtures.ops import hotline_fixture, sign_in  # noqa: F401 - fixtures
 from tests.integration.test_crisis_alerts import (  # noqa: F401 - fixtures
     jobs_runtime,
@@ -66,18 +67,6 @@ def import_roster(redis, hotline_config, text: str, now: float) -> None:
         text, source="r.yaml", area_ids=hotline_config.areas, languages=hotline_config.languages
     )
     AgentBoard(redis, hotline_config.routing).import_roster(roster, now)
-
-
-class BurstWorker(SimpleWorker):
-    """The hotline's in-process worker, without RQ's command channel (nothing here sends one).
-
-    On a loaded machine RQ 3.0 with redis-py 8.2 can hold a worker's teardown for 60 s: the
-    channel's thread reads the end of its subscription before RQ stops it, then waits for a
-    new one.
-    """
-
-    def subscribe(self) -> None:
-        """Listen to no command channel."""
 
 
 def run_worker(redis) -> None:

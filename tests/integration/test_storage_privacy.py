@@ -27,9 +27,9 @@ from queues.incidents import IncidentLog, export
 from queues.notes import CallNotes
 from queues.sealing import KeyCheck, Sealer
 from queues.waiting import WaitingRoom
-from queues.worker import HotlineWorker
 from telephony.gateway import GatewayError
 from tests.fixtures.app import OPEN_TIME, Twilio
+from tests.fixtures.jobs import BurstHotlineWorker
 from tests.fixtures.twiml import Doc
 from voicemail.messages import MessageStore
 
@@ -301,7 +301,7 @@ def refuse_the_number() -> None:
 
 def test_a_failed_jobs_traceback_keeps_no_number(redis):
     job = Queue("dispatch", connection=redis).enqueue(refuse_the_number)
-    HotlineWorker([Queue("dispatch", connection=redis)], connection=redis).work(burst=True)
+    BurstHotlineWorker([Queue("dispatch", connection=redis)], connection=redis).work(burst=True)
     job.refresh()
     assert job.is_failed
     assert "+86*******2816" in job.latest_result().exc_string

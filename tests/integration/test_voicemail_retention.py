@@ -7,11 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 from queues import events
 from tests.fixtures.app import CLOSED_TIME
+from tests.fixtures.jobs import BurstWorker
 from tools import voicemail_samples as samples
 from voicemail import jobs
 from voicemail.messages import MessageStore, audit_entries
@@ -145,7 +146,7 @@ def runtime(redis, vault):
 
 def run_jobs(redis) -> None:
     """Run queued voicemail jobs in-process until the queue is empty."""
-    SimpleWorker([Queue(jobs.QUEUE, connection=redis)], connection=redis).work(burst=True)
+    BurstWorker([Queue(jobs.QUEUE, connection=redis)], connection=redis).work(burst=True)
 
 
 def test_processing_job_runs_on_the_voicemail_queue(redis, runtime):

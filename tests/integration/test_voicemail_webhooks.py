@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
@@ -18,6 +18,7 @@ from queues.calls import CallStore
 from queues.waiting import WaitingRoom
 from routing.roster import Agent, Roster, Shift
 from tests.fixtures.app import CLOSED_TIME
+from tests.fixtures.jobs import run_jobs
 from tests.fixtures.twiml import Doc
 from tools import voicemail_samples as samples
 from voicemail import callbacks, inbox, jobs
@@ -83,12 +84,6 @@ def after_hours_caller(redis) -> None:
     calls = CallStore(redis)
     calls.start(CALL, CALLER)
     calls.update(CALL, area="labor", language="zh", summary="拖欠工资三个月")
-
-
-def run_jobs(redis, *names: str) -> None:
-    """Run queued jobs in this process until the queues are empty."""
-    queues = [Queue(name, connection=redis) for name in names]
-    SimpleWorker(queues, connection=redis).work(burst=True)
 
 
 def voicemail_jobs(redis) -> list[str]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from rq import Queue, SimpleWorker
+from rq import Queue
 
 from queues import dispatch, keys
 from queues.agents import AgentBoard
@@ -30,6 +30,7 @@ from tests.fixtures.carrier import (
     Rig,
     rig_fixture,  # noqa: F401 - provides the rig fixture
 )
+from tests.fixtures.jobs import BurstWorker
 from tests.fixtures.twiml import Doc
 
 pytestmark = pytest.mark.redis
@@ -169,7 +170,7 @@ def test_a_caller_queued_while_redis_was_down_is_adopted_and_an_agent_is_rung(
 
     # The ring job dials the consultant through the carrier, who hears the whisper for this
     # caller: the wait Twilio counted, and the intake answers the wait URL carried.
-    SimpleWorker([ring], connection=redis).work(burst=True)
+    BurstWorker([ring], connection=redis).work(burst=True)
     (leg,) = rig.wait_until(lambda: rig.legs_to(LABOR_PHONE), 30.0, "the consultant's phone")
     whisper = config.prompt(
         "whisper",
