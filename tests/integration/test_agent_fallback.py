@@ -10,18 +10,19 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from queues import dispatch, runtime
+from queues import dispatch, runtime, session
 from queues.agents import AgentBoard
 from queues.matcher import Matcher
 from queues.reservations import Reservations
 from queues.waiting import WaitingRoom
+from tests.fixtures.twiml import Doc
 from tests.integration.test_carrier_failures import (
     CALLER,
+    job_urls,
     rig,  # noqa: F401 - the carrier, as Twilio, for the ring test
     run_dispatch_jobs,
     staff,
 )
-from tests.twiml import Doc
 
 pytestmark = pytest.mark.redis
 
@@ -69,7 +70,7 @@ def test_an_agent_whose_whisper_timed_out_hears_it_from_the_fallback_and_takes_t
 
 
 def test_an_accept_twilio_gave_up_on_still_brings_the_agent_to_the_caller(twilio, rt, offer):
-    dispatch.accept(rt, offer)
+    session.hand_to_agent(rt, offer)
     joined = Doc.parse(twilio.post(f"/voice/agent/fallback?res={offer}", TIMED_OUT))
     assert "Conference" in [element.tag for element in joined.root.iter()]
 
@@ -99,7 +100,9 @@ def test_the_agent_is_rung_with_the_fallback(carrier_rt, rig) -> None:  # noqa: 
 @pytest.fixture
 def carrier_rt(redis, rig, clock, hotline_config) -> Iterator[runtime.Runtime]:  # noqa: F811
     """The runtime ring jobs use, with the carrier as Twilio."""
-    current = runtime.Runtime(redis, rig.gateway, hotline_config, rig.app_url, clock)
+    current = runtime.Runtime(
+        redis, rig.gateway, hotline_config, rig.app_url, clock, webhooks=job_urls(rig.app_url)
+    )
     runtime.install(lambda: current)
     yield current
     runtime.install(None)

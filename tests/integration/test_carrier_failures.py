@@ -10,10 +10,13 @@ from datetime import timedelta
 
 import pytest
 import requests
+from flask import Flask
 from rq import Queue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
+from ivr.agents import bridge, legs
+from ivr.job_urls import webhook_urls
 from queues import dispatch, events, keys, runtime
 from queues.agents import AgentBoard
 from queues.calls import CallStore
@@ -23,12 +26,13 @@ from queues.matcher import Matcher
 from queues.reservations import Reservations
 from queues.sweep import sweep
 from queues.waiting import WaitingRoom
+from queues.webhook_urls import WebhookUrls
 from routing.config import HotlineConfig
 from routing.matching import ring_failure_hold_s
 from routing.roster import parse_roster
-from tests.carrier_fixtures import ACCOUNT_SID, AGENTS, AUTH_TOKEN, Rig, build_rig
-from tests.conftest import Clock
-from tests.jobs import BurstWorker
+from tests.fixtures.app import Clock
+from tests.fixtures.carrier import ACCOUNT_SID, AGENTS, AUTH_TOKEN, Rig, build_rig
+from tests.fixtures.jobs import BurstWorker
 
 pytestmark = pytest.mark.redis
 
@@ -61,10 +65,20 @@ def rt(redis, rig: Rig, clock: Clock, hotline_config: HotlineConfig) -> Iterator
         routing=replace(hotline_config.routing, reservation_timeout_s=600),
         calls_per_second=100.0,
     )
-    current = runtime.Runtime(redis, rig.gateway, config, rig.app_url, clock)
+    current = runtime.Runtime(
+        redis, rig.gateway, config, rig.app_url, clock, webhooks=job_urls(rig.app_url)
+    )
     runtime.install(lambda: current)
     yield current
     runtime.install(None)
+
+
+def job_urls(base_url: str) -> WebhookUrls:
+    """The webhook URLs the app gives its jobs, from the agents' blueprints' own routes."""
+    app = Flask(__name__)
+    app.register_blueprint(legs.bp)
+    app.register_blueprint(bridge.bp)
+    return webhook_urls(app, base_url)
 
 
 def set_faults(rig: Rig, plan: dict) -> None:

@@ -23,9 +23,10 @@ from queues.waiting import LEG_CHECK_AFTER_S, WaitingRoom
 from routing.config import HotlineConfig
 from routing.roster import parse_roster
 from telephony.gateway import Gateway
-from tests.carrier_fixtures import ACCOUNT_SID, AGENTS, AUTH_TOKEN, HOTLINE, Rig, build_rig
-from tests.conftest import Clock
-from tests.jobs import run_jobs
+from tests.fixtures.app import Clock
+from tests.fixtures.carrier import ACCOUNT_SID, AGENTS, AUTH_TOKEN, HOTLINE, Rig, build_rig
+from tests.fixtures.jobs import run_jobs
+from tests.integration.test_carrier_failures import job_urls
 
 pytestmark = pytest.mark.redis
 
@@ -59,7 +60,9 @@ def config(hotline_config: HotlineConfig) -> HotlineConfig:
 @pytest.fixture
 def rt(redis, rig: Rig, clock: Clock, config: HotlineConfig) -> Iterator[runtime.Runtime]:
     """The runtime jobs use, with the carrier as Twilio and the test's clock."""
-    current = runtime.Runtime(redis, rig.gateway, config, rig.app_url, clock)
+    current = runtime.Runtime(
+        redis, rig.gateway, config, rig.app_url, clock, webhooks=job_urls(rig.app_url)
+    )
     runtime.install(lambda: current)
     yield current
     runtime.install(None)
