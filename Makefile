@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test chaos lint audit audit-deps install dev clean
+.PHONY: run test chaos bench lint audit audit-deps install dev clean
 
 run: $(VENV)/.installed
 	$(BIN)/hotline serve
@@ -17,6 +17,13 @@ test: $(VENV)/.dev-installed
 # faults x invariants (exit 1 when a cell fails). `make test` runs its short form.
 chaos: $(VENV)/.dev-installed
 	$(BIN)/python -m tests.chaos
+
+# One benchmark from tools/, printing its figures (docs/benchmarks.md):
+# make bench PART=routing|voicemail|crisis|classifier. Routing fills an empty Redis database
+# (BENCH_REDIS_URL, default redis://127.0.0.1:6379/15).
+PART ?= voicemail
+bench: $(VENV)/.installed
+	$(BIN)/hotline bench $(PART)
 
 # Static security checks of the runtime packages (CI runs this).
 # docs/security-checks.md explains each accepted finding.
