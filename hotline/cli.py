@@ -123,11 +123,7 @@ def _bench(args: argparse.Namespace) -> int:
     # maps the packages only, so the checkout's root goes on sys.path for tools/ to import.
     root = Path(__file__).resolve().parents[1]
     if not (root / "tools" / f"bench_{args.part}.py").is_file():
-        print(
-            "hotline bench needs a clone of the repository: tools/ is not installed",
-            file=sys.stderr,
-        )
-        return 2
+        raise CommandError("bench needs a clone of the repository: tools/ is not installed", 2)
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     tool = importlib.import_module(f"tools.bench_{args.part}")
