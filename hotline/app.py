@@ -66,22 +66,37 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     voicemail_runtime.init_app(app, key=secret("VOICEMAIL_KEY", settings))
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(playback.bp)
-    from ops import api, console, feeds, login, workspace
-    from ops import escalation as ops_escalation
-    from ops import followups as ops_followups
-    from ops import inbox as ops_inbox
-    from ops import safety as ops_safety
+    from ops import (
+        accounts,
+        api,
+        console,
+        desk,
+        escalation,
+        feeds,
+        followups,
+        inbox,
+        monitoring,
+        opening,
+        planning,
+        safety,
+        staffing,
+    )
 
+    # The console's shell and the API's document, then one blueprint per feature (pages and API).
     for blueprint in (
-        api.bp,
         console.bp,
+        api.bp,
+        staffing.bp,
+        opening.bp,
+        planning.bp,
+        monitoring.bp,
+        accounts.bp,
+        desk.bp,
+        escalation.bp,
+        safety.bp,
+        inbox.bp,
+        followups.bp,
         feeds.bp,
-        login.bp,
-        workspace.bp,
-        ops_inbox.bp,
-        ops_safety.bp,
-        ops_followups.bp,
-        ops_escalation.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -1,12 +1,25 @@
-"""Console accounts: signing in (rate-limited), users, sessions and tokens, changes audited."""
+"""Console accounts: signing in (rate-limited), users, sessions and tokens, changes audited.
+
+One blueprint holds the console pages (sign-in and out, one's API tokens, the language switch,
+`/ops/users` for supervisors) and the JSON API (`/api/v1/me`, `/api/v1/users...`). Anyone may
+see and revoke their own tokens and end their own sessions; ops and supervisors anyone's; only
+supervisors add or remove users or make tokens for others, and tokens are made only from a
+console session (a token that made tokens could outlive its own expiry).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ops import context
+from flask import Response, flash, jsonify, redirect, render_template, request, session, url_for
+
+from ops import api, auth, context, features, pages
+from ops.auth import OPS_ROLES, SUPERVISORS, require
 from ops.errors import Conflict, Invalid, NotFound, TooManyAttempts
+from ops.i18n import LANGUAGES, word
 from queues.users import TOKEN_DAYS, User, UserError, UserExists
+
+bp = features.blueprint("ops_accounts")
 
 
 def sign_in(name: object, password: object, ip: str) -> User | None:
@@ -120,3 +133,193 @@ def _audited(token: dict[str, Any]) -> dict[str, Any]:
 def all_users() -> list[dict[str, Any]]:
     """Every console user as the API shows them."""
     return [user.public() for user in context.users().all()]
+
+
+# --- console pages: signing in and out, one's tokens, the language ---------------------------
+
+
+@bp.get("/ops/login")
+def page_login() -> str:
+    """The sign-in form."""
+    return render_template("ops/login.html", next=_next())
+
+
+@bp.post("/ops/login")
+def page_login_post() -> Response | tuple[str, int]:
+    """Check the name and password and start a session."""
+    try:
+        user = sign_in(
+            request.form.get("name", ""),
+            request.form.get("password", ""),
+            request.remote_addr or "",
+        )
+    except TooManyAttempts as error:
+        flash(word("too_many"), "error")
+        page = render_template("ops/login.html", next=_next())
+        return page, 429, {"Retry-After": str(error.retry_after)}
+    if user is None or not auth.start_session(user):
+        flash(word("bad_login"), "error")
+        return render_template("ops/login.html", next=_next()), 401
+    return redirect(_next() or url_for("ops_console.home"), code=303)
+
+
+@bp.post("/ops/logout")
+def page_logout() -> Response:
+    """End the session, or with `everywhere` every session of the user."""
+    auth.end_session(everywhere=bool(request.form.get("everywhere")))
+    return redirect(url_for("ops_accounts.page_login"), code=303)
+
+
+@bp.get("/ops/tokens")
+@require()
+def page_tokens() -> str:
+    """One's API tokens (ops and supervisors may open another user's with ?user=)."""
+    return _tokens_page(_token_owner())
+
+
+@bp.post("/ops/tokens")
+@require()
+def page_make_token() -> str:
+    """Make a token and show it on this page once; it is never shown again."""
+    auth.ensure_session()
+    owner = _token_owner()
+    if owner != auth.user().name:
+        auth.ensure(*SUPERVISORS)
+    made = create_token(auth.actor(), owner, request.form.to_dict())
+    return _tokens_page(owner, made=made)
+
+
+@bp.post("/ops/tokens/<token_id>/revoke")
+@require()
+def page_revoke_token(token_id: str) -> Response:
+    """Revoke one token."""
+    owner = _token_owner()
+    revoke_token(auth.actor(), owner, token_id)
+    flash(word("revoked"), "ok")
+    mine = owner == auth.user().name
+    target = url_for(".page_tokens") if mine else url_for(".page_tokens", user=owner)
+    return redirect(target, code=303)
+
+
+def _token_owner() -> str:
+    """Whose tokens a tokens page shows: one's own, or for ops and supervisors anyone's."""
+    owner = request.values.get("user") or auth.user().name
+    auth.ensure_self_or(owner, *OPS_ROLES)
+    return owner
+
+
+def _tokens_page(owner: str, *, made: dict | None = None) -> str:
+    """The tokens page for a user, with a token just made when there is one."""
+    return render_template(
+        "ops/tokens.html",
+        owner=owner,
+        tokens=tokens_of(owner),
+        made=made,
+        may_make=owner == auth.user().name or auth.user().role in SUPERVISORS,
+        others=[u["name"] for u in all_users()] if auth.user().role in OPS_ROLES else [],
+    )
+
+
+@bp.get("/ops/lang/<code>")
+def page_language(code: str) -> Response:
+    """Switch the console language (a preference, so a plain link is enough)."""
+    if code in LANGUAGES:
+        session["lang"] = code
+    return redirect(_next() or url_for("ops_console.home"), code=303)
+
+
+def _next() -> str:
+    """Where to go after signing in: only a path on this console, never another site."""
+    target = request.values.get("next", "")
+    return target if target.startswith("/ops") and not target.startswith("//") else ""
+
+
+# --- console pages: users ---------------------------------------------------------------------
+
+
+@bp.get("/ops/users")
+@require(*SUPERVISORS)
+def page_users() -> str:
+    """Console users."""
+    return render_template("ops/users.html", users=all_users())
+
+
+@bp.post("/ops/users")
+@require(*SUPERVISORS)
+def page_add_user() -> Response:
+    """Create a user from the form."""
+    add_user(auth.actor(), request.form.to_dict())
+    return pages.saved()
+
+
+@bp.post("/ops/users/<name>/remove")
+@require(*SUPERVISORS)
+def page_remove_user(name: str) -> Response:
+    """Delete a user."""
+    remove_user(auth.actor(), name)
+    return pages.saved()
+
+
+# --- JSON API ---------------------------------------------------------------------------------
+
+
+@bp.get("/api/v1/me")
+@require()
+def api_me() -> Response:
+    """The user behind the request."""
+    return jsonify(auth.user().public())
+
+
+@bp.get("/api/v1/users")
+@require(*SUPERVISORS)
+def api_users() -> Response:
+    """Every console user."""
+    return jsonify({"users": all_users()})
+
+
+@bp.post("/api/v1/users")
+@require(*SUPERVISORS)
+def api_add_user() -> tuple[Response, int]:
+    """Create a user: {name, role, password, agent_id}."""
+    return jsonify(add_user(auth.actor(), api.body()).public()), 201
+
+
+@bp.delete("/api/v1/users/<name>")
+@require(*SUPERVISORS)
+def api_remove_user(name: str) -> tuple[str, int]:
+    """Delete a user and their tokens."""
+    remove_user(auth.actor(), name)
+    return "", 204
+
+
+@bp.delete("/api/v1/users/<name>/sessions")
+def api_end_sessions(name: str) -> tuple[str, int]:
+    """Sign a user out of every console session (oneself, or anyone for ops and supervisors)."""
+    auth.ensure_self_or(name, *OPS_ROLES)
+    end_sessions(auth.actor(), name)
+    return "", 204
+
+
+@bp.get("/api/v1/users/<name>/tokens")
+def api_tokens(name: str) -> Response:
+    """A user's API tokens with name, expiry and last use (ops and supervisors see anyone's)."""
+    auth.ensure_self_or(name, *OPS_ROLES)
+    return jsonify({"user": name, "tokens": tokens_of(name)})
+
+
+@bp.post("/api/v1/users/<name>/tokens")
+def api_create_token(name: str) -> tuple[Response, int]:
+    """Make a named API token, shown once: for oneself, or by a supervisor for anyone."""
+    auth.ensure_self_or(name, *SUPERVISORS)
+    # Made by a person at a console: a token that made tokens could outlive its own expiry.
+    auth.ensure_session()
+    fields = api.body(optional=True)
+    return jsonify({"user": name, **create_token(auth.actor(), name, fields)}), 201
+
+
+@bp.delete("/api/v1/users/<name>/tokens/<token_id>")
+def api_revoke_token(name: str, token_id: str) -> tuple[str, int]:
+    """Revoke one API token (one's own, or anyone's for ops and supervisors)."""
+    auth.ensure_self_or(name, *OPS_ROLES)
+    revoke_token(auth.actor(), name, token_id)
+    return "", 204

@@ -1,11 +1,20 @@
-"""The agent's desk: the call ringing or in progress for an agent, notes and flags on it."""
+"""The agent's desk: the call ringing or in progress for an agent, notes and flags on it.
+
+One blueprint holds the agent's console page (`/ops/desk/`, with presence buttons) and the JSON
+API on an agent's call (`/api/v1/agents/<agent_id>/call...`); an agent acts only for themselves,
+and supervisors may read a call and flag it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ops import context
+from flask import Response, flash, jsonify, redirect, render_template, request, url_for
+
+from ops import api, auth, context, features, staffing
+from ops.auth import SUPERVISORS, require
 from ops.errors import Invalid, NotFound
+from ops.i18n import word
 from queues import events
 from queues.alerts import EscalationError, escalate
 from queues.calls import CallStore
@@ -13,6 +22,8 @@ from queues.notes import FLAGS, MAX_NOTE
 
 # Events looked back through for the agent's last answered call, once the reservation is gone.
 LOOK_BACK = 500
+
+bp = features.blueprint("ops_desk")
 
 
 def current_call(agent_id: str) -> dict[str, Any]:
@@ -95,3 +106,75 @@ def flag_call(agent_id: str, reservation_id: object, flag: object) -> dict[str, 
         except EscalationError as error:
             escalated = f"not escalated: {error}"
     return {"reservation": reservation_id, "flag": flag, "new": created, "escalated": escalated}
+
+
+# --- console page -----------------------------------------------------------------------------
+
+
+def _my_agent_id() -> str:
+    """The roster agent the signed-in agent user is."""
+    return auth.user().agent_id
+
+
+def _back_to_desk() -> Response:
+    """Back to the desk page after a form."""
+    return redirect(url_for("ops_desk.page"), code=303)
+
+
+@bp.get("/ops/desk/")
+@require("agent")
+def page() -> str:
+    """The desk: presence buttons and the current call."""
+    return render_template("ops/desk.html", view=current_call(_my_agent_id()))
+
+
+@bp.post("/ops/desk/presence")
+@require("agent")
+def page_presence() -> Response:
+    """Set my presence."""
+    staffing.set_presence(auth.actor(), _my_agent_id(), request.form.get("presence"))
+    return _back_to_desk()
+
+
+@bp.post("/ops/desk/note")
+@require("agent")
+def page_note() -> Response:
+    """Save my wrap-up note on the call."""
+    write_note(_my_agent_id(), request.form.get("reservation"), request.form.get("note", ""))
+    flash(word("saved"), "ok")
+    return _back_to_desk()
+
+
+@bp.post("/ops/desk/flag")
+@require("agent")
+def page_flag() -> Response:
+    """Flag the call heavy or crisis."""
+    flag_call(_my_agent_id(), request.form.get("reservation"), request.form.get("flag"))
+    flash(word("saved"), "ok")
+    return _back_to_desk()
+
+
+# --- JSON API ---------------------------------------------------------------------------------
+
+
+@bp.get("/api/v1/agents/<agent_id>/call")
+def api_call(agent_id: str) -> Response:
+    """The call ringing for or taken by an agent, with its intake summary."""
+    auth.ensure_for_agent(agent_id, *SUPERVISORS)
+    return jsonify(current_call(agent_id))
+
+
+@bp.post("/api/v1/agents/<agent_id>/call/note")
+def api_note(agent_id: str) -> Response:
+    """The agent's wrap-up note on a call they took: {reservation, note}."""
+    auth.ensure_for_agent(agent_id)
+    fields = api.body()
+    return jsonify(write_note(agent_id, fields.get("reservation"), fields.get("note")))
+
+
+@bp.post("/api/v1/agents/<agent_id>/call/flag")
+def api_flag(agent_id: str) -> Response:
+    """Flag a call heavy or crisis: {reservation, flag}."""
+    auth.ensure_for_agent(agent_id, *SUPERVISORS)
+    fields = api.body()
+    return jsonify(flag_call(agent_id, fields.get("reservation"), fields.get("flag")))

@@ -10,28 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask import Response, flash, jsonify, redirect, render_template, request, url_for
 
-from ops import api, auth, context, pages
+from ops import api, auth, context, features
 from ops.auth import SUPERVISORS, require
-from ops.errors import Invalid, NotFound, OpsError
+from ops.errors import Invalid, NotFound
 from ops.i18n import word
 from queues.followups import MAX_NOTE, FollowUp, FollowUps, UnknownFollowUp
 
-bp = Blueprint("ops_followups", __name__)
 # Anonymous requests get 401 (API) or the sign-in page (console); session changes need CSRF.
-auth.install(bp, anonymous_forms=False)
-bp.context_processor(pages._helpers)
+bp = features.blueprint("ops_followups", anonymous_forms=False)
 
 MAX_LIMIT = 500
-
-
-@bp.errorhandler(OpsError)
-def _error(error: OpsError) -> Any:
-    """JSON errors for the API, the console's flash messages and sign-in redirects for pages."""
-    if request.path.startswith("/api/"):
-        return api.error_answer(error)
-    return pages._error(error)
 
 
 # --- services ---------------------------------------------------------------------------------

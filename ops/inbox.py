@@ -12,11 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import (
-    Blueprint,
     Response,
     current_app,
     flash,
-    g,
     jsonify,
     redirect,
     render_template,
@@ -24,53 +22,17 @@ from flask import (
     url_for,
 )
 
-from ops import api, auth, context, pages
+from ops import api, auth, context, features
 from ops.auth import SUPERVISORS, require
-from ops.errors import Invalid, NotFound, OpsError
+from ops.errors import Invalid, NotFound
 from ops.i18n import word
 from voicemail import inbox
 from voicemail import runtime as voicemail_runtime
 from voicemail.vault import VaultError
 
-bp = Blueprint("ops_inbox", __name__, template_folder="templates")
+bp = features.blueprint("ops_inbox")
 
-API = "/api/"
 MAX_LIMIT = 500
-
-
-def _is_api() -> bool:
-    """Tell whether the request is for the JSON API rather than a console page."""
-    return request.path.startswith(API)
-
-
-@bp.before_request
-def _authenticate() -> None:
-    """Find the user behind the request (bearer token or session)."""
-    auth.authenticate()
-
-
-@bp.before_request
-def _csrf() -> None:
-    """Pages check every form; the API checks session requests only (anonymous gets 401)."""
-    if not _is_api() or g.get("via") == "session":
-        auth.check_csrf()
-
-
-@bp.context_processor
-def _helpers() -> dict[str, Any]:
-    """The names every console template uses."""
-    return pages._helpers()
-
-
-@bp.errorhandler(OpsError)
-def _error(error: OpsError) -> Any:
-    """A JSON error for the API; the console's sign-in redirect or error page for pages."""
-    if not _is_api():
-        return pages._error(error)
-    response = jsonify(error.body())
-    if error.status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="hotline"'
-    return response, error.status
 
 
 def _now():

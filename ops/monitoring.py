@@ -1,4 +1,9 @@
-"""Live figures for supervisors: the wallboard, alerts from the event stream, crisis incidents."""
+"""Watching the hotline: the wallboard, alerts from the event stream, crisis incidents, audit log.
+
+One blueprint holds the console pages (`/ops/wallboard`, `/ops/alerts`, `/ops/incidents`,
+`/ops/audit`) and their JSON API (`/api/v1/wallboard`, ...); the audit log is for ops and
+supervisors, the rest for supervisors only.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,10 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ops import context
+from flask import Response, jsonify, render_template, request
+
+from ops import api, context, features
+from ops.auth import OPS_ROLES, SUPERVISORS, require
 from ops.errors import Invalid
 from ops.i18n import condition_label
 from queues import keys
@@ -38,6 +46,8 @@ PAGE = 1000
 # How far back alerts are looked for when the page first loads.
 RECENT_EVENTS = 2000
 STATES = ("available", "reserved", "talking", "wrap_up", "on_break", "offline")
+
+bp = features.blueprint("ops_monitoring")
 
 
 @dataclass
@@ -166,3 +176,67 @@ def audit_entries(limit: int = 100, before: str | None = None) -> list[dict[str,
     if before and not _STREAM_ID.match(before):
         raise Invalid(f"not an audit entry id: {before!r}", field="before")
     return [entry.public() for entry in context.audit_log().recent(limit, before_id=before)]
+
+
+# --- console pages ----------------------------------------------------------------------------
+
+
+@bp.get("/ops/wallboard")
+@require(*SUPERVISORS)
+def page_wallboard() -> str:
+    """Live queues and agents, refreshed by the page itself, with alerts as they happen."""
+    return render_template("ops/wallboard.html", board=wallboard(), alerts=alerts())
+
+
+@bp.get("/ops/alerts")
+@require(*SUPERVISORS)
+def page_alerts() -> str:
+    """Recent supervisor alerts."""
+    return render_template("ops/alerts.html", alerts=alerts(limit=200))
+
+
+@bp.get("/ops/incidents")
+@require(*SUPERVISORS)
+def page_incidents() -> str:
+    """Crisis incidents of the last week."""
+    return render_template("ops/incidents.html", incidents=incident_list(7))
+
+
+@bp.get("/ops/audit")
+@require(*OPS_ROLES)
+def page_audit() -> str:
+    """The audit log, newest first."""
+    entries = audit_entries(100, request.args.get("before"))
+    return render_template("ops/audit.html", entries=entries)
+
+
+# --- JSON API ---------------------------------------------------------------------------------
+
+
+@bp.get("/api/v1/wallboard")
+@require(*SUPERVISORS)
+def api_wallboard() -> Response:
+    """Live figures: waiting per area, longest wait, agents by state, answer rate today."""
+    return jsonify(wallboard())
+
+
+@bp.get("/api/v1/alerts")
+@require(*SUPERVISORS)
+def api_alerts() -> Response:
+    """Alerts (crisis, paused agents, over-cap heavy calls, flags) after a stream id."""
+    return jsonify(alerts(request.args.get("after")))
+
+
+@bp.get("/api/v1/incidents")
+@require(*SUPERVISORS)
+def api_incidents() -> Response:
+    """Crisis incidents of the last days (?days=7)."""
+    return jsonify({"incidents": incident_list(api.int_arg("days", 7))})
+
+
+@bp.get("/api/v1/audit")
+@require(*OPS_ROLES)
+def api_audit() -> Response:
+    """The audit log, newest first (?limit=100&before=<id> pages back)."""
+    entries = audit_entries(api.int_arg("limit", 100), request.args.get("before"))
+    return jsonify({"entries": entries})

@@ -3,6 +3,10 @@
 The hotline config's hours are the default. Ops and supervisors edit an area's weekly hours and
 holiday rule here (the same document shape as the config's `hours:`); the phone menu, the closed
 message and voicemail callbacks keep the edit from the next call on, until the area is reset.
+
+One blueprint holds the console page (`/ops/hours`) and the JSON API (`/api/v1/hours`), both for
+ops and supervisors. Named `opening` (when the hotline answers), not `hours`, so it is not taken
+for `routing.hours`, the pure parser of hour ranges it builds on.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ops import context
+from flask import Response, jsonify, render_template, request
+
+from ops import api, auth, context, features, pages
+from ops.auth import OPS_ROLES, require
 from ops.errors import Invalid, NotFound
 from queues import keys
 from queues.hours import HoursEdit
@@ -36,6 +43,8 @@ SPECIAL_HOURS = "hours"
 EDITABLE = ("weekly", "holidays")
 _DASH = re.compile(r"\s*[-–~～]\s*")
 _SEPARATOR = re.compile(r"[,，;；、\s]+")
+
+bp = features.blueprint("ops_opening")
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -232,3 +241,60 @@ def _invalid(problems: list[Problem]) -> Invalid:
 def _field(path: tuple[str | int, ...]) -> str:
     """A problem's path as a field name, such as weekly.mon.0."""
     return ".".join(str(part) for part in path) or "body"
+
+
+# --- console page -----------------------------------------------------------------------------
+
+
+@bp.get("/ops/hours")
+@require(*OPS_ROLES)
+def page_hours() -> str:
+    """Each area's hours and holiday rule, editable, and the public holidays coming up."""
+    return render_template(
+        "ops/hours.html",
+        areas=areas_view(),
+        coming=coming_holidays(),
+        days=DAY_IDS,
+        special_hours=SPECIAL_HOURS,
+        holiday_days=HOLIDAY_DAYS,
+    )
+
+
+@bp.post("/ops/hours/<area>")
+@require(*OPS_ROLES)
+def page_save_hours(area: str) -> Response:
+    """Save an area's weekly hours and holiday rule from its form."""
+    save(auth.actor(), area, form_document(request.form))
+    return pages.saved(f"#area-{area}")
+
+
+@bp.post("/ops/hours/<area>/reset")
+@require(*OPS_ROLES)
+def page_reset_hours(area: str) -> Response:
+    """Put an area back on the hotline config's hours."""
+    reset(auth.actor(), area)
+    return pages.saved(f"#area-{area}")
+
+
+# --- JSON API ---------------------------------------------------------------------------------
+
+
+@bp.get("/api/v1/hours")
+@require(*OPS_ROLES)
+def api_hours() -> Response:
+    """Each area's effective hours and holiday rule, and the public holidays coming up."""
+    return jsonify({"areas": areas_view(), "holidays": coming_holidays()})
+
+
+@bp.put("/api/v1/hours/<area>")
+@require(*OPS_ROLES)
+def api_set_hours(area: str) -> Response:
+    """Set an area's hours: {"weekly": {...}, "holidays": {...} or null}; a field left out stays."""
+    return jsonify(save(auth.actor(), area, api.body()))
+
+
+@bp.delete("/api/v1/hours/<area>")
+@require(*OPS_ROLES)
+def api_reset_hours(area: str) -> Response:
+    """Put an area back on the hotline config's hours."""
+    return jsonify(reset(auth.actor(), area))

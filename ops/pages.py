@@ -57,7 +57,7 @@ def _error(error: OpsError) -> Response | tuple[str, int]:
     if isinstance(error, Unauthorized):
         if g.get("expired"):
             flash(word("expired"), "error")
-        return redirect(url_for("ops_login.login", next=request.path), code=303)
+        return redirect(url_for("ops_accounts.page_login", next=request.path), code=303)
     if request.method == "POST" and not isinstance(error, Forbidden):
         field = f" ({error.field})" if error.field else ""
         flash(f"{error.message}{field}", "error")
@@ -66,6 +66,12 @@ def _error(error: OpsError) -> Response | tuple[str, int]:
             flash(f"{line}{problem['field']}: {problem['message']}", "error")
         return redirect(back(), code=303)
     return render_template("ops/error.html", error=error), error.status
+
+
+def saved(anchor: str = "") -> Response:
+    """Go back to the page the form was on, with a short confirmation."""
+    flash(word("saved"), "ok")
+    return redirect(back() + anchor, code=303)
 
 
 def back() -> str:

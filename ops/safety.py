@@ -12,32 +12,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask import Response, flash, jsonify, redirect, render_template, request, url_for
 
-from ops import api, auth, context, pages
+from ops import api, auth, context, features
 from ops.auth import SUPERVISORS, require
-from ops.errors import Conflict, Invalid, NotFound, OpsError
+from ops.errors import Conflict, Invalid, NotFound
 from ops.i18n import word
 from queues.blocklist import MAX_REASON, BlockEntry, Blocklist
 from queues.closure import ClosureBoard
 from routing.holidays import Closure
 
-bp = Blueprint("ops_safety", __name__)
 # Anonymous requests get 401 (API) or the sign-in page (console); session changes need CSRF.
-auth.install(bp, anonymous_forms=False)
-bp.context_processor(pages._helpers)
+bp = features.blueprint("ops_safety", anonymous_forms=False)
 
 DEFAULT_REGION = "CN"
 MAX_MESSAGE = 500
 _DIGEST_CHARS = frozenset("0123456789abcdef")
-
-
-@bp.errorhandler(OpsError)
-def _error(error: OpsError) -> Any:
-    """JSON errors for the API, the console's flash messages and sign-in redirects for pages."""
-    if request.path.startswith("/api/"):
-        return api.error_answer(error)
-    return pages._error(error)
 
 
 # --- services ---------------------------------------------------------------------------------

@@ -1,4 +1,9 @@
-"""Roster work for the consoles: agents, weekly shifts, presence, import and export, audited.
+"""Staffing: the roster's agents, weekly shifts, presence, import and export, audited.
+
+One blueprint holds the console pages (`/ops/roster`, the week grid, and `/ops/agents`) and the
+JSON API (`/api/v1/agents...`, `/api/v1/roster`); both are for ops and supervisors, except that
+an agent may read their own record and shifts and set their own presence. Named `staffing`, not
+`roster`, so it is not taken for `routing.roster`, the pure parser of roster files it builds on.
 
 Every edit reads the current roster, changes one thing, checks the whole result with the same
 parser a roster file goes through, and re-imports it atomically; a lock keeps two consoles from
@@ -14,8 +19,12 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from ops import context
+from flask import Response, flash, jsonify, render_template, request
+
+from ops import api, auth, context, features, pages
+from ops.auth import OPS_ROLES, require
 from ops.errors import Conflict, Invalid, NotFound
+from ops.i18n import word
 from queues import keys, rostering
 from queues.agents import PRESENCES, UnknownAgent
 from queues.rostering import RosterImport, UncoveredRoster
@@ -41,6 +50,8 @@ FORMATS = ("yaml", "csv")
 _SHIFT_ID = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)-(\d{4})-(\d{4})$")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$|^24:00$")
 EDITABLE_FIELDS = ("name", "phone", "languages", "skills", "crisis_trained", "pin")
+
+bp = features.blueprint("ops_staffing")
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -396,3 +407,219 @@ class _editing:
 
     def __exit__(self, *exc: object) -> None:
         self.lock.release()
+
+
+# --- console pages ----------------------------------------------------------------------------
+
+
+@bp.get("/ops/roster")
+@require(*OPS_ROLES)
+def page_roster() -> str:
+    """The week grid: one row per agent, one column per weekday, shifts editable in place."""
+    current = current_roster()
+    grid = {
+        agent.id: {day: [s for s in shifts_of(agent) if s["day"] == day] for day in DAY_IDS}
+        for agent in current.agents
+    }
+    return render_template(
+        "ops/roster.html", roster=current, grid=grid, days=DAY_IDS, picked=request.args
+    )
+
+
+@bp.post("/ops/roster/shifts")
+@require(*OPS_ROLES)
+def page_add_shift() -> Response:
+    """Add a weekly shift picked in the grid."""
+    form = request.form
+    add_shift(
+        auth.actor(), form.get("agent", ""), form.get("day"), form.get("start"), form.get("end")
+    )
+    return pages.saved(f"#agent-{form.get('agent', '')}")
+
+
+@bp.post("/ops/roster/shifts/remove")
+@require(*OPS_ROLES)
+def page_remove_shift() -> Response:
+    """Remove a weekly shift from the grid."""
+    remove_shift(auth.actor(), request.form.get("agent", ""), request.form.get("shift", ""))
+    return pages.saved(f"#agent-{request.form.get('agent', '')}")
+
+
+@bp.post("/ops/roster/import")
+@require(*OPS_ROLES)
+def page_import_roster() -> Response:
+    """Import a roster file (YAML or CSV by its name); the box forces one that leaves gaps."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise Invalid("choose a YAML or CSV file", field="file")
+    fmt = "csv" if upload.filename.lower().endswith(".csv") else "yaml"
+    force = parse_force(request.form.get("force"))
+    done = import_roster(auth.actor(), upload.read().decode("utf-8-sig"), fmt, force=force)
+    if done.forced:
+        # Forced past gaps: say so as loudly as a refusal would (the audit log keeps them all).
+        flash(word("import_forced", count=len(done.gaps)), "error")
+        for gap in done.gaps[:20]:
+            flash(gap.describe(), "error")
+    return pages.saved()
+
+
+@bp.get("/ops/roster/export.<fmt>")
+@require(*OPS_ROLES)
+def page_export_roster(fmt: str) -> Response:
+    """Download the roster as YAML or CSV."""
+    text = export(fmt)
+    kind = "text/csv" if fmt == "csv" else "application/yaml"
+    disposition = f"attachment; filename=roster.{fmt}"
+    return Response(text, mimetype=kind, headers={"Content-Disposition": disposition})
+
+
+@bp.get("/ops/agents")
+@require(*OPS_ROLES)
+def page_agents() -> str:
+    """Agents with languages, skills, crisis training and presence."""
+    views = [agent_view(agent) for agent in current_roster().agents]
+    return render_template("ops/agents.html", agents=views)
+
+
+@bp.post("/ops/agents")
+@require(*OPS_ROLES)
+def page_add_agent() -> Response:
+    """Add an agent from the form."""
+    add_agent(auth.actor(), {"id": request.form.get("id", ""), **_agent_form()})
+    return pages.saved()
+
+
+@bp.post("/ops/agents/<agent_id>")
+@require(*OPS_ROLES)
+def page_update_agent(agent_id: str) -> Response:
+    """Save an agent's row."""
+    update_agent(auth.actor(), agent_id, _agent_form())
+    return pages.saved(f"#agent-{agent_id}")
+
+
+@bp.post("/ops/agents/<agent_id>/presence")
+@require(*OPS_ROLES)
+def page_presence(agent_id: str) -> Response:
+    """Set an agent's presence for them (someone without a computer, say)."""
+    set_presence(auth.actor(), agent_id, request.form.get("presence"))
+    return pages.saved(f"#agent-{agent_id}")
+
+
+@bp.post("/ops/agents/<agent_id>/remove")
+@require(*OPS_ROLES)
+def page_remove_agent(agent_id: str) -> Response:
+    """Take an agent off the roster."""
+    remove_agent(auth.actor(), agent_id)
+    return pages.saved()
+
+
+def _agent_form() -> dict[str, object]:
+    """An agent's fields from the form: skills typed as "labor:3 contract:2"."""
+    form = request.form
+    skills: dict[str, object] = {}
+    for item in form.get("skills", "").replace(",", " ").split():
+        area, _, level = item.partition(":")
+        skills[area] = int(level) if level.isdigit() else level
+    fields: dict[str, object] = {
+        "name": form.get("name", ""),
+        "phone": form.get("phone", ""),
+        "languages": form.getlist("languages"),
+        "skills": skills,
+        "crisis_trained": form.get("crisis_trained") == "on",
+    }
+    return fields
+
+
+# --- JSON API ---------------------------------------------------------------------------------
+
+
+@bp.get("/api/v1/agents")
+@require(*OPS_ROLES)
+def api_agents() -> Response:
+    """Every agent with skills, shifts and live status."""
+    return jsonify({"agents": [agent_view(agent) for agent in current_roster().agents]})
+
+
+@bp.post("/api/v1/agents")
+@require(*OPS_ROLES)
+def api_add_agent() -> tuple[Response, int]:
+    """Add an agent to the roster."""
+    return jsonify(agent_view(add_agent(auth.actor(), api.body()))), 201
+
+
+@bp.get("/api/v1/agents/<agent_id>")
+def api_agent(agent_id: str) -> Response:
+    """One agent."""
+    auth.ensure_for_agent(agent_id, *OPS_ROLES)
+    return jsonify(agent_view(agent_or_404(current_roster(), agent_id)))
+
+
+@bp.patch("/api/v1/agents/<agent_id>")
+@require(*OPS_ROLES)
+def api_update_agent(agent_id: str) -> Response:
+    """Change an agent's name, phone, languages, skills, crisis training or PIN."""
+    return jsonify(agent_view(update_agent(auth.actor(), agent_id, api.body())))
+
+
+@bp.delete("/api/v1/agents/<agent_id>")
+@require(*OPS_ROLES)
+def api_remove_agent(agent_id: str) -> tuple[str, int]:
+    """Take an agent off the roster."""
+    remove_agent(auth.actor(), agent_id)
+    return "", 204
+
+
+@bp.post("/api/v1/agents/<agent_id>/presence")
+def api_presence(agent_id: str) -> Response:
+    """Set an agent's presence: available, on_break or offline."""
+    auth.ensure_for_agent(agent_id, *OPS_ROLES)
+    return jsonify(set_presence(auth.actor(), agent_id, api.body().get("presence")))
+
+
+@bp.get("/api/v1/agents/<agent_id>/shifts")
+def api_shifts(agent_id: str) -> Response:
+    """An agent's weekly shifts."""
+    auth.ensure_for_agent(agent_id, *OPS_ROLES)
+    found = agent_or_404(current_roster(), agent_id)
+    return jsonify({"agent_id": agent_id, "shifts": shifts_of(found)})
+
+
+@bp.post("/api/v1/agents/<agent_id>/shifts")
+@require(*OPS_ROLES)
+def api_add_shift(agent_id: str) -> tuple[Response, int]:
+    """Add a weekly shift: {day, start, end}; an end before the start runs overnight."""
+    fields = api.body()
+    shift = add_shift(
+        auth.actor(), agent_id, fields.get("day"), fields.get("start"), fields.get("end")
+    )
+    return jsonify({"id": shift_id(shift)}), 201
+
+
+@bp.delete("/api/v1/agents/<agent_id>/shifts/<shift_id>")
+@require(*OPS_ROLES)
+def api_remove_shift(agent_id: str, shift_id: str) -> tuple[str, int]:
+    """Remove a weekly shift."""
+    remove_shift(auth.actor(), agent_id, shift_id)
+    return "", 204
+
+
+@bp.get("/api/v1/roster")
+@require(*OPS_ROLES)
+def api_roster() -> Response:
+    """The roster as YAML (default) or CSV (?format=csv)."""
+    fmt = request.args.get("format", "yaml")
+    text = export(fmt)
+    kind = "text/csv" if fmt == "csv" else "application/yaml"
+    return Response(
+        text, mimetype=kind, headers={"Content-Disposition": f"inline; filename=roster.{fmt}"}
+    )
+
+
+@bp.put("/api/v1/roster")
+@require(*OPS_ROLES)
+def api_import_roster() -> Response:
+    """Replace the roster with a YAML or CSV document; ?force=1 applies one with gaps, audited."""
+    fmt = request.args.get("format") or ("csv" if "csv" in (request.mimetype or "") else "yaml")
+    force = parse_force(request.args.get("force"))
+    text = request.get_data(as_text=True)
+    return jsonify(import_view(import_roster(auth.actor(), text, fmt, force=force)))
