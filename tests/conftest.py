@@ -15,6 +15,10 @@ from queues.embedded import EmbeddedRedis, _alive
 from queues.sealing import Sealer
 from tests.fixtures.app import OPEN_TIME, TEST_SECRET, Clock, Twilio
 
+# The shared fixtures (rig, jobs_runtime, hotline...), each usable by any test that names it;
+# a test module's own fixture of the same name takes its place there.
+pytest_plugins = ["tests.fixtures.carrier", "tests.fixtures.crisis", "tests.fixtures.ops"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Give each parallel test worker its own database on a shared REDIS_URL."""

@@ -17,9 +17,8 @@ from queues.matcher import Matcher
 from queues.reservations import Reservations
 from queues.waiting import WaitingRoom
 from routing.roster import parse_roster
-from tests.fixtures.app import Twilio
+from tests.fixtures.app import AREAS, Twilio
 from tests.fixtures.twiml import Doc
-from tests.integration.test_crisis_path import AREAS
 
 ROSTER = """
 timezone: Asia/Shanghai

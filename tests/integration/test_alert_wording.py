@@ -10,13 +10,7 @@ from queues import events, keys
 from queues.alerts import alert_kind, alert_text, page_supervisors
 from queues.calls import CallStore
 from queues.incidents import IncidentLog
-from tests.integration.test_crisis_alerts import (  # noqa: F401
-    import_roster,
-    jobs_runtime,
-    messages,
-    rig,
-    run_jobs,
-)
+from tests.fixtures.crisis import import_roster, messages, run_jobs
 from voicemail.messages import Message
 from voicemail.runtime import pager
 

@@ -8,14 +8,9 @@ import pytest
 from queues import keys
 from queues.alerts import recent_alerts
 from queues.conditions import REPAGE_AFTER_S, Conditions
-from tests.integration import test_crisis_alerts as crisis_alerts
-from tests.integration.test_crisis_alerts import import_roster, messages, run_jobs
+from tests.fixtures.crisis import import_roster, messages, run_jobs
 
 pytestmark = pytest.mark.redis
-
-# The crisis-alert tests' carrier and job runtime, used here as they are.
-rig = crisis_alerts.rig
-jobs_runtime = crisis_alerts.jobs_runtime
 
 
 def test_a_condition_pages_supervisors_once_however_often_it_is_raised(

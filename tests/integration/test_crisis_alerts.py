@@ -3,23 +3,15 @@ retried on retryable errors, with the alert record consoles show; agents' escala
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import requests
 from rq import Queue
 
-from queues import keys, runtime
-from queues.agents import AgentBoard
+from queues import keys
 from queues.alerts import page_supervisors, recent_alerts
-from queues.calls import CallStore
 from queues.incidents import IncidentLog
-from queues.users import UserStore
-from routing.roster import parse_roster
-from tests.fixtures.app import OPEN_TIME
-from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN, Rig, build_rig
-from tests.fixtures.jobs import BurstWorker
-from tests.integration.test_crisis_path import AREAS, CALL, ROSTER
+from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN
+from tests.fixtures.crisis import CALL, escalate, import_roster, messages, run_jobs, token_for
 
 pytestmark = pytest.mark.redis
 
@@ -29,45 +21,6 @@ agents:
 supervisors:
   - {id: s2, name: S2, phone: "+8613900000302", on_call: [{days: sun, hours: "09:00-10:00"}]}
 """
-
-
-@pytest.fixture
-def rig() -> Iterator[Rig]:
-    """The carrier on a free port (its small hotline unused), for SMS and conferences."""
-    yield from build_rig()
-
-
-@pytest.fixture
-def jobs_runtime(app, redis, rig, clock, hotline_config) -> Iterator[runtime.Runtime]:
-    """The runtime jobs and the escalation API use, with the carrier as Twilio."""
-    current = runtime.Runtime(redis, rig.gateway, hotline_config, rig.app_url, clock)
-    runtime.install(lambda: current)
-    app.extensions["runtime"] = current
-    yield current
-    runtime.install(None)
-
-
-def import_roster(redis, clock, hotline_config, text: str = ROSTER) -> AgentBoard:
-    """Import a roster (agents and supervisors) and make everyone available."""
-    roster = parse_roster(text, source="r.yaml", area_ids=AREAS, languages=["zh", "en"])
-    board = AgentBoard(redis, hotline_config.routing)
-    board.import_roster(roster, clock().timestamp() - 10)
-    for agent in roster.agents:
-        board.set_presence(agent.id, "available", clock().timestamp())
-    return board
-
-
-def messages(rig: Rig) -> list[dict[str, str]]:
-    """The SMS the carrier has kept."""
-    reply = requests.get(
-        f"{rig.carrier_url}/carrier/messages", auth=(ACCOUNT_SID, AUTH_TOKEN), timeout=5
-    )
-    return reply.json()
-
-
-def run_jobs(redis) -> None:
-    """Run every queued crisis job in this process."""
-    BurstWorker([Queue("crisis", connection=redis)], connection=redis).work(burst=True)
 
 
 def test_duplicate_triggers_page_each_on_call_supervisor_once(
@@ -138,30 +91,6 @@ def test_no_roster_records_that_nobody_could_be_paged(twilio, redis, jobs_runtim
 
 
 # --- escalation by an agent on a connected call ----------------------------------------------
-
-
-@pytest.fixture
-def connected(redis, clock, hotline_config):
-    """A caller connected to agent c1 in the conference named by reservation RS1."""
-    import_roster(redis, clock, hotline_config)
-    calls = CallStore(redis)
-    calls.start(CALL, "+8613812345678")
-    calls.update(CALL, reservation="RS1", agent="c1", language="zh")
-    return calls
-
-
-def token_for(redis, name: str, agent_id: str | None, role: str = "agent") -> str:
-    """An API token for a new console user."""
-    users = UserStore(redis)
-    users.add(name, role, "a-long-password", 0.0, agent_id=agent_id)
-    # Made at the app clock's time: tokens expire, 90 days after they are made.
-    return users.create_token(name, OPEN_TIME.timestamp())
-
-
-def escalate(client, body: dict, token: str | None = None):
-    """POST the escalation API."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return client.post(f"/api/v1/calls/{CALL}/escalate", json=body, headers=headers)
 
 
 def test_an_agent_adds_the_on_call_supervisor_to_the_conference_once(

@@ -17,30 +17,11 @@ from queues.script import RoutingScript
 from queues.sweep import sweep
 from queues.waiting import WaitingRoom
 from routing.roster import parse_roster
+from tests.fixtures.app import AREAS
+from tests.fixtures.crisis import CALL, PHONES, ROSTER
 from tests.fixtures.twiml import Doc
 
 pytestmark = pytest.mark.redis
-
-CALL = "CA" + "1" * 32
-AREAS = ["family", "labor", "contract", "traffic", "criminal", "corporate", "general"]
-ROSTER = """
-timezone: Asia/Shanghai
-agents:
-  - {id: c1, name: C1, phone: "+8613900000201", languages: [zh], skills: {general: 1},
-     crisis_trained: true, pin: "2001", shifts: [{days: daily, hours: "00:00-24:00"}]}
-  - {id: c2, name: C2, phone: "+8613900000202", languages: [zh], skills: {family: 2},
-     crisis_trained: true, shifts: [{days: daily, hours: "00:00-24:00"}]}
-  - {id: c3, name: C3, phone: "+8613900000203", languages: [zh, en], skills: {labor: 1},
-     crisis_trained: true, shifts: [{days: daily, hours: "00:00-24:00"}]}
-  - {id: n1, name: N1, phone: "+8613900000204", languages: [zh], skills: {general: 3},
-     shifts: [{days: daily, hours: "00:00-24:00"}]}
-  - {id: c9, name: C9, phone: "+8613900000205", languages: [zh], skills: {general: 1},
-     crisis_trained: true, shifts: [{days: sun, hours: "09:00-10:00"}]}
-supervisors:
-  - {id: s1, name: S1, phone: "+8613900000301", on_call: [{days: daily, hours: "00:00-24:00"}]}
-  - {id: s2, name: S2, phone: "+8613900000302", on_call: [{days: sun, hours: "09:00-10:00"}]}
-"""
-PHONES = {"c1": "+8613900000201", "c2": "+8613900000202", "c3": "+8613900000203"}
 
 
 @pytest.fixture

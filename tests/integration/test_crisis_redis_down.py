@@ -11,9 +11,9 @@ import redis as redis_lib
 from queues.agents import AgentBoard
 from queues.embedded import EmbeddedRedis, _alive
 from routing.roster import parse_roster
-from tests.fixtures.app import Twilio
+from tests.fixtures.app import AREAS, Twilio
+from tests.fixtures.crisis import PHONES, ROSTER
 from tests.fixtures.twiml import Doc
-from tests.integration.test_crisis_path import AREAS, PHONES, ROSTER
 
 
 @pytest.fixture

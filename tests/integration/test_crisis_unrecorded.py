@@ -16,9 +16,9 @@ from queues.agents import AgentBoard
 from queues.embedded import EmbeddedRedis, _alive
 from queues.incidents import IncidentLog
 from routing.roster import parse_roster
-from tests.fixtures.app import Twilio
+from tests.fixtures.app import AREAS, Twilio
+from tests.fixtures.crisis import ROSTER
 from tests.fixtures.twiml import Doc
-from tests.integration.test_crisis_path import AREAS, ROSTER
 
 CALLER_SID = "CA" + "d" * 32
 LINE_LEG_SID = "CA" + "e" * 32

@@ -29,13 +29,9 @@ from routing.hours import DAY_IDS
 from routing.roster import parse_roster
 from tests.fixtures.app import REPO
 from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN
+from tests.fixtures.crisis import messages
 from tests.fixtures.jobs import BurstWorker
 from tests.fixtures.ops import hotline_fixture, sign_in  # noqa: F401 - fixtures
-from tests.integration.test_crisis_alerts import (  # noqa: F401 - fixtures
-    jobs_runtime,
-    messages,
-    rig,
-)
 
 pytestmark = pytest.mark.redis
 

@@ -10,16 +10,10 @@ import pytest
 
 from ops.schema import problems
 from queues.users import UserStore
+from tests.fixtures.crisis import CALL, escalate, token_for
 from tests.fixtures.ops import sign_in
-from tests.integration import test_crisis_alerts as crisis_alerts
-from tests.integration.test_crisis_alerts import CALL, escalate, token_for
 
 pytestmark = pytest.mark.redis
-
-# A caller connected to agent c1, and the carrier standing in for Twilio: the same as there.
-connected = crisis_alerts.connected
-jobs_runtime = crisis_alerts.jobs_runtime
-rig = crisis_alerts.rig
 
 PATH = f"/api/v1/calls/{CALL}/escalate"
 PASSWORD = "a-long-password"

@@ -15,7 +15,7 @@ from queues.carrier_health import CONDITION
 from queues.conditions import Conditions
 from telephony.gateway import GatewayError
 from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN, Rig, build_rig
-from tests.integration.test_crisis_alerts import import_roster
+from tests.fixtures.crisis import import_roster
 
 pytestmark = pytest.mark.redis
 

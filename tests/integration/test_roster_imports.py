@@ -15,14 +15,8 @@ from queues.alerts import recent_alerts, stored_roster
 from queues.audit import AuditLog, command_line_actor
 from queues.hours import HoursBoard
 from queues.incidents import IncidentLog
+from tests.fixtures.crisis import CALL, messages, run_jobs
 from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401 - fixtures
-from tests.integration.test_crisis_alerts import (  # noqa: F401 - fixtures
-    jobs_runtime,
-    messages,
-    rig,
-    run_jobs,
-)
-from tests.integration.test_crisis_path import CALL
 
 pytestmark = pytest.mark.redis
 

@@ -19,8 +19,8 @@ from queues.alerts import raise_alert
 from queues.carrier_setup import SETUP_JOB_ID
 from tests.fixtures.app import REPO
 from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN, HOTLINE, Rig, build_rig
+from tests.fixtures.crisis import import_roster, messages
 from tests.fixtures.waits import poll
-from tests.integration.test_crisis_alerts import import_roster, messages
 
 pytestmark = pytest.mark.redis
 
