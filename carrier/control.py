@@ -55,6 +55,7 @@ def health() -> Response:
             "ok": True,
             "hotline_number": hub.settings.hotline_number,
             "voice_url": hub.settings.voice_url,
+            "fallback_url": hub.settings.fallback_url,
             "time_scale": hub.network.clock.time_scale,
         }
     )

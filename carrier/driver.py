@@ -30,6 +30,7 @@ class Settings:
     hotline_number: str
     voice_url: str
     status_url: str | None
+    # The number's Voice Fallback URL: asked when the voice URL or a later TwiML fetch fails.
     fallback_url: str | None
     # The carrier's own base URL, used in RecordingUrl and resource URIs.
     public_url: str
@@ -37,6 +38,7 @@ class Settings:
     play_seconds: float = 10.0
     # The events Twilio sends for incoming calls to the number's status callback.
     incoming_status_events: tuple[str, ...] = ("completed",)
+    fallback_method: str = "POST"
 
 
 class Driver:
@@ -69,6 +71,7 @@ class Driver:
             direction="inbound",
             url=self.settings.voice_url,
             fallback_url=self.settings.fallback_url,
+            fallback_method=self.settings.fallback_method,
             status_callback=self.settings.status_url,
             status_callback_events=self.settings.incoming_status_events,
             forge_signature=script.forge_signature,

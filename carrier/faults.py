@@ -38,6 +38,8 @@ class FaultPlan:
     webhook_delay: float = 0.0
     webhook_delay_s: float = 3.0
     webhook_timeout: float = 0.0
+    # Only webhook paths containing this text are delayed or time out (empty: every webhook).
+    webhook_match: str = ""
     callback_duplicate: float = 0.0
     callback_reorder: float = 0.0
     # At most this many injections per fault name (absent: no cap), e.g. {"rest_500": 2}.
@@ -95,6 +97,8 @@ class Faults:
             if share <= 0.0:
                 return False
             if name.startswith("rest_") and self.plan.rest_match not in target:
+                return False
+            if name.startswith("webhook_") and self.plan.webhook_match not in target:
                 return False
             cap = self.plan.limits.get(name)
             if cap is not None and self.injected[name] >= cap:

@@ -197,6 +197,7 @@ class Leg:
                     twiml=signal.twiml,
                     purpose="redirect",
                     fallback_url=self.call.fallback_url,
+                    fallback_method=self.call.fallback_method,
                 )
             )
         if signal.kind in accepted:
@@ -210,7 +211,7 @@ class Leg:
     def run_document(self, document: Document) -> Document | None:
         """Fetch and run one document; return the next document it points to, if any."""
         try:
-            root = self._fetch(document)
+            root, source = self._fetch(document)
         except TwimlError as error:
             if document.context in (QUEUE_WAIT, CONFERENCE_WAIT):
                 # Broken wait music: the caller keeps waiting to the default music.
@@ -220,7 +221,7 @@ class Leg:
         for verb in root:
             if verb.tag != "Reject":
                 self._answer()
-            following = self.run_verb(verb, document)
+            following = self.run_verb(verb, source)
             if following is not None:
                 return following
         return None
@@ -229,11 +230,15 @@ class Leg:
         """Run one verb; return the next document when the verb points to one."""
         return verbs.HANDLERS[verb.tag](self, verb, document)
 
-    def _fetch(self, document: Document) -> ET.Element:
-        """Get a document's TwiML and check it, trying the fallback URL when that fails."""
+    def _fetch(self, document: Document) -> tuple[ET.Element, Document]:
+        """Get a document's TwiML and check it, trying the fallback URL when that fails.
+
+        Returns the TwiML and the document that gave it: the fallback's, when it answered, so
+        that its relative URLs and action-less verbs point at the fallback URL, as on Twilio.
+        """
         if document.twiml is not None:
             try:
-                return twiml_reader.parse(document.twiml, context=document.context)
+                return twiml_reader.parse(document.twiml, context=document.context), document
             except TwimlError as error:
                 self._note_error(error, None)
                 raise
@@ -252,24 +257,36 @@ class Leg:
             content_type = reply.content_type.split(";")[0].strip().lower()
             if content_type not in ("text/xml", "application/xml", "text/html"):
                 raise TwimlError(12300, f"Invalid Content-Type: {content_type or 'none'}")
-            return twiml_reader.parse(reply.body, context=document.context)
+            return twiml_reader.parse(reply.body, context=document.context), document
         except TwimlError as error:
             self._note_error(error, document.url)
             if document.fallback_url and document.purpose != "fallback":
-                return self._fetch(
-                    Document(
-                        url=document.fallback_url,
-                        method=document.fallback_method,
-                        params={
-                            **document.params,
-                            "ErrorCode": str(error.code),
-                            "ErrorUrl": document.url or "",
-                        },
-                        purpose="fallback",
-                        context=document.context,
-                    )
-                )
+                return self._fetch(self._fallback(document, error))
             raise
+
+    def _fallback(self, document: Document, error: TwimlError) -> Document:
+        """Note that the call moves on to the fallback URL and return the fallback's document."""
+        self.transcript.add(
+            self.clock.now(),
+            "fallback",
+            code=error.code,
+            failed=urlsplit(document.url or "").path,
+            url=urlsplit(document.fallback_url or "").path,
+        )
+        return Document(
+            url=document.fallback_url,
+            method=document.fallback_method,
+            params={
+                **document.params,
+                "ErrorCode": str(error.code),
+                "ErrorUrl": document.url or "",
+            },
+            purpose="fallback",
+            context=document.context,
+            # Later fetches of the call (actions, redirects) still fall back when they fail.
+            fallback_url=document.fallback_url,
+            fallback_method=document.fallback_method,
+        )
 
     def _note_error(self, error: TwimlError, url: str | None) -> None:
         """Write a Twilio error into the transcript and the outcome."""

@@ -106,6 +106,8 @@ def _describe(entry: dict[str, Any]) -> str:
         )
     if kind == "error":
         return f"error    {entry['code']}: {entry['message']}"
+    if kind == "fallback":
+        return f"fallback {entry['code']} on {entry['failed']}: asking {entry['url']}"
     details = {k: v for k, v in entry.items() if k not in ("t", "kind")}
     text = ", ".join(f"{key}={value}" for key, value in details.items())
     return f"{kind:<8} {text}".rstrip()

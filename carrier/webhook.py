@@ -70,7 +70,8 @@ class Webhooks:
     ) -> Reply:
         """Send one signed request and return the app's reply, faults applied."""
         method = method.upper()
-        delayed = self.faults.roll("webhook_delay")
+        path = urlsplit(url).path
+        delayed = self.faults.roll("webhook_delay", target=path)
         if delayed:
             self.clock.sleep(self.faults.plan.webhook_delay_s)
         target = url if method == "POST" else _with_query(url, params)
@@ -95,7 +96,7 @@ class Webhooks:
             reply = Reply(None, "", "", _since(started), failure="timeout")
         except requests.RequestException as error:
             reply = Reply(None, "", "", _since(started), failure=type(error).__name__)
-        if reply.failure is None and self.faults.roll("webhook_timeout"):
+        if reply.failure is None and self.faults.roll("webhook_timeout", target=path):
             # The app did the work but answered too late: Twilio has already moved on.
             reply = Reply(None, "", "", int(self.timeout * 1000), failure="timeout")
         if transcript is not None:
@@ -103,7 +104,7 @@ class Webhooks:
                 self.clock.now(),
                 "webhook",
                 method=method,
-                path=urlsplit(url).path,
+                path=path,
                 purpose=purpose,
                 status=reply.status,
                 latency_ms=reply.latency_ms,
@@ -114,7 +115,7 @@ class Webhooks:
         log.info(
             "%s %s [%s] -> %s in %d ms",
             method,
-            urlsplit(url).path,
+            path,
             purpose,
             reply.status if reply.status is not None else reply.failure,
             reply.latency_ms,
