@@ -15,14 +15,8 @@ from queues.agents import AgentBoard
 from queues.matcher import Matcher
 from queues.reservations import Reservations
 from queues.waiting import WaitingRoom
+from tests.fixtures.dispatch import CALLER, job_urls, run_dispatch_jobs, staff
 from tests.fixtures.twiml import Doc
-from tests.integration.test_carrier_failures import (
-    CALLER,
-    job_urls,
-    rig,  # noqa: F401 - the carrier, as Twilio, for the ring test
-    run_dispatch_jobs,
-    staff,
-)
 
 pytestmark = pytest.mark.redis
 

@@ -10,15 +10,8 @@ from datetime import timedelta
 
 import pytest
 import requests
-from flask import Flask
-from rq import Queue
-from rq.job import Job
-from rq.registry import ScheduledJobRegistry
 
-from ivr.agents import bridge, legs
-from ivr.job_urls import webhook_urls
 from queues import dispatch, events, keys, runtime
-from queues.agents import AgentBoard
 from queues.calls import CallStore
 from queues.carrier_health import CONDITION
 from queues.conditions import Conditions
@@ -26,32 +19,13 @@ from queues.matcher import Matcher
 from queues.reservations import Reservations
 from queues.sweep import sweep
 from queues.waiting import WaitingRoom
-from queues.webhook_urls import WebhookUrls
 from routing.config import HotlineConfig
 from routing.matching import ring_failure_hold_s
-from routing.roster import parse_roster
 from tests.fixtures.app import Clock
-from tests.fixtures.carrier import ACCOUNT_SID, AGENTS, AUTH_TOKEN, Rig, build_rig
-from tests.fixtures.jobs import BurstWorker
+from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN, Rig
+from tests.fixtures.dispatch import CALLER, PHONE, job_urls, run_dispatch_jobs, staff
 
 pytestmark = pytest.mark.redis
-
-AREAS = ["family", "labor", "contract", "traffic", "criminal", "corporate", "general"]
-# The carrier's phone that rings and never answers: a ring that goes out stays ringing.
-PHONE = AGENTS["traffic"]
-ROSTER = f"""
-timezone: Asia/Shanghai
-agents:
-  - {{id: g1, name: G1, phone: "{PHONE}", languages: [zh], skills: {{general: 1}},
-     shifts: [{{days: daily, hours: "00:00-24:00"}}]}}
-"""
-CALLER = "CA" + "c" * 32
-
-
-@pytest.fixture
-def rig() -> Iterator[Rig]:
-    """The carrier, as Twilio."""
-    yield from build_rig()
 
 
 @pytest.fixture
@@ -73,47 +47,12 @@ def rt(redis, rig: Rig, clock: Clock, hotline_config: HotlineConfig) -> Iterator
     runtime.install(None)
 
 
-def job_urls(base_url: str) -> WebhookUrls:
-    """The webhook URLs the app gives its jobs, from the agents' blueprints' own routes."""
-    app = Flask(__name__)
-    app.register_blueprint(legs.bp)
-    app.register_blueprint(bridge.bp)
-    return webhook_urls(app, base_url)
-
-
 def set_faults(rig: Rig, plan: dict) -> None:
     """Replace the carrier's fault plan through its control API."""
     reply = requests.put(
         f"{rig.carrier_url}/carrier/faults", json=plan, auth=(ACCOUNT_SID, AUTH_TOKEN), timeout=5
     )
     reply.raise_for_status()
-
-
-def staff(rt: runtime.Runtime) -> AgentBoard:
-    """Import the roster and make its agent available."""
-    roster = parse_roster(ROSTER, source="r.yaml", area_ids=AREAS, languages=["zh", "en"])
-    board = AgentBoard(rt.redis, rt.config.routing, script=rt.script)
-    board.import_roster(roster, rt.now() - 10)
-    board.set_presence("g1", "available", rt.now())
-    return board
-
-
-def run_dispatch_jobs(redis) -> None:
-    """Run the dispatch queue's jobs here, each retry RQ schedules run at once, not a second on.
-
-    This stands for RQ's scheduler with time moved on: no test waits for the retry intervals.
-    """
-    queue = Queue(dispatch.DISPATCH_QUEUE, connection=redis)
-    scheduled = ScheduledJobRegistry(queue=queue)
-    for _ in range(20):
-        BurstWorker([queue], connection=redis).work(burst=True)
-        due = scheduled.get_job_ids()
-        if not due:
-            return
-        for job_id in due:
-            scheduled.remove(job_id)
-            queue.enqueue_job(Job.fetch(job_id, connection=redis))
-    raise AssertionError("dispatch jobs kept failing and retrying")
 
 
 def later(clock: Clock, seconds: float) -> None:

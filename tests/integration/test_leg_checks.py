@@ -25,8 +25,8 @@ from routing.roster import parse_roster
 from telephony.gateway import Gateway
 from tests.fixtures.app import Clock
 from tests.fixtures.carrier import ACCOUNT_SID, AGENTS, AUTH_TOKEN, HOTLINE, Rig, build_rig
+from tests.fixtures.dispatch import job_urls
 from tests.fixtures.jobs import run_jobs
-from tests.integration.test_carrier_failures import job_urls
 
 pytestmark = pytest.mark.redis
 
