@@ -22,7 +22,7 @@ from tests.e2e.harness import (
     serving,
     shipped_config,
 )
-from tests.integration.test_contract import problems_of
+from tests.fixtures.twilio_spec import problems_of
 
 pytestmark = pytest.mark.e2e
 
