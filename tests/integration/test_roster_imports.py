@@ -12,75 +12,17 @@ from hotline.cli import main
 from hotline.roster_file import DEMO_ACTOR, DEMO_ROSTER, seed_demo_roster
 from queues import keys
 from queues.alerts import recent_alerts, stored_roster
-from queues.audit import AuditLog, command_line_actor
+from queues.audit import command_line_actor
 from queues.hours import HoursBoard
 from queues.incidents import IncidentLog
 from tests.fixtures.crisis import CALL, messages, run_jobs
 from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401 - fixtures
+from tests.fixtures.rosters import COVERED, imports, put
 
 pytestmark = pytest.mark.redis
 
-# Covered round the clock, whatever the date: a crisis-trained agent always on shift for the
-# general line (open day and night; c2 works nights in UTC and covers c1's day off), and
-# supervisors taking turns on call.
-COVERED = """\
-timezone: Asia/Shanghai
-agents:
-  - id: c1
-    name: 周安
-    phone: "+8613900000201"
-    languages: [zh, en]
-    skills: {general: 1, family: 2}
-    crisis_trained: true
-    pin: "2001"
-    shifts:
-      - {days: daily, hours: "08:00-20:00"}
-    exceptions:
-      - {date: 2026-12-25, day_off: true}
-  - id: c2
-    name: Night Owl
-    phone: "+8613900000202"
-    languages: [zh]
-    skills: {general: 2}
-    crisis_trained: true
-    timezone: UTC
-    shifts:
-      - {days: daily, hours: "12:00-00:00"}
-    exceptions:
-      - {date: 2026-12-25, hours: "00:00-12:00"}
-  - id: n1
-    name: N1
-    phone: "+8613900000204"
-    languages: [en]
-    skills: {labor: 3}
-    shifts:
-      - {days: mon-fri, hours: "09:00-17:00"}
-supervisors:
-  - id: s1
-    name: 高明
-    phone: "+8613900000301"
-    on_call:
-      - {days: daily, hours: "08:00-20:00"}
-  - id: s2
-    name: 林
-    phone: "+8613900000302"
-    on_call:
-      - {days: daily, hours: "20:00-08:00"}
-    exceptions:
-      - {date: 2026-12-31, hours: "08:00-20:00"}
-"""
 # The day supervisor only: every night of the next fortnight has nobody on call.
 DAYS_ONLY = COVERED[: COVERED.index("  - id: s2")]
-
-
-def put(session, text: str, kind: str = "application/yaml", query: str = ""):
-    """PUT a roster document through the API."""
-    return session.put(f"/api/v1/roster{query}", data=text, headers={"Content-Type": kind})
-
-
-def imports(redis) -> list:
-    """The audit log's roster imports, newest first."""
-    return [entry for entry in AuditLog(redis).recent(50) if entry.action == "roster.import"]
 
 
 def page_a_crisis(twilio, redis, carrier) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 
 from hotline.cli import main
 from tests.fixtures.ops import hotline_fixture, sign_in  # noqa: F401 - fixtures
-from tests.integration.test_roster_imports import COVERED, imports, put
+from tests.fixtures.rosters import COVERED, imports, put
 
 pytestmark = pytest.mark.redis
 
