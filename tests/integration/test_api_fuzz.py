@@ -29,7 +29,7 @@ from tests.fixtures.ops import Hotline, hotline_fixture  # noqa: F401
 
 pytestmark = pytest.mark.redis
 
-# Who calls: anonymous, then one user of each role (see tests/ops_fixtures.py).
+# Who calls: anonymous, then one user of each role (see tests/fixtures/ops.py).
 ROLES = {"anonymous": None, "agent": "wang", "ops": "olga", "supervisor": "sam"}
 OPERATIONS = [(method, path) for path, methods in paths().items() for method in methods]
 # Real ids beside generated ones, so requests also reach agents, users and areas that exist.

@@ -18,7 +18,7 @@ from hotline.cli import main
 from hotline.running import carrier_url
 from queues.users import UserStore
 from telephony.demo import DEMO_CARRIER_PORT
-from tests.ops_fixtures import PASSWORD, hotline_fixture  # noqa: F401
+from tests.fixtures.ops import PASSWORD, hotline_fixture  # noqa: F401
 
 pytestmark = pytest.mark.redis
 
