@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import yaml
-
 from hotline.settings import DEFAULT_CONFIG
 from routing.config import PROMPT_FIELDS, check_config, load_config
 from routing.wording import speaking_seconds
+from tests.fixtures.config import edited_config as _edited
 
 SHIPPED = DEFAULT_CONFIG.read_text(encoding="utf-8")
-
-
-def _edited(edit) -> str:
-    """The shipped config with one change applied, as YAML text."""
-    data = yaml.safe_load(SHIPPED)
-    edit(data)
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
 
 
 def _line_of(text: str, needle: str) -> int:

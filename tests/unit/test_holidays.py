@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 
 from hotline.settings import DEFAULT_CONFIG
 from routing.config import check_config, load_config
@@ -25,6 +24,7 @@ from routing.holidays import (
 from routing.hours import DAY_IDS, Opening, WeeklyHours, parse_range
 from routing.roster import Agent, DatedException, Roster, Shift
 from routing.shifts import agent_on_shift, on_shift
+from tests.fixtures.config import edited_config as _edited
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -254,12 +254,6 @@ def test_coverage_counts_partly_covered_hours_and_always_open_areas():
 
 
 # --- config --------------------------------------------------------------------------------------
-
-
-def _edited(edit) -> str:
-    data = yaml.safe_load(SHIPPED)
-    edit(data)
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
 
 
 def test_shipped_config_closes_day_areas_on_holidays_and_keeps_the_general_line():
