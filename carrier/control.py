@@ -56,6 +56,7 @@ def health() -> Response:
             "hotline_number": hub.settings.hotline_number,
             "voice_url": hub.settings.voice_url,
             "fallback_url": hub.settings.fallback_url,
+            "bins": sorted(hub.settings.bins),
             "time_scale": hub.network.clock.time_scale,
         }
     )

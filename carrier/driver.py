@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from carrier.faults import Faults
 from carrier.leg import Leg
@@ -39,6 +39,8 @@ class Settings:
     # The events Twilio sends for incoming calls to the number's status callback.
     incoming_status_events: tuple[str, ...] = ("completed",)
     fallback_method: str = "POST"
+    # The carrier's own TwiML Bins by name (carrier/bins.py), e.g. the number's fallback.
+    bins: dict[str, str] = field(default_factory=dict)
 
 
 class Driver:

@@ -12,7 +12,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from carrier import control, rest
+from carrier import bins, control, rest
 from carrier.clock import Clock
 from carrier.driver import Driver, Settings
 from carrier.faults import FaultPlan, Faults
@@ -54,11 +54,12 @@ class Carrier:
 
 
 def create_app(hub: Carrier) -> Flask:
-    """Create the carrier's Flask app: Twilio's REST subset plus the /carrier control API."""
+    """Create the carrier's Flask app: Twilio's REST subset, the /carrier control API, bins."""
     app = Flask("carrier")
     app.extensions["carrier"] = hub
     app.register_blueprint(rest.bp)
     app.register_blueprint(control.bp)
+    app.register_blueprint(bins.bp)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:

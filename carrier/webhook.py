@@ -67,11 +67,16 @@ class Webhooks:
         transcript: Transcript | None,
         purpose: str,
         forge: bool = False,
+        faultless: bool = False,
     ) -> Reply:
-        """Send one signed request and return the app's reply, faults applied."""
+        """Send one signed request and return the app's reply, faults applied unless faultless.
+
+        Faults model an app that answers late or not at all; the carrier's own bins are
+        asked faultless, as an outage of the app does not take them down.
+        """
         method = method.upper()
         path = urlsplit(url).path
-        delayed = self.faults.roll("webhook_delay", target=path)
+        delayed = not faultless and self.faults.roll("webhook_delay", target=path)
         if delayed:
             self.clock.sleep(self.faults.plan.webhook_delay_s)
         target = url if method == "POST" else _with_query(url, params)
@@ -96,7 +101,11 @@ class Webhooks:
             reply = Reply(None, "", "", _since(started), failure="timeout")
         except requests.RequestException as error:
             reply = Reply(None, "", "", _since(started), failure=type(error).__name__)
-        if reply.failure is None and self.faults.roll("webhook_timeout", target=path):
+        if (
+            reply.failure is None
+            and not faultless
+            and self.faults.roll("webhook_timeout", target=path)
+        ):
             # The app did the work but answered too late: Twilio has already moved on.
             reply = Reply(None, "", "", int(self.timeout * 1000), failure="timeout")
         if transcript is not None:

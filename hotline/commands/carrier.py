@@ -41,7 +41,16 @@ def register(commands: Commands) -> None:
     carrier.add_argument("--app-url", default="http://127.0.0.1:5000", help="the hotline app")
     carrier.add_argument("--voice-path", default="/voice", help="incoming-call webhook path")
     carrier.add_argument("--status-path", default="/voice/status", help="status callback path")
-    carrier.add_argument("--fallback-path", default="/voice/fallback", help="fallback path")
+    fallback = carrier.add_mutually_exclusive_group()
+    fallback.add_argument(
+        "--fallback-path", default="/voice/fallback", help="the app's fallback path"
+    )
+    fallback.add_argument(
+        "--fallback-twiml",
+        metavar="FILE",
+        help="static TwiML the carrier hosts itself (a TwiML Bin) as the number's fallback, as "
+        "production hosts ivr/static/crisis-fallback.xml apart from the app",
+    )
     carrier.add_argument("--public-url", help="the carrier's own URL as the app reaches it")
     carrier.add_argument("--agents", help="YAML of agent phones by number (default: demo phones)")
     carrier.add_argument(
@@ -139,7 +148,7 @@ class _MaskNumbers(logging.Filter):
 def run_carrier(args: argparse.Namespace) -> int:
     """Run the carrier in the foreground until SIGTERM or SIGINT."""
     # The stand-in loads when run, so the rest of the command line does not wait for it.
-    from carrier import demo_agents_path
+    from carrier import bins, demo_agents_path
     from carrier.driver import Settings
     from carrier.faults import FaultPlan
     from carrier.parties import Directory
@@ -155,6 +164,7 @@ def run_carrier(args: argparse.Namespace) -> int:
     try:
         plan = FaultPlan.from_spec(args.faults)
         directory = Directory.load(args.agents or demo_agents_path())
+        fallback_twiml = bins.read_twiml(args.fallback_twiml) if args.fallback_twiml else None
         if args.time_scale <= 0:
             raise ValueError("--time-scale must be positive")
     except (OSError, ValueError) as error:
@@ -171,6 +181,8 @@ def run_carrier(args: argparse.Namespace) -> int:
         public_url=public_url,
         play_seconds=args.play_seconds,
     )
+    if fallback_twiml is not None:
+        bins.host_fallback(carrier_settings, fallback_twiml)
     hub = Carrier.build(
         carrier_settings,
         directory=directory,
@@ -194,7 +206,8 @@ def run_carrier(args: argparse.Namespace) -> int:
     print(
         mask_text(
             f"carrier on {public_url} for {hotline_number}, app at {app_url}, "
-            f"{len(directory.phones)} phones, time scale {args.time_scale}"
+            f"{len(directory.phones)} phones, time scale {args.time_scale}, "
+            f"fallback {carrier_settings.fallback_url or 'none'}"
         ),
         flush=True,
     )
