@@ -295,6 +295,10 @@ class Supervisor:
                 app_url,
                 "--agents",
                 str(demo_agents_file(env)),
+                # The number's fallback is the static crisis fallback, hosted by the carrier
+                # apart from the app, as production hosts it (docs/deploying.md).
+                "--fallback-twiml",
+                str(shipped_fallback_twiml()),
             ]
             self.children["carrier"] = Child("carrier", lambda: self._popen(carrier))
             names.insert(0, "carrier")
@@ -545,7 +549,7 @@ class Supervisor:
             "Legal consultation hotline is running",
             f"  voice webhook   POST {base}/voice",
             f"  status callback POST {base}/voice/status",
-            f"  fallback        POST {base}/voice/fallback",
+            f"  fallback        {self._fallback_line()}",
             f"  health          GET  {base}/healthz",
             f"  redis           {redis}",
         ]
@@ -570,6 +574,13 @@ class Supervisor:
             ]
         lines += ["", "Ctrl-C stops everything.", ""]
         print("\n".join(lines), flush=True)
+
+    def _fallback_line(self) -> str:
+        """Where the number's Voice Fallback URL points: the carrier's bin, or a file to host."""
+        if self.settings.demo:
+            bin_url = f"http://127.0.0.1:{self.carrier_port}/carrier/bins/fallback"
+            return f"POST {bin_url} (the static crisis fallback, a carrier bin)"
+        return "ivr/static/crisis-fallback.xml, hosted apart from the app (see README)"
 
     # Stopping
 
@@ -714,3 +725,10 @@ def demo_agents_file(env: dict[str, str]) -> Path:
 
     given = env.get("CARRIER_AGENTS")
     return Path(given) if given else Path(carrier.__file__).with_name("demo_agents.yaml")
+
+
+def shipped_fallback_twiml() -> Path:
+    """The static TwiML shipped for the number's Voice Fallback URL (`hotline fallback-twiml`)."""
+    import ivr
+
+    return Path(ivr.__file__).with_name("static") / "crisis-fallback.xml"

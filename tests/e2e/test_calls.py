@@ -171,11 +171,14 @@ def test_menu_branches_run_side_by_side(hotline: Hotline) -> None:
 
 
 def test_forged_and_unsigned_requests_are_rejected(hotline: Hotline) -> None:
-    transcript = hotline.call(press("2"), forge_signature=True)
+    transcript = hotline.call(press("2"), forge_signature=True, hangup_after=200)
 
     statuses = [(w["path"], w["status"]) for w in webhooks(transcript)]
-    assert ("/voice", 403) in statuses and ("/voice/fallback", 403) in statuses
-    assert heard(transcript) == ["We are sorry, an application error has occurred. Goodbye."]
+    assert statuses[0] == ("/voice", 403)
+    # The number's fallback is the static crisis fallback the carrier hosts apart from the app.
+    assert ("/carrier/bins/fallback", 200) in statuses
+    assert not [path for path, status in statuses if path.startswith("/voice") and status != 403]
+    assert heard(transcript)[0] == hotline.prompt("system_down", "zh")
     unsigned = requests.post(
         f"{hotline.app_url}/voice",
         data={"CallSid": "CA" + "1" * 32, "From": CALLER, "To": DEMO_HOTLINE_NUMBER},
@@ -224,9 +227,12 @@ def test_rest_errors_and_a_slow_webhook(hotline: Hotline) -> None:
         hotline.faults({})
     first, fallback = webhooks(slow)[:2]
     assert (first["path"], first["failure"]) == ("/voice", "timeout")
-    assert (fallback["path"], fallback["status"]) == ("/voice/fallback", 200)
-    assert hotline.prompt("apology", "zh") in heard(slow)
-    assert slow["outcome"]["queues"] == ["general"]
+    # The static crisis fallback, hosted by the carrier as production hosts it apart from the app.
+    assert (fallback["path"], fallback["status"]) == ("/carrier/bins/fallback", 200)
+    assert heard(slow)[:2] == [hotline.prompt("system_down", lang) for lang in ("zh", "en")]
+    crisis_line = hotline.config["crisis"]["numbers"]["zh"]
+    assert [b["number"] for b in slow["outcome"]["bridged_to"]] == [crisis_line]
+    assert slow["outcome"]["queues"] == []
 
     exchanges = requests.get(f"{hotline.carrier_url}/carrier/requests", auth=AUTH, timeout=5)
     problems = [p for exchange in exchanges.json() for p in problems_of(exchange)]
