@@ -31,6 +31,7 @@ from queues.agents import AgentBoard, PresenceChange
 from queues.alerts import TARGETS as ESCALATION_TARGETS
 from queues.calls import CallStore
 from queues.carrier_health import CarrierHealth
+from queues.crisis_claims import CrisisClaims
 from queues.incidents import IncidentLog
 from queues.matcher import Match, Matcher
 from queues.ratelimit import RateLimiter
@@ -583,8 +584,8 @@ def end_gone_call(rt: runtime.Runtime, check: LegCheck, status: str, *, leg: str
 def _release_crisis_taker(rt: runtime.Runtime, check: LegCheck) -> bool:
     """Free the agent of a crisis call whose end never reached us; True the first time."""
     # The same release as the ring's end: heavy wrap-up, and it counts against the cap.
-    board = AgentBoard(rt.redis, rt.config.routing, script=rt.script)
-    if board.release_crisis(check.crisis_taker, check.call_sid, rt.now()) is None:
+    claims = CrisisClaims(rt.redis, rt.config.routing, script=rt.script)
+    if claims.release(check.call_sid, check.crisis_taker, rt.now()) is None:
         return False
     incidents = IncidentLog(rt.redis)
     incident = incidents.get(check.call_sid)
