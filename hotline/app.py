@@ -43,7 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     edge.install(app)
 
     from hotline import demo_phone, health
-    from ivr import state
+    from hotline import runtime as hotline_runtime
     from ivr.agents import bridge
     from ivr.agents import keypad_line as agent_line
     from ivr.agents import legs as agent_calls
@@ -51,7 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from ivr.callers import webhooks as voice
     from ivr.crisis import webhooks as crisis
 
-    state.init_app(app)
+    hotline_runtime.init_app(app)
     app.register_blueprint(voice.bp)
     app.register_blueprint(crisis.bp)
     app.register_blueprint(agent_calls.bp)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from redis import RedisError
 
-from ivr.state import get_redis
-from queues import keys
+from queues import keys, runtime
 from queues.conditions import Conditions
 
 bp = Blueprint("health", __name__)
@@ -21,7 +20,7 @@ def healthz():
     status and the list tell ops what is wrong.
     """
     try:
-        redis = get_redis()
+        redis = runtime.serving().redis
         redis.set(keys.health_probe(), "1", ex=60)
         redis.ping()
         active = Conditions(redis).active()

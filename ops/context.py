@@ -1,4 +1,5 @@
-"""The objects the consoles work with, built lazily once per app: Redis, stores, routing state."""
+"""The objects the consoles work with: the app's runtime and its stores (`queues.runtime`), and
+the console's own users and sign-in limits, built once per app from its OPS_* settings."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from flask import current_app
 from redis import Redis
 
 from queues import keys
-from queues import runtime as jobs_runtime
+from queues import runtime as app_runtime
 from queues.agents import AgentBoard
 from queues.audit import AuditLog
 from queues.calls import CallStore
@@ -23,32 +24,28 @@ from queues.waiting import WaitingRoom
 from routing.config import HotlineConfig
 
 
+def runtime() -> app_runtime.Runtime:
+    """The app's runtime: Redis, Twilio's gateway, the config, the clock and the stores."""
+    return app_runtime.serving()
+
+
 def redis() -> Redis:
-    """The app's Redis client, shared with the phone menu (made by the app factory)."""
-    client = current_app.extensions.get("redis")
-    if client is None:
-        raise RuntimeError("REDIS_URL is not set; start the hotline with `hotline serve`")
-    return client
-
-
-def runtime() -> jobs_runtime.Runtime:
-    """What routing and alert jobs work with (Twilio's gateway among it), as the app built it."""
-    found = current_app.extensions.get("runtime")
-    return found if found is not None else jobs_runtime.current()
+    """The app's Redis client, shared with the phone menu."""
+    return runtime().redis
 
 
 def config() -> HotlineConfig:
     """The checked hotline config."""
-    return current_app.config["HOTLINE"]
+    return runtime().config
 
 
 def now() -> float:
     """The app clock as epoch seconds."""
-    return current_app.config["CLOCK"]().timestamp()
+    return runtime().now()
 
 
 def _shared(name: str, build: Any) -> Any:
-    """Return an app-wide object, building it on first use."""
+    """Return an app-wide object made from the app's settings, building it on first use."""
     found = current_app.extensions.get(name)
     if found is None:
         found = build()
@@ -58,29 +55,27 @@ def _shared(name: str, build: Any) -> Any:
 
 def script() -> RoutingScript:
     """The routing script, registered once per process and shared by every routing object."""
-    return _shared("routing_script", lambda: RoutingScript(redis(), config().routing))
+    return runtime().script
 
 
 def board() -> AgentBoard:
     """Agents and their presence."""
-    return _shared("ops_board", lambda: AgentBoard(redis(), config().routing, script=script()))
+    return runtime().routing.board
 
 
 def waiting_room() -> WaitingRoom:
     """Waiting calls."""
-    return _shared("ops_room", lambda: WaitingRoom(redis(), config().routing, script=script()))
+    return runtime().routing.room
 
 
 def reservations() -> Reservations:
     """Offers of calls to agents."""
-    return _shared(
-        "ops_reservations", lambda: Reservations(redis(), config().routing, script=script())
-    )
+    return runtime().routing.reservations
 
 
 def calls() -> CallStore:
     """Call records."""
-    return _shared("ops_calls", lambda: CallStore(redis()))
+    return runtime().calls
 
 
 def users() -> UserStore:
@@ -116,19 +111,19 @@ def login_limiter() -> FailureLimit:
 
 def audit_log() -> AuditLog:
     """The audit log."""
-    return _shared("ops_audit", lambda: AuditLog(redis()))
+    return runtime().audit
 
 
 def incidents() -> IncidentLog:
     """Crisis incidents."""
-    return _shared("ops_incidents", lambda: IncidentLog(redis()))
+    return runtime().incidents
 
 
 def notes() -> CallNotes:
     """Agents' notes and flags on calls."""
-    return _shared("ops_notes", lambda: CallNotes(redis()))
+    return runtime().notes
 
 
 def hours_board() -> HoursBoard:
     """Ops' edits to the areas' opening hours."""
-    return _shared("ops_hours", lambda: HoursBoard(redis()))
+    return runtime().hours

@@ -29,16 +29,15 @@ from rq.job import Job
 from queues import events, runtime
 from queues.agents import AgentBoard, PresenceChange
 from queues.alerts import TARGETS as ESCALATION_TARGETS
-from queues.calls import CallStore
 from queues.carrier_health import CarrierHealth
 from queues.crisis_claims import CrisisClaims
-from queues.incidents import IncidentLog
 from queues.matcher import Match, Matcher
 from queues.ratelimit import RateLimiter
-from queues.reservations import Reservations, Transition
+from queues.reservations import Transition
+from queues.runtime import Routing
 from queues.script import RoutingScript
 from queues.sweep import GONE_STATUSES, LEG_CHECK_BATCH, LegCheck, LegChecks, sweep
-from queues.waiting import Departure, WaitingRoom
+from queues.waiting import Departure
 from queues.webhook_urls import WebhookUrls
 from routing.matching import RoutingPolicy
 from routing.privacy import mask_number
@@ -68,29 +67,6 @@ LEG_CHECK_HOLD_S = 120.0
 LEG_CHECK_BACKOFF_S = 30.0
 # The status recorded for a leg Twilio no longer knows (404).
 LEG_NOT_FOUND = "not-found"
-
-
-@dataclass(frozen=True)
-class Routing:
-    """The routing objects of one process, sharing one registered script."""
-
-    board: AgentBoard
-    room: WaitingRoom
-    matcher: Matcher
-    reservations: Reservations
-    calls: CallStore
-
-    @classmethod
-    def on(cls, rt: runtime.Runtime) -> Routing:
-        """Build the routing objects on a runtime's Redis and policy."""
-        policy, script = rt.config.routing, rt.script
-        return cls(
-            board=AgentBoard(rt.redis, policy, script=script),
-            room=WaitingRoom(rt.redis, policy, script=script),
-            matcher=Matcher(rt.redis, policy, script=script),
-            reservations=Reservations(rt.redis, policy, script=script),
-            calls=CallStore(rt.redis),
-        )
 
 
 def webhooks(rt: runtime.Runtime) -> WebhookUrls:
@@ -142,7 +118,7 @@ def set_presence(
 def ring_agent(reservation_id: str, slot_taken: bool = False) -> str:
     """Ring the reserved agent with a whisper; does nothing once the offer has moved on."""
     rt = runtime.current()
-    routing = Routing.on(rt)
+    routing = rt.routing
     offer = routing.reservations.get(reservation_id)
     if offer is None or offer.state != "offered":
         return "moved-on"
@@ -217,7 +193,7 @@ def ring_failed(
         return
     rt = runtime.current()
     reservation_id = str(job.args[0])
-    transition = _not_rung(rt, Routing.on(rt), reservation_id, hold=True)
+    transition = _not_rung(rt, rt.routing, reservation_id, hold=True)
     if transition.changed:
         log.warning(
             "agent %s not rung for %s (%s): the carrier failed; call %s held back %.0f s",
@@ -248,7 +224,7 @@ def _not_rung(
 def bridge_caller(reservation_id: str) -> str:
     """Bring the caller to the accepted agent: out of the queue, or dialled back."""
     rt = runtime.current()
-    routing = Routing.on(rt)
+    routing = rt.routing
     offer = routing.reservations.get(reservation_id)
     if offer is None or offer.state not in ("accepted", "connected"):
         return "not-accepted"
@@ -287,7 +263,7 @@ def bridge_caller(reservation_id: str) -> str:
 
 def decline(rt: runtime.Runtime, reservation_id: str, reason: str) -> Transition:
     """The agent declined or did not answer: the caller keeps their place and is offered again."""
-    return _miss(rt, Routing.on(rt), reservation_id, reason)
+    return _miss(rt, rt.routing, reservation_id, reason)
 
 
 def _miss(rt: runtime.Runtime, routing: Routing, reservation_id: str, reason: str) -> Transition:
@@ -300,7 +276,7 @@ def _miss(rt: runtime.Runtime, routing: Routing, reservation_id: str, reason: st
 
 def finish(rt: runtime.Runtime, reservation_id: str) -> Transition:
     """The agent left the call: wrap-up starts, longer after a heavy call."""
-    routing = Routing.on(rt)
+    routing = rt.routing
     offer = routing.reservations.get(reservation_id)
     heavy = bool(offer and offer.heavy)
     if offer is not None:
@@ -313,8 +289,8 @@ def finish(rt: runtime.Runtime, reservation_id: str) -> Transition:
 
 def end_agent_leg(rt: runtime.Runtime, reservation_id: str) -> None:
     """Tell the agent waiting in the conference that the caller was not reached, and free them."""
-    offer = Routing.on(rt).reservations.get(reservation_id)
-    record = CallStore(rt.redis).get(offer.call_sid) if offer else None
+    offer = rt.routing.reservations.get(reservation_id)
+    record = rt.calls.get(offer.call_sid) if offer else None
     if not record or not record.agent_leg:
         return
     try:
@@ -388,7 +364,7 @@ def step_out(rt: runtime.Runtime, reservation_id: str, agent_leg: str) -> int:
 
     Returns the step out's number (0 for an unknown reservation: nothing is queued).
     """
-    number = Routing.on(rt).reservations.step_out(reservation_id)
+    number = rt.routing.reservations.step_out(reservation_id)
     if number:
         dispatch_queue(rt.redis).enqueue(
             check_step_out,
@@ -415,7 +391,7 @@ def check_step_out(reservation_id: str, agent_leg: str, number: int) -> str:
         )
         return "unknown"
     health.reached(rt.now())
-    if not Routing.on(rt).reservations.decide_step_out(reservation_id, number, "job"):
+    if not rt.routing.reservations.decide_step_out(reservation_id, number, "job"):
         return "late"  # the agent's hold ran out first and decided
     url = webhooks(rt).agent_stepped_out(reservation_id, number, live)
     try:
@@ -429,7 +405,7 @@ def check_step_out(reservation_id: str, agent_leg: str, number: int) -> str:
 
 def caller_left(rt: runtime.Runtime, call_sid: str, outcome: str) -> Departure:
     """The caller left the waiting room; an agent ringing for them is told and freed."""
-    routing = Routing.on(rt)
+    routing = rt.routing
     departure = routing.room.leave(call_sid, rt.now(), outcome=outcome)
     if departure.reservation:
         dispatch_queue(rt.redis).enqueue(
@@ -445,7 +421,7 @@ def caller_left(rt: runtime.Runtime, call_sid: str, outcome: str) -> Departure:
 def withdraw_offer(reservation_id: str, call_sid: str) -> str:
     """Stop an agent's leg ringing for a caller who left; one in the whisper hears why."""
     rt = runtime.current()
-    record = CallStore(rt.redis).get(call_sid)
+    record = rt.calls.get(call_sid)
     agent_leg = record.agent_leg if record else ""
     if not agent_leg:
         return "no-leg"
@@ -563,7 +539,7 @@ def end_gone_call(rt: runtime.Runtime, check: LegCheck, status: str, *, leg: str
         changed = finish(rt, check.reservation).changed
     else:
         if status in GONE_STATUSES:
-            CallStore(rt.redis).advance_status(check.call_sid, status)
+            rt.calls.advance_status(check.call_sid, status)
         # The same step as a hang-up webhook: abandoned, place freed, a ringing agent told.
         changed = caller_left(rt, check.call_sid, "abandoned").changed
     if changed:
@@ -587,7 +563,7 @@ def _release_crisis_taker(rt: runtime.Runtime, check: LegCheck) -> bool:
     claims = CrisisClaims(rt.redis, rt.config.routing, script=rt.script)
     if claims.release(check.call_sid, check.crisis_taker, rt.now()) is None:
         return False
-    incidents = IncidentLog(rt.redis)
+    incidents = rt.incidents
     incident = incidents.get(check.call_sid)
     if incident is not None and incident.first("closed") is None:
         incidents.step(

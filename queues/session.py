@@ -87,7 +87,7 @@ def place_and_wait(rt: runtime.Runtime, caller: WaitingCaller, waited_s: int) ->
 def callback(rt: runtime.Runtime, caller: WaitingCaller, number: str, waited_s: int) -> bool:
     """Turn the waiting call into a callback to `number` that keeps its place; False if not."""
     try:
-        room = dispatch.Routing.on(rt).room
+        room = rt.routing.room
         if room.get(caller.call_sid) is None:
             # Queued while Redis was down and no poll has adopted them yet: adopt them now.
             _adopt(rt, caller, rt.now(), waited_s)
@@ -108,7 +108,7 @@ def leave(rt: runtime.Runtime, call_sid: str, outcome: str) -> None:
 
 def hand_to_agent(rt: runtime.Runtime, reservation_id: str) -> Transition:
     """The agent pressed the accept key: take the call, and bring the caller to them by a job."""
-    routing = dispatch.Routing.on(rt)
+    routing = rt.routing
     transition = routing.reservations.accept(reservation_id, rt.now())
     if transition.changed:
         routing.calls.update(
@@ -141,7 +141,7 @@ def _enter(rt: runtime.Runtime, caller: WaitingCaller, now: float, *, arrival: f
     """Queue the call in routing (once), then offer it at once; True if newly queued."""
     questions = rt.config.areas[caller.area].intake
     named = {q.id: a for q, a in zip(questions, caller.answers, strict=False) if a is not None}
-    routing = dispatch.Routing.on(rt)
+    routing = rt.routing
     queued = routing.room.enqueue(
         caller.call_sid,
         area=caller.area,
@@ -163,7 +163,7 @@ def _adopt(rt: runtime.Runtime, caller: WaitingCaller, now: float, waited_s: int
     """
     if not caller.call_sid:
         return False
-    store = CallStore(rt.redis)
+    store = rt.calls
     # The call's record was lost with Redis too: the agent's whisper and the rating read it.
     store.start(caller.call_sid, caller.number)
     keep_summary(store, rt.config, caller)
@@ -181,7 +181,7 @@ def _adopt(rt: runtime.Runtime, caller: WaitingCaller, now: float, waited_s: int
 
 def _place_and_wait(rt: runtime.Runtime, caller: WaitingCaller, waited_s: int) -> Place:
     """Re-match, adopt an unknown caller, and work out their place and expected wait."""
-    routing = dispatch.Routing.on(rt)
+    routing = rt.routing
     now, call_sid = rt.now(), caller.call_sid
     # Twilio polls only for a caller still in its queue: the leg is alive, so the leg check
     # need not look it up (a REST request) until the polls stop.

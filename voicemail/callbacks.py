@@ -139,7 +139,7 @@ def callback_job(recording_sid: str) -> str:
 
 def _enqueue(rt: runtime.Runtime, message: Message, area: str, language: str, now: float) -> str:
     """Join the waiting room as a callback task, ordered by urgency then age, and match it."""
-    routing = dispatch.Routing.on(rt)
+    routing = rt.routing
     task = task_id(message.recording_sid)
     # The agent's whisper reads the task's call record: the area, language and intake summary.
     routing.calls.start(task, message.caller)

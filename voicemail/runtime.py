@@ -1,4 +1,4 @@
-"""The voicemail runtime of a process, built from the app: Redis, Twilio's copies, the vault.
+"""The voicemail runtime of a process, built on the app's runtime: Twilio's copies, the vault.
 
 `init_app` is called by the app factory, so the web process (webhooks, playback) and the worker
 (which builds the app before it starts) get the same runtime. Jobs and webhooks build it on
@@ -58,11 +58,11 @@ def vault(app: Flask) -> Vault:
 
 
 def build(app: Flask) -> jobs.Runtime:
-    """The voicemail runtime of an app, built once from its settings and the routing runtime."""
+    """The voicemail runtime of an app, built once from its settings and the app's runtime."""
     built = app.extensions.get(EXTENSION)
     if built is not None:
         return built
-    shared = routing_runtime.current()
+    shared = routing_runtime.of(app)
     settings = app.config["SETTINGS"]
     config: HotlineConfig = app.config["HOTLINE"]
     built = jobs.Runtime(

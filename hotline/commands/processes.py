@@ -106,8 +106,7 @@ def _check_redis(url: str) -> None:
 def _worker(args: argparse.Namespace) -> int:
     """Run the RQ worker against REDIS_URL, with the app's runtime and the routing sweep."""
     from hotline.app import create_app
-    from ivr.state import app_runtime
-    from queues import worker
+    from queues import runtime, worker
     from queues.carrier_setup import schedule_queue_setup
     from queues.dispatch import schedule_sweep
     from queues.doctor import schedule_self_check
@@ -117,7 +116,7 @@ def _worker(args: argparse.Namespace) -> int:
     # An unreachable Redis is said before the app is built (which, in demo, makes secrets).
     _check_redis(url)
     app = create_app()
-    rt = app_runtime(app)
+    rt = runtime.of(app)
     # A secret that changed since Redis was sealed says so at once, not call by call.
     sealing.KeyCheck(rt.redis, sealing.current()).run(rt.now())
     schedule_sweep(rt.redis, delay_s=1)

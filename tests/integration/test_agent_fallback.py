@@ -29,7 +29,7 @@ def rt(app, redis, clock, hotline_config) -> Iterator[runtime.Runtime]:
     """The app's jobs runtime (no REST call is made by these webhooks)."""
     current = runtime.Runtime(redis, None, hotline_config, "http://localhost", clock)  # type: ignore[arg-type]
     runtime.install(lambda: current)
-    app.extensions["runtime"] = current
+    app.extensions["hotline"] = current
     yield current
     runtime.install(None)
 

@@ -94,7 +94,7 @@ class BrokenLog:
 
 
 def test_a_failure_on_the_crisis_path_still_dials_the_crisis_lines(app, twilio, hotline_config):
-    app.extensions["incident_log"] = BrokenLog()
+    app.extensions["hotline"].incidents = BrokenLog()
     doc = Doc.parse(twilio.post("/voice/crisis?lang=en&why=danger_key"))
     numbers = [number.text for number in doc.all("Number")]
     assert numbers == list(hotline_config.crisis.lines_for("en"))

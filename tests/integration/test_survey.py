@@ -169,7 +169,9 @@ def test_an_unsatisfied_rating_opens_one_follow_up(app, hotline, twilio, redis):
 
 
 def test_without_follow_ups_a_2_is_only_thanked(app, hotline, twilio, redis, hotline_config):
-    app.config["HOTLINE"] = replace(hotline_config, survey=Survey(follow_up=False))
+    # The app and its runtime read the one config the app was made with.
+    changed = replace(hotline_config, survey=Survey(follow_up=False))
+    app.config["HOTLINE"] = app.extensions["hotline"].config = changed
     thanks = press(twilio, rated_call(app, hotline, twilio), "2")
     assert thanks.said() == prompt(app, "survey_thanks")
     assert CallStore(redis).get(CALL).rating == 2
@@ -244,7 +246,9 @@ def test_never_a_survey_after_a_crisis(app, hotline, twilio, redis):
 
 
 def test_no_survey_when_the_config_turns_it_off(app, hotline, twilio, redis, hotline_config):
-    app.config["HOTLINE"] = replace(hotline_config, survey=Survey(enabled=False))
+    # The app and its runtime read the one config the app was made with.
+    changed = replace(hotline_config, survey=Survey(enabled=False))
+    app.config["HOTLINE"] = app.extensions["hotline"].config = changed
     rid = connect(app, hotline, twilio)
     dial = join(twilio, rid).first("Dial")
     assert dial.get("action") is None
