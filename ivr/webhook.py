@@ -15,7 +15,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from ivr.callers import menu_twiml as twiml
-from ivr.state import call_store
+from queues import runtime
 from queues.calls import CallStore
 from routing.config import HotlineConfig
 from telephony.signature import require_twilio_signature
@@ -118,7 +118,7 @@ def remember(write: Callable[[CallStore, str], Any]) -> None:
         log.warning("webhook %s without CallSid: nothing recorded", request.path)
         return
     try:
-        write(call_store(), call_sid)
+        write(runtime.serving().calls, call_sid)
     except RedisError as error:
         log.warning("Redis unreachable, call %s not recorded: %s", call_sid, type(error).__name__)
 

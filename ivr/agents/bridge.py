@@ -11,8 +11,7 @@ from redis import RedisError
 
 from ivr import webhook as hook
 from ivr.callers import menu_twiml as twiml
-from ivr.state import current_runtime
-from queues import dispatch
+from queues import dispatch, runtime
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +24,8 @@ UNREACHED = ("no-answer", "busy", "failed", "canceled")
 @bp.post("/queued")
 def queued() -> Response:
     """The waiting caller, redirected out of the queue, joins the agent's conference."""
-    rt = current_runtime()
-    routing = dispatch.Routing.on(rt)
+    rt = runtime.serving()
+    routing = rt.routing
     rid = hook.reservation_id()
     try:
         offer = routing.reservations.get(rid)
@@ -46,8 +45,8 @@ def queued() -> Response:
 @bp.post("/callback")
 def callback() -> Response:
     """The caller picked up our callback: greet them and join the agent's conference."""
-    rt = current_runtime()
-    routing = dispatch.Routing.on(rt)
+    rt = runtime.serving()
+    routing = rt.routing
     rid = hook.reservation_id()
     try:
         offer = routing.reservations.get(rid)
@@ -67,11 +66,9 @@ def callback() -> Response:
 @bp.post("/callback-status")
 def callback_status() -> Response:
     """The callback leg ended: an unreached caller is retried later, then closed."""
-    rt = current_runtime()
+    rt = runtime.serving()
     if request.form.get("CallStatus", "") in UNREACHED:
-        transition = dispatch.Routing.on(rt).reservations.callback_missed(
-            hook.reservation_id(), rt.now()
-        )
+        transition = rt.routing.reservations.callback_missed(hook.reservation_id(), rt.now())
         log.info("callback %s not reached: %s", hook.reservation_id(), transition.state)
         dispatch.end_agent_leg(rt, hook.reservation_id())
     return hook.xml(twiml.empty())

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, current_app, request, url_for
+from flask import Response, request, url_for
 from redis import RedisError
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import webhook as hook
 from ivr.callers.menu_twiml import say_prompt
-from ivr.state import current_runtime, get_redis
+from queues import runtime
 from queues.agent_line import AgentLine
-from queues.agents import AgentBoard, UnknownAgent
+from queues.agents import UnknownAgent
 from routing.config import HotlineConfig
 from routing.privacy import mask_number
 
@@ -67,9 +67,9 @@ def pin() -> Response:
     config, language, caller = hook.config(), hook.language(), hook.caller()
     tries = hook.int_arg("t", 1, MAX_TRIES)
     code = _digits(request.args.get("code", ""))
-    now = current_app.config["CLOCK"]().timestamp()
+    now = runtime.serving().now()
     try:
-        line = _line(config)
+        line = _line()
         login = line.login(
             code, _digits(caller.digits), caller=caller.number, call_sid=caller.call_sid, now=now
         )
@@ -102,9 +102,9 @@ def set_presence() -> Response:
             return hook.xml(_goodbye(config, language, "goodbye"))
         current = request.args.get("now", "offline")
         return hook.xml(_menu(config, language, agent, current, tries=tries + 1))
-    now = current_app.config["CLOCK"]().timestamp()
+    now = runtime.serving().now()
     try:
-        _line(config).set_presence(agent, presence, call_sid=caller.call_sid, now=now)
+        _line().set_presence(agent, presence, call_sid=caller.call_sid, now=now)
     except (RedisError, UnknownAgent) as error:
         log.warning("agent line: presence of %s not set (%s)", agent, type(error).__name__)
         return hook.xml(_goodbye(config, language, "agent_line_unavailable"))
@@ -117,10 +117,10 @@ def set_presence() -> Response:
     return hook.xml(response)
 
 
-def _line(config: HotlineConfig) -> AgentLine:
+def _line() -> AgentLine:
     """The agent line's state on the app's Redis."""
-    redis = get_redis()
-    return AgentLine(redis, AgentBoard(redis, config.routing, script=current_runtime().script))
+    rt = runtime.serving()
+    return AgentLine(rt.redis, rt.routing.board)
 
 
 def _digits(text: str) -> str:

@@ -18,7 +18,6 @@ from werkzeug.exceptions import HTTPException
 
 from ivr import webhook as hook
 from ivr.callers import menu_twiml as twiml
-from ivr.state import current_runtime
 from queues import dispatch, runtime, session
 from queues.alerts import EscalationError, escalate
 from queues.reservations import Reservation
@@ -57,14 +56,14 @@ bp = hook.twilio_blueprint("agent_calls", __name__, "/voice/agent", on_error=_en
 
 def _offer(rt: runtime.Runtime) -> tuple[Reservation | None, str]:
     """The reservation a webhook is about, and the language to speak to its agent in."""
-    offer = dispatch.Routing.on(rt).reservations.get(hook.reservation_id())
+    offer = rt.routing.reservations.get(hook.reservation_id())
     return offer, offer.language if offer else hook.config().default_language
 
 
 @bp.post("/whisper")
 def whisper() -> Response:
     """The agent answered: tell them about the caller, or that the caller has gone."""
-    rt = current_runtime()
+    rt = runtime.serving()
     try:
         return _whisper(rt)
     except RedisError as error:
@@ -83,7 +82,7 @@ def whisper() -> Response:
 
 def _whisper(rt: runtime.Runtime) -> Response:
     """The whisper, or the caller-gone words, from the offer in Redis."""
-    routing = dispatch.Routing.on(rt)
+    routing = rt.routing
     offer = routing.reservations.get(hook.reservation_id())
     language = offer.language if offer else hook.config().default_language
     if offer is None or offer.state != "offered":
@@ -119,7 +118,7 @@ def _whisper(rt: runtime.Runtime) -> Response:
 def fallback() -> Response:
     """Twilio could not use the answer on the agent's leg (too slow, or failed): carry on from
     where the offer stands, rather than end a leg the agent answered and count their miss."""
-    rt = current_runtime()
+    rt = runtime.serving()
     rid = hook.reservation_id()
     error_path = urlsplit(request.form.get("ErrorUrl", "")).path[:80]
     log.warning(
@@ -139,7 +138,7 @@ def fallback() -> Response:
 @bp.post("/answer")
 def answer() -> Response:
     """The agent's key: 1 takes the call into its conference, anything else passes it on."""
-    rt = current_runtime()
+    rt = runtime.serving()
     rid = hook.reservation_id()
     config = hook.config()
     key = hook.caller().digits[:1]
@@ -158,21 +157,21 @@ def answer() -> Response:
 @bp.post("/gone")
 def gone() -> Response:
     """The caller left while the agent heard the whisper: say so; the agent is free again."""
-    _, language = _offer(current_runtime())
+    _, language = _offer(runtime.serving())
     return hook.xml(twiml.say_and_hang_up(hook.config(), language, "agent_caller_gone"))
 
 
 @bp.post("/unreached")
 def unreached() -> Response:
     """The caller did not pick up the callback: tell the waiting agent; it is retried later."""
-    _, language = _offer(current_runtime())
+    _, language = _offer(runtime.serving())
     return hook.xml(twiml.say_and_hang_up(hook.config(), language, "agent_callback_unreached"))
 
 
 @bp.post("/done")
 def done() -> Response:
     """The agent left the conference: by * for the in-call menu, or the call is over (wrap-up)."""
-    rt = current_runtime()
+    rt = runtime.serving()
     rid = hook.reservation_id()
     if request.form.get("CallStatus", "in-progress") == "completed":
         # The agent hung up. Ending the caller's conference comes first, by a job, or here if
@@ -198,13 +197,13 @@ def done() -> Response:
 @bp.post("/stepped-out")
 def stepped_out() -> Response:
     """Where an agent who stepped out goes: their menu while the caller waits, else the end."""
-    rt = current_runtime()
+    rt = runtime.serving()
     rid = hook.reservation_id()
     number = hook.int_arg("n", 0, 999)
     live = request.args.get("live")
     try:
         offer, language = _offer(rt)
-        reservations = dispatch.Routing.on(rt).reservations
+        reservations = rt.routing.reservations
         held_out = live is None and not request.args.get("again")
         # The hold ran out before the job sent the agent on; if the job decided after all, its
         # redirect is on the way: hold once more, then decide here regardless.
@@ -223,7 +222,7 @@ def stepped_out() -> Response:
 @bp.post("/menu")
 def menu() -> Response:
     """The agent's key in the in-call menu: bring in help, then back to the caller."""
-    rt = current_runtime()
+    rt = runtime.serving()
     rid = hook.reservation_id()
     offer, language = _offer(rt)
     target = twiml.ESCALATION_KEYS.get(hook.caller().digits[:1])
@@ -245,7 +244,7 @@ def menu() -> Response:
 @bp.post("/status")
 def status() -> Response:
     """The agent leg's status: unanswered passes the offer on, completed ends the call."""
-    rt = current_runtime()
+    rt = runtime.serving()
     rid = hook.reservation_id()
     leg_status = request.form.get("CallStatus", "")
     if leg_status in UNANSWERED:
@@ -254,7 +253,7 @@ def status() -> Response:
         # The agent's leg is over, however it ended (even after * when Redis was down): the
         # caller must not stay alone in the conference; a job (or, Redis down, this) ends it.
         dispatch.hand_over(rt, rid)
-        offer = dispatch.Routing.on(rt).reservations.get(rid)
+        offer = rt.routing.reservations.get(rid)
         if offer is not None and offer.state == "offered":
             # Picked up but hung up without a key: a missed offer, not a finished call.
             dispatch.decline(rt, rid, "no-answer")
@@ -289,5 +288,5 @@ def _caller_may_be_there(rt: runtime.Runtime, offer: Reservation) -> bool:
     if offer.kind == "callback":
         # A called-back caller is on a leg of its own whose end is not recorded.
         return True
-    record = dispatch.Routing.on(rt).calls.get(offer.call_sid)
+    record = rt.routing.calls.get(offer.call_sid)
     return not (record and record.status in GONE_STATUSES)

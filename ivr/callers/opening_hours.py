@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from ivr.state import get_redis
+from queues import runtime
 from queues.hours import area_hours
 from routing.hours import WeeklyHours
 
@@ -13,7 +13,7 @@ def hours_of(area: str) -> WeeklyHours:
     """An area's effective hours; without Redis (none set up, or unreachable) the config's."""
     config = current_app.config["HOTLINE"]
     try:
-        redis = get_redis()
+        redis = runtime.serving().redis
     except RuntimeError:
         return config.areas[area].hours
     return area_hours(redis, config, area)

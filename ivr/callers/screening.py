@@ -15,7 +15,7 @@ from redis import RedisError
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.callers.menu_twiml import say, say_prompt
-from ivr.state import get_redis
+from queues import runtime
 from queues.blocklist import Blocklist
 from queues.closure import ClosureBoard
 from routing.config import HotlineConfig
@@ -81,7 +81,7 @@ def _danger_action(config: HotlineConfig) -> str:
 def _screen(number: str) -> tuple[bool, Closure | None]:
     """Read the blocklist and the closure from Redis; an unreachable Redis blocks nobody."""
     try:
-        redis = get_redis()
+        redis = runtime.serving().redis
         return Blocklist(redis).contains(number), ClosureBoard(redis).get()
     except (RedisError, RuntimeError, ValueError) as error:
         log.warning("screening skipped, Redis unreadable: %s", type(error).__name__)

@@ -20,8 +20,7 @@ from werkzeug.exceptions import HTTPException
 from ivr import webhook as hook
 from ivr.callers import menu_twiml as twiml
 from ivr.crisis import webhooks as crisis
-from ivr.state import current_runtime
-from queues import dispatch, runtime
+from queues import runtime
 from queues.calls import CallRecord, CallStore
 from queues.followups import FollowUps
 from queues.incidents import IncidentLog
@@ -92,14 +91,14 @@ def rating() -> Response:
     rated = _rated_call_or_none(hook.reservation_id()) if key in SURVEY_KEYS else None
     if rated is None:
         return hook.xml(twiml.goodbye(config, language))
-    promised = record(current_runtime(), rated, SURVEY_KEYS.index(key) + 1)
+    promised = record(runtime.serving(), rated, SURVEY_KEYS.index(key) + 1)
     return hook.xml(twiml.survey_thanks(config, rated.language, follow_up=promised))
 
 
 def _rated_call_or_none(reservation_id: str) -> RatedCall | None:
     """The call to rate, or None (also when Redis is unreachable: nothing could be kept)."""
     try:
-        return rated_call(current_runtime(), reservation_id)
+        return rated_call(runtime.serving(), reservation_id)
     except RedisError as error:
         log.warning("no survey for %s, Redis unreachable: %s", reservation_id, type(error).__name__)
         return None
@@ -107,7 +106,7 @@ def _rated_call_or_none(reservation_id: str) -> RatedCall | None:
 
 def rated_call(rt: runtime.Runtime, reservation_id: str) -> RatedCall | None:
     """The call a reservation brought to its agent, or None when no survey is due."""
-    routing = dispatch.Routing.on(rt)
+    routing = rt.routing
     offer = routing.reservations.get(reservation_id)
     if offer is None or not offer.agent_id or offer.state not in BRIDGED_STATES:
         return None

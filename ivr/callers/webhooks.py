@@ -19,8 +19,7 @@ from ivr.callers import menu_twiml as twiml
 from ivr.callers import screening
 from ivr.callers.opening_hours import hours_of
 from ivr.crisis import webhooks as crisis
-from ivr.state import call_store, current_runtime
-from queues import session
+from queues import runtime, session
 from routing.menu import (
     Choice,
     Step,
@@ -175,7 +174,7 @@ def wait() -> Response:
     """The waiting room's waitUrl: place, expected wait and ways out; every poll re-matches."""
     config, language, area_id = hook.config(), hook.language(), hook.area()
     caller = _waiting_caller(language, area_id, _url_answers(area_id))
-    place = session.place_and_wait(current_runtime(), caller, _queue_time())
+    place = session.place_and_wait(runtime.serving(), caller, _queue_time())
     action = url_for(".wait_key", lang=language, area=area_id, a=_answers_arg())
     return hook.xml(twiml.wait_room(config, language, place.ahead, place.minutes, action))
 
@@ -305,7 +304,7 @@ def _route(
             )
         )
     if caller.call_sid:  # a request without one has no call to queue
-        session.join(current_runtime(), caller, now.timestamp())
+        session.join(runtime.serving(), caller, now.timestamp())
     # The wait URL carries the intake answers, so routing can adopt the caller with them if
     # Redis was unreachable just now.
     wait_url = url_for(".wait", lang=language, area=area_id, a=encode_answers(answers) or None)
@@ -330,7 +329,9 @@ def _answers_arg() -> str | None:
 def _leave_reason() -> str:
     """Why the caller left the queue: a callback, or the danger key."""
     try:
-        record = call_store().get(hook.caller().call_sid) if hook.caller().call_sid else None
+        record = (
+            runtime.serving().calls.get(hook.caller().call_sid) if hook.caller().call_sid else None
+        )
     except RedisError:
         record = None
     # When the reason cannot be read, the crisis path is the safe reading of a leave.
@@ -359,7 +360,7 @@ def _queue_time() -> int:
 def _callback(language: str, number: str) -> Response:
     """Turn the waiting call into a callback that keeps its place, then leave Twilio's queue."""
     caller = _waiting_caller(language, hook.area(), _url_answers(hook.area()))
-    if not session.callback(current_runtime(), caller, number, _queue_time()):
+    if not session.callback(runtime.serving(), caller, number, _queue_time()):
         return hook.xml(twiml.say_only(hook.config(), language, "callback_invalid"))
     hook.remember(lambda store, sid: store.update(sid, leave_intent="callback"))
     return hook.xml(twiml.callback_set(hook.config(), language))
@@ -368,4 +369,4 @@ def _callback(language: str, number: str) -> Response:
 def _leave(call_sid: str, outcome: str) -> None:
     """Take the call out of the waiting room; an agent ringing for it is told and freed."""
     if call_sid:  # a request without one has no call to take out
-        session.leave(current_runtime(), call_sid, outcome)
+        session.leave(runtime.serving(), call_sid, outcome)

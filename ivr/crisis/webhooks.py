@@ -20,8 +20,8 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from ivr.callers import menu_twiml as twiml
-from ivr.state import call_store, current_runtime, get_redis, incident_log
 from ivr.webhook import caller, config, int_arg, language, twilio_blueprint, xml
+from queues import runtime
 from queues.crisis_path import Answer, CrisisPath, DialEnd, Records, Ringing, Taker
 from routing.crisis_rollover import Do, Stage
 from routing.menu import Choice, Step, first_key
@@ -256,14 +256,15 @@ def _path() -> CrisisPath:
     records = g.get("crisis_records")
     if records is None:
         records = g.crisis_records = Records()
+    rt = runtime.serving()
     return CrisisPath(
-        get_redis(),
+        rt.redis,
         config(),
         records,
-        script=current_runtime().script,
-        now=lambda: current_app.config["CLOCK"]().timestamp(),
-        incidents=incident_log(),
-        calls=call_store(),
+        script=rt.script,
+        now=rt.now,
+        incidents=rt.incidents,
+        calls=rt.calls,
     )
 
 
