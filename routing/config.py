@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from routing.classifier import Lexicon, parse_lexicon
+from routing.forecast import StaffingPolicy, parse_staffing
 from routing.holidays import Closure, HolidayRules
 from routing.hours import DAY_IDS, Opening, WeeklyHours, parse_range
 from routing.matching import RoutingPolicy, parse_routing
@@ -225,6 +226,8 @@ class HotlineConfig:
     # Frozen, so one default instance is safely shared.
     voicemail: Voicemail = Voicemail()
     survey: Survey = Survey()
+    # The staffing plan's targets (routing.forecast documents the defaults).
+    staffing: StaffingPolicy = StaffingPolicy()
 
     @property
     def default_language(self) -> str:
@@ -365,6 +368,8 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
     closure = _closure(check, root.get("closure"), lang_ids, timezone)
     voicemail = _voicemail(check, root.get("voicemail"), danger_key)
     survey = _survey(check, root.get("survey"), danger_key)
+    staffing, staffing_problems = parse_staffing(root.get("staffing"))
+    check.problems.extend(staffing_problems)
     for language in languages.values():
         if language.key == danger_key:
             check.fail(("languages", language.id, "key"), "the danger key cannot choose a language")
@@ -395,6 +400,7 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
             closure=closure,
             voicemail=voicemail,
             survey=survey,
+            staffing=staffing,
         ),
         [],
     )
