@@ -87,12 +87,14 @@ def test_unsigned_and_forged_requests_get_403_and_change_nothing(app, twilio, re
     assert redis.keys("hotline:*") == []
 
 
-def test_signature_behind_a_tls_proxy_uses_public_base_url(app_env, redis, redis_url, clock):
+def test_signature_behind_a_tls_proxy_uses_public_base_url(
+    app_env, redis, redis_url, clock, hotline_config
+):
     from hotline.app import create_app
 
     app_env.setenv("REDIS_URL", redis_url)
     app_env.setenv("PUBLIC_BASE_URL", "https://hotline.example.org/")
-    app = create_app({"TESTING": True, "CLOCK": clock})
+    app = create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})
     behind_proxy = Twilio(app.test_client(), base="https://hotline.example.org")
     assert behind_proxy.post("/voice/language?t=1", {"Digits": "1"}).status_code == 200
     as_seen_locally = Twilio(app.test_client(), base="http://localhost")
@@ -534,11 +536,11 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def app_without_redis(app_env, clock):
+def app_without_redis(app_env, clock, hotline_config):
     from hotline.app import create_app
 
     app_env.setenv("REDIS_URL", f"redis://127.0.0.1:{_closed_port()}/0")
-    return create_app({"TESTING": True, "CLOCK": clock})
+    return create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})
 
 
 def test_with_redis_down_the_menu_and_the_danger_key_still_work(app_without_redis):

@@ -163,14 +163,16 @@ def place_calls(app, twilio: Twilio, redis: redis_lib.Redis) -> None:
 # --- keyed digests ------------------------------------------------------------------------------
 
 
-def test_blocklist_digests_are_keyed_by_the_hotline_secret(app_env, redis, redis_url, clock):
+def test_blocklist_digests_are_keyed_by_the_hotline_secret(
+    app_env, redis, redis_url, clock, hotline_config
+):
     from hotline.app import create_app
 
     app_env.setenv("REDIS_URL", redis_url)
     digests = []
     for key in ("one hotline's secret", "another hotline's secret"):
         app_env.setenv("HOTLINE_SECRET_KEY", key)
-        create_app({"TESTING": True, "CLOCK": clock})
+        create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})
         redis.flushdb()
         blocklist = Blocklist(redis)
         entry = blocklist.add(CALLER, by="sup1", now=NOW)
