@@ -16,7 +16,7 @@ from enum import Enum
 
 from redis import Redis, RedisError
 
-from queues import alerts
+from queues import alerts, metrics
 from queues.calls import CallStore
 from queues.crisis_claims import CrisisClaims
 from queues.incidents import IncidentLog
@@ -192,6 +192,7 @@ class CrisisPath:
         def taken() -> None:
             self.incidents.step(call_sid, "answered", target=taker_id, role=role)
             self.claims.engage(call_sid, taker_id, role, taker_leg, self.now())
+            metrics.reached_human(self.redis, call_sid, "crisis", self.now())
 
         self.records.run(call_sid, taken)
         return Answer.TAKEN

@@ -7,7 +7,7 @@ from typing import Any
 
 from redis import Redis
 
-from queues import keys
+from queues import keys, metrics
 
 # Enough for several days of a busy line; XADD trims approximately, which is cheap.
 MAX_EVENTS = 200_000
@@ -19,6 +19,8 @@ def append(redis: Redis, kind: str, *, pipeline: Any = None, **fields: object) -
     entry.update({name: str(value) for name, value in fields.items() if value is not None})
     target = pipeline if pipeline is not None else redis
     target.xadd(keys.events(), entry, maxlen=MAX_EVENTS, approximate=True)
+    # /metrics counts calls, waits and crises from the same moments the stream records.
+    metrics.observe_event(redis, kind, entry)
 
 
 def recent(redis: Redis, count: int = 100) -> list[dict[str, str]]:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
+from prometheus_client import Counter
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
@@ -27,6 +28,10 @@ RETRYABLE = {429, 500, 502, 503, 504}
 # Queues read when looking for the hotline's own: one request, never paging on through an
 # account's thousands (Twilio lists oldest first, and the hotline's are made at its start).
 QUEUE_LIST_LIMIT = 1000
+# Failed REST requests by HTTP status ("none" when Twilio was not reached): for /metrics.
+REST_ERRORS = Counter(
+    "hotline_twilio_rest_errors", "Twilio REST requests that failed, by HTTP status.", ["status"]
+)
 
 T = TypeVar("T")
 
@@ -47,6 +52,13 @@ class GatewayError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} (status {self.status}, code {self.code})"
+
+
+def _counted(error: GatewayError) -> GatewayError:
+    """Count a failed request for /metrics (statuses are a bounded set) and hand it back."""
+    status = error.status if isinstance(error.status, int) and 100 <= error.status < 600 else None
+    REST_ERRORS.labels(str(status) if status else "none").inc()
+    return error
 
 
 class BaseUrlHttpClient(TwilioHttpClient):
@@ -160,17 +172,21 @@ class Gateway:
         try:
             return action()
         except TwilioRestException as error:
-            raise GatewayError(str(error.msg), status=error.status, code=error.code) from error
+            raise _counted(
+                GatewayError(str(error.msg), status=error.status, code=error.code)
+            ) from error
         except requests.RequestException as error:
-            raise GatewayError(f"Twilio REST API unreachable: {error}") from error
+            raise _counted(GatewayError(f"Twilio REST API unreachable: {error}")) from error
         except TwilioException as error:
             # List pages fail with the raw response attached rather than a TwilioRestException.
             response = error.args[1] if len(error.args) > 1 else None
             status = getattr(response, "status_code", None)
-            raise GatewayError(
-                _error_message(response) or str(error.args[0]),
-                status=status,
-                code=_error_code_from_text(getattr(response, "text", "")),
+            raise _counted(
+                GatewayError(
+                    _error_message(response) or str(error.args[0]),
+                    status=status,
+                    code=_error_code_from_text(getattr(response, "text", "")),
+                )
             ) from error
 
     def check_reachable(self) -> None:
