@@ -40,18 +40,13 @@ EXTENSION = "hotline"
 
 @dataclass(frozen=True)
 class Routing:
-    """The routing objects of one process, sharing one registered script."""
+    """The routing objects of one process, sharing one registered script (`Runtime.routing`)."""
 
     board: AgentBoard
     room: WaitingRoom
     matcher: Matcher
     reservations: Reservations
     calls: CallStore
-
-    @classmethod
-    def on(cls, rt: Runtime) -> Routing:
-        """The routing objects of a runtime (built once per runtime)."""
-        return rt.routing
 
 
 @dataclass

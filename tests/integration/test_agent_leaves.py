@@ -103,16 +103,16 @@ def hotline_on(rig: Rig, app_env: pytest.MonkeyPatch, clock, redis_url: str):
 
 def talking(rig: Rig, app) -> tuple[str, str]:
     """A caller talking to agent g1 in their reservation's conference; (caller, reservation)."""
-    from ivr.state import app_runtime
+    from queues import runtime
 
-    rt = app_runtime(app)
+    rt = runtime.of(app)
     roster = parse_roster(ROSTER, source="r.yaml", area_ids=AREAS, languages=["zh", "en"])
     board = AgentBoard(rt.redis, rt.config.routing, script=rt.script)
     board.import_roster(roster, rt.now() - 10)
     board.set_presence("g1", "available", rt.now())
     caller = rig.start("press:2", "press:4", "press:1", hangup_after=2000)
     rig.wait_until(lambda: rig.seen.at("/wait", CallSid=caller), what="the caller to wait")
-    routing = dispatch.Routing.on(rt)
+    routing = rt.routing
     assert routing.room.enqueue(caller, area="general", language="zh", now=rt.now())
     match = routing.matcher.match_call(caller, rt.now())
     assert routing.reservations.accept(match.reservation_id, rt.now()).changed

@@ -14,7 +14,6 @@ from redis import Redis
 from rq import Queue
 
 from ivr.job_urls import webhook_urls
-from ivr.state import app_runtime
 from queues import dispatch, runtime, session
 from queues.agents import AgentBoard
 from queues.calls import CallStore
@@ -64,7 +63,7 @@ def test_joining_queues_the_caller_and_rings_a_free_agent_at_once(rt):
     staff(rt, "available")
     assert session.join(rt, caller(), rt.now())
 
-    queued = dispatch.Routing.on(rt).room.get(CALL)
+    queued = rt.routing.room.get(CALL)
     assert queued is not None and queued.state == "reserved"
     assert dispatch_jobs(rt) == [f"ring-{queued.reservation}"]
     # Joining twice (Twilio retried the webhook) neither queues nor rings again.
@@ -100,7 +99,7 @@ def test_a_poll_for_a_caller_routing_never_saw_adopts_them_from_when_twilio_queu
 
     assert session.place_and_wait(rt, answered, 120) == session.Place(ahead=0, minutes=None)
 
-    adopted = dispatch.Routing.on(rt).room.get(CALL)
+    adopted = rt.routing.room.get(CALL)
     assert adopted is not None and adopted.arrival == pytest.approx(rt.now() - 120)
     record = CallStore(rt.redis).get(CALL)
     # The record was lost with Redis: the agent's whisper reads the summary written again.
@@ -110,7 +109,7 @@ def test_a_poll_for_a_caller_routing_never_saw_adopts_them_from_when_twilio_queu
 
 def test_a_callback_keeps_the_place_of_a_caller_adopted_for_it(rt):
     assert session.callback(rt, caller(), "+8613811112222", 30)
-    kept = dispatch.Routing.on(rt).room.get(CALL)
+    kept = rt.routing.room.get(CALL)
     assert kept is not None and kept.kind == "callback"
     assert kept.arrival == pytest.approx(rt.now() - 30)
     # A withheld number cannot be called back: the caller keeps waiting instead.
@@ -120,11 +119,11 @@ def test_a_callback_keeps_the_place_of_a_caller_adopted_for_it(rt):
 def test_leaving_frees_the_agent_rung_for_the_caller(rt):
     board = staff(rt, "available")
     assert session.join(rt, caller(), rt.now())
-    reservation = dispatch.Routing.on(rt).room.get(CALL).reservation
+    reservation = rt.routing.room.get(CALL).reservation
 
     session.leave(rt, CALL, "abandoned")
 
-    assert dispatch.Routing.on(rt).room.get(CALL).state != "reserved"
+    assert rt.routing.room.get(CALL).state != "reserved"
     assert f"withdraw-{reservation}" in dispatch_jobs(rt)
     assert board.get("w1").reservation == ""
 
@@ -132,7 +131,7 @@ def test_leaving_frees_the_agent_rung_for_the_caller(rt):
 def test_the_accept_hands_the_caller_to_the_agent_once(rt):
     staff(rt, "available")
     assert session.join(rt, caller(), rt.now())
-    reservation = dispatch.Routing.on(rt).room.get(CALL).reservation
+    reservation = rt.routing.room.get(CALL).reservation
 
     first = session.hand_to_agent(rt, reservation)
     again = session.hand_to_agent(rt, reservation)
@@ -181,5 +180,5 @@ def test_jobs_are_given_the_app_s_own_webhook_routes_under_its_public_url(app):
 
 
 def test_the_app_s_runtime_carries_its_webhook_urls(app):
-    whisper = app_runtime(app).webhooks.whisper("R-1")
+    whisper = runtime.of(app).webhooks.whisper("R-1")
     assert urlsplit(whisper).path == "/voice/agent/whisper"

@@ -17,8 +17,7 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from ivr.state import app_runtime, get_redis
-from queues import keys
+from queues import keys, runtime
 from queues.audit import AuditLog
 from queues.embedded import EmbeddedRedis
 from queues.hours import HoursBoard, area_hours
@@ -431,7 +430,7 @@ def test_when_redis_goes_away_calls_keep_the_config_hours(app_env, clock, tmp_pa
         twilio = Twilio(app.test_client())
         # Ops closed labor on Wednesdays: with Redis up, Wednesday's callers hear it is closed.
         with app.app_context():
-            HoursBoard(get_redis()).save(
+            HoursBoard(runtime.of(app).redis).save(
                 "labor",
                 {**hours_document(app.config["HOTLINE"].areas["labor"].hours), **NO_WEDNESDAY},
                 by="olga",
@@ -465,7 +464,7 @@ def test_a_voicemail_is_called_back_at_the_edited_next_opening(app, hotline, clo
     sid = "RE" + "b" * 32
     store.register(sid, now=CLOSED_TIME, caller="+8613812345678", area="labor", language="zh")
     store.set_fields(sid, {"state": READY})
-    assert callbacks.schedule(app_runtime(app), store.get(sid)) == "scheduled"
+    assert callbacks.schedule(runtime.of(app), store.get(sid)) == "scheduled"
     tuesday = datetime(2026, 12, 8, 9, 0, tzinfo=SHANGHAI)
     assert float(store.get(sid).fields["callback_due"]) == tuesday.timestamp()
     registry = ScheduledJobRegistry(queue=Queue("default", connection=hotline.redis))

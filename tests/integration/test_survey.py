@@ -9,8 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ivr.state import current_runtime
-from queues import dispatch, events, keys
+from queues import dispatch, events, keys, runtime
 from queues.audit import AuditLog
 from queues.calls import CallStore
 from queues.followups import FollowUps
@@ -53,7 +52,7 @@ def join(twilio, rid: str, call_sid: str = CALL) -> Doc:
 def agent_hangs_up(app, rid: str) -> None:
     """The agent left the call: wrap-up starts (the app then ends the caller's conference)."""
     with app.app_context():
-        assert dispatch.finish(current_runtime(), rid).state == "finished"
+        assert dispatch.finish(runtime.serving(), rid).state == "finished"
 
 
 def dial_action(doc: Doc) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from rq import Queue
 
-from ivr.state import app_runtime
+from queues import runtime
 from queues.calls import CallStore
 from queues.followups import FollowUps
 from queues.waiting import WaitingRoom
@@ -127,7 +127,7 @@ def test_a_withheld_callers_message_is_kept_but_never_dialled_back(app, hotline,
         SID, now=clock.now, call_sid=CALL, caller="anonymous", area="labor", language="zh"
     )
     store.set_fields(SID, {"state": READY})
-    rt = app_runtime(app)
+    rt = runtime.of(app)
 
     assert callbacks.schedule(rt, store.get(SID)) == "no-number"
     assert Queue("default", connection=redis).count == 0
@@ -163,10 +163,9 @@ def test_an_unsatisfied_withheld_caller_is_not_promised_a_callback(app, hotline,
     twilio.post(f"/voice/agent/answer?res={rid}", {"CallSid": "CA9", "Digits": "1"})
     joined = Doc.parse(twilio.post(f"/voice/connect/queued?res={rid}", {"From": "anonymous"}))
     with app.app_context():
-        from ivr.state import current_runtime
         from queues import dispatch
 
-        dispatch.finish(current_runtime(), rid)
+        dispatch.finish(runtime.serving(), rid)
     live = {"CallStatus": "in-progress", "DialCallStatus": "completed", "From": "anonymous"}
     question = Doc.parse(twilio.post(joined.first("Dial").get("action"), live))
     rated = Doc.parse(
