@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         processes,
         records,
         roster,
+        staffing,
         users,
         voicemail,
     )
@@ -94,7 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
         title="commands", metavar="COMMAND", help="one of the commands below"
     )
     commands = Commands(subparsers)
-    for group in (carrier, configuration, users, roster, voicemail, records, doctor, processes):
+    groups = (
+        carrier,
+        configuration,
+        users,
+        roster,
+        staffing,
+        voicemail,
+        records,
+        doctor,
+        processes,
+    )
+    for group in groups:
         group.register(commands)
     _register_bench(commands)
     parser.epilog = commands.epilog()

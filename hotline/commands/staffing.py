@@ -1,0 +1,236 @@
+"""`hotline staffing erlang|plan`: agents a demand needs (Erlang C), and the fortnight's plan.
+
+`erlang` is a calculator: calls in an interval with a handling time and a target, and it prints
+the agents answering, the service level, ASA and occupancy they give. `plan` forecasts an area's
+calls per half-hour from the call history (routing.forecast) and prints, beside each half-hour's
+agents required, those the stored roster has on shift, marking the gaps.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from hotline.commands import CommandError, Commands, load_config, redis_client
+from routing.erlang import Demand, Target, required
+from routing.forecast import (
+    HOLIDAY_PATTERN,
+    CallHistory,
+    PlanRow,
+    china_replaced_weekdays,
+    forecast,
+    need_total,
+    plan,
+    rostered,
+    whole_days,
+)
+from routing.holidays import china_calendar
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+HEADER = ("date", "time", "pattern", "calls", "AHT_s", "answering", "required", "rostered", "gap")
+
+
+def register(commands: Commands) -> None:
+    """Add `staffing erlang` and `staffing plan`."""
+    staffing = commands.add(
+        "staffing", "operations", "agents needed: Erlang C, the fortnight's plan against the roster"
+    )
+    staffing_commands = staffing.add_subparsers(
+        title="staffing commands", metavar="STAFFING_COMMAND"
+    )
+    erlang = staffing_commands.add_parser(
+        "erlang", help="agents for calls in an interval to meet a service level (Erlang C)"
+    )
+    erlang.add_argument("--calls", type=float, required=True, help="calls offered in the interval")
+    erlang.add_argument(
+        "--interval-s", type=float, default=1800, help="the interval in seconds (1800)"
+    )
+    erlang.add_argument(
+        "--aht-s", type=float, required=True, help="average handling time: talk and wrap-up"
+    )
+    erlang.add_argument(
+        "--target-sl", type=float, default=0.8, help="share answered within --target-s (0.8)"
+    )
+    erlang.add_argument("--target-s", type=float, default=20, help="the answer target (20 s)")
+    erlang.add_argument(
+        "--max-occupancy", type=float, default=1.0, help="the busiest agents may be (1: no cap)"
+    )
+    erlang.add_argument(
+        "--shrinkage", type=float, default=0.0, help="share of rostered time off the phones (0)"
+    )
+    erlang.set_defaults(func=_erlang)
+
+    plan_parser = staffing_commands.add_parser(
+        "plan",
+        help="an area's agents required per half-hour (forecast from past calls) against the "
+        "roster, gaps marked",
+    )
+    plan_parser.add_argument("--area", required=True, help="the area to plan (an area id)")
+    plan_parser.add_argument(
+        "--from", dest="start", help="first date, YYYY-MM-DD in the hotline's zone (today)"
+    )
+    plan_parser.add_argument("--days", type=int, default=14, help="days to plan (14)")
+    plan_parser.add_argument(
+        "--weeks", type=int, help="weeks of history to learn from (config staffing.history_weeks)"
+    )
+    plan_parser.add_argument(
+        "--all", action="store_true", help="print every half-hour, even without calls or agents"
+    )
+    plan_parser.set_defaults(func=_plan)
+
+
+def _erlang(args: argparse.Namespace) -> int:
+    """Print the agents a demand needs and how they fare."""
+    try:
+        demand = Demand(args.calls, args.interval_s, args.aht_s)
+        target = Target(args.target_sl, args.target_s, args.max_occupancy, args.shrinkage)
+    except ValueError as error:
+        raise CommandError(str(error), code=2) from None
+    need = required(demand, target)
+    found = need.answering
+    print(f"traffic: {found.traffic:.2f} Erlangs")
+    print(f"agents: {found.agents}")
+    print(f"service level: {found.service_level:.1%}")
+    print(f"ASA s: {found.asa_s:.1f}")
+    print(f"occupancy: {found.occupancy:.1%}")
+    if target.shrinkage:
+        print(f"rostered with {target.shrinkage:.0%} shrinkage: {need.rostered}")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    """Print an area's half-hours ahead: calls, agents required, rostered, and the gaps."""
+    config = load_config()
+    if args.area not in config.areas:
+        raise CommandError(f"unknown area {args.area!r}; one of {', '.join(config.areas)}", code=2)
+    if not 1 <= args.days <= 62:
+        raise CommandError("--days must be from 1 to 62", code=2)
+    policy = config.staffing
+    weeks = args.weeks if args.weeks is not None else policy.history_weeks
+    if not 1 <= weeks <= 52:
+        raise CommandError("--weeks must be from 1 to 52", code=2)
+    zone = ZoneInfo(config.timezone)
+    now = datetime.now(UTC)
+    first = _start_date(args.start, now, zone)
+    redis = redis_client()
+    history = call_history(redis)
+    learned_from, learned_until = _history_window(history, first, now, zone, weeks)
+    learned = whole_days(learned_from, learned_until, zone)
+    if learned[1] < learned[0]:
+        raise CommandError(
+            f"the call history ({history.description}) holds no whole day before {first}: "
+            "plan once a day of calls is recorded",
+            code=1,
+        )
+    calls = history.calls(learned_from, learned_until, args.area)
+    try:
+        slots = forecast(
+            calls,
+            args.area,
+            zone,
+            learned,
+            first,
+            args.days,
+            calendar=china_calendar(),
+            replaced=china_replaced_weekdays(),
+        )
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    roster = _stored_roster(redis, config)
+    counts = rostered(
+        roster,
+        args.area,
+        config.languages,
+        [slot.start for slot in slots],
+        general_area=config.general_area,
+    )
+    rows = plan(slots, counts, policy)
+    days_learned = (learned[1] - learned[0]).days + 1
+    print(f"{args.area}: {first} to {first + timedelta(days=args.days - 1)}, {config.timezone}")
+    print(
+        f"learned from {learned[0]} to {learned[1]} ({days_learned} days, {len(calls)} calls) "
+        f"in {history.description}"
+    )
+    print(
+        f"targets: {policy.target_service_level:.0%} answered within {policy.target_answer_s} s, "
+        f"occupancy at most {policy.max_occupancy:.0%}, shrinkage {policy.shrinkage:.0%}"
+    )
+    print("  ".join(HEADER))
+    for row in rows:
+        if args.all or row.slot.calls > 0 or row.rostered > 0:
+            print(_line(row))
+    short = [row for row in rows if row.gap]
+    print(
+        f"{len(short)} of {len(rows)} half-hours short of agents: "
+        f"{need_total(rows):.1f} agent-hours missing"
+    )
+    warning = china_calendar().warning(first, first + timedelta(days=args.days - 1))
+    if warning:
+        print(f"note: {warning}")
+    return 0
+
+
+def call_history(redis) -> CallHistory:
+    """Where the plan reads past calls: the Redis event stream, until the durable records land."""
+    from queues.call_history import EventStreamHistory
+
+    return EventStreamHistory(redis)
+
+
+def _start_date(text: str | None, now: datetime, zone: ZoneInfo) -> date:
+    """The plan's first date: --from, or today in the hotline's zone."""
+    if text is None:
+        return now.astimezone(zone).date()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"bad --from {text!r}: give a date, e.g. 2026-03-02", code=2) from None
+
+
+def _history_window(
+    history: CallHistory, first: date, now: datetime, zone: ZoneInfo, weeks: int
+) -> tuple[datetime, datetime]:
+    """The instants to learn from: `weeks` before the plan's first day (or now), within the
+    source's reach."""
+    until = min(datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC), now)
+    since = until - timedelta(weeks=weeks)
+    reach = history.since()
+    if reach is not None and reach > since:
+        since = reach
+    return since, until
+
+
+def _stored_roster(redis, config):
+    """The roster as last imported (empty when none was)."""
+    from queues.agents import AgentBoard
+    from routing.roster import Roster, parse_roster
+
+    text = AgentBoard(redis, config.routing).roster_text()
+    if not text:
+        return Roster(())
+    return parse_roster(
+        text,
+        source="roster.yaml",
+        area_ids=config.areas,
+        languages=config.languages,
+        accepted=True,
+    )
+
+
+def _line(row: PlanRow) -> str:
+    """One half-hour of the plan; a short one ends with GAP."""
+    slot = row.slot
+    pattern = "holiday" if slot.pattern == HOLIDAY_PATTERN else WEEKDAYS[int(slot.pattern)]
+    cells = (
+        f"{slot.start:%Y-%m-%d}",
+        f"{slot.start:%H:%M}",
+        f"{pattern:<7}",
+        f"{slot.calls:5.1f}",
+        f"{slot.aht_s:5.0f}",
+        f"{row.need.answering.agents:9d}",
+        f"{row.required:8d}",
+        f"{row.rostered:8d}",
+        f"{-row.gap:3d}",
+    )
+    return "  ".join(cells) + ("  GAP" if row.gap else "")
