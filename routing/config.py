@@ -194,6 +194,14 @@ class Survey:
     follow_up: bool = True
 
 
+@dataclass(frozen=True)
+class Records:
+    """How long durable call records and agents' state intervals are kept."""
+
+    # Three years (and a leap day): reports compare a year with the two before it.
+    keep_days: int = 1096
+
+
 # The survey's keys: 1 satisfied, 2 not; the question's prompt names them.
 SURVEY_KEYS = ("1", "2")
 
@@ -226,6 +234,7 @@ class HotlineConfig:
     # Frozen, so one default instance is safely shared.
     voicemail: Voicemail = Voicemail()
     survey: Survey = Survey()
+    records: Records = Records()
     # The staffing plan's targets (routing.forecast documents the defaults).
     staffing: StaffingPolicy = StaffingPolicy()
 
@@ -368,6 +377,7 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
     closure = _closure(check, root.get("closure"), lang_ids, timezone)
     voicemail = _voicemail(check, root.get("voicemail"), danger_key)
     survey = _survey(check, root.get("survey"), danger_key)
+    records = _records(check, root.get("records"))
     staffing, staffing_problems = parse_staffing(root.get("staffing"))
     check.problems.extend(staffing_problems)
     for language in languages.values():
@@ -400,6 +410,7 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
             closure=closure,
             voicemail=voicemail,
             survey=survey,
+            records=records,
             staffing=staffing,
         ),
         [],
@@ -630,6 +641,19 @@ def _voicemail(check: _Checker, data: object, danger_key: str) -> Voicemail:
         empty_keep_days=check.number(fields, "empty_keep_days", path, 1, 365),
         play_link_minutes=check.number(fields, "play_link_minutes", path, 1, 120),
     )
+
+
+def _records(check: _Checker, data: object) -> Records:
+    """Read the records section (optional: defaults when absent)."""
+    if data is None:
+        return Records()
+    path = ("records",)
+    fields = check.mapping(data, path)
+    for extra in set(fields) - {"keep_days"}:
+        check.fail((*path, extra), "unknown records setting")
+    if "keep_days" not in fields:
+        return Records()
+    return Records(keep_days=check.number(fields, "keep_days", path, 30, 36500))
 
 
 def _survey(check: _Checker, data: object, danger_key: str) -> Survey:
