@@ -74,6 +74,7 @@ def _config_problems(error: ProblemsError) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every command, the top-level help listing them by audience."""
     from hotline.commands import (
+        call_records,
         carrier,
         configuration,
         doctor,
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         staffing,
         voicemail,
         records,
+        call_records,
         doctor,
         processes,
     )

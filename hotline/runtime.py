@@ -10,6 +10,7 @@ import os
 from flask import Flask
 from redis import Redis
 
+from hotline import records
 from hotline.settings import Settings
 from ivr.job_urls import webhook_urls
 from queues import runtime, sealing
@@ -30,6 +31,8 @@ def init_app(app: Flask) -> None:
     # Jobs run in this process (the worker's, or a request's inline steps) take the app's
     # runtime at their first use, so one a test puts in its place is the one they get.
     runtime.install(lambda: runtime.of(app))
+    # Call records are written by jobs too, to DATABASE_URL or the var dir's SQLite file.
+    records.init_app(app)
     if not settings.redis_url:
         # No runtime: the views and jobs that need one say that REDIS_URL is not set.
         return

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from redis import Redis
 
 from queues import events, keys, sealing
+from queues.records import trigger as records
 from queues.sealing import Sealer
 
 # A finished call's facts are kept this long for reports and callbacks, then expire.
@@ -125,6 +126,8 @@ class CallStore:
         )
         if changed and rank == max(STATUS_RANK.values()):
             events.append(self.redis, "ended", call=call_sid, status=status)
+            # The one place a call ends: its durable record is asked for here, once.
+            records.record_call(self.redis, call_sid)
         return bool(changed)
 
     def get(self, call_sid: str) -> CallRecord | None:

@@ -110,6 +110,7 @@ def _worker(args: argparse.Namespace) -> int:
     from queues.carrier_setup import schedule_queue_setup
     from queues.dispatch import schedule_sweep
     from queues.doctor import schedule_self_check
+    from queues.records import jobs as records_jobs
     from voicemail.jobs import schedule_periodic as schedule_voicemail_jobs
 
     url = redis_url()
@@ -122,6 +123,9 @@ def _worker(args: argparse.Namespace) -> int:
     schedule_sweep(rt.redis, delay_s=1)
     schedule_self_check(rt.redis, delay_s=5)
     schedule_voicemail_jobs(rt.redis)
+    # The worker writes the call records: their schema is brought up to date before any job.
+    records_jobs.store()
+    records_jobs.schedule_upkeep(rt.redis, delay_s=10)
     # Twilio's queues are set up by a job behind any work already waiting, never before the
     # first job: crisis pages and rings queued while no worker ran go out first.
     schedule_queue_setup(rt.redis)
