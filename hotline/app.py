@@ -42,7 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logs.configure()
     edge.install(app)
 
-    from hotline import demo_phone, health
+    from hotline import demo_phone, health, metrics
     from hotline import runtime as hotline_runtime
     from ivr.agents import bridge
     from ivr.agents import keypad_line as agent_line
@@ -60,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(agent_line.bp)
     app.register_blueprint(demo_phone.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     from voicemail import playback, webhooks
     from voicemail import runtime as voicemail_runtime
 

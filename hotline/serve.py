@@ -32,6 +32,7 @@ from typing import IO
 
 import redis as redis_lib
 
+from hotline.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 from hotline.settings import Settings, read_hotline_config
 from queues.conditions import Conditions
 from queues.embedded import EmbeddedRedis, EmbeddedRedisError, RedisAlreadyRunning, _alive
@@ -281,6 +282,9 @@ class Supervisor:
         app_url = f"http://{self.host}:{self.port}"
         # Calls the hotline places (agents, callbacks) need the app's URL for their webhooks.
         env.setdefault("HOTLINE_APP_URL", app_url)
+        # Every process writes its metrics here and /metrics sums them; an earlier run's go.
+        env.setdefault(MULTIPROC_ENV, str(self.settings.var_dir / "prometheus"))
+        prepare_multiprocess_dir(Path(env[MULTIPROC_ENV]))
         names = ["web", "worker"]
         if self.settings.demo:
             env.setdefault("TWILIO_API_BASE_URL", f"http://127.0.0.1:{self.carrier_port}")

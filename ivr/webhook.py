@@ -15,7 +15,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from ivr.callers import menu_twiml as twiml
-from queues import runtime
+from queues import metrics, runtime
 from queues.calls import CallStore
 from routing.config import HotlineConfig
 from telephony.signature import require_twilio_signature
@@ -143,6 +143,7 @@ def twilio_blueprint(
 ) -> Blueprint:
     """A blueprint whose every request is signature-checked and whose errors become TwiML."""
     blueprint = Blueprint(name, import_name, url_prefix=url_prefix)
+    metrics.time_webhooks(blueprint)
     blueprint.before_request(require_twilio_signature)
     blueprint.register_error_handler(Exception, on_error)
     return blueprint

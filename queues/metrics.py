@@ -18,10 +18,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 
+from flask import Blueprint, Response, request
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from redis import Redis, RedisError
 from rq import Queue
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from queues import keys
@@ -46,6 +48,7 @@ MAX_SPAN_S = 24 * 3600
 # is counted as "other" so no caller's words can become a label.
 _TRIGGER = re.compile(r"[a-z][a-z0-9_]{0,39}")
 UNKNOWN = "unknown"
+_STARTED_KEY = "hotline.webhook_started"
 
 CALLS_INCOMING = Counter("hotline_calls_incoming", "Calls that reached the hotline's number.")
 CALLS = Counter(
@@ -119,6 +122,25 @@ def _observe_span(histogram: Histogram, seconds: float) -> None:
     """Observe a span of time, unless the clocks it came from disagree."""
     if 0 <= seconds <= MAX_SPAN_S:
         histogram.observe(seconds)
+
+
+def time_webhooks(blueprint: Blueprint) -> None:
+    """Time every request of a Twilio blueprint, refused ones too (register before the check)."""
+    blueprint.before_request(_start_webhook)
+    blueprint.after_request(_observe_webhook)
+
+
+def _start_webhook() -> None:
+    """Note when the webhook started, in the request's own environ."""
+    request.environ[_STARTED_KEY] = time.perf_counter()
+
+
+def _observe_webhook(response: Response) -> Response:
+    """Observe the webhook's time under its endpoint (the rule's name, never the URL)."""
+    started = request.environ.get(_STARTED_KEY)
+    if started is not None:
+        observe_webhook(request.endpoint, time.perf_counter() - started)
+    return response
 
 
 def observe_webhook(endpoint: str | None, seconds: float) -> None:
@@ -205,8 +227,12 @@ class HotlineCollector:
         first = queue.get_job_ids(0, 1)
         if not first:
             return 0.0
-        job = Job.fetch(first[0], connection=self.redis) if _exists(self.redis, first[0]) else None
-        if job is None or job.enqueued_at is None:
+        try:
+            job = Job.fetch(first[0], connection=self.redis)
+        except NoSuchJobError:
+            # Listed but expired (or finished between the two reads): nothing is that old.
+            return 0.0
+        if job.enqueued_at is None:
             return 0.0
         return max(now - _epoch(job.enqueued_at), 0.0)
 
@@ -216,11 +242,6 @@ def agent_state(presence: bytes | None, activity: bytes | None) -> str:
     busy = activity.decode() if activity else "idle"
     state = busy if busy != "idle" else (presence.decode() if presence else "offline")
     return state if state in AGENT_STATES else "other"
-
-
-def _exists(redis: Redis, job_id: str) -> bool:
-    """Whether a job's hash is still there (a queue may list a job that expired)."""
-    return bool(redis.exists(Job.key_for(job_id)))
 
 
 def _epoch(moment: datetime) -> float:

@@ -12,6 +12,7 @@ import logging
 from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.exceptions import HTTPException
 
+from queues import metrics
 from routing.config import HotlineConfig
 from telephony.signature import require_twilio_signature
 from voicemail import reception, twiml
@@ -20,6 +21,7 @@ from voicemail import runtime as voicemail_runtime
 log = logging.getLogger(__name__)
 
 bp = Blueprint("voicemail", __name__, url_prefix="/voice/voicemail")
+metrics.time_webhooks(bp)
 bp.before_request(require_twilio_signature)
 
 
