@@ -11,9 +11,9 @@ The kind of a day, for history and forecast alike, follows China's calendar (rou
 - a public holiday follows the holidays' own pattern, learned from the holidays in the history;
   when the history holds none it follows the Sunday pattern (a day off, as the nearest known);
 - a make-up working day (调休上班) follows the weekday it replaces: the working day given off in
-  its place (the in-lieu day of the same holiday, nearest in date), so the Sunday worked before
-  National Day is forecast as the Wednesday it pays for. One that pairs with no in-lieu day
-  follows Monday, the first working day of a week.
+  its place (the in-lieu day of the same holiday, nearest in date), so Sunday 28 September 2025,
+  worked before National Day, is forecast as the Tuesday (7 October) it pays for. One that pairs
+  with no in-lieu day follows Monday, the first working day of a week.
 A kind the history has no day of follows the mean of every day of the history.
 
 Pure: no clock, no I/O. The call records come in through `CallHistory`, which the durable store
