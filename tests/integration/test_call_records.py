@@ -1,0 +1,237 @@
+"""Durable call records: a routed call's row written once whatever repeats, its facts right, the
+caller kept only as a digest, the backfill from Redis, retention, and migrations from empty.
+
+Every test runs on a SQLite file; when DATABASE_URL names a PostgreSQL server, each runs there
+too, in a scratch database made for the test and dropped after it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.engine.url import make_url
+
+from queues import runtime
+from queues.calls import CallStore
+from queues.records import jobs
+from queues.records.schema import calls
+from queues.records.store import RecordStore, engine_url, sqlite_url
+from tests.fixtures.jobs import run_jobs
+from tests.fixtures.ops import Hotline, hotline_fixture  # noqa: F401
+from tests.fixtures.twiml import Doc
+
+pytestmark = pytest.mark.redis
+
+CALL = "CA" + "7" * 32
+OTHER = "CA" + "8" * 32
+LIVE_CALL = "CA" + "9" * 32
+CALLER = "+8613812345678"
+LIVE = {"CallStatus": "in-progress", "DialCallStatus": "completed"}
+# PostgreSQL too when the environment names one (CI's second run of these tests).
+BACKENDS = ["sqlite"] + (
+    ["postgresql"] if os.environ.get("DATABASE_URL", "").startswith("postgres") else []
+)
+
+
+@pytest.fixture(params=BACKENDS)
+def records_url(request, tmp_path) -> Iterator[str]:
+    """An empty records database: a SQLite file, or a scratch PostgreSQL database."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path / "records")
+        return
+    server = make_url(engine_url(os.environ["DATABASE_URL"]))
+    name = f"records_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        jobs.install(None)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def records(app, records_url, monkeypatch) -> Iterator[RecordStore]:
+    """The app's records store on the test database, as its jobs open it."""
+    monkeypatch.setenv("DATABASE_URL", records_url)
+    store = jobs.store()
+    yield store
+    jobs.install(None)
+
+
+def routed_call(app, hotline: Hotline, twilio, clock, call_sid: str = CALL) -> str:
+    """A caller queues, waits 25 s, talks 2 minutes with d1, rates 1 and hangs up."""
+    CallStore(hotline.redis).start(call_sid, CALLER)
+    hotline.board.set_presence("d1", "available", hotline.now)
+    match = hotline.ring(call_sid, area="family")
+    assert match is not None and match.agent_id == "d1"
+    rid = match.reservation_id
+    clock.now += timedelta(seconds=20)
+    answer = twilio.post(f"/voice/agent/answer?res={rid}", {"CallSid": "CA9", "Digits": "1"})
+    assert Doc.parse(answer).first("Conference").text == rid
+    clock.now += timedelta(seconds=5)
+    joined = Doc.parse(twilio.post(f"/voice/connect/queued?res={rid}", {"CallSid": call_sid}))
+    clock.now += timedelta(seconds=120)
+    with app.app_context():
+        from queues import dispatch
+
+        assert dispatch.finish(runtime.current(), rid).state == "finished"
+    action = joined.first("Dial").get("action")
+    question = Doc.parse(twilio.post(action, {"CallSid": call_sid, **LIVE}))
+    rating = question.first("Gather").get("action")
+    twilio.post(rating, {"CallSid": call_sid, "Digits": "1"})
+    twilio.post("/voice/status", {"CallSid": call_sid, "CallStatus": "completed"})
+    return rid
+
+
+def rows(store: RecordStore) -> list[dict]:
+    """Every call row, by call sid."""
+    with store.engine.connect() as connection:
+        found = connection.execute(select(calls).order_by(calls.c.call_sid))
+        return [dict(row._mapping) for row in found]
+
+
+def test_migrations_build_the_schema_from_an_empty_database(records_url):
+    store = RecordStore.open(records_url)
+    try:
+        assert store.migrate() == "0001"
+        tables = set(inspect(store.engine).get_table_names())
+        assert {"call_records", "agent_intervals", "record_cursors"} <= tables
+        # Again: already at the head, nothing to do.
+        assert store.migrate() == "0001"
+        assert store.count_calls() == 0
+    finally:
+        store.close()
+
+
+def test_a_routed_calls_record_is_written_once_whatever_repeats(
+    app, hotline, twilio, clock, redis, records, sealer
+):
+    routed_call(app, hotline, twilio, clock)
+    run_jobs(redis, "default")
+    first = rows(records)
+    assert [row["call_sid"] for row in first] == [CALL]
+    # Twilio repeats its callbacks, late ones arrive, and the settled job runs the same write.
+    clock.now += timedelta(seconds=30)
+    for status in ("completed", "ringing", "completed"):
+        twilio.post("/voice/status", {"CallSid": CALL, "CallStatus": status})
+    with app.app_context():
+        assert jobs.record_call_job(CALL) is True
+    run_jobs(redis, "default")
+    assert rows(records) == first
+
+
+def test_a_routed_calls_record_has_its_facts(app, hotline, twilio, clock, redis, records, sealer):
+    start = hotline.now
+    routed_call(app, hotline, twilio, clock)
+    run_jobs(redis, "default")
+    row = records.get_call(CALL)
+    assert row is not None
+    assert (row["area"], row["language"], row["agent"]) == ("family", "zh", "d1")
+    assert (row["outcome"], row["end_status"], row["rating"]) == ("answered", "completed", 1)
+    # The fixture's caller joined the queue 42 s before the agent was offered the call.
+    assert row["queued_at"] == pytest.approx(start - 42, abs=0.01)
+    assert row["menu_done_at"] == row["queued_at"]
+    assert row["offered_at"] == pytest.approx(start, abs=0.01)
+    assert row["answered_at"] == pytest.approx(start + 25, abs=0.01)
+    assert row["wait_s"] == pytest.approx(42 + 25, abs=0.01)
+    assert row["talk_s"] == pytest.approx(120, abs=0.01)
+    policy = app.config["HOTLINE"].routing
+    assert row["wrap_up_s"] == pytest.approx(policy.wrap_up_s("family", heavy=False), abs=0.01)
+    assert row["ended_at"] is not None and row["arrived_at"] <= row["ended_at"]
+    assert (row["crisis_trigger"], row["crisis_to_human_s"]) == ("", None)
+    assert (row["callback"], row["voicemail_recording"]) == ("", "")
+
+
+def test_the_caller_is_kept_as_a_keyed_digest_never_the_number(
+    app, hotline, twilio, clock, redis, records, sealer
+):
+    routed_call(app, hotline, twilio, clock)
+    run_jobs(redis, "default")
+    (row,) = rows(records)
+    assert row["caller_digest"] == sealer.digest(CALLER)
+    stored = " ".join(str(value) for value in row.values())
+    assert "13812345678" not in stored
+    if records.engine.dialect.name == "sqlite":
+        raw = make_url(records.engine.url).database
+        with open(raw, "rb") as file:
+            assert b"13812345678" not in file.read()
+
+
+def test_backfill_records_ended_calls_and_presence_from_redis(
+    app, hotline, twilio, clock, redis, records, sealer
+):
+    routed_call(app, hotline, twilio, clock)
+    # A caller who hung up in the menu, and one still on the line.
+    calls_store = CallStore(redis)
+    calls_store.start(OTHER, "+8613900001111")
+    calls_store.advance_status(OTHER, "completed")
+    calls_store.start(LIVE_CALL, "+8613900002222")
+    calls_store.advance_status(LIVE_CALL, "in-progress")
+    hotline.board.set_presence("d2", "available", hotline.now)
+    clock.now += timedelta(minutes=30)
+    hotline.board.set_presence("d2", "on_break", hotline.now)
+    # Nothing ran the jobs: the backfill writes what Redis holds.
+    done = jobs.backfill(redis, records, sealer, hotline.now)
+    assert (done.recorded, done.live) == (2, 1)
+    assert done.presence >= 3
+    by_sid = {row["call_sid"]: row for row in rows(records)}
+    assert set(by_sid) == {CALL, OTHER}
+    assert by_sid[OTHER]["outcome"] == "menu" and by_sid[CALL]["outcome"] == "answered"
+    d2 = [(i["state"], i["ended_at"] is None) for i in records.intervals("d2")]
+    assert d2 == [("available", False), ("on_break", True)]
+    # Again: the same rows, no twin intervals, no presence change folded twice.
+    before = (rows(records), records.intervals())
+    again = jobs.backfill(redis, records, sealer, hotline.now)
+    assert (again.recorded, again.presence) == (2, 0)
+    assert (rows(records), records.intervals()) == before
+
+
+def test_retention_deletes_what_is_older_than_the_configured_days(app, redis, records, clock):
+    now = clock().timestamp()
+    keep_days = app.config["HOTLINE"].records.keep_days
+    assert keep_days == 1096
+    day = 86_400
+    for sid, age_days in (("CAold", keep_days + 1), ("CAnew", keep_days - 1)):
+        records.put_call(_row(sid, now - age_days * day), now)
+    records.put_presence(
+        [
+            ("1-0", "d1", "available", now - (keep_days + 3) * day),
+            ("2-0", "d1", "offline", now - (keep_days + 2) * day),
+            ("3-0", "d1", "available", now - day),
+        ],
+        "test",
+    )
+    with app.app_context():
+        jobs.upkeep_job()
+    assert [row["call_sid"] for row in rows(records)] == ["CAnew"]
+    assert [i["state"] for i in records.intervals("d1")] == ["offline", "available"]
+    # The upkeep has scheduled its next run.
+    from rq import Queue
+
+    assert jobs.UPKEEP_JOB_ID in Queue("default", connection=redis).scheduled_job_registry
+
+
+def _row(call_sid: str, arrived: float) -> dict:
+    """A minimal call row."""
+    return {
+        "call_sid": call_sid,
+        "caller_digest": "",
+        "arrived_at": arrived,
+        "area": "family",
+        "language": "zh",
+        "outcome": "menu",
+        "end_status": "completed",
+        "agent": "",
+        "crisis_trigger": "",
+        "callback": "",
+        "voicemail_recording": "",
+    }
