@@ -35,7 +35,7 @@ class _Call:
 class EventStreamHistory:
     """The calls queued for agents, as the Redis event stream still holds them."""
 
-    description = "the Redis event stream (days only: durable call records not read yet)"
+    description = "the Redis event stream, a few days deep (not yet the durable call records)"
 
     def __init__(self, redis: Redis):
         self.redis = redis

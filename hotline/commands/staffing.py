@@ -119,7 +119,7 @@ def _plan(args: argparse.Namespace) -> int:
     learned = whole_days(learned_from, learned_until, zone)
     if learned[1] < learned[0]:
         raise CommandError(
-            f"the call history ({history.description}) holds no whole day before {first}: "
+            f"the call history in {history.description} holds no whole day before {first}: "
             "plan once a day of calls is recorded",
             code=1,
         )
@@ -196,9 +196,10 @@ def _history_window(
     until = min(datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC), now)
     since = until - timedelta(weeks=weeks)
     reach = history.since()
-    if reach is not None and reach > since:
-        since = reach
-    return since, until
+    if reach is None:
+        # Nothing held at all: an empty window, refused by the caller like a too-short one.
+        return until, until
+    return max(since, reach), until
 
 
 def _stored_roster(redis, config):
