@@ -17,9 +17,10 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, request
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, Metric
 from redis import Redis, RedisError
 from rq import Queue
@@ -28,12 +29,14 @@ from rq.job import Job
 
 from queues import keys
 from queues.worker import QUEUE_NAMES
-from routing.config import HotlineConfig
+
+if TYPE_CHECKING:
+    from routing.config import HotlineConfig
 
 log = logging.getLogger(__name__)
 
 # Where a caller's time in the waiting room ends: answered by an agent, or one of the ways of
-# leaving it (queues.waiting.LEAVE_OUTCOMES, kept in step by a unit test).
+# leaving it (queues.waiting.LEAVE_OUTCOMES, kept in step by tests/integration/test_metrics.py).
 OUTCOMES = ("answered", "abandoned", "voicemail", "crisis", "left", "closed")
 # The events that end a waiting call, by the outcome they mean.
 _OUTCOME_EVENTS = {"bridged": "answered", **{o: o for o in OUTCOMES if o != "answered"}}
@@ -44,11 +47,14 @@ WAIT_BUCKETS = (5, 15, 30, 60, 90, 120, 180, 300, 600, 900, 1800, 3600)
 WEBHOOK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15)
 # A span longer than this is two clocks disagreeing (a test's, a restored record), not a wait.
 MAX_SPAN_S = 24 * 3600
-# A crisis trigger is a reason named by the code (`keypress`, `speech_wait`...); anything else
+# A crisis trigger is a reason named by the code (`danger_key`, `crisis_words`...); anything else
 # is counted as "other" so no caller's words can become a label.
 _TRIGGER = re.compile(r"[a-z][a-z0-9_]{0,39}")
 UNKNOWN = "unknown"
 _STARTED_KEY = "hotline.webhook_started"
+
+# No `_created` series: multiprocess mode has none, and one process must answer as many do.
+disable_created_metrics()
 
 CALLS_INCOMING = Counter("hotline_calls_incoming", "Calls that reached the hotline's number.")
 CALLS = Counter(

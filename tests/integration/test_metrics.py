@@ -3,6 +3,7 @@ and summed over processes in multiprocess mode."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -25,6 +26,7 @@ LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.7"}
 TOKEN = "s3cret-scrape-token"
 CALLER = "+8613812345678"
+METRIC = re.compile(r"\bhotline_[a-z_]+")
 
 
 def scrape(client, environ=None, headers=None) -> dict[tuple[str, tuple], float]:
@@ -149,3 +151,15 @@ def test_multiprocess_mode_sums_the_processes(tmp_path):
     answered = {"area": "labor", "outcome": "answered"}
     assert registry.get_sample_value("hotline_calls_total", answered) == 2
     assert registry.get_sample_value("hotline_twilio_rest_errors_total", {"status": "503"}) == 2
+
+
+def test_the_dashboard_and_the_docs_name_only_metrics_the_hotline_serves(app):
+    response = app.test_client().get("/metrics", environ_base=LOOPBACK)
+    served = {f.name for f in text_string_to_metric_families(response.get_data(as_text=True))}
+    dashboard = (REPO / "docs" / "grafana-dashboard.json").read_text(encoding="utf-8")
+    docs = (REPO / "docs" / "observability.md").read_text(encoding="utf-8")
+    charted = {re.sub(r"_(bucket|total)$", "", name) for name in METRIC.findall(dashboard)}
+    assert charted and charted <= served
+    hotline_served = {name for name in served if name.startswith("hotline_")}
+    documented = {re.sub(r"_total$", "", name) for name in METRIC.findall(docs)}
+    assert hotline_served <= documented
