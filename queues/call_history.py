@@ -1,11 +1,12 @@
-"""Past calls for the staffing forecast, read from what Redis still holds: the event stream.
+"""Past calls for the staffing forecast: from the durable call records, else the event stream.
 
-Until the durable call records (queues.records) can be read, the forecast learns from the event
-stream: a call's `queued` event is its arrival at an area's queue (answered or not), `bridged`
-the moment caller and agent met, and `wrap-up` when the call ended, with the end of the agent's
-wrap-up. Handling time is talk plus wrap-up. The stream is capped (queues.events.MAX_EVENTS), so
-it reaches back days, not weeks: `since` tells how far, and the plan says so.
-"""
+The durable call records (queues.records) keep a row per call for years: a call that reached the
+queue is demand, its talk and wrap-up its handling time. Where they hold nothing yet (a new
+database, before the backfill), the forecast learns from the Redis event stream: a call's
+`queued` event is its arrival at an area's queue (answered or not), `bridged` the moment caller
+and agent met, and `wrap-up` when the call ended, with the end of the agent's wrap-up. The
+stream is capped (queues.events.MAX_EVENTS), so it reaches back days, not weeks: `since` tells
+how far, and the plan says so."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from redis import Redis
 
 from queues import keys
+from queues.records.store import RecordStore
 from routing.forecast import PastCall
 
 # Entries read per round trip: a capped stream is read whole in a few hundred of them.
@@ -35,7 +37,7 @@ class _Call:
 class EventStreamHistory:
     """The calls queued for agents, as the Redis event stream still holds them."""
 
-    description = "the Redis event stream, a few days deep (not yet the durable call records)"
+    description = "the Redis event stream, a few days deep (no durable call record kept yet)"
 
     def __init__(self, redis: Redis):
         self.redis = redis
@@ -87,3 +89,30 @@ def _id_seconds(entry_id: bytes) -> float:
 def _instant(epoch: float) -> datetime:
     """An epoch time as an aware UTC datetime."""
     return datetime.fromtimestamp(epoch, UTC)
+
+
+class RecordsHistory:
+    """The calls queued for agents, as the durable call records keep them (for years)."""
+
+    description = "the durable call records"
+
+    def __init__(self, store: RecordStore):
+        self.store = store
+
+    def since(self) -> datetime | None:
+        """When the oldest kept call arrived; None when none is kept."""
+        first = self.store.first_arrival()
+        return _instant(first) if first is not None else None
+
+    def calls(self, start: datetime, end: datetime, area: str) -> list[PastCall]:
+        """The area's calls that reached the queue from start to end (end excluded)."""
+        found = []
+        for row in self.store.calls_between(start.timestamp(), end.timestamp()):
+            # A call that never reached the queue (menu, crisis line) asked no agent's time.
+            if row["area"] != area or row["queued_at"] is None:
+                continue
+            handling = None
+            if row["answered_at"] is not None and row["talk_s"] is not None:
+                handling = row["talk_s"] + (row["wrap_up_s"] or 0.0)
+            found.append(PastCall(_instant(row["queued_at"]), area, handling))
+        return found

@@ -3,12 +3,14 @@
 `erlang` is a calculator: calls in an interval with a handling time and a target, and it prints
 the agents answering, the service level, ASA and occupancy they give. `plan` forecasts an area's
 calls per half-hour from the call history (routing.forecast) and prints, beside each half-hour's
-agents required, those the stored roster has on shift, marking the gaps.
+agents required, those the stored roster has on shift, marking the gaps. Past calls come from
+the durable call records when they keep any, else from what the Redis event stream holds.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -75,6 +77,13 @@ def register(commands: Commands) -> None:
         "--weeks", type=int, help="weeks of history to learn from (config staffing.history_weeks)"
     )
     plan_parser.add_argument(
+        "--history",
+        choices=("auto", "records", "redis"),
+        default="auto",
+        help="past calls from the durable call records or the Redis event stream (auto: the "
+        "records when they keep any)",
+    )
+    plan_parser.add_argument(
         "--all", action="store_true", help="print every half-hour, even without calls or agents"
     )
     plan_parser.set_defaults(func=_plan)
@@ -114,7 +123,7 @@ def _plan(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     first = _start_date(args.start, now, zone)
     redis = redis_client()
-    history = call_history(redis)
+    history = call_history(redis, args.history)
     learned_from, learned_until = _history_window(history, first, now, zone, weeks)
     learned = whole_days(learned_from, learned_until, zone)
     if learned[1] < learned[0]:
@@ -123,7 +132,12 @@ def _plan(args: argparse.Namespace) -> int:
             "plan once a day of calls is recorded",
             code=1,
         )
-    calls = history.calls(learned_from, learned_until, args.area)
+    # Only whole days are learned from: a part of one would read as a quiet day.
+    calls = history.calls(
+        datetime.combine(learned[0], time(0), tzinfo=zone),
+        datetime.combine(learned[1] + timedelta(days=1), time(0), tzinfo=zone),
+        args.area,
+    )
     try:
         slots = forecast(
             calls,
@@ -171,10 +185,34 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def call_history(redis) -> CallHistory:
-    """Where the plan reads past calls: the Redis event stream, until the durable records land."""
-    from queues.call_history import EventStreamHistory
+def call_history(redis, source: str) -> CallHistory:
+    """Where the plan reads past calls: the durable call records when they keep any (or are
+    asked for), else the Redis event stream."""
+    from sqlalchemy.exc import SQLAlchemyError
 
+    from hotline.commands import settings
+    from hotline.records import open_store
+    from queues.call_history import EventStreamHistory, RecordsHistory
+    from queues.records.store import SQLITE_NAME
+
+    found = settings()
+    never_written = "DATABASE_URL" not in os.environ and not (found.var_dir / SQLITE_NAME).exists()
+    if source == "redis" or (source == "auto" and never_written):
+        return EventStreamHistory(redis)
+    records = RecordsHistory(open_store(found))
+    try:
+        kept = records.since() is not None
+    except SQLAlchemyError as error:
+        # Not migrated yet, or unreachable: say so when asked for, else plan from Redis.
+        if source == "records":
+            raise CommandError(
+                f"the call records cannot be read ({type(error).__name__}): "
+                "hotline records migrate, then hotline records backfill",
+                code=2,
+            ) from None
+        return EventStreamHistory(redis)
+    if kept or source == "records":
+        return records
     return EventStreamHistory(redis)
 
 

@@ -112,6 +112,11 @@ class RecordStore:
         with self.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 
+    def first_arrival(self) -> float | None:
+        """When the oldest kept call arrived (epoch seconds); None when none is kept."""
+        with self.engine.connect() as connection:
+            return connection.execute(select(func.min(calls.c.arrived_at))).scalar()
+
     def count_calls(self) -> int:
         """How many calls are kept."""
         with self.engine.connect() as connection:

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hotline.cli import main
+from hotline.commands import settings
 from queues import keys
+from queues.records.store import RecordStore, sqlite_url
 from routing.erlang import Demand, required
 from routing.forecast import StaffingPolicy
 from tests.fixtures.rosters import COVERED
@@ -152,3 +154,35 @@ def test_the_plan_without_any_recorded_day_says_so(cli_env, redis, capsys):
 def test_the_plan_refuses_an_unknown_area(cli_env, redis, capsys):
     assert main(["staffing", "plan", "--area", "tax"]) == 2
     assert capsys.readouterr().err.startswith("hotline: unknown area 'tax'")
+
+
+@pytest.mark.redis
+def test_the_plan_learns_from_the_durable_call_records_when_they_keep_calls(cli_env, redis, capsys):
+    store = RecordStore.open(sqlite_url(settings().var_dir))
+    store.migrate()
+    today = datetime.now(UTC).astimezone(ZONE).date()
+    first = today - timedelta(days=HISTORY_DAYS)
+    for offset in range(HISTORY_DAYS):
+        ten = datetime.combine(first + timedelta(days=offset), time(10), tzinfo=ZONE).timestamp()
+        for number in range(10):
+            at = ten + number * 60
+            row = {"call_sid": f"CA{offset}x{number}", "arrived_at": at - 30, "area": "labor"}
+            row.update(queued_at=at, answered_at=at + 10, talk_s=500.0, wrap_up_s=40.0)
+            store.put_call(row, now=at)
+        # Left out: another area's call, and one that never reached the queue.
+        store.put_call({"call_sid": f"F{offset}", "arrived_at": ten, "area": "family"}, now=ten)
+        store.put_call({"call_sid": f"M{offset}", "arrived_at": ten, "area": "labor"}, now=ten)
+    store.close()
+    start = today + timedelta(days=1)
+
+    assert main(["staffing", "plan", "--area", "labor", "--from", str(start), "--days", "7"]) == 0
+
+    heading, rows, _ = plan_rows(capsys.readouterr().out)
+    # The oldest record arrived at 10:00: whole days start the day after.
+    learned = HISTORY_DAYS - 1
+    assert heading[1] == (
+        f"learned from {first + timedelta(days=1)} to {today - timedelta(days=1)} "
+        f"({learned} days, {learned * 10} calls) in the durable call records"
+    )
+    ten_oclock = rows[(str(start), "10:00")]
+    assert (float(ten_oclock[3]), float(ten_oclock[4])) == (10.0, 540.0)
