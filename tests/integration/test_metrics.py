@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
+from hotline.metrics import prepare_multiprocess_dir
 from queues import metrics as call_metrics
 from queues.agents import AgentBoard
 from queues.waiting import LEAVE_OUTCOMES
@@ -163,3 +164,13 @@ def test_the_dashboard_and_the_docs_name_only_metrics_the_hotline_serves(app):
     hotline_served = {name for name in served if name.startswith("hotline_")}
     documented = {re.sub(r"_total$", "", name) for name in METRIC.findall(docs)}
     assert hotline_served <= documented
+
+
+def test_the_metrics_directory_is_emptied_of_an_earlier_runs_files_only(tmp_path):
+    directory = tmp_path / "var" / "prometheus"
+    directory.mkdir(parents=True)
+    (directory / "counter_4242.db").write_bytes(b"old counts")
+    (directory / "notes.txt").write_text("not prometheus-client's")
+    assert prepare_multiprocess_dir(directory) == directory
+    assert sorted(path.name for path in directory.iterdir()) == ["notes.txt"]
+    assert prepare_multiprocess_dir(tmp_path / "fresh").is_dir()
