@@ -30,7 +30,18 @@ from routing.forecast import (
 from routing.holidays import china_calendar
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-HEADER = ("date", "time", "pattern", "calls", "AHT_s", "answering", "required", "rostered", "gap")
+# The plan's columns with their widths; text left-aligned, figures right.
+COLUMNS = (
+    ("date", -10),
+    ("time", -5),
+    ("pattern", -7),
+    ("calls", 5),
+    ("AHT_s", 5),
+    ("answering", 9),
+    ("required", 8),
+    ("rostered", 8),
+    ("gap", 3),
+)
 
 
 def register(commands: Commands) -> None:
@@ -170,7 +181,11 @@ def _plan(args: argparse.Namespace) -> int:
         f"targets: {policy.target_service_level:.0%} answered within {policy.target_answer_s} s, "
         f"occupancy at most {policy.max_occupancy:.0%}, shrinkage {policy.shrinkage:.0%}"
     )
-    print("  ".join(HEADER))
+    print(
+        "  ".join(
+            f"{name:<{-width}}" if width < 0 else f"{name:>{width}}" for name, width in COLUMNS
+        )
+    )
     for row in rows:
         if args.all or row.slot.calls > 0 or row.rostered > 0:
             print(_line(row))
