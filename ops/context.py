@@ -13,7 +13,7 @@ from queues import runtime as app_runtime
 from queues.agents import AgentBoard
 from queues.audit import AuditLog
 from queues.calls import CallStore
-from queues.hours import HoursBoard
+from queues.hours_edits import HoursBoard
 from queues.incidents import IncidentLog
 from queues.notes import CallNotes
 from queues.ratelimit import FailureLimit

@@ -23,7 +23,7 @@ from ops import api, auth, context, features, pages
 from ops.auth import OPS_ROLES, require
 from ops.errors import Invalid, NotFound
 from queues import keys
-from queues.hours import HoursEdit
+from queues.hours_edits import HoursEdit
 from routing.holidays import china_calendar
 from routing.hours import (
     CLOSED,

@@ -24,7 +24,7 @@ from queues.agents import AgentBoard
 from queues.carrier_health import CONDITION as CARRIER_CONDITION
 from queues.carrier_health import CarrierHealth
 from queues.conditions import Conditions
-from queues.hours import area_hours
+from queues.hours_edits import area_hours
 from queues.worker import QUEUE_NAMES
 from routing import doctor
 from routing.config import HotlineConfig

@@ -24,7 +24,7 @@ from redis import Redis
 
 from queues.agents import AgentBoard, ImportReport
 from queues.audit import AuditLog
-from queues.hours import area_hours
+from queues.hours_edits import area_hours
 from routing.config import HotlineConfig
 from routing.coverage import ROSTER_CHECK_DAYS, StaffingGap, roster_gaps
 from routing.hours import WeeklyHours

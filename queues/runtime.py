@@ -22,7 +22,7 @@ from redis import Redis
 from queues.agents import AgentBoard
 from queues.audit import AuditLog
 from queues.calls import CallStore
-from queues.hours import HoursBoard
+from queues.hours_edits import HoursBoard
 from queues.incidents import IncidentLog
 from queues.matcher import Matcher
 from queues.notes import CallNotes

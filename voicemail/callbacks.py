@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from rq import Queue, Retry
 
 from queues import dispatch, events, runtime
-from queues.hours import area_hours
+from queues.hours_edits import area_hours
 from routing.numbers import is_withheld
 from routing.privacy import mask_number
 from voicemail.messages import READY, Message, MessageStore, stamp

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from queues import runtime
-from queues.hours import area_hours
+from queues.hours_edits import area_hours
 from routing.hours import WeeklyHours
 
 

@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 from queues.calls import CallStore
 from queues.conditions import Conditions
 from queues.followups import FollowUps
-from queues.hours import HoursBoard
+from queues.hours_edits import HoursBoard
 from tests.fixtures.ops import PASSWORD, Hotline, hotline_fixture  # noqa: F401
 
 pytestmark = pytest.mark.redis

@@ -23,7 +23,7 @@ from queues import keys
 from queues.agents import AgentBoard
 from queues.conditions import Conditions
 from queues.doctor import SELF_CHECK_JOB_ID, examine, self_check_job, settle
-from queues.hours import HoursBoard
+from queues.hours_edits import HoursBoard
 from queues.worker import queues
 from routing.hours import DAY_IDS
 from routing.roster import parse_roster

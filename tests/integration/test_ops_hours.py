@@ -20,7 +20,7 @@ from rq.registry import ScheduledJobRegistry
 from queues import keys, runtime
 from queues.audit import AuditLog
 from queues.embedded import EmbeddedRedis
-from queues.hours import HoursBoard, area_hours
+from queues.hours_edits import HoursBoard, area_hours
 from routing.holidays import china_calendar
 from routing.hours import DAY_IDS, hours_document
 from tests.fixtures.app import CLOSED_TIME, OPEN_TIME, Twilio

@@ -13,7 +13,7 @@ from hotline.roster_file import DEMO_ACTOR, DEMO_ROSTER, seed_demo_roster
 from queues import keys
 from queues.alerts import recent_alerts, stored_roster
 from queues.audit import command_line_actor
-from queues.hours import HoursBoard
+from queues.hours_edits import HoursBoard
 from queues.incidents import IncidentLog
 from tests.fixtures.crisis import CALL, messages, run_jobs
 from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401 - fixtures
