@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         doctor,
         processes,
         records,
+        report,
         roster,
         staffing,
         users,
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         voicemail,
         records,
         call_records,
+        report,
         doctor,
         processes,
     )

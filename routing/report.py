@@ -15,6 +15,7 @@ Pure: no clock, no I/O; the period, the time zone and `now` come in.
 
 from __future__ import annotations
 
+import io
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from routing.problems import Problem
+from routing.spreadsheet import SafeDictWriter
 
 # How a report can be cut: time buckets in the hotline's time zone, or one bucket per agent/area.
 TIME_BUCKETS = ("half-hour", "hour", "day", "week")
@@ -372,3 +374,110 @@ def _overlap(first: float, last: float | None, start: float, end: float) -> floa
     """Seconds an interval [first, last) (open: until end) shares with [start, end)."""
     stop = end if last is None else min(last, end)
     return max(stop - max(first, start), 0.0)
+
+
+# --- what a report is written as -----------------------------------------------------------------
+
+# The figures a table (and the console's chart) shows per bucket; CSV and JSON carry them all.
+HEADLINE = (
+    "offered",
+    "answered",
+    "answer_rate",
+    "service_level",
+    "abandoned",
+    "asa_s",
+    "wait_p90_s",
+)
+TOTAL = "total"
+# A spreadsheet (Excel above all) reads UTF-8 only after this mark: Chinese labels stay intact.
+BOM = "\ufeff"
+
+
+def bucket_rows(report: Report) -> list[dict[str, Any]]:
+    """The report's buckets then its total, one flat row each (by agent: with agent figures)."""
+    agents = {b.key: b.figures for b in report.agents}
+    rows = []
+    for bucket in report.buckets:
+        row = {"bucket": bucket.key, **bucket.figures}
+        if report.by == "agent":
+            row.update(agents.get(bucket.key, dict.fromkeys(AGENT_FIGURES)))
+        rows.append(row)
+    total = {"bucket": TOTAL, **report.total}
+    if report.by == "agent":
+        total.update(dict.fromkeys(AGENT_FIGURES))
+    return [*rows, total]
+
+
+def columns(report: Report) -> list[str]:
+    """The CSV's columns: the bucket, every figure, and by agent the agent figures too."""
+    extra = [f for f in AGENT_FIGURES if f not in FIGURES] if report.by == "agent" else []
+    return ["bucket", *FIGURES, *extra]
+
+
+def report_csv(report: Report) -> str:
+    """The report as CSV: UTF-8 with a BOM, every cell safe to open in a spreadsheet."""
+    out = io.StringIO()
+    writer = SafeDictWriter(out, fieldnames=columns(report), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(bucket_rows(report))
+    return BOM + out.getvalue()
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """The report as JSON: the period and settings, the total, each bucket, each agent."""
+    return {
+        "from": report.period.first.isoformat(),
+        "to": report.period.last.isoformat(),
+        "timezone": report.period.timezone,
+        "by": report.by,
+        "area": report.area or None,
+        "service_level_s": report.policy.service_level_s,
+        "short_abandon_s": report.policy.short_abandon_s,
+        "total": report.total,
+        "buckets": [{"bucket": b.key, **b.figures} for b in report.buckets],
+        "agents": [{"agent": b.key, **b.figures} for b in report.agents],
+    }
+
+
+def report_table(report: Report) -> str:
+    """The report as text: the headline figures per bucket, the total, and the agents."""
+    head = ["bucket", *HEADLINE]
+    rows = [[figure_text(name, r[name]) for name in head] for r in bucket_rows(report)]
+    lines = [_table(head, rows)]
+    if report.agents:
+        agent_head = ["agent", *AGENT_FIGURES]
+        agent_rows = [
+            [b.key or "—", *(figure_text(n, b.figures[n]) for n in AGENT_FIGURES)]
+            for b in report.agents
+        ]
+        lines.append(_table(agent_head, agent_rows))
+    detail = [[name, figure_text(name, report.total[name])] for name in FIGURES]
+    lines.append(_table(["figure", TOTAL], detail))
+    return "\n\n".join(lines) + "\n"
+
+
+# Figures that are shares of a whole, shown as per cent in tables and charts.
+SHARES = frozenset({"answer_rate", "service_level", "abandon_rate", "satisfied_share", "occupancy"})
+
+
+def figure_text(name: str, value: Any) -> str:
+    """A figure as people read it: "—" when not known, shares in per cent, seconds to a tenth."""
+    if value is None:
+        return "—"
+    if name in SHARES:
+        return f"{value * 100:.1f} %"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell, numbers right-aligned."""
+    text = [list(head), *rows]
+    widths = [max(len(row[i]) for row in text) for i in range(len(head))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)
+        ).rstrip()
+        for row in text
+    )
