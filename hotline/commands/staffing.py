@@ -10,24 +10,12 @@ the durable call records when they keep any, else from what the Redis event stre
 from __future__ import annotations
 
 import argparse
-import os
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from hotline.commands import CommandError, Commands, load_config, redis_client
 from routing.erlang import Demand, Target, required
-from routing.forecast import (
-    HOLIDAY_PATTERN,
-    CallHistory,
-    PlanRow,
-    china_replaced_weekdays,
-    forecast,
-    need_total,
-    plan,
-    rostered,
-    whole_days,
-)
-from routing.holidays import china_calendar
+from routing.forecast import HOLIDAY_PATTERN, CallHistory, PlanRow
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # The plan's columns with their widths; text left-aligned, figures right.
@@ -121,61 +109,46 @@ def _erlang(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     """Print an area's half-hours ahead: calls, agents required, rostered, and the gaps."""
+    # Imported here: the records' database layer is loaded only by the commands that read it.
+    from queues.staffing_plan import (
+        MAX_DAYS,
+        MAX_WEEKS,
+        PlanError,
+        RecordsUnreadable,
+        staffing_plan,
+    )
+
     config = load_config()
     if args.area not in config.areas:
         raise CommandError(f"unknown area {args.area!r}; one of {', '.join(config.areas)}", code=2)
-    if not 1 <= args.days <= 62:
-        raise CommandError("--days must be from 1 to 62", code=2)
-    policy = config.staffing
-    weeks = args.weeks if args.weeks is not None else policy.history_weeks
-    if not 1 <= weeks <= 52:
-        raise CommandError("--weeks must be from 1 to 52", code=2)
-    zone = ZoneInfo(config.timezone)
+    if not 1 <= args.days <= MAX_DAYS:
+        raise CommandError(f"--days must be from 1 to {MAX_DAYS}", code=2)
+    if args.weeks is not None and not 1 <= args.weeks <= MAX_WEEKS:
+        raise CommandError(f"--weeks must be from 1 to {MAX_WEEKS}", code=2)
     now = datetime.now(UTC)
-    first = _start_date(args.start, now, zone)
+    first = _start_date(args.start, now, ZoneInfo(config.timezone))
     redis = redis_client()
-    history = call_history(redis, args.history)
-    learned_from, learned_until = _history_window(history, first, now, zone, weeks)
-    learned = whole_days(learned_from, learned_until, zone)
-    if learned[1] < learned[0]:
-        raise CommandError(
-            f"the call history in {history.description} holds no whole day before {first}: "
-            "plan once a day of calls is recorded",
-            code=1,
-        )
-    # Only whole days are learned from: a part of one would read as a quiet day.
-    calls = history.calls(
-        datetime.combine(learned[0], time(0), tzinfo=zone),
-        datetime.combine(learned[1] + timedelta(days=1), time(0), tzinfo=zone),
-        args.area,
-    )
     try:
-        slots = forecast(
-            calls,
+        history = call_history(redis, args.history)
+        found = staffing_plan(
+            history,
+            _stored_roster(redis, config),
+            config,
             args.area,
-            zone,
-            learned,
             first,
             args.days,
-            calendar=china_calendar(),
-            replaced=china_replaced_weekdays(),
+            now=now,
+            weeks=args.weeks,
         )
-    except ValueError as error:
-        raise CommandError(str(error)) from None
-    roster = _stored_roster(redis, config)
-    counts = rostered(
-        roster,
-        args.area,
-        config.languages,
-        [slot.start for slot in slots],
-        general_area=config.general_area,
-    )
-    rows = plan(slots, counts, policy)
-    days_learned = (learned[1] - learned[0]).days + 1
-    print(f"{args.area}: {first} to {first + timedelta(days=args.days - 1)}, {config.timezone}")
+    except RecordsUnreadable as error:
+        raise CommandError(str(error), code=2) from None
+    except PlanError as error:
+        raise CommandError(str(error), code=1) from None
+    policy = found.policy
+    print(f"{args.area}: {first} to {found.last}, {config.timezone}")
     print(
-        f"learned from {learned[0]} to {learned[1]} ({days_learned} days, {len(calls)} calls) "
-        f"in {history.description}"
+        f"learned from {found.learned[0]} to {found.learned[1]} ({found.days_learned} days, "
+        f"{found.calls_learned} calls) in {found.source_description}"
     )
     print(
         f"targets: {policy.target_service_level:.0%} answered within {policy.target_answer_s} s, "
@@ -186,49 +159,30 @@ def _plan(args: argparse.Namespace) -> int:
             f"{name:<{-width}}" if width < 0 else f"{name:>{width}}" for name, width in COLUMNS
         )
     )
-    for row in rows:
+    for row in found.rows:
         if args.all or row.slot.calls > 0 or row.rostered > 0:
             print(_line(row))
-    short = [row for row in rows if row.gap]
     print(
-        f"{len(short)} of {len(rows)} half-hours short of agents: "
-        f"{need_total(rows):.1f} agent-hours missing"
+        f"{len(found.short)} of {len(found.rows)} half-hours short of agents: "
+        f"{found.agent_hours_missing:.1f} agent-hours missing"
     )
-    warning = china_calendar().warning(first, first + timedelta(days=args.days - 1))
-    if warning:
-        print(f"note: {warning}")
+    if found.calendar_warning:
+        print(f"note: {found.calendar_warning}")
     return 0
 
 
 def call_history(redis, source: str) -> CallHistory:
-    """Where the plan reads past calls: the durable call records when they keep any (or are
-    asked for), else the Redis event stream."""
-    from sqlalchemy.exc import SQLAlchemyError
-
+    """Where the plan reads past calls (queues.staffing_plan chooses): the durable call
+    records when they keep any (or are asked for), else the Redis event stream."""
     from hotline.commands import settings
     from hotline.records import open_store
-    from queues.call_history import EventStreamHistory, RecordsHistory
-    from queues.records.store import SQLITE_NAME
+    from queues.staffing_plan import call_history as choose_history
+    from queues.staffing_plan import records_written
 
     found = settings()
-    never_written = "DATABASE_URL" not in os.environ and not (found.var_dir / SQLITE_NAME).exists()
-    if source == "redis" or (source == "auto" and never_written):
-        return EventStreamHistory(redis)
-    records = RecordsHistory(open_store(found))
-    try:
-        kept = records.since() is not None
-    except SQLAlchemyError as error:
-        # Not migrated yet, or unreachable: say so when asked for, else plan from Redis.
-        if source == "records":
-            raise CommandError(
-                f"the call records cannot be read ({type(error).__name__}): "
-                "hotline records migrate, then hotline records backfill",
-                code=2,
-            ) from None
-        return EventStreamHistory(redis)
-    if kept or source == "records":
-        return records
-    return EventStreamHistory(redis)
+    # Asked for, the records are opened even if never written, so the refusal says why.
+    opened = source == "records" or records_written(found.var_dir)
+    return choose_history(redis, source, (lambda: open_store(found)) if opened else None)
 
 
 def _start_date(text: str | None, now: datetime, zone: ZoneInfo) -> date:
@@ -239,20 +193,6 @@ def _start_date(text: str | None, now: datetime, zone: ZoneInfo) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise CommandError(f"bad --from {text!r}: give a date, e.g. 2026-03-02", code=2) from None
-
-
-def _history_window(
-    history: CallHistory, first: date, now: datetime, zone: ZoneInfo, weeks: int
-) -> tuple[datetime, datetime]:
-    """The instants to learn from: `weeks` before the plan's first day (or now), within the
-    source's reach."""
-    until = min(datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC), now)
-    since = until - timedelta(weeks=weeks)
-    reach = history.since()
-    if reach is None:
-        # Nothing held at all: an empty window, refused by the caller like a too-short one.
-        return until, until
-    return max(since, reach), until
 
 
 def _stored_roster(redis, config):
