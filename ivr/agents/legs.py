@@ -9,6 +9,7 @@ only a Redis outage makes one of them run here (`dispatch.hand_over`)."""
 from __future__ import annotations
 
 import logging
+import xml.etree.ElementTree as ET
 from urllib.parse import urlsplit
 
 from flask import Response, request, url_for
@@ -22,6 +23,7 @@ from queues import dispatch, runtime, session
 from queues.alerts import EscalationError, escalate
 from queues.reservations import Reservation
 from queues.sweep import GONE_STATUSES
+from routing.leg_miss import call_duration, missed_after_pickup, whisper_seconds
 from voicemail import playback as voicemail_playback
 
 log = logging.getLogger(__name__)
@@ -87,18 +89,7 @@ def _whisper(rt: runtime.Runtime) -> Response:
     language = offer.language if offer else hook.config().default_language
     if offer is None or offer.state != "offered":
         return hook.xml(twiml.say_and_hang_up(hook.config(), language, "agent_caller_gone"))
-    record = routing.calls.get(offer.call_sid)
-    queued = routing.room.get(offer.call_sid)
-    waited = rt.now() - queued.arrival if queued else 0.0
-    document = twiml.whisper(
-        hook.config(),
-        language,
-        area=offer.area,
-        waited_s=max(waited, 0.0),
-        summary=record.summary if record else "",
-        callback=offer.kind == "callback",
-        action=url_for(".answer", res=offer.id),
-    )
+    document = _whisper_document(rt, offer)
     if offer.kind == "callback":
         # A callback made from a message plays the message before the accept key.
         with_message = voicemail_playback.listen_first(
@@ -112,6 +103,23 @@ def _whisper(rt: runtime.Runtime) -> Response:
             routing.reservations.extend(offer.id, rt.now() + listening_s)
             document = with_message
     return hook.xml(document)
+
+
+def _whisper_document(rt: runtime.Runtime, offer: Reservation) -> VoiceResponse:
+    """The whisper of an open offer: area, language, wait and summary, then the choice."""
+    routing = rt.routing
+    record = routing.calls.get(offer.call_sid)
+    queued = routing.room.get(offer.call_sid)
+    waited = rt.now() - queued.arrival if queued else 0.0
+    return twiml.whisper(
+        hook.config(),
+        offer.language,
+        area=offer.area,
+        waited_s=max(waited, 0.0),
+        summary=record.summary if record else "",
+        callback=offer.kind == "callback",
+        action=url_for(".answer", res=offer.id),
+    )
 
 
 @bp.post("/fallback")
@@ -255,11 +263,35 @@ def status() -> Response:
         dispatch.hand_over(rt, rid)
         offer = rt.routing.reservations.get(rid)
         if offer is not None and offer.state == "offered":
-            # Picked up but hung up without a key: a missed offer, not a finished call.
-            dispatch.decline(rt, rid, "no-answer")
+            _ended_in_whisper(rt, offer)
         elif offer is not None:
             dispatch.finish(rt, rid)
     return hook.xml(twiml.empty())
+
+
+def _ended_in_whisper(rt: runtime.Runtime, offer: Reservation) -> None:
+    """A leg picked up and over with no key: a miss if the whisper's choice could time out,
+    else (the agent hung up, or the hotline or Twilio cut the whisper short) no miss."""
+    whisper = ET.fromstring(_whisper_document(rt, offer).to_xml())
+    spoken_s = whisper_seconds(say.text or "" for say in whisper.iter("Say"))
+    duration_s = call_duration(request.form.get("CallDuration", ""))
+    if missed_after_pickup(duration_s, spoken_s, hook.config().gather_timeout_s):
+        # Heard it all and let the choice time out (a voicemail box): a missed offer.
+        dispatch.decline(rt, offer.id, "no-answer")
+        return
+    log.info("offer %s ended in its whisper after %s s: no miss", offer.id, duration_s)
+    # The offer ends as a ring that came to nothing: the agent free in their place, no cool-down.
+    released = rt.routing.reservations.not_rung(offer.id, rt.now(), hold=False)
+    if released.changed:
+        matcher = rt.routing.matcher
+        # The caller goes on to the best free agent, and the freed agent to the best waiting call.
+        dispatch.dispatch(
+            rt.redis,
+            [
+                matcher.match_call(released.call_sid, rt.now()),
+                matcher.match_agent(released.agent_id, rt.now()),
+            ],
+        )
 
 
 def _join(language: str, rid: str, prompt: str | None) -> VoiceResponse:
