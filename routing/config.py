@@ -6,18 +6,22 @@
 
 from __future__ import annotations
 
+import difflib
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from routing.classifier import Lexicon, parse_lexicon
+from routing.classifier import DEFAULT_SCORING, Lexicon, parse_lexicon
 from routing.forecast import StaffingPolicy, parse_staffing
 from routing.holidays import Closure, HolidayRules
 from routing.hours import DAY_IDS, Opening, WeeklyHours, parse_range
+from routing.keynames import Each, Items, Keys, Shape, unknown_keys
 from routing.matching import RoutingPolicy, parse_routing
 from routing.problems import Problem, ProblemsError
+from routing.report import ReportPolicy, parse_reports
 from routing.wording import speaking_seconds
 from routing.yamldoc import Limits, read_yaml
 
@@ -237,6 +241,8 @@ class HotlineConfig:
     records: Records = Records()
     # The staffing plan's targets (routing.forecast documents the defaults).
     staffing: StaffingPolicy = StaffingPolicy()
+    # Reports' service-level threshold and short abandons (routing.report).
+    reports: ReportPolicy = ReportPolicy()
 
     @property
     def default_language(self) -> str:
@@ -262,7 +268,10 @@ def load_config(text: str, source: str = "config") -> HotlineConfig:
     document = read_yaml(text, source, CONFIG_LIMITS)
     config, problems = _build(document.data)
     if problems:
-        raise ProblemsError(source, document.locate(problems))
+        # Top to bottom, as the file is read and fixed; a problem without a line comes last.
+        located = document.locate(problems)
+        located.sort(key=lambda problem: (problem.line is None, problem.line or 0))
+        raise ProblemsError(source, located)
     assert config is not None
     return config
 
@@ -281,16 +290,26 @@ class _Checker:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        # Values reported wrong as a whole: what is read inside them is not reported again.
+        self.broken: set[tuple[str | int, ...]] = set()
 
     def fail(self, path: tuple[str | int, ...], message: str) -> None:
-        """Record a problem at a path."""
+        """Record a problem at a path, unless the value holding it is already reported."""
+        if any(path[:end] in self.broken for end in range(len(path) + 1)):
+            return
         self.problems.append(Problem(path, message))
+
+    def ok(self, *paths: tuple[str | int, ...]) -> bool:
+        """Whether no problem is recorded at any of these paths (a check may depend on them)."""
+        return not any(problem.path in paths for problem in self.problems)
 
     def mapping(self, data: object, path: tuple[str | int, ...]) -> dict[str, Any]:
         """Return data as a mapping, or record a problem and return an empty one."""
         if isinstance(data, dict):
             return data
         self.fail(path, "expected a mapping" if data is not None else "missing")
+        # A missing section is one problem, not one more for every field it should hold.
+        self.broken.add(path)
         return {}
 
     def text(self, data: dict[str, Any], key: str, path: tuple[str | int, ...]) -> str:
@@ -324,8 +343,6 @@ class _Checker:
         result = {}
         for lang in languages:
             result[lang] = self.text(found, lang, path)
-        for extra in set(found) - set(languages):
-            self.fail((*path, extra), f"unknown language {extra!r}")
         return result
 
     def zone(self, name: str, path: tuple) -> str:
@@ -340,7 +357,8 @@ class _Checker:
 def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
     """Read every section, collecting problems instead of stopping at the first."""
     check = _Checker()
-    root = check.mapping(data, ())
+    # An empty document is every section missing, each said once below.
+    root = check.mapping({} if data is None else data, ())
     service = check.mapping(root.get("service"), ("service",))
     timezone = check.zone(check.text(service, "timezone", ("service",)), ("service", "timezone"))
     region = check.text(service, "region", ("service",))
@@ -348,13 +366,17 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
     lang_ids = list(languages)
     menu = check.mapping(root.get("menu"), ("menu",))
     danger_key = check.key(menu, "danger_key", ("menu",))
+    if not check.ok(("menu", "danger_key")):
+        danger_key = ""  # reported once: keys are not also compared with a wrong one
     gather_timeout = check.number(menu, "gather_timeout_s", ("menu",), 1, 60)
     max_tries = check.number(menu, "max_tries", ("menu",), 1, 5)
     agent_line_key = _agent_line_key(check, menu, danger_key)
     areas = _areas(check, root.get("areas"), lang_ids, danger_key)
     general = check.text(root, "general_area", ())
     if general and areas and general not in areas:
-        check.fail(("general_area",), f"{general!r} is not one of the areas")
+        check.fail(
+            ("general_area",), f"{general!r} is not one of the areas{_nearest(general, areas)}"
+        )
     crisis = _crisis(check, root.get("crisis"), lang_ids)
     queue = check.mapping(root.get("queue"), ("queue",))
     max_size = check.number(queue, "max_size", ("queue",), 1, 5000)
@@ -380,13 +402,16 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
     records = _records(check, root.get("records"))
     staffing, staffing_problems = parse_staffing(root.get("staffing"))
     check.problems.extend(staffing_problems)
+    reports, report_problems = parse_reports(root.get("reports"))
+    check.problems.extend(report_problems)
     for language in languages.values():
-        if language.key == danger_key:
+        if language.key and language.key == danger_key:
             check.fail(("languages", language.id, "key"), "the danger key cannot choose a language")
-        if language.key == agent_line_key:
+        if language.key and language.key == agent_line_key:
             check.fail(("menu", "agent_line_key"), f"key {agent_line_key} chooses {language.id}")
-    if check.problems or lexicon is None or routing is None:
-        return None, check.problems
+    problems = _one_per_cause(root, check.problems)
+    if problems or lexicon is None or routing is None:
+        return None, problems
     return (
         HotlineConfig(
             timezone=timezone,
@@ -412,6 +437,7 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
             survey=survey,
             records=records,
             staffing=staffing,
+            reports=reports,
         ),
         [],
     )
@@ -504,8 +530,7 @@ def _hours(check: _Checker, data: object, path: tuple) -> WeeklyHours:
     openings = []
     for day, ranges in weekly.items():
         if day not in DAY_IDS:
-            check.fail((*path, "weekly", day), f"unknown day {day!r}; use {', '.join(DAY_IDS)}")
-            continue
+            continue  # an unknown day is reported with the other unknown names
         if not isinstance(ranges, list):
             check.fail((*path, "weekly", day), "expected a list of HH:MM-HH:MM ranges")
             continue
@@ -514,8 +539,6 @@ def _hours(check: _Checker, data: object, path: tuple) -> WeeklyHours:
     holidays = None
     if "holidays" in fields:
         holidays = _holiday_rules(check, fields["holidays"], (*path, "holidays"))
-    for extra in sorted(set(map(str, fields)) - {"timezone", "weekly", "holidays"}):
-        check.fail((*path, extra), f"unknown field {extra!r}; expected timezone, weekly, holidays")
     return WeeklyHours(zone, tuple(openings), holidays)
 
 
@@ -533,8 +556,6 @@ def _ranges(check: _Checker, ranges: list, path: tuple) -> list[tuple[int, int]]
 def _holiday_rules(check: _Checker, data: object, path: tuple) -> HolidayRules:
     """Read what public holidays and make-up working days do to an area's weekly hours."""
     fields = check.mapping(data, path)
-    for extra in sorted(set(map(str, fields)) - {"public", "makeup"}):
-        check.fail((*path, extra), f"unknown field {extra!r}; expected public and makeup")
     public_data = fields.get("public", "closed")
     public: tuple[tuple[int, int], ...] | None = ()
     if public_data == "weekly":
@@ -567,8 +588,6 @@ def _closure(check: _Checker, data: object, languages: list[str], timezone: str)
     if data is None:
         return None
     fields = check.mapping(data, ("closure",))
-    for extra in sorted(set(map(str, fields)) - {"message", "until"}):
-        check.fail(("closure", extra), f"unknown field {extra!r}; expected message and until")
     message = check.texts(fields.get("message"), ("closure", "message"), languages)
     until = fields.get("until")
     if isinstance(until, str):
@@ -605,7 +624,8 @@ def _crisis(check: _Checker, data: object, languages: list[str]) -> Crisis:
         rollover_s=check.number(fields, "rollover_s", ("crisis",), 5, 120),
         intro_s=check.number(fields, "intro_s", ("crisis",), 0, 10) if "intro_s" in fields else 3,
     )
-    if crisis.rollover_s - crisis.intro_s < MIN_CRISIS_RING_S:
+    timings_read = check.ok(("crisis", "rollover_s"), ("crisis", "intro_s"))
+    if timings_read and crisis.rollover_s - crisis.intro_s < MIN_CRISIS_RING_S:
         check.fail(
             ("crisis", "intro_s"),
             f"rollover_s minus intro_s leaves the agents under {MIN_CRISIS_RING_S} s of ringing",
@@ -622,15 +642,13 @@ def _voicemail(check: _Checker, data: object, danger_key: str) -> Voicemail:
     finish_key = check.key(fields, "finish_key", path)
     # The danger key always ends a recording and opens the crisis path: it cannot also be
     # the ordinary "done" key.
-    if finish_key == danger_key:
+    if finish_key and finish_key == danger_key:
         check.fail((*path, "finish_key"), "the danger key cannot end a message")
     flags = {}
     for name in ("play_beep", "trim_silence", "transcribe"):
         flags[name] = fields.get(name, getattr(Voicemail, name))
         if not isinstance(flags[name], bool):
             check.fail((*path, name), "expected true or false")
-    for extra in set(fields) - {f for f in Voicemail.__dataclass_fields__}:
-        check.fail((*path, extra), "unknown voicemail setting")
     return Voicemail(
         max_length_s=check.number(fields, "max_length_s", path, 10, 3600),
         finish_key=finish_key,
@@ -649,8 +667,6 @@ def _records(check: _Checker, data: object) -> Records:
         return Records()
     path = ("records",)
     fields = check.mapping(data, path)
-    for extra in set(fields) - {"keep_days"}:
-        check.fail((*path, extra), "unknown records setting")
     if "keep_days" not in fields:
         return Records()
     return Records(keep_days=check.number(fields, "keep_days", path, 30, 36500))
@@ -670,8 +686,6 @@ def _survey(check: _Checker, data: object, danger_key: str) -> Survey:
     timeout_s = Survey.timeout_s
     if "timeout_s" in fields:
         timeout_s = check.number(fields, "timeout_s", path, 1, 30)
-    for extra in sorted(set(map(str, fields)) - set(Survey.__dataclass_fields__)):
-        check.fail((*path, extra), "unknown survey setting; expected enabled, timeout_s, follow_up")
     # The danger key must reach the crisis path even during the question, never rate a call.
     if flags["enabled"] is True and danger_key in SURVEY_KEYS:
         check.fail(("menu", "danger_key"), "the danger key cannot be a survey key (1 or 2)")
@@ -722,8 +736,6 @@ def _prompts(check: _Checker, data: object, languages: list[str]) -> dict[str, d
         for lang, text in texts.items():
             _check_template(check, text, allowed, ("prompts", name, lang))
         prompts[name] = texts
-    for extra in set(section) - set(PROMPT_FIELDS):
-        check.fail(("prompts", extra), "unknown prompt (not spoken anywhere)")
     opening = prompts.get("greeting_open", {})
     said_s = sum(speaking_seconds(opening[lang]) for lang in languages if lang in opening)
     if said_s > GREETING_OPEN_S:
@@ -742,6 +754,124 @@ def _check_template(check: _Checker, text: str, allowed: frozenset[str], path: t
     except ValueError as error:
         check.fail(path, f"broken template: {error}")
         return
-    for field in sorted(fields - allowed):
+    unknown = sorted(fields - allowed)
+    if unknown:
+        # One problem for the text however many fields it gets wrong.
+        named = ", ".join(f"{{{field}}}" for field in unknown)
         offered = ", ".join(sorted(allowed)) or "none"
-        check.fail(path, f"unknown field {{{field}}} (this prompt offers: {offered})")
+        check.fail(
+            path,
+            f"unknown field{'s' if len(unknown) > 1 else ''} {named} "
+            f"(this prompt offers: {offered})",
+        )
+
+
+# --- the names valid at each place ---------------------------------------------------------------
+
+
+def _named(*names: str, what: str = "key", **nested: Shape) -> Keys:
+    """A mapping of fixed names: plain values, and those whose value has names of its own."""
+    return Keys({**dict.fromkeys(names), **nested}, what)
+
+
+def _settings(kind: type, what: str) -> Keys:
+    """An optional section's names, those of the dataclass its values fill."""
+    return _named(*kind.__dataclass_fields__, what=what)
+
+
+# Text per declared language; the readers say which language is missing.
+_TEXTS = Each(among="language")
+_HOURS = _named(
+    "timezone",
+    what="field",
+    weekly=_named(*DAY_IDS, what="day"),
+    holidays=_named("public", "makeup", what="field"),
+)
+# One area's routing knobs, in routing.defaults and per area (the routing reader checks values).
+_AREA_ROUTING = _named(
+    "wrap_up_s",
+    "heavy_wrap_up_s",
+    steps=Items(_named("after_s", "min_level", "general")),
+    heavy_answers=Each(),
+)
+_CONFIG_KEYS = _named(
+    "general_area",
+    what="section",
+    service=_named("timezone", "region"),
+    languages=Each(_named("key", "voice", "say_language", "speech_language")),
+    menu=_named("danger_key", "agent_line_key", "gather_timeout_s", "max_tries"),
+    # Named hours that areas share by alias.
+    hours=Each(_HOURS),
+    areas=Each(
+        _named(
+            "key",
+            name=_TEXTS,
+            hours=_HOURS,
+            intake=Items(_named("id", question=_TEXTS, answers=Each(_TEXTS))),
+        )
+    ),
+    crisis=_named(
+        "dial_timeout_s",
+        "rollover_s",
+        "intro_s",
+        numbers=Each(among="language", also=frozenset({"fallback"})),
+    ),
+    queue=_named("max_size", "announce_every_s", "calls_per_second", "hold_music_url"),
+    closure=_named("until", what="field", message=_TEXTS),
+    voicemail=_settings(Voicemail, "voicemail setting"),
+    survey=_settings(Survey, "survey setting"),
+    records=_settings(Records, "records setting"),
+    staffing=_settings(StaffingPolicy, "staffing setting"),
+    reports=_settings(ReportPolicy, "reports setting"),
+    calendar=Each(
+        _named(*CALENDAR_FIELDS, "minutes", "seconds", languages=_TEXTS), among="language"
+    ),
+    prompts=Keys(dict.fromkeys(PROMPT_FIELDS, _TEXTS), what="prompt"),
+    routing=_named(
+        "strategy",
+        "reservation_timeout_s",
+        "returning_window_s",
+        misses=_named("cool_down_s", "pause_after"),
+        wellbeing=_named("heavy_cap", "window_s"),
+        callbacks=_named("attempts", "spacing_s"),
+        defaults=_AREA_ROUTING,
+        areas=Each(_AREA_ROUTING, among="area"),
+    ),
+    lexicon=_named(
+        scoring=_named(*DEFAULT_SCORING, what="threshold"),
+        synonyms=Each(Each(), among="language"),
+        areas=Each(Each(among="language"), among="area"),
+        crisis=Each(
+            _named("phrases", "exclusions", "negations", "gap", "negation_gap", "reach"),
+            among="language",
+        ),
+    ),
+)
+
+
+def _declared(root: dict[str, Any], section: str) -> list[str] | None:
+    """The names a section declares (languages, areas), None when it declares none to judge by."""
+    names = root.get(section)
+    return [str(name) for name in names] if isinstance(names, dict) and names else None
+
+
+def _one_per_cause(root: dict[str, Any], problems: list[Problem]) -> list[Problem]:
+    """Add the unknown names, and drop each problem that only repeats one already reported."""
+    declared = {"language": _declared(root, "languages"), "area": _declared(root, "areas")}
+    names = unknown_keys(root, _CONFIG_KEYS, declared)
+    kept = list(names.problems)
+    seen = {problem.path for problem in kept}
+    for problem in problems:
+        # A value wrong once is reported once: a check made with the reader's fallback for it
+        # (a default number, an empty text) says nothing new.
+        if problem.path in seen or names.explains(problem):
+            continue
+        seen.add(problem.path)
+        kept.append(problem)
+    return kept
+
+
+def _nearest(name: str, valid: Iterable[str]) -> str:
+    """ "; did you mean X?" for the valid name closest to a wrong one, or nothing."""
+    close = difflib.get_close_matches(name, sorted(valid), n=1)
+    return f"; did you mean {close[0]}?" if close else ""
