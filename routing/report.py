@@ -135,6 +135,9 @@ class Period:
             raise ValueError("the period ends before it starts")
         if (self.last - self.first).days + 1 > MAX_DAYS:
             raise ValueError(f"a report covers at most {MAX_DAYS} days")
+        # Epoch seconds (and a day after the last) must exist for the dates.
+        if self.first.year < 1971 or self.last.year > 9998:
+            raise ValueError("dates must be from 1971 to 9998")
 
     @property
     def zone(self) -> ZoneInfo:
