@@ -49,11 +49,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from ivr.agents import legs as agent_calls
     from ivr.callers import survey
     from ivr.callers import webhooks as voice
+    from ivr.crisis import fallback as crisis_fallback
     from ivr.crisis import webhooks as crisis
 
     hotline_runtime.init_app(app)
     app.register_blueprint(voice.bp)
     app.register_blueprint(crisis.bp)
+    app.register_blueprint(crisis_fallback.bp)
     app.register_blueprint(agent_calls.bp)
     app.register_blueprint(bridge.bp)
     app.register_blueprint(survey.bp)
@@ -79,6 +81,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         monitoring,
         opening,
         planning,
+        reports,
         safety,
         staffing,
     )
@@ -90,6 +93,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         staffing.bp,
         opening.bp,
         planning.bp,
+        reports.bp,
         monitoring.bp,
         accounts.bp,
         desk.bp,

@@ -55,6 +55,8 @@ STABLE_AFTER_S = 60.0
 # Crashes in a row (none after a stable minute) after which a child "keeps crashing" and the
 # alarm goes up: one or two can be a passing cause, such as Redis restarting under it.
 CRASH_LOOP_AFTER = 3
+# The static crisis fallback the demo's carrier hosts, written under the var dir at start.
+FALLBACK_TWIML = "crisis-fallback.xml"
 # What the hotline cannot do while a child is down, for the alarm.
 DOWN_MEANS = {
     "redis": "no waiting room, agent states or jobs",
@@ -302,7 +304,7 @@ class Supervisor:
                 # The number's fallback is the static crisis fallback, hosted by the carrier
                 # apart from the app, as production hosts it (docs/deploying.md).
                 "--fallback-twiml",
-                str(shipped_fallback_twiml()),
+                str(self._write_fallback_twiml(app_url)),
             ]
             self.children["carrier"] = Child("carrier", lambda: self._popen(carrier))
             names.insert(0, "carrier")
@@ -330,6 +332,17 @@ class Supervisor:
             self._launch(self.children[name])
         self._write_state()
         print(f"hotline serve: waiting for {', '.join(names)} to answer", flush=True)
+
+    def _write_fallback_twiml(self, app_url: str) -> Path:
+        """Write the static crisis fallback for the carrier's bin: the running config's crisis
+        lines, each reporting to this app, so a caller it puts through alerts the supervisors."""
+        from ivr.crisis.fallback import fallback_document
+
+        config = read_hotline_config(self.settings.config_path)
+        path = self.settings.var_dir / FALLBACK_TWIML
+        # The carrier reaches the app at app_url and signs its requests for that URL.
+        path.write_text(fallback_document(config, app_url), encoding="utf-8")
+        return path
 
     def _popen(self, command: list[str]) -> subprocess.Popen:
         """Start a child in its own process group, so what it leaves behind can be killed."""

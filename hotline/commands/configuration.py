@@ -37,6 +37,13 @@ def register(commands: Commands) -> None:
     fallback = commands.add(
         "fallback-twiml", "set-up", "print the static TwiML for the number's Voice Fallback URL"
     )
+    fallback.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=None,
+        help="the app's public base URL: each crisis line reports to it, so the supervisors "
+        "are alerted (default: PUBLIC_BASE_URL; '' for none, as the shipped file)",
+    )
     fallback.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from it")
     fallback.set_defaults(func=_fallback_twiml)
 
@@ -106,9 +113,12 @@ def _crisis_model_view(
 
 def _fallback_twiml(args: argparse.Namespace) -> int:
     """Print the static fallback TwiML built from the config, or check a file against it."""
-    from ivr.callers.menu_twiml import static_fallback
+    from ivr.crisis.fallback import fallback_document
 
-    document = static_fallback(load_config()).to_xml(xml_declaration=True) + "\n"
+    base_url = settings().public_base_url if args.base_url is None else args.base_url
+    if base_url and not base_url.startswith(("https://", "http://")):
+        raise CommandError(f"--base-url {base_url}: not an http(s) URL", code=2)
+    document = fallback_document(load_config(), base_url or None)
     if not args.check:
         sys.stdout.write(document)
         return 0

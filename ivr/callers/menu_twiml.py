@@ -436,13 +436,31 @@ def crisis_lines_only(
     return response
 
 
-def static_fallback(config: HotlineConfig) -> VoiceResponse:
-    """The TwiML Twilio itself runs when the app is down: no URLs back to the app, only dials."""
+# The crisis line's leg events the static fallback reports: the first alerts the supervisors.
+FALLBACK_STATUS_EVENTS = "initiated answered completed"
+
+
+def static_fallback(config: HotlineConfig, status_callback: str | None = None) -> VoiceResponse:
+    """The TwiML Twilio itself runs when the app is down: no action back to the app, only dials.
+
+    With `status_callback` (an absolute URL of the app) each crisis line's leg reports to it,
+    so the supervisors are alerted of a caller the fallback put through; the call never waits
+    for that report, whose failure changes nothing for the caller.
+    """
     response = VoiceResponse()
     for language in config.languages:
         say_prompt(response, config, language, "system_down")
     for number in config.crisis.lines_for(config.default_language):
-        response.dial(timeout=config.crisis.dial_timeout_s).number(number)
+        dial = response.dial(timeout=config.crisis.dial_timeout_s)
+        if status_callback:
+            dial.number(
+                number,
+                status_callback=status_callback,
+                status_callback_event=FALLBACK_STATUS_EVENTS,
+                status_callback_method="POST",
+            )
+        else:
+            dial.number(number)
     for language in config.languages:
         say_prompt(response, config, language, "crisis_failed")
     response.hangup()

@@ -56,7 +56,7 @@ def start(chosen: str, choice: Choice) -> Response:
     """Enter the crisis path from any menu step; records never delay the caller."""
     who = caller()
     said = who.speech or " ".join(choice.matched)
-    ringing = _path().start(
+    ringing = crisis_path().start(
         who.call_sid,
         chosen,
         choice.reason,
@@ -81,7 +81,7 @@ def start(chosen: str, choice: Choice) -> Response:
 @bp.post("/unrecorded")
 def unrecorded() -> Response:
     """The crisis line's leg reports on a crisis Redis missed: the incident and the alert."""
-    _path().record_late(
+    crisis_path().record_late(
         request.args.get("call", "")[:64],
         language(),
         request.args.get("why", "danger_key")[:32],
@@ -95,7 +95,7 @@ def unrecorded() -> Response:
 def whisper() -> Response:
     """A rung agent or supervisor answered: tell them it is a crisis call and what was said."""
     chosen, call_sid, taker_id, role = _leg_args()
-    _path().picked_up(call_sid, taker_id)
+    crisis_path().picked_up(call_sid, taker_id)
     action = url_for("crisis.whisper_answer", lang=chosen, call=call_sid, who=taker_id, role=role)
     words = request.args.get("w", "")[:WHISPER_WORDS]
     if role == "supervisor":
@@ -112,7 +112,7 @@ def whisper_answer() -> Response:
     """The key pressed after the whisper: 1 takes the call unless someone else already did."""
     chosen, call_sid, taker_id, role = _leg_args()
     # This request comes on the taker's own leg: the leg check looks it up by this SID.
-    answer = _path().answer(
+    answer = crisis_path().answer(
         call_sid,
         taker_id,
         role,
@@ -133,7 +133,7 @@ def whisper_answer() -> Response:
 def agents_done() -> Response:
     """The ring of crisis-trained agents ended: talked, caller gone, or on to the crisis line."""
     chosen = language()
-    ringing = _path().ring_ended(caller().call_sid, Stage.AGENTS, chosen, _dial_end())
+    ringing = crisis_path().ring_ended(caller().call_sid, Stage.AGENTS, chosen, _dial_end())
     return _render(chosen, ringing)
 
 
@@ -142,7 +142,7 @@ def crisis_next() -> Response:
     """A crisis line's dial ended: done if answered, else the next line, else the supervisors."""
     chosen = language()
     index = int_arg("n", 0, len(config().crisis.lines_for(chosen)) - 1)
-    ringing = _path().line_ended(
+    ringing = crisis_path().line_ended(
         caller().call_sid, index, chosen, _dial_end(), ring_limit=twiml.MAX_DIAL_NUMBERS
     )
     return _render(chosen, ringing)
@@ -152,7 +152,7 @@ def crisis_next() -> Response:
 def supervisors_done() -> Response:
     """The ring of supervisors ended: one talked to the caller, or the numbers are said again."""
     chosen = language()
-    ringing = _path().ring_ended(caller().call_sid, Stage.SUPERVISORS, chosen, _dial_end())
+    ringing = crisis_path().ring_ended(caller().call_sid, Stage.SUPERVISORS, chosen, _dial_end())
     return _render(chosen, ringing)
 
 
@@ -251,7 +251,7 @@ def _leg_args() -> tuple[str, str, str, str]:
     )
 
 
-def _path() -> CrisisPath:
+def crisis_path() -> CrisisPath:
     """The crisis path on the app's Redis, with this request's best-effort records."""
     records = g.get("crisis_records")
     if records is None:
