@@ -23,7 +23,9 @@ from queues.call_history import EventStreamHistory, RecordsHistory
 from queues.records.store import SQLITE_NAME, RecordStore
 from routing.config import HotlineConfig
 from routing.forecast import (
+    HOLIDAY_PATTERN,
     CallHistory,
+    Pattern,
     PlanRow,
     StaffingPolicy,
     china_replaced_weekdays,
@@ -40,6 +42,7 @@ SOURCES = ("auto", "records", "redis")
 RECORDS, REDIS = "records", "redis"
 MAX_DAYS = 62
 MAX_WEEKS = 52
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 class PlanError(Exception):
@@ -91,6 +94,11 @@ class StaffingPlan:
     def agent_hours_missing(self) -> float:
         """Agent-hours the roster lacks over the plan."""
         return need_total(self.rows)
+
+
+def pattern_name(pattern: Pattern) -> str:
+    """The pattern a date follows, as the plan names it: a weekday (Mon) or holiday."""
+    return HOLIDAY_PATTERN if pattern == HOLIDAY_PATTERN else WEEKDAYS[int(pattern)]
 
 
 def records_written(var_dir: Path, environ: Mapping[str, str] | None = None) -> bool:

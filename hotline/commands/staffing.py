@@ -15,9 +15,8 @@ from zoneinfo import ZoneInfo
 
 from hotline.commands import CommandError, Commands, load_config, redis_client
 from routing.erlang import Demand, Target, required
-from routing.forecast import HOLIDAY_PATTERN, CallHistory, PlanRow
+from routing.forecast import CallHistory, PlanRow
 
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # The plan's columns with their widths; text left-aligned, figures right.
 COLUMNS = (
     ("date", -10),
@@ -215,7 +214,9 @@ def _stored_roster(redis, config):
 def _line(row: PlanRow) -> str:
     """One half-hour of the plan; a short one ends with GAP."""
     slot = row.slot
-    pattern = "holiday" if slot.pattern == HOLIDAY_PATTERN else WEEKDAYS[int(slot.pattern)]
+    from queues.staffing_plan import pattern_name
+
+    pattern = pattern_name(slot.pattern)
     cells = (
         f"{slot.start:%Y-%m-%d}",
         f"{slot.start:%H:%M}",
