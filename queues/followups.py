@@ -15,6 +15,7 @@ from typing import Any
 from redis import Redis
 
 from queues import events, keys, sealing
+from queues.records import trigger as records
 from queues.sealing import Sealer
 from routing.privacy import mask_number
 
@@ -166,6 +167,8 @@ class FollowUps:
             raise UnknownFollowUp(call_sid)
         if answer == 1:
             events.append(self.redis, "follow-up-closed", at=f"{now:.3f}", call=call_sid, by=by)
+            # The one place a follow-up closes: the call's durable record learns it here.
+            records.refresh_record(self.redis, call_sid)
         return answer == 1
 
 

@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 
 from rq import Queue, Retry
 
-from queues import dispatch, events, runtime
+from queues import dispatch, events, keys, runtime
 from queues.hours_edits import area_hours
+from queues.records import gather, trigger
 from routing.numbers import is_withheld
 from routing.privacy import mask_number
 from voicemail.messages import READY, Message, MessageStore, stamp
@@ -170,3 +171,17 @@ def _enqueue(rt: runtime.Runtime, message: Message, area: str, language: str, no
     )
     dispatch.dispatch(rt.redis, [routing.matcher.match_call(task, now)])
     return "queued"
+
+
+def called_back(rt: runtime.Runtime, call_id: str, now: float) -> None:
+    """A message's callback reached its caller: keep when, and have its call's record say so."""
+    recording_sid = recording_of(call_id)
+    message = MessageStore(rt.redis).get(recording_sid) if recording_sid else None
+    if message is None:
+        return
+    # The first time the caller was reached stands: a repeated webhook keeps it.
+    rt.redis.hsetnx(
+        keys.voicemail_message(message.recording_sid), gather.CALLED_BACK_FIELD, f"{now:.3f}"
+    )
+    if message.call_sid:
+        trigger.refresh_record(rt.redis, message.call_sid)

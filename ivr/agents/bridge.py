@@ -12,6 +12,7 @@ from redis import RedisError
 from ivr import webhook as hook
 from ivr.callers import menu_twiml as twiml
 from queues import dispatch, runtime
+from voicemail import callbacks as voicemail_callbacks
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,9 @@ def callback() -> Response:
         return _join(rid, hook.language(), "callback_greeting")
     if offer is None:
         return hook.xml(twiml.goodbye(hook.config(), hook.language()))
-    routing.reservations.callback_answered(rid, rt.now())
+    if routing.reservations.callback_answered(rid, rt.now()).changed:
+        # A voicemail's callback reaching its caller is the message called back.
+        voicemail_callbacks.called_back(rt, offer.call_sid, rt.now())
     routing.reservations.bridged(rid, rt.now())
     return _join(rid, offer.language, "callback_greeting")
 

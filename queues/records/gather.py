@@ -1,5 +1,6 @@
-"""A call's durable record gathered from what Redis holds: the call hash, the event stream and
-the crisis incident. Read-only; `queues.records.store` writes what this returns.
+"""A call's durable record gathered from what Redis holds: the call hash, the event stream, the
+crisis incident, the agent's note, the follow-up and the voicemail message. Read-only;
+`queues.records.store` writes what this returns.
 
 Times are taken from the events' own `at` (the hotline's clock when each step happened); the
 stream is read from a little before the call's start, since Redis numbers entries by its time.
@@ -14,7 +15,9 @@ from redis import Redis
 
 from queues import keys
 from queues.calls import CallStore
+from queues.followups import FollowUps
 from queues.incidents import IncidentLog
+from queues.notes import CallNotes
 from queues.sealing import Sealer
 
 # Events a little older than the call's start are read too: clocks of web and Redis differ.
@@ -26,6 +29,9 @@ STREAM_LIMIT = 200_000
 LEAVE_KINDS = ("abandoned", "voicemail", "crisis", "left", "closed")
 # Presence states an agent says they are in, as presence events carry them.
 PRESENCE_KIND = "presence"
+# The field of a voicemail message's hash that says when its callback reached the caller
+# (written by `voicemail.callbacks.called_back`; read here as a plain field, one floor down).
+CALLED_BACK_FIELD = "called_back_at"
 
 
 def stream_after(redis: Redis, start_id: str) -> Iterator[tuple[str, dict[str, str]]]:
@@ -75,6 +81,7 @@ def call_row(redis: Redis, call_sid: str, sealer: Sealer) -> dict[str, Any] | No
     left = next((first[kind] for kind in LEAVE_KINDS if kind in first), None)
     waited_until = answered if answered is not None else _float(left, "at")
     human_after = summary.get("answered_after_s")
+    recording = next((e["recording"] for e in seen if e.get("recording")), "")
     return {
         "call_sid": call_sid,
         "caller_digest": sealer.digest(record.caller) if record.caller else "",
@@ -96,8 +103,35 @@ def call_row(redis: Redis, call_sid: str, sealer: Sealer) -> dict[str, Any] | No
         "crisis_trigger": record.crisis_trigger or summary.get("trigger", ""),
         "crisis_to_human_s": float(human_after) if human_after not in (None, "") else None,
         "callback": _callback(first),
-        "voicemail_recording": next((e["recording"] for e in seen if e.get("recording")), ""),
+        "voicemail_recording": recording,
+        "voicemail_called_back_at": _called_back_at(redis, recording),
+        "followup_closed": _followup_closed(redis, call_sid, sealer),
+        "crisis_rollover": bool(summary["rollover"]) if incident is not None else None,
+        "heavy": _heavy(redis, call_sid, record.heavy, wrap, sealer),
     }
+
+
+def _called_back_at(redis: Redis, recording: str) -> float | None:
+    """When the callback of the call's voicemail reached the caller, or None."""
+    if not recording:
+        return None
+    value = redis.hget(keys.voicemail_message(recording), CALLED_BACK_FIELD)
+    return float(value) if value else None
+
+
+def _followup_closed(redis: Redis, call_sid: str, sealer: Sealer) -> bool | None:
+    """Whether a supervisor closed the call's follow-up; None when it has none (or it expired)."""
+    follow_up = FollowUps(redis, sealer=sealer).get(call_sid)
+    return follow_up.closed if follow_up is not None else None
+
+
+def _heavy(
+    redis: Redis, call_sid: str, flagged: bool, wrap: dict[str, str] | None, sealer: Sealer
+) -> bool:
+    """Whether the call weighed on its agent: flagged heavy, a crisis taken, or a heavy wrap-up."""
+    if flagged or (wrap is not None and wrap.get("heavy") == "1"):
+        return True
+    return "heavy" in CallNotes(redis, sealer=sealer).get(call_sid).flags
 
 
 def _firsts(seen: list[dict[str, str]]) -> dict[str, dict[str, str]]:

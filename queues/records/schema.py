@@ -10,6 +10,7 @@ and change these tables; this module is what the code reads and writes them thro
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Float,
     Index,
@@ -47,6 +48,11 @@ calls = Table(
     Column("callback", String(32), nullable=False, default=""),
     Column("voicemail_recording", String(64), nullable=False, default=""),
     Column("written_at", Float, nullable=False),
+    # Facts that come late or change after the call (migration 0002); empty where not known.
+    Column("voicemail_called_back_at", Float),
+    Column("followup_closed", Boolean),
+    Column("crisis_rollover", Boolean),
+    Column("heavy", Boolean),
 )
 Index("call_records_arrived_at", calls.c.arrived_at)
 Index("call_records_area_arrived_at", calls.c.area, calls.c.arrived_at)

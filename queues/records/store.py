@@ -1,10 +1,10 @@
 """The call records' database: SQLite by default, PostgreSQL by URL; written idempotently.
 
 A call's row is upserted by its call sid, and a value already kept is never blanked by a later
-write with less to say (a rerun after Redis expired part of the call): a repeated job or
-callback leaves the row as it was. Agents' state intervals are keyed by agent and start, so a
-presence change read twice is one interval. The schema is Alembic's to create and change
-(`migrate`, run when the writer starts and by `hotline records migrate`).
+write with less to say (a rerun after Redis expired part of the call), nor a true fact made
+false: a repeated job or callback leaves the row as it was. Agents' state intervals are keyed
+by agent and start, so a presence change read twice is one interval. The schema is Alembic's
+to create and change (`migrate`, run when the writer starts and by `hotline records migrate`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, delete, func, select, update
+from sqlalchemy import Boolean, Engine, case, create_engine, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.url import make_url
@@ -29,6 +29,8 @@ SQLITE_NAME = "records.sqlite3"
 _TEXT_COLUMNS = frozenset(
     c.name for c in calls.columns if c.type.python_type is str and c.name != "call_sid"
 )
+# Facts that only ever become true (a follow-up closed, a rollover, heavy): once true, kept.
+_ONCE_TRUE_COLUMNS = frozenset(c.name for c in calls.columns if isinstance(c.type, Boolean))
 
 
 def engine_url(url: str) -> str:
@@ -90,6 +92,9 @@ class RecordStore:
                 merged[name] = kept  # when the row was first written
             elif name in _TEXT_COLUMNS:
                 merged[name] = func.coalesce(func.nullif(new, ""), kept)
+            elif name in _ONCE_TRUE_COLUMNS:
+                # A rerun after Redis forgot part of the call must not unsay a fact it recorded.
+                merged[name] = case((kept.is_(True), kept), else_=func.coalesce(new, kept))
             else:
                 merged[name] = func.coalesce(new, kept)
         statement = insert.on_conflict_do_update(index_elements=["call_sid"], set_=merged)

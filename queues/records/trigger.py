@@ -31,3 +31,11 @@ def record_call(redis: Redis, call_sid: str) -> None:
         call_sid,
         job_id=f"record-call-settled-{call_sid}",
     )
+
+
+def refresh_record(redis: Redis, call_sid: str) -> None:
+    """Queue a rewrite of a call's record: a fact about it changed after it ended."""
+    # One id per call: facts changing in a burst ask for one rewrite, which reads them all.
+    Queue(QUEUE, connection=redis).enqueue(
+        RECORD_JOB, call_sid, job_id=f"record-call-refresh-{call_sid}"
+    )
