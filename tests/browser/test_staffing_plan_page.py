@@ -1,0 +1,73 @@
+"""The coverage page's staffing plan in a real browser: an ops user picks an area and a week and
+sees the half-hours short of agents marked, by colour and in words."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from werkzeug.serving import make_server
+
+from queues.records import jobs
+from tests.browser.test_ops_consoles import WAIT_MS, sign_in
+from tests.fixtures.ops import Hotline, hotline_fixture  # noqa: F401
+from tests.integration.test_ops_staffing_plan import TODAY, seed_records
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def base_url(app, monkeypatch) -> Iterator[str]:
+    """The app on a free port, with a fortnight of labor calls in its durable call records."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    var_dir = app.config["SETTINGS"].var_dir
+    var_dir.mkdir(parents=True, exist_ok=True)
+    seed_records(var_dir, TODAY - timedelta(days=14), 14)
+    server = make_server("localhost", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        jobs.install(None)
+
+
+@pytest.fixture
+def page(browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-GB")
+    context.set_default_timeout(WAIT_MS)
+    found = context.new_page()
+    yield found
+    context.close()
+
+
+def test_ops_user_sees_the_weeks_gaps_against_the_forecast(
+    page: Page, base_url: str, hotline: Hotline, shots: Path
+):
+    sign_in(page, base_url, "olga")
+    page.goto(f"{base_url}/ops/coverage")
+    form = page.locator("#plan form")
+    form.locator("select[name=area]").select_option("labor")
+    form.locator("input[name=span][value=week]").check()
+    form.locator("button").click()
+
+    grid = page.locator("table.plan")
+    expect(grid).to_have_attribute("data-span", "week")
+    expect(grid.locator("thead th")).to_have_count(1 + 7)
+    expect(page.locator("[data-plan-source]")).to_contain_text("the durable call records")
+    ten = grid.locator('td[data-slot="2026-12-04T10:00:00+08:00"]')
+    expect(ten).to_have_class("gap")
+    expect(ten.locator(".mark")).to_contain_text("short")
+    # Colour too: a gap's cell is not drawn like an ordinary one.
+    night = grid.locator('td[data-slot="2026-12-04T03:00:00+08:00"]')
+    assert ten.evaluate("c => getComputedStyle(c).backgroundColor") != night.evaluate(
+        "c => getComputedStyle(c).backgroundColor"
+    )
+    page.screenshot(path=str(shots / "ops-staffing-plan.png"), full_page=True)
