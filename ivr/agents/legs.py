@@ -1,6 +1,8 @@
 """Webhooks of agents' legs: the whisper, the accept or decline key, the leg's status, the
 end of the call. An agent's leg never gets the caller's fallback: any failure ends the leg,
-and the reservation's timeout offers the call to the next agent.
+and the reservation's timeout offers the call to the next agent. A leg picked up and over
+with its offer still open is the agent's miss only if it lasted the whisper and its choice's
+time-out (`routing.leg_miss`); a shorter one ends the offer with no miss.
 
 They answer from Redis alone: the REST requests that follow an agent leaving the conference
 (ending it for the caller, looking whether the caller is still in it) are dispatch jobs, and
