@@ -233,11 +233,30 @@ def paths() -> dict[str, dict[str, Any]]:
                 body={"application/yaml": {"schema": STR}, "text/csv": {"schema": STR}},
             ),
         },
+        "/api/v1/staffing/plan": {"get": _staffing_plan()},
         "/api/v1/coverage": {
             "get": _op(
                 "Coverage per hour, area and language, with gaps",
                 OPS,
                 params=[_query("days", "integer")],
+                errors=(422,),
+            ),
+        },
+        "/api/v1/reports": {
+            "get": _op(
+                "A period's figures from the durable call records (docs/reports.md defines "
+                "each): offered, answered, service level, abandons, waits, talk and wrap-up, "
+                "callbacks, voicemail, satisfaction, crisis, per bucket (by) and per agent; "
+                "from and to are local dates, both included (default: the last 7 days); "
+                "format=csv gives UTF-8 CSV with a BOM",
+                OPS,
+                params=[
+                    _query("from"),
+                    _query("to"),
+                    _query("area"),
+                    _query("by"),
+                    _query("format"),
+                ],
                 errors=(422,),
             ),
         },
@@ -454,6 +473,69 @@ def paths() -> dict[str, dict[str, Any]]:
         },
         "/api/v1/calls/{call_sid}/escalate": {"post": _escalation()},
     }
+
+
+PLAN_HALF_HOUR = {
+    "type": "object",
+    "properties": {
+        "start": {"type": "string", "description": "local start, ISO 8601 with offset"},
+        "pattern": {"type": "string", "description": "the day it follows: Mon..Sun or holiday"},
+        "calls": {"type": "number", "description": "calls expected"},
+        "aht_s": {"type": "number", "description": "expected handling time: talk and wrap-up"},
+        "answering": {"type": "integer", "description": "agents answering (Erlang C)"},
+        "required": {"type": "integer", "description": "agents to roster, shrinkage included"},
+        "rostered": {"type": "integer", "description": "agents on shift for all of it"},
+        "gap": {"type": "integer", "description": "agents missing; 0 when enough"},
+    },
+    "required": ["start", "pattern", "calls", "aht_s", "answering", "required", "rostered", "gap"],
+}
+STAFFING_PLAN = {
+    "type": "object",
+    "properties": {
+        "area": STR,
+        "from": {"type": "string", "format": "date"},
+        "to": {"type": "string", "format": "date"},
+        "timezone": STR,
+        "history": {
+            "type": "object",
+            "description": "the past calls the forecast learned from (whole local days)",
+            "properties": {
+                "source": {"type": "string", "enum": ["records", "redis"]},
+                "description": STR,
+                "from": {"type": "string", "format": "date"},
+                "to": {"type": "string", "format": "date"},
+                "days": {"type": "integer"},
+                "calls": {"type": "integer"},
+            },
+            "required": ["source", "description", "from", "to", "days", "calls"],
+        },
+        "targets": {"type": "object", "description": "the config's staffing section"},
+        "half_hours": {"type": "array", "items": PLAN_HALF_HOUR},
+        "short": {"type": "integer", "description": "half-hours with a gap"},
+        "agent_hours_missing": {"type": "number"},
+        "calendar_warning": {"type": ["string", "null"]},
+    },
+    "required": ["area", "from", "to", "timezone", "history", "targets", "half_hours", "short"],
+}
+
+
+def _staffing_plan() -> dict[str, Any]:
+    """An area's staffing plan: the same figures as `hotline staffing plan`."""
+    operation = _op(
+        "An area's agents required per half-hour (forecast from past calls, Erlang C with the "
+        "config's staffing targets) against those rostered, gaps marked; the same figures as "
+        "hotline staffing plan. from: first local date (today); days: 1 to 62 (14). 409 when "
+        "the call history holds no whole day to learn from",
+        OPS,
+        params=[_query("area"), _query("from"), _query("days", "integer")],
+        errors=(409, 422),
+    )
+    operation["parameters"][0]["required"] = True
+    operation["responses"]["200"] = {
+        "description": "the plan, every half-hour of every day",
+        "content": {"application/json": {"schema": STAFFING_PLAN}},
+    }
+    return operation
 
 
 ESCALATED = {
