@@ -18,12 +18,10 @@ from queues.calls import CallStore
 from queues.conditions import Conditions
 from queues.followups import FollowUps
 from queues.hours_edits import HoursBoard
+from tests.fixtures.browser import WAIT_MS, sign_in
 from tests.fixtures.ops import PASSWORD, Hotline, hotline_fixture  # noqa: F401
 
 pytestmark = pytest.mark.redis
-
-WAIT_MS = 10_000
-expect.set_options(timeout=WAIT_MS)
 
 
 @pytest.fixture
@@ -48,14 +46,6 @@ def page(browser: Browser) -> Iterator[Page]:
     found = context.new_page()
     yield found
     context.close()
-
-
-def sign_in(page: Page, base_url: str, name: str) -> None:
-    page.goto(f"{base_url}/ops/login")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button")
-    expect(page.locator(".who")).to_contain_text(name)
 
 
 def test_ops_user_adds_a_night_shift_and_the_coverage_gap_closes(

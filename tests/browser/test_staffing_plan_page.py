@@ -13,9 +13,9 @@ from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
 from queues.records import jobs
-from tests.browser.test_ops_consoles import WAIT_MS, sign_in
+from tests.fixtures.browser import WAIT_MS, sign_in
 from tests.fixtures.ops import Hotline, hotline_fixture  # noqa: F401
-from tests.integration.test_ops_staffing_plan import TODAY, seed_records
+from tests.fixtures.records import TODAY, seed_records
 
 pytestmark = pytest.mark.redis
 

@@ -5,43 +5,18 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from hotline.cli import main
 from queues.records import jobs
-from queues.records.store import RecordStore, sqlite_url
 from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401
+from tests.fixtures.records import CALLS_AT_TEN, TODAY, seed_records
 
 pytestmark = pytest.mark.redis
-
-ZONE = ZoneInfo("Asia/Shanghai")
-# The test clock's local date (tests.fixtures.app.OPEN_TIME, 10:00 in Shanghai).
-TODAY = date(2026, 12, 2)
-CALLS_AT_TEN = 20
-TALK_S, WRAP_S = 240, 30
-
-
-def seed_records(var_dir: Path, first: date, days: int) -> None:
-    """Every day from first: labor calls from 10:00, one a minute, each talked 4 min and
-    wrapped up in 30 s; the first of each day abandoned. Plus a family call, left out."""
-    store = RecordStore.open(sqlite_url(var_dir))
-    store.migrate()
-    for offset in range(days):
-        ten = datetime.combine(first + timedelta(days=offset), time(10), tzinfo=ZONE).timestamp()
-        for number in range(CALLS_AT_TEN):
-            at = ten + number * 60
-            row = {"call_sid": f"CA{offset}x{number}", "arrived_at": at - 30, "area": "labor"}
-            row["queued_at"] = at
-            if number:
-                row.update(answered_at=at + 15, talk_s=float(TALK_S), wrap_up_s=float(WRAP_S))
-            store.put_call(row, now=at)
-        store.put_call({"call_sid": f"F{offset}", "arrived_at": ten, "area": "family"}, now=ten)
-    store.close()
 
 
 @pytest.fixture
