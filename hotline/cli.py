@@ -74,10 +74,10 @@ def _config_problems(error: ProblemsError) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every command, the top-level help listing them by audience."""
     from hotline.commands import (
-        call_records,
         carrier,
         configuration,
         doctor,
+        incidents,
         processes,
         records,
         report,
@@ -104,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
         roster,
         staffing,
         voicemail,
+        incidents,
         records,
-        call_records,
         report,
         doctor,
         processes,

@@ -1,66 +1,65 @@
-"""`hotline incidents export` and `hotline storage accept-key`: what Redis keeps about callers."""
+"""`hotline records migrate` and `hotline records backfill`: the durable call records' database."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from datetime import UTC, datetime
+import time
 
-from hotline.commands import CommandError, Commands, redis_client
+from hotline.commands import Commands, redis_client, settings
+from hotline.records import database_url, open_store
 from queues import sealing
 
 
 def register(commands: Commands) -> None:
-    """Add `incidents export` and `storage accept-key`."""
-    incidents = commands.add("incidents", "operations", "crisis incident records: export")
-    incident_commands = incidents.add_subparsers(
-        title="incident commands", metavar="INCIDENT_COMMAND"
+    """Add `records migrate` and `records backfill`."""
+    records = commands.add(
+        "records",
+        "operations",
+        "durable call records (DATABASE_URL, else var/records.sqlite3): migrate, backfill",
     )
-    export = incident_commands.add_parser("export", help="export incidents as CSV or JSON")
-    export.add_argument("--from", dest="start", required=True, help="date or time, UTC (ISO)")
-    export.add_argument("--to", dest="end", required=True, help="date or time, UTC (ISO)")
-    export.add_argument(
-        "--format", choices=("csv", "json"), default="csv", help="output format (csv)"
+    record_commands = records.add_subparsers(title="records commands", metavar="RECORDS_COMMAND")
+    migrate = record_commands.add_parser(
+        "migrate", help="bring the records database's schema up to date (the worker does too)"
     )
-    export.set_defaults(func=_incidents_export)
-
-    storage = commands.add(
-        "storage", "set-up", "what Redis keeps about callers: go on with a new secret key"
+    migrate.set_defaults(func=_migrate)
+    backfill = record_commands.add_parser(
+        "backfill",
+        help="record every ended call and presence change Redis still holds (safe to repeat)",
     )
-    storage_commands = storage.add_subparsers(title="storage commands", metavar="STORAGE_COMMAND")
-    accept_key = storage_commands.add_parser(
-        "accept-key",
-        help="go on with a new HOTLINE_SECRET_KEY: what was sealed before stays unreadable",
-    )
-    accept_key.set_defaults(func=_storage_accept_key)
+    backfill.set_defaults(func=_backfill)
 
 
-def _incidents_export(args: argparse.Namespace) -> int:
-    """Print the crisis incidents opened between two times."""
-    from queues.incidents import IncidentLog, export
-
+def _migrate(args: argparse.Namespace) -> int:
+    """Run the records' migrations up to the newest; print the revision reached."""
+    store = open_store(settings())
     try:
-        start, end = _utc_epoch(args.start), _utc_epoch(args.end)
-    except ValueError as error:
-        raise CommandError(
-            f"bad time: {error} (give an ISO date, e.g. 2025-03-01)", code=2
-        ) from None
-    incidents = IncidentLog(redis_client()).between(start, end)
-    sys.stdout.write(export(incidents, args.format))
+        revision = store.migrate()
+    finally:
+        store.close()
+    print(f"records at revision {revision} ({_where()})")
     return 0
 
 
-def _storage_accept_key(args: argparse.Namespace) -> int:
-    """Take the secret in use as the one Redis is sealed under, clearing the key condition."""
+def _backfill(args: argparse.Namespace) -> int:
+    """Write the records of what Redis still holds; print how many."""
+    from queues.records.jobs import backfill
+
     redis = redis_client()
-    sealing.KeyCheck(redis, sealing.current()).accept(datetime.now(UTC).timestamp())
-    print("Redis is now sealed under this HOTLINE_SECRET_KEY; values sealed before stay unreadable")
+    store = open_store(settings())
+    try:
+        store.migrate()
+        done = backfill(redis, store, sealing.current(), time.time())
+    finally:
+        store.close()
+    print(
+        f"{done.recorded} calls recorded, {done.live} still live (recorded when they end), "
+        f"{done.presence} presence changes folded ({_where()})"
+    )
     return 0
 
 
-def _utc_epoch(text: str) -> float:
-    """Read an ISO date or date-time (UTC unless it says otherwise) as epoch seconds."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+def _where() -> str:
+    """The records database, its password hidden."""
+    from sqlalchemy.engine.url import make_url
+
+    return make_url(database_url(settings())).render_as_string(hide_password=True)
