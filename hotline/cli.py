@@ -18,7 +18,7 @@ from dotenv import load_dotenv
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from hotline.commands import CommandError, Commands
+from hotline.commands import CommandError, Commands, Parser
 from hotline.settings import Settings, StartupError, secret
 from queues import sealing
 from queues.connection import explain
@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         voicemail,
     )
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="hotline",
         description="The legal consultation hotline: run it, operate it, simulate callers, "
         "measure it.",

@@ -17,7 +17,12 @@ from tests.fixtures.app import OPEN_TIME, TEST_SECRET, Clock, Twilio
 
 # The shared fixtures (rig, jobs_runtime, hotline...), each usable by any test that names it;
 # a test module's own fixture of the same name takes its place there.
-pytest_plugins = ["tests.fixtures.carrier", "tests.fixtures.crisis", "tests.fixtures.ops"]
+pytest_plugins = [
+    "tests.fixtures.carrier",
+    "tests.fixtures.crisis",
+    "tests.fixtures.ops",
+    "tests.fixtures.records",
+]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from redis import Redis
 
@@ -28,6 +29,14 @@ class CommandError(Exception):
     def __init__(self, message: str, code: int = 1):
         super().__init__(message)
         self.code = code
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose refusals are one line, like every other failure of the CLI."""
+
+    def error(self, message: str) -> NoReturn:
+        """Say what is wrong with the arguments in one line and where the help is; exit 2."""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 @dataclass

@@ -7,20 +7,17 @@ too, in a scratch database made for the test and dropped after it.
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import inspect, select
 from sqlalchemy.engine.url import make_url
 
 from queues import runtime
 from queues.calls import CallStore
 from queues.records import jobs
 from queues.records.schema import calls
-from queues.records.store import RecordStore, engine_url, sqlite_url
+from queues.records.store import RecordStore
 from tests.fixtures.jobs import run_jobs
 from tests.fixtures.ops import Hotline, hotline_fixture  # noqa: F401
 from tests.fixtures.twiml import Doc
@@ -32,39 +29,6 @@ OTHER = "CA" + "8" * 32
 LIVE_CALL = "CA" + "9" * 32
 CALLER = "+8613812345678"
 LIVE = {"CallStatus": "in-progress", "DialCallStatus": "completed"}
-# PostgreSQL too when the environment names one (CI's second run of these tests).
-BACKENDS = ["sqlite"] + (
-    ["postgresql"] if os.environ.get("DATABASE_URL", "").startswith("postgres") else []
-)
-
-
-@pytest.fixture(params=BACKENDS)
-def records_url(request, tmp_path) -> Iterator[str]:
-    """An empty records database: a SQLite file, or a scratch PostgreSQL database."""
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path / "records")
-        return
-    server = make_url(engine_url(os.environ["DATABASE_URL"]))
-    name = f"records_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        jobs.install(None)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture
-def records(app, records_url, monkeypatch) -> Iterator[RecordStore]:
-    """The app's records store on the test database, as its jobs open it."""
-    monkeypatch.setenv("DATABASE_URL", records_url)
-    store = jobs.store()
-    yield store
-    jobs.install(None)
 
 
 def routed_call(app, hotline: Hotline, twilio, clock, call_sid: str = CALL) -> str:

@@ -32,7 +32,6 @@ from routing.report import FIGURES, Period, ReportPolicy
 from tests.fixtures.jobs import run_jobs
 from tests.fixtures.ops import Hotline, hotline_fixture  # noqa: F401
 from tests.fixtures.twiml import Doc
-from tests.integration.test_call_records import records, records_url  # noqa: F401
 from voicemail import callbacks
 from voicemail.messages import READY, MessageStore
 
