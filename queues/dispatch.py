@@ -5,7 +5,9 @@ rings the agent with a whisper. A ring the carrier fails (after RQ's retries, `r
 or one run after its offer ran out rings nobody and is no miss of the agent's. Accepting
 (`queues.session.hand_to_agent`) queues `bridge_caller`, which redirects the waiting caller
 into the conference named by the reservation, or dials a caller who asked for a callback. A
-caller who hangs up while the agent rings has the offer withdrawn (`withdraw_offer`). A
+caller who hangs up while the agent rings has the offer withdrawn (`withdraw_offer`). An
+accepted agent whose leg ends before they joined the conference is no miss: the caller goes
+back to the front of their waiting room (`agent_never_joined`, `return_caller`). A
 self-renewing `sweep_job` repairs what a crash left and widens waiting calls' skill steps on
 time; when calls are due a look at their Twilio leg it queues `check_legs_job`, which ends a
 call whose leg is gone the way its lost hang-up webhook would have.
@@ -36,7 +38,14 @@ from queues.ratelimit import RateLimiter
 from queues.reservations import Transition
 from queues.runtime import Routing
 from queues.script import RoutingScript
-from queues.sweep import GONE_STATUSES, LEG_CHECK_BATCH, LegCheck, LegChecks, sweep
+from queues.sweep import (
+    CALLER_LEG_STATES,
+    GONE_STATUSES,
+    LEG_CHECK_BATCH,
+    LegCheck,
+    LegChecks,
+    sweep,
+)
 from queues.waiting import Departure
 from queues.webhook_urls import WebhookUrls
 from routing.matching import RoutingPolicy
@@ -259,6 +268,58 @@ def bridge_caller(reservation_id: str) -> str:
         return "caller-gone"
     health.reached(rt.now())
     return "redirected"
+
+
+def agent_never_joined(rt: runtime.Runtime, reservation_id: str) -> Transition:
+    """The accepted agent's leg ended before they joined: the caller waits again, first in line.
+
+    No miss is the agent's (the hotline's answer to their key failed). The caller, redirected
+    into the conference or about to be, is sent back to their area's waiting room by a job, and
+    the next agent is rung at once. Unchanged once the agent was seen in the conference.
+    """
+    routing = rt.routing
+    transition = routing.reservations.unjoined(reservation_id, rt.now())
+    if transition.changed:
+        log.warning(
+            "agent %s of %s left before joining: call %s offered again",
+            transition.agent_id,
+            reservation_id,
+            transition.call_sid,
+        )
+        # Queued before the next ring, so the caller is back in Twilio's queue before a new
+        # bridge can move them (one queue, taken in order).
+        dispatch_queue(rt.redis).enqueue(
+            return_caller,
+            reservation_id,
+            job_id=f"return-{reservation_id}",
+            retry=BRIDGE_RETRY,
+        )
+        dispatch(rt.redis, [routing.matcher.match_call(transition.call_sid, rt.now())])
+    return transition
+
+
+def return_caller(reservation_id: str) -> str:
+    """RQ job: move the caller of an offer whose agent never joined back to the waiting room."""
+    rt = runtime.current()
+    offer = rt.routing.reservations.get(reservation_id)
+    if offer is None or offer.kind != "call":
+        return "unknown"
+    queued = rt.routing.room.get(offer.call_sid)
+    if queued is None or queued.state not in CALLER_LEG_STATES:
+        # Gone, or already taken by the next agent, whose bridge moves the caller.
+        return "moved-on"
+    health = CarrierHealth(rt.redis)
+    try:
+        # The bridge's own URL: for an offer that ended this way it answers with the queue.
+        rt.gateway.update_call(offer.call_sid, url=webhooks(rt).caller_to_agent(reservation_id))
+    except GatewayError as error:
+        if health.failed(error, rt.now()) or error.retryable:
+            raise
+        # The caller's leg is gone: their hang-up ends their stay.
+        log.warning("caller of %s is gone: %s", reservation_id, error)
+        return "caller-gone"
+    health.reached(rt.now())
+    return "returned"
 
 
 def decline(rt: runtime.Runtime, reservation_id: str, reason: str) -> Transition:
@@ -534,9 +595,13 @@ def end_gone_call(rt: runtime.Runtime, check: LegCheck, status: str, *, leg: str
     if check.crisis_taker:
         changed = _release_crisis_taker(rt, check)
     elif check.reservation:
-        # The agent left without /voice/agent/done or a status callback reaching us: the same
-        # finish step starts wrap-up, and a repeat finds the reservation already finished.
-        changed = finish(rt, check.reservation).changed
+        # The agent left without /voice/agent/done or a status callback reaching us. One never
+        # seen in the conference leaves the caller to wait again, first in line; otherwise the
+        # same finish step starts wrap-up, and a repeat finds the reservation already finished.
+        agents_leg = leg != check.call_sid
+        changed = (agents_leg and agent_never_joined(rt, check.reservation).changed) or finish(
+            rt, check.reservation
+        ).changed
     else:
         if status in GONE_STATUSES:
             rt.calls.advance_status(check.call_sid, status)

@@ -21,9 +21,14 @@ from routing.matching import (
 
 # The state of an offer whose ring never reached the agent's phone: it ended with no miss.
 NOT_RUNG = "not-rung"
+# The state of an accepted offer whose agent's leg ended before they joined the conference.
+NOT_JOINED = "not-joined"
+# The two sides of a reservation's conference, each recorded once when seen joining it.
+PARTIES = ("agent", "caller")
 # Reservation states after the offer: each of the miss reasons, or one of these.
 ENDED_STATES = (
     "accepted",
+    NOT_JOINED,
     "finished",
     "caller-gone",
     "caller-no-answer",
@@ -222,6 +227,26 @@ class Reservations:
                 misses=transition.misses,
                 reason=transition.state,
             )
+
+    def joined(self, reservation_id: str, party: str, now: float) -> bool:
+        """One side was seen in the conference; once both were, the call counts as bridged.
+
+        Returns True when this made the call bridged.
+        """
+        if party not in PARTIES:
+            raise ValueError(f"unknown party {party!r}")
+        key = keys.reservation(reservation_id)
+        if not self.redis.exists(key):
+            return False
+        self.redis.hsetnx(key, f"{party}_joined_at", repr(now))
+        # Each side looks after its own mark, so the later of two racing joins sees both.
+        seen = self.redis.hmget(key, [f"{side}_joined_at" for side in PARTIES])
+        return all(seen) and self.bridged(reservation_id, now)
+
+    def unjoined(self, reservation_id: str, now: float) -> Transition:
+        """The accepted agent's leg ended before they joined: no miss, the caller back in place."""
+        answer = self.script.run("unjoined", now, reservation_id)
+        return _transition(reservation_id, answer, answer[0] == NOT_JOINED)
 
     def bridged(self, reservation_id: str, now: float) -> bool:
         """Both sides joined the reservation's conference; record it once (True the first time)."""

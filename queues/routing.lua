@@ -410,6 +410,37 @@ if OP == 'not_rung' then return (function()
   return unrung(ARGV[A], ARGV[A + 1] == '1', tonumber(ARGV[A + 2]), tonumber(ARGV[A + 3]))
 end)() end
 
+-- An accepted live call whose agent's leg ended before the agent ever joined the conference
+-- (the hotline's answer to their accept key failed, and Twilio hung up on them): no miss, the
+-- agent idle at the back of the idle order (so the next agent is rung first), and the caller
+-- back in their old place (their original arrival) to be offered again. An agent seen in the
+-- conference (`agent_joined_at`) or a callback leaves the reservation as it is.
+if OP == 'unjoined' then return (function()
+  local rid = ARGV[A]
+  local key = RES .. rid
+  local r = redis.call('HMGET', key, 'state', 'agent', 'call', 'kind', 'agent_joined_at')
+  if not r[1] then return {'unknown'} end
+  if r[1] ~= 'accepted' or r[4] == 'callback' or (r[5] and r[5] ~= '') then
+    return {'unchanged', r[1], r[2], r[3]}
+  end
+  local agent, call = r[2], r[3]
+  redis.call('HSET', key, 'state', 'not-joined', 'ended_at', NOW)
+  redis.call('EXPIRE', key, TTL)
+  local akey = AGENT .. agent
+  if redis.call('HGET', akey, 'reservation') == rid then
+    redis.call('HSET', akey, 'activity', 'idle', 'idle_since', NOW, 'reservation', '')
+    enter_pools(agent)
+  end
+  local ckey = QUEUED .. call
+  local c = redis.call('HMGET', ckey, 'state', 'reservation', 'queue', 'score')
+  if c[1] == 'connected' and c[2] == rid then
+    redis.call('HSET', ckey, 'state', 'waiting', 'outcome', '', 'reservation', '')
+    redis.call('ZADD', c[3], c[4], call)
+  end
+  event('not-joined', 'call', call, 'agent', agent, 'reservation', rid)
+  return {'not-joined', agent, call}
+end)() end
+
 if OP == 'leave' then return (function()
   local call, outcome, returning_ttl = ARGV[A], ARGV[A + 1], tonumber(ARGV[A + 2])
   local key = QUEUED .. call

@@ -12,6 +12,8 @@ joins, then again every so often, and the RQ job in `queues.dispatch` looks them
 A waiting caller's own poll of the waitUrl shows their leg alive and puts the next look off, so
 callers still waiting cost no lookups; only those whose polls stopped are looked up. A crisis
 taker is watched the same way from when they take the call: their own leg, then the caller's.
+An accepted call's agent leg found gone before the agent was seen in the conference (its status
+callback lost) sends the caller back to wait, first in line (`dispatch.end_gone_call`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Webhooks that bring a caller to the agent who accepted them: out of the waiting room, or
 called back. Both meet in the conference named by the reservation; when it ends, the caller's
-`<Dial>` action asks for a one-key rating (`ivr/callers/survey.py`)."""
+`<Dial>` action asks for a one-key rating (`ivr/callers/survey.py`). The conference reports each
+participant joining (`joined`): the call counts as bridged once both sides were seen, and an
+agent never seen there before their leg ended sends the caller back to their waiting room."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from redis import RedisError
 from ivr import webhook as hook
 from ivr.callers import menu_twiml as twiml
 from queues import dispatch, runtime
+from queues.reservations import NOT_JOINED
 from voicemail import callbacks as voicemail_callbacks
 
 log = logging.getLogger(__name__)
@@ -39,8 +42,29 @@ def queued() -> Response:
     if offer is None:
         # The reservation is unknown (expired or forged): keep the caller on the general path.
         return hook.xml(twiml.apology(hook.config(), language, _general_route(language)))
-    routing.reservations.bridged(rid, rt.now())
+    if offer.state == NOT_JOINED:
+        # The agent's leg ended before they joined: the caller waits again, first in line.
+        return _back_to_queue(language, offer.area)
+    routing.reservations.joined(rid, "caller", rt.now())
     return _join(rid, language, "connecting")
+
+
+@bp.post("/joined")
+def joined() -> Response:
+    """The conference's report of a participant joining: the caller or the agent was there."""
+    rt = runtime.serving()
+    rid = hook.reservation_id()
+    if request.form.get("StatusCallbackEvent", "") != "participant-join":
+        return hook.xml(twiml.empty())
+    offer = rt.routing.reservations.get(rid)
+    leg = hook.caller().call_sid
+    if offer is None or not leg:
+        return hook.xml(twiml.empty())
+    # Anyone but the caller is the agent: help is brought in only by an agent already there
+    # (their in-call menu), and a repeat of the mark changes nothing.
+    party = "caller" if leg == offer.call_sid else "agent"
+    rt.routing.reservations.joined(rid, party, rt.now())
+    return hook.xml(twiml.empty())
 
 
 @bp.post("/callback")
@@ -87,8 +111,23 @@ def _join(rid: str, language: str, prompt: str) -> Response:
             prompt=prompt,
             agent=False,
             action=_survey_url(rid, language),
+            joined=joined_url(rid),
         )
     )
+
+
+def joined_url(rid: str) -> str:
+    """Where the reservation's conference reports each participant joining it."""
+    return url_for("bridge.joined", res=rid)
+
+
+def _back_to_queue(language: str, area: str) -> Response:
+    """The caller back in their area's Twilio queue; routing kept their place for them."""
+    config = hook.config()
+    area = area if area in config.areas else config.general_area
+    wait_url = url_for("voice.wait", lang=language, area=area)
+    action = url_for("voice.queue_result", lang=language, area=area)
+    return hook.xml(twiml.enqueue(config, language, area, wait_url, action))
 
 
 def _survey_url(rid: str, language: str) -> str | None:

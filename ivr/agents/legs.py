@@ -2,7 +2,10 @@
 end of the call. An agent's leg never gets the caller's fallback: any failure ends the leg,
 and the reservation's timeout offers the call to the next agent. A leg picked up and over
 with its offer still open is the agent's miss only if it lasted the whisper and its choice's
-time-out (`routing.leg_miss`); a shorter one ends the offer with no miss.
+time-out (`routing.leg_miss`); a shorter one ends the offer with no miss. An accepted leg
+that ends before the agent was seen in the conference (its report of them joining, or their
+Dial's action) is no miss either: the caller waits again, first in line
+(`dispatch.agent_never_joined`).
 
 They answer from Redis alone: the REST requests that follow an agent leaving the conference
 (ending it for the caller, looking whether the caller is still in it) are dispatch jobs, and
@@ -20,6 +23,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from ivr import webhook as hook
+from ivr.agents import bridge
 from ivr.callers import menu_twiml as twiml
 from queues import dispatch, runtime, session
 from queues.alerts import EscalationError, escalate
@@ -187,8 +191,11 @@ def done() -> Response:
         # The agent hung up. Ending the caller's conference comes first, by a job, or here if
         # Redis is down: the caller is never left alone in the conference.
         dispatch.hand_over(rt, rid)
+        _agent_was_there(rt, rid)
         dispatch.finish(rt, rid)
         return hook.xml(twiml.empty())
+    # The Dial's action: the agent was in the conference, even if its report of them is lost.
+    _agent_was_there(rt, rid)
     try:
         offer, language = _offer(rt)
         if offer is None or not _caller_may_be_there(rt, offer):
@@ -260,6 +267,10 @@ def status() -> Response:
     if leg_status in UNANSWERED:
         dispatch.decline(rt, rid, UNANSWERED[leg_status])
     elif leg_status == "completed":
+        if _never_joined(rt, rid):
+            # Accepted, but the leg ended before the agent reached the conference (the answer
+            # to their key failed): the caller waits again, first in line, for the next agent.
+            return hook.xml(twiml.empty())
         # The agent's leg is over, however it ended (even after * when Redis was down): the
         # caller must not stay alone in the conference; a job (or, Redis down, this) ends it.
         dispatch.hand_over(rt, rid)
@@ -269,6 +280,24 @@ def status() -> Response:
         elif offer is not None:
             dispatch.finish(rt, rid)
     return hook.xml(twiml.empty())
+
+
+def _never_joined(rt: runtime.Runtime, rid: str) -> bool:
+    """Send the caller of an accepted offer back to wait if its agent never joined; True if so."""
+    try:
+        return dispatch.agent_never_joined(rt, rid).changed
+    except RedisError as error:
+        # Unknown: ending the conference (the hand-over) is what never leaves a caller alone.
+        log.warning("agent leg of %s ended, Redis down: %s", rid, type(error).__name__)
+        return False
+
+
+def _agent_was_there(rt: runtime.Runtime, rid: str) -> None:
+    """Record that the agent was in the conference (their Dial's action came), best effort."""
+    try:
+        rt.routing.reservations.joined(rid, "agent", rt.now())
+    except RedisError as error:
+        log.warning("agent of %s joined, not recorded: %s", rid, type(error).__name__)
 
 
 def _ended_in_whisper(rt: runtime.Runtime, offer: Reservation) -> None:
@@ -299,7 +328,13 @@ def _ended_in_whisper(rt: runtime.Runtime, offer: Reservation) -> None:
 def _join(language: str, rid: str, prompt: str | None) -> VoiceResponse:
     """The agent's way into (or back into) the reservation's conference."""
     return twiml.conference(
-        hook.config(), language, rid, prompt=prompt, agent=True, action=url_for(".done", res=rid)
+        hook.config(),
+        language,
+        rid,
+        prompt=prompt,
+        agent=True,
+        action=url_for(".done", res=rid),
+        joined=bridge.joined_url(rid),
     )
 
 

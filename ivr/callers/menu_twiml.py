@@ -363,8 +363,11 @@ def conference(
     prompt: str | None,
     agent: bool,
     action: str | None = None,
+    joined: str | None = None,
 ) -> VoiceResponse:
     """Join the conference named by the reservation, as the agent or the caller.
+
+    With `joined`, the conference reports each participant joining there.
 
     The caller's leaving ends it. The agent's leaving does not, so that * (hangupOnStar) can
     take the agent out to their in-call menu while the caller stays; when the agent hangs up,
@@ -377,12 +380,23 @@ def conference(
     if action:
         options.update(action=action, method="POST")
     dial = response.dial(**options)
+    # Twilio keeps the status callback of whoever starts the conference: both sides give it.
+    reports = (
+        {
+            "status_callback": joined,
+            "status_callback_event": "join",
+            "status_callback_method": "POST",
+        }
+        if joined
+        else {}
+    )
     dial.conference(
         room,
         start_conference_on_enter=True,
         end_conference_on_exit=not agent,
         beep=False,
         wait_url="",
+        **reports,
     )
     return response
 

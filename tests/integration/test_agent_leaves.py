@@ -116,6 +116,7 @@ def talking(rig: Rig, app) -> tuple[str, str]:
     assert routing.room.enqueue(caller, area="general", language="zh", now=rt.now())
     match = routing.matcher.match_call(caller, rt.now())
     assert routing.reservations.accept(match.reservation_id, rt.now()).changed
+    routing.reservations.joined(match.reservation_id, "agent", rt.now())
     rig.gateway.update_call(caller, url=f"{rig.app_url}/join?room={match.reservation_id}")
     rig.wait_until(lambda: rig.gateway.find_conference(match.reservation_id), what="the conference")
     return caller, match.reservation_id

@@ -18,6 +18,7 @@ from queues.calls import CallStore
 from queues.records import jobs
 from queues.records.schema import calls
 from queues.records.store import RecordStore
+from tests.fixtures.conference import report_join
 from tests.fixtures.jobs import run_jobs
 from tests.fixtures.ops import Hotline, hotline_fixture  # noqa: F401
 from tests.fixtures.twiml import Doc
@@ -41,6 +42,7 @@ def routed_call(app, hotline: Hotline, twilio, clock, call_sid: str = CALL) -> s
     clock.now += timedelta(seconds=20)
     answer = twilio.post(f"/voice/agent/answer?res={rid}", {"CallSid": "CA9", "Digits": "1"})
     assert Doc.parse(answer).first("Conference").text == rid
+    report_join(twilio, Doc.parse(answer), "CA9")
     clock.now += timedelta(seconds=5)
     joined = Doc.parse(twilio.post(f"/voice/connect/queued?res={rid}", {"CallSid": call_sid}))
     clock.now += timedelta(seconds=120)

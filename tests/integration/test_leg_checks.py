@@ -178,6 +178,33 @@ def test_a_reserved_agent_is_freed_and_the_ringing_offer_withdrawn(
     assert rig.gateway.fetch_call(agent_leg).status == "canceled"
 
 
+def test_an_accepted_call_whose_agent_never_joined_waits_again_when_their_leg_is_gone(
+    rt: runtime.Runtime, rig: Rig, clock: Clock
+) -> None:
+    board = staff(rt)
+    caller, agent_gone = live_leg(rig), ended_leg(rig)
+    queue(rt, caller)
+    match = Matcher(rt.redis, rt.config.routing).match_call(caller, rt.now())
+    reservations = Reservations(rt.redis, rt.config.routing)
+    assert reservations.accept(match.reservation_id, rt.now()).changed
+    # Twilio hung up on the agent before the conference, and its status callback was lost.
+    CallStore(rt.redis).update(caller, agent_leg=agent_gone, reservation=match.reservation_id)
+    later(clock, LEG_CHECK_AFTER_S)
+
+    assert dispatch.check_legs(rt).ended == [caller]
+
+    assert reservations.get(match.reservation_id).state == "not-joined"
+    room = WaitingRoom(rt.redis, rt.config.routing)
+    assert room.get(caller).state in ("waiting", "reserved")  # offered again at once
+    agent = board.get("g1")
+    assert agent.misses == 0 and agent.cool_until <= rt.now()
+    # A job sends the caller's leg back to the waiting room.
+    assert (
+        f"return-{match.reservation_id}"
+        in Queue(dispatch.DISPATCH_QUEUE, connection=rt.redis).job_ids
+    )
+
+
 def test_a_talking_call_ends_in_wrap_up_when_the_agents_leg_is_gone(
     rt: runtime.Runtime, rig: Rig, clock: Clock
 ) -> None:
@@ -187,6 +214,7 @@ def test_a_talking_call_ends_in_wrap_up_when_the_agents_leg_is_gone(
     match = Matcher(rt.redis, rt.config.routing).match_call(caller, rt.now())
     reservations = Reservations(rt.redis, rt.config.routing)
     assert reservations.accept(match.reservation_id, rt.now()).changed
+    reservations.joined(match.reservation_id, "agent", rt.now())
     store = CallStore(rt.redis)
     # Still talking: the agent's leg is live, so the call goes on however long it lasts.
     store.update(caller, agent_leg=agent_live, reservation=match.reservation_id)

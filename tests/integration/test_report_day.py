@@ -29,6 +29,7 @@ from queues.records.store import RecordStore
 from queues.reservations import Reservations
 from queues.sweep import sweep
 from routing.report import FIGURES, Period, ReportPolicy
+from tests.fixtures.conference import report_join
 from tests.fixtures.jobs import run_jobs
 from tests.fixtures.ops import Hotline, hotline_fixture  # noqa: F401
 from tests.fixtures.twiml import Doc
@@ -119,6 +120,7 @@ class Day:
             f"/voice/agent/answer?res={rid}", {"CallSid": "CA9", "Digits": "1"}
         )
         assert Doc.parse(answer).first("Conference").text == rid
+        report_join(self.twilio, Doc.parse(answer), "CA9")
         joined = Doc.parse(self.twilio.post(f"/voice/connect/queued?res={rid}", {"CallSid": sid}))
         self.wait(call.talk)
         with self.app.app_context():

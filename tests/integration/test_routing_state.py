@@ -315,6 +315,39 @@ def test_accept_finish_and_wrap_up(hotline: Hotline):
         assert kind in kinds
 
 
+def test_an_accepted_call_whose_agent_never_joined_is_offered_again_first(hotline: Hotline):
+    hotline.staff(make_agent("a1", {"labor": 3}), make_agent("a2", {"labor": 3}))
+    hotline.board.set_presence("a1", "available", NOW - 20)
+    hotline.board.set_presence("a2", "available", NOW - 10)
+    match = hotline.queue("CA1", now=NOW)
+    assert match.agent_id == "a1"
+    assert hotline.reservations.accept(match.reservation_id, NOW + 2).changed
+    # a2 is offered a caller who came later; the returned caller must come before the next.
+    assert hotline.queue("CA2", now=NOW + 3).agent_id == "a2"
+    hotline.room.enqueue("CA3", area="labor", language="zh", now=NOW + 4)
+
+    back = hotline.reservations.unjoined(match.reservation_id, NOW + 5)
+
+    assert back.changed and (back.agent_id, back.call_sid) == ("a1", "CA1")
+    assert hotline.reservations.get(match.reservation_id).state == "not-joined"
+    assert hotline.room.get("CA1").state == "waiting" and hotline.room.get("CA1").outcome == ""
+    assert hotline.room.position("CA1") == 0 and hotline.room.position("CA3") == 1
+    a1 = hotline.board.get("a1")
+    assert a1.misses == 0 and a1.cool_until <= NOW + 5 and a1.free and a1.idle_since == NOW + 5
+    assert "not-joined" in hotline.kinds() and "no-answer" not in hotline.kinds()
+    # A repeat (the leg check after the status callback) changes nothing.
+    assert not hotline.reservations.unjoined(match.reservation_id, NOW + 6).changed
+    # The next free agent is offered them first, ahead of the caller who came after them.
+    again = hotline.matcher.match_agent("a1", NOW + 6)
+    assert again.call_sid == "CA1"
+    # Once the agent was seen in the conference, the call is theirs: nothing moves.
+    assert hotline.reservations.accept(again.reservation_id, NOW + 7).changed
+    assert not hotline.reservations.joined(again.reservation_id, "agent", NOW + 8)
+    assert not hotline.reservations.unjoined(again.reservation_id, NOW + 9).changed
+    assert hotline.reservations.get(again.reservation_id).state == "accepted"
+    assert hotline.room.get("CA1").state == "connected"
+
+
 def test_wrap_up_ends_but_an_agent_on_break_stays_out(hotline: Hotline):
     hotline.staff(make_agent("a1", {"labor": 3}))
     match = hotline.queue("CA1")
@@ -589,6 +622,24 @@ def test_redis_matcher_agrees_with_the_pure_policy(hotline: Hotline):
                 assert (got.call_sid if got else None) == (wanted.call_sid if wanted else None)
                 status = line.board.get(agent_state.id)
                 assert status.misses == 0 and status.idle_since == agent_state.idle_since
+            # Accepted, but the agent's leg ended before they joined the conference: the call
+            # is back in its old place and the agent free at the back of the idle order, with
+            # no miss; the script offers the call again as the pure policy does.
+            if got is not None:
+                assert line.reservations.accept(got.reservation_id, NOW).changed
+                back = line.reservations.unjoined(got.reservation_id, NOW)
+                assert back.changed and back.call_sid == got.call_sid
+                status = line.board.get(agent_state.id)
+                assert status.misses == 0 and status.idle_since == NOW and status.free
+                states = [
+                    replace(s, idle_since=NOW) if s.id == agent_state.id else s for s in states
+                ]
+                returned = next(c for c in calls if c.call_sid == got.call_sid)
+                wanted_agent = choose_agent(policy, returned, states, NOW)
+                again = line.matcher.match_call(returned.call_sid, NOW)
+                assert (again.agent_id if again else None) == (
+                    wanted_agent.agent_id if wanted_agent else None
+                )
 
 
 def test_an_offer_can_be_given_more_time_only_while_it_rings(hotline: Hotline):
