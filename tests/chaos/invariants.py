@@ -37,6 +37,9 @@ TITLES = {
 }
 # Events that end an offer (the agent is free again, or moves on to wrap-up from `wrap-up`).
 _OFFER_ENDS = (*MISS_REASONS, "not-rung", "wrap-up", "callback-closed")
+# An accepted offer whose agent's leg ended before they joined the conference: the offer is
+# over and the caller waits again (believed only when the carrier saw that leg end, unbridged).
+_NOT_JOINED = "not-joined"
 # Events that take a call out of the waiting room for good.
 _LEAVES = ("abandoned", "voicemail", "crisis", "left", "closed")
 
@@ -312,7 +315,9 @@ def free_intervals(evidence: Evidence) -> dict[str, list[tuple[float, float]]]:
             state.cool_until = at + evidence.cool_down_s
         elif kind == "paused":
             state.paused = True
-        elif kind == "not-rung" or (kind == "caller-gone" and reservation not in accepted):
+        elif kind in ("not-rung", _NOT_JOINED) or (
+            kind == "caller-gone" and reservation not in accepted
+        ):
             pending.discard(reservation)
             state.offers.discard(reservation)
         elif kind == "wrap-up":
@@ -370,7 +375,7 @@ def waiting_intervals(evidence: Evidence) -> dict[str, list[tuple[float, float, 
             started = since.pop(call, None)
             if started is not None:
                 waiting.setdefault(call, []).append((started, at, *where[call]))
-        elif kind in (*MISS_REASONS, "not-rung") or (
+        elif kind in (*MISS_REASONS, "not-rung", _NOT_JOINED) or (
             kind == "leg-ended" and offered.get(call) == event.get("reservation")
         ):
             # Back in their place (a caller held after a failed ring waits all the same, and
@@ -489,6 +494,7 @@ def check_bookings(evidence: Evidence) -> Cell:
     rung = rings(evidence)
     gone: set[str] = set()
     misses: dict[str, list[tuple[str, str]]] = {}
+    bridged = {e.get("reservation", "") for e in evidence.events if e["kind"] == "bridged"}
     for event in evidence.events:
         agent, kind = event.get("agent", ""), event["kind"]
         reservation = event.get("reservation", "")
@@ -511,6 +517,13 @@ def check_bookings(evidence: Evidence) -> Cell:
         elif kind == "caller-gone" and reservation not in accepted:
             gone.add(reservation)
             offers.discard(reservation)
+        elif kind == _NOT_JOINED:
+            offers.discard(reservation)
+            ring = rung.get(reservation)
+            if ring is None or ring.ended_at is None:
+                cell.fail(f"{agent} freed from {reservation[:8]} with their leg still up")
+            elif reservation in bridged:
+                cell.fail(f"{agent} freed from {reservation[:8]}, a call they were bridged on")
         elif kind in _OFFER_ENDS:
             offers.discard(reservation)
             if kind in MISS_REASONS:

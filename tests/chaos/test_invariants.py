@@ -202,6 +202,52 @@ def test_an_agent_offered_a_second_call_while_reserved_is_double_booked() -> Non
     assert not cell.ok and cell.reasons[0].startswith("labor1 offered RS2")
 
 
+def unjoined(
+    leg_entries: tuple[dict[str, Any], ...], *extra: dict[str, str], next_ring: float = 4.2
+) -> Evidence:
+    """labor1 accepts CA1 (RS1), their leg ends before the conference, then RS2 is offered."""
+    return evidence(
+        callers={"CA1": "ringing"},
+        transcripts={"CAleg": transcript(*leg_entries), "CAleg2": transcript()},
+        events=[
+            event("queued", 1, call="CA1", area="labor", language="zh"),
+            event("offered", 1, call="CA1", agent="labor1", reservation="RS1"),
+            event("accepted", 3, call="CA1", agent="labor1", reservation="RS1"),
+            *extra,
+            event("not-joined", 4, call="CA1", agent="labor1", reservation="RS1"),
+            event("offered", 4, call="CA1", agent="labor1", reservation="RS2"),
+        ],
+        exchanges=[ring("RS1", "CAleg", 1), ring("RS2", "CAleg2", next_ring)],
+    )
+
+
+HUNG_UP = ({"kind": "answered", "t": 50}, {"kind": "hangup", "t": 140, "by": "carrier"})
+
+
+def test_an_agent_whose_leg_ended_before_the_conference_may_be_offered_again() -> None:
+    seen = unjoined(HUNG_UP)
+    assert check_bookings(seen).ok
+    assert check_waits(seen)[0].ok
+
+
+def test_a_caller_whose_agent_never_joined_waits_again_while_the_agent_is_free() -> None:
+    # labor1's leg ended at 3.8 s (140 call seconds at 0.02), wrap-up counted to 6.8 s, and the
+    # next ring only at 20 s: the caller waited again 13.2 s with labor1 free.
+    cell, longest = check_waits(unjoined(HUNG_UP, next_ring=20))
+    assert not cell.ok and abs(longest - 13.2) < 0.1
+
+
+def test_an_offer_ended_unjoined_while_the_agents_leg_is_up_is_double_booking() -> None:
+    seen = unjoined(({"kind": "answered", "t": 50},))
+    assert check_bookings(seen).reasons == ["labor1 freed from RS1 with their leg still up"]
+
+
+def test_an_offer_ended_unjoined_after_the_call_was_bridged_fails() -> None:
+    bridged = event("bridged", 3.5, call="CA1", agent="labor1", reservation="RS1")
+    seen = unjoined(HUNG_UP, bridged)
+    assert check_bookings(seen).reasons == ["labor1 freed from RS1, a call they were bridged on"]
+
+
 def test_a_pause_after_rings_that_never_reached_the_carrier_fails() -> None:
     seen = evidence(
         events=[
