@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from redis import Redis
 from rq import Queue
@@ -19,8 +20,11 @@ from rq import Queue
 from queues import keys, runtime, sealing
 from queues.calls import STATUS_RANK
 from queues.records import gather
-from queues.records.store import RecordStore
 from queues.sealing import Sealer
+
+if TYPE_CHECKING:
+    # SQLAlchemy loads with the store, when a job first opens it, not with every process.
+    from queues.records.store import RecordStore
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Boolean, Engine, case, create_engine, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -66,6 +64,11 @@ class RecordStore:
 
     def migrate(self) -> str:
         """Bring the schema up to the newest migration; return the revision it is at."""
+        # Alembic is imported here, not with the module: every web process and command loads
+        # this module, and only the worker and `hotline records migrate` migrate.
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
