@@ -315,8 +315,10 @@ def return_caller(reservation_id: str) -> str:
     except GatewayError as error:
         if health.failed(error, rt.now()) or error.retryable:
             raise
-        # The caller's leg is gone: their hang-up ends their stay.
+        # The caller hung up alone in the conference, before anyone answered them: their stay
+        # ends as abandoned, and an agent rung for them meanwhile is told and freed.
         log.warning("caller of %s is gone: %s", reservation_id, error)
+        caller_left(rt, offer.call_sid, "abandoned")
         return "caller-gone"
     health.reached(rt.now())
     return "returned"

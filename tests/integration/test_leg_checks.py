@@ -205,6 +205,25 @@ def test_an_accepted_call_whose_agent_never_joined_waits_again_when_their_leg_is
     )
 
 
+def test_a_caller_who_hung_up_alone_before_their_agent_joined_has_abandoned(
+    rt: runtime.Runtime, rig: Rig, clock: Clock
+) -> None:
+    staff(rt)
+    caller, agent_gone = ended_leg(rig), ended_leg(rig)
+    queue(rt, caller)
+    match = Matcher(rt.redis, rt.config.routing).match_call(caller, rt.now())
+    assert Reservations(rt.redis, rt.config.routing).accept(match.reservation_id, rt.now()).changed
+    CallStore(rt.redis).update(caller, agent_leg=agent_gone, reservation=match.reservation_id)
+    later(clock, LEG_CHECK_AFTER_S)
+    assert dispatch.check_legs(rt).ended == [caller]
+
+    # The job sending them back finds their leg over: their stay ends, abandoned.
+    assert dispatch.return_caller(match.reservation_id) == "caller-gone"
+
+    room = WaitingRoom(rt.redis, rt.config.routing)
+    assert (room.get(caller).state, room.get(caller).outcome) == ("ended", "abandoned")
+
+
 def test_a_talking_call_ends_in_wrap_up_when_the_agents_leg_is_gone(
     rt: runtime.Runtime, rig: Rig, clock: Clock
 ) -> None:
