@@ -14,11 +14,12 @@ only a Redis outage makes one of them run here (`dispatch.hand_over`)."""
 from __future__ import annotations
 
 import logging
-import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from flask import Response, request, url_for
 from redis.exceptions import RedisError
+from twilio.twiml import TwiML
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
@@ -300,11 +301,18 @@ def _agent_was_there(rt: runtime.Runtime, rid: str) -> None:
         log.warning("agent of %s joined, not recorded: %s", rid, type(error).__name__)
 
 
+def _said(element: TwiML) -> Iterator[str]:
+    """Every sentence a TwiML document says, in order, nested verbs included."""
+    if element.name == "Say":
+        yield element.value or ""
+    for child in element.verbs:
+        yield from _said(child)
+
+
 def _ended_in_whisper(rt: runtime.Runtime, offer: Reservation) -> None:
     """A leg picked up and over with no key: a miss if the whisper's choice could time out,
     else (the agent hung up, or the hotline or Twilio cut the whisper short) no miss."""
-    whisper = ET.fromstring(_whisper_document(rt, offer).to_xml())
-    spoken_s = whisper_seconds(say.text or "" for say in whisper.iter("Say"))
+    spoken_s = whisper_seconds(_said(_whisper_document(rt, offer)))
     duration_s = call_duration(request.form.get("CallDuration", ""))
     if missed_after_pickup(duration_s, spoken_s, hook.config().gather_timeout_s):
         # Heard it all and let the choice time out (a voicemail box): a missed offer.
