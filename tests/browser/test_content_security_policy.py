@@ -3,19 +3,17 @@ nothing is blocked, the style sheets apply and the live pages still poll."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from werkzeug.serving import make_server
 
+from tests.fixtures.browser import opened, served
 from tests.fixtures.ops import PASSWORD, Hotline, hotline_fixture  # noqa: F401
 
 pytestmark = pytest.mark.redis
 
-WAIT_MS = 10_000
 # Every report of a blocked script, style, frame or form, collected before any page script runs.
 WATCH = """
 window.__blocked = [];
@@ -37,25 +35,14 @@ PAGES = {
 def base_url(app) -> Iterator[str]:
     """The app served on a free port in a thread (localhost, where Secure cookies are allowed)."""
     app.config["OPS_POLL_MS"] = 200
-    server = make_server("localhost", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://localhost:{server.port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    context.set_default_timeout(WAIT_MS)
-    context.add_init_script(WATCH)
-    found = context.new_page()
-    yield found
-    context.close()
+    with opened(browser, width=1280, init_script=WATCH) as found:
+        yield found
 
 
 def blocked(page: Page) -> list[str]:

@@ -6,19 +6,17 @@ README: SCREENSHOTS_DIR=docs/screenshots pytest tests/browser).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from werkzeug.serving import make_server
 
 from queues.calls import CallStore
 from queues.conditions import Conditions
 from queues.followups import FollowUps
 from queues.hours_edits import HoursBoard
-from tests.fixtures.browser import WAIT_MS, sign_in
+from tests.fixtures.browser import opened, served, sign_in
 from tests.fixtures.ops import PASSWORD, Hotline, hotline_fixture  # noqa: F401
 
 pytestmark = pytest.mark.redis
@@ -28,24 +26,14 @@ pytestmark = pytest.mark.redis
 def base_url(app) -> Iterator[str]:
     """The app served on a free port in a thread; localhost, where Secure cookies are allowed."""
     app.config["OPS_POLL_MS"] = 300  # live pages poll quickly so the tests need not wait
-    server = make_server("localhost", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://localhost:{server.port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
-    context.set_default_timeout(WAIT_MS)
-    found = context.new_page()
-    yield found
-    context.close()
+    with opened(browser) as found:
+        yield found
 
 
 def test_ops_user_adds_a_night_shift_and_the_coverage_gap_closes(

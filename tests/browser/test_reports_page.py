@@ -3,7 +3,6 @@ charts drawn (SVG pictures from the console's own origin, none blocked by its CS
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -11,14 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from werkzeug.serving import make_server
 
 from queues.records import jobs
+from tests.fixtures.browser import opened, served
 from tests.fixtures.ops import PASSWORD, Hotline, hotline_fixture  # noqa: F401
 
 pytestmark = pytest.mark.redis
 
-WAIT_MS = 10_000
 ZONE = ZoneInfo("Asia/Shanghai")
 
 
@@ -26,24 +24,14 @@ ZONE = ZoneInfo("Asia/Shanghai")
 def base_url(app, monkeypatch) -> Iterator[str]:
     """The app served on a free port in a thread, its records in the var dir's SQLite file."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    server = make_server("localhost", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://localhost:{server.port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
-    context.set_default_timeout(WAIT_MS)
-    found = context.new_page()
-    yield found
-    context.close()
+    with opened(browser) as found:
+        yield found
 
 
 def record_day() -> None:

@@ -3,17 +3,15 @@ sees the half-hours short of agents marked, by colour and in words."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
 from queues.records import jobs
-from tests.fixtures.browser import WAIT_MS, sign_in
+from tests.fixtures.browser import opened, served, sign_in
 from tests.fixtures.ops import Hotline, hotline_fixture  # noqa: F401
 from tests.fixtures.records import TODAY, seed_records
 
@@ -27,25 +25,17 @@ def base_url(app, monkeypatch) -> Iterator[str]:
     var_dir = app.config["SETTINGS"].var_dir
     var_dir.mkdir(parents=True, exist_ok=True)
     seed_records(var_dir, TODAY - timedelta(days=14), 14)
-    server = make_server("localhost", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://localhost:{server.port}"
+        with served(app) as url:
+            yield url
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
         jobs.install(None)
 
 
 @pytest.fixture
 def page(browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-GB")
-    context.set_default_timeout(WAIT_MS)
-    found = context.new_page()
-    yield found
-    context.close()
+    with opened(browser, locale="en-GB") as found:
+        yield found
 
 
 def test_ops_user_sees_the_weeks_gaps_against_the_forecast(
