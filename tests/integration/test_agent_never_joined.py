@@ -17,15 +17,13 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from carrier.driver import Settings
-from carrier.parties import Directory, Script
-from carrier.server import Carrier, Server
+from carrier.parties import Script
 from queues import events, keys, runtime
 from queues.agents import AgentBoard
 from queues.reservations import NOT_JOINED
 from routing.matching import MISS_REASONS
 from routing.roster import parse_roster
-from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN, HOTLINE, TIME_SCALE
+from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN, HOTLINE, start_carrier
 from tests.fixtures.dispatch import run_dispatch_jobs
 from tests.fixtures.waits import poll
 
@@ -78,23 +76,7 @@ class Front:
 @pytest.fixture
 def served(app_env: pytest.MonkeyPatch, redis, redis_url: str, clock) -> Iterator[dict[str, Any]]:
     """The carrier, and the hotline app served to it over HTTP."""
-    placeholder = Settings(
-        account_sid=ACCOUNT_SID,
-        auth_token=AUTH_TOKEN,
-        hotline_number=HOTLINE,
-        voice_url="",
-        status_url=None,
-        fallback_url=None,
-        public_url="",
-    )
-    hub = Carrier.build(
-        placeholder,
-        directory=Directory.from_mapping(PHONES),
-        time_scale=TIME_SCALE,
-        webhook_timeout=5.0,
-    )
-    carrier = Server(hub, "127.0.0.1", 0).start()
-    carrier_url = f"http://127.0.0.1:{carrier.port}"
+    hub, carrier, carrier_url = start_carrier(PHONES)
     front = Front()
     http = make_server("127.0.0.1", 0, front, threaded=True)
     app_url = f"http://127.0.0.1:{http.server_port}"
