@@ -21,31 +21,15 @@ from queues.reservations import Reservations
 from queues.sweep import LEG_CHECK_EVERY_S, LegChecks
 from queues.waiting import LEG_CHECK_AFTER_S, WaitingRoom
 from routing.config import HotlineConfig
-from routing.roster import parse_roster
 from telephony.gateway import Gateway
 from tests.fixtures.app import Clock
-from tests.fixtures.carrier import ACCOUNT_SID, AGENTS, AUTH_TOKEN, HOTLINE, Rig, build_rig
-from tests.fixtures.dispatch import job_urls
+from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN, HOTLINE, Rig
+from tests.fixtures.dispatch import job_urls, staff
 from tests.fixtures.jobs import run_jobs
 
 pytestmark = pytest.mark.redis
 
-AREAS = ["family", "labor", "contract", "traffic", "criminal", "corporate", "general"]
-# The carrier's phone that rings and never answers: an offer stays ringing until withdrawn.
-NEVER_ANSWERS = AGENTS["traffic"]
-ROSTER = f"""
-timezone: Asia/Shanghai
-agents:
-  - {{id: g1, name: G1, phone: "{NEVER_ANSWERS}", languages: [zh], skills: {{general: 1}},
-     shifts: [{{days: daily, hours: "00:00-24:00"}}]}}
-"""
 UNKNOWN_LEG = "CA" + "0" * 32
-
-
-@pytest.fixture
-def rig() -> Iterator[Rig]:
-    """The carrier (with its small hotline placing callers' legs), as Twilio."""
-    yield from build_rig()
 
 
 @pytest.fixture
@@ -98,15 +82,6 @@ def later(clock: Clock, seconds: float) -> None:
 def kinds(redis, call_sid: str) -> list[str]:
     """The kinds of a call's events, oldest first."""
     return [e["kind"] for e in reversed(events.recent(redis, 500)) if e.get("call") == call_sid]
-
-
-def staff(rt: runtime.Runtime) -> AgentBoard:
-    """Import the roster and make its agent available."""
-    roster = parse_roster(ROSTER, source="r.yaml", area_ids=AREAS, languages=["zh", "en"])
-    board = AgentBoard(rt.redis, rt.config.routing, script=rt.script)
-    board.import_roster(roster, rt.now() - 10)
-    board.set_presence("g1", "available", rt.now())
-    return board
 
 
 def test_a_waiting_call_whose_leg_ended_unheard_is_abandoned_and_frees_its_place(
