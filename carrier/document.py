@@ -55,3 +55,24 @@ class Document:
     def join(self, target: str) -> str:
         """Resolve a URL from the document against the document's own URL, as Twilio does."""
         return urljoin(self.url or "", target.strip())
+
+    def follow(
+        self,
+        url: str,
+        method: str | None,
+        purpose: str,
+        *,
+        params: dict[str, str] | None = None,
+        context: str = CALL,
+    ) -> Document:
+        """The next document of the same call (an action, a redirect): it keeps the call's
+        fallback, as every later fetch of a call falls back on Twilio when it fails."""
+        return Document(
+            url=url,
+            method=(method or "POST").upper(),
+            params=params or {},
+            purpose=purpose,
+            context=context,
+            fallback_url=self.fallback_url,
+            fallback_method=self.fallback_method,
+        )

@@ -51,13 +51,8 @@ def dial(leg: Leg, verb: ET.Element, document: Document) -> Document | None:
     leg.where = "call"
     if not verb.get("action"):
         return None
-    return Document(
-        url=document.join(verb.get("action", "")),
-        method=(verb.get("method") or "POST").upper(),
-        params=result,
-        purpose="dial-action",
-        fallback_url=document.fallback_url,
-        fallback_method=document.fallback_method,
+    return document.follow(
+        document.join(verb.get("action", "")), verb.get("method"), "dial-action", params=result
     )
 
 

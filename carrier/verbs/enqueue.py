@@ -97,13 +97,11 @@ def _after_queue(
     """Return the Enqueue action document, or None to go on with the next verb."""
     if not verb.get("action"):
         return None
-    return Document(
-        url=document.join(verb.get("action", "")),
-        method=(verb.get("method") or "POST").upper(),
+    return document.follow(
+        document.join(verb.get("action", "")),
+        verb.get("method"),
+        "enqueue-action",
         params={"QueueResult": result, "QueueSid": queue.sid, "QueueTime": str(waited)},
-        purpose="enqueue-action",
-        fallback_url=document.fallback_url,
-        fallback_method=document.fallback_method,
     )
 
 

@@ -13,13 +13,8 @@ if TYPE_CHECKING:
 
 def redirect(leg: Leg, verb: ET.Element, document: Document) -> Document:
     """Point the call at the TwiML of another URL, in the same context."""
-    return Document(
-        url=document.join(verb.text or ""),
-        method=(verb.get("method") or "POST").upper(),
-        purpose="redirect",
-        context=document.context,
-        fallback_url=document.fallback_url,
-        fallback_method=document.fallback_method,
+    return document.follow(
+        document.join(verb.text or ""), verb.get("method"), "redirect", context=document.context
     )
 
 

@@ -74,14 +74,8 @@ def gather(leg: Leg, verb: ET.Element, document: Document) -> Document | None:
     action = document.join(verb.get("action") or "") if verb.get("action") else document.url
     if action is None:
         return None
-    return Document(
-        url=action,
-        method=(verb.get("method") or "POST").upper(),
-        params=params,
-        purpose="gather",
-        context=document.context,
-        fallback_url=document.fallback_url,
-        fallback_method=document.fallback_method,
+    return document.follow(
+        action, verb.get("method"), "gather", params=params, context=document.context
     )
 
 

@@ -68,14 +68,7 @@ def record(leg: Leg, verb: ET.Element, document: Document) -> Document | None:
     action = document.join(verb.get("action", "")) if verb.get("action") else document.url
     if action is None:
         return None
-    return Document(
-        url=action,
-        method=(verb.get("method") or "POST").upper(),
-        params=params,
-        purpose="record-action",
-        fallback_url=document.fallback_url,
-        fallback_method=document.fallback_method,
-    )
+    return document.follow(action, verb.get("method"), "record-action", params=params)
 
 
 def _voicemail_audio(leg: Leg) -> bytes:
