@@ -71,6 +71,11 @@ def call_row(redis: Redis, call_sid: str, sealer: Sealer) -> dict[str, Any] | No
     incident = IncidentLog(redis, sealer=sealer).get(call_sid)
     summary = incident.summary() if incident is not None else {}
     queued, answered = _at(first, "queued"), _at(first, "bridged")
+    asked_back = _at(first, "callback")
+    if answered is not None and asked_back is not None and asked_back <= answered:
+        # The caller left the queue for a callback before anyone answered: the bridge is the
+        # callback reaching them later, a contact of its own, not this call being answered.
+        answered = None
     crisis_at = _at(first, "crisis") or (incident.opened_at if incident is not None else None)
     ended = first.get("ended", {})
     wrap = first.get("wrap-up")
@@ -79,7 +84,7 @@ def call_row(redis: Redis, call_sid: str, sealer: Sealer) -> dict[str, Any] | No
         talk_s = round(float(wrap["at"]) - answered, 3)
         wrap_up_s = _wrap_up(redis, wrap, record.agent)
     left = next((first[kind] for kind in LEAVE_KINDS if kind in first), None)
-    waited_until = answered if answered is not None else _float(left, "at")
+    waited_until = answered if answered is not None else (asked_back or _float(left, "at"))
     human_after = summary.get("answered_after_s")
     recording = next((e["recording"] for e in seen if e.get("recording")), "")
     return {
@@ -93,7 +98,7 @@ def call_row(redis: Redis, call_sid: str, sealer: Sealer) -> dict[str, Any] | No
         "ended_at": _float(ended, "at"),
         "area": record.area,
         "language": record.language,
-        "outcome": _outcome(first, record.leave_intent, incident is not None),
+        "outcome": _outcome(first, record.leave_intent, incident is not None, answered),
         "end_status": ended.get("status") or _final_status(record.status),
         "agent": record.agent or record.crisis_taker or summary.get("answered_by", ""),
         "wait_s": round(waited_until - queued, 3) if queued and waited_until else None,
@@ -163,9 +168,11 @@ def _wrap_up(redis: Redis, wrap: dict[str, str], agent: str) -> float | None:
     return round(end - start, 3) if end is not None else None
 
 
-def _outcome(first: dict[str, dict[str, str]], leave_intent: str, crisis: bool) -> str:
+def _outcome(
+    first: dict[str, dict[str, str]], leave_intent: str, crisis: bool, answered: float | None
+) -> str:
     """How the call ended for the caller: answered, crisis, voicemail, callback, ... or menu."""
-    if "bridged" in first:
+    if answered is not None:
         return "answered"
     if crisis or "crisis" in first:
         return "crisis"

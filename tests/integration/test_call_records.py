@@ -18,6 +18,7 @@ from queues.calls import CallStore
 from queues.records import jobs
 from queues.records.schema import calls
 from queues.records.store import RecordStore
+from queues.reservations import Reservations
 from tests.fixtures.conference import report_join
 from tests.fixtures.jobs import run_jobs
 from tests.fixtures.ops import Hotline, hotline_fixture  # noqa: F401
@@ -201,3 +202,37 @@ def _row(call_sid: str, arrived: float) -> dict:
         "callback": "",
         "voicemail_recording": "",
     }
+
+
+def test_a_caller_who_asked_for_a_callback_is_not_answered_and_waited_only_until_asking(
+    app, hotline, twilio, clock, redis, records, sealer
+):
+    # docs/reports.md: a caller who left the queue for a callback did not abandon, was not
+    # answered, and waited until they left; the callback reaching them later is its own contact.
+    CallStore(hotline.redis).start(CALL, CALLER)
+    hotline.redis.hset(f"hotline:call:{CALL}", mapping={"area": "family", "language": "zh"})
+    assert hotline.room.enqueue(CALL, area="family", language="zh", now=hotline.now)
+    queued = hotline.now
+    clock.now += timedelta(seconds=40)
+    area = "lang=zh&area=family"
+    twilio.post(f"/voice/wait/key?{area}", {"CallSid": CALL, "Digits": "1"})
+    twilio.post(f"/voice/wait/callback?{area}", {"CallSid": CALL, "Digits": "1", "QueueTime": "40"})
+    twilio.post(f"/voice/queue-result?{area}", {"CallSid": CALL, "QueueResult": "leave"})
+    twilio.post("/voice/status", {"CallSid": CALL, "CallStatus": "completed"})
+    # Ten minutes on, d1 takes the callback and the caller picks up.
+    clock.now += timedelta(minutes=10)
+    hotline.board.set_presence("d1", "available", hotline.now)
+    match = hotline.matcher.match_call(CALL, hotline.now)
+    assert match is not None and match.agent_id == "d1"
+    rid = match.reservation_id
+    assert Reservations(redis, app.config["HOTLINE"].routing).accept(rid, hotline.now).changed
+    joined = twilio.post(f"/voice/connect/callback?res={rid}", {"CallSid": "CB" + CALL[2:]})
+    assert Doc.parse(joined).first("Conference").text == rid
+    run_jobs(redis, "default")
+
+    row = records.get_call(CALL)
+    assert row is not None
+    assert (row["outcome"], row["callback"]) == ("callback", "connected")
+    assert row["answered_at"] is None
+    assert row["wait_s"] == pytest.approx(40, abs=0.01)
+    assert row["queued_at"] == pytest.approx(queued, abs=0.01)
