@@ -15,7 +15,7 @@ import logging
 from redis import Redis
 from rq import Queue, Retry
 
-from queues import runtime
+from queues import keys, runtime
 from queues.carrier_health import CarrierHealth
 from telephony.gateway import GatewayError
 
@@ -25,6 +25,8 @@ SETUP_JOB_ID = "hotline-twilio-queues"
 # One listing and a request per area, each bounded by the gateway's own timeout.
 SETUP_TIMEOUT_S = 120
 SETUP_RETRY = Retry(max=3, interval=[30, 120, 600])
+# Where the runtime keeps the queue SIDs this process has written: {area: SID}.
+_NOTED_MEMO = "carrier_setup.queues"
 
 
 def schedule_queue_setup(redis: Redis) -> None:
@@ -60,8 +62,34 @@ def set_up_queues() -> dict[str, str]:
             health.failed(error, rt.now())
             log.warning("Twilio queue %s not set up yet: %s", area, error)
             trouble = error
+    if made:
+        rt.redis.hset(keys.twilio_queues(), mapping=made)
     if trouble is not None:
         # RQ tries again later; the queues already made are found and left as they are.
         raise trouble
     health.reached(rt.now())
     return made
+
+
+def note_queue(rt: runtime.Runtime, area: str, queue_sid: str) -> None:
+    """Keep the SID a waitUrl poll reports for an area's queue; written once per process."""
+    noted = rt.memo.setdefault(_NOTED_MEMO, {})
+    if not queue_sid or noted.get(area) == queue_sid:
+        return
+    rt.redis.hset(keys.twilio_queues(), area, queue_sid)
+    noted[area] = queue_sid
+
+
+def queue_sid(rt: runtime.Runtime, area: str) -> str | None:
+    """Return the SID of an area's Twilio queue: as noted, else from one page of the listing.
+
+    None when Twilio has no such queue (yet): nobody can be waiting in it.
+    """
+    noted = rt.redis.hget(keys.twilio_queues(), area)
+    if noted:
+        return noted.decode()
+    listed = {q.friendly_name: q.sid for q in rt.gateway.list_queues()}
+    ours = {name: sid for name, sid in listed.items() if name in rt.config.areas}
+    if ours:
+        rt.redis.hset(keys.twilio_queues(), mapping=ours)
+    return ours.get(area)

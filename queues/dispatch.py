@@ -28,7 +28,7 @@ from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
-from queues import events, runtime
+from queues import carrier_setup, events, runtime
 from queues.agents import AgentBoard, PresenceChange
 from queues.alerts import TARGETS as ESCALATION_TARGETS
 from queues.carrier_health import CarrierHealth
@@ -258,16 +258,35 @@ def bridge_caller(reservation_id: str) -> str:
         log.info("calling back %s for %s", mask_number(number), reservation_id)
         return leg.sid
     try:
-        rt.gateway.update_call(offer.call_sid, url=urls.caller_to_agent(reservation_id))
+        _out_of_queue(rt, offer.call_sid, offer.area, urls.caller_to_agent(reservation_id))
     except GatewayError as error:
         if health.failed(error, rt.now()) or error.retryable:
             raise
-        # The caller's leg is gone (hung up as the agent accepted): the agent is told on join.
+        # The caller hung up as the agent accepted, or was never in Twilio's queue (the number's
+        # fallback took the call elsewhere): the agent is told on join.
         log.warning("caller of %s is gone: %s", reservation_id, error)
         events.append(rt.redis, "caller-gone", call=offer.call_sid, reservation=reservation_id)
         return "caller-gone"
     health.reached(rt.now())
     return "redirected"
+
+
+def _out_of_queue(rt: runtime.Runtime, call_sid: str, area: str, url: str) -> None:
+    """Take a waiting caller out of their area's Twilio queue to the TwiML at url.
+
+    Through the queue's member resource rather than the call's: a caller routing holds but
+    Twilio never queued (its answer to the webhook that queued them timed out, so the number's
+    fallback took the call elsewhere) is a 404 here, not a call pulled away from the crisis
+    line the fallback dialled. Twilio queues a caller as soon as it reads that answer, long
+    before an agent can be rung, answer and accept.
+    """
+    queued = rt.routing.room.get(call_sid)
+    queue = carrier_setup.queue_sid(rt, queued.area if queued else area)
+    if queue is None:
+        # No such queue at Twilio yet (made by the first <Enqueue>): move the call itself.
+        rt.gateway.update_call(call_sid, url=url)
+        return
+    rt.gateway.dequeue(queue, call_sid, url)
 
 
 def agent_never_joined(rt: runtime.Runtime, reservation_id: str) -> Transition:

@@ -269,6 +269,11 @@ def condition_paged(name: str) -> str:
     return f"{PREFIX}:condition-paged:{name}"
 
 
+def twilio_queues() -> str:
+    """Hash of each area's Twilio queue SID, as set up or as the waitUrl polls report it."""
+    return f"{PREFIX}:twilio-queues"
+
+
 def carrier_failures() -> str:
     """Sorted set of the REST failures in a row lately, by time; a request that works empties it."""
     return f"{PREFIX}:carrier-failures"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
-from queues import dispatch, runtime
+from queues import carrier_setup, dispatch, runtime
 from queues.calls import CallStore
 from queues.reservations import Transition
 from queues.sweep import LegChecks
@@ -70,13 +70,17 @@ def join(rt: runtime.Runtime, caller: WaitingCaller, now: float) -> bool:
         return False
 
 
-def place_and_wait(rt: runtime.Runtime, caller: WaitingCaller, waited_s: int) -> Place:
+def place_and_wait(
+    rt: runtime.Runtime, caller: WaitingCaller, waited_s: int, queue_sid: str = ""
+) -> Place:
     """Re-match a waiting caller (adopting one routing does not know), then say place and wait.
 
     `waited_s` is how long Twilio has held the caller (its QueueTime): an adopted caller is
-    ordered from then, fairly among those who queued since.
+    ordered from then, fairly among those who queued since. `queue_sid` is the Twilio queue
+    they wait in, kept for taking them out of it.
     """
     try:
+        carrier_setup.note_queue(rt, caller.area, queue_sid)
         return _place_and_wait(rt, caller, waited_s)
     except RedisError as error:
         # Without a place the caller hears a plain "please hold".

@@ -174,7 +174,9 @@ def wait() -> Response:
     """The waiting room's waitUrl: place, expected wait and ways out; every poll re-matches."""
     config, language, area_id = hook.config(), hook.language(), hook.area()
     caller = _waiting_caller(language, area_id, _url_answers(area_id))
-    place = session.place_and_wait(runtime.serving(), caller, _queue_time())
+    place = session.place_and_wait(
+        runtime.serving(), caller, _queue_time(), request.form.get("QueueSid", "")
+    )
     action = url_for(".wait_key", lang=language, area=area_id, a=_answers_arg())
     return hook.xml(twiml.wait_room(config, language, place.ahead, place.minutes, action))
 

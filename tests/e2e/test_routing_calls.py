@@ -53,6 +53,8 @@ AGENTS = [
     # English-only family agents: the Mandarin family scenario never reaches them.
     agent("family_en_senior", "+8613900000111", ["en"], {"family": 3}),
     agent("family_en_second", "+8613900000112", ["en"], {"family": 2}),
+    # The only English contract agent: free for the caller whose queuing webhook timed out.
+    agent("contract_en", "+8613900000113", ["en"], {"contract": 3}),
 ]
 
 ACCEPTS = {"role": "agent", "answer_after": 2, "press": ["1"], "stay": 300}
@@ -73,6 +75,9 @@ PHONES = {
     # Stays on the line long enough to be busy while the next heavy caller waits.
     "+8613900000112": {"name": "family_en_second", "role": "agent", "answer_after": 2,
                        "press": ["1"], "stay": 1500},
+    "+8613900000113": {"name": "contract_en", **ACCEPTS},
+    # The crisis line, there for the caller the number's fallback puts through.
+    "+8612356": {"name": "crisis line", "role": "crisis-line", "answer_after": 1, "stay": 1200},
     # The caller's own phone, for the callback.
     CALLER: {"name": "the caller", "role": "caller", "answer_after": 2, "stay": 30},
 }  # fmt: skip
@@ -205,6 +210,40 @@ def test_caller_hanging_up_while_the_agent_rings_frees_the_agent(hotline: Hotlin
         10,
         "the agent to be free again",
     )
+
+
+def test_a_caller_twilio_never_queued_is_not_pulled_off_the_fallback_s_crisis_line(
+    hotline: Hotline,
+) -> None:
+    # The answer that queues the caller (the contract intake's) reaches routing, but Twilio gives
+    # up on it: the number's fallback puts the caller through to the crisis line instead.
+    hotline.faults(
+        {"webhook_timeout": 1.0, "webhook_match": "/voice/intake", "limits": {"webhook_timeout": 1}}
+    )
+    try:
+        call_sid = hotline.start(press("2"), press("3"), press("1"), hangup_after=900)
+        transcript = hotline.finish(call_sid)
+    finally:
+        hotline.faults({})
+
+    timed_out = [e for e in transcript["entries"] if e.get("failure") == "timeout"]
+    assert [e["path"] for e in timed_out] == ["/voice/intake"]
+    crisis_line = hotline.config["crisis"]["numbers"]["en"]
+    assert [b["number"] for b in transcript["outcome"]["bridged_to"]] == [crisis_line]
+    # Routing offered the call to the free agent, who took it; taking the caller out of
+    # Twilio's queue found nobody there, so the crisis line kept them and the agent was freed.
+    redis = hotline.redis()
+    found = events.recent(redis, count=5000)
+    gone = [e for e in found if e["kind"] == "caller-gone" and e.get("call") == call_sid]
+    assert len(gone) == 1
+    config = load_config((Path(__file__).parents[2] / "hotline" / "hotline.yaml").read_text())
+    board = AgentBoard(redis, config.routing)
+    agent = poll(
+        lambda: (a := board.get("contract_en")).activity in ("idle", "wrap_up") and a,
+        30,
+        "the agent to leave the call",
+    )
+    assert (agent.reservation, agent.misses, agent.paused) == ("", 0, "")
 
 
 def test_skill_requirement_widens_after_the_first_step(hotline: Hotline) -> None:
