@@ -45,7 +45,9 @@ def queued() -> Response:
     if offer.state == NOT_JOINED:
         # The agent's leg ended before they joined: the caller waits again, first in line.
         return _back_to_queue(language, offer.area)
-    routing.reservations.joined(rid, "caller", rt.now())
+    # The caller is not marked as there yet: Twilio may never use this answer (it gave up
+    # waiting and its fallback took the call), so only the conference's report of their join
+    # counts the call as answered.
     return _join(rid, language, "connecting")
 
 

@@ -46,6 +46,7 @@ def routed_call(app, hotline: Hotline, twilio, clock, call_sid: str = CALL) -> s
     report_join(twilio, Doc.parse(answer), "CA9")
     clock.now += timedelta(seconds=5)
     joined = Doc.parse(twilio.post(f"/voice/connect/queued?res={rid}", {"CallSid": call_sid}))
+    report_join(twilio, joined, call_sid)
     clock.now += timedelta(seconds=120)
     with app.app_context():
         from queues import dispatch
