@@ -68,21 +68,34 @@ class Script:
     voicemail_seconds: float = 8.0
     # Sign this call's webhooks with a wrong token, as a forger would.
     forge_signature: bool = False
+    # Words that make this party hang up once heard in full: a caller told to call again later.
+    hangup_on: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> Script:
         """Build a caller script from the control API's JSON."""
-        known = {"steps", "hangup_after", "voicemail", "voicemail_seconds", "forge_signature"}
+        known = {
+            "steps",
+            "hangup_after",
+            "voicemail",
+            "voicemail_seconds",
+            "forge_signature",
+            "hangup_on",
+        }
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown script field(s): {', '.join(unknown)}")
         hangup_after = data.get("hangup_after")
+        hangup_on = data.get("hangup_on", [])
+        if not isinstance(hangup_on, list) or not all(isinstance(w, str) for w in hangup_on):
+            raise ValueError("hangup_on takes a list of the words heard")
         return cls(
             steps=tuple(Step.parse(step) for step in data.get("steps", [])),
             hangup_after=float(hangup_after) if hangup_after is not None else None,
             voicemail=data.get("voicemail"),
             voicemail_seconds=float(data.get("voicemail_seconds", 8.0)),
             forge_signature=bool(data.get("forge_signature", False)),
+            hangup_on=tuple(hangup_on),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,6 +106,7 @@ class Script:
             "voicemail": self.voicemail,
             "voicemail_seconds": self.voicemail_seconds,
             "forge_signature": self.forge_signature,
+            "hangup_on": list(self.hangup_on),
         }
 
 

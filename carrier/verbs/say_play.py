@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from carrier import twiml_reader
-from carrier.document import Document
+from carrier.document import Document, Ended
 from carrier.parties import LiveParty
 
 if TYPE_CHECKING:
@@ -46,6 +46,8 @@ def hear(leg: Leg, text: str, language: str | None, voice: str | None, loop: int
     if isinstance(leg.party, LiveParty):
         leg.party.heard_s += speaking_seconds(text) * max(loop, 1)
     leg.idle(speaking_seconds(text) * max(loop, 1))
+    if text in leg.party.script.hangup_on:
+        raise Ended(leg.side, "hung up")
 
 
 def speaking_seconds(text: str) -> float:

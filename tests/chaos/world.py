@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -274,7 +275,14 @@ class World:
         )
 
     def place(self, *steps: dict[str, Any], caller: str | None = None, **script: Any) -> str:
-        """Place a simulated call from a fresh number and return its SID."""
+        """Place a simulated call from a fresh number and return its SID.
+
+        A caller who never presses the danger key is not in danger: told by the number's
+        fallback to call again later, they hang up, as a person would. One in danger stays on
+        the line for the crisis line the fallback promises.
+        """
+        if not any("9" in str(step.get("press", "")) for step in steps):
+            script.setdefault("hangup_on", self.fallback_apology())
         body = {
             "from": caller or new_caller(),
             "script": {"steps": list(steps), "hangup_after": script.pop("hangup_after", 6000),
@@ -283,6 +291,18 @@ class World:
         reply = self.carrier("POST", "/carrier/calls", json=body)
         assert reply.status_code == 201, reply.text
         return reply.json()["call_sid"]
+
+    def fallback_apology(self) -> list[str]:
+        """What the number's fallback says before it dials the crisis line, each language."""
+        assert self.hotline.home is not None
+        served = self.hotline.home / "var" / "crisis-fallback.xml"
+        said: list[str] = []
+        for verb in ET.fromstring(served.read_text(encoding="utf-8")):
+            if verb.tag == "Dial":
+                break
+            if verb.tag == "Say" and verb.text:
+                said.append(verb.text)
+        return said
 
     def transcript(self, call_sid: str) -> dict[str, Any]:
         """A call's transcript so far."""

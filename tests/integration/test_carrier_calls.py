@@ -136,6 +136,18 @@ def test_caller_hanging_up_in_the_queue_is_reported_to_the_enqueue_action(rig: R
     assert "Declined." in heard(agent)
 
 
+def test_a_caller_hangs_up_once_they_hear_the_words_they_hang_up_on(rig: Rig) -> None:
+    place = "You are number 1 in line."
+    transcript = rig.call("press:2", "press:1", "press:2", hangup_after=300, hangup_on=(place,))
+
+    outcome = transcript["outcome"]
+    assert (outcome["ended_by"], outcome["hung_up_in"]) == ("caller", "queue family")
+    # Heard in full once, then gone: not the 300 s they would otherwise have waited.
+    assert heard(transcript).count(place) == 1
+    (result,) = rig.seen.at("/queue-result")
+    assert result["QueueResult"] == "hangup" and int(result["QueueTime"]) < 60
+
+
 def test_wait_music_gets_queue_parameters_and_is_refetched(rig: Rig) -> None:
     rig.call("press:2", "press:1", "press:2", hangup_after=80)
 

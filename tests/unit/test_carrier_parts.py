@@ -62,11 +62,18 @@ def test_rest_faults_only_hit_matching_paths() -> None:
 
 def test_steps_and_scripts_parse_from_json() -> None:
     script = Script.from_mapping(
-        {"steps": [{"press": "2"}, "say:工资", {"wait": True}], "hangup_after": 30}
+        {
+            "steps": [{"press": "2"}, "say:工资", {"wait": True}],
+            "hangup_after": 30,
+            "hangup_on": ["请稍后再拨。"],
+        }
     )
 
     assert script.steps == (Step("press", "2"), Step("say", "工资"), Step("wait"))
+    assert script.hangup_on == ("请稍后再拨。",)
     assert Script.from_mapping(script.to_dict()) == script
+    with pytest.raises(ValueError, match="hangup_on"):
+        Script.from_mapping({"hangup_on": "请稍后再拨。"})
     for bad in ({"press": "x"}, {"say": " "}, {"dance": 1}):
         with pytest.raises(ValueError):
             Step.parse(bad)
