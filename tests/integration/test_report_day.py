@@ -4,14 +4,18 @@ area each equal the same figure computed here from what the test scripted.
 Twilio's side is the signed-webhook poster (the stand-in Twilio the app's tests post as) and the
 test clock moves through three busy hours: answered calls with ratings (one unsatisfied, its
 follow-up closed), abandons long and short, voicemails (one called back), a callback the caller
-asked for, and a crisis that rolls over to a crisis line. The records are written by the record
-jobs, the late ones included, and read by `queues.records.reading.report`, as the CLI reads them.
+asked for and dialled back within the day (not an answer of the call: docs/reports.md), and a
+crisis that rolls over to a crisis line. The records are written by the record jobs, the late ones
+included, the agents' presence folded by the upkeep job; the figures by hour and by area, each
+agent's figures (handled, talk, wrap-up, heavy calls, occupancy), and the same report from
+`hotline report --format json` and from the API are compared with what the test scripted.
 
 Runs on SQLite, and on PostgreSQL too when DATABASE_URL names a server (CI's second run).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import types
@@ -22,16 +26,18 @@ import pytest
 from rq import Queue
 from rq.job import Job
 
+from hotline.cli import main
 from queues import dispatch, events, runtime
 from queues.followups import FollowUps
+from queues.records import jobs
 from queues.records.reading import report
 from queues.records.store import RecordStore
 from queues.reservations import Reservations
 from queues.sweep import sweep
-from routing.report import FIGURES, Period, ReportPolicy
+from routing.report import AGENT_FIGURES, FIGURES, Period, ReportPolicy, report_json
 from tests.fixtures.conference import report_join
 from tests.fixtures.jobs import run_jobs
-from tests.fixtures.ops import Hotline, hotline_fixture  # noqa: F401
+from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401
 from tests.fixtures.twiml import Doc
 from voicemail import callbacks
 from voicemail.messages import READY, MessageStore
@@ -58,6 +64,8 @@ class Placed:
     called_back_after: float | None = None
     rollover: bool = False
     to_human: float | None = None
+    # A callback the caller asked for reached them (an agent dialled back within the day).
+    called_back: bool = False
 
 
 # Three hours, a handful of calls each: (hour offset from 10:00, area, kind, details).
@@ -71,11 +79,13 @@ SCRIPT = [
     Placed(1, "", "crisis", rollover=True, to_human=30),  # the danger key before any area is chosen
     Placed(1, "labor", "abandoned", wait=2),
     Placed(2, "labor", "answered", wait=25, talk=420, rating=2),
-    Placed(2, "family", "callback", wait=40),
+    Placed(2, "family", "callback", wait=40, called_back=True),
     Placed(2, "family", "voicemail", wait=15),
     Placed(2, "labor", "answered", wait=5, talk=60, rating=1),
 ]
 AGENT = {"family": "d1", "labor": "d2"}
+# The agents go offline this long after the day opened, once every call and wrap-up is over.
+SHIFT = timedelta(hours=3, minutes=30)
 
 
 class Day:
@@ -122,6 +132,8 @@ class Day:
         assert Doc.parse(answer).first("Conference").text == rid
         report_join(self.twilio, Doc.parse(answer), "CA9")
         joined = Doc.parse(self.twilio.post(f"/voice/connect/queued?res={rid}", {"CallSid": sid}))
+        # Answered once the conference reports the caller there too.
+        report_join(self.twilio, joined, sid)
         self.wait(call.talk)
         with self.app.app_context():
             assert dispatch.finish(runtime.current(), rid).state == "finished"
@@ -201,6 +213,12 @@ class Day:
             f"/voice/queue-result?lang=zh&area={area}", {"CallSid": sid, "QueueResult": "leave"}
         )
         self.end(sid)
+        if call.called_back:
+            # The agent of the area is free at once and dials the caller back.
+            self.wait(120)
+            match = self.hotline.matcher.match_call(sid, self.hotline.now)
+            assert match is not None and match.agent_id == AGENT[area]
+            self.connect_callback(match.reservation_id, sid)
 
     def crisis(self, sid: str) -> None:
         """The danger key at the greeting; no agent takes it, the first crisis line does."""
@@ -284,6 +302,13 @@ def place_day(app, hotline: Hotline, twilio, clock, redis, store: RecordStore) -
             assert row["followup_closed"] is True
         if call.called_back_after is not None:
             assert row["voicemail_called_back_at"] == pytest.approx(day.picked_up, abs=0.01)
+    # Both agents sign off; the worker's upkeep folds their presence into intervals.
+    assert clock.now <= opening + SHIFT
+    clock.now = opening + SHIFT
+    for agent in AGENT.values():
+        hotline.board.set_presence(agent, "offline", hotline.now)
+    with app.app_context():
+        assert jobs.upkeep_job() == 2 * len(AGENT)
     clock.now += timedelta(minutes=20)
     run_late_jobs(redis)
 
@@ -334,7 +359,7 @@ def expected(calls: list[Placed], policy: ReportPolicy) -> dict[str, object]:
         "talk_mean_s": mean([c.talk for c in answered]),
         "wrap_up_mean_s": mean([c.wrap_up for c in answered]),
         "callbacks_requested": len(callbacks_asked),
-        "callbacks_completed": 0,  # none is dialled back within the day
+        "callbacks_completed": sum(1 for c in callbacks_asked if c.called_back),
         "voicemails_left": len(voicemails),
         "voicemails_called_back": len(called_back),
         # Left at the call's end (the message recorded in no time here), called back after.
@@ -352,6 +377,24 @@ def expected(calls: list[Placed], policy: ReportPolicy) -> dict[str, object]:
     }
 
 
+def expected_agent(agent: str, calls: list[Placed]) -> dict[str, object]:
+    """An agent's figures over the day, as docs/reports.md defines each."""
+    handled = [c for c in calls if c.kind == "answered" and AGENT[c.area] == agent]
+    talk = sum(c.talk for c in handled)
+    wrap_up = sum(c.wrap_up for c in handled)
+    available = SHIFT.total_seconds()
+    return {
+        "handled": len(handled),
+        "talk_s": round(talk, 1),
+        "talk_mean_s": round(talk / len(handled), 1),
+        "wrap_up_s": round(wrap_up, 1),
+        "wrap_up_mean_s": round(wrap_up / len(handled), 1),
+        "heavy_calls": 0,
+        "available_s": round(available, 1),
+        "occupancy": round((talk + wrap_up) / available, 4),
+    }
+
+
 def test_a_days_report_by_hour_and_by_area_matches_the_calls_placed(
     app,
     hotline,
@@ -359,6 +402,7 @@ def test_a_days_report_by_hour_and_by_area_matches_the_calls_placed(
     day_clock,
     redis,
     records,  # noqa: F811
+    capsys,
 ):
     place_day(app, hotline, twilio, day_clock, redis, records)
     period = Period(DAY, DAY, ZONE)
@@ -390,3 +434,19 @@ def test_a_days_report_by_hour_and_by_area_matches_the_calls_placed(
     # Every figure is checked.
     assert set(expected(SCRIPT, policy)) == set(FIGURES)
     assert by_hour.total == by_area.total
+
+    # Each agent who answered: calls handled, talk, wrap-up, heavy calls and occupancy.
+    agents = {b.key: b.figures for b in by_hour.agents}
+    want_agents = {agent: expected_agent(agent, SCRIPT) for agent in AGENT.values()}
+    assert {name: agents[name] for name in want_agents} == want_agents
+    assert set(expected_agent("d1", SCRIPT)) == set(AGENT_FIGURES)
+    assert by_area.agents == by_hour.agents
+
+    # `hotline report` and the API give the same report, to the figure.
+    dates = ["--from", DAY.isoformat(), "--to", DAY.isoformat()]
+    assert main(["report", *dates, "--by", "hour", "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(json.dumps(report_json(by_hour)))
+    api = sign_in(app, "sam").get(f"/api/v1/reports?from={DAY}&to={DAY}&by=area")
+    assert api.status_code == 200
+    assert api.json == json.loads(json.dumps(report_json(by_area)))
