@@ -232,8 +232,11 @@ def _is_chinese(language: str) -> bool:
     return language == "zh"
 
 
+# Only lexicon phrases come here (a phrase is split several times while the lexicon is checked
+# and compiled); callers' words go through _tokens, which keeps nothing.
+@lru_cache(maxsize=16384)
 def _units(text: str, language: str) -> Units:
-    """Split text into matching units: characters for Mandarin, words for English."""
+    """Split a lexicon phrase into matching units: characters for Mandarin, words for English."""
     return _tokens(text, language)[0]
 
 
@@ -1233,18 +1236,24 @@ def _parse_plain_list(
 def _expand(units: Units, synonyms: Mapping[str, tuple[Units, ...]]) -> set[Units]:
     """Return a phrase's forms with each synonym's variants put in place of the word."""
     forms = {units}
+    # Every unit of every form so far: most phrases hold none of the synonyms, and those are
+    # passed over without a replacement being tried.
+    present = set(units)
     for word, variants in synonyms.items():
+        needle = tuple(word.split(" "))
+        if needle[0] not in present:
+            continue
         for form in list(forms):
             for variant in variants:
-                replaced = _replace(form, word, variant)
+                replaced = _replace(form, needle, variant)
                 if replaced is not None:
                     forms.add(replaced)
+                    present.update(replaced)
     return forms
 
 
-def _replace(units: Units, old: str, new: Units) -> Units | None:
+def _replace(units: Units, needle: Units, new: Units) -> Units | None:
     """Replace every occurrence of a unit run in a phrase, or return None when absent."""
-    needle = tuple(old.split(" "))
     size = len(needle)
     out: list[str] = []
     position = 0
