@@ -21,6 +21,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from redis import Redis
@@ -47,8 +48,16 @@ BAD_TOKENS_PER_SOURCE = 20
 BAD_TOKEN_WINDOW_S = 900
 DAY_S = 86400
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-# A real hash to check against when the user does not exist, so timing does not tell.
-_DUMMY_HASH = generate_password_hash("not-a-password", method="scrypt")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A real hash to check against when the user does not exist, so timing does not tell.
+
+    Made on first use, not at import: scrypt takes a sizeable fraction of a second, and most
+    processes importing this module (the worker, the CLI) never check a password.
+    """
+    return generate_password_hash("not-a-password", method="scrypt")
 
 
 @dataclass(frozen=True)
@@ -261,7 +270,7 @@ class UserStore:
     def check_password(self, name: str, password: str) -> User | None:
         """Return the user when the password is right, else None (same work either way)."""
         stored = self.redis.hget(keys.user(name), "password")
-        hashed = stored.decode() if stored else _DUMMY_HASH
+        hashed = stored.decode() if stored else _dummy_hash()
         if not check_password_hash(hashed, password) or stored is None:
             return None
         return self.get(name)
