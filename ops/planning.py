@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, jsonify, render_template, request
@@ -23,7 +23,6 @@ from ops.auth import OPS_ROLES, require
 from ops.coverage import Coverage, coverage
 from ops.errors import Conflict, Invalid
 from queues.records import jobs as records_jobs
-from queues.records.store import RecordStore
 from queues.staffing_plan import MAX_DAYS as MAX_PLAN_DAYS
 from queues.staffing_plan import (
     PlanError,
@@ -39,6 +38,9 @@ MAX_DAYS = 31
 PLAN_DAYS = 14
 WEEK = 7
 SPANS = ("day", "week")
+
+if TYPE_CHECKING:
+    from queues.records.store import RecordStore
 
 bp = features.blueprint("ops_planning")
 

@@ -17,7 +17,7 @@ from ops.auth import OPS_ROLES, require
 from ops.charts import Series, bar_chart
 from ops.errors import Invalid
 from ops.i18n import word
-from queues.records import jobs, reading
+from queues.records import jobs
 from routing.report import (
     BUCKETS,
     FIGURES,
@@ -54,6 +54,9 @@ def asked_report() -> Report:
         period = Period(first, last, config.timezone)
     except ValueError as error:
         raise Invalid(str(error), field="to") from None
+    # SQLAlchemy is imported by the first report asked for, not by every process serving the app.
+    from queues.records import reading
+
     return reading.report(
         jobs.store(), period, by=by, area=area, policy=config.reports, now=context.now()
     )

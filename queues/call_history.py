@@ -13,12 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from redis import Redis
 
 from queues import keys
-from queues.records.store import RecordStore
 from routing.forecast import PastCall
+
+if TYPE_CHECKING:
+    # SQLAlchemy comes with the store, which its opener imports: not every process needs it.
+    from queues.records.store import RecordStore
 
 # Entries read per round trip: a capped stream is read whole in a few hundred of them.
 PAGE = 5000

@@ -14,13 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from redis import Redis
-from sqlalchemy.exc import SQLAlchemyError
 
 from queues.call_history import EventStreamHistory, RecordsHistory
-from queues.records.store import SQLITE_NAME, RecordStore
 from routing.config import HotlineConfig
 from routing.forecast import (
     HOLIDAY_PATTERN,
@@ -37,6 +36,11 @@ from routing.forecast import (
 )
 from routing.holidays import china_calendar
 from routing.roster import Roster
+
+if TYPE_CHECKING:
+    # SQLAlchemy is imported only where records are read (below), not by every process that
+    # imports the plan (the app's workers, the CLI).
+    from queues.records.store import RecordStore
 
 SOURCES = ("auto", "records", "redis")
 RECORDS, REDIS = "records", "redis"
@@ -104,6 +108,8 @@ def pattern_name(pattern: Pattern) -> str:
 def records_written(var_dir: Path, environ: Mapping[str, str] | None = None) -> bool:
     """Whether a records database may hold calls: DATABASE_URL is set, or the SQLite file
     exists (reading must not create an empty one)."""
+    from queues.records.store import SQLITE_NAME
+
     env = os.environ if environ is None else environ
     return "DATABASE_URL" in env or (var_dir / SQLITE_NAME).exists()
 
@@ -118,6 +124,8 @@ def call_history(
         raise ValueError(f"unknown call history {source!r}")
     if source == REDIS or (source == "auto" and open_records is None):
         return EventStreamHistory(redis)
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         if open_records is None:
             raise RecordsUnreadable(
