@@ -77,17 +77,39 @@ class Settings:
         ]
 
 
+# Configs this process built, by the text of the config and of its crisis model: `hotline serve`
+# reads the config three times as it starts, and compiling the lexicon is most of a read.
+_built: dict[tuple[str, str, str, bytes | None], HotlineConfig] = {}
+
+
 def read_hotline_config(path: Path) -> HotlineConfig:
     """Load and check the hotline config file; raises ProblemsError listing every problem."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise StartupError(f"cannot read HOTLINE_CONFIG {path}: {error.strerror}") from None
+    key = (str(path), text, *_model_source(path))
+    if key in _built:
+        return _built[key]
     config = load_config(text, str(path))
     model = read_crisis_model(path)
-    if model is None:
-        return config
-    return replace(config, lexicon=with_crisis_model(config.lexicon, model))
+    if model is not None:
+        config = replace(config, lexicon=with_crisis_model(config.lexicon, model))
+    _built.clear()
+    _built[key] = config
+    return config
+
+
+def _model_source(config_path: Path) -> tuple[str, bytes | None]:
+    """The crisis model setting and the bytes of the file it names (None when unreadable)."""
+    setting = (os.environ.get("HOTLINE_CRISIS_MODEL") or "").strip()
+    if setting.lower() == "off":
+        return setting, None
+    path = Path(setting) if setting else config_path.with_name(CRISIS_MODEL_NAME)
+    try:
+        return setting, path.read_bytes()
+    except OSError:
+        return setting, None
 
 
 def read_crisis_model(
