@@ -4,7 +4,12 @@ agent is rung, hears the message, presses 1 and is connected to the caller calle
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import io
+import math
+import os
+import struct
+import zoneinfo
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,27 +32,57 @@ pytestmark = pytest.mark.e2e
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AGENT_PHONE = "+8613900000002"
-# The call and its processing take a few seconds; the area must still be closed by then.
-MIN_LEAD_S = 25
+# From now to the opening: serve starts, the call and its processing take a few seconds, and
+# the area must still be closed by then.
+LEAD_S = 25
+# Hours are configured to the minute, and every real zone's offset is whole minutes, so an
+# opening in one is up to a minute away. The labor area's hours are instead kept in a zone whose
+# offset from UTC is 8 hours and some seconds, chosen so that a whole minute there (the opening)
+# falls LEAD_S from now; the hotline's processes find it through PYTHONTZPATH.
+TEST_ZONE = "Test/Opening"
 
 
-def next_opening(now: datetime) -> datetime:
-    """A whole minute (hours are configured to the minute) far enough ahead to leave a message."""
-    opening = (now + timedelta(minutes=1)).replace(second=0, microsecond=0)
-    if (opening - now).total_seconds() < MIN_LEAD_S:
-        opening += timedelta(minutes=1)
-    return opening
+def tzif(offset_s: int) -> bytes:
+    """A TZif file (RFC 8536, version 2) for a zone with one fixed offset from UTC, in seconds."""
+    name = b"OPEN\0"
+    # A header (no transitions, one local time type), that type, then the same again for v2.
+    header = b"TZif2" + bytes(15) + struct.pack(">6l", 0, 0, 0, 0, 1, len(name))
+    block = header + struct.pack(">lBB", offset_s, 0, 0) + name
+    # The footer: the POSIX TZ string for times past the (absent) transitions; its sign is
+    # reversed (a zone east of UTC is written negative).
+    hours, rest = divmod(offset_s, 3600)
+    footer = f"\n<OPEN>-{hours}:{rest // 60:02d}:{rest % 60:02d}\n".encode()
+    return block + block + footer
 
 
-def config_opening_at(opening: datetime) -> dict[str, Any]:
+def opening_zone(home: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[ZoneInfo, datetime]:
+    """Install TEST_ZONE with its offset set so a whole minute there is LEAD_S from now.
+
+    Returns the zone and that minute (the opening); serve's processes, started after this,
+    look the zone up in home/zones before the system's zones.
+    """
+    opening = datetime.fromtimestamp(math.ceil(datetime.now(UTC).timestamp() + LEAD_S), UTC)
+    offset_s = 8 * 3600 + (60 - opening.second) % 60
+    data = tzif(offset_s)
+    zones = home / "zones"
+    (zones / TEST_ZONE).parent.mkdir(parents=True)
+    (zones / TEST_ZONE).write_bytes(data)
+    monkeypatch.setenv("PYTHONTZPATH", os.pathsep.join((str(zones), *zoneinfo.TZPATH)))
+    zone = ZoneInfo.from_file(io.BytesIO(data), key=TEST_ZONE)
+    local = opening.astimezone(zone)
+    assert local.second == 0 and local.utcoffset() == timedelta(seconds=offset_s), local
+    return zone, opening
+
+
+def config_opening_at(opening: datetime, zone: ZoneInfo) -> dict[str, Any]:
     """The shipped config with labor opening every day at a given minute, for two hours."""
     config = shipped_config()
-    start = opening.astimezone(SHANGHAI)
+    start = opening.astimezone(zone)
     end = start + timedelta(hours=2)
     span = f"{start:%H:%M}-{end:%H:%M}"
     days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
     config["areas"]["labor"]["hours"] = {
-        "timezone": "Asia/Shanghai",
+        "timezone": TEST_ZONE,
         "weekly": {day: [span] for day in days},
     }
     return config
@@ -86,12 +121,12 @@ def phones(home: Path) -> Path:
 
 
 def test_after_hours_message_is_called_back_by_a_labor_agent(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     home = tmp_path_factory.mktemp("voicemail")
-    opening = next_opening(datetime.now(SHANGHAI))
+    zone, opening = opening_zone(home, monkeypatch)
     with serving(
-        home, config_opening_at(opening), roster=LABOR_AGENT, phones=phones(home)
+        home, config_opening_at(opening, zone), roster=LABOR_AGENT, phones=phones(home)
     ) as hotline:
         # Mandarin, labor, both intake answers; then silence through the closed message.
         steps = [{"press": "1"}, {"press": "2"}, {"press": "1"}, {"press": "2"}]
