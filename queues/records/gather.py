@@ -100,7 +100,7 @@ def call_row(redis: Redis, call_sid: str, sealer: Sealer) -> dict[str, Any] | No
         "language": record.language,
         "outcome": _outcome(first, record.leave_intent, incident is not None, answered),
         "end_status": ended.get("status") or _final_status(record.status),
-        "agent": record.agent or record.crisis_taker or summary.get("answered_by", ""),
+        "agent": record.agent or record.crisis_taker or _person(summary),
         "wait_s": round(waited_until - queued, 3) if queued and waited_until else None,
         "talk_s": talk_s,
         "wrap_up_s": wrap_up_s,
@@ -114,6 +114,17 @@ def call_row(redis: Redis, call_sid: str, sealer: Sealer) -> dict[str, Any] | No
         "crisis_rollover": bool(summary["rollover"]) if incident is not None else None,
         "heavy": _heavy(redis, call_sid, record.heavy, wrap, sealer),
     }
+
+
+def _person(summary: dict[str, Any]) -> str:
+    """Who of the hotline answered a crisis (an agent or supervisor); "" for a crisis line.
+
+    A crisis line is a number outside the hotline, not an agent: reports by agent count its
+    calls with those no agent took (docs/reports.md).
+    """
+    if summary.get("answered_role") in ("", "line", None):
+        return ""
+    return summary.get("answered_by", "")
 
 
 def _called_back_at(redis: Redis, recording: str) -> float | None:
