@@ -5,9 +5,10 @@ The whole app is served over HTTP to the stand-in (carrier/), which places scrip
 through the shipped menu, rings the agents' phones, runs the TwiML and posts every webhook. The
 day: a busy hour with more callers than agents (two answered at once, one waiting for the first
 agent free, one giving up in the queue), ratings through the survey (an unsatisfied one whose
-follow-up is closed); then a crisis by the danger key that rolls over from a crisis-trained agent
-who never answers to the crisis line, a voicemail processed by the real voicemail job, and a
-callback asked for in an area nobody takes today.
+follow-up is closed); at 11:00 a crisis by the danger key that rolls over from a crisis-trained
+agent who never answers to the crisis line, and two labor callers nobody takes yet: one leaves a
+message (processed by the real voicemail job), one asks for a callback; at 12:00 the labor agent
+comes on and calls both back. The agents' presence is folded by the upkeep job.
 
 The hotline's clock is a fixed start plus the stand-in's own sped-up virtual clock, skipped on
 between hours while no call is live, so a transcript's seconds are the app's seconds. Counts
@@ -72,9 +73,21 @@ AREA, AREA_KEY = "contract", "3"
 TALK_S = 100
 WRAP_UP_S = 20
 # The agents go offline this long after the day opened, once every call and wrap-up is over.
-SHIFT = timedelta(hours=1, minutes=30)
+SHIFT = timedelta(hours=2, minutes=30)
 AGENT_PHONES = {"c1": "+8613900000711", "c2": "+8613900000712"}
 CRISIS_LINE = "+8612356"
+# The labor agent, on from 12:00 only: they call back the labor callers of 11:00.
+LABOR_AGENT, LABOR_PHONE = "l1", "+8613900000721"
+
+
+# The numbers the day's callers call from, in the order placed; the labor callers' phones
+# answer when called back.
+def caller_number(index: int) -> str:
+    """The number of the index-th caller placed (from 1)."""
+    return f"+86139000{index:05d}"
+
+
+VOICEMAIL_CALLER, CALLBACK_CALLER = caller_number(6), caller_number(7)
 # A crisis-trained agent who takes no area's calls today and never answers: a crisis rings them
 # first, then rolls over to the crisis line.
 CRISIS_AGENT, CRISIS_PHONE = "k1", "+8613900000719"
@@ -85,6 +98,8 @@ ROSTER = (
         f' skills: {{{AREA}: 2}}, shifts: [{{days: daily, hours: "00:00-24:00"}}]}}\n'
         for agent, phone in AGENT_PHONES.items()
     )
+    + f'  - {{id: {LABOR_AGENT}, name: {LABOR_AGENT}, phone: "{LABOR_PHONE}", languages: [zh],'
+    ' skills: {labor: 2}, shifts: [{days: daily, hours: "00:00-24:00"}]}\n'
     + f'  - {{id: {CRISIS_AGENT}, name: {CRISIS_AGENT}, phone: "{CRISIS_PHONE}", languages: [zh],'
     " skills: {corporate: 1}, crisis_trained: true,"
     ' shifts: [{days: daily, hours: "00:00-24:00"}]}\n'
@@ -94,7 +109,18 @@ PHONES = {
         phone: {"name": agent, "role": "agent", "answer_after": 2, "press": ["1"], "stay": TALK_S}
         for agent, phone in AGENT_PHONES.items()
     },
+    LABOR_PHONE: {
+        "name": LABOR_AGENT,
+        "role": "agent",
+        "answer_after": 2,
+        "press": ["1"],
+        "stay": 60,
+    },
     CRISIS_PHONE: {"name": CRISIS_AGENT, "role": "agent", "answer_after": "never"},
+    **{
+        number: {"name": "labor caller", "role": "caller", "answer_after": 2, "stay": 300}
+        for number in (VOICEMAIL_CALLER, CALLBACK_CALLER)
+    },
     CRISIS_LINE: {"name": "crisis line", "role": "crisis-line", "answer_after": 4, "stay": 60},
 }
 # Mandarin, the area's key, its one intake answer.
@@ -119,6 +145,8 @@ class DayClock:
 
     def __init__(self, start: datetime, carrier: Carrier):
         self.start, self.carrier, self.skipped = start, carrier, 0.0
+        # (call second of a skip, seconds skipped in all from then on)
+        self.skips: list[tuple[float, float]] = [(0.0, 0.0)]
 
     def __call__(self) -> datetime:
         return self.start + timedelta(seconds=self.skipped + self.carrier.network.clock.now())
@@ -128,6 +156,12 @@ class DayClock:
         gap = (moment - self()).total_seconds()
         assert gap >= 0, "the day ran late"
         self.skipped += gap
+        self.skips.append((self.carrier.network.clock.now(), self.skipped))
+
+    def app_at(self, virtual: float) -> float:
+        """The app's time (epoch seconds) at a moment of the stand-in's clock."""
+        skipped = [total for at, total in self.skips if at <= virtual][-1]
+        return self.start.timestamp() + skipped + virtual
 
 
 @dataclass
@@ -149,7 +183,7 @@ class Stand:
             steps=tuple(Step.parse(s) for s in steps), hangup_after=hangup_after, **script
         )
         self.placed += 1
-        return self.hub.driver.start_incoming(f"+86139000{self.placed:05d}", script).sid
+        return self.hub.driver.start_incoming(caller_number(self.placed), script).sid
 
     def transcript(self, sid: str) -> dict[str, Any]:
         """A call's transcript through the control API."""
@@ -322,6 +356,19 @@ class Seen:
     followup_closed: bool = False
     to_human: Span | None = None
     rollover: bool = False
+    # The labor callers of 11:00: their callback reached them, and (a voicemail's) after how long.
+    called_back: bool = False
+    called_back_after: Span | None = None
+
+
+def called_back_leg(stand: Stand, number: str) -> Leg | None:
+    """The callback to a caller's number that reached them (the app put them through)."""
+    with stand.hub.network.cond:
+        sids = [c.sid for c in stand.hub.network.calls.values() if c.called == number]
+    legs = [Leg(stand, sid) for sid in sids]
+    reached = [leg for leg in legs if leg.all("webhook", path="/voice/connect/callback")]
+    assert len(reached) <= 1, "a caller was called back twice"
+    return reached[0] if reached else None
 
 
 def seen(stand: Stand, sid: str, hour: int, area: str) -> Seen:
@@ -376,10 +423,22 @@ def seen(stand: Stand, sid: str, hour: int, area: str) -> Seen:
             talk=Span(agent.at(gone) - call.at(joined), agent.at(told) - call.sent(joined)),
             rating=int(rated[0]) if rated else None,
         )
+    back = called_back_leg(stand, call.data["from"])
     if outcome["voicemail"]:
-        return Seen(sid, hour, area, "voicemail")
+        if back is None:
+            return Seen(sid, hour, area, "voicemail")
+        # From the end of the call the message was left in (its final status webhook) until
+        # the app put the caller through on the callback, on the app's clock.
+        ended = call.all("webhook", path="/voice/status")[-1]
+        through = back.all("webhook", path="/voice/connect/callback")[0]
+        app = stand.clock.app_at
+        after = Span(
+            app(back.sent(through)) - app(call.at(ended)),
+            app(back.at(through)) - app(call.sent(ended)),
+        )
+        return Seen(sid, hour, area, "voicemail", called_back=True, called_back_after=after)
     if call.all("webhook", path="/voice/wait/callback"):
-        return Seen(sid, hour, area, "callback")
+        return Seen(sid, hour, area, "callback", called_back=back is not None)
     hangup = call.all("hangup")[0]
     assert hangup["by"] == "caller", outcome
     left = call.all("webhook", path="/voice/queue-result")[0]
@@ -451,11 +510,12 @@ def expected(calls: list[Seen], policy: ReportPolicy, wrap_up: Span) -> dict[str
         "talk_mean_s": mean_span([c.talk for c in answered]),
         "wrap_up_mean_s": wrap_up if answered else None,
         "callbacks_requested": sum(1 for c in calls if c.kind == "callback"),
-        # Nobody takes labor calls today: the callback asked for never reaches the caller.
-        "callbacks_completed": 0,
+        "callbacks_completed": sum(1 for c in calls if c.kind == "callback" and c.called_back),
         "voicemails_left": sum(1 for c in calls if c.kind == "voicemail"),
-        "voicemails_called_back": 0,
-        "voicemail_callback_mean_s": None,
+        "voicemails_called_back": sum(1 for c in calls if c.kind == "voicemail" and c.called_back),
+        "voicemail_callback_mean_s": mean_span(
+            [c.called_back_after for c in calls if c.called_back_after is not None]
+        ),
         "rated": len(rated),
         "satisfied_share": share(len(rated) - len(unsatisfied), len(rated)),
         "followups_opened": len(unsatisfied),
@@ -478,9 +538,9 @@ def expected_agent(
     return {
         "handled": n,
         "talk_s": talk,
-        "talk_mean_s": Span(talk.lo / n, talk.hi / n),
+        "talk_mean_s": Span(talk.lo / n, talk.hi / n) if n else None,
         "wrap_up_s": wrap,
-        "wrap_up_mean_s": wrap_up,
+        "wrap_up_mean_s": wrap_up if n else None,
         "heavy_calls": 0,
         "available_s": round(available, 1),
         "occupancy": Span(
@@ -535,15 +595,29 @@ def test_a_day_through_the_stand_in_reports_what_its_transcripts_show(stand: Sta
     placed.append((stand.place(*MENU, hangup_after=170), 0, AREA))
     stand.until(agents_free, "the busy hour's calls and wrap-ups to end", 60)
 
-    # 11:00: the danger key at the greeting (nobody crisis-trained: the crisis line takes it),
-    # and two labor callers, whom nobody takes today: one leaves a message, one asks for a
-    # callback on their own number.
+    # 11:00: the danger key at the greeting (the crisis-trained agent never answers: the crisis
+    # line takes it), and two labor callers, whom nobody takes before 12:00: one leaves a
+    # message, one asks for a callback on their own number.
     stand.clock.skip_to(opening + timedelta(hours=1))
     placed.append((stand.place("press:9"), 1, ""))
     labor = ("press:1", "press:2", "press:1", "press:1")
     placed.append((stand.place(*labor, "press:2", voicemail="speech"), 1, "labor"))
     placed.append((stand.place(*labor, "press:1", "press:1"), 1, "labor"))
     stand.until(agents_free, "the second hour's calls to end", 60)
+
+    # 12:00: the labor agent comes on and calls both labor callers back, the voicemail's too.
+    stand.clock.skip_to(opening + timedelta(hours=2))
+    labor_from = rt.now()
+    AgentBoard(rt.redis, rt.config.routing).set_presence(LABOR_AGENT, "available", labor_from)
+
+    def both_called_back() -> bool:
+        return (
+            agents_free()
+            and rt.redis.hget(keys.agent(LABOR_AGENT), "activity") == b"idle"
+            and all(called_back_leg(stand, n) for n in (VOICEMAIL_CALLER, CALLBACK_CALLER))
+        )
+
+    stand.until(both_called_back, "the labor agent to call both callers back", 60)
 
     calls = [seen(stand, sid, hour, area) for sid, hour, area in placed]
     kinds = [c.kind for c in calls]
@@ -556,11 +630,11 @@ def test_a_day_through_the_stand_in_reports_what_its_transcripts_show(stand: Sta
     # Both agents sign off; the worker's upkeep folds their presence into intervals.
     stand.clock.skip_to(opening + SHIFT)
     signed_off = rt.now()
-    for agent in [*AGENT_PHONES, CRISIS_AGENT]:
+    for agent in [*AGENT_PHONES, CRISIS_AGENT, LABOR_AGENT]:
         AgentBoard(rt.redis, rt.config.routing).set_presence(agent, "offline", signed_off)
     stand.work()
     with stand.app.app_context():
-        assert jobs.upkeep_job() == 2 * (len(AGENT_PHONES) + 1)
+        assert jobs.upkeep_job() == 2 * (len(AGENT_PHONES) + 2)
     stand.clock.skip_to(opening + SHIFT + timedelta(minutes=20))
     run_late_jobs(rt.redis)
 
@@ -594,9 +668,12 @@ def test_a_day_through_the_stand_in_reports_what_its_transcripts_show(stand: Sta
     assert_figures(by_hour.total, expected(calls, policy, wrap_up), "total")
     assert set(expected(calls, policy, wrap_up)) == set(FIGURES)
 
+    # Each agent who took a call: those who answered, and the labor agent, who made callbacks
+    # only (a callback is not an answer). The crisis line is no agent.
     agents = {b.key: b.figures for b in by_hour.agents}
-    available = signed_off - available_from
-    for agent in AGENT_PHONES:
+    assert set(agents) == {*AGENT_PHONES, LABOR_AGENT}
+    for agent in agents:
+        available = signed_off - (labor_from if agent == LABOR_AGENT else available_from)
         assert_figures(agents[agent], expected_agent(agent, calls, wrap_up, available), agent)
     assert set(expected_agent("c1", calls, wrap_up, available)) == set(AGENT_FIGURES)
 
