@@ -72,6 +72,7 @@ TIME_SCALE = 0.02
 AREA, AREA_KEY = "contract", "3"
 TALK_S = 100
 WRAP_UP_S = 20
+SERVICE_LEVEL_S = 60
 # The agents go offline this long after the day opened, once every call and wrap-up is over.
 SHIFT = timedelta(hours=2, minutes=30)
 AGENT_PHONES = {"c1": "+8613900000711", "c2": "+8613900000712"}
@@ -123,20 +124,27 @@ PHONES = {
     },
     CRISIS_LINE: {"name": "crisis line", "role": "crisis-line", "answer_after": 4, "stay": 60},
 }
+# What a caller hears as they are put in the waiting room.
+QUEUE_WORDS = "请稍候。"
 # Mandarin, the area's key, its one intake answer.
 MENU = ("press:1", f"press:{AREA_KEY}", "press:1")
 
 
-def day_config():
+def day_config() -> str:
     """The shipped config with a short wrap-up and a waiting-room message long enough that a
-    waiting caller's next key is kept for the survey."""
+    waiting caller's next key is kept for the survey, as YAML."""
     config = shipped_config()
     config["routing"]["defaults"]["wrap_up_s"] = WRAP_UP_S
     # The worker's turns here take a tenth of a real second, ten call seconds: an agent's
     # phone must not ring out while the turn that rings it is still coming.
     config["routing"]["reservation_timeout_s"] = 120
     config["prompts"]["wait_options"]["zh"] = "请稍候，咨询员马上为您接听。" * 60
-    return load_config(yaml.safe_dump(config, allow_unicode=True), "day")
+    # Short words before the waiting room: a caller can hang up within seconds of queueing.
+    config["prompts"]["queue_intro"]["zh"] = QUEUE_WORDS
+    # Answered at once here is about half a minute (the agent's ring and whisper): a service
+    # level of a minute tells those from the caller who waited for an agent to be free.
+    config["reports"] = {"service_level_s": SERVICE_LEVEL_S, "short_abandon_s": 5}
+    return yaml.safe_dump(config, allow_unicode=True)
 
 
 class DayClock:
@@ -225,7 +233,7 @@ class Stand:
 
 
 @pytest.fixture
-def stand(app_env, redis, redis_url, records_url, monkeypatch) -> Iterator[Stand]:
+def stand(app_env, redis, redis_url, records_url, monkeypatch, tmp_path) -> Iterator[Stand]:
     """The stand-in and the hotline app served to it over HTTP, on the day's clock."""
     settings = Settings(
         account_sid=ACCOUNT_SID,
@@ -258,6 +266,8 @@ def stand(app_env, redis, redis_url, records_url, monkeypatch) -> Iterator[Stand
     http = make_server("127.0.0.1", 0, lambda e, s: holder["app"](e, s), threaded=True)
     app_url = f"http://127.0.0.1:{http.server_port}"
     server = threading.Thread(target=http.serve_forever, daemon=True)
+    config_path = tmp_path / "hotline.yaml"
+    config_path.write_text(day_config(), encoding="utf-8")
     try:
         for name, value in {
             "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
@@ -269,9 +279,12 @@ def stand(app_env, redis, redis_url, records_url, monkeypatch) -> Iterator[Stand
             "REDIS_URL": redis_url,
             # The records database the record jobs write to, SQLite or PostgreSQL.
             "DATABASE_URL": records_url,
+            # The day's config, for `hotline report` too.
+            "HOTLINE_CONFIG": str(config_path),
         }.items():
             app_env.setenv(name, value)
-        app = create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": day_config()})
+        config = load_config(config_path.read_text(encoding="utf-8"), str(config_path))
+        app = create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": config})
         holder["app"] = app
         hub.settings.voice_url = f"{app_url}/voice"
         hub.settings.status_url = f"{app_url}/voice/status"
@@ -399,8 +412,8 @@ def seen(stand: Stand, sid: str, hour: int, area: str) -> Seen:
             to_human=to_human if line else None,
             rollover=bool(line and rung),
         )
-    queued = call.all("queued")[0]
-    joined_queue = call.webhook_before(queued)
+    # The app queues the caller on the webhook whose answer says the waiting room's words.
+    joined_queue = call.webhook_before(call.all("heard", text=QUEUE_WORDS)[0])
     agents = [b for b in call.all("bridged") if b["number"] != CRISIS_LINE]
     if agents:
         joined = call.all("webhook", path="/voice/connect/joined")[0]
@@ -441,13 +454,18 @@ def seen(stand: Stand, sid: str, hour: int, area: str) -> Seen:
         return Seen(sid, hour, area, "callback", called_back=back is not None)
     hangup = call.all("hangup")[0]
     assert hangup["by"] == "caller", outcome
-    left = call.all("webhook", path="/voice/queue-result")[0]
+    # The app hears of it from the next webhook: the queue's result, or the call's status
+    # when the caller hung up before Twilio had put them in the queue.
+    left = (
+        call.all("webhook", path="/voice/queue-result") or call.all("webhook", path="/voice/status")
+    )[0]
+    gone = min(call.at(hangup), call.sent(left))
     return Seen(
         sid,
         hour,
         area,
         "abandoned",
-        wait=Span(call.at(hangup) - call.at(joined_queue), call.at(left) - call.sent(joined_queue)),
+        wait=Span(gone - call.at(joined_queue), call.at(left) - call.sent(joined_queue)),
     )
 
 
@@ -603,6 +621,8 @@ def test_a_day_through_the_stand_in_reports_what_its_transcripts_show(stand: Sta
     labor = ("press:1", "press:2", "press:1", "press:1")
     placed.append((stand.place(*labor, "press:2", voicemail="speech"), 1, "labor"))
     placed.append((stand.place(*labor, "press:1", "press:1"), 1, "labor"))
+    # A third hangs up as soon as they hear they are being put through: a short abandon.
+    placed.append((stand.place(*labor, hangup_on=(QUEUE_WORDS,)), 1, "labor"))
     stand.until(agents_free, "the second hour's calls to end", 60)
 
     # 12:00: the labor agent comes on and calls both labor callers back, the voicemail's too.
@@ -621,7 +641,8 @@ def test_a_day_through_the_stand_in_reports_what_its_transcripts_show(stand: Sta
 
     calls = [seen(stand, sid, hour, area) for sid, hour, area in placed]
     kinds = [c.kind for c in calls]
-    assert kinds == ["answered"] * 3 + ["abandoned", "crisis", "voicemail", "callback"], kinds
+    busy_hour = ["answered"] * 3 + ["abandoned"]
+    assert kinds == [*busy_hour, "crisis", "voicemail", "callback", "abandoned"], kinds
     # A supervisor calls back the first unsatisfied caller and closes their follow-up.
     unsatisfied = next(c for c in calls if c.rating == 2)
     assert FollowUps(rt.redis).close(unsatisfied.sid, by="sam", note="called", now=rt.now())
@@ -645,7 +666,8 @@ def test_a_day_through_the_stand_in_reports_what_its_transcripts_show(stand: Sta
     recording = records.get_call(left.sid)["voicemail_recording"]
     assert recording and MessageStore(rt.redis).get(recording).state == READY
     period = Period(DAY, DAY, ZONE)
-    policy = ReportPolicy()
+    policy = rt.config.reports
+    assert policy.service_level_s == SERVICE_LEVEL_S
     now = rt.now()
     # The wrap-up ends at the first sweep after it runs out: within one worker's turn of it.
     wrap_up = Span(WRAP_UP_S, WRAP_UP_S + stand.longest_turn)
@@ -667,6 +689,10 @@ def test_a_day_through_the_stand_in_reports_what_its_transcripts_show(stand: Sta
         )
     assert_figures(by_hour.total, expected(calls, policy, wrap_up), "total")
     assert set(expected(calls, policy, wrap_up)) == set(FIGURES)
+    # The day has what each figure needs: answers in and out of the service level (two of the
+    # six offered calls not abandoned at once), a short abandon and a long one.
+    day = expected(calls, policy, wrap_up)
+    assert (day["service_level"], day["short_abandoned"], day["abandoned"]) == (0.3333, 1, 1)
 
     # Each agent who took a call: those who answered, and the labor agent, who made callbacks
     # only (a callback is not an answer). The crisis line is no agent.
