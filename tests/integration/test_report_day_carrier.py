@@ -27,7 +27,7 @@ import math
 import threading
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -157,6 +157,7 @@ class DayClock:
         self.skips: list[tuple[float, float]] = [(0.0, 0.0)]
 
     def __call__(self) -> datetime:
+        """The app's time now."""
         return self.start + timedelta(seconds=self.skipped + self.carrier.network.clock.now())
 
     def skip_to(self, moment: datetime) -> None:
@@ -222,10 +223,10 @@ class Stand:
             self.longest_turn = max(self.longest_turn, now - self.last_turn)
         self.last_turn = now
 
-    def until(self, check, what: str, deadline_s: float = 30.0) -> Any:
+    def until(self, check: Callable[[], Any], what: str, deadline_s: float = 30.0) -> Any:
         """Work and look until the check holds."""
 
-        def look():
+        def look() -> Any:
             self.work()
             return check()
 
@@ -507,7 +508,7 @@ def expected(calls: list[Seen], policy: ReportPolicy, wrap_up: Span) -> dict[str
     crises = [c for c in calls if c.kind == "crisis"]
     to_human = [c.to_human for c in crises if c.to_human is not None]
 
-    def share(part, whole):
+    def share(part: int, whole: int) -> float | None:
         return round(part / whole, 4) if whole else None
 
     return {
@@ -595,7 +596,7 @@ def test_a_day_through_the_stand_in_reports_what_its_transcripts_show(stand: Sta
     virtual = stand.hub.network.clock.now
     placed: list[tuple[str, int, str]] = []
 
-    def later(seconds: float):
+    def later(seconds: float) -> Callable[[], bool]:
         start = virtual()
         return lambda: virtual() >= start + seconds
 
@@ -625,7 +626,8 @@ def test_a_day_through_the_stand_in_reports_what_its_transcripts_show(stand: Sta
     placed.append((stand.place(*labor, hangup_on=(QUEUE_WORDS,)), 1, "labor"))
     stand.until(agents_free, "the second hour's calls to end", 60)
 
-    # 12:00: the labor agent comes on and calls both labor callers back, the voicemail's too.
+    # 12:00: the labor agent comes on and calls back both: the one who asked, the one who left
+    # a message.
     stand.clock.skip_to(opening + timedelta(hours=2))
     labor_from = rt.now()
     AgentBoard(rt.redis, rt.config.routing).set_presence(LABOR_AGENT, "available", labor_from)
