@@ -322,6 +322,9 @@ class Supervisor:
             "gthread",
             "--graceful-timeout",
             "5",
+            # The app is built once and its workers forked from it: a worker that dies comes
+            # back at once, and each does not load the config and the classifier again.
+            "--preload",
             "--log-level",
             "warning",
             "hotline.app:create_app()",
