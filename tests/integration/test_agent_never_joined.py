@@ -8,14 +8,12 @@ between its looks at the call, as the worker would run them."""
 
 from __future__ import annotations
 
-import base64
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from carrier.parties import Script
 from queues import events, keys, runtime
@@ -23,7 +21,14 @@ from queues.agents import AgentBoard
 from queues.reservations import NOT_JOINED
 from routing.matching import MISS_REASONS
 from routing.roster import parse_roster
-from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN, HOTLINE, start_carrier
+from tests.fixtures.carrier import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    LocalServer,
+    app_environment,
+    point_at_app,
+    start_carrier,
+)
 from tests.fixtures.dispatch import run_dispatch_jobs
 from tests.fixtures.waits import poll
 
@@ -78,29 +83,20 @@ def served(app_env: pytest.MonkeyPatch, redis, redis_url: str, clock) -> Iterato
     """The carrier, and the hotline app served to it over HTTP."""
     hub, carrier, carrier_url = start_carrier(PHONES)
     front = Front()
-    http = make_server("127.0.0.1", 0, front, threaded=True)
-    app_url = f"http://127.0.0.1:{http.server_port}"
-    app_env.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
-    app_env.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    app_env.setenv("TWILIO_API_BASE_URL", carrier_url)
-    app_env.setenv("HOTLINE_NUMBER", HOTLINE)
-    app_env.setenv("PUBLIC_BASE_URL", app_url)
-    app_env.setenv("VOICEMAIL_KEY", base64.b64encode(b"k" * 32).decode())
-    app_env.setenv("REDIS_URL", redis_url)
+    # No request comes before the carrier is pointed at the app, once it is built.
+    http = LocalServer(front)
+    app_url = http.url
+    for name, value in app_environment(carrier_url, app_url, redis_url).items():
+        app_env.setenv(name, value)
     from hotline.app import create_app
 
     front.app = create_app({"TESTING": True, "CLOCK": clock})
     # A caller's call starts in the general waiting room (the menu is not what is tested).
-    hub.settings.voice_url = f"{app_url}/voice/route?lang=zh&area=general"
-    hub.settings.status_url = f"{app_url}/voice/status"
-    hub.settings.fallback_url = f"{app_url}/voice/fallback"
-    hub.settings.public_url = carrier_url
-    server = threading.Thread(target=http.serve_forever, daemon=True)
-    server.start()
+    point_at_app(hub, app_url, carrier_url, "/voice/route?lang=zh&area=general")
     try:
         yield {"hub": hub, "app": front.app, "front": front, "carrier_url": carrier_url}
     finally:
-        http.shutdown()
+        http.stop()
         carrier.stop()
 
 

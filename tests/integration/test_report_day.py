@@ -17,14 +17,10 @@ from __future__ import annotations
 
 import json
 import math
-import time
-import types
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
-from rq import Queue
-from rq.job import Job
 
 from hotline.cli import main
 from queues import dispatch, events, runtime
@@ -38,6 +34,7 @@ from routing.report import AGENT_FIGURES, FIGURES, Period, ReportPolicy, report_
 from tests.fixtures.conference import report_join
 from tests.fixtures.jobs import run_jobs
 from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401
+from tests.fixtures.records import run_late_jobs, stamp_wall_time
 from tests.fixtures.twiml import Doc
 from voicemail import callbacks
 from voicemail.messages import READY, MessageStore
@@ -234,18 +231,6 @@ class Day:
         self.end(sid)
 
 
-def run_late_jobs(redis) -> None:
-    """The scheduler's turn: every record job scheduled for later runs now, then the queue."""
-    queue = Queue("default", connection=redis)
-    registry = queue.scheduled_job_registry
-    for job_id in registry.get_job_ids():
-        job = Job.fetch(job_id, connection=redis)
-        registry.remove(job)
-        if job.func_name == "queues.records.jobs.record_call_job":
-            queue.enqueue_job(job)
-    run_jobs(redis, "default")
-
-
 @pytest.fixture
 def day_clock(clock, monkeypatch):
     """The test clock, also as the wall time calls, events and incident steps are stamped with.
@@ -253,11 +238,7 @@ def day_clock(clock, monkeypatch):
     In production the hotline's clock is the wall clock; here the day runs on the test clock.
     """
     clock.now = clock.now.replace(minute=0, second=0)
-    stamp = types.SimpleNamespace(
-        time=lambda: clock.now.timestamp(), strftime=time.strftime, gmtime=time.gmtime
-    )
-    for module in ("queues.calls", "queues.events", "queues.incidents"):
-        monkeypatch.setattr(f"{module}.time", stamp)
+    stamp_wall_time(monkeypatch, lambda: clock.now.timestamp())
     return clock
 
 

@@ -21,12 +21,8 @@ Runs on SQLite, and on PostgreSQL too when DATABASE_URL names a server (CI's sec
 
 from __future__ import annotations
 
-import base64
 import json
 import math
-import threading
-import time
-import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -36,12 +32,9 @@ import pytest
 import requests
 import yaml
 from rq import Queue
-from rq.job import Job
-from werkzeug.serving import make_server
 
-from carrier.driver import Settings
-from carrier.parties import Directory, Script, Step
-from carrier.server import Carrier, Server
+from carrier.parties import Script, Step
+from carrier.server import Carrier
 from hotline.cli import main
 from queues import dispatch, keys, runtime
 from queues.agents import AgentBoard
@@ -56,10 +49,18 @@ from routing.report import AGENT_FIGURES, FIGURES, Period, ReportPolicy, report_
 from routing.roster import parse_roster
 from tests.e2e.harness import shipped_config
 from tests.fixtures.app import AREAS, OPEN_TIME
-from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN, HOTLINE
+from tests.fixtures.carrier import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    LocalServer,
+    app_environment,
+    point_at_app,
+    start_carrier,
+)
 from tests.fixtures.dispatch import run_dispatch_jobs
-from tests.fixtures.jobs import BurstWorker, run_jobs
+from tests.fixtures.jobs import BurstWorker
 from tests.fixtures.ops import PASSWORD, sign_in
+from tests.fixtures.records import run_late_jobs, stamp_wall_time
 from tests.fixtures.waits import poll
 from voicemail.messages import READY, MessageStore
 
@@ -239,48 +240,22 @@ class Stand:
 @pytest.fixture
 def stand(app_env, redis, redis_url, records_url, monkeypatch, tmp_path) -> Iterator[Stand]:
     """The stand-in and the hotline app served to it over HTTP, on the day's clock."""
-    settings = Settings(
-        account_sid=ACCOUNT_SID,
-        auth_token=AUTH_TOKEN,
-        hotline_number=HOTLINE,
-        voice_url="",
-        status_url=None,
-        fallback_url=None,
-        public_url="",
-    )
-    hub = Carrier.build(
-        settings,
-        directory=Directory.from_mapping(PHONES),
-        time_scale=TIME_SCALE,
-        webhook_timeout=5.0,
-    )
-    carrier = Server(hub, "127.0.0.1", 0).start()
-    carrier_url = f"http://127.0.0.1:{carrier.port}"
+    hub, carrier, carrier_url = start_carrier(PHONES, time_scale=TIME_SCALE)
     clock = DayClock(OPEN_TIME, hub)
     # Calls, events and incident steps are stamped with the wall time: here, the day's clock.
-    stamp = types.SimpleNamespace(
-        time=lambda: clock().timestamp(), strftime=time.strftime, gmtime=time.gmtime
-    )
-    for module in ("queues.calls", "queues.events", "queues.incidents"):
-        monkeypatch.setattr(f"{module}.time", stamp)
+    stamp_wall_time(monkeypatch, lambda: clock().timestamp())
     from hotline.app import create_app
 
     # The app's URL goes into its own settings: bind the port first, serve the app once built.
     holder: dict[str, Any] = {}
-    http = make_server("127.0.0.1", 0, lambda e, s: holder["app"](e, s), threaded=True)
-    app_url = f"http://127.0.0.1:{http.server_port}"
-    server = threading.Thread(target=http.serve_forever, daemon=True)
+    # No request comes before the carrier is pointed at the app, once it is built.
+    front = LocalServer(lambda environ, start: holder["app"](environ, start))
+    app_url = front.url
     config_path = tmp_path / "hotline.yaml"
     config_path.write_text(day_config(), encoding="utf-8")
     try:
         for name, value in {
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "TWILIO_API_BASE_URL": carrier_url,
-            "HOTLINE_NUMBER": HOTLINE,
-            "PUBLIC_BASE_URL": app_url,
-            "VOICEMAIL_KEY": base64.b64encode(b"k" * 32).decode(),
-            "REDIS_URL": redis_url,
+            **app_environment(carrier_url, app_url, redis_url),
             # The records database the record jobs write to, SQLite or PostgreSQL.
             "DATABASE_URL": records_url,
             # The day's config, for `hotline report` too.
@@ -290,17 +265,11 @@ def stand(app_env, redis, redis_url, records_url, monkeypatch, tmp_path) -> Iter
         config = load_config(config_path.read_text(encoding="utf-8"), str(config_path))
         app = create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": config})
         holder["app"] = app
-        hub.settings.voice_url = f"{app_url}/voice"
-        hub.settings.status_url = f"{app_url}/voice/status"
-        hub.settings.fallback_url = f"{app_url}/voice/fallback"
-        hub.settings.public_url = carrier_url
-        server.start()
+        point_at_app(hub, app_url, carrier_url)
         yield Stand(hub, carrier_url, app, clock, jobs.store())
     finally:
         jobs.install(None)
-        if server.is_alive():
-            http.shutdown()
-        http.server_close()
+        front.stop()
         carrier.stop()
 
 
@@ -578,18 +547,6 @@ def assert_figures(got: dict[str, Any], want: dict[str, object], where: str) -> 
             assert value.holds(got[name]), f"{where} {name}: {got[name]} not in {value}"
         else:
             assert got[name] == value, f"{where} {name}: {got[name]} != {value}"
-
-
-def run_late_jobs(redis) -> None:
-    """The scheduler's turn: every record job scheduled for later runs now, then the queue."""
-    queue = Queue("default", connection=redis)
-    registry = queue.scheduled_job_registry
-    for job_id in registry.get_job_ids():
-        job = Job.fetch(job_id, connection=redis)
-        registry.remove(job)
-        if job.func_name == "queues.records.jobs.record_call_job":
-            queue.enqueue_job(job)
-    run_jobs(redis, "default")
 
 
 def test_a_day_through_the_stand_in_reports_what_its_transcripts_show(stand: Stand, capsys):
