@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -102,14 +103,21 @@ def read_hotline_config(path: Path) -> HotlineConfig:
 
 def _model_source(config_path: Path) -> tuple[str, bytes | None]:
     """The crisis model setting and the bytes of the file it names (None when unreadable)."""
-    setting = (os.environ.get("HOTLINE_CRISIS_MODEL") or "").strip()
-    if setting.lower() == "off":
+    setting, path = _crisis_model_path(config_path, os.environ)
+    if path is None:
         return setting, None
-    path = Path(setting) if setting else config_path.with_name(CRISIS_MODEL_NAME)
     try:
         return setting, path.read_bytes()
     except OSError:
         return setting, None
+
+
+def _crisis_model_path(config_path: Path, env: Mapping[str, str]) -> tuple[str, Path | None]:
+    """HOTLINE_CRISIS_MODEL as set, and the model file it means (None when it is "off")."""
+    setting = (env.get("HOTLINE_CRISIS_MODEL") or "").strip()
+    if setting.lower() == "off":
+        return setting, None
+    return setting, Path(setting) if setting else config_path.with_name(CRISIS_MODEL_NAME)
 
 
 def read_crisis_model(
@@ -121,11 +129,9 @@ def read_crisis_model(
     heard by the lexicon alone; a model file that is named or present but unreadable or
     malformed stops the start.
     """
-    env = os.environ if environ is None else environ
-    setting = (env.get("HOTLINE_CRISIS_MODEL") or "").strip()
-    if setting.lower() == "off":
+    setting, path = _crisis_model_path(config_path, os.environ if environ is None else environ)
+    if path is None:
         return None
-    path = Path(setting) if setting else config_path.with_name(CRISIS_MODEL_NAME)
     if not setting and not path.exists():
         log.warning("no crisis model at %s: crisis words are heard by the lexicon alone", path)
         return None
