@@ -83,7 +83,8 @@ def note_queue(rt: runtime.Runtime, area: str, queue_sid: str) -> None:
 def queue_sid(rt: runtime.Runtime, area: str) -> str | None:
     """Return the SID of an area's Twilio queue: as noted, else from one page of the listing.
 
-    None when Twilio has no such queue (yet): nobody can be waiting in it.
+    None when the queue is neither noted nor on that page (Twilio makes it at the first
+    `<Enqueue>`, and a busy account may list it later).
     """
     noted = rt.redis.hget(keys.twilio_queues(), area)
     if noted:
