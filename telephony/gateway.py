@@ -330,13 +330,28 @@ class Gateway:
         status_callback_events: Sequence[str] = ALL_CALL_EVENTS,
         timeout: int = 20,
         wait_url: str | None = None,
+        muted: bool | None = None,
+        coaching: bool | None = None,
+        call_sid_to_coach: str | None = None,
+        beep: bool | None = None,
     ) -> ParticipantInfo:
-        """Call a number into a conference (by SID, or by name: created if needed)."""
+        """Call a number into a conference (by SID, or by name: created if needed).
+
+        `coaching` with `call_sid_to_coach` makes the participant heard by that call only.
+        """
         options: dict[str, Any] = {
             "start_conference_on_enter": start_conference_on_enter,
             "end_conference_on_exit": end_conference_on_exit,
             "timeout": timeout,
         }
+        for name, value in (
+            ("muted", muted),
+            ("coaching", coaching),
+            ("call_sid_to_coach", call_sid_to_coach),
+            ("beep", None if beep is None else str(beep).lower()),
+        ):
+            if value is not None:
+                options[name] = value
         if label:
             options["label"] = label
         if wait_url:
@@ -362,14 +377,18 @@ class Gateway:
         muted: bool | None = None,
         hold: bool | None = None,
         end_conference_on_exit: bool | None = None,
+        coaching: bool | None = None,
+        call_sid_to_coach: str | None = None,
     ) -> ParticipantInfo:
-        """Mute, hold, or change whether a participant's exit ends the conference."""
+        """Mute, hold, coach, or change whether a participant's exit ends the conference."""
         options = {
             name: value
             for name, value in (
                 ("muted", muted),
                 ("hold", hold),
                 ("end_conference_on_exit", end_conference_on_exit),
+                ("coaching", coaching),
+                ("call_sid_to_coach", call_sid_to_coach),
             )
             if value is not None
         }
