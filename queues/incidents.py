@@ -7,6 +7,10 @@ brought in a supervisor or a crisis line), paged (a supervisor's SMS), note, clo
 
 What the caller said and the notes are sealed in the stream (`queues.sealing`) and opened when
 read; steps written by an older version, plain, read as they are (steps are never rewritten).
+
+A supervisor may put an incident under legal hold (a court, the police or a complaint needs it
+kept): a held incident never expires and is never erased with its caller's data, until the hold
+is lifted, when its year from opening applies again. Holding and lifting are steps too.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +32,46 @@ from routing.spreadsheet import SafeDictWriter
 INCIDENT_TTL_S = 366 * 24 * 3600
 # Step fields holding a caller's words (or a note about them): sealed in the stream.
 SEALED_FIELDS = frozenset({"said", "note"})
+MAX_HOLD_REASON = 500
+
+# Appends a step; the incident expires a year after its last step unless it is under legal hold.
+_APPEND_STEP = """
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
+  redis.call('PERSIST', KEYS[1])
+else
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class LegalHold:
+    """Why an incident is kept whatever its age or its caller's erasure: who, since when, why."""
+
+    call_sid: str
+    since: float
+    by: str
+    reason: str
+
+    def public(self) -> dict[str, Any]:
+        """The hold as consoles and the API show it."""
+        return {
+            "call": self.call_sid,
+            "since": self.since,
+            "since_iso": _iso(self.since),
+            "by": self.by,
+            "reason": self.reason,
+        }
+
+    def sentence(self) -> str:
+        """What an erasure says it kept, in one line."""
+        return f"incident {self.call_sid} under legal hold since {_iso(self.since)} ({self.reason})"
+
+
+class UnknownIncident(Exception):
+    """No incident for that call."""
 
 
 @dataclass
@@ -93,6 +138,7 @@ class IncidentLog:
     def __init__(self, redis: Redis, *, sealer: Sealer | None = None):
         self.redis = redis
         self._sealer = sealer
+        self._append = redis.register_script(_APPEND_STEP)
 
     @property
     def sealer(self) -> Sealer:
@@ -129,10 +175,11 @@ class IncidentLog:
                 if value not in (None, "")
             }
         )
-        pipe = self.redis.pipeline()
-        pipe.xadd(keys.incident(call_sid), entry)
-        pipe.expire(keys.incident(call_sid), INCIDENT_TTL_S)
-        pipe.execute()
+        pairs = [part for item in entry.items() for part in item]
+        self._append(
+            keys=[keys.incident(call_sid), keys.incident_holds()],
+            args=[call_sid, INCIDENT_TTL_S, *pairs],
+        )
 
     def note(self, call_sid: str, text: str, *, by: str, now: float | None = None) -> bool:
         """Add a supervisor's or agent's note to an existing incident; False when unknown."""
@@ -165,6 +212,80 @@ class IncidentLog:
             return value
         return self.sealer.open(value, f"incident:{call_sid}:{name}")
 
+    # -- legal hold ---------------------------------------------------------------------------
+
+    def hold(self, call_sid: str, *, by: str, reason: str, now: float) -> LegalHold:
+        """Put an incident under legal hold: kept past its year and through erasures."""
+        if self.redis.zscore(keys.incidents(), call_sid) is None:
+            raise UnknownIncident(call_sid)
+        held = LegalHold(call_sid, now, by, " ".join(reason.split())[:MAX_HOLD_REASON])
+        fields = {"since": held.since, "by": held.by, "reason": held.reason}
+        self.redis.hset(keys.incident_holds(), call_sid, json.dumps(fields, ensure_ascii=False))
+        # The step goes in after the hold, so the stream loses its expiry in the same breath.
+        self.step(call_sid, "held", now=now, by=by, reason=held.reason)
+        return held
+
+    def lift(self, call_sid: str, *, by: str, now: float) -> LegalHold | None:
+        """Lift an incident's legal hold; its year from opening applies again. None if not held."""
+        held = self.held(call_sid)
+        if held is None:
+            return None
+        self.redis.hdel(keys.incident_holds(), call_sid)
+        self.step(call_sid, "hold_lifted", now=now, by=by)
+        opened_at = self.redis.zscore(keys.incidents(), call_sid) or now
+        # A year from opening, as if never held: an incident already older goes within a day.
+        self.redis.expireat(
+            keys.incident(call_sid), int(max(opened_at + INCIDENT_TTL_S, now + 24 * 3600))
+        )
+        return held
+
+    def held(self, call_sid: str) -> LegalHold | None:
+        """The incident's legal hold, or None."""
+        raw = self.redis.hget(keys.incident_holds(), call_sid)
+        return _hold(call_sid, raw) if raw else None
+
+    def holds(self) -> dict[str, LegalHold]:
+        """Every legal hold, by call SID."""
+        raw = self.redis.hgetall(keys.incident_holds())
+        return {sid.decode(): _hold(sid.decode(), value) for sid, value in raw.items()}
+
+    # -- a person's data ----------------------------------------------------------------------
+
+    def export_person(self, number: str, calls: Iterable[str]) -> list[dict[str, Any]]:
+        """The incidents of a person's calls, each with its steps and hold (words opened)."""
+        found = []
+        for call_sid in sorted(set(calls)):
+            incident = self.get(call_sid)
+            if incident is None:
+                continue
+            held = self.held(call_sid)
+            found.append(
+                {
+                    **incident.summary(),
+                    "steps": incident.steps,
+                    "legal_hold": held.public() if held else None,
+                }
+            )
+        return found
+
+    def erase_person(self, number: str, calls: Iterable[str]) -> int:
+        """Delete the incidents of a person's calls, except those under legal hold; how many."""
+        erased = 0
+        for call_sid in sorted(set(calls)):
+            if self.held(call_sid) is not None:
+                continue
+            pipe = self.redis.pipeline()
+            pipe.zrem(keys.incidents(), call_sid)
+            pipe.delete(keys.incident(call_sid))
+            gone, _ = pipe.execute()
+            erased += int(gone)
+        return erased
+
+    def kept_for_person(self, calls: Iterable[str]) -> list[LegalHold]:
+        """The legal holds that keep some of a person's incidents through an erasure."""
+        found = (self.held(call_sid) for call_sid in sorted(set(calls)))
+        return [held for held in found if held is not None]
+
     def between(self, start: float, end: float) -> list[Incident]:
         """Every incident opened in [start, end), oldest first."""
         sids = self.redis.zrangebyscore(keys.incidents(), start, f"({end}")
@@ -196,6 +317,12 @@ def export(incidents: list[Incident], fmt: str) -> str:
     for incident in incidents:
         writer.writerow(incident.summary())
     return out.getvalue()
+
+
+def _hold(call_sid: str, raw: bytes | str) -> LegalHold:
+    """A legal hold from its stored JSON."""
+    data = json.loads(raw)
+    return LegalHold(call_sid, float(data["since"]), str(data["by"]), str(data["reason"]))
 
 
 def _iso(epoch: float) -> str:

@@ -145,6 +145,11 @@ def incidents() -> str:
     return f"{PREFIX}:incidents"
 
 
+def incident_holds() -> str:
+    """Hash of each incident under legal hold (call SID) to who put it, when and why (JSON)."""
+    return f"{PREFIX}:incident-holds"
+
+
 def voicemail_message(recording_sid: str) -> str:
     """Hash of one voicemail message: call facts, caller number, measures, urgency and state."""
     return f"{PREFIX}:voicemail:{recording_sid}"
