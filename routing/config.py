@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 import difflib
+import re
 import string
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +23,7 @@ from routing.keynames import Each, Items, Keys, Shape, unknown_keys
 from routing.matching import RoutingPolicy, parse_routing
 from routing.problems import Problem, ProblemsError
 from routing.report import ReportPolicy, parse_reports
+from routing.transfers import TransferPolicy, parse_transfer
 from routing.wording import speaking_seconds
 from routing.yamldoc import Limits, read_yaml
 
@@ -67,6 +69,8 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "whisper": frozenset({"area", "language", "wait", "summary"}),
     "whisper_callback": frozenset({"area", "language", "wait", "summary"}),
     "whisper_choice": frozenset(),
+    # A repeat caller: the whisper says which call this is ("第3次来电").
+    "whisper_repeat": frozenset({"count"}),
     "agent_caller_gone": frozenset(),
     "agent_declined": frozenset(),
     "agent_connecting": frozenset(),
@@ -74,6 +78,18 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "agent_escalating": frozenset(),
     "agent_escalation_failed": frozenset(),
     "agent_call_ended": frozenset(),
+    # Transfer of a live call by phone (routing.transfers): the menus and what the agent hears.
+    "agent_transfer_area": frozenset({"areas"}),
+    "agent_transfer_mode": frozenset({"area"}),
+    "agent_transfer_warm": frozenset(),
+    "agent_transfer_cold": frozenset(),
+    "agent_transfer_failed": frozenset(),
+    "agent_transfer_busy": frozenset(),
+    "agent_transfer_done": frozenset(),
+    "agent_transfer_back": frozenset(),
+    "whisper_transfer": frozenset({"area", "agent", "note"}),
+    "transfer_hold": frozenset(),
+    "transfer_cold": frozenset({"area"}),
     "blocked": frozenset(),
     "closure_default": frozenset(),
     "closure_danger": frozenset(),
@@ -94,6 +110,12 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "survey_question": frozenset(),
     "survey_thanks": frozenset(),
     "survey_follow_up": frozenset(),
+    # Before a follow-up's whisper: why the caller is called back.
+    "whisper_follow_up_rating": frozenset({"agent"}),
+    "whisper_follow_up_outcome": frozenset({"note"}),
+    # Before the agent, in an area that records consultations: the notice and the refusal key.
+    "recording_notice": frozenset(),
+    "recording_refused": frozenset(),
 }
 
 # A caller of any language hears their language key within this many seconds of the greeting.
@@ -113,6 +135,8 @@ CALENDAR_FIELDS = (
     "day_range",
 )
 DTMF_KEYS = frozenset("0123456789*#")
+# An outcome code: what events, records and the desk's API carry.
+OUTCOME_CODE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 # The shortest ring the crisis-trained agents get, however long the calm words are.
 MIN_CRISIS_RING_S = 5
 
@@ -146,6 +170,8 @@ class Area:
     name: dict[str, str]
     intake: tuple[IntakeQuestion, ...]
     hours: WeeklyHours
+    # Consultations are recorded (with the caller's consent, asked before the agent): on/off.
+    recording: bool = False
 
 
 @dataclass(frozen=True)
@@ -196,6 +222,15 @@ class Survey:
     timeout_s: int = 5
     # An unsatisfied caller is owed a supervisor's callback: rating 2 opens a follow-up.
     follow_up: bool = True
+    # Who calls back: `area` (its agents, never the one the caller was unhappy with when
+    # another can) or `supervisor` (a supervisor on call who also takes routed calls).
+    follow_up_to: str = "area"
+    # The same for a follow-up an agent's outcome code asks for (需回访).
+    outcome_follow_up_to: str = "area"
+
+
+# Who a follow-up's callback task is routed to (`Survey.follow_up_to`).
+FOLLOW_UP_TARGETS = ("area", "supervisor")
 
 
 @dataclass(frozen=True)
@@ -204,6 +239,30 @@ class Records:
 
     # Three years (and a leap day): reports compare a year with the two before it.
     keep_days: int = 1096
+    # A year: what a caller said before (summaries, notes) is shown to the next agent no longer.
+    history_keep_days: int = 365
+    # Recorded consultations (both stored copies): kept this long, then deleted everywhere.
+    recording_keep_days: int = 90
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An outcome code an agent gives a call at wrap-up, with its label in every language."""
+
+    code: str
+    labels: dict[str, str]
+    # The caller is owed another call from the hotline (需回访).
+    follow_up: bool = False
+
+
+@dataclass(frozen=True)
+class ListenIn:
+    """A supervisor joining a live call from the wallboard: listen, coach or barge."""
+
+    # Whether the agent's desk says a supervisor is on the call (callers are never told).
+    tell_agent: bool = True
+    # Seconds the supervisor's phone rings before the join is given up.
+    ring_timeout_s: int = 20
 
 
 # The survey's keys: 1 satisfied, 2 not; the question's prompt names them.
@@ -239,10 +298,16 @@ class HotlineConfig:
     voicemail: Voicemail = Voicemail()
     survey: Survey = Survey()
     records: Records = Records()
+    # A supervisor on a live call from the wallboard (ops.listen_in).
+    listen_in: ListenIn = ListenIn()
+    # Outcome codes for wrap-up, in the config's order; none asked when empty.
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
     # The staffing plan's targets (routing.forecast documents the defaults).
     staffing: StaffingPolicy = StaffingPolicy()
     # Reports' service-level threshold and short abandons (routing.report).
     reports: ReportPolicy = ReportPolicy()
+    # Transfers of a live call (routing.transfers).
+    transfer: TransferPolicy = TransferPolicy()
 
     @property
     def default_language(self) -> str:
@@ -400,10 +465,13 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
     voicemail = _voicemail(check, root.get("voicemail"), danger_key)
     survey = _survey(check, root.get("survey"), danger_key)
     records = _records(check, root.get("records"))
+    outcomes = _outcomes(check, root.get("outcomes"), lang_ids)
     staffing, staffing_problems = parse_staffing(root.get("staffing"))
     check.problems.extend(staffing_problems)
     reports, report_problems = parse_reports(root.get("reports"))
     check.problems.extend(report_problems)
+    transfer, transfer_problems = parse_transfer(root.get("transfer"))
+    check.problems.extend(transfer_problems)
     for language in languages.values():
         if language.key and language.key == danger_key:
             check.fail(("languages", language.id, "key"), "the danger key cannot choose a language")
@@ -436,8 +504,11 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
             voicemail=voicemail,
             survey=survey,
             records=records,
+            listen_in=_listen_in(check, root.get("listen_in")),
+            outcomes=outcomes,
             staffing=staffing,
             reports=reports,
+            transfer=transfer,
         ),
         [],
     )
@@ -495,8 +566,24 @@ def _areas(check: _Checker, data: object, languages: list[str], danger_key: str)
             name=check.texts(fields.get("name"), (*path, "name"), languages),
             intake=intake,
             hours=_hours(check, fields.get("hours"), (*path, "hours")),
+            recording=_recording(check, fields, path),
         )
     return areas
+
+
+# YAML 1.1 reads a bare on/off as true/false: both spellings mean the same setting.
+_RECORDING_VALUES = {"on": True, "off": False, True: True, False: False}
+
+
+def _recording(check: _Checker, fields: dict[str, Any], path: tuple) -> bool:
+    """Read an area's recording setting: off (the default) or on."""
+    value = fields.get("recording", "off")
+    if isinstance(value, str):
+        value = value.strip().lower()
+    if not isinstance(value, (str, bool)) or value not in _RECORDING_VALUES:
+        check.fail((*path, "recording"), "expected off or on")
+        return False
+    return _RECORDING_VALUES[value]
 
 
 def _question(
@@ -667,9 +754,56 @@ def _records(check: _Checker, data: object) -> Records:
         return Records()
     path = ("records",)
     fields = check.mapping(data, path)
-    if "keep_days" not in fields:
-        return Records()
-    return Records(keep_days=check.number(fields, "keep_days", path, 30, 36500))
+    keep_days, history_days = Records.keep_days, Records.history_keep_days
+    if "keep_days" in fields:
+        keep_days = check.number(fields, "keep_days", path, 30, 36500)
+    if "history_keep_days" in fields:
+        history_days = check.number(fields, "history_keep_days", path, 1, 3650)
+    recording_days = Records.recording_keep_days
+    if "recording_keep_days" in fields:
+        recording_days = check.number(fields, "recording_keep_days", path, 1, 3650)
+    return Records(
+        keep_days=keep_days, history_keep_days=history_days, recording_keep_days=recording_days
+    )
+
+
+def _outcomes(check: _Checker, data: object, languages: list[str]) -> dict[str, Outcome]:
+    """Read the outcome codes (optional): a label per language, and which ask for a follow-up."""
+    if data is None:
+        return {}
+    path = ("outcomes",)
+    section = check.mapping(data, path)
+    outcomes: dict[str, Outcome] = {}
+    for code, entry in section.items():
+        where = (*path, str(code))
+        # Codes travel in events, records and the API: short, lower case, no spaces.
+        if not isinstance(code, str) or not OUTCOME_CODE.fullmatch(code):
+            check.fail(where, "expected a code of lower-case letters, digits, - or _ (<= 32)")
+            continue
+        fields = check.mapping(entry, where)
+        follow_up = fields.get("follow_up", False)
+        if not isinstance(follow_up, bool):
+            check.fail((*where, "follow_up"), "expected true or false")
+        labels = {lang: check.text(fields, lang, where) for lang in languages}
+        outcomes[code] = Outcome(code, labels, follow_up=follow_up is True)
+    if data is not None and section and not outcomes:
+        check.fail(path, "at least one outcome code is needed")
+    return outcomes
+
+
+def _listen_in(check: _Checker, data: object) -> ListenIn:
+    """Read the listen_in section (optional: defaults when absent)."""
+    if data is None:
+        return ListenIn()
+    path = ("listen_in",)
+    fields = check.mapping(data, path)
+    tell_agent = fields.get("tell_agent", ListenIn.tell_agent)
+    if not isinstance(tell_agent, bool):
+        check.fail((*path, "tell_agent"), "expected true or false")
+    ring_timeout_s = ListenIn.ring_timeout_s
+    if "ring_timeout_s" in fields:
+        ring_timeout_s = check.number(fields, "ring_timeout_s", path, 5, 60)
+    return ListenIn(tell_agent=tell_agent is True, ring_timeout_s=ring_timeout_s)
 
 
 def _survey(check: _Checker, data: object, danger_key: str) -> Survey:
@@ -689,10 +823,17 @@ def _survey(check: _Checker, data: object, danger_key: str) -> Survey:
     # The danger key must reach the crisis path even during the question, never rate a call.
     if flags["enabled"] is True and danger_key in SURVEY_KEYS:
         check.fail(("menu", "danger_key"), "the danger key cannot be a survey key (1 or 2)")
+    targets = {}
+    for name in ("follow_up_to", "outcome_follow_up_to"):
+        targets[name] = fields.get(name, getattr(Survey, name))
+        if targets[name] not in FOLLOW_UP_TARGETS:
+            check.fail((*path, name), f"expected one of {', '.join(FOLLOW_UP_TARGETS)}")
+            targets[name] = getattr(Survey, name)
     return Survey(
         enabled=flags["enabled"] is True,
         timeout_s=timeout_s,
         follow_up=flags["follow_up"] is True,
+        **targets,
     )
 
 
@@ -805,6 +946,7 @@ _CONFIG_KEYS = _named(
     areas=Each(
         _named(
             "key",
+            "recording",
             name=_TEXTS,
             hours=_HOURS,
             intake=Items(_named("id", question=_TEXTS, answers=Each(_TEXTS))),
@@ -821,8 +963,11 @@ _CONFIG_KEYS = _named(
     voicemail=_settings(Voicemail, "voicemail setting"),
     survey=_settings(Survey, "survey setting"),
     records=_settings(Records, "records setting"),
+    listen_in=_settings(ListenIn, "listen_in setting"),
+    outcomes=Each(Each(among="language", also=frozenset({"follow_up"}))),
     staffing=_settings(StaffingPolicy, "staffing setting"),
     reports=_settings(ReportPolicy, "reports setting"),
+    transfer=_settings(TransferPolicy, "transfer setting"),
     calendar=Each(
         _named(*CALENDAR_FIELDS, "minutes", "seconds", languages=_TEXTS), among="language"
     ),
