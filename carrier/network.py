@@ -132,6 +132,12 @@ class Participant:
     end_on_exit: bool = False
     coaching: bool = False
     status: str = "connected"
+    # The participant a coach is heard by (nobody else hears a coaching participant).
+    call_sid_to_coach: str | None = None
+    # What a held participant hears instead of the conference (None: the default hold music).
+    hold_url: str | None = None
+    hold_method: str = "GET"
+    beep: str = "true"
 
 
 @dataclass

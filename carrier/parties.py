@@ -57,6 +57,40 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Line:
+    """Something a party says in a conference, some virtual seconds after first joining one."""
+
+    after: float
+    say: str
+
+    @classmethod
+    def parse(cls, data: Any) -> Line:
+        """Read a line from {"after": 5, "say": "words"}."""
+        if not isinstance(data, dict) or set(data) != {"after", "say"}:
+            raise ValueError(f'a talk line is {{"after": SECONDS, "say": "words"}}, not {data!r}')
+        try:
+            after = float(data["after"])
+        except (TypeError, ValueError):
+            raise ValueError(f"after takes a number of seconds, not {data['after']!r}") from None
+        if after < 0 or not str(data["say"]).strip():
+            raise ValueError("a talk line says some words, zero or more seconds after joining")
+        return cls(after, str(data["say"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the line in its JSON form."""
+        return {"after": self.after, "say": self.say}
+
+
+def parse_talk(data: Any) -> tuple[Line, ...]:
+    """Read a talk list, ordered by when each line is said."""
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        raise ValueError('talk takes a list of {"after": SECONDS, "say": "words"}')
+    return tuple(sorted((Line.parse(item) for item in data), key=lambda line: line.after))
+
+
+@dataclass(frozen=True)
 class Script:
     """What one party does during a call: answers to prompts in order, and when to hang up."""
 
@@ -70,6 +104,8 @@ class Script:
     forge_signature: bool = False
     # Words that make this party hang up once heard in full: a caller told to call again later.
     hangup_on: tuple[str, ...] = ()
+    # Lines said in a conference, timed from when this party first joins one.
+    talk: tuple[Line, ...] = ()
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> Script:
@@ -81,6 +117,7 @@ class Script:
             "voicemail_seconds",
             "forge_signature",
             "hangup_on",
+            "talk",
         }
         unknown = sorted(set(data) - known)
         if unknown:
@@ -96,6 +133,7 @@ class Script:
             voicemail_seconds=float(data.get("voicemail_seconds", 8.0)),
             forge_signature=bool(data.get("forge_signature", False)),
             hangup_on=tuple(hangup_on),
+            talk=parse_talk(data.get("talk")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,6 +145,7 @@ class Script:
             "voicemail_seconds": self.voicemail_seconds,
             "forge_signature": self.forge_signature,
             "hangup_on": list(self.hangup_on),
+            "talk": [line.to_dict() for line in self.talk],
         }
 
 
@@ -131,6 +170,9 @@ class Party:
         # Seconds into a conference joined with <Dial hangupOnStar> before pressing * once.
         self.star_after = star_after
         self.star_used = False
+        # When this party first joined a conference (virtual time), and the next line to say.
+        self.talk_from: float | None = None
+        self.talk_next = 0
         # Virtual seconds after answering before the carrier ends a call nobody hangs up.
         self.max_call_s = DEFAULT_MAX_CALL_S
 
@@ -201,19 +243,21 @@ class Phone:
     # Seconds into a conference (joined with hangupOnStar) before pressing * once, as an agent
     # does to reach their in-call menu; the next key in `press` answers that menu.
     star_after: float | None = None
+    # Lines said in a conference (a supervisor coaching, an agent answering).
+    talk: tuple[Line, ...] = ()
 
     def party(self) -> Party:
         """Return a fresh person answering this phone for one call."""
         steps = tuple(Step("press", keys) for keys in self.press)
         return Party(
-            Script(steps=steps, hangup_after=self.stay),
+            Script(steps=steps, hangup_after=self.stay, talk=self.talk),
             name=self.name,
             role=self.role,
             star_after=self.star_after,
         )
 
 
-_PHONE_FIELDS = {"name", "answer_after", "busy", "press", "stay", "role", "star_after"}
+_PHONE_FIELDS = {"name", "answer_after", "busy", "press", "stay", "role", "star_after", "talk"}
 
 
 def phone_from_mapping(number: str, data: dict[str, Any] | None) -> Phone:
@@ -238,6 +282,7 @@ def phone_from_mapping(number: str, data: dict[str, Any] | None) -> Phone:
         stay=float(stay) if stay is not None else None,
         role=data.get("role"),
         star_after=float(data["star_after"]) if data.get("star_after") is not None else None,
+        talk=parse_talk(data.get("talk")),
     )
 
 

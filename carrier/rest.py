@@ -502,7 +502,7 @@ def participant_json(conference: Conference, participant: Participant) -> dict[s
         "account_sid": carrier().settings.account_sid,
         "call_sid": participant.call_sid,
         "label": participant.label,
-        "call_sid_to_coach": None,
+        "call_sid_to_coach": participant.call_sid_to_coach,
         "coaching": participant.coaching,
         "conference_sid": conference.sid,
         "date_created": rfc2822(participant.created),
@@ -577,6 +577,7 @@ def create_participant(account_sid: str, conference_sid: str) -> tuple[Response,
     with hub.network.cond:
         conference = hub.network.conference_named(conference_sid, create=True)
         assert conference is not None
+        coaching, coach = _coaching(conference, False, None)
     participant = Participant(
         call_sid="",
         created=hub.network.clock.utcnow(),
@@ -586,6 +587,9 @@ def create_participant(account_sid: str, conference_sid: str) -> tuple[Response,
         start_on_enter=_flag("StartConferenceOnEnter", True),
         end_on_exit=_flag("EndConferenceOnExit", False),
         status="queued",
+        coaching=coaching,
+        call_sid_to_coach=coach,
+        beep=_form("Beep") or "true",
     )
     call = hub.network.add_call(
         caller=sender,
@@ -613,9 +617,14 @@ def _conference_twiml(name: str, participant: Participant) -> str:
     }
     if participant.label:
         attributes["participantLabel"] = participant.label
+    if participant.coaching and participant.call_sid_to_coach:
+        attributes["coach"] = participant.call_sid_to_coach
     for name_, value in (
         ("waitUrl", _form("WaitUrl")),
+        ("waitMethod", _form("WaitMethod")),
+        ("beep", _form("Beep")),
         ("statusCallback", _form("ConferenceStatusCallback")),
+        ("statusCallbackMethod", _form("ConferenceStatusCallbackMethod")),
     ):
         if value is not None:
             attributes[name_] = value
@@ -652,20 +661,57 @@ def fetch_participant(account_sid: str, conference_sid: str, call_sid: str) -> R
         return jsonify(participant_json(*_participant(conference_sid, call_sid)))
 
 
+def _coaching(conference: Conference, coaching: bool, coach: str | None) -> tuple[bool, str | None]:
+    """Read Coaching and CallSidToCoach by Twilio's rules, from the current values.
+
+    CallSidToCoach alone makes a coach; Coaching=true needs a participant to coach, who must be
+    in this conference (16028); Coaching=false lets everyone hear the participant (a barge).
+    """
+    wanted = _form("CallSidToCoach")
+    if wanted is not None:
+        if not (len(wanted) == 34 and wanted.startswith("CA")):
+            raise TwilioError(400, 20001, f"CallSidToCoach must be a call SID, not {wanted}")
+        if wanted not in conference.participants:
+            raise TwilioError(
+                400, 16028, "Participant to be whispered is not present in the conference"
+            )
+        coach = wanted
+    coaching = _flag("Coaching", coaching or wanted is not None)
+    if coaching and coach is None:
+        raise TwilioError(400, 20001, "CallSidToCoach is required when Coaching is true")
+    return coaching, coach if coaching else None
+
+
 @bp.post("/Accounts/<account_sid>/Conferences/<conference_sid>/Participants/<call_sid>.json")
 def update_participant(account_sid: str, conference_sid: str, call_sid: str) -> Response:
-    """Mute, hold or change how a participant's exit ends the conference."""
+    """Mute, hold (with a HoldUrl), coach or barge, or change how a participant's exit ends it."""
     network = carrier().network
     with network.cond:
         conference, participant = _participant(conference_sid, call_sid)
+        participant.coaching, participant.call_sid_to_coach = _coaching(
+            conference, participant.coaching, participant.call_sid_to_coach
+        )
+        was_held = participant.hold
         participant.muted = _flag("Muted", participant.muted)
         participant.hold = _flag("Hold", participant.hold)
+        if _form("HoldUrl") is not None:
+            participant.hold_url = _form("HoldUrl") or None
+        if _form("HoldMethod") is not None:
+            participant.hold_method = _method("HoldMethod")
         participant.end_on_exit = _flag("EndConferenceOnExit", participant.end_on_exit)
         participant.updated = network.clock.utcnow()
         call = network.calls[call_sid]
         call.transcript.add(
-            network.clock.now(), "participant", muted=participant.muted, hold=participant.hold
+            network.clock.now(),
+            "participant",
+            muted=participant.muted,
+            hold=participant.hold,
+            coaching=participant.coaching,
+            **({"coach_of": participant.call_sid_to_coach} if participant.coaching else {}),
         )
+        if participant.hold != was_held:
+            # The leg leaves the conference's audio for the hold music, or comes back.
+            network.signal(call_sid, Signal("hold-changed"))
         return jsonify(participant_json(conference, participant))
 
 

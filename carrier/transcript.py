@@ -89,13 +89,19 @@ def _describe(entry: dict[str, Any]) -> str:
     """Render one transcript entry as a short human line."""
     kind = entry["kind"]
     if kind == "heard":
+        if entry.get("from"):
+            return f"heard    {entry['text']}  (from {_speaker(entry)} in the conference)"
         return f"heard    {entry['text']}"
     if kind == "played":
         return f"played   {entry['name']}"
     if kind == "pressed":
         return f"pressed  {entry['keys']}" + (f"  ({entry['note']})" if entry.get("note") else "")
+    if kind == "said" and entry.get("where") == "conference":
+        return f"said     “{entry['text']}”  (in the conference; {_audience(entry)})"
     if kind == "said":
         return f"said     “{entry['text']}”" + (f"  ({entry['note']})" if entry.get("note") else "")
+    if kind == "hold":
+        return f"hold     {entry['action']} in {entry['name']}"
     if kind == "silent":
         return f"silent   for {entry['seconds']} s"
     if kind == "webhook":
@@ -111,6 +117,20 @@ def _describe(entry: dict[str, Any]) -> str:
     details = {k: v for k, v in entry.items() if k not in ("t", "kind")}
     text = ", ".join(f"{key}={value}" for key, value in details.items())
     return f"{kind:<8} {text}".rstrip()
+
+
+def _speaker(entry: dict[str, Any]) -> str:
+    """Name who said a line heard in a conference: their label and call SID."""
+    sid = entry["from"]
+    return f"{entry['label']} ({sid})" if entry.get("label") else sid
+
+
+def _audience(entry: dict[str, Any]) -> str:
+    """Say who heard a line said in a conference, or why nobody did."""
+    heard_by = entry.get("heard_by") or []
+    if not heard_by:
+        return "heard by nobody" + (f": {entry['note']}" if entry.get("note") else "")
+    return "heard by " + ", ".join(heard_by)
 
 
 def render(data: dict[str, Any]) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
-from carrier import bridges, callbacks, twiml_reader
+from carrier import bridges, callbacks, hearing, twiml_reader
 from carrier.clock import rfc2822
 from carrier.document import Document, Interrupted
 from carrier.network import Conference, Participant, Signal
 from carrier.twiml_reader import CONFERENCE_WAIT
+from carrier.verbs import hold
 
 if TYPE_CHECKING:
     from carrier.leg import Leg
@@ -26,9 +27,19 @@ def dial_conference(
     name = twiml_reader.text_of(noun)
     network = leg.network
     events = tuple((noun.get("statusCallbackEvent") or "").replace(",", " ").split())
+    coach = noun.get("coach") or None
     with network.cond:
         conference = network.conference_named(name, create=True)
         assert conference is not None
+        if coach is not None and coach not in conference.participants:
+            # Twilio adds no coach whose participant is not there (error 16028).
+            leg.transcript.add(
+                leg.clock.now(),
+                "error",
+                code=16028,
+                message="Participant to be whispered is not present in the conference",
+            )
+            return {"DialCallStatus": "failed", "DialCallDuration": "0"}
         if not conference.participants and noun.get("statusCallback"):
             conference.status_callback = document.join(noun.get("statusCallback", ""))
             conference.status_callback_method = (noun.get("statusCallbackMethod") or "POST").upper()
@@ -42,6 +53,9 @@ def dial_conference(
             muted=twiml_reader.flag(noun, "muted", False),
             start_on_enter=twiml_reader.flag(noun, "startConferenceOnEnter", True),
             end_on_exit=twiml_reader.flag(noun, "endConferenceOnExit", False),
+            coaching=coach is not None,
+            call_sid_to_coach=coach,
+            beep=noun.get("beep") or "true",
         )
         conference.participants[leg.call.sid] = participant
         for other in conference.participants:
@@ -60,9 +74,11 @@ def dial_conference(
         _conference_event(leg, conference, "start", None)
     leg.where = "conference"
     joined = leg.clock.now()
+    if leg.party.talk_from is None:
+        leg.party.talk_from = joined
     wait_url = noun.get("waitUrl")
     previous_accept = leg.accept
-    leg.accept = frozenset({"conference-started", "conference-ended", "kicked"})
+    leg.accept = frozenset({"conference-started", "conference-ended", "kicked", "hold-changed"})
     star_at = None
     if hangup_on_star and leg.party.star_after is not None and not leg.party.star_used:
         star_at = joined + leg.party.star_after
@@ -86,38 +102,50 @@ def _in_conference(
     *,
     star_at: float | None = None,
 ) -> None:
-    """Wait in a conference until it ends, this participant is removed, or presses *."""
+    """Wait in a conference until it ends, this participant is removed, or presses *.
+
+    On hold, the participant hears the hold document instead (carrier/verbs/hold.py); lines from
+    its script are said when due (carrier/hearing.py decides who hears them).
+    """
     wait_method = (noun.get("waitMethod") or "POST").upper()
     announced = False
     following: Document | None = None
+    participant = conference.participants[leg.call.sid]
     while True:
         with leg.network.cond:
             status = conference.status
+            on_hold = participant.hold
             peers = [
                 leg.network.calls[sid] for sid in conference.participants if sid != leg.call.sid
             ]
         if status == "completed":
             return
+        hearing.say_due(leg, conference, audible=True)
+        # Wake for the next line, and once in the conference for the * press.
+        line_at = hearing.next_line_at(leg)
+        line_wait = None if line_at is None else max(line_at - leg.clock.now(), 0.0)
+        wake = min((at for at in (star_at, line_at) if at is not None), default=None)
+        wait = None if wake is None else max(wake - leg.clock.now(), 0.0)
         try:
-            if status == "in-progress":
+            if on_hold:
+                hold.held(leg, conference, participant)
+            elif status == "in-progress":
                 for peer in peers:
                     if peer.sid not in leg.peers_seen:
                         leg.peers_seen.add(peer.sid)
                         bridges.note_bridge(leg, peer)
-                wait = None if star_at is None else max(star_at - leg.clock.now(), 0.0)
-                if not leg.idle(wait, accept=leg.accept | {"conference-joined"}) and (
-                    star_at is not None
-                ):
+                leg.idle(wait, accept=leg.accept | {"conference-joined"})
+                if star_at is not None and leg.clock.now() >= star_at:
                     leg.party.star_used = True
                     leg.transcript.add(leg.clock.now(), "pressed", keys="*", note="hangupOnStar")
                     return
             elif wait_url == "":
-                leg.idle(None)
+                leg.idle(line_wait)
             elif wait_url is None:
                 if not announced:
                     leg.transcript.add(leg.clock.now(), "played", name="default hold music")
                     announced = True
-                leg.idle(None)
+                leg.idle(line_wait)
             else:
                 current = following or Document(
                     url=document.join(wait_url),
@@ -126,6 +154,7 @@ def _in_conference(
                     context=CONFERENCE_WAIT,
                 )
                 following = leg.run_document(current)
+                hearing.say_due(leg, conference, audible=False, why="wait music")
         except Interrupted as interrupted:
             if interrupted.signal.kind in ("conference-ended", "kicked"):
                 return
