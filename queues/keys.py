@@ -70,6 +70,16 @@ def reservation(reservation_id: str) -> str:
     return f"{PREFIX}:reservation:{reservation_id}"
 
 
+def transfer(call_sid: str) -> str:
+    """Hash of a call's latest transfer: from whom, to where, warm or cold, and its state."""
+    return f"{PREFIX}:transfer:{call_sid}"
+
+
+def transfer_parking() -> str:
+    """Sorted set where a call transferred to one named agent waits: no match looks in it."""
+    return f"{PREFIX}:transfer-parking"
+
+
 def due_reservations() -> str:
     """Sorted set of ringing reservations by the time they time out."""
     return f"{PREFIX}:due:reservations"
@@ -328,3 +338,52 @@ def followups() -> str:
 def followups_open() -> str:
     """Sorted set of the follow-ups still waiting for a supervisor's callback, by open time."""
     return f"{PREFIX}:followups:open"
+
+
+# --- Supervisors on live calls: listen, coach or barge from the wallboard. -----------------
+
+
+def listen_in(call_sid: str) -> str:
+    """Hash of the supervisor on one call: who, which mode, their leg, and where it stands."""
+    return f"{PREFIX}:listen-in:{call_sid}"
+
+
+# --- Repeat callers: each caller's earlier calls, by keyed digest of the number. ------------
+
+
+def caller_history(caller_digest: str) -> str:
+    """Sorted set of a caller's earlier calls (call sids) by arrival time, by keyed digest."""
+    return f"{PREFIX}:caller-history:{caller_digest}"
+
+
+def caller_history_call(call_sid: str) -> str:
+    """Hash of one earlier call as the next agent sees it: date, area, outcome, sealed words."""
+    return f"{PREFIX}:caller-history-call:{call_sid}"
+
+
+# --- Recorded consultations, with the caller's consent asked before the agent. -------------
+
+
+def recording_consent(call_sid: str) -> str:
+    """The caller's answer to the recording notice: given or refused (first answer kept)."""
+    return f"{PREFIX}:recording-consent:{call_sid}"
+
+
+def consultation(recording_sid: str) -> str:
+    """Hash of one recorded consultation: call facts, caller digest, both copies' hashes, state."""
+    return f"{PREFIX}:consultation:{recording_sid}"
+
+
+def consultation_claim(recording_sid: str) -> str:
+    """Short-lived claim on a consultation, so only one worker stores a recording at a time."""
+    return f"{PREFIX}:consultation:{recording_sid}:claim"
+
+
+def consultations() -> str:
+    """Sorted set of consultation recording ids scored by creation time (listing, retention)."""
+    return f"{PREFIX}:consultations"
+
+
+def consultations_of_caller(caller_digest: str) -> str:
+    """Set of a caller's consultation recording ids, by keyed digest of their number."""
+    return f"{PREFIX}:consultations:caller:{caller_digest}"

@@ -52,6 +52,8 @@ class Runtime:
     clock: Callable[[], datetime] = _utc_now
     # Called with each message that processing leaves ready, to schedule its callback.
     on_ready: Callable[[Message], object] | None = None
+    # The second storage target: every recorded consultation is kept here too, checked apart.
+    copy_vault: Vault | None = None
 
 
 _factory: Callable[[], Runtime] | None = None
@@ -173,3 +175,7 @@ def schedule_periodic(redis: Redis, *, first_in: timedelta = timedelta(minutes=1
     """Start the daily retention run and the hourly sweep (at worker start-up)."""
     _schedule(redis, retention_tick, RETENTION_JOB_ID, first_in)
     _schedule(redis, sweep_tick, SWEEP_JOB_ID, first_in)
+    # Recorded consultations have their own retention (records.recording_keep_days).
+    from voicemail.consultation_jobs import schedule_retention
+
+    schedule_retention(redis, first_in)

@@ -47,6 +47,12 @@ def vault_folder(var_dir: Path, chosen: str | None = None) -> Path:
     return Path(chosen) if chosen else var_dir / "voicemail"
 
 
+def copy_folder(app: Flask) -> Path:
+    """The second storage target: HOTLINE_VAULT_COPY_DIR, VAULT_COPY_DIR, else var/vault-copy."""
+    chosen = app.config.get("VAULT_COPY_DIR") or os.environ.get("VAULT_COPY_DIR")
+    return Path(chosen) if chosen else app.config["SETTINGS"].var_dir / "vault-copy"
+
+
 def open_vault(key: str, var_dir: Path) -> Vault:
     """The vault outside an app (the inbox commands)."""
     return Vault(vault_folder(var_dir), key)
@@ -79,6 +85,7 @@ def build(app: Flask) -> jobs.Runtime:
         notify=pager(shared),
         clock=shared.clock,
         on_ready=lambda message: callbacks.schedule(shared, message),
+        copy_vault=Vault(copy_folder(app), app.extensions["voicemail_key"]),
     )
     app.extensions[EXTENSION] = built
     return built

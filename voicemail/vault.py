@@ -105,8 +105,17 @@ def _open_new(path: Path) -> BinaryIO:
 class Vault:
     """Encrypted voicemail files in one folder; the only code that reads or writes them."""
 
-    def __init__(self, folder: str | Path, key: str | bytes, *, opener: Opener = _open_new):
+    def __init__(
+        self,
+        folder: str | Path,
+        key: str | bytes,
+        *,
+        opener: Opener = _open_new,
+        suffix: str = SUFFIX,
+    ):
         self.folder = Path(folder)
+        # What a file's name ends with: voicemail keeps MP3, recorded consultations keep WAV.
+        self.suffix = suffix
         self._key = derive_key(key)
         self._key_id = _key_id(self._key)
         self._aead = AESGCM(self._key)
@@ -159,7 +168,7 @@ class Vault:
         """Return the file a message's audio is kept in."""
         if not _MESSAGE_ID.match(message_id):
             raise ValueError(f"not a valid message id: {message_id!r}")
-        return self.folder / f"{message_id}{SUFFIX}"
+        return self.folder / f"{message_id}{self.suffix}"
 
     def store(self, message_id: str, audio: bytes) -> StoredAudio:
         """Encrypt and write a message's audio atomically, then read it back and check it."""
@@ -235,4 +244,8 @@ class Vault:
         """Return the ids of every stored message (to find files whose metadata is gone)."""
         if not self.folder.is_dir():
             return []
-        return sorted(p.name[: -len(SUFFIX)] for p in self.folder.glob(f"*{SUFFIX}"))
+        return sorted(p.name[: -len(self.suffix)] for p in self.folder.glob(f"*{self.suffix}"))
+
+    def beside(self, name: str, *, suffix: str) -> Vault:
+        """A vault in a sub-folder under the same key, for another kind of recording."""
+        return Vault(self.folder / name, self._key, opener=self._opener, suffix=suffix)

@@ -1,0 +1,126 @@
+"""RQ jobs of recorded consultations: store one recording (twice), and the daily retention.
+
+Jobs take ids only and get their tools from the voicemail runtime (Twilio's copies, the two
+storage targets, the clock) and the process's routing runtime (the config). A step that fails is
+tried again with backoff; when it still fails, supervisors are told by a standing condition and
+Twilio's copy is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from redis import Redis
+from rq import Queue, Retry, get_current_job
+from rq.job import Job
+
+from queues import runtime as routing_runtime
+from queues.conditions import Conditions
+from voicemail import jobs
+from voicemail.consultations import (
+    FAILED,
+    FOLDER,
+    SUFFIX,
+    ConsultationRecordings,
+)
+from voicemail.source import VoicemailError
+from voicemail.vault import VaultError
+
+log = logging.getLogger(__name__)
+
+# Twilio may need a few seconds before a fresh recording can be fetched, and an outage (or a
+# full disk) may last a while: retries start fast and back off to a quarter hour.
+RETRY_INTERVALS_S = (2, 5, 10, 30, 60, 120, 300, 600, 900)
+# The first run and every retry: after the last, the recording is given up on.
+MAX_ATTEMPTS = len(RETRY_INTERVALS_S) + 1
+# The condition supervisors are paged for when a recording could not be stored.
+CONDITION = "recording_not_stored"
+RETENTION_JOB_ID = "consultation-retention"
+RETENTION_EVERY = timedelta(days=1)
+
+
+def store(runtime: jobs.Runtime | None = None) -> ConsultationRecordings:
+    """The consultation recordings of this process, on the voicemail runtime's storage."""
+    runtime = runtime or jobs.current()
+    copy = runtime.copy_vault
+    return ConsultationRecordings(
+        runtime.redis,
+        primary=runtime.vault.beside(FOLDER, suffix=SUFFIX),
+        copy=copy.beside(FOLDER, suffix=SUFFIX) if copy is not None else None,
+        source=runtime.source,
+        clock=runtime.clock,
+    )
+
+
+def job_id(recording_sid: str) -> str:
+    """The processing job's id, named by the recording so a repeat finds it."""
+    return f"consultation-{recording_sid}"
+
+
+def process_job(recording_sid: str) -> str:
+    """Store one recording twice and delete Twilio's copy; retry, then give up loudly."""
+    runtime = jobs.current()
+    recordings = store(runtime)
+    job = get_current_job()
+    owner = job.id if job is not None else job_id(recording_sid)
+    try:
+        return recordings.process(recording_sid, now=runtime.clock(), owner=owner).state
+    except (VoicemailError, VaultError) as error:
+        attempts = recordings.count_attempt(recording_sid)
+        retryable = getattr(error, "retryable", True)
+        if retryable and attempts < MAX_ATTEMPTS:
+            log.warning(
+                "consultation %s: attempt %d failed (%s); retried",
+                recording_sid,
+                attempts,
+                error,
+            )
+            raise
+        give_up(recordings, recording_sid, f"{type(error).__name__}: {error}")
+        return FAILED
+
+
+def give_up(recordings: ConsultationRecordings, recording_sid: str, reason: str) -> None:
+    """Mark the recording failed, keep Twilio's copy, and page the supervisors."""
+    now = recordings.clock()
+    item = recordings.give_up(recording_sid, reason, now=now)
+    call = item.call_sid if item is not None else "?"
+    log.error("consultation %s of call %s not stored: %s", recording_sid, call, reason)
+    Conditions(recordings.redis).raise_condition(
+        CONDITION,
+        f"recording {recording_sid} of call {call} not stored ({reason[:120]}); "
+        "Twilio's copy is kept",
+        now.timestamp(),
+    )
+
+
+def enqueue_processing(redis: Redis, recording_sid: str) -> Job:
+    """Queue a recording's processing with retries, under an id named by the recording."""
+    return Queue(jobs.QUEUE, connection=redis).enqueue(
+        process_job,
+        recording_sid,
+        job_id=job_id(recording_sid),
+        retry=Retry(max=len(RETRY_INTERVALS_S), interval=list(RETRY_INTERVALS_S)),
+        description=f"consultation {recording_sid}",
+    )
+
+
+def retention_job() -> int:
+    """Delete consultations past `records.recording_keep_days`; return how many."""
+    runtime = jobs.current()
+    keep_days = routing_runtime.current().config.records.recording_keep_days
+    return len(store(runtime).purge_expired(now=runtime.clock(), keep_days=keep_days))
+
+
+def retention_tick() -> int:
+    """Run retention, then schedule the next run a day later."""
+    try:
+        return retention_job()
+    finally:
+        schedule_retention(jobs.current().redis, RETENTION_EVERY)
+
+
+def schedule_retention(redis: Redis, delay: timedelta) -> None:
+    """Schedule the retention run; its fixed id keeps a single run in the schedule."""
+    Queue(jobs.QUEUE, connection=redis).enqueue_in(delay, retention_tick, job_id=RETENTION_JOB_ID)
