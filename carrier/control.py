@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from carrier.faults import FaultPlan
 from carrier.network import Call
-from carrier.parties import Script, Step
+from carrier.parties import Script, Step, phone_from_mapping
 
 if TYPE_CHECKING:
     from carrier.server import Carrier
@@ -216,6 +216,32 @@ def forget_exchanges() -> tuple[str, int]:
     with network.cond:
         network.exchanges.clear()
     return "", 204
+
+
+@bp.get("/phones")
+def phones() -> Response:
+    """Return the phones the carrier knows, by number, as in the --agents file."""
+    directory = carrier().directory
+    return jsonify({number: phone.to_dict() for number, phone in directory.phones.items()})
+
+
+@bp.put("/phones/<number>")
+def set_phone(number: str) -> tuple[Response, int] | Response:
+    """Configure (or replace) the phone at a number, as one entry of the --agents file.
+
+    Calls rung from now on use it: a supervisor given lines to `talk` in a conference, say.
+    """
+    data = request.get_json(silent=True)
+    if not (number.startswith("+") or number.startswith("client:")):
+        return _problem(400, "phones are keyed by E.164 numbers (+...) or client:NAME")
+    if not isinstance(data, dict):
+        return _problem(400, "send the phone's settings as a JSON object")
+    try:
+        phone = phone_from_mapping(number, data)
+    except (ValueError, TypeError) as error:
+        return _problem(400, str(error))
+    carrier().directory.phones[number] = phone
+    return jsonify({number: phone.to_dict()})
 
 
 @bp.get("/messages")

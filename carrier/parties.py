@@ -246,6 +246,19 @@ class Phone:
     # Lines said in a conference (a supervisor coaching, an agent answering).
     talk: tuple[Line, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return the phone in the form of its YAML entry."""
+        return {
+            "name": self.name,
+            "answer_after": self.answer_after if self.answer_after is not None else "never",
+            "busy": self.busy,
+            "press": list(self.press),
+            "stay": self.stay,
+            "role": self.role,
+            "star_after": self.star_after,
+            "talk": [line.to_dict() for line in self.talk],
+        }
+
     def party(self) -> Party:
         """Return a fresh person answering this phone for one call."""
         steps = tuple(Step("press", keys) for keys in self.press)

@@ -5,155 +5,22 @@ meanwhile. The transcripts say who heard what."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
-
 import pytest
-from flask import Flask, Response
+import requests
 from twilio.base.exceptions import TwilioRestException
-from twilio.rest import Client
-from twilio.twiml.voice_response import VoiceResponse
+from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from carrier.server import Carrier, Server
-from telephony.gateway import BaseUrlHttpClient
-from tests.fixtures.carrier import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    HOTLINE,
-    LocalServer,
-    point_at_app,
-    start_carrier,
+from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN, HOTLINE
+from tests.fixtures.hearing import (
+    AGENT,
+    CALLER,
+    HOLD_WORDS,
+    LISTENER,
+    SUPERVISOR,
+    Room,
+    room_fixture,  # noqa: F401 - provides the room fixture
 )
 from tests.fixtures.waits import poll
-
-# A call second lasts 20 ms: the lines below are tens of seconds apart, so a busy machine's
-# REST round trips (a few call seconds) cannot reorder them.
-TIME_SCALE = 0.02
-CALLER = "+8613700000021"
-AGENT = "+8613700000022"
-SUPERVISOR = "+8613700000023"
-LISTENER = "+8613700000024"
-HOLD_WORDS = "Please hold while we find a colleague for you."
-
-PHONES: dict[str, dict[str, Any]] = {
-    CALLER: {
-        "name": "caller",
-        "answer_after": 0,
-        "stay": 600,
-        "talk": [{"after": 60, "say": "My employer has not paid me for three months."}],
-    },
-    AGENT: {
-        "name": "Agent Li",
-        "role": "agent",
-        "answer_after": 0,
-        "stay": 600,
-        "talk": [{"after": 60, "say": "Do you have a written contract?"}],
-    },
-    SUPERVISOR: {
-        "name": "Supervisor Wu",
-        "role": "supervisor",
-        "answer_after": 0,
-        "stay": 600,
-        "talk": [
-            {"after": 5, "say": "Ask about the contract first."},
-            {"after": 90, "say": "This is the supervisor, I am joining you both."},
-            {"after": 150, "say": "Muted words nobody hears."},
-        ],
-    },
-    LISTENER: {
-        "name": "Supervisor Ma",
-        "role": "supervisor",
-        "answer_after": 0,
-        "stay": 600,
-        "talk": [{"after": 5, "say": "A listener's aside."}],
-    },
-}
-
-
-@dataclass
-class Room:
-    """The stand-in, a hold document server, and twilio-python pointed at the stand-in."""
-
-    hub: Carrier
-    client: Client
-    app_url: str
-
-    def join(self, number: str, **options: Any) -> str:
-        """Ring a number into the conference "room-hear" and return its call SID."""
-        participant = self.client.conferences("room-hear").participants.create(
-            from_=HOTLINE, to=number, **options
-        )
-        return participant.call_sid
-
-    def conference_sid(self) -> str:
-        """Return the live conference's SID."""
-        (live,) = self.client.conferences.list(friendly_name="room-hear", status="in-progress")
-        return live.sid
-
-    def wait_joined(self, *sids: str) -> str:
-        """Wait until these calls are participants of the live conference; return its SID."""
-
-        def joined() -> str | None:
-            with self.hub.network.cond:
-                for conference in self.hub.network.conferences.values():
-                    if conference.status == "in-progress" and set(sids) <= set(
-                        conference.participants
-                    ):
-                        return conference.sid
-            return None
-
-        return poll(joined, 20, f"{len(sids)} participants in the conference")
-
-    def entries(self, sid: str, kind: str) -> list[dict[str, Any]]:
-        """Return a call's transcript entries of one kind."""
-        return [e for e in self.hub.network.calls[sid].transcript.to_dict()["entries"]
-                if e["kind"] == kind]  # fmt: skip
-
-    def wait_said(self, sid: str, text: str) -> dict[str, Any]:
-        """Wait until a party has said a line, and return its `said` entry."""
-        return poll(
-            lambda: next((e for e in self.entries(sid, "said") if e["text"] == text), None),
-            20,
-            f"{text!r} to be said",
-        )
-
-    def heard(self, sid: str) -> list[tuple[str, str | None]]:
-        """Return what a call heard as (text, who said it: a call SID, or None for TwiML)."""
-        return [(e["text"], e.get("from")) for e in self.entries(sid, "heard")]
-
-
-def hold_document() -> Flask:
-    """A hotline's HoldUrl: a few words and a pause, which Twilio loops while the caller holds."""
-    app = Flask("hold_document")
-
-    @app.route("/hold", methods=["GET", "POST"])
-    def hold() -> Response:
-        response = VoiceResponse()
-        response.say(HOLD_WORDS)
-        response.pause(length=10)
-        return Response(str(response), mimetype="text/xml")
-
-    return app
-
-
-@pytest.fixture
-def room() -> Iterator[Room]:
-    """The stand-in with the four phones above, and a server for the hold document."""
-    hub, server, carrier_url = start_carrier(PHONES, time_scale=TIME_SCALE)
-    hold = LocalServer(hold_document())
-    point_at_app(hub, hold.url, carrier_url)
-    client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=BaseUrlHttpClient(carrier_url))
-    try:
-        yield Room(hub, client, hold.url)
-    finally:
-        _stop(server, hold)
-
-
-def _stop(server: Server, hold: LocalServer) -> None:
-    """Stop the stand-in (hanging up every call) and the hold document's server."""
-    server.stop()
-    hold.stop()
 
 
 def test_a_coach_is_heard_by_the_agent_alone_a_barge_by_both_a_muted_listener_by_nobody(
@@ -251,3 +118,56 @@ def test_a_coach_needs_a_participant_of_that_conference_to_coach(room: Room) -> 
     with pytest.raises(TwilioRestException) as update:
         room.client.conferences(conference).participants(caller).update(coaching=True)
     assert update.value.code == 20001
+
+
+def test_a_conference_noun_s_coach_whispers_to_the_agent_of_a_phone_set_up_while_running(
+    room: Room,
+) -> None:
+    coach_number = "+8613700000029"
+    reply = requests.put(
+        f"{room.carrier_url}/carrier/phones/{coach_number}",
+        json={"name": "Supervisor Qian", "answer_after": 0, "stay": 600,
+              "talk": [{"after": 5, "say": "Tell them about legal aid."}]},
+        auth=(ACCOUNT_SID, AUTH_TOKEN),
+        timeout=5,
+    )  # fmt: skip
+    assert reply.status_code == 200
+    assert reply.json()[coach_number]["talk"] == [
+        {"after": 5.0, "say": "Tell them about legal aid."}
+    ]
+    caller = room.join(CALLER, label="caller")
+    agent = room.join(AGENT, label="agent")
+    room.wait_joined(caller, agent)
+    twiml = VoiceResponse()
+    dial = Dial()
+    dial.conference("room-hear", coach=agent, participant_label="coach")
+    twiml.append(dial)
+    coach = room.client.calls.create(to=coach_number, from_=HOTLINE, twiml=str(twiml)).sid
+    tip = room.wait_said(coach, "Tell them about legal aid.")
+    assert tip["heard_by"] == [agent]
+    assert ("Tell them about legal aid.", coach) in room.heard(agent)
+    assert all(who != coach for _, who in room.heard(caller))
+
+    # A coach whose agent is not in the conference is not let in (Twilio's 16028).
+    lone = VoiceResponse()
+    lone_dial = Dial()
+    lone_dial.conference("room-hear", coach="CA" + "0" * 32)
+    lone.append(lone_dial)
+    refused = room.client.calls.create(to=coach_number, from_=HOTLINE, twiml=str(lone)).sid
+    assert room.hub.driver.wait_finished(refused, 20)
+    assert [e["code"] for e in room.entries(refused, "error")] == [16028]
+    assert room.entries(refused, "conference") == []
+
+
+def test_the_phones_control_api_refuses_what_it_cannot_read(room: Room) -> None:
+    auth = (ACCOUNT_SID, AUTH_TOKEN)
+    base = f"{room.carrier_url}/carrier/phones"
+    for number, body in (
+        ("+8613700000030", {"talk": [{"after": "soon", "say": "hi"}]}),
+        ("+8613700000030", {"talk": [{"say": "hi"}]}),
+        ("+8613700000030", {"colour": "red"}),
+        ("8613700000030", {"name": "no plus"}),
+    ):
+        assert requests.put(f"{base}/{number}", json=body, auth=auth, timeout=5).status_code == 400
+    assert "+8613700000030" not in requests.get(base, auth=auth, timeout=5).json()
+    assert requests.get(base, timeout=5).status_code == 401
