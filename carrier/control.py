@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from carrier.faults import FaultPlan
-from carrier.network import Call
+from carrier.network import Call, Recording
 from carrier.parties import Script, Step, phone_from_mapping
 
 if TYPE_CHECKING:
@@ -255,3 +255,44 @@ def messages() -> Response:
                 for m in sorted(network.messages.values(), key=lambda m: m.created)
             ]
         )
+
+
+def recording_view(recording: Recording) -> dict[str, Any]:
+    """Return what the stand-in knows of a recording: its state, whether deleted, its lines."""
+    return {
+        "sid": recording.sid,
+        "status": recording.status,
+        "deleted": recording.deleted,
+        "source": recording.source,
+        "conference_sid": recording.conference_sid,
+        "call_sid": recording.call_sid,
+        "duration": recording.duration,
+        "channels": recording.channels,
+        "error_code": recording.error_code,
+        "lines": [dict(line) for line in recording.lines],
+    }
+
+
+@bp.get("/recordings")
+def recordings() -> Response:
+    """List every recording made (deleted ones too), oldest first (?conference_sid=, ?call_sid=)."""
+    network = carrier().network
+    with network.cond:
+        found = sorted(network.recordings.values(), key=lambda r: r.created)
+        views = [recording_view(r) for r in found]
+    for name in ("conference_sid", "call_sid"):
+        wanted = request.args.get(name)
+        if wanted is not None:
+            views = [view for view in views if view[name] == wanted]
+    return jsonify(views)
+
+
+@bp.get("/recordings/<sid>")
+def recording(sid: str) -> tuple[Response, int] | Response:
+    """Return one recording as the stand-in knows it, deleted or not."""
+    network = carrier().network
+    with network.cond:
+        found = network.recordings.get(sid)
+        if found is None:
+            return _problem(404, f"no recording {sid}")
+        return jsonify(recording_view(found))

@@ -156,6 +156,8 @@ class Conference:
     status_callback_method: str = "POST"
     status_callback_events: tuple[str, ...] = ()
     callback_sequence: int = 0
+    # The recording the conference is making now (record="record-from-start"), if any.
+    recording_sid: str | None = None
 
 
 @dataclass
@@ -171,6 +173,19 @@ class Recording:
     source: str = "RecordVerb"
     conference_sid: str | None = None
     status: str = "completed"
+    channels: int = 1
+    updated: datetime | None = None
+    # Twilio's error for a recording that came out absent (16101: too short to keep).
+    error_code: int | None = None
+    # DELETE removes the media; the stand-in keeps the record so tests can tell it happened.
+    deleted: bool = False
+    status_callback: str | None = None
+    status_callback_method: str = "POST"
+    status_callback_events: tuple[str, ...] = ("completed",)
+    # What an ordinary participant heard while it recorded: {"t", "from", "label", "text"}.
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    # Stretches of the recording in virtual seconds: [kind ("audio" or "silence"), start, end].
+    timeline: list[list[Any]] = field(default_factory=list)
 
 
 @dataclass

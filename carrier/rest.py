@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from carrier import audio
+from carrier import recordings
 from carrier.clock import rfc2822
 from carrier.network import (
     MAX_QUEUE_SIZE,
@@ -18,7 +18,6 @@ from carrier.network import (
     Message,
     Participant,
     Queue,
-    Recording,
     Signal,
     new_sid,
 )
@@ -556,6 +555,7 @@ def update_conference(account_sid: str, sid: str) -> Response:
         conference = _conference(sid)
         if status == "completed" and conference.status != "completed":
             conference.status = "completed"
+            recordings.conference_ended(network, conference)
             conference.reason_ended = "conference-ended-via-api"
             conference.updated = network.clock.utcnow()
             for call_sid in conference.participants:
@@ -725,63 +725,7 @@ def remove_participant(account_sid: str, conference_sid: str, call_sid: str) -> 
     return "", 204
 
 
-# -- recordings --------------------------------------------------------------------------
-
-
-def recording_json(recording: Recording) -> dict[str, Any]:
-    """Render a recording like Twilio's Recording resource."""
-    base = f"{_base(recording.account_sid)}/Recordings/{recording.sid}"
-    return {
-        "account_sid": recording.account_sid,
-        "api_version": API_VERSION,
-        "call_sid": recording.call_sid,
-        "conference_sid": recording.conference_sid,
-        "date_created": rfc2822(recording.created),
-        "date_updated": rfc2822(recording.created),
-        "start_time": rfc2822(recording.created),
-        "duration": str(recording.duration),
-        "sid": recording.sid,
-        "price": None,
-        "price_unit": "USD",
-        "status": recording.status,
-        "channels": 1,
-        "source": recording.source,
-        "error_code": None,
-        "uri": f"{base}.json",
-        "encryption_details": None,
-        "subresource_uris": {
-            "add_on_results": f"{base}/AddOnResults.json",
-            "transcriptions": f"{base}/Transcriptions.json",
-        },
-        "media_url": f"{carrier().settings.public_url.rstrip('/')}{base}",
-    }
-
-
-@bp.route("/Accounts/<account_sid>/Recordings/<name>", methods=["GET", "DELETE"])
-def recording(account_sid: str, name: str) -> Response | tuple[str, int]:
-    """Fetch a recording's metadata (.json) or media (.wav, .mp3, or no extension), or delete it."""
-    sid, _, extension = name.partition(".")
-    network = carrier().network
-    found = network.recordings.get(sid)
-    if found is None or found.status == "deleted":
-        raise _not_found()
-    if request.method == "DELETE":
-        if extension not in ("", "json"):
-            raise _not_found()
-        with network.cond:
-            found.status = "deleted"
-            found.pcm = b""
-        return "", 204
-    if extension == "json":
-        return jsonify(recording_json(found))
-    if extension in ("", "wav"):
-        return Response(audio.to_wav(found.pcm), mimetype="audio/x-wav")
-    if extension == "mp3":
-        try:
-            return Response(audio.to_mp3(found.pcm), mimetype="audio/mpeg")
-        except ImportError:
-            raise TwilioError(415, 20001, "MP3 needs the lameenc package on the carrier") from None
-    raise _not_found()
+# -- recordings: carrier/rest_recordings.py adds them to this blueprint ------------------------
 
 
 # -- messages ----------------------------------------------------------------------------

@@ -12,7 +12,12 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from carrier import bins, control, rest
+from carrier import (
+    bins,
+    control,
+    rest,
+    rest_recordings,  # noqa: F401 - adds the Recording resources to rest.bp
+)
 from carrier.clock import Clock
 from carrier.driver import Driver, Settings
 from carrier.faults import FaultPlan, Faults

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
-from carrier import bridges, callbacks, hearing, twiml_reader
+from carrier import bridges, callbacks, hearing, recordings, twiml_reader
 from carrier.clock import rfc2822
 from carrier.document import Document, Interrupted
 from carrier.network import Conference, Participant, Signal
@@ -68,6 +68,10 @@ def dial_conference(
             for other in conference.participants:
                 network.signal(other, Signal("conference-started"))
         network.cond.notify_all()
+    if starts and noun.get("record") == recordings.RECORD_FROM_START:
+        # The participant who starts the conference decides whether it is recorded, as on Twilio.
+        order = recordings.order_from_noun(noun, document)
+        recordings.record_conference(leg.driver, conference, leg.call, order)
     leg.transcript.add(leg.clock.now(), "conference", action="joined", name=name)
     _conference_event(leg, conference, "join", participant)
     if starts:
@@ -176,6 +180,7 @@ def _leave_conference(leg: Leg, conference: Conference, participant: Participant
                 reason = None
             if reason:
                 conference.status = "completed"
+                recordings.conference_ended(network, conference)
                 conference.reason_ended = reason
                 conference.call_sid_ending = leg.call.sid
                 ended_now = True

@@ -1,0 +1,343 @@
+"""The stand-in records conferences as Twilio does: from the start when the participant who starts
+the conference asks for it, with signed status callbacks, media, REST updates and deletion; and
+records a call leg from now on through the Recordings API. Driven through twilio-python."""
+
+from __future__ import annotations
+
+import io
+import threading
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask, Response, abort, request
+from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from carrier.server import Carrier
+from telephony.gateway import Gateway
+from tests.fixtures.carrier import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    HOTLINE,
+    LocalServer,
+    point_at_app,
+    start_carrier,
+)
+from tests.fixtures.twilio_spec import problems_of
+from tests.fixtures.waits import poll
+
+CALLER = "+8613911110001"
+AGENT = "+8613911110002"
+LISTENER = "+8613911110003"
+PHONES = {
+    # The caller stays on well past the agent, whose leaving ends the conference.
+    CALLER: {"name": "caller", "answer_after": 1, "stay": 400},
+    AGENT: {"name": "Agent Li", "answer_after": 1, "stay": 60},
+    LISTENER: {"name": "listener", "answer_after": 1, "stay": 400},
+}
+
+
+@dataclass
+class Callbacks:
+    """The recording status callbacks the app received, each checked for Twilio's signature."""
+
+    forms: list[dict[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, form: dict[str, str]) -> None:
+        with self.lock:
+            self.forms.append(form)
+
+    def of(self, recording_sid: str | None = None, **match: str) -> list[dict[str, str]]:
+        """Return the callbacks (of one recording, or all) whose fields match."""
+        with self.lock:
+            return [
+                form
+                for form in self.forms
+                if recording_sid in (None, form.get("RecordingSid"))
+                and all(form.get(k) == v for k, v in match.items())
+            ]
+
+
+@dataclass
+class Line:
+    """The stand-in, an app that takes recording callbacks, and twilio-python pointed at it."""
+
+    hub: Carrier
+    carrier_url: str
+    app_url: str
+    client: Client
+    callbacks: Callbacks
+
+    def twiml(self, room: str, **attributes: str) -> str:
+        """Return TwiML joining a conference, attributes as given (callback URLs made absolute)."""
+        for name in ("recordingStatusCallback",):
+            if name in attributes:
+                attributes[name] = self.app_url + attributes[name]
+        attrs = " ".join(f'{key}="{value}"' for key, value in attributes.items())
+        return f"<Response><Dial><Conference {attrs}>{room}</Conference></Dial></Response>"
+
+    def dial_in(self, number: str, room: str, **attributes: str) -> str:
+        """Call a phone and put it into a conference; return the call SID."""
+        call = self.client.calls.create(
+            to=number, from_=HOTLINE, twiml=self.twiml(room, **attributes)
+        )
+        return call.sid
+
+    def conference(self, room: str) -> str:
+        """Wait for a conference by name to be in progress and return its SID."""
+
+        def live() -> str | None:
+            found = self.client.conferences.list(friendly_name=room, status="in-progress")
+            return found[0].sid if found else None
+
+        return poll(live, 10, f"conference {room} to start")
+
+    def control(self, path: str) -> Any:
+        """GET the stand-in's control API."""
+        reply = requests.get(
+            f"{self.carrier_url}/carrier{path}", auth=(ACCOUNT_SID, AUTH_TOKEN), timeout=5
+        )
+        reply.raise_for_status()
+        return reply.json()
+
+    def media(self, recording_sid: str, extension: str = ".wav") -> requests.Response:
+        """GET a recording's media as the app does, with the account's credentials."""
+        return requests.get(
+            f"{self.carrier_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/"
+            f"{recording_sid}{extension}",
+            auth=(ACCOUNT_SID, AUTH_TOKEN),
+            timeout=5,
+        )
+
+    def idle(self) -> bool:
+        """Tell whether every call leg has ended."""
+        with self.hub.network.cond:
+            return all(call.finished for call in self.hub.network.calls.values())
+
+
+def recording_app(callbacks: Callbacks) -> Flask:
+    """An app whose /rec takes recording status callbacks, refusing unsigned ones."""
+    app = Flask("recording_app")
+
+    @app.post("/rec")
+    def rec() -> tuple[str, int]:
+        form = request.form.to_dict()
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not RequestValidator(AUTH_TOKEN).validate(request.url, form, signature):
+            abort(403)
+        callbacks.add(form)
+        return "", 204
+
+    @app.post("/voice/status")
+    def status() -> Response:
+        return Response("", 204)
+
+    return app
+
+
+@pytest.fixture(name="line")
+def line_fixture() -> Iterator[Line]:
+    hub, server, carrier_url = start_carrier(PHONES)
+    callbacks = Callbacks()
+    app_server = LocalServer(recording_app(callbacks))
+    point_at_app(hub, app_server.url, carrier_url)
+    client = Gateway(ACCOUNT_SID, AUTH_TOKEN, carrier_url, HOTLINE).client
+    try:
+        yield Line(hub, carrier_url, app_server.url, client, callbacks)
+    finally:
+        server.stop()
+        app_server.stop()
+
+
+def recorded_consultation(line: Line, room: str, **agent_attributes: str) -> tuple[str, str]:
+    """The caller waits in a room; the agent starts it, recorded: return the room and agent."""
+    line.dial_in(CALLER, room, startConferenceOnEnter="false", endConferenceOnExit="true")
+    poll(lambda: line.hub.network.conference_named(room, create=False), 10, "the caller waiting")
+    agent = line.dial_in(
+        AGENT,
+        room,
+        record="record-from-start",
+        recordingStatusCallback="/rec",
+        recordingStatusCallbackEvent="in-progress completed absent",
+        endConferenceOnExit="true",
+        **agent_attributes,
+    )
+    return line.conference(room), agent
+
+
+def test_a_recorded_conference_calls_back_once_with_its_recording(line: Line) -> None:
+    conference, agent = recorded_consultation(line, "room-recorded")
+    (started,) = poll(lambda: line.callbacks.of(RecordingStatus="in-progress"), 10, "in-progress")
+    recording_sid = started["RecordingSid"]
+    (done,) = poll(lambda: line.callbacks.of(RecordingStatus="completed"), 20, "completed")
+    poll(line.idle, 20, "every leg to end")
+
+    # Twilio's parameters for a conference recording, and nothing about a single call.
+    assert done["RecordingSid"] == recording_sid
+    assert done["AccountSid"] == ACCOUNT_SID
+    assert done["ConferenceSid"] == conference
+    assert done["RecordingSource"] == "Conference"
+    assert done["RecordingChannels"] == "1"
+    assert done["RecordingStartTime"]
+    assert done["RecordingUrl"] == (
+        f"{line.carrier_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{recording_sid}"
+    )
+    assert "CallSid" not in done and "ErrorCode" not in done
+    # The agent stayed 60 call seconds after answering; the conference ran from their joining.
+    duration = int(done["RecordingDuration"])
+    assert 50 <= duration <= 60
+    assert "RecordingDuration" not in started
+    # Exactly one of each: a callback that came twice would store the recording twice.
+    assert [form["RecordingStatus"] for form in line.callbacks.of()] == ["in-progress", "completed"]
+
+    fetched = line.client.recordings(recording_sid).fetch()
+    assert (fetched.conference_sid, fetched.call_sid) == (conference, agent)
+    assert (fetched.source, fetched.channels, fetched.status) == ("Conference", 1, "completed")
+    assert fetched.duration == str(duration)
+    listed = line.client.conferences(conference).recordings.list()
+    assert [r.sid for r in listed] == [recording_sid]
+    assert line.client.recordings.list(conference_sid=conference)[0].sid == recording_sid
+
+    wav = line.media(recording_sid)
+    assert wav.status_code == 200 and wav.headers["Content-Type"] == "audio/x-wav"
+    with wave.open(io.BytesIO(wav.content)) as audio:
+        assert (audio.getnchannels(), audio.getframerate()) == (1, 8000)
+        assert round(audio.getnframes() / 8000) == duration
+        assert max(audio.readframes(8000)) > 0  # sound, not silence
+    mp3 = line.media(recording_sid, ".mp3")
+    # An MPEG audio frame starts with eleven set bits (its sync word).
+    assert mp3.status_code == 200 and mp3.content[0] == 0xFF and mp3.content[1] & 0xE0 == 0xE0
+    assert line.control(f"/recordings/{recording_sid}")["status"] == "completed"
+
+    line.client.recordings(recording_sid).delete()
+    with pytest.raises(TwilioRestException) as gone:
+        line.client.recordings(recording_sid).fetch()
+    assert gone.value.status == 404
+    assert line.media(recording_sid).status_code == 404
+    assert line.client.conferences(conference).recordings.list() == []
+    view = line.control(f"/recordings/{recording_sid}")
+    assert (view["deleted"], view["status"], view["conference_sid"]) == (
+        True,
+        "deleted",
+        conference,
+    )
+
+
+def test_a_conference_without_record_is_not_recorded(line: Line) -> None:
+    line.dial_in(CALLER, "room-plain", startConferenceOnEnter="false")
+    line.dial_in(AGENT, "room-plain", endConferenceOnExit="true")
+    conference = line.conference("room-plain")
+    poll(line.idle, 20, "every leg to end")
+    assert line.client.conferences(conference).recordings.list() == []
+    assert line.control(f"/recordings?conference_sid={conference}") == []
+    assert line.callbacks.of() == []
+
+
+def test_the_participant_who_starts_the_conference_decides(line: Line) -> None:
+    # The caller asks for a recording but does not start the room; the agent who does, does not.
+    line.dial_in(
+        CALLER,
+        "room-starter",
+        startConferenceOnEnter="false",
+        record="record-from-start",
+        recordingStatusCallback="/rec",
+    )
+    poll(lambda: line.hub.network.conference_named("room-starter", create=False), 10, "a room")
+    line.dial_in(AGENT, "room-starter", endConferenceOnExit="true")
+    conference = line.conference("room-starter")
+    poll(line.idle, 20, "every leg to end")
+    assert line.client.recordings.list(conference_sid=conference) == []
+    assert line.callbacks.of() == []
+
+
+def test_a_paused_recording_keeps_nothing_and_a_stopped_one_completes_at_once(
+    line: Line,
+) -> None:
+    conference, _ = recorded_consultation(line, "room-paused")
+    current = line.client.conferences(conference).recordings("Twilio.CURRENT")
+    started = poll(lambda: line.callbacks.of(ConferenceSid=conference), 10, "the recording")
+    recording_sid = started[0]["RecordingSid"]
+    paused = current.update(status="paused", pause_behavior="skip")
+    assert (paused.sid, paused.status, paused.duration) == (recording_sid, "paused", "-1")
+    network = line.hub.network
+    paused_at = network.clock.now()
+    # Twenty call seconds pass while paused (on the stand-in's clock, not by sleeping).
+    poll(lambda: network.clock.now() >= paused_at + 20, 10, "twenty call seconds")
+    assert current.update(status="in-progress").status == "in-progress"
+    stopped = current.update(status="stopped")
+    assert stopped.status in ("stopped", "completed")
+    (done,) = poll(lambda: line.callbacks.of(recording_sid, RecordingStatus="completed"), 10, "end")
+    # Completed while the conference still runs, without the paused stretch.
+    assert line.client.conferences(conference).fetch().status == "in-progress"
+    assert int(done["RecordingDuration"]) < network.clock.now() - paused_at - 15
+    with pytest.raises(TwilioRestException) as none_left:
+        current.update(status="paused")
+    assert none_left.value.status == 404
+    poll(line.idle, 20, "every leg to end")
+    assert [f["RecordingStatus"] for f in line.callbacks.of(recording_sid)] == [
+        "in-progress",
+        "completed",
+    ]
+
+
+def test_a_call_leg_is_recorded_from_now_until_it_ends(line: Line) -> None:
+    call = line.dial_in(LISTENER, "room-alone")
+    poll(lambda: line.client.calls(call).fetch().status == "in-progress", 10, "the call answered")
+    recording = line.client.calls(call).recordings.create(
+        recording_status_callback=f"{line.app_url}/rec",
+        recording_status_callback_event=["in-progress", "completed"],
+        recording_channels="dual",
+    )
+    assert (recording.status, recording.source, recording.channels) == (
+        "in-progress",
+        "StartCallRecordingAPI",
+        2,
+    )
+    assert [r.sid for r in line.client.calls(call).recordings.list()] == [recording.sid]
+    line.client.calls(call).recordings(recording.sid).update(status="stopped")
+    (done,) = poll(lambda: line.callbacks.of(recording.sid, RecordingStatus="completed"), 10, "end")
+    assert (done["CallSid"], done["RecordingSid"]) == (call, recording.sid)
+    assert "ConferenceSid" not in done and done["RecordingChannels"] == "2"
+    line.client.calls(call).update(status="completed")
+    poll(line.idle, 20, "every leg to end")
+    line.client.calls(call).recordings(recording.sid).delete()
+    assert line.control(f"/recordings/{recording.sid}")["deleted"] is True
+    ended = line.client.calls(call).fetch()
+    with pytest.raises(TwilioRestException) as not_live:
+        line.client.calls(ended.sid).recordings.create()
+    assert not_live.value.status == 400
+
+
+def test_every_recording_request_and_answer_follows_twilios_spec(line: Line) -> None:
+    test_a_recorded_conference_calls_back_once_with_its_recording(line)
+    test_a_paused_recording_keeps_nothing_and_a_stopped_one_completes_at_once(line)
+    conference = line.client.conferences.list(friendly_name="room-paused")[0].sid
+    (recording,) = line.client.recordings.list(conference_sid=conference)
+    line.client.conferences(conference).recordings(recording.sid).fetch()
+    line.client.conferences(conference).recordings(recording.sid).delete()
+    test_a_call_leg_is_recorded_from_now_until_it_ends(line)
+    exchanges = list(line.hub.network.exchanges)
+    problems = [problem for exchange in exchanges for problem in problems_of(exchange)]
+    assert problems == []
+    paths = {(e["method"], e["url_rule"]) for e in exchanges}
+    account = "/2010-04-01/Accounts/<account_sid>"
+    for used in (
+        ("GET", f"{account}/Recordings.json"),
+        ("GET", f"{account}/Recordings/<name>"),
+        ("DELETE", f"{account}/Recordings/<name>"),
+        ("GET", f"{account}/Conferences/<conference_sid>/Recordings.json"),
+        ("POST", f"{account}/Conferences/<conference_sid>/Recordings/<sid>.json"),
+        ("GET", f"{account}/Conferences/<conference_sid>/Recordings/<sid>.json"),
+        ("DELETE", f"{account}/Conferences/<conference_sid>/Recordings/<sid>.json"),
+        ("POST", f"{account}/Calls/<call_sid>/Recordings.json"),
+        ("GET", f"{account}/Calls/<call_sid>/Recordings.json"),
+        ("POST", f"{account}/Calls/<call_sid>/Recordings/<sid>.json"),
+        ("DELETE", f"{account}/Calls/<call_sid>/Recordings/<sid>.json"),
+    ):
+        assert used in paths
