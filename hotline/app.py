@@ -51,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from ivr.callers import webhooks as voice
     from ivr.crisis import fallback as crisis_fallback
     from ivr.crisis import webhooks as crisis
+    from ivr.supervisors import listen_in as listen_in_legs
 
     hotline_runtime.init_app(app)
     app.register_blueprint(voice.bp)
@@ -60,6 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(bridge.bp)
     app.register_blueprint(survey.bp)
     app.register_blueprint(agent_line.bp)
+    app.register_blueprint(listen_in_legs.bp)
     app.register_blueprint(demo_phone.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
@@ -78,6 +80,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         feeds,
         followups,
         inbox,
+        listen_in,
         monitoring,
         opening,
         planning,
@@ -95,6 +98,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         planning.bp,
         reports.bp,
         monitoring.bp,
+        listen_in.bp,
         accounts.bp,
         desk.bp,
         escalation.bp,

@@ -42,4 +42,7 @@ def webhook_urls(app: Flask, base_url: str) -> WebhookUrls:
         caller_to_agent=about("bridge.queued"),
         callback=about("bridge.callback"),
         callback_status=about("bridge.callback_status"),
+        listen_in_status=lambda call_sid, number: build(
+            "listen_in_legs.status", call=call_sid, n=number
+        ),
     )

@@ -18,6 +18,7 @@ from ops.i18n import word
 from queues import events
 from queues.alerts import EscalationError, escalate
 from queues.calls import CallStore
+from queues.listen_in import for_agent
 from queues.notes import FLAGS, MAX_NOTE
 
 # Events looked back through for the agent's last answered call, once the reservation is gone.
@@ -57,8 +58,18 @@ def current_call(agent_id: str) -> dict[str, Any]:
             "summary": record.summary if record else "",
             "note": note.note,
             "flags": list(note.flags),
+            # Listen-in: "listen", "coach" or "barge" while a supervisor is on the call.
+            "supervisor": _supervisor_on(reservation.call_sid) if status.reservation else None,
         },
     }
+
+
+def _supervisor_on(call_sid: str) -> str | None:
+    """The mode of a supervisor on the call, when the config says agents are told; else None."""
+    if not context.config().listen_in.tell_agent:
+        return None
+    session = for_agent(context.redis(), call_sid)
+    return session.mode if session is not None else None
 
 
 def _last_reservation(agent_id: str) -> str:

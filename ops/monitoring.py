@@ -20,6 +20,7 @@ from ops import api, context, features
 from ops.auth import OPS_ROLES, SUPERVISORS, require
 from ops.errors import Invalid
 from ops.i18n import condition_label
+from ops.listen_in import live_calls
 from queues import keys
 from queues.conditions import Conditions
 from queues.followups import FollowUps
@@ -185,7 +186,9 @@ def audit_entries(limit: int = 100, before: str | None = None) -> list[dict[str,
 @require(*SUPERVISORS)
 def page_wallboard() -> str:
     """Live queues and agents, refreshed by the page itself, with alerts as they happen."""
-    return render_template("ops/wallboard.html", board=wallboard(), alerts=alerts())
+    return render_template(
+        "ops/wallboard.html", board=wallboard(), alerts=alerts(), live=live_calls()
+    )
 
 
 @bp.get("/ops/alerts")

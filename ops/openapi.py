@@ -472,6 +472,48 @@ def paths() -> dict[str, dict[str, Any]]:
             ),
         },
         "/api/v1/calls/{call_sid}/escalate": {"post": _escalation()},
+        "/api/v1/live-calls": {
+            "get": _op(
+                "Calls agents are on now (agent, area, language, since) with the supervisor "
+                "on each (`listen_in`: who, mode, state, reason), and a `signature` that changes "
+                "whenever the list would look different",
+                SUP,
+            ),
+        },
+        "/api/v1/calls/{call_sid}/listen-in": {
+            "get": _op(
+                "The latest supervisor session on a call: mode (listen, coach, barge), state "
+                "(ringing, on, ended, failed) and why it failed",
+                SUP,
+                params=[_path("call_sid")],
+                errors=(404,),
+            ),
+            "post": _op(
+                "Ring the signed-in supervisor's roster phone into a connected call: listen "
+                "(muted), coach (heard by the agent only) or barge (heard by both); audited",
+                SUP,
+                ok=202,
+                params=[_path("call_sid")],
+                body=_json({"mode": {"type": "string", "enum": ["listen", "coach", "barge"]}}, []),
+                optional_body=True,
+                errors=(409, 422),
+            ),
+            "patch": _op(
+                "Switch the supervisor's mode on a call they are on (answered); audited",
+                SUP,
+                params=[_path("call_sid")],
+                body=_json(
+                    {"mode": {"type": "string", "enum": ["listen", "coach", "barge"]}}, ["mode"]
+                ),
+                errors=(409, 422),
+            ),
+            "delete": _op(
+                "Take the supervisor off a call (their leg is hung up); audited",
+                SUP,
+                params=[_path("call_sid")],
+                errors=(409,),
+            ),
+        },
     }
 
 

@@ -32,3 +32,5 @@ class WebhookUrls:
     # A caller who asked to be called back: the answered leg, and its status callback.
     callback: ReservationUrl
     callback_status: ReservationUrl
+    # A supervisor's leg rung into a call (listen-in): its status, by call and session number.
+    listen_in_status: Callable[[str, int], str] | None = None

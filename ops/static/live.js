@@ -86,6 +86,15 @@
     });
   }
 
+  var live = document.querySelector("[data-live-calls]");
+  if (live) {
+    // Calls in progress and listen-in are drawn by the server: reload when anything shown
+    // changes (a call starts or ends, a supervisor's phone answers, a mode is switched).
+    poll(live.dataset.liveCalls, Number(live.dataset.every || 3000), function (data) {
+      if (data.signature !== live.dataset.signature) { window.location.reload(); }
+    });
+  }
+
   var call = document.querySelector("[data-live-call]");
   if (call) {
     // The card is drawn by the server: reload when a new call rings or its state moves on.

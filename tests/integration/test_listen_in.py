@@ -1,0 +1,370 @@
+"""Listen-in from the wallboard: a supervisor rung into a live call as listen, coach or barge.
+
+The app (Flask's test client, real Redis) asks; the jobs run in-process against the stand-in,
+where a caller and an agent are in the reservation's conference. The stand-in's participants say
+what Twilio was told (muted, coaching whom); the supervisor leg's status reports are posted as
+Twilio signs them. Roles, the audit log, and the answers when it cannot be done are checked too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from carrier.server import Carrier
+from ivr.job_urls import webhook_urls
+from queues import runtime
+from queues.agents import AgentBoard
+from queues.calls import CallStore
+from queues.listen_in import ListenIns
+from queues.matcher import Matcher
+from queues.users import UserStore
+from queues.waiting import WaitingRoom
+from routing.roster import parse_roster
+from telephony.gateway import Gateway
+from tests.fixtures.app import AREAS, Twilio
+from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN, HOTLINE, start_carrier
+from tests.fixtures.jobs import run_jobs
+from tests.fixtures.ops import PASSWORD, Session, sign_in
+from tests.fixtures.waits import poll
+
+pytestmark = pytest.mark.redis
+
+CALL = "CA" + "7" * 32
+CALLER = "+8613700000031"
+AGENT = "+8613700000032"
+SUPERVISOR = "+8613700000033"
+# Each side stays far longer than a test: the test ends the calls itself.
+PHONES: dict[str, dict[str, Any]] = {
+    CALLER: {"name": "caller", "answer_after": 0, "stay": 3000},
+    AGENT: {"name": "Agent Li", "role": "agent", "answer_after": 0, "stay": 3000},
+    SUPERVISOR: {"name": "Supervisor Wu", "role": "supervisor", "answer_after": 0, "stay": 3000},
+}
+ROSTER = f"""
+timezone: Asia/Shanghai
+agents:
+  - {{id: a1, name: Agent Li, phone: "{AGENT}", languages: [zh], skills: {{general: 2}},
+     shifts: [{{days: daily, hours: "00:00-24:00"}}]}}
+supervisors:
+  - {{id: wu, name: Supervisor Wu, phone: "{SUPERVISOR}",
+     on_call: [{{days: daily, hours: "00:00-24:00"}}]}}
+"""
+PATH = f"/api/v1/calls/{CALL}/listen-in"
+
+
+@dataclass
+class Line:
+    """A call in progress: the stand-in's conference, its legs, and the app around it."""
+
+    hub: Carrier
+    gateway: Gateway
+    reservation: str
+    agent_leg: str
+    caller_leg: str
+    redis: Any
+    app: Any
+
+    def participants(self) -> dict[str, Any]:
+        """The stand-in's participants of the call's conference, by label."""
+        with self.hub.network.cond:
+            conference = self.hub.network.conference_named(self.reservation, create=False)
+            assert conference is not None
+            return {p.label: p for p in conference.participants.values()}
+
+    def supervisor_in(self) -> Any:
+        """The supervisor's participant, once their phone has joined the conference."""
+        return poll(lambda: self.participants().get("listen-in"), 10, "the supervisor to join")
+
+    def session(self) -> Any:
+        """The call's listen-in session as Redis has it."""
+        return ListenIns(self.redis).get(CALL)
+
+    def leg_reports(self, status: str) -> None:
+        """Twilio reports the supervisor leg's status, as it does to the job's callback."""
+        session = self.session()
+        reply = Twilio(self.app.test_client()).post(
+            f"/voice/listen-in/status?call={CALL}&n={session.number}",
+            {"CallSid": session.leg or "CA" + "0" * 32, "CallStatus": status},
+        )
+        assert reply.status_code == 200
+
+
+@pytest.fixture
+def line(app, redis, clock, hotline_config) -> Iterator[Line]:
+    """A caller and agent a1 in the conference of an accepted reservation, on the stand-in."""
+    hub, server, carrier_url = start_carrier(PHONES, time_scale=0.02)
+    gateway = Gateway(ACCOUNT_SID, AUTH_TOKEN, carrier_url, HOTLINE)
+    current = runtime.Runtime(
+        redis,
+        gateway,
+        hotline_config,
+        "http://app.test",
+        clock,
+        webhooks=webhook_urls(app, "http://app.test"),
+    )
+    runtime.install(lambda: current)
+    app.extensions["hotline"] = current
+    now = clock().timestamp()
+    roster = parse_roster(ROSTER, source="r.yaml", area_ids=AREAS, languages=["zh", "en"])
+    board = AgentBoard(redis, hotline_config.routing)
+    board.import_roster(roster, now - 10)
+    board.set_presence("a1", "available", now)
+    calls = CallStore(redis)
+    calls.start(CALL, CALLER)
+    calls.update(CALL, area="general", language="zh")
+    assert WaitingRoom(redis, hotline_config.routing).enqueue(
+        CALL, area="general", language="zh", now=now - 30
+    )
+    match = Matcher(redis, hotline_config.routing).match_call(CALL, now)
+    assert match is not None and match.agent_id == "a1"
+    rid = match.reservation_id
+    assert current.routing.reservations.accept(rid, now).changed
+    caller = gateway.add_participant(rid, CALLER, label="caller", end_conference_on_exit=True)
+    agent = gateway.add_participant(rid, AGENT, label="agent")
+    calls.update(CALL, reservation=rid, agent="a1", agent_leg=agent.call_sid)
+    found = Line(hub, gateway, rid, agent.call_sid, caller.call_sid, redis, app)
+    poll(lambda: len(found.participants()) == 2, 10, "caller and agent in the conference")
+    try:
+        yield found
+    finally:
+        runtime.install(None)
+        server.stop()
+
+
+def user(app, redis, name: str, role: str, agent_id: str | None = None) -> Session:
+    """A console user of a role, signed in."""
+    UserStore(redis, password_method="scrypt:1024:8:1").add(
+        name, role, PASSWORD, 0.0, agent_id=agent_id
+    )
+    return sign_in(app, name)
+
+
+def audit_of(redis) -> list[tuple[str, str, str, Any, Any]]:
+    """The listen-in entries of the audit log, oldest first."""
+    from queues.audit import AuditLog
+
+    entries = reversed(AuditLog(redis).recent(100))
+    return [
+        (e.actor, e.action, e.target, e.before, e.after)
+        for e in entries
+        if e.action.startswith("listen-in")
+    ]
+
+
+def test_a_supervisor_listens_coaches_barges_and_leaves_each_step_audited(app, redis, line):
+    wu = user(app, redis, "wu", "supervisor")
+
+    started = wu.post(PATH, json={"mode": "listen"})
+    assert started.status_code == 202, started.json
+    assert (started.json["mode"], started.json["state"]) == ("listen", "ringing")
+    run_jobs(redis, "dispatch")
+    joined = line.supervisor_in()
+    # A listener is muted, starts and ends nothing, and is never announced to the room.
+    assert (joined.muted, joined.coaching, joined.start_on_enter, joined.end_on_exit) == (
+        True,
+        False,
+        False,
+        False,
+    )
+    assert line.session().leg == joined.call_sid
+    too_soon = wu.patch(PATH, json={"mode": "coach"})
+    assert too_soon.status_code == 409
+    line.leg_reports("in-progress")
+    assert line.session().state == "on"
+
+    coach = wu.patch(PATH, json={"mode": "coach"})
+    assert coach.status_code == 200 and coach.json["mode"] == "coach"
+    run_jobs(redis, "dispatch")
+    coaching = line.participants()["listen-in"]
+    assert (coaching.muted, coaching.coaching, coaching.call_sid_to_coach) == (
+        False,
+        True,
+        line.agent_leg,
+    )
+
+    barge = wu.patch(PATH, json={"mode": "barge"})
+    assert barge.status_code == 200
+    run_jobs(redis, "dispatch")
+    barging = line.participants()["listen-in"]
+    assert (barging.muted, barging.coaching) == (False, False)
+
+    left = wu.delete(PATH)
+    assert left.status_code == 200 and left.json["state"] == "ended"
+    run_jobs(redis, "dispatch")
+    poll(lambda: "listen-in" not in line.participants(), 10, "the supervisor to be dropped")
+    # The caller and the agent go on talking.
+    assert set(line.participants()) == {"caller", "agent"}
+
+    session = started.json["session"]
+    assert audit_of(redis) == [
+        (
+            "wu",
+            "listen-in.start",
+            CALL,
+            None,
+            {"mode": "listen", "agent": "a1", "session": session},
+        ),
+        (
+            "wu",
+            "listen-in.mode",
+            CALL,
+            {"mode": "listen"},
+            {"mode": "coach", "agent": "a1", "session": session},
+        ),
+        (
+            "wu",
+            "listen-in.mode",
+            CALL,
+            {"mode": "coach"},
+            {"mode": "barge", "agent": "a1", "session": session},
+        ),
+        (
+            "wu",
+            "listen-in.end",
+            CALL,
+            {"mode": "barge"},
+            {"mode": None, "agent": "a1", "session": session},
+        ),
+    ]
+
+
+def test_the_wallboard_lists_the_call_and_its_forms_start_and_leave(app, redis, line):
+    wu = user(app, redis, "wu", "supervisor")
+
+    board = wu.get("/ops/wallboard").get_data(as_text=True)
+    assert f'data-call="{CALL}"' in board and "Agent Li" in board
+    done = wu.form(f"/ops/calls/{CALL}/listen-in", {"mode": "coach"})
+    assert done.status_code == 302 and done.headers["Location"].endswith(
+        "/ops/wallboard#live-calls"
+    )
+    run_jobs(redis, "dispatch")
+    assert line.supervisor_in().coaching is True
+    line.leg_reports("in-progress")
+    live = wu.get("/api/v1/live-calls").json
+    assert [c["call_sid"] for c in live["calls"]] == [CALL]
+    assert live["calls"][0]["listen_in"]["state"] == "on"
+    # The supervisor's number is in no answer nor page.
+    assert SUPERVISOR not in wu.get("/ops/wallboard").get_data(as_text=True)
+    assert SUPERVISOR not in str(live)
+
+    wu.form(f"/ops/calls/{CALL}/listen-in/leave", {})
+    run_jobs(redis, "dispatch")
+    poll(lambda: "listen-in" not in line.participants(), 10, "the supervisor to be dropped")
+    after = wu.get("/api/v1/live-calls").json
+    assert after["calls"][0]["listen_in"]["state"] == "ended"
+    assert after["signature"] != live["signature"]
+
+
+def test_only_supervisors_may_listen_in(app, redis, line):
+    agent = user(app, redis, "li", "agent", "a1")
+    ops = user(app, redis, "olga", "ops")
+
+    assert app.test_client().post(PATH, json={"mode": "listen"}).status_code == 401
+    assert agent.post(PATH, json={"mode": "listen"}).status_code == 403
+    assert ops.post(PATH, json={"mode": "listen"}).status_code == 403
+    assert agent.get("/api/v1/live-calls").status_code == 403
+    assert agent.form(f"/ops/calls/{CALL}/listen-in", {"mode": "listen"}).status_code in (302, 403)
+    assert line.session() is None
+    assert audit_of(redis) == []
+
+
+def test_a_second_supervisor_cannot_take_over_or_switch_anothers_session(app, redis, line):
+    wu = user(app, redis, "wu", "supervisor")
+    other = user(app, redis, "ma", "supervisor")
+    assert wu.post(PATH, json={"mode": "listen"}).status_code == 202
+
+    taken = other.post(PATH, json={"mode": "barge"})
+    switch = other.patch(PATH, json={"mode": "barge"})
+
+    assert taken.status_code == 409 and "wu" in taken.json["error"]["message"]
+    assert switch.status_code == 403
+
+
+def test_refusals_say_why_and_nothing_is_rung(app, redis, line):
+    wu = user(app, redis, "wu", "supervisor")
+    sam = user(app, redis, "sam", "supervisor")
+
+    bad_mode = wu.post(PATH, json={"mode": "shout"})
+    no_number = sam.post(PATH, json={"mode": "listen"})
+    not_a_call = wu.post("/api/v1/calls/CA" + "8" * 32 + "/listen-in", json={"mode": "listen"})
+    nobody_on = wu.delete(PATH)
+
+    assert bad_mode.status_code == 422
+    assert no_number.status_code == 409 and "no phone number" in no_number.json["error"]["message"]
+    assert not_a_call.status_code == 409
+    assert not_a_call.json["error"]["message"] == "the call is not connected to an agent"
+    assert nobody_on.status_code == 409
+    assert line.session() is None
+
+
+def test_a_call_that_ended_before_the_ring_is_a_clear_failure_on_the_wallboard(app, redis, line):
+    wu = user(app, redis, "wu", "supervisor")
+    assert wu.post(PATH, json={"mode": "listen"}).status_code == 202
+    line.gateway.end_conference(line.gateway.find_conference(line.reservation))
+
+    run_jobs(redis, "dispatch")
+
+    session = wu.get(PATH).json
+    assert (session["state"], session["reason"]) == ("failed", "the call has ended")
+    assert (
+        wu.get("/api/v1/live-calls").json["calls"][0]["listen_in"]["reason"] == "the call has ended"
+    )
+    assert "the call has ended" in wu.get("/ops/wallboard").get_data(as_text=True)
+
+
+def test_the_carrier_refusing_the_join_is_a_clear_failure(app, redis, line):
+    # Coaching a leg that is not in the conference: Twilio refuses it (16028).
+    CallStore(redis).update(CALL, agent_leg="CA" + "9" * 32)
+    wu = user(app, redis, "wu", "supervisor")
+    assert wu.post(PATH, json={"mode": "coach"}).status_code == 202
+
+    run_jobs(redis, "dispatch")
+
+    session = wu.get(PATH).json
+    assert session["state"] == "failed"
+    assert session["reason"].startswith("the carrier refused")
+    assert "listen-in" not in line.participants()
+
+
+def test_a_supervisor_who_does_not_answer_or_hangs_up_is_off_the_call(app, redis, line):
+    wu = user(app, redis, "wu", "supervisor")
+    assert wu.post(PATH, json={"mode": "listen"}).status_code == 202
+    line.leg_reports("no-answer")
+    unreached = wu.get(PATH).json
+    assert unreached["state"] == "failed" and "no-answer" in unreached["reason"]
+
+    assert wu.post(PATH, json={"mode": "barge"}).status_code == 202
+    line.leg_reports("in-progress")
+    line.leg_reports("completed")
+    assert (wu.get(PATH).json["state"], wu.get(PATH).json["reason"]) == ("ended", "hung-up")
+    # A late report of the first session changes nothing of the second.
+    Twilio(app.test_client()).post(
+        f"/voice/listen-in/status?call={CALL}&n=1", {"CallStatus": "in-progress"}
+    )
+    assert wu.get(PATH).json["state"] == "ended"
+
+
+def test_the_agents_desk_says_a_supervisor_is_coaching_when_the_setting_says_so(
+    app, redis, line, hotline_config
+):
+    import dataclasses
+
+    wu = user(app, redis, "wu", "supervisor")
+    agent = user(app, redis, "li", "agent", "a1")
+    assert wu.post(PATH, json={"mode": "coach"}).status_code == 202
+    line.leg_reports("in-progress")
+
+    told = agent.get("/api/v1/agents/a1/call").json["call"]["supervisor"]
+    desk = agent.get("/ops/desk/").get_data(as_text=True)
+    quiet = dataclasses.replace(
+        hotline_config, listen_in=dataclasses.replace(hotline_config.listen_in, tell_agent=False)
+    )
+    app.extensions["hotline"] = dataclasses.replace(app.extensions["hotline"], config=quiet)
+    untold = agent.get("/api/v1/agents/a1/call").json["call"]["supervisor"]
+
+    assert told == "coach"
+    assert 'data-k="supervisor" data-mode="coach"' in desk
+    assert untold is None
