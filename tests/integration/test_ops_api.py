@@ -85,6 +85,12 @@ MATRIX = [
     ("get", "/api/v1/followups/CA0/number", None, (401, 403, 403, 403, 404)),
     ("post", "/api/v1/followups/CA0/close", {"note": "called"}, (401, 403, 403, 403, 404)),
     ("post", "/api/v1/followups/CA0/close", {"note": " "}, (401, 403, 403, 403, 422)),
+    # Listen-in on a call that is not connected: supervisors only, and nothing to join (409).
+    ("get", "/api/v1/live-calls", None, (401, 403, 403, 403, 200)),
+    ("get", "/api/v1/calls/CA0/listen-in", None, (401, 403, 403, 403, 404)),
+    ("post", "/api/v1/calls/CA0/listen-in", {"mode": "listen"}, (401, 403, 403, 403, 409)),
+    ("patch", "/api/v1/calls/CA0/listen-in", {"mode": "coach"}, (401, 403, 403, 403, 409)),
+    ("delete", "/api/v1/calls/CA0/listen-in", None, (401, 403, 403, 403, 409)),
 ]
 CALLERS = ("anonymous", "wang", "emily", "olga", "sam")
 
@@ -140,7 +146,8 @@ def test_openapi_documents_every_api_route(app):
             .replace("<recording_sid>", "RE0")
             .replace("<digest>", "0" * 24)
             .replace("<area>", "labor")
-            .replace("<call>", "CA0"),
+            .replace("<call>", "CA0")
+            .replace("<call_sid>/listen-in", "CA0/listen-in"),
             m,
         )
         for p, m in documented

@@ -21,6 +21,7 @@ WEBHOOK_BLUEPRINTS = {
     "voicemail",
     "agent_calls",
     "agent_line",
+    "listen_in_legs",
 }
 TWILIO_FIELDS = [
     "CallSid", "From", "To", "Digits", "SpeechResult", "Confidence", "CallStatus",
