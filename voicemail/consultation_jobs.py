@@ -9,22 +9,28 @@ Twilio's copy is kept.
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 from redis import Redis
 from rq import Queue, Retry, get_current_job
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
+from queues import events
 from queues import runtime as routing_runtime
 from queues.conditions import Conditions
+from routing.privacy import mask_number
 from voicemail import jobs
 from voicemail.consultations import (
     FAILED,
     FOLDER,
     SUFFIX,
+    Consent,
     ConsultationRecordings,
 )
-from voicemail.source import VoicemailError
+from voicemail.source import ForeignRecordingUrl, VoicemailError, check_recording_url
 from voicemail.vault import VaultError
 
 log = logging.getLogger(__name__)
@@ -124,3 +130,95 @@ def retention_tick() -> int:
 def schedule_retention(redis: Redis, delay: timedelta) -> None:
     """Schedule the retention run; its fixed id keeps a single run in the schedule."""
     Queue(jobs.QUEUE, connection=redis).enqueue_in(delay, retention_tick, job_id=RETENTION_JOB_ID)
+
+
+# --- the conference's recording status callback --------------------------------------------
+
+# Twilio's RecordingSid: RE and 32 hex digits; the carrier's look the same.
+_RECORDING_SID = re.compile(r"^RE[0-9a-fA-F]{32}$")
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A conference recording's status callback, with Twilio's names left at the edge."""
+
+    recording_sid: str
+    recording_url: str
+    duration_s: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Call:
+    """The call a recording belongs to, as the reservation and the call's record know it."""
+
+    call_sid: str = ""
+    reservation: str = ""
+    caller: str = ""
+    area: str = ""
+    language: str = ""
+    agent: str = ""
+
+
+def receive(recording: Recording, call: Call, *, runtime: jobs.Runtime | None = None) -> str:
+    """Register a finished recording once and queue its storing; return what was done.
+
+    The consent is read again here: a recording of a call without one on record is deleted
+    at Twilio unheard.
+    """
+    runtime = runtime or jobs.current()
+    sid = recording.recording_sid
+    if not _RECORDING_SID.match(sid):
+        log.warning("conference recording callback with an unusable RecordingSid %r", sid[:40])
+        return "invalid"
+    if recording.status and recording.status != "completed":
+        log.warning("conference recording %s of call %s: %s", sid, call.call_sid, recording.status)
+        events.append(
+            runtime.redis, "recording-not-made", recording=sid, status=recording.status[:20]
+        )
+        return "not-recorded"
+    url = recording.recording_url
+    if url:
+        try:
+            check_recording_url(url, sid, runtime.options.allowed_origins)
+        except ForeignRecordingUrl as error:
+            # Credentials never go to another host: the recording is fetched by its SID.
+            log.warning("conference recording %s: URL ignored (%s)", sid, error)
+            url = ""
+    recordings = store(runtime)
+    created = recordings.register(
+        sid,
+        now=runtime.clock(),
+        call_sid=call.call_sid,
+        reservation=call.reservation,
+        caller=call.caller,
+        area=call.area,
+        language=call.language,
+        agent=call.agent,
+        recording_url=url,
+        duration_s=recording.duration_s[:8],
+        consent=Consent(runtime.redis).of(call.call_sid),
+    )
+    log.info(
+        "conference recording %s of call %s from %s: %s",
+        sid,
+        call.call_sid or "?",
+        mask_number(call.caller),
+        "new" if created else "repeated callback",
+    )
+    if created or _needs_job(runtime.redis, recordings, sid):
+        enqueue_processing(runtime.redis, sid)
+        return "queued"
+    return "repeated"
+
+
+def _needs_job(redis: Redis, recordings: ConsultationRecordings, recording_sid: str) -> bool:
+    """Whether a known, unfinished recording has no job any more (a lost worker's)."""
+    item = recordings.get(recording_sid)
+    if item is None or item.finished:
+        return False
+    try:
+        Job.fetch(job_id(recording_sid), connection=redis)
+    except NoSuchJobError:
+        return True
+    return False

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, request, url_for
+from flask import Response, current_app, request, url_for
 from redis import RedisError
 
 from ivr import webhook as hook
 from ivr.callers import menu_twiml as twiml
 from queues import dispatch, runtime
-from queues.reservations import NOT_JOINED
+from queues.reservations import NOT_JOINED, Reservation
 from voicemail import callbacks as voicemail_callbacks
+from voicemail import consultation_jobs, consultations
+from voicemail import runtime as voicemail_runtime
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ def queued() -> Response:
     # The caller is not marked as there yet: Twilio may never use this answer (it gave up
     # waiting and its fallback took the call), so only the conference's report of their join
     # counts the call as answered.
-    return _join(rid, language, "connecting")
+    return _join(rid, language, "connecting", recorded=_recording_url(rt, offer))
 
 
 @bp.post("/joined")
@@ -103,7 +105,7 @@ def callback_status() -> Response:
     return hook.xml(twiml.empty())
 
 
-def _join(rid: str, language: str, prompt: str) -> Response:
+def _join(rid: str, language: str, prompt: str, *, recorded: str | None = None) -> Response:
     """The caller's way into the reservation's conference, and to the rating after it."""
     return hook.xml(
         twiml.conference(
@@ -114,8 +116,69 @@ def _join(rid: str, language: str, prompt: str) -> Response:
             agent=False,
             action=_survey_url(rid, language),
             joined=joined_url(rid),
+            recorded=recorded,
         )
     )
+
+
+def recording_url(rid: str) -> str | None:
+    """Where the reservation's conference reports its recording, if it is to be recorded.
+
+    The participant who starts a conference decides whether it is recorded (the agent, who
+    joins first): both sides ask for it, so whoever starts it records a consented call.
+    """
+    rt = runtime.serving()
+    try:
+        offer = rt.routing.reservations.get(rid)
+    except RedisError as error:
+        log.warning("reservation %s unreadable, not recorded: %s", rid, type(error).__name__)
+        return None
+    return _recording_url(rt, offer) if offer is not None else None
+
+
+def _recording_url(rt: runtime.Runtime, offer: Reservation) -> str | None:
+    """Where the conference's recording is reported, for a caller who consented; else None.
+
+    Only an area that records, and a consent on record, turn recording on: a refusal, or no
+    answer at all (Redis missed it, the call came another way), is never recorded.
+    """
+    area = hook.config().areas.get(offer.area)
+    if area is None or not area.recording or offer.kind == "callback":
+        return None
+    try:
+        consented = consultations.Consent(rt.redis).given(offer.call_sid)
+    except RedisError as error:
+        log.warning("consent of %s unreadable, not recorded: %s", offer.id, type(error).__name__)
+        return None
+    return url_for("bridge.recorded", res=offer.id) if consented else None
+
+
+@bp.post("/recorded")
+def recorded() -> Response:
+    """The conference's recording is finished: registered once, then stored twice by a job."""
+    rt = runtime.serving()
+    rid = hook.reservation_id()
+    form = request.form
+    recording = consultation_jobs.Recording(
+        recording_sid=form.get("RecordingSid", "").strip()[:64],
+        recording_url=form.get("RecordingUrl", "").strip()[:500],
+        duration_s=form.get("RecordingDuration", "").strip()[:8],
+        status=form.get("RecordingStatus", "").strip()[:20],
+    )
+    offer = rt.routing.reservations.get(rid) if rid else None
+    record = rt.routing.calls.get(offer.call_sid) if offer else None
+    call = consultation_jobs.Call(
+        call_sid=offer.call_sid if offer else "",
+        reservation=rid,
+        caller=record.caller if record else "",
+        area=offer.area if offer else "",
+        language=offer.language if offer else "",
+        agent=offer.agent_id if offer else "",
+    )
+    consultation_jobs.receive(
+        recording, call, runtime=voicemail_runtime.build(current_app._get_current_object())
+    )
+    return hook.xml(twiml.empty())
 
 
 def joined_url(rid: str) -> str:

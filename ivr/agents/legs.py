@@ -24,10 +24,12 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from ivr import webhook as hook
-from ivr.agents import bridge
+from ivr.agents import bridge, followup_whisper
+from ivr.agents import transfer as transfer_calls
 from ivr.callers import menu_twiml as twiml
-from queues import dispatch, runtime, session
+from queues import dispatch, runtime, session, transfers
 from queues.alerts import EscalationError, escalate
+from queues.repeat_callers import CallerHistory
 from queues.reservations import Reservation
 from queues.sweep import GONE_STATUSES
 from routing.leg_miss import call_duration, missed_after_pickup, whisper_seconds
@@ -61,6 +63,9 @@ def _end_leg(error: Exception) -> Response:
 
 
 bp = hook.twilio_blueprint("agent_calls", __name__, "/voice/agent", on_error=_end_leg)
+# Transfers by phone: the agent's transfer menu and the transferred caller's webhooks.
+bp.register_blueprint(transfer_calls.bp)
+bp.register_blueprint(transfer_calls.caller_bp)
 
 
 def _offer(rt: runtime.Runtime) -> tuple[Reservation | None, str]:
@@ -97,6 +102,22 @@ def _whisper(rt: runtime.Runtime) -> Response:
     if offer is None or offer.state != "offered":
         return hook.xml(twiml.say_and_hang_up(hook.config(), language, "agent_caller_gone"))
     document = _whisper_document(rt, offer)
+    transferred = transfers.note_for_whisper(rt, offer.call_sid, offer.id)
+    if transferred:
+        # A transferred call: from which area and agent, and the note so far, first.
+        area = hook.config().areas.get(transferred["from_area"])
+        document = twiml.with_lead(
+            hook.config(),
+            language,
+            document,
+            "whisper_transfer",
+            area=area.name[language] if area else transferred["from_area"],
+            agent=transferred["agent"],
+            note=transferred["note"] or "-",
+        )
+    if offer.kind == "callback":
+        # A follow-up's callback says first why the caller is called back.
+        document = followup_whisper.with_reason(rt, offer, document)
     if offer.kind == "callback":
         # A callback made from a message plays the message before the accept key.
         with_message = voicemail_playback.listen_first(
@@ -126,7 +147,16 @@ def _whisper_document(rt: runtime.Runtime, offer: Reservation) -> VoiceResponse:
         summary=record.summary if record else "",
         callback=offer.kind == "callback",
         action=url_for(".answer", res=offer.id),
+        calls_before=_calls_before(rt, offer.call_sid, record.caller if record else ""),
     )
+
+
+def _calls_before(rt: runtime.Runtime, call_sid: str, caller: str) -> int:
+    """How many earlier calls of this caller the hotline still keeps (0 for a first call)."""
+    history = CallerHistory(
+        rt.redis, keep_days=rt.config.records.history_keep_days, sealer=rt.sealer
+    )
+    return history.count(history.digest(caller), rt.now(), before=call_sid)
 
 
 @bp.post("/fallback")
@@ -243,6 +273,9 @@ def menu() -> Response:
     rt = runtime.serving()
     rid = hook.reservation_id()
     offer, language = _offer(rt)
+    if offer is not None and hook.caller().digits[:1] == hook.config().transfer.key:
+        # The transfer menu: which area, then warm or cold (ivr.agents.transfer).
+        return transfer_calls.menu(rid, language)
     target = twiml.ESCALATION_KEYS.get(hook.caller().digits[:1])
     if offer is None or target is None:
         return hook.xml(_join(language, rid, None))
@@ -343,6 +376,7 @@ def _join(language: str, rid: str, prompt: str | None) -> VoiceResponse:
         agent=True,
         action=url_for(".done", res=rid),
         joined=bridge.joined_url(rid),
+        recorded=bridge.recording_url(rid),
     )
 
 
@@ -353,9 +387,12 @@ def _menu(rid: str, language: str) -> Response:
 
 
 def _call_ended(rt: runtime.Runtime, rid: str, language: str) -> Response:
-    """The caller has gone: wrap-up starts and the agent is told."""
+    """The caller has gone (or was transferred on): wrap-up starts and the agent is told."""
     dispatch.finish(rt, rid)
-    return hook.xml(twiml.say_and_hang_up(hook.config(), language, "agent_call_ended"))
+    offer = rt.routing.reservations.get(rid)
+    moved = offer is not None and transfers.moved_on(rt, offer.call_sid, rid)
+    prompt = "agent_transfer_done" if moved else "agent_call_ended"
+    return hook.xml(twiml.say_and_hang_up(hook.config(), language, prompt))
 
 
 def _caller_may_be_there(rt: runtime.Runtime, offer: Reservation) -> bool:

@@ -139,6 +139,29 @@ def enqueue(
     return response
 
 
+def recording_notice(
+    config: HotlineConfig, language: str, action: str, *, preface: tuple[str, ...] = ()
+) -> VoiceResponse:
+    """Before the agent: the call may be recorded, 2 refuses; the danger key still works.
+
+    Silence (or another key) goes on with consent, as the notice says; every word is inside
+    the Gather, so a 2 or a 9 cuts it short.
+    """
+    response = VoiceResponse()
+    for name in preface:
+        say_prompt(response, config, language, name)
+    gather = response.gather(
+        input="dtmf",
+        num_digits=1,
+        timeout=config.gather_timeout_s,
+        action=action,
+        method="POST",
+        action_on_empty_result=True,
+    )
+    say_prompt(gather, config, language, "recording_notice")
+    return response
+
+
 def closed(
     config: HotlineConfig,
     language: str,
@@ -328,8 +351,12 @@ def whisper(
     summary: str,
     callback: bool,
     action: str,
+    calls_before: int = 0,
 ) -> VoiceResponse:
-    """What the agent hears before taking a call: area, language, wait and summary; 1 or 2."""
+    """What the agent hears before taking a call: area, language, wait and summary; 1 or 2.
+
+    A caller who called before is announced first ("第3次来电": calls_before + 1).
+    """
     response = VoiceResponse()
     words = config.calendar[language]
     minutes = int(waited_s // 60)
@@ -339,6 +366,8 @@ def whisper(
     gather = response.gather(
         input="dtmf", num_digits=1, timeout=config.gather_timeout_s, action=action, method="POST"
     )
+    if calls_before > 0:
+        say_prompt(gather, config, language, "whisper_repeat", count=calls_before + 1)
     say_prompt(
         gather,
         config,
@@ -364,10 +393,13 @@ def conference(
     agent: bool,
     action: str | None = None,
     joined: str | None = None,
+    recorded: str | None = None,
 ) -> VoiceResponse:
     """Join the conference named by the reservation, as the agent or the caller.
 
-    With `joined`, the conference reports each participant joining there.
+    With `joined`, the conference reports each participant joining there. With `recorded` (only
+    for a caller who consented), the conference is recorded from the start and the finished
+    recording is reported there.
 
     The caller's leaving ends it. The agent's leaving does not, so that * (hangupOnStar) can
     take the agent out to their in-call menu while the caller stays; when the agent hangs up,
@@ -390,6 +422,13 @@ def conference(
         if joined
         else {}
     )
+    if recorded:
+        reports.update(
+            record="record-from-start",
+            recording_status_callback=recorded,
+            recording_status_callback_event="completed",
+            recording_status_callback_method="POST",
+        )
     dial.conference(
         room,
         start_conference_on_enter=True,
@@ -604,3 +643,82 @@ def survey_thanks(config: HotlineConfig, language: str, *, follow_up: bool) -> V
     """Thank the caller for a rating (saying a supervisor will call back after a 2), then end."""
     prompt = "survey_follow_up" if follow_up else "survey_thanks"
     return say_and_hang_up(config, language, prompt)
+
+
+def agent_transfer_area(
+    config: HotlineConfig, language: str, action: str, rejoin: VoiceResponse
+) -> VoiceResponse:
+    """The agent's transfer menu: the area's key, as in the caller's menu; no key, back."""
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf", num_digits=1, timeout=AGENT_MENU_TIMEOUT_S, action=action, method="POST"
+    )
+    separator = config.calendar[language]["list_separator"]
+    choices = separator.join(
+        f"{area.key} {area.name[language]}" for area in config.areas.values() if area.key
+    )
+    say_prompt(gather, config, language, "agent_transfer_area", areas=choices)
+    for verb in rejoin.verbs:
+        response.append(verb)
+    return response
+
+
+def agent_transfer_mode(
+    config: HotlineConfig, language: str, area: str, action: str, rejoin: VoiceResponse
+) -> VoiceResponse:
+    """The agent chose an area: 1 warm, 2 cold; no key, back to the caller."""
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf", num_digits=1, timeout=AGENT_MENU_TIMEOUT_S, action=action, method="POST"
+    )
+    say_prompt(
+        gather, config, language, "agent_transfer_mode", area=config.areas[area].name[language]
+    )
+    for verb in rejoin.verbs:
+        response.append(verb)
+    return response
+
+
+def said_then(
+    config: HotlineConfig, language: str, prompt: str, then: VoiceResponse
+) -> VoiceResponse:
+    """A prompt, then another document's verbs (an agent told something, then back in)."""
+    response = VoiceResponse()
+    say_prompt(response, config, language, prompt)
+    for verb in then.verbs:
+        response.append(verb)
+    return response
+
+
+def transfer_hold(config: HotlineConfig, language: str, again: str) -> VoiceResponse:
+    """What a caller held during a warm transfer hears: where they are going, the hold music,
+    and again until the next agent joins; never silence."""
+    response = VoiceResponse()
+    say_prompt(response, config, language, "transfer_hold")
+    if config.hold_music_url:
+        response.play(config.hold_music_url)
+    response.redirect(again, method="POST")
+    return response
+
+
+def transfer_room(
+    config: HotlineConfig, language: str, area: str, wait_url: str, action: str
+) -> VoiceResponse:
+    """A caller transferred cold: told where they are going, then the area's waiting room."""
+    response = VoiceResponse()
+    say_prompt(response, config, language, "transfer_cold", area=config.areas[area].name[language])
+    for verb in enqueue(config, language, area, wait_url, action).verbs:
+        response.append(verb)
+    return response
+
+
+def with_lead(
+    config: HotlineConfig, language: str, document: VoiceResponse, prompt: str, /, **fields
+) -> VoiceResponse:
+    """A whisper with one more sentence first, inside its Gather so a key cuts it short."""
+    lead = VoiceResponse()
+    say_prompt(lead, config, language, prompt, **fields)
+    gather = next((verb for verb in document.verbs if verb.name == "Gather"), None)
+    target = gather if gather is not None else document
+    target.verbs[0:0] = lead.verbs
+    return document

@@ -32,6 +32,7 @@ from routing.menu import (
 )
 from routing.numbers import callback_number, is_withheld
 from routing.privacy import mask_number
+from voicemail import consultations
 from voicemail import webhooks as voicemail_webhooks
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ bp = hook.twilio_blueprint("voice", __name__, "/voice")
 ENDED_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
 # The longest QueueTime believed when a caller unknown to routing is adopted: a day.
 MAX_QUEUE_TIME_S = 86_400
+# The key that refuses recording at the notice (the prompt names it).
+REFUSE_RECORDING_KEY = "2"
 
 
 @bp.post("")
@@ -169,10 +172,27 @@ def closed_key() -> Response:
     return hook.xml(twiml.goodbye(hook.config(), hook.language()))
 
 
+@bp.post("/consent")
+def consent() -> Response:
+    """The key at the recording notice: 2 refuses, the danger key opens the crisis path, any
+    other key or silence consents (as the notice says); then the caller is queued."""
+    config, language, area_id = hook.config(), hook.language(), hook.area()
+    key = first_key(hook.caller().digits)
+    if key == config.danger_key:
+        return crisis.start(language, Choice(Step.CRISIS, reason="danger_key"))
+    answer = consultations.REFUSED if key == REFUSE_RECORDING_KEY else consultations.GIVEN
+    _keep_consent(answer, language, area_id)
+    preface = ("recording_refused",) if answer == consultations.REFUSED else ()
+    return _route(language, area_id, _url_answers(area_id), preface=preface, consent=answer)
+
+
 @bp.post("/wait")
 def wait() -> Response:
     """The waiting room's waitUrl: place, expected wait and ways out; every poll re-matches."""
     config, language, area_id = hook.config(), hook.language(), hook.area()
+    if request.args.get("rec") in (consultations.GIVEN, consultations.REFUSED):
+        # The answer travels in the URL too: kept here if Redis missed it at the notice.
+        _keep_consent(request.args["rec"], language, area_id)
     caller = _waiting_caller(language, area_id, _url_answers(area_id))
     place = session.place_and_wait(
         runtime.serving(), caller, _queue_time(), request.form.get("QueueSid", "")
@@ -282,9 +302,18 @@ def _after_area(
 
 
 def _route(
-    language: str, area_id: str, answers: list[str | None], *, preface: tuple[str, ...] = ()
+    language: str,
+    area_id: str,
+    answers: list[str | None],
+    *,
+    preface: tuple[str, ...] = (),
+    consent: str | None = None,
 ) -> Response:
-    """Queue the caller in an open area (summary stored first), or say the hours."""
+    """Queue the caller in an open area (summary stored first), or say the hours.
+
+    An area that records consultations first gives the recording notice (once: its answer,
+    `consent`, comes back here), so the answer is known before any agent is rung.
+    """
     config = hook.config()
     now = current_app.config["CLOCK"]()
     # Stored for a closed area too: the message's callback agent hears the same summary.
@@ -305,11 +334,16 @@ def _route(
                 hours=hours,
             )
         )
+    if consent is None and config.areas[area_id].recording:
+        action = url_for(".consent", lang=language, area=area_id, a=encode_answers(answers) or None)
+        return hook.xml(twiml.recording_notice(config, language, action, preface=preface))
     if caller.call_sid:  # a request without one has no call to queue
         session.join(runtime.serving(), caller, now.timestamp())
-    # The wait URL carries the intake answers, so routing can adopt the caller with them if
-    # Redis was unreachable just now.
-    wait_url = url_for(".wait", lang=language, area=area_id, a=encode_answers(answers) or None)
+    # The wait URL carries the intake answers (and the recording answer), so routing can adopt
+    # the caller with them if Redis was unreachable just now.
+    wait_url = url_for(
+        ".wait", lang=language, area=area_id, a=encode_answers(answers) or None, rec=consent
+    )
     action = url_for(".queue_result", lang=language, area=area_id)
     return hook.xml(twiml.enqueue(config, language, area_id, wait_url, action, preface=preface))
 
@@ -366,6 +400,20 @@ def _callback(language: str, number: str) -> Response:
         return hook.xml(twiml.say_only(hook.config(), language, "callback_invalid"))
     hook.remember(lambda store, sid: store.update(sid, leave_intent="callback"))
     return hook.xml(twiml.callback_set(hook.config(), language))
+
+
+def _keep_consent(answer: str, language: str, area_id: str) -> None:
+    """Keep the caller's recording answer (the first one counts); best effort, logged."""
+    call_sid = hook.caller().call_sid
+    if not call_sid:
+        return
+    try:
+        consultations.Consent(runtime.serving().redis).keep(
+            call_sid, answer, area=area_id, language=language
+        )
+    except RedisError as error:
+        # Unsure later means no recording: a consent that was not kept is never assumed.
+        log.warning("call %s: recording answer not kept: %s", call_sid, type(error).__name__)
 
 
 def _leave(call_sid: str, outcome: str) -> None:
