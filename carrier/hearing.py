@@ -32,6 +32,15 @@ def listeners(conference: Conference, speaker: Participant) -> list[Participant]
     return [other for other in conference.participants.values() if hears(speaker, other)]
 
 
+def start_talking(leg: Leg, joined: float) -> None:
+    """Time this party's lines from its first conference; on joining a later one, drop the lines
+    that fell due while it was in none (nobody was there to hear them)."""
+    if leg.party.talk_from is None:
+        leg.party.talk_from = joined
+    while (due := next_line_at(leg)) is not None and due < joined:
+        leg.party.talk_next += 1
+
+
 def next_line_at(leg: Leg) -> float | None:
     """Return the virtual time this party says their next line, or None when none is left."""
     party = leg.party

@@ -78,8 +78,7 @@ def dial_conference(
         _conference_event(leg, conference, "start", None)
     leg.where = "conference"
     joined = leg.clock.now()
-    if leg.party.talk_from is None:
-        leg.party.talk_from = joined
+    hearing.start_talking(leg, joined)
     wait_url = noun.get("waitUrl")
     previous_accept = leg.accept
     leg.accept = frozenset({"conference-started", "conference-ended", "kicked", "hold-changed"})
