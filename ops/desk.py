@@ -11,10 +11,10 @@ from typing import Any
 
 from flask import Response, flash, jsonify, redirect, render_template, request, url_for
 
-from ops import api, auth, context, features, staffing
+from ops import api, auth, context, earlier_calls, features, staffing
 from ops.auth import SUPERVISORS, require
 from ops.errors import Invalid, NotFound
-from ops.i18n import word
+from ops.i18n import current_language, word
 from queues import events
 from queues.alerts import EscalationError, escalate
 from queues.calls import CallStore
@@ -28,7 +28,8 @@ bp = features.blueprint("ops_desk")
 
 
 def current_call(agent_id: str) -> dict[str, Any]:
-    """The call offered to or taken by an agent: area, language, wait and intake summary."""
+    """The call offered to or taken by an agent: area, language, wait and intake summary, the
+    note and outcome, and the caller's earlier calls as the viewer's role may see them."""
     status = context.board().get(agent_id)
     if status is None:
         raise NotFound(f"no agent {agent_id!r} on the roster", field="agent_id")
@@ -60,6 +61,10 @@ def current_call(agent_id: str) -> dict[str, Any]:
             "flags": list(note.flags),
             # Listen-in: "listen", "coach" or "barge" while a supervisor is on the call.
             "supervisor": _supervisor_on(reservation.call_sid) if status.reservation else None,
+            "outcome": note.outcome,
+            "history": earlier_calls.shown_to(
+                auth.user(), reservation.call_sid, record.caller if record else ""
+            ),
         },
     }
 
@@ -90,15 +95,31 @@ def _own_call(agent_id: str, reservation_id: object) -> str:
     return reservation.call_sid
 
 
-def write_note(agent_id: str, reservation_id: object, note: object) -> dict[str, Any]:
-    """Keep the agent's short wrap-up note on a call they took."""
+def write_note(
+    agent_id: str, reservation_id: object, note: object, outcome: object = None
+) -> dict[str, Any]:
+    """Keep the agent's short wrap-up note on a call they took, with its outcome code if given."""
     if not isinstance(note, str):
         raise Invalid("expected text", field="note")
     if len(note) > MAX_NOTE:
         raise Invalid(f"at most {MAX_NOTE} characters", field="note")
     call_sid = _own_call(agent_id, reservation_id)
+    if outcome not in (None, ""):
+        # Checked first: an unknown code refuses the whole wrap-up, the note not half-saved.
+        earlier_calls.give_outcome(agent_id, call_sid, outcome)
     context.notes().write(call_sid, agent_id, note.strip(), context.now())
-    return {"reservation": reservation_id, "note": note.strip()}
+    earlier_calls.written(call_sid)
+    done = {"reservation": reservation_id, "note": note.strip()}
+    return done | ({"outcome": outcome} if outcome not in (None, "") else {})
+
+
+def set_outcome(agent_id: str, reservation_id: object, outcome: object) -> dict[str, Any]:
+    """Give a call the agent took its outcome code (config `outcomes:`; unknown: 400)."""
+    call_sid = _own_call(agent_id, reservation_id)
+    return {
+        "reservation": reservation_id,
+        "outcome": earlier_calls.give_outcome(agent_id, call_sid, outcome),
+    }
 
 
 def flag_call(agent_id: str, reservation_id: object, flag: object) -> dict[str, Any]:
@@ -135,8 +156,14 @@ def _back_to_desk() -> Response:
 @bp.get("/ops/desk/")
 @require("agent")
 def page() -> str:
-    """The desk: presence buttons and the current call."""
-    return render_template("ops/desk.html", view=current_call(_my_agent_id()))
+    """The desk: presence buttons, the current call, the caller's earlier calls."""
+    outcomes = earlier_calls.choices(current_language())
+    return render_template(
+        "ops/desk.html",
+        view=current_call(_my_agent_id()),
+        outcomes=outcomes,
+        outcome_labels={choice["code"]: choice["label"] for choice in outcomes},
+    )
 
 
 @bp.post("/ops/desk/presence")
@@ -151,7 +178,12 @@ def page_presence() -> Response:
 @require("agent")
 def page_note() -> Response:
     """Save my wrap-up note on the call."""
-    write_note(_my_agent_id(), request.form.get("reservation"), request.form.get("note", ""))
+    write_note(
+        _my_agent_id(),
+        request.form.get("reservation"),
+        request.form.get("note", ""),
+        request.form.get("outcome") or None,
+    )
     flash(word("saved"), "ok")
     return _back_to_desk()
 
@@ -180,7 +212,17 @@ def api_note(agent_id: str) -> Response:
     """The agent's wrap-up note on a call they took: {reservation, note}."""
     auth.ensure_for_agent(agent_id)
     fields = api.body()
-    return jsonify(write_note(agent_id, fields.get("reservation"), fields.get("note")))
+    return jsonify(
+        write_note(agent_id, fields.get("reservation"), fields.get("note"), fields.get("outcome"))
+    )
+
+
+@bp.post("/api/v1/agents/<agent_id>/call/outcome")
+def api_outcome(agent_id: str) -> Response:
+    """The outcome code of a call the agent took: {reservation, outcome}; unknown codes 400."""
+    auth.ensure_for_agent(agent_id)
+    fields = api.body()
+    return jsonify(set_outcome(agent_id, fields.get("reservation"), fields.get("outcome")))
 
 
 @bp.post("/api/v1/agents/<agent_id>/call/flag")

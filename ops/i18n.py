@@ -82,6 +82,13 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "Ends your sessions in every browser and device (API tokens stay).",
     },
     "desk": {"zh": "坐席工作台", "en": "Agent desk"},
+    "earlier_calls": {"zh": "此前来电", "en": "Earlier calls"},
+    "call_number": {"zh": "第{n}次来电", "en": "call number {n}"},
+    "taken_by": {"zh": "接听人", "en": "Taken by"},
+    "note_hidden": {
+        "zh": "其他咨询员的备注（仅主管可见）",
+        "en": "another agent's note (supervisors only)",
+    },
     "agent": {"zh": "坐席", "en": "Agent"},
     "day": {"zh": "星期", "en": "Day"},
     "start": {"zh": "开始", "en": "Start"},
@@ -284,12 +291,24 @@ WORDS: dict[str, dict[str, str]] = {
     "followups": {"zh": "不满意回访", "en": "Follow-ups"},
     "followups_open": {"zh": "待回访", "en": "Follow-ups open"},
     "fu_help": {
-        "zh": "来电者在通话后按2表示不满意，需由主管回电。列表中号码只显示部分；"
-        "点“查看号码”显示完整号码，每次查看都记入审计日志。",
-        "en": "Callers who pressed 2 (unsatisfied) after their call are owed a supervisor's "
-        "callback. Numbers are masked here; “Show number” shows one, and every showing is "
-        "audited.",
+        "zh": "来电者在通话后按2表示不满意，或咨询员标记为需回访：热线会自动安排回电任务，"
+        "接通后自动完成。列表中号码只显示部分；点“查看号码”显示完整号码，每次查看都记入审计日志。"
+        "手动完成回访会撤回尚未拨出的回电任务。",
+        "en": "Callers who pressed 2 (unsatisfied) after their call, or whose call was marked "
+        "for a follow-up, are called back by a callback task, closed by itself once the caller "
+        "is reached. Numbers are masked here; “Show number” shows one, and every showing is "
+        "audited. Closing one by hand withdraws a callback not yet dialled.",
     },
+    "fu_task": {"zh": "回电任务", "en": "Callback task"},
+    "fu_task_waiting": {"zh": "等待接听人员", "en": "waiting"},
+    "fu_task_ringing": {"zh": "正在拨打", "en": "ringing"},
+    "fu_task_done": {"zh": "已接通", "en": "done"},
+    "fu_task_unreached": {"zh": "多次未接通", "en": "unreached"},
+    "fu_task_withdrawn": {"zh": "已撤回", "en": "withdrawn"},
+    "fu_task_no-number": {"zh": "号码未显示，无法回电", "en": "number withheld: no callback"},
+    "fu_task_": {"zh": "未安排", "en": "not scheduled"},
+    "fu_reason_rating": {"zh": "不满意", "en": "unsatisfied"},
+    "fu_reason_outcome": {"zh": "需回访", "en": "follow-up needed"},
     "fu_caller": {"zh": "来电号码", "en": "Caller"},
     "fu_show_number": {"zh": "查看号码", "en": "Show number"},
     "fu_number": {"zh": "回电号码", "en": "Number to call back"},
@@ -383,6 +402,46 @@ WORDS: dict[str, dict[str, str]] = {
     "fig_handled": {"zh": "处理来电", "en": "Handled"},
     "fig_heavy_calls": {"zh": "沉重来电", "en": "Heavy calls"},
     "fig_occupancy": {"zh": "占用率", "en": "Occupancy"},
+    # A person's data (PIPL): export and erase one number; legal holds on incidents.
+    "person_data": {"zh": "个人信息", "en": "Person's data"},
+    "pd_help": {
+        "zh": "依《个人信息保护法》，可导出或删除本热线保存的某一号码的全部信息"
+        "（来电、备注、评价与回访、留言及录音、危机事件）。号码只在此表单中输入，"
+        "不会出现在网址中；每次导出和删除都记入审计日志。"
+        "处于法律保全的危机事件不会被删除。",
+        "en": "Under China's PIPL, export or erase everything the hotline keeps about one number "
+        "(calls, notes, ratings and follow-ups, voicemail and recordings, crisis incidents). The "
+        "number is typed here, never put in a web address; every export and erasure is audited. "
+        "Incidents under legal hold are kept.",
+    },
+    "pd_number": {
+        "zh": "号码（E.164，如 +8613812345678）",
+        "en": "Number (E.164, e.g. +8613812345678)",
+    },
+    "pd_reason": {
+        "zh": "原因（必填：申请人、日期、编号）",
+        "en": "Reason (required: request, date, reference)",
+    },
+    "pd_export": {"zh": "导出（zip）", "en": "Export (zip)"},
+    "pd_export_json": {"zh": "仅导出 JSON", "en": "Export JSON only"},
+    "pd_erase_title": {"zh": "删除", "en": "Erase"},
+    "pd_confirm": {"zh": "确认：输入号码后四位", "en": "Confirm: the number's last four digits"},
+    "pd_erase": {"zh": "删除该号码的全部信息", "en": "Erase everything about this number"},
+    "pd_erased": {"zh": "已删除", "en": "Erased"},
+    "pd_kept": {"zh": "保留", "en": "Kept"},
+    "pd_not_erased": {"zh": "不在删除范围内", "en": "Not erased here"},
+    "pd_place": {"zh": "位置", "en": "Place"},
+    "pd_count": {"zh": "条数", "en": "Items"},
+    "pd_legal_hold": {"zh": "法律保全", "en": "Legal hold"},
+    "pd_hold": {"zh": "设为法律保全", "en": "Put under legal hold"},
+    "pd_hold_reason": {"zh": "保全原因", "en": "Why it must be kept"},
+    "pd_lift": {"zh": "解除保全", "en": "Lift the hold"},
+    "pd_held": {"zh": "该事件已设为法律保全。", "en": "The incident is under legal hold."},
+    "pd_lifted": {"zh": "法律保全已解除。", "en": "The legal hold is lifted."},
+    "pd_not_held": {
+        "zh": "该事件未处于法律保全。",
+        "en": "That incident was not under legal hold.",
+    },
 }
 
 # What each standing condition (queues.conditions) means, for the wallboard; its detail line

@@ -198,11 +198,25 @@ def paths() -> dict[str, dict[str, Any]]:
         },
         "/api/v1/agents/{agent_id}/call/note": {
             "post": _op(
-                "Wrap-up note on a call the agent took",
+                "Wrap-up note on a call the agent took, with its outcome code if given (one of "
+                "the config's outcomes; an unknown code is refused with 400 and nothing saved)",
                 "the agent",
                 params=AGENT,
-                body=_json({"reservation": STR, "note": STR}, ["reservation", "note"]),
-                errors=(404, 422),
+                body=_json(
+                    {"reservation": STR, "note": STR, "outcome": STR}, ["reservation", "note"]
+                ),
+                errors=(400, 404, 422),
+            ),
+        },
+        "/api/v1/agents/{agent_id}/call/outcome": {
+            "post": _op(
+                "Outcome code of a call the agent took (config outcomes: answered, lawyer, "
+                "legal_aid, follow_up, crisis...); an unknown code is refused with 400. A change "
+                "appends an `outcome` event (call, agent, outcome, follow_up=1 for follow-ups)",
+                "the agent",
+                params=AGENT,
+                body=_json({"reservation": STR, "outcome": STR}, ["reservation", "outcome"]),
+                errors=(400, 404, 422),
             ),
         },
         "/api/v1/agents/{agent_id}/call/flag": {
@@ -426,6 +440,51 @@ def paths() -> dict[str, dict[str, Any]]:
                 params=[_path("call")],
                 body=_json({"note": STR}, ["note"]),
                 errors=(404, 422),
+            ),
+        },
+        "/api/v1/person/export": {
+            "post": _op(
+                "Everything kept about one number (calls, records, notes, follow-ups, incidents, "
+                "voicemail with its audio...): a zip of manifest.json and the audio, or with "
+                '"format": "json" the manifest alone. The number travels in the body only; '
+                "every export is audited with its reason and the masked number",
+                SUP,
+                body=_json(
+                    {
+                        "number": STR,
+                        "reason": STR,
+                        "format": {"type": "string", "enum": ["zip", "json"]},
+                    },
+                    ["number", "reason"],
+                ),
+                errors=(422,),
+            ),
+        },
+        "/api/v1/person/erase": {
+            "post": _op(
+                "Erase one number everywhere (confirm: its last four digits); answers what was "
+                "erased per place and what was kept (incidents under legal hold). Audited; "
+                "erasing twice is harmless; 503 says what was done when a store went away",
+                SUP,
+                body=_json(
+                    {"number": STR, "reason": STR, "confirm": STR}, ["number", "reason", "confirm"]
+                ),
+                errors=(422,),
+            ),
+        },
+        "/api/v1/incidents/{call}/hold": {
+            "post": _op(
+                "Put a crisis incident under legal hold (kept past retention and through "
+                "erasures) with a reason; audited",
+                SUP,
+                params=[_path("call")],
+                body=_json({"reason": STR}, ["reason"]),
+                errors=(404, 422),
+            ),
+            "delete": _op(
+                "Lift an incident's legal hold (its year from opening applies again); audited",
+                SUP,
+                params=[_path("call")],
             ),
         },
         "/api/v1/users/{name}/sessions": {

@@ -2,6 +2,11 @@
 
 A note tells what the caller said and needs, so it is sealed in Redis (`queues.sealing`); a
 note written by an older version, plain, is read as it is and sealed when next written.
+
+With the note goes the call's outcome code (config `outcomes:`, e.g. `follow_up` 需回访): kept
+plain, since a code says nothing about the caller, and told on the event stream as an `outcome`
+event (call, agent, code, and `follow_up=1` when the code owes the caller another call), which
+is what turns a follow-up outcome into work for someone else.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from queues import events, keys, sealing
 from queues.sealing import Sealer
 
 FLAGS = ("heavy", "crisis")
+# The event an outcome code given at wrap-up appends: {call, agent, outcome, follow_up}.
+OUTCOME_EVENT = "outcome"
 MAX_NOTE = 1000
 # Notes live as long as the call's own record does.
 NOTE_TTL_S = 7 * 24 * 3600
@@ -27,6 +34,8 @@ class CallNote:
     agent_id: str
     note: str
     flags: tuple[str, ...]
+    # The outcome code given at wrap-up ("" until one is given).
+    outcome: str = ""
 
 
 class CallNotes:
@@ -47,7 +56,7 @@ class CallNotes:
         data = {k.decode(): v.decode() for k, v in raw.items()}
         flags = tuple(flag for flag in FLAGS if data.get(flag) == "1")
         note = self.sealer.open(data.get("note", ""), f"call-note:{call_sid}:note")
-        return CallNote(call_sid, data.get("agent", ""), note, flags)
+        return CallNote(call_sid, data.get("agent", ""), note, flags, data.get("outcome", ""))
 
     def write(self, call_sid: str, agent_id: str, note: str, now: float) -> None:
         """Store the agent's wrap-up note on a call."""
@@ -62,6 +71,31 @@ class CallNotes:
         )
         pipe.expire(keys.call_note(call_sid), NOTE_TTL_S)
         pipe.execute()
+
+    def set_outcome(
+        self, call_sid: str, agent_id: str, code: str, now: float, *, follow_up: bool = False
+    ) -> bool:
+        """Give a call its outcome code (checked by the caller against the config); True when
+        it changed, and then an `outcome` event tells the stream (follow_up=1 for 需回访)."""
+        key = keys.call_note(call_sid)
+        previous = self.redis.hget(key, "outcome")
+        if previous is not None and previous.decode() == code:
+            return False
+        pipe = self.redis.pipeline()
+        pipe.hset(key, mapping={"outcome": code, "outcome_by": agent_id, "outcome_at": repr(now)})
+        pipe.expire(key, NOTE_TTL_S)
+        events.append(
+            self.redis,
+            OUTCOME_EVENT,
+            pipeline=pipe,
+            at=f"{now:.3f}",
+            call=call_sid,
+            agent=agent_id,
+            outcome=code,
+            follow_up="1" if follow_up else None,
+        )
+        pipe.execute()
+        return True
 
     def flag(self, call_sid: str, agent_id: str, flag: str, now: float) -> bool:
         """Flag a call heavy or crisis once; the event tells supervisors and the crisis path."""
@@ -83,3 +117,15 @@ class CallNotes:
             )
             pipe.execute()
         return bool(created)
+
+    # -- a person's data ----------------------------------------------------------------------
+
+    def export_person(self, number: str, calls: frozenset[str]) -> list[dict[str, object]]:
+        """The notes and flags on a person's calls, words opened."""
+        found = (self.get(call_sid) for call_sid in sorted(calls))
+        return [vars(note) for note in found if note.agent_id or note.note or note.flags]
+
+    def erase_person(self, number: str, calls: frozenset[str]) -> int:
+        """Delete the notes on a person's calls; how many there were."""
+        sids = sorted(calls)
+        return int(self.redis.delete(*(keys.call_note(sid) for sid in sids))) if sids else 0

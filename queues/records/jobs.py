@@ -20,6 +20,7 @@ from rq import Queue
 from queues import keys, runtime, sealing
 from queues.calls import STATUS_RANK
 from queues.records import gather
+from queues.repeat_callers import CallerHistory
 from queues.sealing import Sealer
 
 if TYPE_CHECKING:
@@ -77,6 +78,11 @@ def record_call_job(call_sid: str) -> bool:
     if row is None:
         log.warning("call %s: nothing left in Redis to record", call_sid)
         return False
+    # The caller's history first: the next call's whisper needs it even if the database is away.
+    history = CallerHistory(
+        rt.redis, keep_days=rt.config.records.history_keep_days, sealer=rt.sealer
+    )
+    history.remember_ended(row, rt.now())
     store().put_call(row, rt.now())
     return True
 

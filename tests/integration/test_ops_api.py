@@ -45,6 +45,12 @@ MATRIX = [
     ),
     (
         "post",
+        "/api/v1/agents/d1/call/outcome",
+        {"reservation": "RSx", "outcome": "answered"},
+        (401, 404, 403, 403, 403),
+    ),
+    (
+        "post",
         "/api/v1/agents/d1/call/flag",
         {"reservation": "RSx", "flag": "heavy"},
         (401, 404, 403, 403, 404),

@@ -1,0 +1,139 @@
+"""A repeat caller through the carrier: the first call is answered and given a note and an
+outcome at wrap-up; the same number's second call is announced in the agent's whisper as the
+second call, and the desk's API lists the first one for the agent over HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from queues import events
+from queues.repeat_callers import CallerHistory
+from queues.users import UserStore
+from tests.e2e.harness import CALLER, Hotline, poll, serving, shipped_config, write_yaml
+
+pytestmark = pytest.mark.e2e
+
+DAILY = [{"days": "mon-sun", "hours": "00:00-24:00"}]
+AGENT_PHONE = "+8613900000701"
+AGENT = "contract_repeat"
+ROSTER = {
+    "timezone": "Asia/Shanghai",
+    "agents": [
+        {
+            "id": AGENT,
+            "name": AGENT,
+            "phone": AGENT_PHONE,
+            "languages": ["zh"],
+            "skills": {"contract": 3},
+            "shifts": DAILY,
+        }
+    ],
+}
+PHONES = {
+    # Accepts with 1 and hangs up 40 call seconds after answering.
+    AGENT_PHONE: {"name": AGENT, "role": "agent", "answer_after": 1, "press": ["1"], "stay": 40},
+}
+
+
+def repeat_config() -> dict[str, Any]:
+    """Every area open, short wrap-ups, no survey (the agent's hang-up ends the call)."""
+    config = shipped_config()
+    for area in config["areas"].values():
+        area["hours"] = config["hours"]["always"]
+    config["routing"]["defaults"]["wrap_up_s"] = 1
+    config["survey"]["enabled"] = False
+    return config
+
+
+@pytest.fixture(scope="module")
+def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
+    """The hotline with one contract agent available."""
+    home = tmp_path_factory.mktemp("repeat")
+    phones = write_yaml(home / "phones.yaml", PHONES)
+    with serving(home, repeat_config(), roster=ROSTER, phones=phones, time_scale="0.03") as run:
+        yield run
+
+
+def heard(transcript: dict[str, Any]) -> list[str]:
+    """What a party heard, in order."""
+    return [e["text"] for e in transcript["entries"] if e["kind"] == "heard"]
+
+
+def agent_legs(hotline: Hotline) -> list[dict[str, Any]]:
+    """The transcripts of the agent phone's legs the hotline placed, oldest first."""
+    placed = [c for c in hotline.calls() if c["to"] == AGENT_PHONE and c["direction"] != "inbound"]
+    return [hotline.transcript(c["call_sid"]) for c in placed]
+
+
+def test_a_second_call_from_the_same_number_shows_the_first(hotline: Hotline) -> None:
+    redis = hotline.redis()
+    users = UserStore(redis, password_method="scrypt:1024:8:1")
+    users.add("repeat_agent", "agent", "correct horse battery", time.time(), agent_id=AGENT)
+    agent = {"Authorization": f"Bearer {users.create_token('repeat_agent', time.time())}"}
+    desk = f"{hotline.app_url}/api/v1/agents/{AGENT}/call"
+
+    # First call: Mandarin, contract (key 3), one intake answer; the agent takes it.
+    first_sid = hotline.start({"press": "1"}, {"press": "3"}, {"press": "1"}, hangup_after=400)
+    first = hotline.finish(first_sid)
+    assert [b["name"] for b in first["outcome"]["bridged_to"]] == [AGENT]
+    whispers = [heard(leg) for leg in agent_legs(hotline)]
+    assert len(whispers) == 1
+    repeat_line = hotline.prompt("whisper_repeat", "zh", count="2").split("，")[0]
+    assert not any(repeat_line in text for text in whispers[0])
+
+    # Wrap-up at the desk: a note and the follow-up outcome, over HTTP with the agent's token.
+    view = requests.get(desk, headers=agent, timeout=5).json()["call"]
+    assert view["call_sid"] == first_sid and view["history"] == []
+    wrap = {"reservation": view["reservation"], "note": "借条纠纷，建议起诉", "outcome": "nope"}
+    refused = requests.post(f"{desk}/note", json=wrap, headers=agent, timeout=5)
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "outcome"
+    wrap["outcome"] = "follow_up"
+    saved = requests.post(f"{desk}/note", json=wrap, headers=agent, timeout=5)
+    assert saved.status_code == 200, saved.text
+    told = [e for e in events.recent(redis, 2000) if e.get("kind") == "outcome"]
+    assert [(e["call"], e["outcome"], e.get("follow_up")) for e in told] == [
+        (first_sid, "follow_up", "1")
+    ]
+
+    # The worker keeps the ended call in the caller's history, outcome and note included.
+    history = CallerHistory(redis)
+    digest = history.digest(CALLER)
+
+    def kept() -> list[Any] | None:
+        calls = history.earlier_calls(digest, time.time())
+        return calls if calls and calls[0].outcome == "follow_up" and calls[0].note else None
+
+    [earlier] = poll(kept, 20, "the first call in the caller's history")
+    assert (earlier.call_sid, earlier.area, earlier.agent) == (first_sid, "contract", AGENT)
+
+    # Second call from the same number: the whisper says it is the second call.
+    second_sid = hotline.start({"press": "1"}, {"press": "3"}, {"press": "1"}, hangup_after=400)
+    second = hotline.finish(second_sid)
+    assert [b["name"] for b in second["outcome"]["bridged_to"]] == [AGENT]
+    legs = agent_legs(hotline)
+    assert len(legs) == 2
+    said = heard(legs[-1])
+    announced = hotline.prompt("whisper_repeat", "zh", count="2")
+    assert announced in said, said
+    # Said before the usual whisper, so the agent knows before the details.
+    whisper = next(i for i, text in enumerate(said) if text.startswith("新来电"))
+    assert said.index(announced) < whisper
+
+    # The desk, for the agent, over HTTP: the second call, with the first listed before it.
+    view = requests.get(desk, headers=agent, timeout=5).json()["call"]
+    assert view["call_sid"] == second_sid
+    [shown] = view["history"]
+    assert (shown["call_sid"], shown["area"], shown["agent"], shown["outcome"]) == (
+        first_sid,
+        "contract",
+        AGENT,
+        "follow_up",
+    )
+    # The agent wrote that note: it is theirs to read again.
+    assert shown["note"] == "借条纠纷，建议起诉" and shown["summary"]
+    assert "rating" not in shown
