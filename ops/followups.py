@@ -1,9 +1,11 @@
-"""Follow-ups for supervisors: callers who rated a call unsatisfactory, owed a callback.
+"""Follow-ups for supervisors: callers owed another call, and how their callback task stands.
 
 One blueprint holds the console pages (`/ops/followups`, and one follow-up with its number) and
-the JSON API (`/api/v1/followups`); both are for supervisors only. Lists show the caller's
-number masked; the number itself is shown one follow-up at a time, for the callback, and every
-such showing is audited, as is every close.
+the JSON API (`/api/v1/followups`); both are for supervisors only. Each follow-up is called back
+by a callback task (`queues.followup_calls`); the list shows its state (waiting, ringing, done,
+unreached, or a withheld number that cannot be called). Lists show the caller's number masked;
+the number itself is shown one follow-up at a time, for a callback by hand, and every such
+showing is audited, as is every close. Closing by hand withdraws the task.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from ops import api, auth, context, features
 from ops.auth import SUPERVISORS, require
 from ops.errors import Invalid, NotFound
 from ops.i18n import word
+from queues import followup_calls
 from queues.followups import MAX_NOTE, FollowUp, FollowUps, UnknownFollowUp
 
 # Anonymous requests get 401 (API) or the sign-in page (console); session changes need CSRF.
@@ -48,7 +51,11 @@ def _include_closed() -> bool:
 def listed() -> list[dict[str, Any]]:
     """Follow-ups newest first (open ones, or every one kept), numbers masked."""
     found = _store().newest(limit=_limit(), include_closed=_include_closed())
-    return [follow_up.public() for follow_up in found]
+    rt = context.runtime()
+    return [
+        {**follow_up.public(), "state": followup_calls.shown_state(rt, follow_up)}
+        for follow_up in found
+    ]
 
 
 def _found(call_sid: str) -> FollowUp:
@@ -83,12 +90,19 @@ def close(actor: str, call_sid: str, note: object) -> bool:
     except UnknownFollowUp:
         raise NotFound("no follow-up for this call", field="call") from None
     if changed:
+        # Closed by hand: a callback not yet dialled is withdrawn (a ringing agent is freed).
+        withdrawn = followup_calls.withdraw(context.runtime(), call_sid)
         context.audit_log().record(
             actor,
             "followup.close",
             call_sid,
             before=_audited(before),
-            after={**_audited(before), "closed": True, "note": note.strip()},
+            after={
+                **_audited(before),
+                "closed": True,
+                "note": note.strip(),
+                "task": "withdrawn" if withdrawn else before.task,
+            },
             now=now,
         )
     return changed
@@ -101,6 +115,7 @@ def _audited(follow_up: FollowUp) -> dict[str, Any]:
         "area": follow_up.area,
         "agent": follow_up.agent,
         "closed": follow_up.closed,
+        "task": follow_up.task,
     }
 
 

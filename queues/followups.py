@@ -1,14 +1,21 @@
-"""Follow-ups: callers who rated a call unsatisfactory, owed a callback by a supervisor.
+"""Follow-ups: callers owed another call (an unsatisfied rating, or an agent's outcome code).
 
-One hash per call (opened once, whatever the number of repeated webhooks), an index of every
-follow-up and one of the open ones. The caller's number is kept only while the callback is
-owed: closing a follow-up drops it and keeps the masked number, and a closed follow-up expires.
-While it is kept the number is sealed (`queues.sealing`); a plain one from an older version is
-read as it is. The supervisor's closing note says what was done, and the audit log keeps it too.
+One hash per call (opened once, whatever the number of repeated webhooks or reasons), an index
+of every follow-up and one of the open ones. The caller's number is kept only while the callback
+is owed: closing a follow-up drops it and keeps the masked number, and a closed follow-up
+expires. While it is kept the number is sealed (`queues.sealing`); a plain one from an older
+version is read as it is. The supervisor's closing note says what was done, and the audit log
+keeps it too.
+
+Each follow-up with a number is called back by a callback task (`queues.followup_calls`); the
+hash keeps how that task stands (`task`: scheduled, queued, done, unreached, withdrawn, or
+no-number for a withheld number, which stays a list item for supervisors). When the callback
+reaches the caller the follow-up closes by itself, by the agent who called, at that moment.
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +24,28 @@ from redis import Redis
 from queues import events, keys, sealing
 from queues.records import trigger as records
 from queues.sealing import Sealer
+from routing.follow_ups import call_of
 from routing.privacy import mask_number
 
 # A closed follow-up stays listed this long (for the supervisors' record), then expires.
 CLOSED_KEEP_S = 30 * 24 * 3600
 MAX_NOTE = 500
+# How a follow-up's callback task stands (the hash's `task` field; empty: none yet).
+TASK_STATES = ("scheduled", "queued", "done", "unreached", "withdrawn", "no-number")
+# The task states that end it: nothing more will be dialled.
+TASK_ENDED = ("done", "unreached", "withdrawn", "no-number")
+
+# Sets a follow-up's task state while it exists; ARGV[3] lists the states it may move from.
+_SET_TASK = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[3] ~= '' then
+  local now = redis.call('HGET', KEYS[1], 'task') or ''
+  if not string.find(' ' .. ARGV[3] .. ' ', ' ' .. now .. ' ', 1, true) then return 0 end
+end
+if redis.call('HGET', KEYS[1], 'task') == ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'task', ARGV[1], 'task_at', ARGV[2])
+return 1
+"""
 
 # Closes a follow-up once: the first close wins, a repeat or a close of the unknown changes
 # nothing. The number goes with the close: the callback it was kept for is done.
@@ -51,10 +75,16 @@ class FollowUp:
     closed_at: float | None = None
     closed_by: str = ""
     note: str = ""
+    # Why it is owed (`routing.follow_ups.REASONS`), and the agent's note for an outcome.
+    reason: str = "rating"
+    why: str = ""
+    # How its callback task stands (TASK_STATES, or empty before it is scheduled).
+    task: str = ""
+    task_at: float | None = None
 
     @property
     def closed(self) -> bool:
-        """Whether a supervisor closed it."""
+        """Whether it was closed (by a supervisor, or by the callback reaching the caller)."""
         return self.closed_at is not None
 
     def public(self) -> dict[str, Any]:
@@ -70,6 +100,8 @@ class FollowUp:
             "closed_at": self.closed_at,
             "closed_by": self.closed_by,
             "note": self.note,
+            "reason": self.reason,
+            "task": self.task,
         }
 
 
@@ -99,6 +131,8 @@ class FollowUps:
         agent: str,
         caller: str,
         now: float,
+        reason: str = "rating",
+        why: str = "",
     ) -> bool:
         """Open a call's follow-up once; False when it already had one."""
         key = keys.followup(call_sid)
@@ -113,6 +147,9 @@ class FollowUps:
                 "agent": agent,
                 "caller": self.sealer.seal(caller, f"followup:{call_sid}:caller"),
                 "masked": mask_number(caller),
+                "reason": reason,
+                # The agent's note, read to the next agent: sealed like the number.
+                "why": self.sealer.seal(why[:MAX_NOTE], f"followup:{call_sid}:why") if why else "",
             },
         )
         pipe.zadd(keys.followups(), {call_sid: now})
@@ -126,9 +163,37 @@ class FollowUps:
             agent=agent,
             area=area,
             language=language,
+            reason=reason,
         )
         pipe.execute()
         return True
+
+    def set_task(self, call_sid: str, state: str, now: float, *, only_from: tuple = ()) -> bool:
+        """Record how a follow-up's callback task stands; with `only_from`, only from those."""
+        if state not in TASK_STATES:
+            raise ValueError(f"unknown task state {state!r}")
+        key = keys.followup(call_sid)
+        answer = self.redis.register_script(_SET_TASK)(
+            keys=[key], args=[state, f"{now:.3f}", " ".join(only_from)]
+        )
+        if answer == 1:
+            events.append(self.redis, "follow-up-task", at=f"{now:.3f}", call=call_sid, task=state)
+        return answer == 1
+
+    def callback_result(self, task: str, state: str, agent: str, now: float) -> None:
+        """A callback task's caller was reached (`connected`) or given up on (`closed`)."""
+        call_sid = call_of(task)
+        if call_sid is None or state not in ("connected", "closed"):
+            return
+        if state == "closed":
+            # The tries are over: the follow-up stays open, for a supervisor to dial by hand.
+            self.set_task(call_sid, "unreached", now, only_from=("queued",))
+            return
+        self.set_task(call_sid, "done", now)
+        # Reached: the follow-up is done, by the agent who called, at this moment (unless a
+        # supervisor closed it meanwhile, or it expired).
+        with suppress(UnknownFollowUp):
+            self.close(call_sid, by=agent, note="", now=now)
 
     def get(self, call_sid: str) -> FollowUp | None:
         """Return a call's follow-up, or None."""
@@ -171,6 +236,34 @@ class FollowUps:
             records.refresh_record(self.redis, call_sid)
         return answer == 1
 
+    # -- a person's data ----------------------------------------------------------------------
+
+    def _of_person(self, number: str, calls: frozenset[str]) -> list[FollowUp]:
+        """A person's follow-ups: those of their calls, and any still holding their number.
+
+        Every follow-up kept is read (open ones, and closed ones for 30 days): a bounded list.
+        """
+        sids = [sid.decode() for sid in self.redis.zrange(keys.followups(), 0, -1)]
+        found = (self.get(call_sid) for call_sid in sorted(set(sids) | calls))
+        return [f for f in found if f is not None and (f.call_sid in calls or f.caller == number)]
+
+    def export_person(self, number: str, calls: frozenset[str]) -> list[dict[str, object]]:
+        """A person's follow-ups with the number where it is still kept."""
+        return [{**f.public(), "number": f.caller} for f in self._of_person(number, calls)]
+
+    def erase_person(self, number: str, calls: frozenset[str]) -> int:
+        """Delete a person's follow-ups, open or closed, and their index entries; how many."""
+        found = self._of_person(number, calls)
+        if not found:
+            return 0
+        pipe = self.redis.pipeline()
+        for follow_up in found:
+            pipe.delete(keys.followup(follow_up.call_sid))
+            pipe.zrem(keys.followups(), follow_up.call_sid)
+            pipe.zrem(keys.followups_open(), follow_up.call_sid)
+        pipe.execute()
+        return len(found)
+
 
 def _follow_up(call_sid: str, raw: dict[bytes, bytes], sealer: Sealer) -> FollowUp:
     """Build a follow-up from its hash, its number opened."""
@@ -186,4 +279,8 @@ def _follow_up(call_sid: str, raw: dict[bytes, bytes], sealer: Sealer) -> Follow
         closed_at=float(data["closed_at"]) if "closed_at" in data else None,
         closed_by=data.get("closed_by", ""),
         note=data.get("note", ""),
+        reason=data.get("reason", "rating"),
+        why=sealer.open(data["why"], f"followup:{call_sid}:why") if data.get("why") else "",
+        task=data.get("task", ""),
+        task_at=float(data["task_at"]) if data.get("task_at") else None,
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from redis import Redis
 
 from queues import events, keys
+from queues.followups import FollowUps
 from queues.script import RoutingScript
 from routing.matching import (
     MISS_REASONS,
@@ -315,6 +316,10 @@ class Reservations:
                 state, "callback-closed"
             )
             self._event(kind, transition, now)
+            # A follow-up's callback task: reached closes the follow-up, the last miss marks it.
+            FollowUps(self.redis).callback_result(
+                transition.call_sid, state, transition.agent_id, now
+            )
         return transition
 
     def _event(self, kind: str, transition: Transition, now: float, **fields: object) -> None:

@@ -6,7 +6,9 @@ for a callback, goes back to exactly the place they had.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from redis import Redis
 
@@ -16,6 +18,12 @@ from queues.sealing import Sealer
 from routing.matching import RoutingPolicy, priority_class, priority_score
 from routing.numbers import is_withheld
 from routing.privacy import mask_number
+
+# Queued calls still in routing: their state is the routing script's, so erasure leaves them.
+LIVE_STATES = frozenset({"waiting", "reserved", "dialling", "held", "scheduled", "transferring"})
+# Callbacks not yet with an agent: an erasure withdraws them (nobody rings a forgotten person).
+WITHDRAWABLE_STATES = frozenset({"waiting", "held", "scheduled"})
+PERSON_SCAN_PAGE = 500
 
 # Why a call left the waiting room other than by reaching an agent.
 LEAVE_OUTCOMES = ("abandoned", "voicemail", "crisis", "left", "closed")
@@ -101,16 +109,24 @@ class WaitingRoom:
         heavy: bool = False,
         callback_number: str | None = None,
         arrival: float | None = None,
+        avoid: str = "",
+        only: tuple[str, ...] = (),
     ) -> bool:
         """Queue a call (with `callback_number`, a callback task) once; False if already known.
 
         `arrival` orders the call when it began waiting before now (a caller Twilio held while
-        Redis was unreachable): its place and skill steps count from then.
+        Redis was unreachable): its place and skill steps count from then. `avoid` names an
+        agent the call is never offered to, `only` the agents it is kept to (a follow-up task).
         """
         if area not in self.policy.areas:
             raise ValueError(f"unknown area {area!r}")
         if callback_number is not None and is_withheld(callback_number):
             raise ValueError("a withheld number cannot be called back")
+        if avoid or only:
+            # Written before the step that makes the call matchable, so no match misses them.
+            self.redis.hset(
+                keys.queued_call(call_sid), mapping={"avoid": avoid, "only": " ".join(only)}
+            )
         arrival = now if arrival is None else min(arrival, now)
         priority = priority_class(vulnerable=vulnerable, returning=self.is_returning(caller))
         widen = self.policy.next_widening(area, 0)
@@ -253,3 +269,53 @@ class WaitingRoom:
             return None
         number = self.sealer.open(value.decode(), f"queued:{call_sid}:callback_number")
         return None if not number or is_withheld(number) else number
+
+    # -- a person's data ----------------------------------------------------------------------
+
+    def calls_of(self, number: str) -> set[str]:
+        """Calls whose callback number is this one: every queued-call hash is opened (SCAN).
+
+        They live 7 days after leaving routing, so this reads a week of calls, as
+        `CallStore.calls_of` does.
+        """
+        prefix = keys.queued_call("")
+        sids = [
+            raw.decode()[len(prefix) :]
+            for raw in self.redis.scan_iter(match=keys.queued_call("*"), count=PERSON_SCAN_PAGE)
+        ]
+        return {sid for sid in sids if self.callback_number(sid) == number}
+
+    def export_person(self, number: str, calls: Iterable[str]) -> list[dict[str, Any]]:
+        """A person's calls' routing state and callback numbers, and their returning marker."""
+        found: list[dict[str, Any]] = []
+        for call_sid in sorted(set(calls)):
+            queued = self.get(call_sid)
+            if queued is not None:
+                callback = self.callback_number(call_sid) or ""
+                found.append({**vars(queued), "callback_number": callback})
+        ttl = self.redis.ttl(self._returning_key(number)) if self._returning_key(number) else -2
+        if ttl > 0:
+            found.append({"returning_caller": True, "expires_in_s": ttl})
+        return found
+
+    def withdraw_callbacks(self, calls: Iterable[str], now: float) -> list[str]:
+        """Withdraw the callbacks among these calls still waiting for an agent; their ids."""
+        withdrawn = []
+        for call_sid in sorted(set(calls)):
+            queued = self.get(call_sid)
+            waiting = queued and queued.kind == "callback" and queued.state in WITHDRAWABLE_STATES
+            if waiting and self.leave(call_sid, now, outcome="closed").changed:
+                withdrawn.append(call_sid)
+        return withdrawn
+
+    def live_calls(self, calls: Iterable[str]) -> list[str]:
+        """Those of the calls still waiting, being rung or held for a callback: kept by erasure."""
+        found = (self.get(call_sid) for call_sid in sorted(set(calls)))
+        return [queued.call_sid for queued in found if queued and queued.state in LIVE_STATES]
+
+    def erase_person(self, number: str, calls: Iterable[str]) -> int:
+        """Delete a person's queued-call hashes (not live ones) and returning marker; how many."""
+        doomed = [keys.queued_call(sid) for sid in sorted(set(calls) - set(self.live_calls(calls)))]
+        if self._returning_key(number):
+            doomed.append(self._returning_key(number))
+        return int(self.redis.delete(*doomed)) if doomed else 0

@@ -4,8 +4,9 @@ The caller's conference `<Dial>` (`ivr/agents/bridge.py`) has this blueprint as 
 asks for it when the Dial ends: with the caller still on the line when the agent hung up and the app
 ended the conference, or with CallStatus `completed` when the caller hung up (Twilio ignores the
 answer then). Only a call that reached an agent and was no crisis is asked; 1 means satisfied, 2
-not, and a 2 opens a follow-up for a supervisor to call back. A rating is kept once per call,
-whatever the repeated webhooks; a failure to keep it is logged and never felt by the caller.
+not, and a 2 opens a follow-up, called back by a callback task (`queues.followup_calls`). A
+rating is kept once per call, whatever the repeated webhooks; a failure to keep it is logged and
+never felt by the caller. A follow-up's own callback is not rated: a 2 there would owe another.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from werkzeug.exceptions import HTTPException
 from ivr import webhook as hook
 from ivr.callers import menu_twiml as twiml
 from ivr.crisis import webhooks as crisis
-from queues import runtime
+from queues import followup_calls, runtime
 from queues.calls import CallRecord, CallStore
 from queues.followups import FollowUps
 from queues.incidents import IncidentLog
 from routing.config import SURVEY_KEYS
+from routing.follow_ups import call_of
 from routing.menu import Choice, Step, first_key
 from routing.numbers import is_withheld
 from routing.privacy import mask_number
@@ -110,6 +112,9 @@ def rated_call(rt: runtime.Runtime, reservation_id: str) -> RatedCall | None:
     offer = routing.reservations.get(reservation_id)
     if offer is None or not offer.agent_id or offer.state not in BRIDGED_STATES:
         return None
+    if call_of(offer.call_sid) is not None:
+        # The follow-up's own callback: the caller already told us; no rating chains another.
+        return None
     record = routing.calls.get(offer.call_sid)
     if _was_crisis(rt, offer.call_sid, record):
         # Never a rating after a crisis: the caller may still be in danger.
@@ -165,6 +170,8 @@ def record(rt: runtime.Runtime, rated: RatedCall, rating: int) -> bool:
         log.warning("rating of %s not kept: %s", rated.call_sid, type(error).__name__)
         return False
     if opened:
+        # Once per follow-up: a repeated webhook finds it opened and schedules nothing more.
+        followup_calls.opened(rt, rated.call_sid)
         log.info(
             "follow-up for %s (%s), unsatisfied with agent %s",
             rated.call_sid,

@@ -357,6 +357,10 @@ def test_follow_ups_for_supervisors_only_closed_with_a_note_and_audited(
             "closed_at": None,
             "closed_by": "",
             "note": "",
+            "reason": "rating",
+            # Its callback task is scheduled (the job not run here): waiting for an agent.
+            "task": "scheduled",
+            "state": "waiting",
         }
     ]
     shown = api("get", f"/api/v1/followups/{CALL}/number", "sam").json

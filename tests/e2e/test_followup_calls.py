@@ -1,0 +1,113 @@
+"""A follow-up that happens, through the carrier: a caller rates their call 2, another agent is
+rung with the follow-up whisper, accepts, the caller's phone rings and they meet; the follow-up
+then shows done, by that agent, and the number is no longer kept."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from queues import events
+from queues.followups import FollowUps
+from queues.users import UserStore
+from tests.e2e.harness import CALL_DEADLINE_S, CALLER, Hotline, poll, serving, write_yaml
+from tests.e2e.test_survey_calls import DAILY, heard, survey_config
+
+pytestmark = pytest.mark.e2e
+
+RATED_PHONE = "+8613900000611"
+FOLLOW_PHONE = "+8613900000612"
+# Two contract agents of the same level, imported together: the first call goes to a_rated
+# (equal idle times fall to the first id), so the follow-up must skip them for b_follow.
+ROSTER = {
+    "timezone": "Asia/Shanghai",
+    "agents": [
+        {"id": "a_rated", "name": "a_rated", "phone": RATED_PHONE, "languages": ["zh"],
+         "skills": {"contract": 3}, "shifts": DAILY},
+        {"id": "b_follow", "name": "b_follow", "phone": FOLLOW_PHONE, "languages": ["zh"],
+         "skills": {"contract": 3}, "shifts": DAILY},
+    ],
+}  # fmt: skip
+PHONES = {
+    # Accepts with 1 and hangs up 40 s after answering, ending the first call.
+    RATED_PHONE: {"name": "a_rated", "role": "agent", "answer_after": 1, "press": ["1", "1"],
+                  "stay": 40},
+    # Accepts the follow-up with 1 after its whisper and talks with the caller until 80 s in.
+    FOLLOW_PHONE: {"name": "b_follow", "role": "agent", "answer_after": 1, "press": ["1"],
+                   "stay": 80},
+    # The caller picks up the callback at once and stays until the agent leaves.
+    CALLER: {"name": "caller", "answer_after": 1, "stay": 120},
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
+    """The hotline with two contract agents available, every area open."""
+    home = tmp_path_factory.mktemp("followups")
+    phones = write_yaml(home / "phones.yaml", PHONES)
+    with serving(home, survey_config(), roster=ROSTER, phones=phones, time_scale="0.03") as run:
+        yield run
+
+
+def legs_to(hotline: Hotline, number: str) -> list[dict[str, Any]]:
+    """The outbound legs the hotline placed to a number, oldest first."""
+    return [c for c in hotline.calls() if c["to"] == number and c["direction"] != "inbound"]
+
+
+def test_an_unsatisfied_caller_is_called_back_by_another_agent(hotline: Hotline) -> None:
+    caller = hotline.start(
+        {"press": "1"}, {"press": "3"}, {"press": "1"}, {"press": "2"}, hangup_after=400
+    )
+    done = hotline.finish(caller)
+    assert [b["name"] for b in done["outcome"]["bridged_to"]] == ["a_rated"]
+    said = heard(done)
+    assert said[-1] == hotline.prompt("survey_follow_up", "zh")
+
+    # The follow-up's task rings b_follow (never a_rated) with the follow-up's reason first.
+    leg = poll(lambda: (legs_to(hotline, FOLLOW_PHONE) or [None])[0], CALL_DEADLINE_S, "b_follow")
+    agent = hotline.finish(leg["call_sid"])
+    agent_heard = heard(agent)
+    reason = hotline.prompt("whisper_follow_up_rating", "zh", agent="a_rated")
+    assert reason in agent_heard, agent_heard
+    assert any("回电任务" in text for text in agent_heard)
+    assert any(e["kind"] == "pressed" and e["keys"] == "1" for e in agent["entries"])
+    assert len(legs_to(hotline, RATED_PHONE)) == 1
+
+    # The caller's phone rang and they met b_follow in the conference.
+    back = poll(lambda: (legs_to(hotline, CALLER) or [None])[0], CALL_DEADLINE_S, "the callback")
+    called_back = hotline.finish(back["call_sid"])
+    paths = [(e["path"], e["status"]) for e in called_back["entries"] if e["kind"] == "webhook"]
+    assert ("/voice/connect/callback", 200) in paths, called_back
+    assert hotline.prompt("callback_greeting", "zh") in heard(called_back)
+    assert [b["name"] for b in agent["outcome"]["bridged_to"]] or agent["outcome"]
+    # No rating is asked of a follow-up's own callback.
+    assert hotline.prompt("survey_question", "zh") not in heard(called_back)
+
+    redis = hotline.redis()
+    follow_up = poll(
+        lambda: (lambda f: f if f and f.closed else None)(FollowUps(redis).get(caller)),
+        CALL_DEADLINE_S,
+        "the follow-up to close",
+    )
+    assert (follow_up.closed_by, follow_up.task, follow_up.caller) == ("b_follow", "done", "")
+    found = [e for e in events.recent(redis, 5000) if caller in e.get("call", "")]
+    kinds = [e["kind"] for e in found]
+    assert "follow-up-routed" in kinds and "callback-connected" in kinds
+    assert not any(CALLER[-8:] in value for event in found for value in event.values())
+
+    # Supervisors see it done, by b_follow.
+    users = UserStore(redis, password_method="scrypt:1024:8:1")
+    users.add("sam", "supervisor", "correct horse battery", time.time())
+    token = users.create_token("sam", time.time())
+    listed = requests.get(
+        f"{hotline.app_url}/api/v1/followups?closed=1",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    ).json()["followups"]
+    assert [(f["call"], f["state"], f["closed_by"]) for f in listed] == [
+        (caller, "done", "b_follow")
+    ]
