@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from carrier import recordings
 from carrier.network import Conference, Participant
 
 if TYPE_CHECKING:
@@ -79,6 +80,9 @@ def say(leg: Leg, conference: Conference, text: str) -> list[str]:
                 now, "heard", text=text, where="conference", **origin
             )
         sids = [listener.call_sid for listener in heard_by]
+        if speaker is not None:
+            # The conference's recording keeps what an ordinary participant heard.
+            recordings.hear(network, conference, speaker, text)
     entry: dict[str, Any] = {"note": note} if note else {}
     leg.transcript.add(now, "said", text=text, where="conference", heard_by=sids, **entry)
     return sids

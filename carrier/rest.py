@@ -631,9 +631,41 @@ def _conference_twiml(name: str, participant: Participant) -> str:
     events = _events("ConferenceStatusCallbackEvent", ())
     if events:
         attributes["statusCallbackEvent"] = " ".join(events)
+    attributes.update(_conference_record_attributes())
     noun = ET.SubElement(dial, "Conference", attributes)
     noun.text = name
     return ET.tostring(response, encoding="unicode")
+
+
+def _conference_record_attributes() -> dict[str, str]:
+    """Return the <Conference> recording attributes a participant's ConferenceRecord* ask for.
+
+    ConferenceRecord true or record-from-start records the conference if this participant starts
+    it; false and do-not-record (the default) do not.
+    """
+    record = (_form("ConferenceRecord") or "false").lower()
+    if record not in ("true", "false", recordings.RECORD_FROM_START, "do-not-record"):
+        raise TwilioError(
+            400, 20001, "ConferenceRecord must be true, false, record-from-start or do-not-record"
+        )
+    if record in ("false", "do-not-record"):
+        return {}
+    attributes = {"record": recordings.RECORD_FROM_START}
+    url = _form("ConferenceRecordingStatusCallback")
+    if url:
+        attributes["recordingStatusCallback"] = url
+        attributes["recordingStatusCallbackMethod"] = _method(
+            "ConferenceRecordingStatusCallbackMethod"
+        )
+    events = _events("ConferenceRecordingStatusCallbackEvent", ())
+    unknown = sorted(set(events) - {"in-progress", "completed", "absent", "failed"})
+    if unknown:
+        raise TwilioError(
+            400, 20001, f"Unknown ConferenceRecordingStatusCallbackEvent {unknown[0]}"
+        )
+    if events:
+        attributes["recordingStatusCallbackEvent"] = " ".join(events)
+    return attributes
 
 
 @bp.get("/Accounts/<account_sid>/Conferences/<conference_sid>/Participants.json")

@@ -341,3 +341,140 @@ def test_every_recording_request_and_answer_follows_twilios_spec(line: Line) -> 
         ("DELETE", f"{account}/Calls/<call_sid>/Recordings/<sid>.json"),
     ):
         assert used in paths
+
+
+# -- what a recording holds: the lines an ordinary participant heard -----------------------------
+
+# A call second lasts 20 ms here: lines tens of seconds apart stay in order on a busy machine.
+SPEAKING_SCALE = 0.02
+COACH = "+8613911110004"
+SPEAKING_PHONES: dict[str, dict[str, Any]] = {
+    CALLER: {
+        "name": "caller",
+        "answer_after": 0,
+        "stay": 600,
+        "talk": [{"after": 60, "say": "My employer has not paid me for three months."}],
+    },
+    AGENT: {
+        "name": "Agent Li",
+        "answer_after": 0,
+        "stay": 100,
+        "talk": [{"after": 40, "say": "Do you have a written contract?"}],
+    },
+    COACH: {
+        "name": "Supervisor Wu",
+        "answer_after": 0,
+        "stay": 600,
+        "talk": [{"after": 10, "say": "Ask about the contract first."}],
+    },
+    LISTENER: {
+        "name": "listener",
+        "answer_after": 0,
+        "stay": 600,
+        "talk": [{"after": 10, "say": "Muted words nobody hears."}],
+    },
+}
+
+
+@pytest.fixture(name="speaking")
+def speaking_fixture() -> Iterator[Line]:
+    hub, server, carrier_url = start_carrier(SPEAKING_PHONES, time_scale=SPEAKING_SCALE)
+    callbacks = Callbacks()
+    app_server = LocalServer(recording_app(callbacks))
+    point_at_app(hub, app_server.url, carrier_url)
+    client = Gateway(ACCOUNT_SID, AUTH_TOKEN, carrier_url, HOTLINE).client
+    try:
+        yield Line(hub, carrier_url, app_server.url, client, callbacks)
+    finally:
+        server.stop()
+        app_server.stop()
+
+
+def said(line: Line, call_sid: str, text: str) -> dict[str, Any]:
+    """Wait until a party has said a line and return its transcript entry."""
+
+    def entry() -> dict[str, Any] | None:
+        for found in line.control(f"/calls/{call_sid}")["entries"]:
+            if found["kind"] == "said" and found["text"] == text:
+                return found
+        return None
+
+    return poll(entry, 20, f"{call_sid} to say {text!r}")
+
+
+def test_a_recording_holds_what_the_caller_and_agent_said_not_the_coach_or_a_muted_listener(
+    speaking: Line,
+) -> None:
+    line = speaking
+    participants = line.client.conferences("room-heard").participants
+    caller = participants.create(
+        from_=HOTLINE, to=CALLER, start_conference_on_enter=False, end_conference_on_exit=True
+    ).call_sid
+    poll(lambda: line.hub.network.conference_named("room-heard", create=False), 10, "a room")
+    # The agent starts the conference, recorded, through the Participants API.
+    agent = participants.create(
+        from_=HOTLINE,
+        to=AGENT,
+        end_conference_on_exit=True,
+        conference_record="record-from-start",
+        conference_recording_status_callback=f"{line.app_url}/rec",
+        conference_recording_status_callback_event=["completed"],
+    ).call_sid
+    conference = line.conference("room-heard")
+    poll(lambda: agent in line.hub.network.conferences[conference].participants, 10, "the agent")
+    coach = participants.create(
+        from_=HOTLINE, to=COACH, coaching=True, call_sid_to_coach=agent, label="coach"
+    ).call_sid
+    listener = participants.create(from_=HOTLINE, to=LISTENER, muted=True).call_sid
+
+    tip = said(line, coach, "Ask about the contract first.")
+    assert tip["heard_by"] == [agent]
+    assert said(line, listener, "Muted words nobody hears.")["heard_by"] == []
+    question = said(line, agent, "Do you have a written contract?")
+    complaint = said(line, caller, "My employer has not paid me for three months.")
+    (done,) = poll(lambda: line.callbacks.of(RecordingStatus="completed"), 20, "completed")
+    assert done["ConferenceSid"] == conference and done["RecordingSource"] == "Conference"
+
+    view = line.control(f"/recordings/{done['RecordingSid']}")
+    assert [(entry["from"], entry["text"]) for entry in view["lines"]] == [
+        (agent, question["text"]),
+        (caller, complaint["text"]),
+    ]
+    # Each line sits where it was said in the recording, which began as the agent joined.
+    assert all(0 < entry["t"] <= view["duration"] for entry in view["lines"])
+    assert view["lines"][1]["t"] - view["lines"][0]["t"] >= 5
+    poll(line.idle, 30, "every leg to end")
+    # The Participants API's ConferenceRecord* parameters are Twilio's, as are the answers.
+    exchanges = list(line.hub.network.exchanges)
+    assert [problem for exchange in exchanges for problem in problems_of(exchange)] == []
+    assert any(
+        ("ConferenceRecord", "record-from-start") in map(tuple, e["form"]) for e in exchanges
+    )
+
+
+def test_a_paused_recording_keeps_no_line_said_meanwhile(speaking: Line) -> None:
+    line = speaking
+    caller = line.dial_in(CALLER, "room-pause-lines", startConferenceOnEnter="false")
+    poll(lambda: line.hub.network.conference_named("room-pause-lines", create=False), 10, "room")
+    agent = line.dial_in(
+        AGENT,
+        "room-pause-lines",
+        record="record-from-start",
+        recordingStatusCallback="/rec",
+        recordingStatusCallbackEvent="in-progress completed",
+        endConferenceOnExit="true",
+    )
+    conference = line.conference("room-pause-lines")
+    poll(lambda: line.callbacks.of(RecordingStatus="in-progress"), 10, "the recording")
+    current = line.client.conferences(conference).recordings("Twilio.CURRENT")
+    current.update(status="paused")  # silence meanwhile, Twilio's default
+    question = said(line, agent, "Do you have a written contract?")
+    assert question["heard_by"] == [caller]
+    current.update(status="in-progress")
+    complaint = said(line, caller, "My employer has not paid me for three months.")
+    (done,) = poll(lambda: line.callbacks.of(RecordingStatus="completed"), 20, "completed")
+    view = line.control(f"/recordings/{done['RecordingSid']}")
+    assert [entry["text"] for entry in view["lines"]] == [complaint["text"]]
+    # Paused with silence, the recording still lasts as long as the conference did.
+    assert view["duration"] >= 90
+    poll(line.idle, 30, "every leg to end")
