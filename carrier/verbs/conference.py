@@ -157,8 +157,11 @@ def _in_conference(
                     context=CONFERENCE_WAIT,
                 )
                 following = leg.run_document(current)
-                hearing.say_due(leg, conference, audible=False, why="wait music")
+                hearing.say_due(leg, conference, audible=False, why="before the conference started")
         except Interrupted as interrupted:
+            if status != "in-progress" and not on_hold:
+                # Lines due during the wait music were said before the conference started.
+                hearing.say_due(leg, conference, audible=False, why="before the conference started")
             if interrupted.signal.kind in ("conference-ended", "kicked"):
                 return
             following = None

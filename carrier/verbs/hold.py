@@ -48,6 +48,9 @@ def held(leg: Leg, conference: Conference, participant: Participant) -> None:
                 # A document that takes no time would be fetched again at once, without end.
                 leg.idle(leg.settings.play_seconds)
     finally:
+        # Lines that fell due while held were not heard, even when the hold ends before the
+        # hold document got to them.
+        hearing.say_due(leg, conference, audible=False, why="on hold")
         leg.transcript.add(leg.clock.now(), "hold", action="ended", name=conference.friendly_name)
 
 

@@ -171,3 +171,26 @@ def test_the_phones_control_api_refuses_what_it_cannot_read(room: Room) -> None:
         assert requests.put(f"{base}/{number}", json=body, auth=auth, timeout=5).status_code == 400
     assert "+8613700000030" not in requests.get(base, auth=auth, timeout=5).json()
     assert requests.get(base, timeout=5).status_code == 401
+
+
+def test_lines_due_on_hold_stay_unheard_when_the_hold_ends_before_the_music_does(
+    room: Room,
+) -> None:
+    caller = room.join(CALLER, label="caller")
+    room.wait_joined(caller)
+    agent = room.join(AGENT, label="agent")
+    conference = room.wait_joined(caller, agent)
+    room.client.conferences(conference).participants(caller).update(
+        hold=True, hold_url=f"{room.app_url}/music", hold_method="POST"
+    )
+    # The caller joined first, so their line fell due before the agent's.
+    room.wait_said(agent, "Do you have a written contract?")
+    room.client.conferences(conference).participants(caller).update(hold=False)
+    unheard = room.wait_said(caller, "My employer has not paid me for three months.")
+    room.client.conferences(conference).update(status="completed")
+    assert room.hub.driver.wait_finished(caller, 20)
+
+    assert unheard["heard_by"] == [] and unheard["note"] == "on hold"
+    assert room.heard(agent) == []
+    played = [e for e in room.entries(caller, "played")]
+    assert played and played[0]["name"] == "hold.mp3" and played[0]["loop"] == 0
