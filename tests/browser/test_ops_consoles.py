@@ -98,6 +98,44 @@ def test_agent_sets_available_and_the_ringing_call_shows_its_summary(
     expect(page.locator("#call dd").last).to_contain_text("heavy")
 
 
+def test_the_desk_shows_a_repeat_callers_earlier_call_and_takes_an_outcome(
+    page: Page, base_url: str, hotline: Hotline, shots: Path
+):
+    from queues.repeat_callers import DAY_S, CallerHistory, EarlierCall
+
+    number, call_sid = "+8613812340000", "CA" + "8" * 32
+    history = CallerHistory(hotline.redis)
+    before = EarlierCall("CA" + "1" * 32, hotline.now - 3 * DAY_S, area="labor", language="zh",
+                         agent="d2", summary="拖欠工资三个月", note="对方愿意调解", note_by="d2",
+                         outcome="legal_aid")  # fmt: skip
+    history.remember(history.digest(number), before, hotline.now)
+    CallStore(hotline.redis).start(call_sid, number)
+    sign_in(page, base_url, "wang")
+    page.click("button.presence.available")
+    expect(page.locator("[data-status]")).to_have_attribute("data-status", "available")
+    assert hotline.ring(call_sid, area="labor", summary="又被拖欠").agent_id == "d1"
+
+    panel = page.locator("#history")
+    expect(panel).to_be_visible()
+    expect(panel.locator("h2")).to_contain_text("第2次来电")
+    row = panel.locator(f'tr[data-call="{before.call_sid}"]')
+    expect(row.locator('[data-k="summary"]')).to_have_text("拖欠工资三个月")
+    expect(row.locator('[data-k="outcome"]')).to_have_text("转法律援助")
+    expect(row.locator('[data-k="agent"]')).to_have_text("d2")
+    # Another agent's note is for supervisors only.
+    expect(row.locator('[data-k="note"]')).not_to_contain_text("调解")
+
+    page.fill("textarea[name=note]", "仍未发工资，建议仲裁")
+    page.select_option("select[name=outcome]", "follow_up")
+    page.click("#call form button:has-text('保存')")
+    expect(page.locator(".flash.ok")).to_be_visible()
+    expect(page.locator("select[name=outcome]")).to_have_value("follow_up")
+    page.screenshot(path=str(shots / "agent-desk-history.png"), full_page=True)
+    from queues.notes import CallNotes
+
+    assert CallNotes(hotline.redis).get(call_sid).outcome == "follow_up"
+
+
 def test_supervisor_wallboard_refreshes_itself(
     page: Page, base_url: str, hotline: Hotline, shots: Path
 ):
