@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from ops import auth, context
 from ops.auth import SUPERVISORS
 from ops.errors import OpsError
+from queues import followup_calls
 from queues.records import trigger
 from queues.repeat_callers import CallerHistory, EarlierCall
 from queues.users import User
@@ -100,6 +101,9 @@ def give_outcome(agent_id: str, call_sid: str, code: object) -> str:
     context.notes().set_outcome(
         call_sid, agent_id, code, context.now(), follow_up=outcomes[code].follow_up
     )
+    if outcomes[code].follow_up:
+        # 需回访: the caller is owed another call, made by a callback task (once per call).
+        followup_calls.outcome_given(context.runtime(), call_sid, agent_id)
     written(call_sid)
     return code
 

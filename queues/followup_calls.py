@@ -209,6 +209,33 @@ def shown_state(rt: runtime.Runtime, follow_up: FollowUp) -> str:
     return SHOWN_STATES.get(queued.state, "waiting")
 
 
+def outcome_given(rt: runtime.Runtime, call_sid: str, agent_id: str) -> bool:
+    """An agent's outcome code owes the caller another call (需回访): open its follow-up once.
+
+    The number is the one the call came from, or the one a callback task dialled; a withheld
+    one opens a follow-up with none, a list item for supervisors. Returns True when opened.
+    """
+    record = rt.routing.calls.get(call_sid)
+    if record is None:
+        return False
+    number = rt.routing.room.callback_number(call_sid) or record.caller
+    number = "" if is_withheld(number) else number
+    note = rt.notes.get(call_sid).note
+    first = FollowUps(rt.redis).open(
+        call_sid,
+        area=record.area or rt.config.general_area,
+        language=record.language or rt.config.default_language,
+        agent=agent_id,
+        caller=number,
+        now=rt.now(),
+        reason="outcome",
+        why=note,
+    )
+    if first:
+        opened(rt, call_sid)
+    return first
+
+
 def opened(rt: runtime.Runtime, call_sid: str) -> str:
     """A follow-up was just opened: schedule its callback; failures are logged, never raised."""
     try:

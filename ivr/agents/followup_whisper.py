@@ -26,9 +26,9 @@ def with_reason(rt: runtime.Runtime, offer: Reservation, document: VoiceResponse
     config = hook.config()
     line = VoiceResponse()
     if follow_up.reason == "outcome":
-        twiml.say_prompt(
-            line, config, offer.language, "whisper_follow_up_outcome", note=follow_up.why or "-"
-        )
+        # The note as the agent left it (written after the code, in the same wrap-up).
+        note = rt.notes.get(follow_up.call_sid).note or follow_up.why or "-"
+        twiml.say_prompt(line, config, offer.language, "whisper_follow_up_outcome", note=note)
     else:
         status = rt.routing.board.get(follow_up.agent)
         name = status.name if status is not None else follow_up.agent

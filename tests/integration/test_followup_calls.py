@@ -19,7 +19,15 @@ from tests.fixtures.app import CLOSED_TIME
 from tests.fixtures.jobs import run_jobs
 from tests.fixtures.ops import ROSTER, hotline_fixture, sign_in  # noqa: F401
 from tests.fixtures.twiml import Doc
-from tests.integration.test_survey import CALL, CALLER, press, rated_call
+from tests.integration.test_survey import (
+    CALL,
+    CALLER,
+    agent_hangs_up,
+    connect,
+    join,
+    press,
+    rated_call,
+)
 
 pytestmark = pytest.mark.redis
 
@@ -304,3 +312,39 @@ def test_an_unreached_caller_is_retried_then_the_task_ends_unreached(app, hotlin
     follow_up = FollowUps(redis).get(CALL)
     assert follow_up.task == "unreached" and not follow_up.closed and follow_up.caller == CALLER
     assert shown(app) == "unreached"
+
+
+def test_a_follow_up_outcome_at_wrap_up_becomes_a_callback_task(app, hotline, twilio, redis):
+    rid = connect(app, hotline, twilio)
+    join(twilio, rid)
+    agent_hangs_up(app, rid)
+    wang = sign_in(app, "wang")
+    wrap_up = {"reservation": rid, "note": "需要补充劳动合同材料", "outcome": "follow_up"}
+    assert wang.post("/api/v1/agents/d1/call/note", json=wrap_up).status_code == 200
+    follow_up = FollowUps(redis).get(CALL)
+    assert (follow_up.reason, follow_up.agent, follow_up.caller) == ("outcome", "d1", CALLER)
+    # Given again (the desk's own outcome button): still one follow-up, one task.
+    again = {"reservation": rid, "outcome": "answered"}
+    assert wang.post("/api/v1/agents/d1/call/outcome", json=again).status_code == 200
+    wrap_up["note"] = "需要补充劳动合同材料，周五前回电"
+    assert wang.post("/api/v1/agents/d1/call/note", json=wrap_up).status_code == 200
+    with app.app_context():
+        run_jobs(redis, "default")
+    assert len(routed(redis, "follow-up-routed")) == 1
+    (route,) = routed(redis, "follow-up-routed")
+    # The agent asked for it: nobody is avoided; d1 (best in family) calls back after wrap-up.
+    assert route.get("avoid") is None
+    widen(hotline)
+    offer = offer_of(app, hotline)
+    assert offer.agent_id == "d1"
+    whisper = Doc.parse(twilio.post(f"/voice/agent/whisper?res={offer.id}", {"CallSid": "CA8"}))
+    said = [say.text for say in whisper.first("Gather").findall("Say")]
+    config = app.config["HOTLINE"]
+    assert said[0] == config.prompt(
+        "whisper_follow_up_outcome", "zh", note="需要补充劳动合同材料，周五前回电"
+    )
+    supervisor = sign_in(app, "sam")
+    (listed,) = supervisor.get("/api/v1/followups").json["followups"]
+    assert (listed["reason"], listed["state"]) == ("outcome", "ringing")
+    page = supervisor.get("/ops/followups").get_data(as_text=True)
+    assert "需回访" in page
