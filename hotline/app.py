@@ -108,6 +108,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         feeds.bp,
     ):
         app.register_blueprint(blueprint)
+    # A person's data (export, erasure) and the legal hold on incidents, for supervisors.
+    from ops import person_data
+
+    app.register_blueprint(person_data.bp)
     return app
 
 

@@ -167,7 +167,16 @@ def incident_list(days: int = 7) -> list[dict[str, Any]]:
     """Crisis incidents opened in the last days, newest first, as one summary row each."""
     now = context.now()
     found = context.incidents().between(now - days * 86400, now + 1)
-    return [incident.summary() for incident in reversed(found)]
+    holds = context.incidents().holds()
+    return [
+        {**incident.summary(), "legal_hold": _held(holds.get(incident.call_sid))}
+        for incident in reversed(found)
+    ]
+
+
+def _held(hold: Any) -> dict[str, Any] | None:
+    """An incident's legal hold as pages and the API show it, or None."""
+    return hold.public() if hold is not None else None
 
 
 def audit_entries(limit: int = 100, before: str | None = None) -> list[dict[str, Any]]:

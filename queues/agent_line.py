@@ -117,3 +117,8 @@ class AgentLine:
 def _failures_key(scope: str, who: str) -> str:
     """The counter of wrong PINs for a code keyed or a (digested) number calling."""
     return keys.agent_line_failures(f"{scope}:{who}")
+
+
+def erase_person(redis: Redis, sealer: Sealer, number: str) -> int:
+    """Delete the count of wrong PINs keyed from a person's number; 1 when there was one."""
+    return int(redis.delete(_failures_key("caller", sealer.digest(number))))

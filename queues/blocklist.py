@@ -139,6 +139,12 @@ class Blocklist:
         found = [_entry(digest.decode(), json.loads(value)) for digest, value in raw.items()]
         return sorted(found, key=lambda entry: entry.at, reverse=True)
 
+    def export_person(self, number: str) -> list[dict[str, object]]:
+        """A number's blocklist entry (masked number, who blocked it, when and why), if any."""
+        digests = self._digests(normalise(number))
+        raw = self.redis.hmget(keys.blocklist_entries(), digests)
+        return [vars(_entry(d, json.loads(v))) for d, v in zip(digests, raw, strict=True) if v]
+
     def _digests(self, number_or_digest: str) -> list[str]:
         """A digest given as it is, or a number's keyed and unkeyed digests."""
         if re.fullmatch(rf"[0-9a-f]{{{DIGEST_CHARS}}}", number_or_digest or ""):

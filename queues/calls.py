@@ -9,7 +9,9 @@ written by an older version is read as it is and sealed when next written.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from redis import Redis
 
@@ -35,6 +37,9 @@ STATUS_RANK = {
 
 # The fields that hold the caller's number or words: sealed in Redis, opened when read.
 SEALED_FIELDS = frozenset({"caller", "speech", "summary", "answers", "crisis_words"})
+
+# Call hashes read per round trip when a person's calls are looked for (`calls_of`).
+SCAN_PAGE = 500
 
 # Moves status forward only: a late "ringing" after "completed" changes nothing.
 _ADVANCE_STATUS = """
@@ -180,3 +185,41 @@ class CallStore:
         )
         pipe.execute()
         return True
+
+    # -- a person's data ----------------------------------------------------------------------
+
+    def calls_of(self, number: str) -> set[str]:
+        """The calls kept for a number: every call hash is opened (SCAN), as none is indexed.
+
+        Call hashes live 7 days, so this reads a week of calls: about 1 ms per 100 calls.
+        """
+        found: set[str] = set()
+        prefix = keys.call("")
+        batch: list[str] = []
+        for raw in self.redis.scan_iter(match=keys.call("*"), count=SCAN_PAGE):
+            batch.append(raw.decode()[len(prefix) :])
+            if len(batch) >= SCAN_PAGE:
+                found |= self._callers_match(batch, number)
+                batch = []
+        return found | self._callers_match(batch, number)
+
+    def _callers_match(self, call_sids: list[str], number: str) -> set[str]:
+        """The calls among these whose caller is the number."""
+        pipe = self.redis.pipeline(transaction=False)
+        for call_sid in call_sids:
+            pipe.hget(keys.call(call_sid), "caller")
+        return {
+            call_sid
+            for call_sid, value in zip(call_sids, pipe.execute(), strict=True)
+            if value and self.sealer.open(value.decode(), f"call:{call_sid}:caller") == number
+        }
+
+    def export_person(self, number: str, calls: Iterable[str]) -> list[dict[str, Any]]:
+        """A person's calls as kept in Redis, words and number opened."""
+        found = (self.get(call_sid) for call_sid in sorted(set(calls)))
+        return [vars(record) | {"kept": "redis"} for record in found if record is not None]
+
+    def erase_person(self, number: str, calls: Iterable[str]) -> int:
+        """Delete a person's call hashes; how many there were."""
+        sids = sorted(set(calls))
+        return int(self.redis.delete(*(keys.call(sid) for sid in sids))) if sids else 0

@@ -276,6 +276,20 @@ class MessageStore:
             if (message := self.get(recording_sid)) is not None and not message.finished
         ]
 
+    def of_person(self, number: str, calls: frozenset[str]) -> list[Message]:
+        """A person's messages: from their number, or left on one of their calls.
+
+        Every message kept is read (the index, a page at a time): retention bounds it.
+        """
+        found: list[Message] = []
+        offset = 0
+        while page := self.redis.zrange(keys.voicemail_index(), offset, offset + 499):
+            offset += len(page)
+            for message in (self.get(raw.decode()) for raw in page):
+                if message and (message.caller == number or message.call_sid in calls):
+                    found.append(message)
+        return found
+
     def remove(self, recording_sid: str, *, pipeline=None) -> None:
         """Delete a message's hash and index entry."""
         target = pipeline if pipeline is not None else self.redis

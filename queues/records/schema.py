@@ -56,6 +56,8 @@ calls = Table(
 )
 Index("call_records_arrived_at", calls.c.arrived_at)
 Index("call_records_area_arrived_at", calls.c.area, calls.c.arrived_at)
+# A person's calls, for the export and erasure of their data (migration 0003).
+Index("call_records_caller_digest", calls.c.caller_digest)
 
 agent_intervals = Table(
     "agent_intervals",

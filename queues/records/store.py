@@ -187,6 +187,34 @@ class RecordStore:
             )
         return gone_calls.rowcount, gone_intervals.rowcount
 
+    # -- a person's data ----------------------------------------------------------------------
+
+    def calls_of(self, caller_digest: str) -> set[str]:
+        """The calls kept for a caller's keyed digest (indexed)."""
+        query = select(calls.c.call_sid).where(calls.c.caller_digest == caller_digest)
+        with self.engine.connect() as connection:
+            return set(connection.execute(query).scalars())
+
+    def _person(self, caller_digest: str, call_sids: Iterable[str]):
+        """The condition picking a person's rows: their digest, or one of their calls."""
+        sids = sorted(set(call_sids))
+        condition = calls.c.caller_digest == caller_digest
+        return condition | calls.c.call_sid.in_(sids) if sids else condition
+
+    def export_person(self, caller_digest: str, call_sids: Iterable[str]) -> list[dict[str, Any]]:
+        """A person's call records, oldest first."""
+        query = (
+            select(calls).where(self._person(caller_digest, call_sids)).order_by(calls.c.arrived_at)
+        )
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+    def erase_person(self, caller_digest: str, call_sids: Iterable[str]) -> int:
+        """Delete a person's call records; how many rows went."""
+        with self.engine.begin() as connection:
+            gone = connection.execute(delete(calls).where(self._person(caller_digest, call_sids)))
+        return gone.rowcount
+
     def _insert(self, table):
         """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL alike)."""
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
