@@ -112,6 +112,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from ops import person_data
 
     app.register_blueprint(person_data.bp)
+    # Recorded consultations, for supervisors (signed, audited links to each recording).
+    from ops import recordings
+
+    app.register_blueprint(recordings.bp)
     return app
 
 

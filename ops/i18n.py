@@ -271,6 +271,11 @@ WORDS: dict[str, dict[str, str]] = {
     "closure_set": {"zh": "设置停线", "en": "Close the hotline"},
     "closure_clear": {"zh": "恢复服务", "en": "Reopen the hotline"},
     "voicemail": {"zh": "留言箱", "en": "Voicemail"},
+    "recordings": {"zh": "通话录音", "en": "Recordings"},
+    "rec_agent": {"zh": "坐席", "en": "Agent"},
+    "rec_call": {"zh": "通话", "en": "Call"},
+    "rec_all": {"zh": "全部录音", "en": "All recordings"},
+    "rec_copies": {"zh": "加密副本", "en": "Encrypted copies"},
     "vm_caller": {"zh": "来电号码", "en": "Caller"},
     "vm_duration": {"zh": "时长", "en": "Length"},
     "vm_urgency": {"zh": "紧急度", "en": "Urgency"},
@@ -469,6 +474,10 @@ CONDITION_WORDS: dict[str, dict[str, str]] = {
         "en": "No live worker: jobs are not being run",
     },
     "self_check:queue_waits": {"zh": "后台任务等待过久", "en": "Jobs waiting too long"},
+    "recording_not_stored": {
+        "zh": "通话录音未能保存，Twilio 上的副本保留",
+        "en": "A call recording could not be stored; Twilio's copy is kept",
+    },
     "self_check:redis_persistence": {
         "zh": "Redis 未开启持久化，重启会丢失数据",
         "en": "Redis keeps nothing over a restart",

@@ -416,10 +416,35 @@ def paths() -> dict[str, dict[str, Any]]:
                 optional_body=True,
             ),
         },
+        "/api/v1/recordings": {
+            "get": _op(
+                "Recorded consultations, newest first, each stored one with a signed link to its "
+                "audio for the supervisor asking (caller numbers masked)",
+                SUP,
+                params=[_query("limit", "integer"), _query("call", "string")],
+                errors=(422,),
+            ),
+        },
+        "/api/v1/recordings/{recording_sid}/audio": {
+            "get": _op(
+                "A recording's decrypted audio (audio/wav) through the signed link the list "
+                "gave this supervisor (who, exp, sig); every fetch is audited",
+                SUP,
+                params=[
+                    _path("recording_sid"),
+                    _query("who", "string"),
+                    _query("exp", "string"),
+                    _query("sig", "string"),
+                ],
+                errors=(403, 404),
+            ),
+        },
         "/api/v1/followups": {
             "get": _op(
-                "Callers who rated a call unsatisfactory, owed a callback, newest first "
-                "(numbers masked; ?closed=1 lists closed ones too)",
+                "Callers owed another call (an unsatisfied rating, or an outcome code such as "
+                "需回访), newest first, each with its callback task's state (waiting, ringing, "
+                "done, unreached, withdrawn, no-number); numbers masked; ?closed=1 lists closed "
+                "ones too",
                 SUP,
                 params=[_query("limit", "integer"), _query("closed", "boolean")],
                 errors=(422,),
@@ -435,7 +460,8 @@ def paths() -> dict[str, dict[str, Any]]:
         },
         "/api/v1/followups/{call}/close": {
             "post": _op(
-                "Close a follow-up with a note of what was done (audited; the number is dropped)",
+                "Close a follow-up with a note of what was done (audited; the number is "
+                "dropped, and a callback task not yet dialled is withdrawn)",
                 SUP,
                 params=[_path("call")],
                 body=_json({"note": STR}, ["note"]),

@@ -80,6 +80,8 @@ MATRIX = [
     ("get", "/api/v1/voicemail", None, (401, 403, 403, 403, 200)),
     ("get", "/api/v1/voicemail/RE0/audio", None, (401, 403, 403, 403, 404)),
     ("post", "/api/v1/voicemail/RE0/close", None, (401, 403, 403, 403, 404)),
+    ("get", "/api/v1/recordings", None, (401, 403, 403, 403, 200)),
+    ("get", "/api/v1/recordings/RE0/audio", None, (401, 403, 403, 403, 403)),
     ("get", "/api/v1/blocklist", None, (401, 403, 403, 403, 200)),
     ("post", "/api/v1/blocklist", {"number": "12", "reason": "x"}, (401, 403, 403, 403, 422)),
     ("delete", "/api/v1/blocklist/000000000000000000000000", None, (401, 403, 403, 403, 404)),
