@@ -45,4 +45,11 @@ def webhook_urls(app: Flask, base_url: str) -> WebhookUrls:
         listen_in_status=lambda call_sid, number: build(
             "listen_in_legs.status", call=call_sid, n=number
         ),
+        transfer_hold=lambda rid, language: build(
+            "agent_calls.transfer_caller.hold", res=rid, lang=language
+        ),
+        transfer_room=lambda rid, area, language: build(
+            "agent_calls.transfer_caller.room", res=rid, area=area, lang=language
+        ),
+        transfer_back=about("agent_calls.transfer.back"),
     )

@@ -35,7 +35,7 @@ from queues.carrier_health import CarrierHealth
 from queues.crisis_claims import CrisisClaims
 from queues.matcher import Match, Matcher
 from queues.ratelimit import RateLimiter
-from queues.reservations import Transition
+from queues.reservations import Reservation, Transition
 from queues.runtime import Routing
 from queues.script import RoutingScript
 from queues.sweep import (
@@ -258,7 +258,11 @@ def bridge_caller(reservation_id: str) -> str:
         log.info("calling back %s for %s", mask_number(number), reservation_id)
         return leg.sid
     try:
-        _out_of_queue(rt, offer.call_sid, offer.area, urls.caller_to_agent(reservation_id))
+        if _held_in_transfer(rt, offer):
+            # Held in the first agent's conference (a warm transfer): moved by the call itself.
+            rt.gateway.update_call(offer.call_sid, url=urls.caller_to_agent(reservation_id))
+        else:
+            _out_of_queue(rt, offer.call_sid, offer.area, urls.caller_to_agent(reservation_id))
     except GatewayError as error:
         if health.failed(error, rt.now()) or error.retryable:
             raise
@@ -269,6 +273,14 @@ def bridge_caller(reservation_id: str) -> str:
         return "caller-gone"
     health.reached(rt.now())
     return "redirected"
+
+
+def _held_in_transfer(rt: runtime.Runtime, offer: Reservation) -> bool:
+    """End the transfer this accepted offer takes, if any; True if its caller is on hold."""
+    # Imported here: the transfers module runs this module's jobs and is built on it.
+    from queues import transfers
+
+    return transfers.taken(rt, offer)
 
 
 def _out_of_queue(rt: runtime.Runtime, call_sid: str, area: str, url: str) -> None:
@@ -428,6 +440,12 @@ def end_conference(rt: runtime.Runtime, reservation_id: str) -> str:
     Help (a supervisor, the crisis line) then ends the conference when it leaves, so the
     caller is never left alone in silence.
     """
+    from queues import transfers  # imported here: the transfers module is built on this one
+
+    held = transfers.hand_over_held(rt, reservation_id)
+    if held is not None:
+        # A warm transfer was open: the caller goes on to wait for the next agent.
+        return held
     conference = rt.gateway.find_conference(reservation_id)
     if conference is None:
         return "no-conference"

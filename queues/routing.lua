@@ -17,6 +17,7 @@ local DUE_RES, DUE_WRAP, DUE_COOL = '@DUE_RES@', '@DUE_WRAP@', '@DUE_COOL@'
 local DUE_CAP, DUE_SHIFT = '@DUE_CAP@', '@DUE_SHIFT@'
 local DUE_WIDEN, DUE_CALLBACK = '@DUE_WIDEN@', '@DUE_CALLBACK@'
 local DUE_LEGS, DUE_HELD = '@DUE_LEGS@', '@DUE_HELD@'
+local TRANSFER, PARKED = '@TRANSFER@', '@PARKED@'
 local SPAN, CLASSES = @SPAN@, @CLASSES@
 local TTL, KEPT = @TTL@, @KEPT@
 local EVENTS, MAX_EVENTS = '@EVENTS@', @MAX_EVENTS@
@@ -232,7 +233,8 @@ end)() end
 
 if OP == 'match_call' then return (function()
   local call, rid, expires = ARGV[A], ARGV[A + 1], ARGV[A + 2]
-  local c = redis.call('HMGET', QUEUED .. call, 'state', 'area', 'language', 'arrival', 'heavy')
+  local c = redis.call('HMGET', QUEUED .. call, 'state', 'area', 'language', 'arrival', 'heavy',
+    'avoid', 'only')
   if c[1] ~= 'waiting' then return {'not-waiting', c[1] or ''} end
   local plan = plan_for(c[2], c[3])
   if not plan then return {'none'} end
@@ -241,11 +243,29 @@ if OP == 'match_call' then return (function()
   for index, candidate in ipairs(plan) do
     if NOW - arrival >= candidate.after then step = index end
   end
+  -- A follow-up task may avoid one agent (the one its caller was unhappy with) or be kept to a
+  -- named few (supervisors who take calls): each pool's head, or its first such agent, answers.
+  local avoid, only = c[6] or '', split(c[7])
+  local function head_of(pool)
+    if #only > 0 then
+      local found = {}
+      for _, agent in ipairs(only) do
+        local score = redis.call('ZSCORE', pool, agent)
+        if score and (not found[1] or tonumber(score) < tonumber(found[2])) then
+          found = {agent, score}
+        end
+      end
+      return found
+    end
+    local head = redis.call('ZRANGE', pool, 0, 1, 'WITHSCORES')
+    if head[1] == avoid then return {head[3], head[4]} end
+    return head
+  end
   local groups = c[5] == '1' and plan[step].heavy or plan[step].normal
   for _, group in ipairs(groups) do
     local best, best_score
     for _, pool in ipairs(group.pools) do
-      local head = redis.call('ZRANGE', pool, 0, 0, 'WITHSCORES')
+      local head = head_of(pool)
       if head[1] then
         local score = tonumber(head[2])
         if not best or score < best_score or (score == best_score and head[1] < best) then
@@ -314,6 +334,12 @@ if OP == 'match_agent' then return (function()
     end
   end
   if not best then return {'none'} end
+  local filter = redis.call('HMGET', QUEUED .. best, 'avoid', 'only')
+  if filter[1] == agent or (filter[2] and filter[2] ~= ''
+      and not string.find(' ' .. filter[2] .. ' ', ' ' .. agent .. ' ', 1, true)) then
+    -- A follow-up task this agent is not to take: the call's own match finds another.
+    return {'heavy', best}
+  end
   if tier == 'capped' and redis.call('HGET', QUEUED .. best, 'heavy') == '1' then
     -- Someone under the cap may take this heavy call: the call's own match decides.
     return {'heavy', best}
@@ -448,7 +474,7 @@ if OP == 'leave' then return (function()
   if not c[1] then return {'unknown'} end
   -- A callback keeps its place after the caller's line closes: that hang-up is expected.
   if c[5] == 'callback' and outcome == 'abandoned' then return {'callback', '', ''} end
-  if c[1] == 'waiting' or c[1] == 'scheduled' or c[1] == 'held' then
+  if c[1] == 'waiting' or c[1] == 'scheduled' or c[1] == 'held' or c[1] == 'transferring' then
     redis.call('ZREM', c[3], call)
     redis.call('ZREM', DUE_CALLBACK, call)
     finish_call(call, 'ended', outcome)
@@ -486,7 +512,10 @@ if OP == 'finish' then return (function()
   if heavy then redis.call('ZADD', HEAVY .. agent, NOW, rid) end
   redis.call('LPUSH', HANDLE .. r[5], NOW - num(r[6], NOW))
   redis.call('LTRIM', HANDLE .. r[5], 0, KEPT - 1)
-  finish_call(call, 'ended', redis.call('HGET', QUEUED .. call, 'outcome') or 'connected')
+  -- A call transferred away lives on with its next reservation: only its own one ends it.
+  if redis.call('HGET', QUEUED .. call, 'reservation') == rid then
+    finish_call(call, 'ended', redis.call('HGET', QUEUED .. call, 'outcome') or 'connected')
+  end
   local akey = AGENT .. agent
   redis.call('HSET', akey, 'reservation', '', 'wrap_until', NOW + seconds)
   if seconds > 0 then
@@ -577,6 +606,138 @@ if OP == 'crisis_release' then return (function()
     enter_pools(agent)
   end
   return {'released', fmt(NOW + seconds)}
+end)() end
+
+-- Transfers of a live call (queues/transfers.py, policy in routing/transfers.py). A transfer
+-- opens in two steps around the carrier's part (holding the caller, or moving them to the new
+-- area's waiting room): 'transfer_start' marks the call as transferring (no match can see it),
+-- then 'transfer_open' puts it in the new area's queue with its old score (original arrival,
+-- ahead of everyone who called later), or offers it to one named agent; 'transfer_cancel'
+-- undoes a start the carrier refused, so the caller stays with the first agent.
+if OP == 'transfer_start' then return (function()
+  local rid, tid, mode, area, target = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3], ARGV[A + 4]
+  local queue, leg = ARGV[A + 5], ARGV[A + 6]
+  local r = redis.call('HMGET', RES .. rid, 'state', 'agent', 'call', 'area', 'kind')
+  if not r[1] then return {'unknown'} end
+  if r[1] ~= 'accepted' then return {'not-talking', r[1]} end
+  if r[5] == 'callback' then return {'callback'} end
+  local call = r[3]
+  local ckey = QUEUED .. call
+  local c = redis.call('HMGET', ckey, 'state', 'reservation', 'queue')
+  if c[1] ~= 'connected' or c[2] ~= rid then return {'not-talking', c[1] or ''} end
+  local tkey = TRANSFER .. call
+  local was = redis.call('HGET', tkey, 'state')
+  if was == 'opening' or was == 'pending' then return {'pending'} end
+  if target ~= '' then
+    local f = redis.call('HMGET', AGENT .. target, 'in_pools', 'removed')
+    if not f[1] or f[1] == '' or f[2] == '1' then return {'agent-busy'} end
+  end
+  redis.call('DEL', tkey)
+  redis.call('HSET', tkey, 'id', tid, 'state', 'opening', 'mode', mode, 'from_reservation', rid,
+    'from_agent', r[2], 'from_area', r[4], 'from_queue', c[3], 'from_leg', leg, 'area', area,
+    'queue', queue, 'target_agent', target, 'started_at', NOW)
+  redis.call('EXPIRE', tkey, TTL)
+  redis.call('HSET', ckey, 'state', 'transferring')
+  return {'opening', r[2], call}
+end)() end
+
+if OP == 'transfer_cancel' then return (function()
+  local call, tid = ARGV[A], ARGV[A + 1]
+  local tkey = TRANSFER .. call
+  local t = redis.call('HMGET', tkey, 'id', 'state')
+  if t[1] ~= tid or t[2] ~= 'opening' then return {'unchanged', t[2] or ''} end
+  redis.call('HSET', tkey, 'state', 'cancelled', 'ended_at', NOW)
+  if redis.call('HGET', QUEUED .. call, 'state') == 'transferring' then
+    redis.call('HSET', QUEUED .. call, 'state', 'connected')
+  end
+  return {'cancelled'}
+end)() end
+
+-- ARGV: call, transfer id, then for a named agent the new reservation's id and expiry.
+if OP == 'transfer_open' then return (function()
+  local call, tid, rid, expires = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
+  local tkey = TRANSFER .. call
+  local t = redis.call('HMGET', tkey, 'id', 'state', 'area', 'queue', 'target_agent', 'mode',
+    'from_reservation', 'from_agent')
+  if t[1] ~= tid or t[2] ~= 'opening' then return {'unchanged', t[2] or ''} end
+  local ckey = QUEUED .. call
+  if redis.call('HGET', ckey, 'state') ~= 'transferring' then
+    -- The caller hung up while the carrier moved them: nothing to open.
+    redis.call('HSET', tkey, 'state', 'cancelled', 'ended_at', NOW)
+    return {'gone'}
+  end
+  local target = t[5]
+  if target ~= '' then
+    local f = redis.call('HMGET', AGENT .. target, 'in_pools')
+    if not f[1] or f[1] == '' then return {'agent-busy'} end
+  end
+  redis.call('HSET', tkey, 'state', 'pending', 'opened_at', NOW)
+  local score = redis.call('HGET', ckey, 'score')
+  if target == '' then
+    redis.call('HSET', ckey, 'area', t[3], 'queue', t[4], 'state', 'waiting', 'reservation', '')
+    redis.call('ZADD', t[4], score, call)
+    event('transfer-start', 'call', call, 'agent', t[8], 'area', t[3], 'mode', t[6],
+      'reservation', t[7])
+    return {'pending'}
+  end
+  -- One named agent only: the call waits where no match looks, and its area is blank so no
+  -- match of the caller's own (on a waiting-room poll) can offer it to anyone else.
+  redis.call('HSET', ckey, 'area', '', 'queue', PARKED, 'state', 'waiting', 'reservation', '')
+  redis.call('ZADD', PARKED, score, call)
+  event('transfer-start', 'call', call, 'agent', t[8], 'area', t[3], 'mode', t[6],
+    'reservation', t[7], 'to_agent', target)
+  local matched = claim(target, call, rid, expires, '0')
+  redis.call('HSET', RES .. rid, 'area', t[3])
+  matched[5] = t[3]
+  return matched
+end)() end
+
+-- The next agent accepted the transferred call (ARGV: call, their reservation).
+if OP == 'transfer_done' then return (function()
+  local call, rid = ARGV[A], ARGV[A + 1]
+  local tkey = TRANSFER .. call
+  local t = redis.call('HMGET', tkey, 'state', 'mode', 'from_reservation', 'from_agent', 'area')
+  if t[1] ~= 'pending' then return {'unchanged', t[1] or ''} end
+  local c = redis.call('HMGET', QUEUED .. call, 'reservation', 'state')
+  if c[1] ~= rid or c[2] ~= 'connected' then return {'unchanged', c[2] or ''} end
+  local agent = redis.call('HGET', RES .. rid, 'agent')
+  redis.call('HSET', tkey, 'state', 'done', 'to_reservation', rid, 'to_agent', agent,
+    'ended_at', NOW)
+  event('transfer-done', 'call', call, 'agent', agent, 'from_agent', t[4], 'area', t[5],
+    'mode', t[2], 'reservation', rid)
+  return {'done', t[2], t[3], t[4]}
+end)() end
+
+-- Nobody took the transfer in time. Warm, with the first agent still on: the call is theirs
+-- again. Otherwise it stays in the new area's waiting room like any caller. A call being
+-- offered right now is looked at again later (ARGV: call, transfer id).
+if OP == 'transfer_back' then return (function()
+  local call, tid = ARGV[A], ARGV[A + 1]
+  local tkey = TRANSFER .. call
+  local t = redis.call('HMGET', tkey, 'id', 'state', 'mode', 'from_reservation', 'from_agent',
+    'from_area', 'from_queue', 'area', 'queue', 'target_agent')
+  if t[1] ~= tid or t[2] ~= 'pending' then return {'unchanged', t[2] or ''} end
+  local ckey = QUEUED .. call
+  local c = redis.call('HMGET', ckey, 'state', 'queue', 'score')
+  if c[1] == 'reserved' then return {'ringing'} end
+  if c[1] ~= 'waiting' then return {'unchanged', c[1] or ''} end
+  local first_on = redis.call('HGET', RES .. t[4], 'state') == 'accepted'
+  redis.call('ZREM', c[2], call)
+  if t[3] == 'warm' and first_on then
+    redis.call('HSET', ckey, 'area', t[6], 'queue', t[7], 'state', 'connected',
+      'reservation', t[4], 'outcome', 'connected')
+    redis.call('HSET', tkey, 'state', 'back', 'ended_at', NOW)
+    event('transfer-back', 'call', call, 'agent', t[5], 'area', t[8], 'mode', t[3],
+      'reservation', t[4])
+    return {'back', t[3], t[4], t[5]}
+  end
+  -- Left in the new area's waiting room, a named agent's call among that area's callers.
+  redis.call('HSET', ckey, 'area', t[8], 'queue', t[9], 'state', 'waiting')
+  redis.call('ZADD', t[9], c[3], call)
+  redis.call('HSET', tkey, 'state', 'expired', 'ended_at', NOW)
+  event('transfer-back', 'call', call, 'agent', t[5], 'area', t[8], 'mode', t[3],
+    'reservation', t[4], 'to', 'waiting-room')
+  return {'expired', t[3], t[4], t[5]}
 end)() end
 
 -- Timers that came due: reservations ring out, wrap-ups and cool-downs end, caps lift,

@@ -55,6 +55,8 @@ def _source(policy: RoutingPolicy) -> str:
         "DUE_CALLBACK": keys.due_callbacks(),
         "DUE_LEGS": keys.due_leg_checks(),
         "DUE_HELD": keys.due_held_calls(),
+        "TRANSFER": keys.transfer(""),
+        "PARKED": keys.transfer_parking(),
     }
     text = _LUA
     for name, value in fills.items():

@@ -34,3 +34,9 @@ class WebhookUrls:
     callback_status: ReservationUrl
     # A supervisor's leg rung into a call (listen-in): its status, by call and session number.
     listen_in_status: Callable[[str, int], str] | None = None
+    # Transfers (queues.transfers): the held caller's hold words and music (first reservation,
+    # language), the new area's waiting room (first reservation, area, language), and the
+    # first agent's way back to the caller when nobody took a warm transfer.
+    transfer_hold: Callable[[str, str], str] | None = None
+    transfer_room: Callable[[str, str, str], str] | None = None
+    transfer_back: ReservationUrl | None = None

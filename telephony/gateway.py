@@ -379,8 +379,12 @@ class Gateway:
         end_conference_on_exit: bool | None = None,
         coaching: bool | None = None,
         call_sid_to_coach: str | None = None,
+        hold_url: str | None = None,
     ) -> ParticipantInfo:
-        """Mute, hold, coach, or change whether a participant's exit ends the conference."""
+        """Mute, hold, coach, or change whether a participant's exit ends the conference.
+
+        `hold_url` is what a held participant hears (TwiML fetched by POST) instead of silence.
+        """
         options = {
             name: value
             for name, value in (
@@ -389,6 +393,8 @@ class Gateway:
                 ("end_conference_on_exit", end_conference_on_exit),
                 ("coaching", coaching),
                 ("call_sid_to_coach", call_sid_to_coach),
+                ("hold_url", hold_url),
+                ("hold_method", "POST" if hold_url else None),
             )
             if value is not None
         }

@@ -1,0 +1,244 @@
+"""Transfers of a live call by the agent's phone, through the stand-in: * then 7, the area's key,
+then 1 warm or 2 cold. A family caller transferred warm to a labor agent is never alone (hold
+words and music from the transfer until the labor agent joins); a cold transfer leaves the caller
+in the new area's waiting room; a warm transfer nobody takes goes back to the first agent."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from queues import events
+from queues.calls import CallStore
+from queues.notes import CallNotes
+from tests.e2e.harness import Hotline, poll, serving, shipped_config, write_yaml
+
+pytestmark = pytest.mark.e2e
+
+DAILY = [{"days": "mon-sun", "hours": "00:00-24:00"}]
+FAMILY_WARM, LABOR_TAKES = "+8613900000601", "+8613900000602"
+CONTRACT_COLD, CRIMINAL_TAKES = "+8613900000603", "+8613900000604"
+TRAFFIC_BACK = "+8613900000605"
+HOLD_MUSIC = "https://music.example.org/hold.mp3"
+NOTE = "房租押金纠纷，其实是劳动合同问题"
+
+
+def agent(agent_id: str, phone: str, area: str) -> dict[str, Any]:
+    """A Mandarin specialist of one area, on shift around the clock."""
+    return {
+        "id": agent_id,
+        "name": agent_id,
+        "phone": phone,
+        "languages": ["zh"],
+        "skills": {area: 3},
+        "shifts": DAILY,
+    }
+
+
+# Nobody takes corporate calls: the transfer there times out.
+ROSTER = {
+    "timezone": "Asia/Shanghai",
+    "agents": [
+        agent("family_warm", FAMILY_WARM, "family"),
+        agent("labor_takes", LABOR_TAKES, "labor"),
+        agent("contract_cold", CONTRACT_COLD, "contract"),
+        agent("criminal_takes", CRIMINAL_TAKES, "criminal"),
+        agent("traffic_back", TRAFFIC_BACK, "traffic"),
+    ],
+}
+PHONES = {
+    # Accepts, 4 s into the call presses *, then 7 (transfer), 2 (labor), 1 (warm).
+    FAMILY_WARM: {"name": "family_warm", "role": "agent", "answer_after": 1,
+                  "press": ["1", "7", "2", "1"], "star_after": 4, "stay": 900},
+    LABOR_TAKES: {"name": "labor_takes", "role": "agent", "answer_after": 1, "press": ["1"],
+                  "stay": 900},
+    # Accepts, then * 7, 5 (criminal), 2 (cold).
+    CONTRACT_COLD: {"name": "contract_cold", "role": "agent", "answer_after": 1,
+                    "press": ["1", "7", "5", "2"], "star_after": 4, "stay": 900},
+    CRIMINAL_TAKES: {"name": "criminal_takes", "role": "agent", "answer_after": 1,
+                     "press": ["1"], "stay": 900},
+    # Accepts, then * 7, 6 (corporate, where nobody is), 1 (warm).
+    TRAFFIC_BACK: {"name": "traffic_back", "role": "agent", "answer_after": 1,
+                   "press": ["1", "7", "6", "1"], "star_after": 4, "stay": 900},
+}  # fmt: skip
+
+
+def transfer_config() -> dict[str, Any]:
+    """Every area open and unrecorded, short wrap-ups, hold music, a 15 s transfer time-out."""
+    config = shipped_config()
+    for area in config["areas"].values():
+        area["hours"] = config["hours"]["always"]
+        area.pop("recording", None)
+    config["routing"]["defaults"]["wrap_up_s"] = 2
+    config["queue"]["hold_music_url"] = HOLD_MUSIC
+    config["transfer"] = {"timeout_s": 15, "key": "7"}
+    return config
+
+
+@pytest.fixture(scope="module")
+def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
+    """The hotline with its five agents available."""
+    home = tmp_path_factory.mktemp("transfers")
+    phones = write_yaml(home / "phones.yaml", PHONES)
+    with serving(home, transfer_config(), roster=ROSTER, phones=phones, time_scale="0.05") as run:
+        yield run
+
+
+def press(keys: str) -> dict[str, str]:
+    """A step that presses keys."""
+    return {"press": keys}
+
+
+def leg_to(hotline: Hotline, phone: str) -> dict[str, Any]:
+    """The transcript of the hotline's (first) call to a phone, once it has ended."""
+    calls = poll(
+        lambda: [c for c in hotline.calls() if c["to"] == phone and c["direction"] != "inbound"],
+        60,
+        f"a call to {phone}",
+    )
+    return hotline.finish(calls[0]["call_sid"])
+
+
+def heard(transcript: dict[str, Any]) -> list[str]:
+    """What a party heard, in order."""
+    return [e["text"] for e in transcript["entries"] if e["kind"] == "heard"]
+
+
+def pressed(transcript: dict[str, Any]) -> list[str]:
+    """The keys a party pressed, in order."""
+    return [e["keys"] for e in transcript["entries"] if e["kind"] == "pressed"]
+
+
+def hold_spans(transcript: dict[str, Any]) -> list[tuple[int, int]]:
+    """Index pairs of each hold's start and end in a transcript's entries."""
+    entries = transcript["entries"]
+    starts = [i for i, e in enumerate(entries) if e["kind"] == "hold" and e["action"] == "started"]
+    ends = [i for i, e in enumerate(entries) if e["kind"] == "hold" and e["action"] == "ended"]
+    return list(zip(starts, ends, strict=True))
+
+
+def call_events(hotline: Hotline, call_sid: str) -> list[dict[str, str]]:
+    """The events of one call, oldest first."""
+    found = events.recent(hotline.redis(), count=5000)
+    return [e for e in reversed(found) if e.get("call") == call_sid]
+
+
+def agent_kinds(hotline: Hotline, agent_id: str) -> list[str]:
+    """The routing events of one agent, oldest first."""
+    found = events.recent(hotline.redis(), count=5000)
+    return [e["kind"] for e in reversed(found) if e.get("agent") == agent_id]
+
+
+def test_a_family_caller_transferred_warm_to_labor_is_never_alone(hotline: Hotline) -> None:
+    # Mandarin, family (area key 1), two intake answers; the caller stays up to 900 s.
+    caller = hotline.start(press("1"), press("1"), press("2"), press("2"), hangup_after=900)
+    # The family agent's note so far, as their desk would have kept it.
+    CallNotes(hotline.redis()).write(caller, "family_warm", NOTE, time.time())
+
+    family = leg_to(hotline, FAMILY_WARM)
+    assert pressed(family) == ["1", "*", "7", "2", "1"]
+    assert hotline.prompt("agent_transfer_warm", "zh") in heard(family)
+    # Stayed in the conference until the labor agent accepted, then told and gone.
+    assert hotline.prompt("agent_transfer_done", "zh") in heard(family)
+    assert hotline.prompt("agent_transfer_back", "zh") not in heard(family)
+
+    labor = leg_to(hotline, LABOR_TAKES)
+    family_name = hotline.config["areas"]["family"]["name"]["zh"]
+    whisper = hotline.prompt(
+        "whisper_transfer", "zh", area=family_name, agent="family_warm", note=NOTE
+    )
+    assert whisper in heard(labor)
+    assert pressed(labor) == ["1"]
+
+    done = hotline.finish(caller)
+    entries = done["entries"]
+    spans = hold_spans(done)
+    assert len(spans) == 1
+    start, end = spans[0]
+    on_hold = entries[start:end]
+    hold_words = hotline.prompt("transfer_hold", "zh")
+    assert [e for e in on_hold if e["kind"] == "heard" and e["text"] == hold_words]
+    assert [e for e in on_hold if e["kind"] == "played" and HOLD_MUSIC in str(e)]
+    # Never silence: words or music follow one another with no gap longer than one tune.
+    sounds = [entries[start]] + [e for e in on_hold if e["kind"] in ("heard", "played")]
+    sounds.append(entries[end])
+    gaps = [b["t"] - a["t"] for a, b in zip(sounds, sounds[1:], strict=False)]
+    assert max(gaps) <= 15, gaps
+    # The hold ended as the caller went to the labor agent, who was there.
+    names = [b["name"] for b in done["outcome"]["bridged_to"]]
+    assert names[-1] == "labor_takes" and "family_warm" in names
+
+    kinds = [e["kind"] for e in call_events(hotline, caller)]
+    assert kinds.count("transfer-start") == 1 and kinds.count("transfer-done") == 1
+    assert "transfer-back" not in kinds
+    # Both agents' records: the family agent wrapped up after the accept, the labor agent
+    # after the call; the call is answered once, never abandoned.
+    family_kinds = agent_kinds(hotline, "family_warm")
+    assert "wrap-up" in family_kinds
+    poll(lambda: "wrap-up" in agent_kinds(hotline, "labor_takes"), 20, "the labor wrap-up")
+    assert "abandoned" not in kinds
+    record = CallStore(hotline.redis()).get(caller)
+    assert record is not None and record.agent == "labor_takes"
+    raw = hotline.redis().hgetall(f"hotline:call:{caller}")
+    assert raw[b"transferred_from"] == b"family_warm"
+
+
+def test_a_cold_transfer_leaves_the_caller_in_the_new_areas_waiting_room(
+    hotline: Hotline,
+) -> None:
+    # Mandarin, contract (area key 3), one intake answer.
+    caller = hotline.start(press("1"), press("3"), press("1"), hangup_after=900)
+
+    contract = leg_to(hotline, CONTRACT_COLD)
+    assert pressed(contract) == ["1", "*", "7", "5", "2"]
+    assert hotline.prompt("agent_transfer_cold", "zh") in heard(contract)
+    criminal = leg_to(hotline, CRIMINAL_TAKES)
+    contract_name = hotline.config["areas"]["contract"]["name"]["zh"]
+    assert any(
+        text.startswith(
+            hotline.prompt(
+                "whisper_transfer", "zh", area=contract_name, agent="contract_cold", note="-"
+            )
+        )
+        for text in heard(criminal)
+    )
+
+    done = hotline.finish(caller)
+    criminal_name = hotline.config["areas"]["criminal"]["name"]["zh"]
+    assert hotline.prompt("transfer_cold", "zh", area=criminal_name) in heard(done)
+    names = [b["name"] for b in done["outcome"]["bridged_to"]]
+    assert names == ["contract_cold", "criminal_takes"]
+    kinds = [e["kind"] for e in call_events(hotline, caller)]
+    assert kinds.count("transfer-start") == 1 and kinds.count("transfer-done") == 1
+    # The first agent's wrap-up started when they let the caller go, before the next accepted.
+    contract_kinds = agent_kinds(hotline, "contract_cold")
+    assert "wrap-up" in contract_kinds
+
+
+def test_a_warm_transfer_nobody_takes_goes_back_to_the_first_agent(hotline: Hotline) -> None:
+    # Mandarin, traffic (area key 4), two intake answers.
+    caller = hotline.start(press("1"), press("4"), press("1"), press("1"), hangup_after=900)
+
+    traffic = leg_to(hotline, TRAFFIC_BACK)
+    assert pressed(traffic) == ["1", "*", "7", "6", "1"]
+    said = heard(traffic)
+    assert hotline.prompt("agent_transfer_warm", "zh") in said
+    # Told when the time ran out, and back with the caller until they hung up.
+    assert hotline.prompt("agent_transfer_back", "zh") in said
+    assert hotline.prompt("agent_call_ended", "zh") in said
+
+    done = hotline.finish(caller)
+    spans = hold_spans(done)
+    assert len(spans) == 1
+    start, end = spans[0]
+    on_hold = done["entries"][start:end]
+    assert [e for e in on_hold if e["kind"] == "heard"]
+    # Off hold with the first agent again: bridged to nobody else.
+    assert {b["name"] for b in done["outcome"]["bridged_to"]} == {"traffic_back"}
+    kinds = [e["kind"] for e in call_events(hotline, caller)]
+    assert kinds.count("transfer-start") == 1 and kinds.count("transfer-back") == 1
+    assert "transfer-done" not in kinds
+    assert "abandoned" not in kinds
