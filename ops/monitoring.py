@@ -59,6 +59,8 @@ class Today:
     lost: set[str] = field(default_factory=set)
     # Each rated call's rating: the first event of a call counts (repeats append nothing).
     ratings: dict[str, str] = field(default_factory=dict)
+    # Follow-ups whose callback reached the caller today.
+    followups_done: set[str] = field(default_factory=set)
 
 
 def wallboard() -> dict[str, Any]:
@@ -102,6 +104,7 @@ def wallboard() -> dict[str, Any]:
             "rated": rated,
             "satisfied": satisfied,
             "satisfaction": round(satisfied / rated, 3) if rated else None,
+            "followups_done": len(today.followups_done),
         },
         "followups_open": FollowUps(context.redis()).open_count(),
         # Promises the hotline cannot keep right now (queues.conditions), oldest first.
@@ -139,6 +142,8 @@ def _today(now: float, timezone: str) -> Today:
             elif event["kind"] == "rated":
                 # Paging goes newest first: an older event of the same call overwrites.
                 today.ratings[call] = event.get("rating", "")
+            elif event["kind"] == "follow-up-task" and event.get("task") == "done":
+                today.followups_done.add(call)
         if not fresh or len(rows) < PAGE:
             break
         top = "(" + rows[-1][0].decode()

@@ -146,6 +146,8 @@ def test_a_2_becomes_a_callback_task_for_another_agent_closed_when_it_connects(
     supervisor = sign_in(app, "sam")
     kept = supervisor.get("/api/v1/followups?closed=1").json["followups"]
     assert [(f["call"], f["state"], f["closed_by"]) for f in kept] == [(CALL, "done", "d2")]
+    board = supervisor.get("/api/v1/wallboard").json
+    assert board["today"]["followups_done"] == 1 and board["followups_open"] == 0
 
 
 def test_the_unhappy_agent_is_never_offered_it_while_another_could_take_it(
