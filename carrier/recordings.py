@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from carrier import audio
@@ -42,6 +43,7 @@ PAUSE_BEHAVIORS = ("skip", "silence")
 TOO_SHORT = 16101
 # Speech-like audio is made once per recording in a stretch this long and repeated.
 TILE_S = 4.0
+TILE_SEED = 15
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ def hear(network: Network, conference: Conference, speaker: Participant, text: s
         recording = network.recordings.get(conference.recording_sid or "")
         if recording is None or recording.status != "in-progress":
             return
-        if speaker.muted or speaker.hold or speaker.coaching:
+        if conference.status != "in-progress" or speaker.muted or speaker.hold or speaker.coaching:
             return
         recording.lines.append(
             {
@@ -216,8 +218,7 @@ def _follow(driver: Driver, recording: Recording) -> None:
             seen = status
         if over:
             break
-    with network.cond:
-        _finish(network, recording)
+    complete(network, recording)
     announce(driver, recording, recording.status)
 
 
@@ -239,40 +240,55 @@ def _over(network: Network, recording: Recording) -> bool:
     return call is None or call.ended
 
 
-def _finish(network: Network, recording: Recording) -> None:
-    """Close a recording: its audio made, its duration set, completed or absent (under lock)."""
-    now = network.clock.now()
-    _close(recording, now)
-    pcm = b""
-    tile = audio.speech_like(TILE_S, seed=int(recording.sid[-4:], 16))
-    for kind, start, end in recording.timeline:
-        seconds = max(end - start, 0.0)
-        if kind == "silence":
-            pcm += audio.silence(seconds)
+def complete(network: Network, recording: Recording) -> None:
+    """Close a recording: its audio made, its duration set, completed or absent."""
+    with network.cond:
+        now = network.clock.now()
+        _close(recording, now)
+        timeline = [tuple(stretch) for stretch in recording.timeline]
+    # Made outside the lock, which every leg waits on: an hour's audio is tens of megabytes.
+    pcm = _render(timeline)
+    with network.cond:
+        if recording.conference_sid is None:
+            recording.lines = _lines_of_call(network, recording)
+        recording.duration = int(round(audio.duration(pcm)))
+        if recording.duration < 1:
+            recording.status, recording.error_code, recording.pcm = "absent", TOO_SHORT, b""
         else:
-            size = 2 * int(audio.RATE * seconds)
-            pcm += (tile * (size // len(tile) + 1))[:size]
-    if recording.conference_sid is None:
-        recording.lines = _lines_of_call(network, recording)
-    recording.duration = int(round(audio.duration(pcm)))
-    if recording.duration < 1:
-        recording.status, recording.error_code, recording.pcm = "absent", TOO_SHORT, b""
-    else:
-        recording.status, recording.pcm = "completed", pcm
-    recording.updated = network.clock.utcnow()
-    conference = network.conferences.get(recording.conference_sid or "")
-    if conference is not None and conference.recording_sid == recording.sid:
-        conference.recording_sid = None
-    call = network.calls.get(recording.call_sid)
-    if call is not None:
-        call.transcript.add(
-            now,
-            "recording",
-            action=recording.status,
-            recording_sid=recording.sid,
-            seconds=recording.duration,
-        )
-    network.cond.notify_all()
+            recording.status, recording.pcm = "completed", pcm
+        recording.updated = network.clock.utcnow()
+        conference = network.conferences.get(recording.conference_sid or "")
+        if conference is not None and conference.recording_sid == recording.sid:
+            conference.recording_sid = None
+        call = network.calls.get(recording.call_sid)
+        if call is not None:
+            call.transcript.add(
+                now,
+                "recording",
+                action=recording.status,
+                recording_sid=recording.sid,
+                seconds=recording.duration,
+            )
+        network.cond.notify_all()
+
+
+@cache
+def _speech_tile() -> bytes:
+    """Return the stretch of speech-like audio that recordings repeat (made once per process)."""
+    return audio.speech_like(TILE_S, seed=TILE_SEED)
+
+
+def _render(timeline: list[tuple[Any, ...]]) -> bytes:
+    """Return the audio of a recording's timeline: speech-like sound, silence where paused."""
+    tile = _speech_tile()
+    parts = []
+    for kind, start, end in timeline:
+        size = 2 * int(audio.RATE * max(end - start, 0.0))
+        if kind == "silence":
+            parts.append(bytes(size))
+        else:
+            parts.append((tile * (size // len(tile) + 1))[:size])
+    return b"".join(parts)
 
 
 def _close(recording: Recording, now: float) -> None:

@@ -10,6 +10,8 @@ The routes sit on the REST blueprint, so they share its auth, faults and exchang
 
 from __future__ import annotations
 
+import io
+import wave
 from typing import Any
 
 from flask import Response, jsonify, request
@@ -167,13 +169,30 @@ def recording(account_sid: str, name: str) -> Response | tuple[str, int]:
         # No media until the recording is complete (and none for an absent one).
         raise _not_found()
     if extension in ("", "wav"):
-        return Response(audio.to_wav(found.pcm), mimetype="audio/x-wav")
+        return Response(_wav(found), mimetype="audio/x-wav")
     if extension == "mp3":
         try:
             return Response(audio.to_mp3(found.pcm), mimetype="audio/mpeg")
         except ImportError:
             raise TwilioError(415, 20001, "MP3 needs the lameenc package on the carrier") from None
     raise _not_found()
+
+
+def _wav(recording: Recording) -> bytes:
+    """Return a recording's WAV: mono, or for a dual-channel one the same audio on both sides."""
+    wav = audio.to_wav(recording.pcm)
+    if recording.channels == 1:
+        return wav
+    with wave.open(io.BytesIO(wav)) as mono:
+        frames = mono.readframes(mono.getnframes())
+    both = b"".join(frames[i : i + 2] * 2 for i in range(0, len(frames), 2))
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as stereo:
+        stereo.setnchannels(2)
+        stereo.setsampwidth(2)
+        stereo.setframerate(audio.RATE)
+        stereo.writeframes(both)
+    return buffer.getvalue()
 
 
 # -- a conference's recordings ----------------------------------------------------------------

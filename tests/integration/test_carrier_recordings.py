@@ -300,10 +300,16 @@ def test_a_call_leg_is_recorded_from_now_until_it_ends(line: Line) -> None:
         2,
     )
     assert [r.sid for r in line.client.calls(call).recordings.list()] == [recording.sid]
+    clock = line.hub.network.clock
+    began = clock.now()
+    poll(lambda: clock.now() >= began + 5, 10, "five call seconds recorded")
     line.client.calls(call).recordings(recording.sid).update(status="stopped")
     (done,) = poll(lambda: line.callbacks.of(recording.sid, RecordingStatus="completed"), 10, "end")
     assert (done["CallSid"], done["RecordingSid"]) == (call, recording.sid)
     assert "ConferenceSid" not in done and done["RecordingChannels"] == "2"
+    with wave.open(io.BytesIO(line.media(recording.sid).content)) as dual:
+        assert dual.getnchannels() == 2
+        assert round(dual.getnframes() / 8000) == int(done["RecordingDuration"])
     line.client.calls(call).update(status="completed")
     poll(line.idle, 20, "every leg to end")
     line.client.calls(call).recordings(recording.sid).delete()
