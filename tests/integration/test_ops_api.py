@@ -23,6 +23,8 @@ NEW_AGENT = {
     "skills": {"labor": 1},
 }
 
+PERSON = {"number": "+8613800009999", "reason": "the person's request"}
+
 # (method, path, body) and the status each caller gets: anonymous, agent d1 (self), agent d2
 # (another agent), ops, supervisor. Writes that succeed are checked in their own tests.
 MATRIX = [
@@ -93,6 +95,13 @@ MATRIX = [
     ("get", "/api/v1/followups/CA0/number", None, (401, 403, 403, 403, 404)),
     ("post", "/api/v1/followups/CA0/close", {"note": "called"}, (401, 403, 403, 403, 404)),
     ("post", "/api/v1/followups/CA0/close", {"note": " "}, (401, 403, 403, 403, 422)),
+    # A person's data and legal holds: supervisors only; the number only ever in the body.
+    ("post", "/api/v1/person/export", PERSON, (401, 403, 403, 403, 200)),
+    ("post", "/api/v1/person/export", {"number": "12", "reason": "x"}, (401, 403, 403, 403, 422)),
+    ("post", "/api/v1/person/erase", PERSON | {"confirm": "9999"}, (401, 403, 403, 403, 200)),
+    ("post", "/api/v1/person/erase", PERSON | {"confirm": "0000"}, (401, 403, 403, 403, 422)),
+    ("post", "/api/v1/incidents/CA0/hold", {"reason": "court"}, (401, 403, 403, 403, 404)),
+    ("delete", "/api/v1/incidents/CA0/hold", None, (401, 403, 403, 403, 200)),
     # Listen-in on a call that is not connected: supervisors only, and nothing to join (409).
     ("get", "/api/v1/live-calls", None, (401, 403, 403, 403, 200)),
     ("get", "/api/v1/calls/CA0/listen-in", None, (401, 403, 403, 403, 404)),
