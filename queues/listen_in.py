@@ -42,6 +42,8 @@ QUEUE = "dispatch"
 SESSION_TTL_S = 6 * 3600
 # Retries of a REST request that failed on a retryable error (throttling, a 5xx).
 RETRY_INTERVALS_S = [1, 2, 5]
+# The statuses of a call that is over.
+ENDED_CALL = ("completed", "busy", "failed", "no-answer", "canceled")
 # The call statuses of a supervisor's leg that mean it never reached them.
 UNREACHED = ("no-answer", "busy", "failed", "canceled")
 
@@ -128,6 +130,10 @@ class ListenInError(Exception):
         self.field = field
 
 
+class NotBridgedYet(Exception):
+    """The call's conference is not there yet: RQ tries the join again a little later."""
+
+
 class ListenIns:
     """Supervisors' sessions on calls; the only owner of the listen-in keys."""
 
@@ -212,7 +218,7 @@ def start(
         or reservation is None
         or reservation.state != "accepted"
         or not record.agent_leg
-        or record.status in ("completed", "busy", "failed", "no-answer", "canceled")
+        or record.status in ENDED_CALL
     ):
         raise ListenInError("the call is not connected to an agent", 409, field="call_sid")
     sessions = ListenIns(rt.redis)
@@ -374,6 +380,9 @@ def join_job(call_sid: str, number: int) -> str:
     try:
         conference = rt.gateway.find_conference(session.reservation)
         if conference is None:
+            if _still_connecting(rt, session) and _retries_left():
+                # Accepted a moment ago: the caller is on their way into the conference.
+                raise NotBridgedYet(f"no conference {session.reservation} yet")
             return _failed(rt, session, "the call has ended")
         status_url = rt.webhooks.listen_in_status(call_sid, number) if rt.webhooks else None
         participant = rt.gateway.add_participant(
@@ -509,6 +518,18 @@ def _failed(rt: runtime.Runtime, session: Session, reason: str) -> str:
         )
     log.warning("supervisor %s not joined to %s: %s", session.supervisor, session.call_sid, reason)
     return "failed"
+
+
+def _still_connecting(rt: runtime.Runtime, session: Session) -> bool:
+    """Whether the call is still on with its agent (its conference may be forming)."""
+    record = CallStore(rt.redis, sealer=rt.sealer).get(session.call_sid)
+    reservation = rt.routing.reservations.get(session.reservation)
+    return (
+        record is not None
+        and record.status not in ENDED_CALL
+        and reservation is not None
+        and reservation.state == "accepted"
+    )
 
 
 def _retries_left() -> bool:

@@ -304,6 +304,9 @@ def test_a_call_that_ended_before_the_ring_is_a_clear_failure_on_the_wallboard(a
     wu = user(app, redis, "wu", "supervisor")
     assert wu.post(PATH, json={"mode": "listen"}).status_code == 202
     line.gateway.end_conference(line.gateway.find_conference(line.reservation))
+    # The caller's leg reported its end (a conference not there yet, on a call still on, is
+    # tried again a little later instead).
+    CallStore(redis).advance_status(CALL, "completed")
 
     run_jobs(redis, "dispatch")
 
@@ -368,3 +371,19 @@ def test_the_agents_desk_says_a_supervisor_is_coaching_when_the_setting_says_so(
     assert told == "coach"
     assert 'data-k="supervisor" data-mode="coach"' in desk
     assert untold is None
+
+
+def test_a_join_before_the_conference_forms_is_tried_again_later(app, redis, line):
+    # Accepted a moment ago: the caller is not yet in the conference (here: not any more, while
+    # Redis still has the call on), so the join waits for RQ's next try instead of failing.
+    from rq.registry import ScheduledJobRegistry
+
+    wu = user(app, redis, "wu", "supervisor")
+    assert wu.post(PATH, json={"mode": "listen"}).status_code == 202
+    line.gateway.end_conference(line.gateway.find_conference(line.reservation))
+
+    run_jobs(redis, "dispatch")
+
+    assert wu.get(PATH).json["state"] == "ringing"
+    scheduled = ScheduledJobRegistry("dispatch", connection=redis).get_job_ids()
+    assert f"listen-in-join-{CALL}-1" in scheduled
