@@ -1,0 +1,156 @@
+"""Transfers on real Redis and the carrier: a warm transfer holds the caller with words and music
+and puts them ahead of callers who came later; Redis down or the carrier refusing the hold
+leaves the caller with the first agent, who is told; the routing script's steps happen once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import requests
+from rq import Queue
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+
+from queues import keys, runtime, transfers
+from queues.agents import AgentBoard
+from routing.roster import parse_roster
+from tests.fixtures.app import Twilio
+from tests.fixtures.carrier import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    Rig,
+    rig_fixture,  # noqa: F401 - provides the rig fixture
+)
+from tests.fixtures.twiml import Doc
+from tests.integration.test_agent_leaves import AREAS, closed_port, hotline_on, talking
+
+LABOR_ROSTER = """
+timezone: Asia/Shanghai
+agents:
+  - {id: g1, name: G1, phone: "+8613900000777", languages: [zh], skills: {general: 1},
+     shifts: [{days: daily, hours: "00:00-24:00"}]}
+  - {id: l1, name: L1, phone: "+8613900000778", languages: [zh], skills: {labor: 2},
+     shifts: [{days: daily, hours: "00:00-24:00"}]}
+"""
+LATER_CALLER = "CA" + "9" * 32
+
+
+def warm(twilio: Twilio, rid: str, area: str = "labor"):
+    """The first agent's key 1 (warm) in the transfer menu, for an area."""
+    return twilio.post(f"/voice/agent/transfer/mode?res={rid}&lang=zh&area={area}", {"Digits": "1"})
+
+
+def caller_participant(rig: Rig, rid: str, caller: str):
+    """The caller's participant in the reservation's conference, as the carrier has it."""
+    conference = rig.gateway.find_conference(rid)
+    assert conference is not None
+    return next(p for p in rig.gateway.list_participants(conference) if p.call_sid == caller)
+
+
+def said_then_joined(reply, text: str, rid: str) -> None:
+    """The agent is told `text`, then goes back into the reservation's conference."""
+    doc = Doc.parse(reply)
+    assert doc.first("Say").text == text
+    assert doc.first("Conference").text == rid
+
+
+def test_a_warm_transfer_holds_the_caller_and_puts_them_ahead_of_later_callers(
+    rig: Rig, app_env: pytest.MonkeyPatch, clock, redis, redis_url
+) -> None:
+    app = hotline_on(rig, app_env, clock, redis_url)
+    caller, rid = talking(rig, app)
+    rt = runtime.of(app)
+    config = rt.config
+    # A labor caller who rang after this caller, waiting; the labor agent on a break.
+    board = AgentBoard(rt.redis, config.routing, script=rt.script)
+    roster = parse_roster(LABOR_ROSTER, source="r.yaml", area_ids=AREAS, languages=["zh", "en"])
+    board.import_roster(roster, rt.now())
+    board.set_presence("l1", "on_break", rt.now())
+    clock.now += timedelta(seconds=30)
+    assert rt.routing.room.enqueue(LATER_CALLER, area="labor", language="zh", now=rt.now())
+    twilio = Twilio(app.test_client(), token=AUTH_TOKEN, base=rig.app_url)
+
+    reply = warm(twilio, rid)
+
+    said_then_joined(reply, config.prompt("agent_transfer_warm", "zh"), rid)
+    held = caller_participant(rig, rid, caller)
+    assert held.hold is True
+    transfer = transfers.Transfers(redis).get(caller)
+    assert transfer is not None
+    assert (transfer.state, transfer.mode, transfer.area, transfer.from_agent) == (
+        "pending",
+        "warm",
+        "labor",
+        "g1",
+    )
+    # Original arrival: first in labor's queue, before the caller who rang later.
+    assert rt.routing.room.waiting_calls("labor", "zh") == [caller, LATER_CALLER]
+    # What the held caller hears: the words, and again (never silence).
+    hold = twilio.post(f"/voice/agent/transferred-caller/hold?res={rid}&lang=zh", {})
+    doc = Doc.parse(hold)
+    assert doc.verbs() == ["Say", "Redirect"]  # the shipped config has no hold music
+    assert doc.first("Say").text == config.prompt("transfer_hold", "zh")
+    # A second transfer while this one is open is refused; the first agent is told.
+    again = warm(twilio, rid, area="family")
+    said_then_joined(again, config.prompt("agent_transfer_failed", "zh"), rid)
+
+    # Nobody took it in time: the scheduled job sends the caller back to the first agent.
+    scheduled = ScheduledJobRegistry(queue=Queue("default", connection=redis))
+    assert f"transfer-{transfer.id}" in scheduled.get_job_ids()
+    job = Job.fetch(f"transfer-{transfer.id}", connection=redis)
+    runtime.install(lambda: rt)
+    try:
+        assert job.func(*job.args) == "back"
+        # Once only: a repeat of the job changes nothing.
+        assert job.func(*job.args) == "back"
+    finally:
+        runtime.install(None)
+    assert rt.routing.room.waiting_calls("labor", "zh") == [LATER_CALLER]
+    queued = rt.routing.room.get(caller)
+    assert (queued.state, queued.reservation, queued.area) == ("connected", rid, "general")
+    assert caller_participant(rig, rid, caller).hold is False
+    assert transfers.Transfers(redis).get(caller).state == "back"
+
+
+def test_the_carrier_refusing_the_hold_keeps_the_caller_with_the_agent(
+    rig: Rig, app_env: pytest.MonkeyPatch, clock, redis, redis_url
+) -> None:
+    app = hotline_on(rig, app_env, clock, redis_url)
+    caller, rid = talking(rig, app)
+    config = runtime.of(app).config
+    twilio = Twilio(app.test_client(), token=AUTH_TOKEN, base=rig.app_url)
+    plan = {"rest_500": 1.0, "rest_match": "Participants"}
+    requests.put(
+        f"{rig.carrier_url}/carrier/faults", json=plan, auth=(ACCOUNT_SID, AUTH_TOKEN), timeout=5
+    ).raise_for_status()
+
+    reply = warm(twilio, rid)
+
+    said_then_joined(reply, config.prompt("agent_transfer_failed", "zh"), rid)
+    requests.put(
+        f"{rig.carrier_url}/carrier/faults", json={}, auth=(ACCOUNT_SID, AUTH_TOKEN), timeout=5
+    ).raise_for_status()
+    # Still in the conference, not held, and routing has them with the first agent.
+    assert caller_participant(rig, rid, caller).hold is False
+    queued = runtime.of(app).routing.room.get(caller)
+    assert (queued.state, queued.reservation) == ("connected", rid)
+    assert transfers.Transfers(redis).get(caller).state == "cancelled"
+    assert redis.zcard(keys.waiting("labor", "zh")) == 0
+
+
+def test_redis_down_keeps_the_caller_with_the_agent(
+    rig: Rig, app_env: pytest.MonkeyPatch, clock, redis_url
+) -> None:
+    app = hotline_on(rig, app_env, clock, redis_url)
+    caller, rid = talking(rig, app)
+    config = runtime.of(app).config
+    # The same hotline, its Redis now unreachable.
+    down = hotline_on(rig, app_env, clock, f"redis://127.0.0.1:{closed_port()}/0")
+    twilio = Twilio(down.test_client(), token=AUTH_TOKEN, base=rig.app_url)
+
+    reply = warm(twilio, rid)
+
+    assert reply.status_code == 200
+    said_then_joined(reply, config.prompt("agent_transfer_failed", "zh"), rid)
+    assert caller_participant(rig, rid, caller).hold is False
