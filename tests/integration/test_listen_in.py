@@ -8,150 +8,16 @@ Twilio signs them. Roles, the audit log, and the answers when it cannot be done 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
-
 import pytest
 
-from carrier.server import Carrier
-from ivr.job_urls import webhook_urls
-from queues import runtime
-from queues.agents import AgentBoard
 from queues.calls import CallStore
-from queues.listen_in import ListenIns
-from queues.matcher import Matcher
-from queues.users import UserStore
-from queues.waiting import WaitingRoom
-from routing.roster import parse_roster
-from telephony.gateway import Gateway
-from tests.fixtures.app import AREAS, Twilio
-from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN, HOTLINE, start_carrier
+from tests.fixtures.app import Twilio
 from tests.fixtures.jobs import run_jobs
-from tests.fixtures.ops import PASSWORD, Session, sign_in
+from tests.fixtures.listen_in import CALL, PATH, SUPERVISOR, audit_of, line, user
 from tests.fixtures.waits import poll
 
 pytestmark = pytest.mark.redis
-
-CALL = "CA" + "7" * 32
-CALLER = "+8613700000031"
-AGENT = "+8613700000032"
-SUPERVISOR = "+8613700000033"
-# Each side stays far longer than a test: the test ends the calls itself.
-PHONES: dict[str, dict[str, Any]] = {
-    CALLER: {"name": "caller", "answer_after": 0, "stay": 3000},
-    AGENT: {"name": "Agent Li", "role": "agent", "answer_after": 0, "stay": 3000},
-    SUPERVISOR: {"name": "Supervisor Wu", "role": "supervisor", "answer_after": 0, "stay": 3000},
-}
-ROSTER = f"""
-timezone: Asia/Shanghai
-agents:
-  - {{id: a1, name: Agent Li, phone: "{AGENT}", languages: [zh], skills: {{general: 2}},
-     shifts: [{{days: daily, hours: "00:00-24:00"}}]}}
-supervisors:
-  - {{id: wu, name: Supervisor Wu, phone: "{SUPERVISOR}",
-     on_call: [{{days: daily, hours: "00:00-24:00"}}]}}
-"""
-PATH = f"/api/v1/calls/{CALL}/listen-in"
-
-
-@dataclass
-class Line:
-    """A call in progress: the stand-in's conference, its legs, and the app around it."""
-
-    hub: Carrier
-    gateway: Gateway
-    reservation: str
-    agent_leg: str
-    caller_leg: str
-    redis: Any
-    app: Any
-
-    def participants(self) -> dict[str, Any]:
-        """The stand-in's participants of the call's conference, by label."""
-        with self.hub.network.cond:
-            conference = self.hub.network.conference_named(self.reservation, create=False)
-            assert conference is not None
-            return {p.label: p for p in conference.participants.values()}
-
-    def supervisor_in(self) -> Any:
-        """The supervisor's participant, once their phone has joined the conference."""
-        return poll(lambda: self.participants().get("listen-in"), 10, "the supervisor to join")
-
-    def session(self) -> Any:
-        """The call's listen-in session as Redis has it."""
-        return ListenIns(self.redis).get(CALL)
-
-    def leg_reports(self, status: str) -> None:
-        """Twilio reports the supervisor leg's status, as it does to the job's callback."""
-        session = self.session()
-        reply = Twilio(self.app.test_client()).post(
-            f"/voice/listen-in/status?call={CALL}&n={session.number}",
-            {"CallSid": session.leg or "CA" + "0" * 32, "CallStatus": status},
-        )
-        assert reply.status_code == 200
-
-
-@pytest.fixture
-def line(app, redis, clock, hotline_config) -> Iterator[Line]:
-    """A caller and agent a1 in the conference of an accepted reservation, on the stand-in."""
-    hub, server, carrier_url = start_carrier(PHONES, time_scale=0.02)
-    gateway = Gateway(ACCOUNT_SID, AUTH_TOKEN, carrier_url, HOTLINE)
-    current = runtime.Runtime(
-        redis,
-        gateway,
-        hotline_config,
-        "http://app.test",
-        clock,
-        webhooks=webhook_urls(app, "http://app.test"),
-    )
-    runtime.install(lambda: current)
-    app.extensions["hotline"] = current
-    now = clock().timestamp()
-    roster = parse_roster(ROSTER, source="r.yaml", area_ids=AREAS, languages=["zh", "en"])
-    board = AgentBoard(redis, hotline_config.routing)
-    board.import_roster(roster, now - 10)
-    board.set_presence("a1", "available", now)
-    calls = CallStore(redis)
-    calls.start(CALL, CALLER)
-    calls.update(CALL, area="general", language="zh")
-    assert WaitingRoom(redis, hotline_config.routing).enqueue(
-        CALL, area="general", language="zh", now=now - 30
-    )
-    match = Matcher(redis, hotline_config.routing).match_call(CALL, now)
-    assert match is not None and match.agent_id == "a1"
-    rid = match.reservation_id
-    assert current.routing.reservations.accept(rid, now).changed
-    caller = gateway.add_participant(rid, CALLER, label="caller", end_conference_on_exit=True)
-    agent = gateway.add_participant(rid, AGENT, label="agent")
-    calls.update(CALL, reservation=rid, agent="a1", agent_leg=agent.call_sid)
-    found = Line(hub, gateway, rid, agent.call_sid, caller.call_sid, redis, app)
-    poll(lambda: len(found.participants()) == 2, 10, "caller and agent in the conference")
-    try:
-        yield found
-    finally:
-        runtime.install(None)
-        server.stop()
-
-
-def user(app, redis, name: str, role: str, agent_id: str | None = None) -> Session:
-    """A console user of a role, signed in."""
-    UserStore(redis, password_method="scrypt:1024:8:1").add(
-        name, role, PASSWORD, 0.0, agent_id=agent_id
-    )
-    return sign_in(app, name)
-
-
-def audit_of(redis) -> list[tuple[str, str, str, Any, Any]]:
-    """The listen-in entries of the audit log, oldest first."""
-    from queues.audit import AuditLog
-
-    entries = reversed(AuditLog(redis).recent(100))
-    return [
-        (e.actor, e.action, e.target, e.before, e.after)
-        for e in entries
-        if e.action.startswith("listen-in")
-    ]
+__all__ = ["line"]
 
 
 def test_a_supervisor_listens_coaches_barges_and_leaves_each_step_audited(app, redis, line):
