@@ -335,10 +335,12 @@ class ConsultationRecordings:
         if item.finished:
             return item
         claim = keys.consultation_claim(recording_sid)
-        holder = self.redis.get(claim)
-        if holder is not None and holder.decode() != owner:
-            raise ClaimHeld(f"consultation {recording_sid}: another worker is storing it")
-        self.redis.set(claim, owner, ex=CLAIM_TTL_S)
+        # Taken when free, or kept by the same owner (an RQ retry of the job whose worker died).
+        if not self.redis.set(claim, owner, nx=True, ex=CLAIM_TTL_S):
+            holder = self.redis.get(claim)
+            if holder is not None and holder.decode() != owner:
+                raise ClaimHeld(f"consultation {recording_sid}: another worker is storing it")
+            self.redis.set(claim, owner, ex=CLAIM_TTL_S)
         try:
             if item.state == DISCARD:
                 return self._discard(item, now)

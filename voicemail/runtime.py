@@ -19,6 +19,7 @@ from queues import runtime as routing_runtime
 from routing.config import HotlineConfig
 from voicemail import callbacks, jobs
 from voicemail.messages import Message
+from voicemail.mirror import MirroredVault
 from voicemail.processing import TWILIO_API, Notify, Options
 from voicemail.recordings import GatewaySource
 from voicemail.retention import RetentionRules
@@ -74,7 +75,10 @@ def build(app: Flask) -> jobs.Runtime:
     built = jobs.Runtime(
         redis=shared.redis,
         source=GatewaySource(shared.gateway),
-        vault=Vault(folder(app), app.extensions["voicemail_key"]),
+        # Every message is kept twice: VOICEMAIL_DIR and the copy folder, both checked.
+        vault=MirroredVault(
+            folder(app), app.extensions["voicemail_key"], copy_folder=copy_folder(app)
+        ),
         # Credentials only ever go to the API host the gateway is configured for.
         options=Options(allowed_origins=(settings.api_base_url or TWILIO_API,)),
         retention=RetentionRules(

@@ -21,7 +21,7 @@ from tests.fixtures.app import CLOSED_TIME
 from tests.fixtures.jobs import run_jobs
 from tests.fixtures.twiml import Doc
 from tools import voicemail_samples as samples
-from voicemail import callbacks, inbox, jobs
+from voicemail import callbacks, consultation_jobs, inbox, jobs
 from voicemail import runtime as voicemail_runtime
 from voicemail.messages import READY, MessageStore, audit_entries
 from voicemail.source import RecordingNotFound
@@ -294,7 +294,12 @@ def test_periodic_jobs_are_scheduled_once_with_fixed_ids(redis):
     jobs.schedule_periodic(redis)
     jobs.schedule_periodic(redis)
     scheduled = ScheduledJobRegistry(queue=Queue(jobs.QUEUE, connection=redis)).get_job_ids()
-    assert sorted(scheduled) == [jobs.RETENTION_JOB_ID, jobs.SWEEP_JOB_ID]
+    # Recorded consultations' retention is scheduled with them.
+    assert sorted(scheduled) == [
+        consultation_jobs.RETENTION_JOB_ID,
+        jobs.RETENTION_JOB_ID,
+        jobs.SWEEP_JOB_ID,
+    ]
 
 
 def test_inbox_commands_list_play_and_close(
