@@ -390,6 +390,7 @@ def test_wallboard_and_alerts(app, hotline, clock):
         "rated": 0,
         "satisfied": 0,
         "satisfaction": None,
+        "followups_done": 0,
     }
     assert board["followups_open"] == 0
     alerts = sup.get("/api/v1/alerts").json
