@@ -197,6 +197,8 @@ def test_supervisor_closes_a_follow_up_with_a_note(page: Page, base_url: str, ho
     page.goto(f"{base_url}/ops/followups")
     row = page.locator("#fu-CA5")
     expect(row).to_contain_text("+86*******5678")
+    # Its callback task was never scheduled (opened here directly): the row says so.
+    expect(row.locator('[data-field="task"]')).to_have_text("未安排")
     row.locator("input[name=note]").fill("已回电，解释了诉讼时效")
     row.locator("button").click()
     expect(page.locator(".flash.ok")).to_contain_text("回访已完成")
