@@ -173,6 +173,8 @@ class Report:
     total: dict[str, Any]
     buckets: list[Bucket]
     agents: list[Bucket] = field(default_factory=list)
+    # Calls per outcome code given at wrap-up over the whole period (the codes are the config's).
+    outcomes: dict[str, int] = field(default_factory=dict)
 
 
 def build_report(
@@ -209,7 +211,8 @@ def build_report(
     agents = [
         Bucket(name, agent_figures(name, kept, spans, start, min(end, now))) for name in agent_names
     ]
-    return Report(period, by, area, policy, call_figures(kept, policy), buckets, agents)
+    total = call_figures(kept, policy)
+    return Report(period, by, area, policy, total, buckets, agents, outcome_counts(kept))
 
 
 def call_figures(rows: Sequence[Mapping[str, Any]], policy: ReportPolicy) -> dict[str, Any]:
@@ -268,6 +271,15 @@ def call_figures(rows: Sequence[Mapping[str, Any]], policy: ReportPolicy) -> dic
             crises, "crisis_rollover", [r for r in crises if r.get("crisis_rollover")]
         ),
     }
+
+
+def outcome_counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """How many calls were given each outcome code at wrap-up (calls without one left out)."""
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        if row.get("wrap_up_outcome"):
+            counts[row["wrap_up_outcome"]] += 1
+    return dict(sorted(counts.items()))
 
 
 def agent_figures(
@@ -439,6 +451,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "total": report.total,
         "buckets": [{"bucket": b.key, **b.figures} for b in report.buckets],
         "agents": [{"agent": b.key, **b.figures} for b in report.agents],
+        "outcomes": report.outcomes,
     }
 
 
@@ -455,6 +468,7 @@ def report_table(report: Report) -> str:
         ]
         lines.append(_table(agent_head, agent_rows))
     detail = [[name, figure_text(name, report.total[name])] for name in FIGURES]
+    detail += [[f"outcome {code}", str(n)] for code, n in report.outcomes.items()]
     lines.append(_table(["figure", TOTAL], detail))
     return "\n\n".join(lines) + "\n"
 

@@ -52,3 +52,26 @@ def test_config_check_names_a_wrong_outcome(edit, where, message):
     problems = check_config(edited_config(edit))
     found = [(".".join(map(str, p.path)), message in p.message) for p in problems]
     assert found == [(where, True)], [str(p) for p in problems]
+
+
+def test_the_report_counts_calls_per_outcome():
+    from datetime import date
+
+    from routing.report import Period, build_report, outcome_counts, report_json, report_table
+
+    day = 86_400.0 * 365 * 2  # 1972-01-01, UTC
+    rows = [
+        {"arrived_at": day + 1, "wrap_up_outcome": "follow_up"},
+        {"arrived_at": day + 2, "wrap_up_outcome": "answered"},
+        {"arrived_at": day + 3, "wrap_up_outcome": "follow_up"},
+        {"arrived_at": day + 4, "wrap_up_outcome": ""},
+        {"arrived_at": day + 5},
+        # Another day's call is not this day's.
+        {"arrived_at": day - 5, "wrap_up_outcome": "lawyer"},
+    ]
+    assert outcome_counts(rows[:5]) == {"answered": 1, "follow_up": 2}
+    period = Period(date(1972, 1, 1), date(1972, 1, 1), "UTC")
+    report = build_report(rows, [], period, now=day + 10)
+    assert report_json(report)["outcomes"] == {"answered": 1, "follow_up": 2}
+    assert "outcome follow_up" in report_table(report)
+    assert build_report([], [], period, now=day + 10).outcomes == {}
