@@ -465,6 +465,7 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
     voicemail = _voicemail(check, root.get("voicemail"), danger_key)
     survey = _survey(check, root.get("survey"), danger_key)
     records = _records(check, root.get("records"))
+    listen_in = _listen_in(check, root.get("listen_in"))
     outcomes = _outcomes(check, root.get("outcomes"), lang_ids)
     staffing, staffing_problems = parse_staffing(root.get("staffing"))
     check.problems.extend(staffing_problems)
@@ -504,7 +505,7 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
             voicemail=voicemail,
             survey=survey,
             records=records,
-            listen_in=_listen_in(check, root.get("listen_in")),
+            listen_in=listen_in,
             outcomes=outcomes,
             staffing=staffing,
             reports=reports,
