@@ -19,20 +19,19 @@ from ops import api, auth, context, features
 from ops.auth import SUPERVISORS, require
 from ops.errors import Invalid, NotFound, Unavailable
 from ops.i18n import word
-from queues import sealing
 from queues.incidents import UnknownIncident
 from queues.person_data import (
     Erasure,
     Export,
     Incomplete,
+    PersonData,
     PersonDataError,
     Unreachable,
     confirmed,
     person_number,
     reason_given,
 )
-from voicemail import runtime as voicemail_runtime
-from voicemail.person_data import person_data
+from voicemail.person_data import for_app
 
 bp = features.blueprint("ops_person_data", anonymous_forms=False)
 
@@ -40,28 +39,14 @@ bp = features.blueprint("ops_person_data", anonymous_forms=False)
 # --- services ---------------------------------------------------------------------------------
 
 
-def _service():
+def _service() -> PersonData:
     """The person-data service over every place, on the app's stores."""
-    rt = context.runtime()
-    voicemail = voicemail_runtime.build(current_app._get_current_object())
-    vaults = [voicemail.vault] + ([voicemail.copy_vault] if voicemail.copy_vault else [])
     try:
-        from queues.records import jobs as records_jobs
-
-        records = records_jobs.store()
+        return for_app(current_app._get_current_object())
     except Exception as error:  # noqa: BLE001 - told to the supervisor, nothing done
         raise Unavailable(
-            f"the call records' database cannot be reached ({error}): nothing was done"
+            f"the hotline's stores cannot be reached ({error}): nothing was done"
         ) from error
-    return person_data(
-        rt.redis,
-        context.waiting_room(),
-        sealer=rt.sealer or sealing.current(),
-        audit_log=context.audit_log(),
-        vaults=vaults,
-        source=voicemail.source,
-        records=records,
-    )
 
 
 def export(actor: str, data: dict[str, Any]) -> Export:

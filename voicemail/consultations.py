@@ -136,6 +136,19 @@ class Consent:
         """Whether the call may be recorded: only a consent on record says yes."""
         return self.of(call_sid) == GIVEN
 
+    def export_person(self, calls: frozenset[str]) -> list[dict[str, str]]:
+        """The answers a person gave to the notice on their calls (a person's data)."""
+        return [
+            {"call_sid": call_sid, "consent": answer}
+            for call_sid in sorted(calls)
+            if (answer := self.of(call_sid))
+        ]
+
+    def erase_person(self, calls: frozenset[str]) -> int:
+        """Delete the answers kept for a person's calls; how many there were."""
+        sids = sorted(calls)
+        return int(self.redis.delete(*(keys.recording_consent(s) for s in sids))) if sids else 0
+
 
 # --- the recordings --------------------------------------------------------------------------
 

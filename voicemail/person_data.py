@@ -1,4 +1,6 @@
-"""A person's voicemail, and every place of a person's data put together (`queues.person_data`).
+"""A person's voicemail and recorded consultations, and every place of a person's data put
+together (`queues.person_data`), for the app's stores (`for_app`: the console, the API and
+`hotline person`, which builds the app, all use it).
 
 A person's messages are those left from their number or on one of their calls: every message
 kept is opened to find them (retention bounds the list: 30 days). The export holds each message's
@@ -6,22 +8,34 @@ facts, transcript and its audio decrypted (`voicemail/<RecordingSid>.mp3`); audi
 (a file missing, or sealed under another key) is said in the message's entry instead. Erasure
 deletes the encrypted files (every copy), the message and, when it may remain, Twilio's copy; a
 message whose Twilio copy cannot be deleted now is kept and said, for the next run.
+
+Recorded consultations (`voicemail.consultations`) are found by the keyed digest kept with each;
+the export adds their decrypted audio (`recordings/<RecordingSid>.wav`), the erasure deletes both
+encrypted copies, the record and Twilio's copy, and keeps (and says) any whose Twilio copy could
+not be deleted yet.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import Flask
 from redis import Redis
 
-from queues import events
+from queues import events, sealing
+from queues import runtime as routing_runtime
 from queues.audit import AuditLog
 from queues.person_data import Person, PersonData, Place, redis_places
 from queues.sealing import Sealer
 from queues.waiting import WaitingRoom
 from routing.privacy import mask_number
+from voicemail import consultation_jobs
+from voicemail import runtime as voicemail_runtime
+from voicemail.consultations import Consent, ConsultationRecordings
 from voicemail.messages import MISSING, Message, MessageStore, audit
 from voicemail.processing import TRANSCRIPT
 from voicemail.source import RecordingSource, VoicemailError
@@ -179,6 +193,71 @@ class PersonVoicemail:
         )
 
 
+class PersonRecordings:
+    """A person's recorded consultations, as their store exports and erases them."""
+
+    def __init__(self, recordings: ConsultationRecordings):
+        self.recordings = recordings
+
+    def links(self, person: Person) -> set[str]:
+        """The calls of a person that were recorded."""
+        found = self.recordings.export_person(person.number)
+        return {item["call_sid"] for item in found if item["call_sid"]}
+
+    def export_person(self, person: Person) -> list[dict[str, Any]]:
+        """Each recording's facts, and where its audio is in the export."""
+        found = []
+        for item in self.recordings.export_person(person.number):
+            audio = self._audio(item["recording_sid"])
+            where = f"recordings/{item['recording_sid']}.wav"
+            found.append({**item, "audio": where if isinstance(audio, bytes) else audio})
+        return found
+
+    def files(self, person: Person) -> dict[str, bytes]:
+        """The decrypted audio of each recording stored."""
+        found = {}
+        for item in self.recordings.export_person(person.number):
+            audio = self._audio(item["recording_sid"])
+            if isinstance(audio, bytes):
+                found[f"recordings/{item['recording_sid']}.wav"] = audio
+        return found
+
+    def _audio(self, recording_sid: str) -> bytes | str:
+        """A recording's audio, or why it is not in the export."""
+        try:
+            return self.recordings.read_audio(recording_sid)
+        except VaultError as error:
+            return f"not included: {error}"
+
+    def erase_person(self, person: Person) -> int:
+        """Delete a person's recordings everywhere; how many went."""
+        return self.recordings.erase_person(person.number, actor=ACTOR)
+
+    def kept(self, person: Person) -> list[str]:
+        """Recordings whose Twilio copy is not deleted yet: erasure keeps them until it is."""
+        found = (
+            self.recordings.get(item["recording_sid"])
+            for item in self.recordings.export_person(person.number)
+        )
+        return [
+            f"recording {item.recording_sid}: Twilio's copy is not deleted yet; erase again "
+            "once Twilio answers"
+            for item in found
+            if item is not None and not item.remote_deleted and item.state != MISSING
+        ]
+
+    def place(self) -> Place:
+        """This holder as a place of a person's data."""
+        return Place(
+            "recordings",
+            self.export_person,
+            self.erase_person,
+            kept=self.kept,
+            files=self.files,
+            links=self.links,
+        )
+
+
 def person_data(
     redis: Redis,
     room: WaitingRoom,
@@ -188,9 +267,41 @@ def person_data(
     vaults: list[Vault],
     source: RecordingSource | None,
     records: Any = None,
+    recordings: ConsultationRecordings | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> PersonData:
     """The service over every place of a person's data, in erasure order."""
-    through_calls, linking = redis_places(redis, room, sealer=sealer, records=records)
+    through_calls, linking = redis_places(redis, room, sealer=sealer, records=records, clock=clock)
     voicemail = PersonVoicemail(redis, vaults, sealer=sealer, source=source)
-    places = [voicemail.place(), *through_calls, *linking]
+    recorded = [PersonRecordings(recordings).place()] if recordings is not None else []
+    consent = Consent(redis)
+    recorded.append(
+        Place(
+            "recording_consent",
+            lambda p: consent.export_person(p.calls),
+            lambda p: consent.erase_person(p.calls),
+        )
+    )
+    places = [voicemail.place(), *recorded, *through_calls, *linking]
     return PersonData(redis, places, sealer=sealer, audit=audit_log)
+
+
+def for_app(app: Flask) -> PersonData:
+    """The service on an app's stores: Redis, the records database, both vaults, Twilio."""
+    # SQLAlchemy loads here, when a person's data is asked for, not with every process.
+    from queues.records import jobs as records_jobs
+
+    shared = routing_runtime.of(app)
+    voicemail = voicemail_runtime.build(app)
+    vaults = [voicemail.vault] + ([voicemail.copy_vault] if voicemail.copy_vault else [])
+    return person_data(
+        shared.redis,
+        shared.routing.room,
+        sealer=shared.sealer or sealing.current(),
+        audit_log=shared.audit,
+        vaults=vaults,
+        source=voicemail.source,
+        records=records_jobs.store(),
+        recordings=consultation_jobs.store(voicemail),
+        clock=shared.now,
+    )

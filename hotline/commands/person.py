@@ -1,6 +1,8 @@
 """`hotline person export|erase`: a person's data (China's PIPL), for supervisors at a terminal.
 
-The number is read from standard input (a prompt at a terminal), never taken as an argument:
+The command builds the app, so it reaches every store the console does (Redis, the call
+records, both vaults, Twilio for recordings' copies). The number is read from standard input
+(a prompt at a terminal), never taken as an argument:
 arguments are seen in the process list and kept in shell histories. The export is written to a
 file only its owner can read; the erasure needs the number's last four digits with `--confirm`.
 Both are audited as `cli:<user>`, with the reason and the masked number.
@@ -15,9 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from hotline.commands import CommandError, Commands, load_config, redis_client, settings
-from queues import sealing
-from queues.audit import AuditLog, command_line_actor
+from hotline.commands import CommandError, Commands, redis_client
+from queues.audit import command_line_actor
 from queues.person_data import (
     Incomplete,
     PersonData,
@@ -26,7 +27,6 @@ from queues.person_data import (
     person_number,
     reason_given,
 )
-from queues.waiting import WaitingRoom
 
 
 def register(commands: Commands) -> None:
@@ -65,31 +65,19 @@ def _read_number() -> str:
 
 
 def _service() -> PersonData:
-    """The person-data service on REDIS_URL, the records database and the voicemail vault."""
-    from hotline.commands.voicemail import vault
-    from hotline.records import open_store
-    from voicemail.person_data import person_data
+    """The person-data service on the hotline's stores, as the console has it (the app built)."""
+    from hotline.app import create_app
+    from voicemail.person_data import for_app
 
-    redis = redis_client()
+    # An unreachable Redis is said before the app is built (which, in demo, makes secrets).
+    redis_client().close()
+    app = create_app()
     try:
-        records = open_store(settings())
-        records.migrate()
+        return for_app(app)
     except Exception as error:  # noqa: BLE001 - one line to the user, nothing done
         raise CommandError(
-            f"the call records' database cannot be reached ({error}): nothing was done", 2
+            f"the hotline's stores cannot be reached ({error}): nothing was done", 2
         ) from None
-    sealer = sealing.current()
-    room = WaitingRoom(redis, load_config().routing, sealer=sealer)
-    return person_data(
-        redis,
-        room,
-        sealer=sealer,
-        audit_log=AuditLog(redis),
-        vaults=[vault()],
-        # No Twilio from a terminal: a message whose Twilio copy may remain is kept and said.
-        source=None,
-        records=records,
-    )
 
 
 def _export(args: argparse.Namespace) -> int:

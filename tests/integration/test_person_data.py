@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -24,7 +25,10 @@ from tests.fixtures.jobs import run_jobs
 from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401
 from tests.fixtures.records import run_late_jobs
 from tests.fixtures.twiml import Doc
+from tools import voicemail_samples as samples
+from voicemail import consultation_jobs, jobs
 from voicemail import runtime as voicemail_runtime
+from voicemail.consultations import Consent
 from voicemail.messages import MessageStore
 from voicemail.processing import register_recording
 
@@ -47,6 +51,8 @@ class Caller:
         self.voicemail_call = "CA" + tag * 31 + "d"
         self.abandoned = "CA" + tag * 31 + "e"
         self.recording = "RE" + tag * 32
+        self.consultation = "RE" + tag * 31 + "f"
+        self.consultation_audio = samples.speech_wav(2, seed=ord(tag))
         self.note = f"房东扣押押金 {tag}-note"
         self.said = f"我不想活了 {tag}-said"
         self.summary = f"劳动合同纠纷 {tag}-summary"
@@ -98,10 +104,47 @@ def rated_call(app, hotline: Hotline, twilio, clock, person: Caller) -> None:
     CallNotes(hotline.redis).write(person.rated, person.agent, person.note, hotline.now)
 
 
-def fill(app, hotline: Hotline, twilio, clock, redis, person: Caller) -> None:
-    """Every place: a rated call with a note and follow-up, crisis incidents, a voicemail with
-    its audio, a returning-caller marker, and the durable records of the calls."""
+class TwilioCopies:
+    """Twilio's copies of the consultations' recordings, in memory (the one fake: Twilio)."""
+
+    def __init__(self, recordings: dict[str, bytes]):
+        self.recordings = dict(recordings)
+
+    def fetch_wav(self, recording_sid: str, url: str | None) -> bytes:
+        return self.recordings[recording_sid]
+
+    def delete(self, recording_sid: str) -> bool:
+        return self.recordings.pop(recording_sid, None) is not None
+
+
+@pytest.fixture
+def vm(app):
+    """The voicemail runtime with Twilio's copies of both people's consultations."""
+    copies = TwilioCopies({p.consultation: p.consultation_audio for p in (A, B)})
+    with app.app_context():
+        built = replace(voicemail_runtime.build(app), source=copies)
+    jobs.use_runtime(lambda: built)
+    yield built
+    jobs.use_runtime(None)
+
+
+def recorded(vm, redis, person: Caller) -> None:
+    """The person's consultation was recorded with consent, stored twice, deleted at Twilio."""
+    Consent(redis).keep(person.rated, "given", area="corporate", language="zh")
+    recording = consultation_jobs.Recording(person.consultation, "", "30", "completed")
+    call = consultation_jobs.Call(
+        person.rated, "RS1", person.number, "corporate", "zh", person.agent
+    )
+    consultation_jobs.receive(recording, call, runtime=vm)
+    run_jobs(redis, jobs.QUEUE)
+    assert person.consultation not in vm.source.recordings
+
+
+def fill(app, hotline: Hotline, twilio, clock, redis, vm, person: Caller) -> None:
+    """Every place: a rated call with a note and follow-up, its recorded consultation, crisis
+    incidents, a voicemail with its audio, a returning-caller marker, the durable records."""
     rated_call(app, hotline, twilio, clock, person)
+    recorded(vm, redis, person)
     incidents = IncidentLog(redis)
     incidents.open(person.rated, trigger="words", language="zh", said=person.said, now=hotline.now)
     calls = CallStore(redis)
@@ -139,10 +182,10 @@ def fill(app, hotline: Hotline, twilio, clock, redis, person: Caller) -> None:
 
 
 @pytest.fixture
-def filled(app, hotline, twilio, clock, redis, records):
+def filled(app, hotline, twilio, clock, redis, records, vm):
     """Both people's data in every place, one of A's incidents under legal hold."""
-    fill(app, hotline, twilio, clock, redis, A)
-    fill(app, hotline, twilio, clock, redis, B)
+    fill(app, hotline, twilio, clock, redis, vm, A)
+    fill(app, hotline, twilio, clock, redis, vm, B)
     IncidentLog(redis).hold(
         A.crisis, by="sam", reason="法院调取 (2026)京01民初1号", now=hotline.now
     )
@@ -186,25 +229,30 @@ def test_export_holds_everything_of_one_person_and_nothing_of_the_other(
     assert incidents[A.crisis]["legal_hold"]["by"] == "sam"
     (message,) = places["voicemail"]
     assert (message["recording_sid"], message["summary"]) == (A.recording, A.summary)
-    assert files == {f"voicemail/{A.recording}.mp3": A.audio}
+    assert files == {
+        f"voicemail/{A.recording}.mp3": A.audio,
+        f"recordings/{A.consultation}.wav": A.consultation_audio,
+    }
+    (recording,) = places["recordings"]
+    assert recording["audio"] == f"recordings/{A.consultation}.wav"
     assert A.calls <= {row["call_sid"] for row in places["call_records"]}
     assert A.rated in {call["call_sid"] for call in places["caller_history"]}
     assert any(item.get("returning_caller") for item in places["routing"])
     assert any("under legal hold" in s for s in manifest["erasure_would_keep"])
     # Nothing of the other person: no call, number, words or audio of theirs.
     text = json.dumps(manifest, ensure_ascii=False)
-    for trace in [*B.words, *B.every_call, B.recording]:
+    for trace in [*B.words, *B.every_call, B.recording, B.consultation]:
         assert trace not in text
     # Audited: who, why, the masked number and the counts; never the number.
     (entry,) = [e for e in AuditLog(redis).recent() if e.action == "person.export"]
     assert (entry.actor, entry.target) == ("sam", "+86*******1111")
     assert entry.after["reason"] == REASON and entry.after["counts"]["notes"] == 1
-    assert entry.after["files"] == 1
+    assert entry.after["files"] == 2
     assert A.number not in json.dumps(entry.public(), ensure_ascii=False)
 
 
 def test_erasing_a_number_removes_it_everywhere_but_the_held_incident_and_is_audited(
-    app, hotline, redis, filled
+    app, hotline, redis, filled, vm
 ):
     records: RecordStore = filled
     sam = sign_in(app, "sam")
@@ -231,6 +279,11 @@ def test_erasing_a_number_removes_it_everywhere_but_the_held_incident_and_is_aud
     assert incidents.get(A.rated) is None
     assert not redis.exists(keys.incident(A.rated))
     assert messages.get(A.recording) is None and not vault.exists(A.recording)
+    consultations = consultation_jobs.store(vm)
+    assert consultations.get(A.consultation) is None
+    assert not consultations.primary.exists(A.consultation)
+    assert not consultations.copy.exists(A.consultation)
+    assert consultations.get(B.consultation) is not None
     assert not hotline.room.is_returning(A.number)
     assert not record_sids(records) & A.calls
     assert records.calls_of(filled_digest(app, A)) == set()
@@ -263,6 +316,7 @@ def test_erasing_a_number_removes_it_everywhere_but_the_held_incident_and_is_aud
     assert first.after["erased"]["notes"] == 1 and first.after["erased"]["voicemail"] == 1
     assert first.after["erased"]["incidents"] == 1
     assert first.after["erased"]["caller_history"] >= 1
+    assert first.after["erased"]["recordings"] == 1
     assert any("under legal hold" in sentence for sentence in first.after["kept"])
     assert A.number not in json.dumps([e.public() for e in AuditLog(redis).recent()])
 
@@ -271,7 +325,7 @@ def test_erasing_a_number_removes_it_everywhere_but_the_held_incident_and_is_aud
     leftovers = {
         name.decode()
         for name in redis.scan_iter()
-        if any(sid in name.decode() for sid in A.every_call | {A.recording})
+        if any(sid in name.decode() for sid in A.every_call | {A.recording, A.consultation})
         and not name.startswith(b"rq:")
     }
     assert leftovers == {keys.incident(A.crisis)}
