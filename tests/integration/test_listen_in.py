@@ -236,6 +236,8 @@ def test_the_agents_desk_says_a_supervisor_is_coaching_when_the_setting_says_so(
 
     assert told == "coach"
     assert 'data-k="supervisor" data-mode="coach"' in desk
+    # The desk's card redraws itself when this changes.
+    assert 'data-supervisor="coach"' in desk
     assert untold is None
 
 
