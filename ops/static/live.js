@@ -97,11 +97,14 @@
 
   var call = document.querySelector("[data-live-call]");
   if (call) {
-    // The card is drawn by the server: reload when a new call rings or its state moves on.
+    // The card is drawn by the server: reload when a new call rings or its state moves on,
+    // or a supervisor joins, switches mode or leaves (when agents are told of listen-in).
     poll(call.dataset.liveCall, Number(call.dataset.every || 2000), function (data) {
       var rid = data.call ? data.call.reservation : "";
       var state = data.call ? data.call.state : "";
-      if (rid !== call.dataset.reservation || state !== call.dataset.state) {
+      var supervisor = (data.call && data.call.supervisor) || "";
+      if (rid !== call.dataset.reservation || state !== call.dataset.state ||
+          supervisor !== (call.dataset.supervisor || "")) {
         window.location.reload();
       }
     });
