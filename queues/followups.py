@@ -22,6 +22,7 @@ from typing import Any
 from redis import Redis
 
 from queues import events, keys, sealing
+from queues.audit import AuditLog
 from queues.records import trigger as records
 from queues.sealing import Sealer
 from routing.follow_ups import call_of
@@ -193,7 +194,15 @@ class FollowUps:
         # Reached: the follow-up is done, by the agent who called, at this moment (unless a
         # supervisor closed it meanwhile, or it expired).
         with suppress(UnknownFollowUp):
-            self.close(call_sid, by=agent, note="", now=now)
+            if self.close(call_sid, by=agent, note="", now=now):
+                # Audited like a supervisor's close: the agent's accept key closed it.
+                AuditLog(self.redis).record(
+                    f"phone:{agent}",
+                    "followup.close",
+                    call_sid,
+                    after={"closed": True, "task": "done"},
+                    now=now,
+                )
 
     def get(self, call_sid: str) -> FollowUp | None:
         """Return a call's follow-up, or None."""

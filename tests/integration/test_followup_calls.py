@@ -133,6 +133,12 @@ def test_a_2_becomes_a_callback_task_for_another_agent_closed_when_it_connects(
     assert follow_up.closed_at == pytest.approx(hotline.now, abs=0.01)
     assert follow_up.task == "done" and follow_up.caller == "" and shown(app) == "done"
     assert FollowUps(redis).open_count() == 0
+    (audited,) = [e for e in supervisor_audit(redis) if e.action == "followup.close"]
+    assert (audited.actor, audited.target, audited.after) == (
+        "phone:d2",
+        CALL,
+        {"closed": True, "task": "done"},
+    )
     # The callback itself is not rated: no follow-up of the follow-up.
     with app.app_context():
         assert dispatch.finish(runtime.serving(), offer.id).state == "finished"
