@@ -80,10 +80,14 @@ def say(leg: Leg, conference: Conference, text: str) -> list[str]:
                 now, "heard", text=text, where="conference", **origin
             )
         sids = [listener.call_sid for listener in heard_by]
+        # Labels (or SIDs) for people reading the transcript; heard_by keeps the SIDs.
+        names = [listener.label or listener.call_sid for listener in heard_by]
         if speaker is not None:
             # The conference's recording keeps what an ordinary participant heard.
             recordings.hear(network, conference, speaker, text)
     entry: dict[str, Any] = {"note": note} if note else {}
+    if names:
+        entry["heard_by_labels"] = names
     leg.transcript.add(now, "said", text=text, where="conference", heard_by=sids, **entry)
     return sids
 

@@ -130,7 +130,7 @@ def _audience(entry: dict[str, Any]) -> str:
     heard_by = entry.get("heard_by") or []
     if not heard_by:
         return "heard by nobody" + (f": {entry['note']}" if entry.get("note") else "")
-    return "heard by " + ", ".join(heard_by)
+    return "heard by " + ", ".join(entry.get("heard_by_labels") or heard_by)
 
 
 def render(data: dict[str, Any]) -> str:

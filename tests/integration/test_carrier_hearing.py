@@ -66,6 +66,7 @@ def test_a_coach_is_heard_by_the_agent_alone_a_barge_by_both_a_muted_listener_by
     # A label names the speaker in the listener's transcript.
     (from_coach,) = [e for e in room.entries(caller, "heard") if e.get("from") == coach]
     assert from_coach["label"] == "supervisor" and from_coach["where"] == "conference"
+    assert sorted(joining["heard_by_labels"]) == ["agent", "caller", "listener"]
 
 
 def test_a_held_caller_hears_the_hold_document_and_nothing_said_meanwhile(room: Room) -> None:

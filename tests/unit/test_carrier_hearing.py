@@ -90,6 +90,8 @@ def test_the_transcript_says_who_heard_a_line_and_from_whom() -> None:
              "label": "supervisor", "where": "conference"},
             {"t": 6.0, "kind": "said", "text": "Do you have a contract?", "where": "conference",
              "heard_by": [CALLER, SUPERVISOR]},
+            {"t": 6.5, "kind": "said", "text": "Thank you.", "where": "conference",
+             "heard_by": [CALLER, SUPERVISOR], "heard_by_labels": ["caller", "supervisor"]},
             {"t": 7.0, "kind": "said", "text": "Hello?", "where": "conference", "heard_by": [],
              "note": "on hold"},
             {"t": 8.0, "kind": "hold", "action": "started", "name": "room"},
@@ -104,5 +106,6 @@ def test_the_transcript_says_who_heard_a_line_and_from_whom() -> None:
     assert lines[2].endswith(
         f"said     “Do you have a contract?”  (in the conference; heard by {CALLER}, {SUPERVISOR})"
     )
-    assert lines[3].endswith("said     “Hello?”  (in the conference; heard by nobody: on hold)")
-    assert lines[4].endswith("hold     started in room")
+    assert lines[3].endswith("“Thank you.”  (in the conference; heard by caller, supervisor)")
+    assert lines[4].endswith("said     “Hello?”  (in the conference; heard by nobody: on hold)")
+    assert lines[5].endswith("hold     started in room")
