@@ -11,15 +11,20 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+import redis as redis_lib
 
 from hotline import cli
 from queues import keys, runtime
 from queues.audit import AuditLog
 from queues.calls import CallStore
+from queues.embedded import EmbeddedRedis, _alive
 from queues.followups import FollowUps
 from queues.incidents import IncidentLog
 from queues.notes import CallNotes
+from queues.person_data import Incomplete, PersonData, Place, Unreachable, redis_places
 from queues.records.store import RecordStore
+from queues.waiting import WaitingRoom
+from tests.fixtures.app import OPEN_TIME
 from tests.fixtures.conference import report_join
 from tests.fixtures.jobs import run_jobs
 from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401
@@ -422,32 +427,55 @@ def cli_actor() -> str:
     return command_line_actor()
 
 
-def test_with_redis_down_nothing_is_half_done_silently(app, hotline, redis, filled, monkeypatch):
-    sam = sign_in(app, "sam")
-    calls = CallStore(redis)
-    original = CallStore.erase_person
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis of this test's own, so it can be stopped mid-erasure; never left running."""
+    server = EmbeddedRedis(tmp_path / "own-redis")
+    server.url = server.start()
+    yield server
+    pid = server.pid
+    server.stop()
+    assert pid is None or not _alive(pid), "embedded redis-server left running"
 
-    def fail(self, number, calls_):
-        raise ConnectionError("Redis went away")
 
-    monkeypatch.setattr(CallStore, "erase_person", fail)
-    answer = sam.post(
-        "/api/v1/person/erase",
-        json={"number": A.number, "reason": REASON, "confirm": A.number[-4:]},
-    )
-    assert answer.status_code == 503
-    message = answer.get_json()["error"]["message"]
-    assert (
-        "stopped at calls" in message
-        and "notes 1" in message
-        and "run the erasure again" in message
-    )
-    (entry,) = [e for e in AuditLog(redis).recent() if e.action == "person.erase"]
-    assert entry.after["complete"] is False and entry.after["stopped_at"] == "calls"
-    monkeypatch.setattr(CallStore, "erase_person", original)
-    again = sam.post(
-        "/api/v1/person/erase",
-        json={"number": A.number, "reason": REASON, "confirm": A.number[-4:]},
-    )
-    assert again.status_code == 200 and again.get_json()["erased"]["calls"] == len(A.every_call)
-    assert calls.calls_of(A.number) == set()
+def test_redis_going_away_mid_erasure_is_said_and_a_second_run_finishes(
+    own_redis, sealer, hotline_config, caplog
+):
+    client = redis_lib.Redis.from_url(own_redis.url)
+    now = OPEN_TIME.timestamp()
+    CallStore(client).start(A.rated, A.number)
+    CallNotes(client).write(A.rated, "d1", A.note, now)
+    IncidentLog(client).open(A.rated, trigger="words", language="zh", said=A.said, now=now)
+    room = WaitingRoom(client, hotline_config.routing)
+
+    def service(*, outage: bool) -> PersonData:
+        """Every Redis place; with `outage`, Redis stops once the places through calls are done."""
+        through_calls, linking = redis_places(client, room, sealer=sealer)
+        stop = Place("outage", lambda p: [], lambda p: own_redis.stop() or 0)
+        places = [*through_calls, *([stop] if outage else []), *linking]
+        return PersonData(client, places, sealer=sealer, audit=AuditLog(client))
+
+    with pytest.raises(Incomplete) as stopped:
+        service(outage=True).erase(A.number, actor="sam", reason=REASON, now=now)
+    erasure = stopped.value.erasure
+    assert erasure.stopped_at == "routing" and not erasure.complete
+    assert erasure.erased["notes"] == 1 and erasure.erased["incidents"] == 1
+    assert "erased so far: caller_history 0, notes 1" in str(stopped.value)
+    assert "run the erasure again" in str(stopped.value)
+    # Redis was gone for the audit entry too: the log says what was done, masked.
+    unaudited = [r.getMessage() for r in caplog.records if "not audited" in r.getMessage()]
+    assert len(unaudited) == 1 and "+86*******1111" in unaudited[0]
+    assert A.number not in caplog.text
+
+    # Redis down from the start: nothing is done, and it says so.
+    with pytest.raises(Unreachable, match="nothing was done"):
+        service(outage=False).export(A.number, actor="sam", reason=REASON, now=now)
+
+    own_redis.start()
+    client.connection_pool.disconnect()
+    assert CallStore(client).get(A.rated) is not None  # kept for the second run to find
+    done = service(outage=False).erase(A.number, actor="sam", reason=REASON, now=now)
+    assert done.complete and done.erased["calls"] == 1 and done.erased["notes"] == 0
+    assert CallStore(client).get(A.rated) is None
+    (entry,) = [e for e in AuditLog(client).recent() if e.action == "person.erase"]
+    assert entry.after["complete"] is True
