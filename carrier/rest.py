@@ -678,9 +678,11 @@ def list_participants(account_sid: str, conference_sid: str) -> Response:
 
 
 def _participant(conference_sid: str, call_sid: str) -> tuple[Conference, Participant]:
-    """Return a conference and one of its participants, or raise 404."""
+    """Return a conference and one of its participants, by call SID or label, or raise 404."""
     conference = _conference(conference_sid)
-    participant = conference.participants.get(call_sid)
+    participant = conference.participants.get(call_sid) or next(
+        (p for p in conference.participants.values() if p.label and p.label == call_sid), None
+    )
     if participant is None:
         raise _not_found()
     return conference, participant
@@ -732,7 +734,7 @@ def update_participant(account_sid: str, conference_sid: str, call_sid: str) -> 
             participant.hold_method = _method("HoldMethod")
         participant.end_on_exit = _flag("EndConferenceOnExit", participant.end_on_exit)
         participant.updated = network.clock.utcnow()
-        call = network.calls[call_sid]
+        call = network.calls[participant.call_sid]
         call.transcript.add(
             network.clock.now(),
             "participant",
@@ -743,7 +745,7 @@ def update_participant(account_sid: str, conference_sid: str, call_sid: str) -> 
         )
         if participant.hold != was_held:
             # The leg leaves the conference's audio for the hold music, or comes back.
-            network.signal(call_sid, Signal("hold-changed"))
+            network.signal(participant.call_sid, Signal("hold-changed"))
         return jsonify(participant_json(conference, participant))
 
 
@@ -752,8 +754,8 @@ def remove_participant(account_sid: str, conference_sid: str, call_sid: str) -> 
     """Remove a participant from a conference; its call goes on with its next verb."""
     network = carrier().network
     with network.cond:
-        _participant(conference_sid, call_sid)
-        network.signal(call_sid, Signal("kicked"))
+        _, participant = _participant(conference_sid, call_sid)
+        network.signal(participant.call_sid, Signal("kicked"))
     return "", 204
 
 

@@ -112,3 +112,21 @@ def test_refusals_are_twilios_error_json(room: Room) -> None:
     assert [e["json"]["code"] for e in refusals] == [16028, 20001, 20001, 20001]
     # The spec's form checker also flags the bad method, as Twilio's API would.
     assert any("PUT" in problem for problem in problems_of(refusals[-1]))
+
+
+def test_a_participant_is_found_by_its_label_as_by_its_call_sid(room: Room) -> None:
+    caller = room.join(CALLER, label="caller")
+    agent = room.join(AGENT, label="agent")
+    conference = room.wait_joined(caller, agent)
+    participants = room.client.conferences(conference).participants
+
+    assert participants("agent").fetch().call_sid == agent
+    held = participants("caller").update(hold=True)
+    assert (held.call_sid, held.hold) == (caller, True)
+    poll(lambda: room.entries(caller, "hold"), 20, "the caller on hold")
+    assert participants("caller").delete()
+    assert room.hub.driver.wait_finished(caller, 20)
+    assert [e["action"] for e in room.entries(caller, "hold")] == ["started", "ended"]
+    assert [e["name"] for e in room.entries(caller, "played")] == ["default hold music"]
+    exchanges = list(room.hub.network.exchanges)
+    assert [problem for exchange in exchanges for problem in problems_of(exchange)] == []
