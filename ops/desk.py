@@ -13,9 +13,9 @@ from flask import Response, flash, jsonify, redirect, render_template, request, 
 
 from ops import api, auth, context, earlier_calls, features, staffing
 from ops.auth import SUPERVISORS, require
-from ops.errors import Invalid, NotFound
+from ops.errors import Conflict, Invalid, NotFound
 from ops.i18n import current_language, word
-from queues import events
+from queues import events, transfers
 from queues.alerts import EscalationError, escalate
 from queues.calls import CallStore
 from queues.listen_in import for_agent
@@ -62,6 +62,8 @@ def current_call(agent_id: str) -> dict[str, Any]:
             # Listen-in: "listen", "coach" or "barge" while a supervisor is on the call.
             "supervisor": _supervisor_on(reservation.call_sid) if status.reservation else None,
             "outcome": note.outcome,
+            # The call's latest transfer that concerns this agent (from them or to them).
+            "transfer": _transfer_seen_by(agent_id, reservation.call_sid),
             "history": earlier_calls.shown_to(
                 auth.user(), reservation.call_sid, record.caller if record else ""
             ),
@@ -75,6 +77,48 @@ def _supervisor_on(call_sid: str) -> str | None:
         return None
     session = for_agent(context.redis(), call_sid)
     return session.mode if session is not None else None
+
+
+def _transfer_seen_by(agent_id: str, call_sid: str) -> dict[str, Any] | None:
+    """The call's latest transfer, if this agent made or took it (the desk's line on it)."""
+    transfer = transfers.Transfers(context.redis()).get(call_sid)
+    if transfer is None or agent_id not in (transfer.from_agent, transfer.to_agent):
+        return None
+    return transfer.public()
+
+
+def transfer_call(
+    actor: str, agent_id: str, reservation_id: object, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """Transfer the agent's call to an area or a named agent, warm or cold; audited.
+
+    The note so far is kept first, so the next agent's whisper reads it. A transfer that
+    cannot be made (the carrier refused, Redis down, the agent busy) is a 409 with the reason;
+    the caller stays with the agent.
+    """
+    mode, area, target = fields.get("mode"), fields.get("area") or "", fields.get("agent") or ""
+    if mode not in ("warm", "cold"):
+        raise Invalid("mode must be warm or cold", field="mode")
+    if not isinstance(area, str) or not isinstance(target, str) or not (area or target):
+        raise Invalid("give an area or an agent", field="area")
+    if area and area not in context.config().areas:
+        raise Invalid(f"no area {area!r}", field="area")
+    if target and (target == agent_id or context.board().get(target) is None):
+        raise Invalid(f"no other agent {target!r} on the roster", field="agent")
+    call_sid = _own_call(agent_id, reservation_id)
+    note = fields.get("note")
+    if isinstance(note, str) and note.strip():
+        write_note(agent_id, reservation_id, note)
+    started = transfers.start(
+        context.runtime(), str(reservation_id), mode=mode, area=area, agent=target
+    )
+    transfers.audit(
+        context.runtime(), actor, str(reservation_id), started, mode=mode, area=area, agent=target
+    )
+    if not started.ok:
+        raise Conflict(f"not transferred: {started.reason}", field="reservation")
+    return {"reservation": reservation_id, "call_sid": call_sid, "mode": mode, "area": area,
+            "agent": target, "transfer": started.transfer_id}  # fmt: skip
 
 
 def _last_reservation(agent_id: str) -> str:
@@ -163,6 +207,9 @@ def page() -> str:
         view=current_call(_my_agent_id()),
         outcomes=outcomes,
         outcome_labels={choice["code"]: choice["label"] for choice in outcomes},
+        # Where a call may be transferred: every area, and every other agent on the roster.
+        transfer_areas=list(context.config().areas),
+        transfer_agents=[a for a in context.board().all() if a.id != _my_agent_id()],
     )
 
 
@@ -185,6 +232,19 @@ def page_note() -> Response:
         request.form.get("outcome") or None,
     )
     flash(word("saved"), "ok")
+    return _back_to_desk()
+
+
+@bp.post("/ops/desk/transfer")
+@require("agent")
+def page_transfer() -> Response:
+    """Transfer my call: to an area or a named agent, warm or cold, with the note so far."""
+    try:
+        transfer_call(auth.actor(), _my_agent_id(), request.form.get("reservation"), request.form)
+    except Conflict as refused:
+        flash(word("transfer_refused", reason=refused.message), "error")
+        return _back_to_desk()
+    flash(word("transfer_started"), "ok")
     return _back_to_desk()
 
 
@@ -223,6 +283,13 @@ def api_outcome(agent_id: str) -> Response:
     auth.ensure_for_agent(agent_id)
     fields = api.body()
     return jsonify(set_outcome(agent_id, fields.get("reservation"), fields.get("outcome")))
+
+
+@bp.post("/api/v1/agents/<agent_id>/call/transfer")
+def api_transfer(agent_id: str) -> Response:
+    """Transfer the agent's call: {reservation, mode: warm|cold, area and/or agent, note}."""
+    auth.ensure_for_agent(agent_id)
+    return jsonify(transfer_call(auth.actor(), agent_id, api.body().get("reservation"), api.body()))
 
 
 @bp.post("/api/v1/agents/<agent_id>/call/flag")

@@ -82,6 +82,39 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "Ends your sessions in every browser and device (API tokens stay).",
     },
     "desk": {"zh": "坐席工作台", "en": "Agent desk"},
+    # Transfer from the desk (queues.transfers): to an area or a named agent, warm or cold.
+    "transfer": {"zh": "转接", "en": "Transfer"},
+    "transfer_to_area": {"zh": "转到领域", "en": "To area"},
+    "transfer_to_agent": {"zh": "或转给咨询员", "en": "Or to consultant"},
+    "transfer_warm": {
+        "zh": "陪同转接（留在通话中直到对方接听）",
+        "en": "Warm (stay on until they accept)",
+    },
+    "transfer_cold": {"zh": "直接转接（立即离开）", "en": "Cold (leave now)"},
+    "transfer_note": {
+        "zh": "目前的记录（下一位咨询员会听到）",
+        "en": "Note so far (read to the next consultant)",
+    },
+    "transfer_started": {"zh": "已开始转接。", "en": "Transfer started."},
+    "transfer_refused": {
+        "zh": "无法转接：{reason}。来电者仍在您这里。",
+        "en": "Not transferred: {reason}. The caller is still with you.",
+    },
+    "transfer_state_pending": {
+        "zh": "转接中，等待对方接听",
+        "en": "Transfer waiting for the next consultant",
+    },
+    "transfer_state_done": {"zh": "转接完成，已由{agent}接听", "en": "Transfer taken by {agent}"},
+    "transfer_state_back": {
+        "zh": "转接无人接听，来电者已回到您这里",
+        "en": "Nobody took the transfer: the caller is back with you",
+    },
+    "transfer_state_expired": {
+        "zh": "转接无人接听，来电者在新领域排队",
+        "en": "Nobody took the transfer yet: the caller waits in the new area",
+    },
+    "transfer_state_cancelled": {"zh": "转接未能开始", "en": "The transfer could not start"},
+    "transfer_state_opening": {"zh": "正在转接", "en": "Transferring"},
     "earlier_calls": {"zh": "此前来电", "en": "Earlier calls"},
     "call_number": {"zh": "第{n}次来电", "en": "call number {n}"},
     "taken_by": {"zh": "接听人", "en": "Taken by"},

@@ -219,6 +219,29 @@ def paths() -> dict[str, dict[str, Any]]:
                 errors=(400, 404, 422),
             ),
         },
+        "/api/v1/agents/{agent_id}/call/transfer": {
+            "post": _op(
+                "Transfer the agent's call to an area (the caller keeps their original arrival) "
+                "or to a named agent, warm (the agent stays on until the next accepts; the "
+                "caller is on hold with words and music) or cold (the agent leaves now); the "
+                "note, if given, is kept first and read to the next agent. Audited. 409 with "
+                "the reason when it cannot be made (the carrier refused, the agent is busy, a "
+                "transfer is already open): the caller stays with the agent",
+                "the agent",
+                params=AGENT,
+                body=_json(
+                    {
+                        "reservation": STR,
+                        "mode": {"type": "string", "enum": ["warm", "cold"]},
+                        "area": STR,
+                        "agent": STR,
+                        "note": STR,
+                    },
+                    ["reservation", "mode"],
+                ),
+                errors=(404, 409, 422),
+            ),
+        },
         "/api/v1/agents/{agent_id}/call/flag": {
             "post": _op(
                 "Flag a call heavy or crisis",

@@ -53,6 +53,12 @@ MATRIX = [
     ),
     (
         "post",
+        "/api/v1/agents/d1/call/transfer",
+        {"reservation": "RSx", "mode": "warm", "area": "labor"},
+        (401, 404, 403, 403, 403),
+    ),
+    (
+        "post",
         "/api/v1/agents/d1/call/flag",
         {"reservation": "RSx", "flag": "heavy"},
         (401, 404, 403, 403, 404),
