@@ -270,7 +270,8 @@ def switch(
         raise ListenInError("the supervisor's phone has not answered yet", 409)
     if session.mode == mode:
         return session
-    if not sessions.update(call_sid, session.number, when=("on",), now=now, mode=mode):
+    # A refusal of an earlier switch no longer applies once another is asked for.
+    if not sessions.update(call_sid, session.number, when=("on",), now=now, mode=mode, reason=""):
         raise ListenInError("the supervisor is no longer on this call", 409)
     rt.audit.record(
         actor,

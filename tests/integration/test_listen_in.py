@@ -255,3 +255,27 @@ def test_a_join_before_the_conference_forms_is_tried_again_later(app, redis, lin
     assert wu.get(PATH).json["state"] == "ringing"
     scheduled = ScheduledJobRegistry("dispatch", connection=redis).get_job_ids()
     assert f"listen-in-join-{CALL}-1" in scheduled
+
+
+def test_a_mode_the_carrier_refuses_is_said_on_the_wallboard_and_the_supervisor_stays_on(
+    app, redis, line
+):
+    wu = user(app, redis, "wu", "supervisor")
+    assert wu.post(PATH, json={"mode": "listen"}).status_code == 202
+    run_jobs(redis, "dispatch")
+    line.supervisor_in()
+    line.leg_reports("in-progress")
+    # The agent stepped out of the conference: there is nobody to coach (Twilio's 16028).
+    line.gateway.remove_participant(line.gateway.find_conference(line.reservation), line.agent_leg)
+    poll(lambda: "agent" not in line.participants(), 10, "the agent to step out")
+
+    assert wu.patch(PATH, json={"mode": "coach"}).status_code == 200
+    run_jobs(redis, "dispatch")
+
+    refused = wu.get(PATH).json
+    assert refused["state"] == "on"
+    assert refused["reason"].startswith("the carrier refused the mode change")
+    assert line.participants()["listen-in"].muted is True
+    assert refused["reason"] in wu.get("/ops/wallboard").get_data(as_text=True)
+    # Asking again (for a mode Twilio takes) clears the refusal.
+    assert wu.patch(PATH, json={"mode": "barge"}).json["reason"] is None
