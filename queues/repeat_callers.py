@@ -123,7 +123,8 @@ class CallerHistory:
         its summary, note, flags and outcome from Redis; False when there is nothing to keep."""
         call_sid, caller_digest = row.get("call_sid", ""), row.get("caller_digest", "")
         # A caller who hung up in the menu never told anyone anything: not a call to show.
-        if not caller_digest or row.get("outcome") == "menu":
+        in_menu = row.get("outcome") == "menu" and row.get("queued_at") is None
+        if not caller_digest or (in_menu and not row.get("agent")):
             return False
         record = CallStore(self.redis, sealer=self.sealer).get(call_sid)
         note = CallNotes(self.redis, sealer=self.sealer).get(call_sid)

@@ -113,6 +113,7 @@ def call_row(redis: Redis, call_sid: str, sealer: Sealer) -> dict[str, Any] | No
         "followup_closed": _followup_closed(redis, call_sid, sealer),
         "crisis_rollover": bool(summary["rollover"]) if incident is not None else None,
         "heavy": _heavy(redis, call_sid, record.heavy, wrap, sealer),
+        "wrap_up_outcome": CallNotes(redis, sealer=sealer).get(call_sid).outcome,
     }
 
 

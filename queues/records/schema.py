@@ -53,6 +53,8 @@ calls = Table(
     Column("followup_closed", Boolean),
     Column("crisis_rollover", Boolean),
     Column("heavy", Boolean),
+    # The outcome code the agent gave at wrap-up (migration 0004); empty where none was given.
+    Column("wrap_up_outcome", String(32)),
 )
 Index("call_records_arrived_at", calls.c.arrived_at)
 Index("call_records_area_arrived_at", calls.c.area, calls.c.arrived_at)

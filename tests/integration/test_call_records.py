@@ -70,11 +70,11 @@ def rows(store: RecordStore) -> list[dict]:
 def test_migrations_build_the_schema_from_an_empty_database(records_url):
     store = RecordStore.open(records_url)
     try:
-        assert store.migrate() == "0003"
+        assert store.migrate() == "0004"
         tables = set(inspect(store.engine).get_table_names())
         assert {"call_records", "agent_intervals", "record_cursors"} <= tables
         # Again: already at the head, nothing to do.
-        assert store.migrate() == "0003"
+        assert store.migrate() == "0004"
         assert store.count_calls() == 0
     finally:
         store.close()

@@ -133,7 +133,8 @@ def test_an_ended_calls_record_row_is_remembered_with_the_desks_words(redis, sea
     assert (call.summary, call.note, call.note_by, call.flags) == (SUMMARY, NOTE, "d1", ("heavy",))
     assert (call.outcome, call.rating, call.ended, call.agent) == ("lawyer", 1, "answered", "d1")
     # A caller who hung up in the menu told nobody anything: not an earlier call.
-    assert not history.remember_ended(row | {"call_sid": "CA-2", "outcome": "menu"}, NOW)
+    menu = {"call_sid": "CA-2", "outcome": "menu", "agent": "", "queued_at": None}
+    assert not history.remember_ended(row | menu, NOW)
 
 
 def test_an_outcome_is_told_once_on_the_stream(redis, sealer):
@@ -273,4 +274,26 @@ def test_the_wrap_up_takes_a_known_outcome_and_refuses_an_unknown_one(app, hotli
     assert (
         other.post(f"{url}/outcome", json={"reservation": rid, "outcome": "answered"}).status_code
         == 403
+    )
+
+
+def test_the_record_job_keeps_the_outcome_in_the_call_record_and_the_history(
+    app, hotline, sealer, records
+):
+    from queues.records import jobs
+
+    rid = ring_again(hotline, sealer)
+    agent = sign_in(app, "wang")
+    wrap = {"reservation": rid, "note": "劳动仲裁", "outcome": "legal_aid"}
+    assert agent.post("/api/v1/agents/d1/call/note", json=wrap).status_code == 200
+    with app.app_context():
+        assert jobs.record_call_job("CA-now") is True
+    assert records.get_call("CA-now")["wrap_up_outcome"] == "legal_aid"
+    history = CallerHistory(hotline.redis, sealer=sealer)
+    [kept] = history.earlier_calls(history.digest(NUMBER), hotline.now + 60)
+    assert (kept.call_sid, kept.outcome, kept.note, kept.summary) == (
+        "CA-now",
+        "legal_aid",
+        "劳动仲裁",
+        "又来了",
     )
