@@ -111,3 +111,51 @@ def test_an_unsatisfied_caller_is_called_back_by_another_agent(hotline: Hotline)
     assert [(f["call"], f["state"], f["closed_by"]) for f in listed] == [
         (caller, "done", "b_follow")
     ]
+
+
+BOSS_PHONE = "+8613900000613"
+# The same two agents and a supervisor on call who also takes routed calls (an agent row with
+# the supervisor's phone); b_follow comes before them in the idle order.
+SUPERVISED = {
+    **ROSTER,
+    "agents": [
+        *ROSTER["agents"],
+        {"id": "s_boss", "name": "s_boss", "phone": BOSS_PHONE, "languages": ["zh"],
+         "skills": {"contract": 3}, "shifts": DAILY},
+    ],
+    "supervisors": [{"id": "s1", "name": "李主管", "phone": BOSS_PHONE, "on_call": DAILY}],
+}  # fmt: skip
+
+
+def test_with_follow_ups_to_supervisors_the_supervisor_calls_back(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    home = tmp_path_factory.mktemp("followups-supervisor")
+    config = survey_config()
+    config["survey"]["follow_up_to"] = "supervisor"
+    phones = {**PHONES, BOSS_PHONE: {**PHONES[FOLLOW_PHONE], "name": "s_boss"}}
+    with serving(
+        home,
+        config,
+        roster=SUPERVISED,
+        phones=write_yaml(home / "phones.yaml", phones),
+        time_scale="0.03",
+    ) as run:
+        caller = run.start(
+            {"press": "1"}, {"press": "3"}, {"press": "1"}, {"press": "2"}, hangup_after=400
+        )
+        done = run.finish(caller)
+        assert [b["name"] for b in done["outcome"]["bridged_to"]] == ["a_rated"]
+        leg = poll(lambda: (legs_to(run, BOSS_PHONE) or [None])[0], CALL_DEADLINE_S, "s_boss")
+        boss = run.finish(leg["call_sid"])
+        assert run.prompt("whisper_follow_up_rating", "zh", agent="a_rated") in heard(boss)
+        back = poll(lambda: (legs_to(run, CALLER) or [None])[0], CALL_DEADLINE_S, "the callback")
+        assert run.prompt("callback_greeting", "zh") in heard(run.finish(back["call_sid"]))
+        follow_up = poll(
+            lambda: (lambda f: f if f and f.closed else None)(FollowUps(run.redis()).get(caller)),
+            CALL_DEADLINE_S,
+            "the follow-up to close",
+        )
+        assert follow_up.closed_by == "s_boss"
+        # Nobody else was rung for it.
+        assert legs_to(run, FOLLOW_PHONE) == [] and len(legs_to(run, RATED_PHONE)) == 1
