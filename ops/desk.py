@@ -148,11 +148,16 @@ def write_note(
     if len(note) > MAX_NOTE:
         raise Invalid(f"at most {MAX_NOTE} characters", field="note")
     call_sid = _own_call(agent_id, reservation_id)
-    if outcome not in (None, ""):
+    given = outcome not in (None, "")
+    if given:
         # Checked first: an unknown code refuses the whole wrap-up, the note not half-saved.
-        earlier_calls.give_outcome(agent_id, call_sid, outcome)
+        earlier_calls.known_outcome(outcome)
     context.notes().write(call_sid, agent_id, note.strip(), context.now())
-    earlier_calls.written(call_sid)
+    if given:
+        # After the note: a follow-up's callback task reads it as the reason for the call.
+        earlier_calls.give_outcome(agent_id, call_sid, outcome)
+    else:
+        earlier_calls.written(call_sid)
     done = {"reservation": reservation_id, "note": note.strip()}
     return done | ({"outcome": outcome} if outcome not in (None, "") else {})
 

@@ -90,14 +90,21 @@ def _public(call: EarlierCall) -> dict[str, Any]:
     }
 
 
-def give_outcome(agent_id: str, call_sid: str, code: object) -> str:
-    """Give a call its outcome code from the config; an unknown code is refused (400)."""
+def known_outcome(code: object) -> str:
+    """An outcome code the config lists; any other is refused (400) with the codes it lists."""
     outcomes = context.config().outcomes
     if not isinstance(code, str) or code not in outcomes:
         listed = ", ".join(outcomes) or "none configured"
         raise UnknownOutcome(
             f"unknown outcome code {str(code)[:40]!r}; one of: {listed}", field="outcome"
         )
+    return code
+
+
+def give_outcome(agent_id: str, call_sid: str, code: object) -> str:
+    """Give a call its outcome code from the config; an unknown code is refused (400)."""
+    outcomes = context.config().outcomes
+    code = known_outcome(code)
     context.notes().set_outcome(
         call_sid, agent_id, code, context.now(), follow_up=outcomes[code].follow_up
     )
