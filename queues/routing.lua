@@ -474,12 +474,17 @@ if OP == 'leave' then return (function()
   if not c[1] then return {'unknown'} end
   -- A callback keeps its place after the caller's line closes: that hang-up is expected.
   if c[5] == 'callback' and outcome == 'abandoned' then return {'callback', '', ''} end
+  -- A caller already served who hangs up during a transfer has not abandoned the hotline.
+  local moving = redis.call('HGET', TRANSFER .. call, 'state')
+  if outcome == 'abandoned' and (moving == 'opening' or moving == 'pending') then
+    outcome, returning_ttl = 'left', 0
+  end
   if c[1] == 'waiting' or c[1] == 'scheduled' or c[1] == 'held' or c[1] == 'transferring' then
     redis.call('ZREM', c[3], call)
     redis.call('ZREM', DUE_CALLBACK, call)
     finish_call(call, 'ended', outcome)
     if returning_ttl > 0 and c[4] ~= '' then redis.call('SET', c[4], '1', 'EX', returning_ttl) end
-    return {'left', '', ''}
+    return {'left', '', '', outcome}
   end
   if c[1] == 'reserved' then
     local rid = c[2]
@@ -492,7 +497,7 @@ if OP == 'leave' then return (function()
     enter_pools(agent)
     finish_call(call, 'ended', outcome)
     if returning_ttl > 0 and c[4] ~= '' then redis.call('SET', c[4], '1', 'EX', returning_ttl) end
-    return {'left', rid, agent}
+    return {'left', rid, agent, outcome}
   end
   return {c[1], '', ''}
 end)() end

@@ -220,6 +220,8 @@ class WaitingRoom:
         if answer[0] != "left":
             return Departure(call_sid, answer[0], changed=False)
         reservation, agent = answer[1], answer[2]
+        # The script's own word on it: a hang-up during a transfer is no abandon.
+        outcome = answer[3] if len(answer) > 3 and answer[3] else outcome
         if reservation:
             events.append(
                 self.redis,

@@ -154,3 +154,41 @@ def test_redis_down_keeps_the_caller_with_the_agent(
     assert reply.status_code == 200
     said_then_joined(reply, config.prompt("agent_transfer_failed", "zh"), rid)
     assert caller_participant(rig, rid, caller).hold is False
+
+
+def test_a_named_agent_is_offered_the_call_alone_and_a_busy_one_is_refused_at_once(
+    rig: Rig, app_env: pytest.MonkeyPatch, clock, redis, redis_url
+) -> None:
+    app = hotline_on(rig, app_env, clock, redis_url)
+    caller, rid = talking(rig, app)
+    rt = runtime.of(app)
+    board = AgentBoard(rt.redis, rt.config.routing, script=rt.script)
+    roster = parse_roster(LABOR_ROSTER, source="r.yaml", area_ids=AREAS, languages=["zh", "en"])
+    board.import_roster(roster, rt.now())
+    board.set_presence("l1", "on_break", rt.now())
+
+    with app.test_request_context():
+        busy = transfers.start(rt, rid, mode="warm", agent="l1")
+    # Told at once; the caller was never put on hold.
+    assert (busy.ok, busy.reason) == (False, "agent-busy")
+    assert caller_participant(rig, rid, caller).hold is False
+    assert rt.routing.room.get(caller).state == "connected"
+
+    board.set_presence("l1", "available", rt.now())
+    with app.test_request_context():
+        started = transfers.start(rt, rid, mode="warm", agent="l1")
+    assert started.ok
+    queued = rt.routing.room.get(caller)
+    assert queued.state == "reserved"
+    offer = rt.routing.reservations.get(queued.reservation)
+    assert (offer.agent_id, offer.area, offer.state) == ("l1", "general", "offered")
+    # Nobody else can be offered it: it waits in no area's queue.
+    for area in AREAS:
+        assert caller not in rt.routing.room.waiting_calls(area, "zh")
+
+    # The named agent declines: the call waits for the time-out, still offered to nobody else.
+    assert rt.routing.reservations.decline(offer.id, rt.now()).changed
+    assert rt.routing.matcher.match_call(caller, rt.now()) is None
+    # The caller hanging up now, already served, is no abandon.
+    departure = rt.routing.room.hang_up(caller, rt.now())
+    assert (departure.changed, departure.outcome) == (True, "left")
