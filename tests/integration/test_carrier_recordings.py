@@ -34,11 +34,14 @@ from tests.fixtures.waits import poll
 CALLER = "+8613911110001"
 AGENT = "+8613911110002"
 LISTENER = "+8613911110003"
+PATIENT_AGENT = "+8613911110005"
 PHONES = {
     # The caller stays on well past the agent, whose leaving ends the conference.
     CALLER: {"name": "caller", "answer_after": 1, "stay": 400},
     AGENT: {"name": "Agent Li", "answer_after": 1, "stay": 60},
     LISTENER: {"name": "listener", "answer_after": 1, "stay": 400},
+    # An agent who stays long enough for a recording paused and stopped while they talk.
+    PATIENT_AGENT: {"name": "Agent Zhou", "answer_after": 1, "stay": 400},
 }
 
 
@@ -155,12 +158,14 @@ def line_fixture() -> Iterator[Line]:
         app_server.stop()
 
 
-def recorded_consultation(line: Line, room: str, **agent_attributes: str) -> tuple[str, str]:
+def recorded_consultation(
+    line: Line, room: str, agent_number: str = AGENT, **agent_attributes: str
+) -> tuple[str, str]:
     """The caller waits in a room; the agent starts it, recorded: return the room and agent."""
     line.dial_in(CALLER, room, startConferenceOnEnter="false", endConferenceOnExit="true")
     poll(lambda: line.hub.network.conference_named(room, create=False), 10, "the caller waiting")
     agent = line.dial_in(
-        AGENT,
+        agent_number,
         room,
         record="record-from-start",
         recordingStatusCallback="/rec",
@@ -189,9 +194,11 @@ def test_a_recorded_conference_calls_back_once_with_its_recording(line: Line) ->
         f"{line.carrier_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{recording_sid}"
     )
     assert "CallSid" not in done and "ErrorCode" not in done
-    # The agent stayed 60 call seconds after answering; the conference ran from their joining.
+    # The conference ran from the agent's joining, just after answering, to their hanging up
+    # some 60 call seconds later (later on a busy machine): the recording lasts as long.
     duration = int(done["RecordingDuration"])
-    assert 50 <= duration <= 60
+    on_the_line = int(line.client.calls(agent).fetch().duration)
+    assert duration >= 50 and on_the_line - 10 <= duration <= on_the_line + 1
     assert "RecordingDuration" not in started
     # Exactly one of each: a callback that came twice would store the recording twice.
     assert [form["RecordingStatus"] for form in line.callbacks.of()] == ["in-progress", "completed"]
@@ -229,6 +236,21 @@ def test_a_recorded_conference_calls_back_once_with_its_recording(line: Line) ->
     )
 
 
+def test_a_conference_ended_through_the_api_completes_its_recording_there(line: Line) -> None:
+    conference, _ = recorded_consultation(line, "room-ended")
+    (started,) = poll(lambda: line.callbacks.of(RecordingStatus="in-progress"), 10, "recording")
+    network = line.hub.network
+    began = network.recordings[started["RecordingSid"]].timeline[0][1]
+    poll(lambda: network.clock.now() >= began + 10, 10, "ten call seconds")
+    line.client.conferences(conference).update(status="completed")
+    ended = network.clock.now()
+    (done,) = poll(lambda: line.callbacks.of(RecordingStatus="completed"), 10, "completed")
+    # Ended long before the agent (60 s) would have left: the audio stops with the conference.
+    assert 10 <= int(done["RecordingDuration"]) <= ended - began + 1
+    assert line.client.recordings(done["RecordingSid"]).fetch().status == "completed"
+    poll(line.idle, 20, "every leg to end")
+
+
 def test_a_conference_without_record_is_not_recorded(line: Line) -> None:
     line.dial_in(CALLER, "room-plain", startConferenceOnEnter="false")
     line.dial_in(AGENT, "room-plain", endConferenceOnExit="true")
@@ -259,7 +281,7 @@ def test_the_participant_who_starts_the_conference_decides(line: Line) -> None:
 def test_a_paused_recording_keeps_nothing_and_a_stopped_one_completes_at_once(
     line: Line,
 ) -> None:
-    conference, _ = recorded_consultation(line, "room-paused")
+    conference, agent = recorded_consultation(line, "room-paused", PATIENT_AGENT)
     current = line.client.conferences(conference).recordings("Twilio.CURRENT")
     started = poll(lambda: line.callbacks.of(ConferenceSid=conference), 10, "the recording")
     recording_sid = started[0]["RecordingSid"]
@@ -275,10 +297,12 @@ def test_a_paused_recording_keeps_nothing_and_a_stopped_one_completes_at_once(
     (done,) = poll(lambda: line.callbacks.of(recording_sid, RecordingStatus="completed"), 10, "end")
     # Completed while the conference still runs, without the paused stretch.
     assert line.client.conferences(conference).fetch().status == "in-progress"
-    assert int(done["RecordingDuration"]) < network.clock.now() - paused_at - 15
+    began = network.recordings[recording_sid].timeline[0][1]
+    assert int(done["RecordingDuration"]) <= network.clock.now() - began - 20 + 1
     with pytest.raises(TwilioRestException) as none_left:
         current.update(status="paused")
     assert none_left.value.status == 404
+    line.client.calls(agent).update(status="completed")
     poll(line.idle, 20, "every leg to end")
     assert [f["RecordingStatus"] for f in line.callbacks.of(recording_sid)] == [
         "in-progress",
@@ -359,7 +383,7 @@ SPEAKING_PHONES: dict[str, dict[str, Any]] = {
         "name": "caller",
         "answer_after": 0,
         "stay": 600,
-        "talk": [{"after": 60, "say": "My employer has not paid me for three months."}],
+        "talk": [{"after": 80, "say": "My employer has not paid me for three months."}],
     },
     AGENT: {
         "name": "Agent Li",
