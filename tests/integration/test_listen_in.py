@@ -132,7 +132,7 @@ def test_only_supervisors_may_listen_in(app, redis, line):
     assert agent.post(PATH, json={"mode": "listen"}).status_code == 403
     assert ops.post(PATH, json={"mode": "listen"}).status_code == 403
     assert agent.get("/api/v1/live-calls").status_code == 403
-    assert agent.form(f"/ops/calls/{CALL}/listen-in", {"mode": "listen"}).status_code in (302, 403)
+    assert agent.form(f"/ops/calls/{CALL}/listen-in", {"mode": "listen"}).status_code == 403
     assert line.session() is None
     assert audit_of(redis) == []
 
@@ -164,6 +164,10 @@ def test_refusals_say_why_and_nothing_is_rung(app, redis, line):
     assert not_a_call.json["error"]["message"] == "the call is not connected to an agent"
     assert nobody_on.status_code == 409
     assert line.session() is None
+    # From the wallboard's buttons, the same refusal is said on the page, never a 500.
+    pressed = sam.form(f"/ops/calls/{CALL}/listen-in", {"mode": "listen"})
+    assert pressed.status_code == 302
+    assert "no phone number for supervisor" in sam.get("/ops/wallboard").get_data(as_text=True)
 
 
 def test_a_call_that_ended_before_the_ring_is_a_clear_failure_on_the_wallboard(app, redis, line):
