@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
-from carrier import audio, callbacks, twiml_reader
+from carrier import audio, callbacks, recordings, twiml_reader
 from carrier.clock import rfc2822
 from carrier.document import Document, Ended
 from carrier.network import Recording, new_sid
@@ -55,7 +55,7 @@ def record(leg: Leg, verb: ET.Element, document: Document) -> Document | None:
         return None
     recording = _store_recording(leg, pcm)
     params = {
-        "RecordingUrl": _recording_url(leg, recording.sid),
+        "RecordingUrl": _recording_url(leg, recording),
         "RecordingSid": recording.sid,
         "RecordingDuration": str(recording.duration),
     }
@@ -113,12 +113,9 @@ def _store_recording(leg: Leg, pcm: bytes) -> Recording:
     return recording
 
 
-def _recording_url(leg: Leg, recording_sid: str) -> str:
+def _recording_url(leg: Leg, recording: Recording) -> str:
     """Return a recording's media URL on the carrier, shaped like Twilio's."""
-    return (
-        f"{leg.settings.public_url.rstrip('/')}/2010-04-01/Accounts/"
-        f"{leg.call.account_sid}/Recordings/{recording_sid}"
-    )
+    return recordings.media_url(leg.settings.public_url, recording)
 
 
 def _recording_callback(
@@ -133,7 +130,7 @@ def _recording_callback(
         "AccountSid": leg.call.account_sid,
         "CallSid": leg.call.sid,
         "RecordingSid": recording.sid,
-        "RecordingUrl": _recording_url(leg, recording.sid),
+        "RecordingUrl": _recording_url(leg, recording),
         "RecordingStatus": "completed",
         "RecordingDuration": str(recording.duration),
         "RecordingChannels": "1",
