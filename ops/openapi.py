@@ -190,7 +190,10 @@ def paths() -> dict[str, dict[str, Any]]:
         },
         "/api/v1/agents/{agent_id}/call": {
             "get": _op(
-                "The call ringing or taken: area, language, wait, intake summary",
+                "The call ringing or taken: area, language, wait, intake summary, note, "
+                "outcome, and the caller's earlier calls within retention (history: date, area, "
+                "who took it, outcome, summary; another agent's note and ratings for "
+                "supervisors only, each such showing audited)",
                 f"{SUP}, or the agent",
                 params=AGENT,
                 errors=(404,),

@@ -75,3 +75,10 @@ def test_the_report_counts_calls_per_outcome():
     assert report_json(report)["outcomes"] == {"answered": 1, "follow_up": 2}
     assert "outcome follow_up" in report_table(report)
     assert build_report([], [], period, now=day + 10).outcomes == {}
+
+
+def test_the_caller_history_keys_are_pinned():
+    from queues import keys
+
+    assert keys.caller_history("ab12") == "hotline:caller-history:ab12"
+    assert keys.caller_history_call("CA1") == "hotline:caller-history-call:CA1"
