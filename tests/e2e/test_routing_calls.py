@@ -281,8 +281,9 @@ def test_callback_keeps_the_place_and_connects_both_sides(hotline: Hotline) -> N
     redis = hotline.redis()
     config = load_config((Path(__file__).parents[2] / "hotline" / "hotline.yaml").read_text())
     dispatch.set_presence(redis, config.routing, "corporate_late", "offline", time.time())
-    # Corporate caller: nobody is free; at the waiting room, 1 asks for a callback, 1 confirms.
-    call_sid = hotline.start(press("1"), press("6"), press("1"), press("1"), press("1"))
+    # Corporate caller: 1 at the recording notice consents (the area records); nobody is free;
+    # at the waiting room, 1 asks for a callback, 1 confirms.
+    call_sid = hotline.start(press("1"), press("6"), press("1"), press("1"), press("1"), press("1"))
     transcript = hotline.finish(call_sid)
     heard = [e["text"] for e in transcript["entries"] if e["kind"] == "heard"]
     assert hotline.prompt("callback_set", "zh") in heard
