@@ -480,6 +480,14 @@ WORDS: dict[str, dict[str, str]] = {
         "zh": "该事件未处于法律保全。",
         "en": "That incident was not under legal hold.",
     },
+    "pd_not_erased_help": {
+        "zh": "审计日志（只有部分号码）保留，它也记录本次操作；事件流只有通话编号和部分号码，"
+        "约20万条后滚动删除；危机提醒（无号码）7天后过期；Twilio 的通话记录需向 Twilio 申请删除。",
+        "en": "The audit log (numbers only masked) is kept: it records this erasure too. The event "
+        "stream keeps call ids and masked numbers until it rolls over (about 200,000 events); "
+        "crisis alerts (no number) expire after 7 days; Twilio's own call records must be "
+        "erased by asking Twilio.",
+    },
 }
 
 # What each standing condition (queues.conditions) means, for the wallboard; its detail line
