@@ -16,8 +16,8 @@ from queues.audit import AuditLog
 from queues.notes import CallNotes
 from tests.fixtures.browser import opened, served, sign_in
 from tests.fixtures.carrier import Rig, rig_fixture  # noqa: F401 - provides the rig fixture
+from tests.fixtures.live_call import hotline_on
 from tests.fixtures.ops import Hotline, hotline_fixture  # noqa: F401
-from tests.integration.test_agent_leaves import hotline_on
 
 pytestmark = pytest.mark.redis
 

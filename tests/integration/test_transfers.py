@@ -14,7 +14,6 @@ from rq.registry import ScheduledJobRegistry
 
 from queues import keys, runtime, transfers
 from queues.agents import AgentBoard
-from routing.roster import parse_roster
 from tests.fixtures.app import Twilio
 from tests.fixtures.carrier import (
     ACCOUNT_SID,
@@ -22,17 +21,9 @@ from tests.fixtures.carrier import (
     Rig,
     rig_fixture,  # noqa: F401 - provides the rig fixture
 )
+from tests.fixtures.live_call import AREAS, closed_port, hotline_on, talking
 from tests.fixtures.twiml import Doc
-from tests.integration.test_agent_leaves import AREAS, closed_port, hotline_on, talking
 
-LABOR_ROSTER = """
-timezone: Asia/Shanghai
-agents:
-  - {id: g1, name: G1, phone: "+8613900000777", languages: [zh], skills: {general: 1},
-     shifts: [{days: daily, hours: "00:00-24:00"}]}
-  - {id: l1, name: L1, phone: "+8613900000778", languages: [zh], skills: {labor: 2},
-     shifts: [{days: daily, hours: "00:00-24:00"}]}
-"""
 LATER_CALLER = "CA" + "9" * 32
 
 
@@ -62,11 +53,7 @@ def test_a_warm_transfer_holds_the_caller_and_puts_them_ahead_of_later_callers(
     caller, rid = talking(rig, app)
     rt = runtime.of(app)
     config = rt.config
-    # A labor caller who rang after this caller, waiting; the labor agent on a break.
-    board = AgentBoard(rt.redis, config.routing, script=rt.script)
-    roster = parse_roster(LABOR_ROSTER, source="r.yaml", area_ids=AREAS, languages=["zh", "en"])
-    board.import_roster(roster, rt.now())
-    board.set_presence("l1", "on_break", rt.now())
+    # A labor caller who rang after this caller, waiting; the labor agent (l1) is on a break.
     clock.now += timedelta(seconds=30)
     assert rt.routing.room.enqueue(LATER_CALLER, area="labor", language="zh", now=rt.now())
     twilio = Twilio(app.test_client(), token=AUTH_TOKEN, base=rig.app_url)
@@ -163,9 +150,6 @@ def test_a_named_agent_is_offered_the_call_alone_and_a_busy_one_is_refused_at_on
     caller, rid = talking(rig, app)
     rt = runtime.of(app)
     board = AgentBoard(rt.redis, rt.config.routing, script=rt.script)
-    roster = parse_roster(LABOR_ROSTER, source="r.yaml", area_ids=AREAS, languages=["zh", "en"])
-    board.import_roster(roster, rt.now())
-    board.set_presence("l1", "on_break", rt.now())
 
     with app.test_request_context():
         busy = transfers.start(rt, rid, mode="warm", agent="l1")
