@@ -355,6 +355,15 @@ def test_an_erasure_needs_the_last_four_digits_and_a_reason(app, hotline, redis,
     )
     assert no_reason.status_code == 422
     assert no_reason.get_json()["error"]["field"] == "reason"
+    # The page sends a refusal back to the form, said there, the number masked.
+    page = sam.form(
+        "/ops/person/erase",
+        {"number": A.number, "reason": REASON, "confirm": "2222"},
+        headers={"Referer": "http://localhost/ops/person"},
+    )
+    assert page.status_code == 303 and page.headers["Location"].endswith("/ops/person")
+    shown = sam.get("/ops/person").get_data(as_text=True)
+    assert "last four digits of +86*******1111" in shown and A.number not in shown
     bad = sam.post("/api/v1/person/export", json={"number": "12345", "reason": REASON})
     assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "number"
     assert CallStore(redis).get(A.rated) is not None
