@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -44,6 +45,8 @@ MAX_ATTEMPTS = len(RETRY_INTERVALS_S) + 1
 CONDITION = "recording_not_stored"
 RETENTION_JOB_ID = "consultation-retention"
 RETENTION_EVERY = timedelta(days=1)
+SWEEP_JOB_ID = "consultation-sweep"
+SWEEP_EVERY = timedelta(hours=1)
 
 
 def store(runtime: jobs.Runtime | None = None) -> ConsultationRecordings:
@@ -124,12 +127,41 @@ def retention_tick() -> int:
     try:
         return retention_job()
     finally:
-        schedule_retention(jobs.current().redis, RETENTION_EVERY)
+        _schedule(jobs.current().redis, retention_tick, RETENTION_JOB_ID, RETENTION_EVERY)
+
+
+def sweep_job(older_than_s: float = 3600.0) -> int:
+    """Queue again every unfinished recording whose job is gone (a lost worker); how many."""
+    runtime = jobs.current()
+    recordings = store(runtime)
+    cutoff = runtime.clock().timestamp() - older_than_s
+    stalled = [
+        item.recording_sid
+        for item in recordings.unfinished(before=cutoff)
+        if _needs_job(runtime.redis, recordings, item.recording_sid)
+    ]
+    for recording_sid in stalled:
+        enqueue_processing(runtime.redis, recording_sid)
+    return len(stalled)
+
+
+def sweep_tick() -> int:
+    """Sweep stalled recordings, then schedule the next sweep an hour later."""
+    try:
+        return sweep_job()
+    finally:
+        _schedule(jobs.current().redis, sweep_tick, SWEEP_JOB_ID, SWEEP_EVERY)
 
 
 def schedule_retention(redis: Redis, delay: timedelta) -> None:
-    """Schedule the retention run; its fixed id keeps a single run in the schedule."""
-    Queue(jobs.QUEUE, connection=redis).enqueue_in(delay, retention_tick, job_id=RETENTION_JOB_ID)
+    """Schedule the retention run and the sweep; their fixed ids keep one run of each."""
+    _schedule(redis, retention_tick, RETENTION_JOB_ID, delay)
+    _schedule(redis, sweep_tick, SWEEP_JOB_ID, delay)
+
+
+def _schedule(redis: Redis, func: Callable[[], int], job_id: str, delay: timedelta) -> None:
+    """Schedule a periodic job under its fixed id."""
+    Queue(jobs.QUEUE, connection=redis).enqueue_in(delay, func, job_id=job_id)
 
 
 # --- the conference's recording status callback --------------------------------------------

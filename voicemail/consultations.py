@@ -309,6 +309,12 @@ class ConsultationRecordings:
         found = (self.get(raw.decode()) for raw in ids)
         return [item for item in found if item is not None]
 
+    def unfinished(self, *, before: float, limit: int = 500) -> list[Consultation]:
+        """Recordings registered before a time whose job has not finished, oldest first."""
+        ids = self.redis.zrangebyscore(keys.consultations(), "-inf", f"({before}", 0, limit)
+        found = (self.get(raw.decode()) for raw in ids)
+        return [item for item in found if item is not None and not item.finished]
+
     def of_call(self, call_sid: str, limit: int = 500) -> list[Consultation]:
         """The consultations recorded on one call (among the latest), oldest first."""
         return [item for item in reversed(self.newest(limit)) if item.call_sid == call_sid]

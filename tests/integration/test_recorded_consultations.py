@@ -347,3 +347,16 @@ def test_agents_and_ops_cannot_list_recordings(app, stored):
     for name in ("wang", "olga"):
         assert sign_in(app, name).client.get("/api/v1/recordings").status_code == 403
         assert sign_in(app, name).client.get("/ops/recordings").status_code in (302, 403)
+
+
+def test_the_sweep_queues_again_a_recording_whose_job_was_lost(app, redis, vm, twilio_copies):
+    consented_call(redis)
+    receive(vm)
+    # The worker died with the job: RQ has no trace of it any more.
+    Job.fetch(consultation_jobs.job_id(SID), connection=redis).delete()
+    with app.app_context():
+        assert consultation_jobs.sweep_job(older_than_s=3600) == 0  # too fresh to call stalled
+        assert consultation_jobs.sweep_job(older_than_s=-1) == 1
+        assert consultation_jobs.sweep_job(older_than_s=-1) == 0  # queued once
+    run_jobs(redis, jobs.QUEUE)
+    assert recordings_of(vm).get(SID).state == READY

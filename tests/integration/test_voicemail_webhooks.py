@@ -294,9 +294,10 @@ def test_periodic_jobs_are_scheduled_once_with_fixed_ids(redis):
     jobs.schedule_periodic(redis)
     jobs.schedule_periodic(redis)
     scheduled = ScheduledJobRegistry(queue=Queue(jobs.QUEUE, connection=redis)).get_job_ids()
-    # Recorded consultations' retention is scheduled with them.
+    # Recorded consultations' retention and sweep are scheduled with them.
     assert sorted(scheduled) == [
         consultation_jobs.RETENTION_JOB_ID,
+        consultation_jobs.SWEEP_JOB_ID,
         jobs.RETENTION_JOB_ID,
         jobs.SWEEP_JOB_ID,
     ]
