@@ -380,11 +380,17 @@ def join_job(call_sid: str, number: int) -> str:
         return _failed(rt, session, "no phone number for the supervisor on the roster")
     try:
         conference = rt.gateway.find_conference(session.reservation)
-        if conference is None:
+        # The agent's leg must be there first: a coach needs it, and the conference's join
+        # report counts anyone but the caller as the agent.
+        present = (
+            {p.call_sid for p in rt.gateway.list_participants(conference)} if conference else set()
+        )
+        if session.agent_leg not in present:
             if _still_connecting(rt, session) and _retries_left():
-                # Accepted a moment ago: the caller is on their way into the conference.
-                raise NotBridgedYet(f"no conference {session.reservation} yet")
-            return _failed(rt, session, "the call has ended")
+                # Accepted a moment ago: caller and agent are on their way into the conference.
+                raise NotBridgedYet(f"agent not yet in conference {session.reservation}")
+            reason = "the call has ended" if conference is None else "the agent is not on the call"
+            return _failed(rt, session, reason)
         status_url = rt.webhooks.listen_in_status(call_sid, number) if rt.webhooks else None
         participant = rt.gateway.add_participant(
             conference,

@@ -9,9 +9,12 @@ Twilio signs them. Roles, the audit log, and the answers when it cannot be done 
 from __future__ import annotations
 
 import pytest
+import requests
 
 from queues.calls import CallStore
+from queues.listen_in import join_job
 from tests.fixtures.app import Twilio
+from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN
 from tests.fixtures.jobs import run_jobs
 from tests.fixtures.listen_in import CALL, PATH, SUPERVISOR, audit_of, line, user
 from tests.fixtures.waits import poll
@@ -189,16 +192,31 @@ def test_a_call_that_ended_before_the_ring_is_a_clear_failure_on_the_wallboard(a
 
 
 def test_the_carrier_refusing_the_join_is_a_clear_failure(app, redis, line):
-    # Coaching a leg that is not in the conference: Twilio refuses it (16028).
-    CallStore(redis).update(CALL, agent_leg="CA" + "9" * 32)
+    # The carrier fails every conference participant request, and the job has no tries left.
+    requests.put(
+        f"{line.carrier_url}/carrier/faults",
+        json={"rest_500": 1.0, "rest_match": "Participants"},
+        auth=(ACCOUNT_SID, AUTH_TOKEN),
+        timeout=5,
+    ).raise_for_status()
     wu = user(app, redis, "wu", "supervisor")
     assert wu.post(PATH, json={"mode": "coach"}).status_code == 202
 
-    run_jobs(redis, "dispatch")
+    assert join_job(CALL, 1) == "failed"
 
     session = wu.get(PATH).json
     assert session["state"] == "failed"
     assert session["reason"].startswith("the carrier refused")
+
+
+def test_an_agent_gone_from_the_conference_is_not_coached(app, redis, line):
+    CallStore(redis).update(CALL, agent_leg="CA" + "9" * 32)
+    wu = user(app, redis, "wu", "supervisor")
+    assert wu.post(PATH, json={"mode": "coach"}).status_code == 202
+
+    assert join_job(CALL, 1) == "failed"
+
+    assert wu.get(PATH).json["reason"] == "the agent is not on the call"
     assert "listen-in" not in line.participants()
 
 
