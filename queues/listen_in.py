@@ -484,15 +484,27 @@ def _mode_options(mode: str, agent_leg: str) -> dict[str, Any]:
 
 
 def _drop(rt: runtime.Runtime, conference: str, leg: str) -> None:
-    """Remove a supervisor's leg from a conference; one already gone is fine."""
+    """Remove a supervisor's leg from a conference, or hang it up while it still rings."""
     try:
         rt.gateway.remove_participant(conference, leg)
     except GatewayError as error:
         if error.status == 404:
+            # Not in the conference (yet): a phone still ringing must not join after all.
+            _hang_up(rt, leg)
             return
         if error.retryable and _retries_left():
             raise
         log.warning("could not take supervisor leg %s out of %s: %s", leg, conference, error)
+
+
+def _hang_up(rt: runtime.Runtime, leg: str) -> None:
+    """End a supervisor's leg that is not in the conference; one already over is fine."""
+    try:
+        rt.gateway.update_call(leg, status="completed")
+    except GatewayError as error:
+        if error.retryable and _retries_left():
+            raise
+        log.info("supervisor leg %s not hung up (over already?): %s", leg, error)
 
 
 def _gateway_failed(

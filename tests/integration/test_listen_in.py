@@ -301,3 +301,24 @@ def test_a_mode_the_carrier_refuses_is_said_on_the_wallboard_and_the_supervisor_
     assert refused["reason"] in wu.get("/ops/wallboard").get_data(as_text=True)
     # Asking again (for a mode Twilio takes) clears the refusal.
     assert wu.patch(PATH, json={"mode": "barge"}).json["reason"] is None
+
+
+def test_leaving_while_the_phone_still_rings_hangs_it_up_before_it_joins(app, redis, line):
+    # The supervisor's phone rings on for a long while.
+    requests.put(
+        f"{line.carrier_url}/carrier/phones/{SUPERVISOR}",
+        json={"name": "Supervisor Wu", "answer_after": 600, "stay": 3000},
+        auth=(ACCOUNT_SID, AUTH_TOKEN),
+        timeout=5,
+    ).raise_for_status()
+    wu = user(app, redis, "wu", "supervisor")
+    assert wu.post(PATH, json={"mode": "listen"}).status_code == 202
+    run_jobs(redis, "dispatch")
+    leg = line.session().leg
+    assert leg
+
+    assert wu.delete(PATH).json["state"] == "ended"
+    run_jobs(redis, "dispatch")
+
+    assert line.hub.driver.wait_finished(leg, 10)
+    assert "listen-in" not in line.participants()
