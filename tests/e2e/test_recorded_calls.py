@@ -25,6 +25,9 @@ CONSENTER = "+8613811110002"
 AGENTS = {"corp_a": "+8613900000201", "corp_b": "+8613900000202"}
 # Mandarin, companies and compliance (an area that records), "calling for a company".
 TO_CORPORATE = ({"press": "1"}, {"press": "6"}, {"press": "1"})
+CALLER_SAYS = "我们公司的股东想退股"
+REFUSER_SAYS = "这件事请不要录音"
+AGENT_SAYS = "股东退股要看公司章程的约定"
 
 
 def config() -> dict[str, Any]:
@@ -54,7 +57,13 @@ ROSTER = {
 
 def phones(home: Path) -> Path:
     """Both agents answer, accept with 1 and talk for 40 call seconds, then hang up."""
-    accepts = {"role": "agent", "answer_after": 1, "press": ["1"], "stay": 40}
+    accepts = {
+        "role": "agent",
+        "answer_after": 1,
+        "press": ["1"],
+        "stay": 40,
+        "talk": [{"after": 8, "say": AGENT_SAYS}],
+    }
     return write_yaml(home / "phones.yaml", {phone: accepts for phone in AGENTS.values()})
 
 
@@ -69,8 +78,11 @@ def test_a_refusal_is_never_recorded_and_a_consent_is_stored_twice_then_deleted_
     home = tmp_path_factory.mktemp("recorded")
     with serving(home, config(), roster=ROSTER, phones=phones(home)) as hotline:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            refused_sid = hotline.start(*TO_CORPORATE, {"press": "2"}, caller=REFUSER)
-            given_sid = hotline.start(*TO_CORPORATE, caller=CONSENTER)
+            talk = [{"after": 3, "say": REFUSER_SAYS}]
+            refused_sid = hotline.start(*TO_CORPORATE, {"press": "2"}, caller=REFUSER, talk=talk)
+            given_sid = hotline.start(
+                *TO_CORPORATE, caller=CONSENTER, talk=[{"after": 3, "say": CALLER_SAYS}]
+            )
             refused, given = pool.map(hotline.finish, (refused_sid, given_sid))
 
         notice = hotline.prompt("recording_notice", "zh")
@@ -94,6 +106,11 @@ def test_a_refusal_is_never_recorded_and_a_consent_is_stored_twice_then_deleted_
         made = poll(recordings, 30, "the consenting caller's conference to be recorded")
         assert len(made) == 1, made
         recording_sid = made[0]["sid"]
+        said = {(line["from"], line["text"]) for line in made[0]["lines"]}
+        agent_legs = {c["call_sid"] for c in hotline.calls() if c["to"] in AGENTS.values()}
+        assert (given_sid, CALLER_SAYS) in said
+        assert any(text == AGENT_SAYS and leg in agent_legs for leg, text in said), said
+        assert REFUSER_SAYS not in str(made)
         key = f"hotline:consultation:{recording_sid}"
 
         def stored() -> dict[str, str]:
