@@ -165,19 +165,28 @@ def recorded() -> Response:
         duration_s=form.get("RecordingDuration", "").strip()[:8],
         status=form.get("RecordingStatus", "").strip()[:20],
     )
-    offer = rt.routing.reservations.get(rid) if rid else None
-    record = rt.routing.calls.get(offer.call_sid) if offer else None
-    call = consultation_jobs.Call(
-        call_sid=offer.call_sid if offer else "",
-        reservation=rid,
-        caller=record.caller if record else "",
-        area=offer.area if offer else "",
-        language=offer.language if offer else "",
-        agent=offer.agent_id if offer else "",
-    )
-    consultation_jobs.receive(
-        recording, call, runtime=voicemail_runtime.build(current_app._get_current_object())
-    )
+    try:
+        offer = rt.routing.reservations.get(rid) if rid else None
+        record = rt.routing.calls.get(offer.call_sid) if offer else None
+        call = consultation_jobs.Call(
+            call_sid=offer.call_sid if offer else "",
+            reservation=rid,
+            caller=record.caller if record else "",
+            area=offer.area if offer else "",
+            language=offer.language if offer else "",
+            agent=offer.agent_id if offer else "",
+        )
+        consultation_jobs.receive(
+            recording, call, runtime=voicemail_runtime.build(current_app._get_current_object())
+        )
+    except RedisError as error:
+        # Twilio does not send it again: the recording stays at Twilio, unregistered.
+        log.error(
+            "conference recording %s of %s not registered, Redis unreachable: %s",
+            recording.recording_sid,
+            rid,
+            type(error).__name__,
+        )
     return hook.xml(twiml.empty())
 
 
