@@ -360,3 +360,39 @@ def test_the_sweep_queues_again_a_recording_whose_job_was_lost(app, redis, vm, t
         assert consultation_jobs.sweep_job(older_than_s=-1) == 0  # queued once
     run_jobs(redis, jobs.QUEUE)
     assert recordings_of(vm).get(SID).state == READY
+
+
+# --- with Redis down ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_without_redis(app_env, clock, hotline_config):
+    """The hotline with its Redis unreachable (nothing listens on its port)."""
+    import socket
+
+    from hotline.app import create_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app_env.setenv("REDIS_URL", f"redis://127.0.0.1:{port}/0")
+    return create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})
+
+
+def test_with_redis_down_the_notice_works_and_nothing_is_recorded(app_without_redis):
+    from tests.fixtures.app import Twilio
+
+    twilio = Twilio(app_without_redis.test_client())
+    notice = Doc.parse(twilio.post(CORPORATE_LAST, {"Digits": "1"}))
+    assert notice.first("Gather").get("action").startswith("/voice/consent?")
+    refused = Doc.parse(twilio.post("/voice/consent?lang=zh&area=corporate&a=1", {"Digits": "2"}))
+    # The refusal travels with the call in its wait URL, for Redis to keep once it is back.
+    wait = parse_qs(urlsplit(refused.first("Enqueue").get("waitUrl")).query)
+    assert wait["rec"] == ["refused"]
+    danger = Doc.parse(twilio.post("/voice/consent?lang=zh&area=corporate&a=1", {"Digits": "9"}))
+    assert danger.all("Dial")
+    # Brought to the agent with Redis down: the answer cannot be read, so no recording.
+    joined = Doc.parse(twilio.post("/voice/connect/queued?res=RS1&lang=zh"))
+    assert joined.first("Conference").get("record") is None
+    recorded = twilio.post("/voice/connect/recorded?res=RS1", {"RecordingSid": SID})
+    assert recorded.status_code == 200
