@@ -177,7 +177,9 @@ class Vault:
         digest = hashlib.sha256(blob).hexdigest()
         temp = final.with_name(f".{final.name}.{secrets.token_hex(6)}.tmp")
         try:
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # A sub-folder's parent (the copy folder above consultations/) is private too.
+            self.folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.folder.mkdir(exist_ok=True, mode=0o700)
             with self._opener(temp) as handle:
                 handle.write(blob)
                 handle.flush()

@@ -77,3 +77,13 @@ def test_a_damaged_copy_is_stored_again_while_twilio_still_has_the_recording(red
     assert message.state == "ready"
     vault.verify(SID, message.audio_sha256)
     assert vault.copy.read(SID) == vault.read(SID)
+
+
+def test_the_copy_folders_are_private(tmp_path):
+    vault = MirroredVault(tmp_path / "first", KEY, copy_folder=tmp_path / "copy")
+    vault.store(SID, b"audio")
+    nested = vault.copy.beside("consultations", suffix=".wav.enc")
+    nested.store(SID, b"audio")
+    for folder in (vault.folder, vault.copy.folder, nested.folder):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    assert nested.path(SID).stat().st_mode & 0o777 == 0o600
