@@ -133,8 +133,8 @@ def agent_kinds(hotline: Hotline, agent_id: str) -> list[str]:
 
 
 def test_a_family_caller_transferred_warm_to_labor_is_never_alone(hotline: Hotline) -> None:
-    # Mandarin, family (area key 1), two intake answers; the caller stays up to 900 s.
-    caller = hotline.start(press("1"), press("1"), press("2"), press("2"), hangup_after=900)
+    # Mandarin, family (area key 1), two intake answers; the caller stays up to 600 s.
+    caller = hotline.start(press("1"), press("1"), press("2"), press("2"), hangup_after=600)
     # The family agent's note so far, as their desk would have kept it.
     CallNotes(hotline.redis()).write(caller, "family_warm", NOTE, time.time())
 
@@ -190,7 +190,7 @@ def test_a_cold_transfer_leaves_the_caller_in_the_new_areas_waiting_room(
     hotline: Hotline,
 ) -> None:
     # Mandarin, contract (area key 3), one intake answer.
-    caller = hotline.start(press("1"), press("3"), press("1"), hangup_after=900)
+    caller = hotline.start(press("1"), press("3"), press("1"), hangup_after=600)
 
     contract = leg_to(hotline, CONTRACT_COLD)
     assert pressed(contract) == ["1", "*", "7", "5", "2"]

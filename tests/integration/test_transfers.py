@@ -12,7 +12,7 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from queues import keys, runtime, transfers
+from queues import dispatch, keys, runtime, transfers
 from queues.agents import AgentBoard
 from tests.fixtures.app import Twilio
 from tests.fixtures.carrier import (
@@ -21,6 +21,7 @@ from tests.fixtures.carrier import (
     Rig,
     rig_fixture,  # noqa: F401 - provides the rig fixture
 )
+from tests.fixtures.jobs import run_jobs
 from tests.fixtures.live_call import AREAS, closed_port, hotline_on, talking
 from tests.fixtures.twiml import Doc
 
@@ -176,3 +177,30 @@ def test_a_named_agent_is_offered_the_call_alone_and_a_busy_one_is_refused_at_on
     # The caller hanging up now, already served, is no abandon.
     departure = rt.routing.room.hang_up(caller, rt.now())
     assert (departure.changed, departure.outcome) == (True, "left")
+
+
+def test_the_first_agent_hanging_up_during_a_warm_transfer_sends_the_caller_to_wait(
+    rig: Rig, app_env: pytest.MonkeyPatch, clock, redis, redis_url
+) -> None:
+    app = hotline_on(rig, app_env, clock, redis_url)
+    caller, rid = talking(rig, app)
+    twilio = Twilio(app.test_client(), token=AUTH_TOKEN, base=rig.app_url)
+    assert Doc.parse(warm(twilio, rid)).first("Conference").text == rid
+    before = len(rig.hub.network.exchanges)
+
+    # The first agent hangs up while the caller is on hold: the hand-over job runs.
+    twilio.post(f"/voice/agent/status?res={rid}", {"CallStatus": "completed"})
+    run_jobs(redis, dispatch.DISPATCH_QUEUE)
+
+    # The caller was moved to labor's waiting room rather than left alone (or cut off).
+    moved = [
+        exchange
+        for exchange in rig.hub.network.exchanges[before:]
+        if exchange["method"] == "POST" and exchange["path"].endswith(f"/Calls/{caller}.json")
+    ]
+    url = dict(moved[0]["form"])["Url"] if moved else ""
+    assert "transferred-caller/room" in url and "area=labor" in url
+    # Routing still has them waiting for labor, their transfer open; the agent wraps up.
+    assert runtime.of(app).routing.room.waiting_calls("labor", "zh") == [caller]
+    assert transfers.Transfers(redis).get(caller).state == "pending"
+    assert AgentBoard(redis, runtime.of(app).config.routing).get("g1").activity == "wrap_up"
