@@ -191,8 +191,21 @@ class CallerHistory:
         return calls[: self.max_calls]
 
     def count(self, caller_digest: str, now: float, *, before: str = "") -> int:
-        """How many earlier calls of a caller are within retention (the call now left out)."""
-        return len(self.earlier_calls(caller_digest, now, before=before))
+        """How many earlier calls of a caller are within retention (the call now left out).
+
+        Counted on the index alone, no word opened: the whisper asks on every offer. An entry
+        expires no sooner than retention after its call, so the index's scores tell the truth.
+        """
+        if not caller_digest:
+            return 0
+        index = keys.caller_history(caller_digest)
+        cutoff = now - self.keep_days * DAY_S
+        pipe = self.redis.pipeline()
+        pipe.zcount(index, cutoff, "+inf")
+        pipe.zscore(index, before or "-")
+        within, own = pipe.execute()
+        itself = 1 if before and own is not None and own >= cutoff else 0
+        return min(within - itself, self.max_calls)
 
     def _read(self, caller_digest: str, sids: Iterable[str]) -> list[EarlierCall]:
         """The stored calls of these sids, in order; an expired or foreign entry is skipped."""

@@ -58,6 +58,8 @@ def test_earlier_calls_are_newest_first_within_retention(redis, sealer):
     assert (calls[0].summary, calls[0].note, calls[0].outcome) == (SUMMARY, NOTE, "answered")
     # The call now is never its own earlier call.
     assert history.count(digest, NOW, before="CA-b") == 1
+    assert history.count(digest, NOW) == 2 and history.count(digest, NOW, before="CA-x") == 2
+    assert history.count(history.digest("+8610000000000"), NOW) == 0
     # The next write drops what is past retention, its entry included.
     history.remember(digest, earlier("CA-c", NOW), NOW)
     assert redis.zscore(keys.caller_history(digest), "CA-old") is None
