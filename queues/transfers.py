@@ -311,9 +311,9 @@ def expire_job(call_sid: str, transfer_id: str) -> str:
     transfer = Transfers(rt.redis).get(call_sid)
     if offer is None or transfer is None:
         return "back"
-    rt.routing.calls.update(
-        call_sid, reservation=first, agent=offer.agent_id, agent_leg=transfer.from_leg
-    )
+    # The call is the first agent's again, on their own leg (leg checks look at it).
+    legs = {"agent_leg": transfer.from_leg} if transfer.from_leg else {}
+    rt.routing.calls.update(call_sid, reservation=first, agent=offer.agent_id, **legs)
     _take_off_hold(rt, offer, "warm")
     _tell_first_agent(rt, transfer)
     return "back"

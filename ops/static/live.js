@@ -103,8 +103,11 @@
       var rid = data.call ? data.call.reservation : "";
       var state = data.call ? data.call.state : "";
       var supervisor = (data.call && data.call.supervisor) || "";
+      // A transfer moving on (taken, back with the agent, left waiting) is told on the card.
+      var transfer = (data.call && data.call.transfer && data.call.transfer.state) || "";
       if (rid !== call.dataset.reservation || state !== call.dataset.state ||
-          supervisor !== (call.dataset.supervisor || "")) {
+          supervisor !== (call.dataset.supervisor || "") ||
+          transfer !== (call.dataset.transfer || "")) {
         window.location.reload();
       }
     });

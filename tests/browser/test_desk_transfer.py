@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from carrier.faults import FaultPlan
-from queues import keys, transfers
+from queues import keys, runtime, transfers
 from queues.audit import AuditLog
 from queues.notes import CallNotes
 from tests.fixtures.browser import opened, served, sign_in
@@ -95,6 +95,17 @@ def test_an_agent_transfers_their_call_warm_to_labor_from_the_desk(
     # The form is gone while the transfer is open: one transfer at a time.
     expect(page.locator("form#transfer")).to_have_count(0)
     page.screenshot(path=str(shots / "agent-desk-transferring.png"), full_page=True)
+
+    # Nobody took it in time: the desk tells the agent the caller is back, without a reload.
+    rt = hotline.app.extensions["hotline"]
+    runtime.install(lambda: rt)
+    try:
+        assert transfers.expire_job(caller, transfer.id) == "back"
+    finally:
+        runtime.install(None)
+    expect(line).to_have_attribute("data-transfer", "back")
+    expect(line).to_contain_text("回到您这里")
+    expect(page.locator("form#transfer")).to_be_visible()
 
 
 def test_a_transfer_the_carrier_refuses_keeps_the_caller_and_says_why(
