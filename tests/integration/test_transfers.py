@@ -4,6 +4,7 @@ leaves the caller with the first agent, who is told; the routing script's steps 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -204,3 +205,29 @@ def test_the_first_agent_hanging_up_during_a_warm_transfer_sends_the_caller_to_w
     assert runtime.of(app).routing.room.waiting_calls("labor", "zh") == [caller]
     assert transfers.Transfers(redis).get(caller).state == "pending"
     assert AgentBoard(redis, runtime.of(app).config.routing).get("g1").activity == "wrap_up"
+
+
+def test_a_transferred_call_is_offered_to_one_agent_however_many_race_for_it(
+    rig: Rig, app_env: pytest.MonkeyPatch, clock, redis, redis_url
+) -> None:
+    app = hotline_on(rig, app_env, clock, redis_url)
+    caller, rid = talking(rig, app)
+    rt = runtime.of(app)
+    board = AgentBoard(rt.redis, rt.config.routing, script=rt.script)
+    twilio = Twilio(app.test_client(), token=AUTH_TOKEN, base=rig.app_url)
+    assert Doc.parse(warm(twilio, rid)).first("Conference").text == rid
+    # The transfer's own match found nobody (l1 on a break); now l1 comes back, while every
+    # process that could match races: the call's polls and the freed agent's match.
+    offered_before = rt.routing.room.get(caller).state
+    assert offered_before == "waiting"
+    board.set_presence("l1", "available", rt.now())
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        tries = [pool.submit(rt.routing.matcher.match_call, caller, rt.now()) for _ in range(8)]
+        tries += [pool.submit(rt.routing.matcher.match_agent, "l1", rt.now()) for _ in range(8)]
+        matches = [t.result() for t in tries if t.result() is not None]
+    assert len(matches) == 1 and matches[0].agent_id == "l1"
+    queued = rt.routing.room.get(caller)
+    assert (queued.state, queued.reservation) == ("reserved", matches[0].reservation_id)
+    # The first agent is still on the call, their reservation untouched until the accept.
+    assert rt.routing.reservations.get(rid).state == "accepted"
+    assert board.get("g1").activity == "talking"
