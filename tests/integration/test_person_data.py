@@ -15,11 +15,14 @@ import redis as redis_lib
 
 from hotline import cli
 from queues import keys, runtime
+from queues.agent_line import AgentLine
 from queues.audit import AuditLog
+from queues.blocklist import Blocklist
 from queues.calls import CallStore
 from queues.embedded import EmbeddedRedis, _alive
 from queues.followups import FollowUps
 from queues.incidents import IncidentLog
+from queues.keys import agent_line_failures
 from queues.notes import CallNotes
 from queues.person_data import Incomplete, PersonData, Place, Unreachable, redis_places
 from queues.records.store import RecordStore
@@ -263,6 +266,16 @@ def test_erasing_a_number_removes_it_everywhere_but_the_held_incident_and_is_aud
     sam = sign_in(app, "sam")
     before_b, b_files = export_of(sam, B)
     vault = voicemail_runtime.vault(app)
+    # A is also blocked for abuse, and once keyed a wrong agent-line PIN from their phone.
+    blocklist = Blocklist(redis)
+    blocklist.add(A.number, by="sam", now=hotline.now, reason="abuse")
+    line = AgentLine(redis, hotline.board)
+    assert (
+        line.login("000", "0000", caller=A.number, call_sid=A.rated, now=hotline.now).agent_id
+        is None
+    )
+    pins = agent_line_failures(f"caller:{filled_digest(app, A)}")
+    assert redis.exists(pins)
 
     page = sam.form(
         "/ops/person/erase", {"number": A.number, "reason": REASON, "confirm": A.number[-4:]}
@@ -271,6 +284,8 @@ def test_erasing_a_number_removes_it_everywhere_but_the_held_incident_and_is_aud
     html = page.get_data(as_text=True)
     assert f"kept: incident {A.crisis} under legal hold since" in html
     assert "法院调取" in html and A.number not in html
+    assert "kept: blocklist entry for +86*******1111" in html
+    assert blocklist.contains(A.number) and not redis.exists(pins)
 
     # Every place is empty for A.
     calls, notes, followups = CallStore(redis), CallNotes(redis), FollowUps(redis)
