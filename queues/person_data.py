@@ -261,13 +261,19 @@ class PersonData:
             "not_erased": list(NOT_ERASED),
         }
         exported = Export(person, manifest, files)
-        self.audit.record(
-            actor,
-            "person.export",
-            person.masked,
-            after={"reason": reason, "counts": exported.counts(), "files": len(files)},
-            now=now,
-        )
+        try:
+            self.audit.record(
+                actor,
+                "person.export",
+                person.masked,
+                after={"reason": reason, "counts": exported.counts(), "files": len(files)},
+                now=now,
+            )
+        except RedisError as error:
+            # No export leaves without its audit entry.
+            raise Unreachable(
+                f"the export could not be audited ({error}), so it is not given: try again"
+            ) from error
         log.info("person data of %s exported by %s", person.masked, actor)
         return exported
 
