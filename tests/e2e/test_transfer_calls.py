@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from queues import events
+from queues import events, sealing
 from queues.calls import CallStore
 from queues.notes import CallNotes
+from queues.records.gather import call_row
 from tests.e2e.harness import Hotline, poll, serving, shipped_config, write_yaml
 
 pytestmark = pytest.mark.e2e
@@ -184,6 +185,10 @@ def test_a_family_caller_transferred_warm_to_labor_is_never_alone(hotline: Hotli
     assert record is not None and record.agent == "labor_takes"
     raw = hotline.redis().hgetall(f"hotline:call:{caller}")
     assert raw[b"transferred_from"] == b"family_warm"
+    assert raw[b"transferred_to"] == b"labor_takes"
+    # The reports' row: one call, answered (not abandoned, not a second call), by the last agent.
+    row = poll(lambda: call_row(hotline.redis(), caller, sealing.current()), 20, "the row")
+    assert (row["outcome"], row["agent"], row["area"]) == ("answered", "labor_takes", "family")
 
 
 def test_a_cold_transfer_leaves_the_caller_in_the_new_areas_waiting_room(
