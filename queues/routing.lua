@@ -674,7 +674,13 @@ if OP == 'transfer_open' then return (function()
   local target = t[5]
   if target ~= '' then
     local f = redis.call('HMGET', AGENT .. target, 'in_pools')
-    if not f[1] or f[1] == '' then return {'agent-busy'} end
+    if not f[1] or f[1] == '' then
+      -- Taken in the moment the carrier moved the caller. Warm: undone, the caller back with
+      -- the first agent. Cold: the caller is already in the area's waiting room: they wait
+      -- there like any caller rather than be sent back to an agent who has gone.
+      if t[6] == 'warm' then return {'agent-busy'} end
+      target = ''
+    end
   end
   redis.call('HSET', tkey, 'state', 'pending', 'opened_at', NOW)
   local score = redis.call('HGET', ckey, 'score')

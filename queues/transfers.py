@@ -203,12 +203,17 @@ def _open(
     rt: runtime.Runtime, offer: Reservation, tid: str, mode: str, area: str, agent: str
 ) -> Started:
     """Open the transfer to agents once the carrier has the caller where they wait."""
-    routing = rt.routing
     now = rt.now()
     policy = rt.config.routing
     rid = "RS" + uuid.uuid4().hex
     expires = now + policy.reservation_timeout_s
-    answer = rt.script.run("transfer_open", now, offer.call_sid, tid, rid, repr(expires))
+    try:
+        answer = rt.script.run("transfer_open", now, offer.call_sid, tid, rid, repr(expires))
+    except RedisError as error:
+        # Redis went away as the carrier held the caller: off hold, back with the first agent.
+        log.warning("transfer %s of %s not opened: %s", tid, offer.call_sid, error)
+        _take_off_hold(rt, offer, mode)
+        return Started(False, "redis")
     if answer[0] == "agent-busy":
         # The named agent was taken in the moment the carrier held the caller: undo it all.
         _cancel(rt, offer.call_sid, tid)
@@ -216,6 +221,28 @@ def _open(
         return Started(False, "agent-busy")
     if answer[0] not in ("pending", "matched"):
         return Started(False, answer[0])
+    try:
+        _follow_up(rt, offer, tid, mode, agent, answer, rid, expires)
+    except RedisError as error:
+        # The transfer is open all the same: the sweep's matches and the caller's polls find it.
+        log.warning("transfer %s of %s opened, its follow-up failed: %s", tid, offer.id, error)
+    log.info("call %s transferred %s by %s to %s", offer.call_sid, mode, offer.agent_id, area)
+    return Started(True, transfer_id=tid, mode=mode)
+
+
+def _follow_up(
+    rt: runtime.Runtime,
+    offer: Reservation,
+    tid: str,
+    mode: str,
+    agent: str,
+    answer: list[str],
+    rid: str,
+    expires: float,
+) -> None:
+    """What follows an open transfer: the cold agent's wrap-up, the time-out, the rings."""
+    routing = rt.routing
+    policy = rt.config.routing
     if mode == "cold":
         # The first agent leaves at once: their wrap-up starts.
         dispatch.finish(rt, offer.id)
@@ -225,12 +252,11 @@ def _open(
         timedelta(seconds=after), expire_job, offer.call_sid, tid, job_id=f"transfer-{tid}"
     )
     if answer[0] == "matched":
-        match = Match(rid, offer.call_sid, agent, area, offer.language, "call", False, expires)
+        match = Match(rid, offer.call_sid, answer[1], answer[4], offer.language, "call", False,
+                      expires)  # fmt: skip
         dispatch.dispatch(rt.redis, [match])
     else:
-        dispatch.dispatch(rt.redis, [routing.matcher.match_call(offer.call_sid, now)])
-    log.info("call %s transferred %s by %s to %s", offer.call_sid, mode, offer.agent_id, area)
-    return Started(True, transfer_id=tid, mode=mode)
+        dispatch.dispatch(rt.redis, [routing.matcher.match_call(offer.call_sid, rt.now())])
 
 
 def _take_off_hold(rt: runtime.Runtime, offer: Reservation, mode: str) -> None:
