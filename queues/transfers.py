@@ -394,13 +394,12 @@ def audit(
         )
 
 
-def moved_on(rt: runtime.Runtime, call_sid: str, reservation_id: str) -> bool:
-    """Whether the call left this reservation's agent by a transfer (cold, or taken)."""
+def moved_on(rt: runtime.Runtime, call_sid: str, reservation_id: str) -> str:
+    """How the call left this reservation's agent by a transfer: "done" (the next agent took
+    it), "cold" (sent to wait in another area), or "" (no transfer took it away)."""
     transfer = Transfers(rt.redis).get(call_sid)
-    return bool(
-        transfer
-        and transfer.from_reservation == reservation_id
-        and (
-            transfer.state == "done" or (transfer.mode == "cold" and transfer.state != "cancelled")
-        )
-    )
+    if transfer is None or transfer.from_reservation != reservation_id:
+        return ""
+    if transfer.state == "done":
+        return "done"
+    return "cold" if transfer.mode == "cold" and transfer.state != "cancelled" else ""

@@ -390,8 +390,8 @@ def _call_ended(rt: runtime.Runtime, rid: str, language: str) -> Response:
     """The caller has gone (or was transferred on): wrap-up starts and the agent is told."""
     dispatch.finish(rt, rid)
     offer = rt.routing.reservations.get(rid)
-    moved = offer is not None and transfers.moved_on(rt, offer.call_sid, rid)
-    prompt = "agent_transfer_done" if moved else "agent_call_ended"
+    moved = transfers.moved_on(rt, offer.call_sid, rid) if offer is not None else ""
+    prompt = f"agent_transfer_{moved}" if moved else "agent_call_ended"
     return hook.xml(twiml.say_and_hang_up(hook.config(), language, prompt))
 
 

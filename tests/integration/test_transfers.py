@@ -231,3 +231,31 @@ def test_a_transferred_call_is_offered_to_one_agent_however_many_race_for_it(
     # The first agent is still on the call, their reservation untouched until the accept.
     assert rt.routing.reservations.get(rid).state == "accepted"
     assert board.get("g1").activity == "talking"
+
+
+def test_a_cold_transfer_from_the_desk_moves_the_caller_and_lets_the_agent_go(
+    rig: Rig, app_env: pytest.MonkeyPatch, clock, redis, redis_url
+) -> None:
+    app = hotline_on(rig, app_env, clock, redis_url)
+    caller, rid = talking(rig, app)
+    rt = runtime.of(app)
+    before = len(rig.hub.network.exchanges)
+
+    started = transfers.start(rt, rid, mode="cold", area="labor")
+
+    assert started.ok
+    moved = [
+        dict(exchange["form"]).get("Url", "")
+        for exchange in rig.hub.network.exchanges[before:]
+        if exchange["method"] == "POST" and exchange["path"].endswith(f"/Calls/{caller}.json")
+    ]
+    assert len(moved) == 1 and "transferred-caller/room" in moved[0]
+    assert rt.routing.room.waiting_calls("labor", "zh") == [caller]
+    assert AgentBoard(redis, rt.config.routing).get("g1").activity == "wrap_up"
+    # The agent's conference ended under them (the caller left it): they hear the transfer
+    # went through, not that the caller hung up.
+    twilio = Twilio(app.test_client(), token=AUTH_TOKEN, base=rig.app_url)
+    reply = twilio.post(f"/voice/agent/done?res={rid}", {"CallStatus": "in-progress"})
+    doc = Doc.parse(reply)
+    assert doc.first("Say").text == rt.config.prompt("agent_transfer_cold", "zh")
+    assert doc.verbs()[-1] == "Hangup"
