@@ -389,7 +389,8 @@ def redis_places(
             lambda p: room.export_person(p.number, p.calls),
             erase_routing,
             kept=lambda p: [
-                f"call {sid} is still in routing (waiting or being rung): erase again once it ends"
+                f"call {sid} is still going on (waiting, being rung or talking): erase "
+                "again once it ends"
                 for sid in room.live_calls(p.calls)
             ],
             links=lambda p: room.calls_of(p.number),

@@ -19,8 +19,11 @@ from routing.matching import RoutingPolicy, priority_class, priority_score
 from routing.numbers import is_withheld
 from routing.privacy import mask_number
 
-# Queued calls still in routing: their state is the routing script's, so erasure leaves them.
-LIVE_STATES = frozenset({"waiting", "reserved", "dialling", "held", "scheduled", "transferring"})
+# Calls still in routing or on the line with an agent: the routing script, the bridge and the
+# survey still read them, so erasure leaves them until the call ends.
+LIVE_STATES = frozenset(
+    {"waiting", "reserved", "dialling", "connected", "held", "scheduled", "transferring"}
+)
 # Callbacks not yet with an agent: an erasure withdraws them (nobody rings a forgotten person).
 WITHDRAWABLE_STATES = frozenset({"waiting", "held", "scheduled"})
 PERSON_SCAN_PAGE = 500

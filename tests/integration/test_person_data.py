@@ -503,3 +503,26 @@ def test_redis_going_away_mid_erasure_is_said_and_a_second_run_finishes(
     assert CallStore(client).get(A.rated) is None
     (entry,) = [e for e in AuditLog(client).recent() if e.action == "person.erase"]
     assert entry.after["complete"] is True
+
+
+def test_a_call_still_going_on_is_kept_until_it_ends(app, hotline, redis, clock):
+    sam = sign_in(app, "sam")
+    CallStore(redis).start(A.rated, A.number)
+    assert hotline.room.enqueue(
+        A.rated, area="labor", language="zh", now=hotline.now, caller=A.number
+    )
+    body = {"number": A.number, "reason": REASON, "confirm": A.number[-4:]}
+    first = sam.post("/api/v1/person/erase", json=body).get_json()
+    assert first["complete"] and first["erased"]["calls"] == 0
+    assert first["kept"] == [
+        f"kept: call {A.rated} is still going on (waiting, being rung or talking): erase "
+        "again once it ends"
+    ]
+    assert CallStore(redis).get(A.rated) is not None and hotline.room.position(A.rated) == 0
+    # The caller hangs up: the next erasure takes the call and the returning-caller marker.
+    hotline.room.leave(A.rated, hotline.now, outcome="abandoned")
+    assert hotline.room.is_returning(A.number)
+    second = sam.post("/api/v1/person/erase", json=body).get_json()
+    assert second["kept"] == [] and second["erased"]["calls"] == 1
+    assert second["erased"]["routing"] == 2  # the queued call and the returning marker
+    assert CallStore(redis).get(A.rated) is None and not hotline.room.is_returning(A.number)
