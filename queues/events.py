@@ -27,3 +27,30 @@ def recent(redis: Redis, count: int = 100) -> list[dict[str, str]]:
     """Return the latest events, newest first."""
     rows = redis.xrevrange(keys.events(), count=count)
     return [{name.decode(): value.decode() for name, value in fields.items()} for _, fields in rows]
+
+
+# Events read per round trip when the stream is searched for a person's events.
+SEARCH_PAGE = 1000
+
+
+def of_person(redis: Redis, digest: str, calls: frozenset[str]) -> list[tuple[str, dict[str, str]]]:
+    """The events that name a caller's keyed digest or one of their calls: the whole stream is
+    read (at most MAX_EVENTS, SEARCH_PAGE a round trip: a second or two when full)."""
+    found, start = [], "-"
+    while rows := redis.xrange(keys.events(), min=start, max="+", count=SEARCH_PAGE):
+        for event_id, fields in rows:
+            event = {name.decode(): value.decode() for name, value in fields.items()}
+            if event.get("call") in calls or digest in event.values():
+                found.append((event_id.decode(), event))
+        start = "(" + rows[-1][0].decode()
+    return found
+
+
+def erase_digest(redis: Redis, digest: str, calls: frozenset[str]) -> int:
+    """Delete the events that name a caller's keyed digest (blocklist, agent line); how many.
+
+    Events of their calls stay: they hold call ids and masked numbers only, and today's
+    figures on the wallboard count them.
+    """
+    doomed = [i for i, event in of_person(redis, digest, calls) if digest in event.values()]
+    return int(redis.xdel(keys.events(), *doomed)) if doomed else 0

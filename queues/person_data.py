@@ -34,7 +34,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from queues import agent_line
+from queues import agent_line, events
 from queues.audit import AuditLog
 from queues.blocklist import Blocklist, normalise
 from queues.calls import CallStore
@@ -55,8 +55,8 @@ MAX_REASON = 500
 NOT_ERASED = (
     "the audit log (who did what; callers' numbers only masked) is kept: it is the record of "
     "this export or erasure too",
-    "the event stream keeps call ids and masked numbers (never a number or words) until it "
-    "is trimmed, about 200,000 events later",
+    "the event stream keeps its calls' events (call ids and masked numbers, never a number "
+    "or words) until it is trimmed, about 200,000 events later",
     "crisis alerts (call id, trigger, who was paged; no number) expire after 7 days",
     "Twilio keeps its own call records and logs: ask Twilio to erase them",
 )
@@ -381,6 +381,12 @@ def redis_places(
             "agent_line",
             lambda p: [],
             lambda p: agent_line.erase_person(redis, sealer, p.number),
+        ),
+        Place(
+            "events",
+            lambda p: [{"id": i, **e} for i, e in events.of_person(redis, p.digest, p.calls)],
+            # Its calls' events stay (NOT_ERASED says so): masked, and today's figures count them.
+            lambda p: events.erase_digest(redis, p.digest, p.calls),
         ),
     ]
     linking = [

@@ -14,7 +14,7 @@ import pytest
 import redis as redis_lib
 
 from hotline import cli
-from queues import keys, runtime
+from queues import events, keys, runtime
 from queues.agent_line import AgentLine
 from queues.audit import AuditLog
 from queues.blocklist import Blocklist
@@ -286,6 +286,9 @@ def test_erasing_a_number_removes_it_everywhere_but_the_held_incident_and_is_aud
     assert "法院调取" in html and A.number not in html
     assert "kept: blocklist entry for +86*******1111" in html
     assert blocklist.contains(A.number) and not redis.exists(pins)
+    # The events naming A's keyed digest (the agent line's failure, the block) are gone.
+    digest = filled_digest(app, A)
+    assert not [e for e in events.recent(redis, 5000) if digest in e.values()]
 
     # Every place is empty for A.
     calls, notes, followups = CallStore(redis), CallNotes(redis), FollowUps(redis)
@@ -337,6 +340,7 @@ def test_erasing_a_number_removes_it_everywhere_but_the_held_incident_and_is_aud
     assert first.after["erased"]["incidents"] == 1
     assert first.after["erased"]["caller_history"] >= 1
     assert first.after["erased"]["recordings"] == 1
+    assert first.after["erased"]["events"] == 2  # blocklist-add and agent-line-failed
     assert any("under legal hold" in sentence for sentence in first.after["kept"])
     assert A.number not in json.dumps([e.public() for e in AuditLog(redis).recent()])
 
