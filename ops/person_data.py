@@ -4,9 +4,10 @@ One blueprint holds the console page (`/ops/person`) and the JSON API (`/api/v1/
 `/api/v1/person/erase`), and the legal hold on crisis incidents (`/ops/incidents/<call>/hold`,
 `/api/v1/incidents/<call>/hold`), all for supervisors only. The number is typed into a form or
 a JSON body, never put in a URL. An export is one zip file (manifest.json and the decrypted
-voicemail audio), or the manifest alone as JSON (`"format": "json"`); an erasure needs a reason
-and the number's last four digits as confirmation, and answers what was erased per place and
-what was kept (incidents under legal hold). Each is audited (`queues.person_data`).
+audio of voicemail and recorded consultations), or the manifest alone as JSON (`"format":
+"json"`); an erasure needs a reason and the number's last four digits as confirmation, and
+answers what was erased per place and what was kept (incidents under legal hold). Each is
+audited (`queues.person_data`).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def export(actor: str, data: dict[str, Any]) -> Export:
     except Unreachable as error:
         raise Unavailable(str(error)) from error
     except PersonDataError as error:
-        raise Invalid(str(error), field=_field(error)) from error
+        raise Invalid(str(error), field=error.field or None) from error
 
 
 def erase(actor: str, data: dict[str, Any]) -> Erasure:
@@ -73,17 +74,7 @@ def erase(actor: str, data: dict[str, Any]) -> Erasure:
     except Unreachable as error:
         raise Unavailable(str(error)) from error
     except PersonDataError as error:
-        raise Invalid(str(error), field=_field(error)) from error
-
-
-def _field(error: PersonDataError) -> str:
-    """The input a refusal is about, from its sentence."""
-    text = str(error)
-    if "reason" in text or "say why" in text:
-        return "reason"
-    if "confirm" in text:
-        return "confirm"
-    return "number"
+        raise Invalid(str(error), field=error.field or None) from error
 
 
 def hold(actor: str, call_sid: str, reason: object) -> dict[str, Any]:

@@ -63,7 +63,12 @@ NOT_ERASED = (
 
 
 class PersonDataError(Exception):
-    """A person's data cannot be exported or erased as asked: one sentence why."""
+    """A person's data cannot be exported or erased as asked: one sentence why, and the input
+    at fault (number, reason, confirm), if one is."""
+
+    def __init__(self, message: str, *, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 class Unreachable(PersonDataError):
@@ -183,25 +188,31 @@ class Incomplete(PersonDataError):
 def person_number(text: object) -> str:
     """A number as typed, in E.164 form; PersonDataError when it is not one."""
     if not isinstance(text, str) or not text.strip():
-        raise PersonDataError("give the caller's number, in E.164 form (+8613812345678)")
+        raise PersonDataError(
+            "give the caller's number, in E.164 form (+8613812345678)", field="number"
+        )
     try:
         number = normalise(text)
     except ValueError:
         raise PersonDataError(
-            "not a phone number in E.164 form: give it as +8613812345678"
+            "not a phone number in E.164 form: give it as +8613812345678", field="number"
         ) from None
     if is_withheld(number):
-        raise PersonDataError("a withheld number names nobody: nothing is kept for it")
+        raise PersonDataError(
+            "a withheld number names nobody: nothing is kept for it", field="number"
+        )
     return number
 
 
 def reason_given(text: object) -> str:
     """The reason for an export or erasure, required; PersonDataError when missing."""
     if not isinstance(text, str) or not text.strip():
-        raise PersonDataError("say why (the person's request, its date and reference)")
+        raise PersonDataError(
+            "say why (the person's request, its date and reference)", field="reason"
+        )
     reason = " ".join(text.split())
     if len(reason) > MAX_REASON:
-        raise PersonDataError(f"the reason is at most {MAX_REASON} characters")
+        raise PersonDataError(f"the reason is at most {MAX_REASON} characters", field="reason")
     return reason
 
 
@@ -209,7 +220,8 @@ def confirmed(number: str, confirmation: object) -> None:
     """Check that an erasure was confirmed with the number's last four digits."""
     if not isinstance(confirmation, str) or confirmation.strip() != number[-4:]:
         raise PersonDataError(
-            f"to erase, confirm with the last four digits of {mask_number(number)}"
+            f"to erase, confirm with the last four digits of {mask_number(number)}",
+            field="confirm",
         )
 
 
