@@ -23,6 +23,7 @@ from queues.person_data import (
     Incomplete,
     PersonData,
     PersonDataError,
+    Unreachable,
     confirmed,
     person_number,
     reason_given,
@@ -89,7 +90,7 @@ def _export(args: argparse.Namespace) -> int:
             number, actor=command_line_actor(), reason=reason, now=time.time()
         )
     except PersonDataError as error:
-        raise CommandError(str(error), 2 if "reach" in str(error) else 1) from None
+        raise CommandError(str(error), 2 if isinstance(error, Unreachable) else 1) from None
     data = found.manifest_json().encode() if args.json else found.archive()
     path = Path(args.output)
     try:
@@ -115,6 +116,6 @@ def _erase(args: argparse.Namespace) -> int:
         print(json.dumps(error.erasure.public(), ensure_ascii=False, indent=2))
         raise CommandError(str(error), 1) from None
     except PersonDataError as error:
-        raise CommandError(str(error), 2 if "reach" in str(error) else 1) from None
+        raise CommandError(str(error), 2 if isinstance(error, Unreachable) else 1) from None
     print(json.dumps(done.public(), ensure_ascii=False, indent=2))
     return 0
