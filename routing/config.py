@@ -80,6 +80,7 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "agent_call_ended": frozenset(),
     # Transfer of a live call by phone (routing.transfers): the menus and what the agent hears.
     "agent_transfer_area": frozenset({"areas"}),
+    "agent_transfer_agent": frozenset(),
     "agent_transfer_mode": frozenset({"area"}),
     "agent_transfer_warm": frozenset(),
     "agent_transfer_cold": frozenset(),

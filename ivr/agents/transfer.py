@@ -21,9 +21,13 @@ from werkzeug.exceptions import HTTPException
 from ivr import webhook as hook
 from ivr.callers import menu_twiml as twiml
 from queues import runtime, transfers
+from queues.agent_line import keypad_code
 from routing.transfers import area_for_key, mode_for_key
 
 log = logging.getLogger(__name__)
+
+# In the transfer's area menu: a colleague by their keypad code instead of an area.
+COLLEAGUE_KEY = "*"
 
 
 def _back_to_caller(error: Exception) -> Response:
@@ -85,15 +89,45 @@ def menu(rid: str, language: str) -> Response:
 
 @bp.post("/area")
 def area() -> Response:
-    """The area's key: then warm or cold; an unknown key goes back to the caller."""
+    """The area's key (or * for a colleague): then warm or cold; an unknown key, back."""
     rid, language = hook.reservation_id(), hook.language()
     config = hook.config()
-    chosen = area_for_key({a.id: a.key for a in config.areas.values()}, hook.caller().digits[:1])
+    key = hook.caller().digits[:1]
+    if key == COLLEAGUE_KEY:
+        action = url_for(".colleague", res=rid, lang=language)
+        return hook.xml(
+            twiml.agent_transfer_colleague(config, language, action, _join(rid, language))
+        )
+    chosen = area_for_key({a.id: a.key for a in config.areas.values()}, key)
     if chosen is None:
         return hook.xml(_join(rid, language))
     action = url_for(".mode", res=rid, lang=language, area=chosen)
     return hook.xml(
         twiml.agent_transfer_mode(config, language, chosen, action, _join(rid, language))
+    )
+
+
+@bp.post("/colleague")
+def colleague() -> Response:
+    """A colleague's keypad code: then warm or cold; a code that is nobody's (or several
+    agents'), or the agent's own, and the agent hears so and goes back to the caller."""
+    rt = runtime.serving()
+    rid, language = hook.reservation_id(), hook.language()
+    config = hook.config()
+    code = "".join(ch for ch in hook.caller().digits if ch.isdigit())[:32]
+    offer = rt.routing.reservations.get(rid)
+    found = [a for a in rt.routing.board.ids() if code and keypad_code(a) == code]
+    if offer is None or len(found) != 1 or found[0] == offer.agent_id:
+        return hook.xml(
+            twiml.said_then(config, language, "agent_transfer_busy", _join(rid, language))
+        )
+    status = rt.routing.board.get(found[0])
+    action = url_for(".mode", res=rid, lang=language, agent=found[0])
+    name = status.name if status is not None and status.name else found[0]
+    return hook.xml(
+        twiml.agent_transfer_mode(
+            config, language, offer.area, action, _join(rid, language), to=name
+        )
     )
 
 
@@ -105,10 +139,19 @@ def mode() -> Response:
     config = hook.config()
     chosen = mode_for_key(hook.caller().digits)
     target = request.args.get("area", "")
-    if chosen is None or target not in config.areas:
+    colleague = request.args.get("agent", "")[:64]
+    if chosen is None or not (target in config.areas or colleague):
         return hook.xml(_join(rid, language))
-    started = transfers.start(rt, rid, mode=chosen, area=target, agent_leg=hook.caller().call_sid)
-    log.info("transfer of %s by phone to %s (%s): %s", rid, target, chosen, started.reason or "ok")
+    started = transfers.start(
+        rt,
+        rid,
+        mode=chosen,
+        area="" if colleague else target,
+        agent=colleague,
+        agent_leg=hook.caller().call_sid,
+    )
+    where = colleague or target
+    log.info("transfer of %s by phone to %s (%s): %s", rid, where, chosen, started.reason or "ok")
     if not started.ok:
         prompt = (
             "agent_transfer_busy" if started.reason == "agent-busy" else "agent_transfer_failed"

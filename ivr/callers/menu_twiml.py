@@ -664,16 +664,21 @@ def agent_transfer_area(
 
 
 def agent_transfer_mode(
-    config: HotlineConfig, language: str, area: str, action: str, rejoin: VoiceResponse
+    config: HotlineConfig,
+    language: str,
+    area: str,
+    action: str,
+    rejoin: VoiceResponse,
+    *,
+    to: str = "",
 ) -> VoiceResponse:
-    """The agent chose an area: 1 warm, 2 cold; no key, back to the caller."""
+    """The agent chose an area (or a colleague, `to`): 1 warm, 2 cold; no key, back."""
     response = VoiceResponse()
     gather = response.gather(
         input="dtmf", num_digits=1, timeout=AGENT_MENU_TIMEOUT_S, action=action, method="POST"
     )
-    say_prompt(
-        gather, config, language, "agent_transfer_mode", area=config.areas[area].name[language]
-    )
+    where = to or config.areas[area].name[language]
+    say_prompt(gather, config, language, "agent_transfer_mode", area=where)
     for verb in rejoin.verbs:
         response.append(verb)
     return response
@@ -722,3 +727,17 @@ def with_lead(
     target = gather if gather is not None else document
     target.verbs[0:0] = lead.verbs
     return document
+
+
+def agent_transfer_colleague(
+    config: HotlineConfig, language: str, action: str, rejoin: VoiceResponse
+) -> VoiceResponse:
+    """The agent chose a colleague: their ID on the keypad, then #; nothing, back."""
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf", finish_on_key="#", timeout=AGENT_MENU_TIMEOUT_S, action=action, method="POST"
+    )
+    say_prompt(gather, config, language, "agent_transfer_agent")
+    for verb in rejoin.verbs:
+        response.append(verb)
+    return response

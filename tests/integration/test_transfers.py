@@ -259,3 +259,34 @@ def test_a_cold_transfer_from_the_desk_moves_the_caller_and_lets_the_agent_go(
     doc = Doc.parse(reply)
     assert doc.first("Say").text == rt.config.prompt("agent_transfer_cold", "zh")
     assert doc.verbs()[-1] == "Hangup"
+
+
+def test_by_phone_a_colleague_is_chosen_by_their_keypad_code(
+    rig: Rig, app_env: pytest.MonkeyPatch, clock, redis, redis_url
+) -> None:
+    app = hotline_on(rig, app_env, clock, redis_url)
+    caller, rid = talking(rig, app)
+    rt = runtime.of(app)
+    config = rt.config
+    AgentBoard(rt.redis, config.routing, script=rt.script).set_presence("l1", "available", rt.now())
+    twilio = Twilio(app.test_client(), token=AUTH_TOKEN, base=rig.app_url)
+
+    # * in the area menu: the colleague's ID on the keypad, ended by #.
+    asked = Doc.parse(twilio.post(f"/voice/agent/transfer/area?res={rid}&lang=zh", {"Digits": "*"}))
+    gather = asked.first("Gather")
+    assert gather.get("finishOnKey") == "#"
+    assert asked.first("Say").text == config.prompt("agent_transfer_agent", "zh")
+    # Nobody has code 999, and g1 cannot transfer to themselves: told, back with the caller.
+    for code in ("999", "41"):  # g1 keys as 4 1
+        nobody = twilio.post(gather.get("action"), {"Digits": code})
+        said_then_joined(nobody, config.prompt("agent_transfer_busy", "zh"), rid)
+    # l1 keys as 5 1: then warm or cold, naming the colleague.
+    chosen = Doc.parse(twilio.post(gather.get("action"), {"Digits": "51"}))
+    assert chosen.first("Say").text == config.prompt("agent_transfer_mode", "zh", area="L1")
+    mode = chosen.first("Gather").get("action")
+    said_then_joined(
+        twilio.post(mode, {"Digits": "1"}), config.prompt("agent_transfer_warm", "zh"), rid
+    )
+    offer = rt.routing.reservations.get(rt.routing.room.get(caller).reservation)
+    assert (offer.agent_id, offer.state) == ("l1", "offered")
+    assert caller_participant(rig, rid, caller).hold is True
