@@ -272,7 +272,16 @@ def menu() -> Response:
     """The agent's key in the in-call menu: bring in help, then back to the caller."""
     rt = runtime.serving()
     rid = hook.reservation_id()
-    offer, language = _offer(rt)
+    try:
+        offer, language = _offer(rt)
+    except RedisError as error:
+        # Back to the caller rather than hung up: the conference must not lose its agent.
+        log.warning("agent of %s in the menu with Redis down: %s", rid, type(error).__name__)
+        key = hook.caller().digits[:1]
+        told = {hook.config().transfer.key: "agent_transfer_failed"}.get(key)
+        if key in twiml.ESCALATION_KEYS:
+            told = "agent_escalation_failed"
+        return hook.xml(_join(hook.config().default_language, rid, told))
     if offer is not None and hook.caller().digits[:1] == hook.config().transfer.key:
         # The transfer menu: which area, then warm or cold (ivr.agents.transfer).
         return transfer_calls.menu(rid, language)

@@ -129,7 +129,7 @@ def test_the_carrier_refusing_the_hold_keeps_the_caller_with_the_agent(
 
 
 def test_redis_down_keeps_the_caller_with_the_agent(
-    rig: Rig, app_env: pytest.MonkeyPatch, clock, redis_url
+    rig: Rig, app_env: pytest.MonkeyPatch, clock, redis, redis_url
 ) -> None:
     app = hotline_on(rig, app_env, clock, redis_url)
     caller, rid = talking(rig, app)
@@ -290,3 +290,19 @@ def test_by_phone_a_colleague_is_chosen_by_their_keypad_code(
     offer = rt.routing.reservations.get(rt.routing.room.get(caller).reservation)
     assert (offer.agent_id, offer.state) == ("l1", "offered")
     assert caller_participant(rig, rid, caller).hold is True
+
+
+def test_the_transfer_key_with_redis_down_sends_the_agent_back_to_the_caller(
+    rig: Rig, app_env: pytest.MonkeyPatch, clock, redis, redis_url
+) -> None:
+    app = hotline_on(rig, app_env, clock, redis_url)
+    caller, rid = talking(rig, app)
+    config = runtime.of(app).config
+    down = hotline_on(rig, app_env, clock, f"redis://127.0.0.1:{closed_port()}/0")
+    twilio = Twilio(down.test_client(), token=AUTH_TOKEN, base=rig.app_url)
+
+    # * then 7 in the in-call menu: told, and back in the conference, never hung up.
+    reply = twilio.post(f"/voice/agent/menu?res={rid}", {"Digits": config.transfer.key})
+
+    said_then_joined(reply, config.prompt("agent_transfer_failed", "zh"), rid)
+    assert caller_participant(rig, rid, caller).hold is False
