@@ -530,3 +530,7 @@ def test_a_call_still_going_on_is_kept_until_it_ends(app, hotline, redis, clock)
     assert second["kept"] == [] and second["erased"]["calls"] == 1
     assert second["erased"]["routing"] == 2  # the queued call and the returning marker
     assert CallStore(redis).get(A.rated) is None and not hotline.room.is_returning(A.number)
+
+
+def test_the_legal_hold_key_format_is_pinned():
+    assert keys.incident_holds() == "hotline:incident-holds"
