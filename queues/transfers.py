@@ -312,8 +312,10 @@ def hand_over_held(rt: runtime.Runtime, reservation_id: str) -> str | None:
         transfer = pending_warm(rt, reservation_id)
     except RedisError:
         return None
+    if offer is None or transfer is None:
+        return None
     urls = dispatch.webhooks(rt)
-    if offer is None or transfer is None or urls.transfer_room is None:
+    if urls.transfer_room is None:
         return None
     rt.gateway.update_call(
         transfer.call_sid, url=urls.transfer_room(reservation_id, transfer.area, offer.language)
