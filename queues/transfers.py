@@ -282,6 +282,8 @@ def taken(rt: runtime.Runtime, offer: Reservation) -> bool:
             # The first agent's part ends with the accept: their wrap-up starts now.
             dispatch.finish(rt, first)
         return mode == "warm"
+    if answer[:2] == ["unchanged", ""]:
+        return False  # never transferred: the bridge's usual way
     transfer = Transfers(rt.redis).get(offer.call_sid)
     # A repeat of the bridge: the transfer this offer ended says where the caller is.
     return bool(transfer and transfer.to_reservation == offer.id and transfer.mode == "warm")
