@@ -24,6 +24,7 @@ from tests.fixtures.carrier import (
 )
 from tests.fixtures.jobs import run_jobs
 from tests.fixtures.live_call import AREAS, closed_port, hotline_on, talking
+from tests.fixtures.twilio_spec import problems_of
 from tests.fixtures.twiml import Doc
 
 LATER_CALLER = "CA" + "9" * 32
@@ -60,11 +61,19 @@ def test_a_warm_transfer_holds_the_caller_and_puts_them_ahead_of_later_callers(
     assert rt.routing.room.enqueue(LATER_CALLER, area="labor", language="zh", now=rt.now())
     twilio = Twilio(app.test_client(), token=AUTH_TOKEN, base=rig.app_url)
 
+    before = len(rig.hub.network.exchanges)
     reply = warm(twilio, rid)
 
     said_then_joined(reply, config.prompt("agent_transfer_warm", "zh"), rid)
     held = caller_participant(rig, rid, caller)
     assert held.hold is True
+    # The hold as Twilio's spec has it: Hold, with a HoldUrl fetched by POST.
+    sent = rig.hub.network.exchanges[before:]
+    assert all(problems_of(exchange) == [] for exchange in sent)
+    update = next(e for e in sent if e["path"].endswith(f"/Participants/{caller}.json"))
+    form = dict(update["form"])
+    assert form["Hold"] == "true" and form["HoldMethod"] == "POST"
+    assert form["HoldUrl"].endswith(f"/voice/agent/transferred-caller/hold?res={rid}&lang=zh")
     transfer = transfers.Transfers(redis).get(caller)
     assert transfer is not None
     assert (transfer.state, transfer.mode, transfer.area, transfer.from_agent) == (
