@@ -13,7 +13,7 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from queues import dispatch, keys, runtime, transfers
+from queues import dispatch, events, keys, runtime, transfers
 from queues.agents import AgentBoard
 from tests.fixtures.app import Twilio
 from tests.fixtures.carrier import (
@@ -315,3 +315,29 @@ def test_the_transfer_key_with_redis_down_sends_the_agent_back_to_the_caller(
 
     said_then_joined(reply, config.prompt("agent_transfer_failed", "zh"), rid)
     assert caller_participant(rig, rid, caller).hold is False
+
+
+def test_a_cold_transfer_nobody_takes_leaves_the_caller_waiting_like_any_caller(
+    rig: Rig, app_env: pytest.MonkeyPatch, clock, redis, redis_url
+) -> None:
+    app = hotline_on(rig, app_env, clock, redis_url)
+    caller, rid = talking(rig, app)
+    rt = runtime.of(app)
+    started = transfers.start(rt, rid, mode="cold", area="labor")
+    assert started.ok
+
+    runtime.install(lambda: rt)
+    try:
+        assert transfers.expire_job(caller, started.transfer_id) == "expired"
+    finally:
+        runtime.install(None)
+
+    # Still first in labor's waiting room, as any caller (callback and message keys as usual).
+    queued = rt.routing.room.get(caller)
+    assert (queued.state, queued.area) == ("waiting", "labor")
+    assert rt.routing.room.waiting_calls("labor", "zh") == [caller]
+    assert transfers.Transfers(redis).get(caller).state == "expired"
+    back = [e for e in events.recent(redis, 50) if e["kind"] == "transfer-back"]
+    assert [(e["call"], e["agent"], e.get("to")) for e in back] == [(caller, "g1", "waiting-room")]
+    # The first agent, gone into wrap-up, is not called back to the caller.
+    assert AgentBoard(redis, rt.config.routing).get("g1").activity == "wrap_up"
