@@ -776,6 +776,8 @@ def document() -> dict[str, Any]:
         },
     }
     meanings = {
+        400: "a value the hotline's config does not list (an unknown outcome code); `field` "
+        "names it and the message lists the codes it does; nothing is saved",
         401: "no valid token or session (or the session expired)",
         403: "this role or user may not do this, or the CSRF token is missing",
         404: "no such agent, shift, user, area or call",

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ops.openapi import _body_schemas, body_schema, paths
+from ops.openapi import _body_schemas, body_schema, document, paths
 from ops.schema import ANNOTATIONS, KEYWORDS, MESSAGES, keywords_used, problems
 
 SCHEMAS = sorted(_body_schemas().items())
@@ -91,3 +91,25 @@ def test_problems_name_the_field_at_fault():
     assert [p.field for p in problems(users, {"name": "a"})] == ["role", "password"]
     assert problems(users, {"name": "a", "role": "ops", "password": "p", "x": 1}, names_only=True)
     assert not problems(users, {"name": "a", "role": "?", "password": "p"}, names_only=True)
+
+
+def _refs(node: object) -> list[str]:
+    """Every local $ref under a part of the document."""
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
+
+
+def test_every_reference_in_the_document_points_at_something_it_defines():
+    whole = document()
+    refs = set(_refs(whole))
+    # The answers an outcome code gets: an unknown code's 400 is one the document defines.
+    assert "#/components/responses/E400" in refs
+    for ref in sorted(refs):
+        node: object = whole
+        for part in ref.removeprefix("#/").split("/"):
+            assert isinstance(node, dict) and part in node, f"{ref} points at nothing"
+            node = node[part]
