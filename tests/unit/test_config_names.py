@@ -108,7 +108,8 @@ def test_an_unknown_name_with_nothing_close_lists_the_names_valid_there():
 
     assert problem[1:] == (
         "survey.wibble",
-        "unknown survey setting; expected enabled, follow_up, timeout_s",
+        "unknown survey setting; expected enabled, follow_up, follow_up_to, "
+        "outcome_follow_up_to, timeout_s",
     )
 
 
