@@ -15,7 +15,7 @@ from queues import events
 from queues.followups import FollowUps
 from queues.users import UserStore
 from tests.e2e.harness import CALL_DEADLINE_S, CALLER, Hotline, poll, serving, write_yaml
-from tests.e2e.test_survey_calls import DAILY, heard, survey_config
+from tests.fixtures.survey import DAILY, heard, survey_config
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import requests
@@ -14,11 +13,11 @@ from queues import events
 from queues.calls import CallStore
 from queues.followups import FollowUps
 from queues.users import UserStore
-from tests.e2e.harness import CALLER, Hotline, poll, serving, shipped_config, write_yaml
+from tests.e2e.harness import CALLER, Hotline, poll, serving, write_yaml
+from tests.fixtures.survey import DAILY, heard, survey_config
 
 pytestmark = pytest.mark.e2e
 
-DAILY = [{"days": "mon-sun", "hours": "00:00-24:00"}]
 AGENT_PHONE = "+8613900000601"
 ROSTER = {
     "timezone": "Asia/Shanghai",
@@ -40,21 +39,6 @@ PHONES = {
 }  # fmt: skip
 
 
-def survey_config() -> dict[str, Any]:
-    """Every area open, short wrap-ups, and a long waiting-room message.
-
-    Every prompt that waits for a key takes the caller's next scripted step; the agent's accept
-    always comes while this message is still spoken, so the waiting room takes none and the
-    caller's last key answers the survey.
-    """
-    config = shipped_config()
-    for area in config["areas"].values():
-        area["hours"] = config["hours"]["always"]
-    config["routing"]["defaults"]["wrap_up_s"] = 2
-    config["prompts"]["wait_options"]["zh"] = "请稍候，咨询员马上为您接听。" * 12
-    return config
-
-
 @pytest.fixture(scope="module")
 def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
     """The hotline with one contract agent available."""
@@ -62,11 +46,6 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
     phones = write_yaml(home / "phones.yaml", PHONES)
     with serving(home, survey_config(), roster=ROSTER, phones=phones, time_scale="0.03") as run:
         yield run
-
-
-def heard(transcript: dict[str, Any]) -> list[str]:
-    """What a party heard, in order."""
-    return [e["text"] for e in transcript["entries"] if e["kind"] == "heard"]
 
 
 def test_an_unsatisfied_caller_after_the_agent_hung_up_gets_a_follow_up(hotline: Hotline) -> None:

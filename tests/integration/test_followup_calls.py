@@ -18,8 +18,7 @@ from routing.follow_ups import task_id
 from tests.fixtures.app import CLOSED_TIME
 from tests.fixtures.jobs import run_jobs
 from tests.fixtures.ops import ROSTER, hotline_fixture, sign_in  # noqa: F401
-from tests.fixtures.twiml import Doc
-from tests.integration.test_survey import (
+from tests.fixtures.survey import (
     CALL,
     CALLER,
     agent_hangs_up,
@@ -28,6 +27,7 @@ from tests.integration.test_survey import (
     press,
     rated_call,
 )
+from tests.fixtures.twiml import Doc
 
 pytestmark = pytest.mark.redis
 

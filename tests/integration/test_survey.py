@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from queues import dispatch, events, keys, runtime
+from queues import events, keys
 from queues.audit import AuditLog
 from queues.calls import CallStore
 from queues.followups import FollowUps
@@ -17,6 +17,17 @@ from queues.incidents import IncidentLog
 from queues.reservations import Reservations
 from routing.config import Survey
 from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401
+from tests.fixtures.survey import (
+    CALL,
+    CALLER,
+    LIVE,
+    agent_hangs_up,
+    connect,
+    dial_action,
+    join,
+    press,
+    rated_call,
+)
 from tests.fixtures.twiml import Doc
 from voicemail import callbacks
 from voicemail.messages import MessageStore
@@ -24,56 +35,8 @@ from voicemail.processing import register_recording
 
 pytestmark = pytest.mark.redis
 
-CALL = "CA" + "5" * 32
 OTHER = "CA" + "6" * 32
-CALLER = "+8613812345678"
 MASKED = "+86*******5678"
-LIVE = {"CallStatus": "in-progress", "DialCallStatus": "completed"}
-
-
-def connect(app, hotline: Hotline, twilio, call_sid: str = CALL, *, area: str = "family") -> str:
-    """A caller queues, an agent takes the call with 1, and the caller joins the conference."""
-    CallStore(hotline.redis).start(call_sid, CALLER)
-    for agent_id in ("d1", "d2"):
-        hotline.board.set_presence(agent_id, "available", hotline.now)
-    match = hotline.ring(call_sid, area=area)
-    assert match is not None
-    rid = match.reservation_id
-    answer = twilio.post(f"/voice/agent/answer?res={rid}", {"CallSid": "CA9", "Digits": "1"})
-    assert Doc.parse(answer).first("Conference").text == rid
-    return rid
-
-
-def join(twilio, rid: str, call_sid: str = CALL) -> Doc:
-    """The caller, redirected out of the waiting room, joins the agent's conference."""
-    return Doc.parse(twilio.post(f"/voice/connect/queued?res={rid}", {"CallSid": call_sid}))
-
-
-def agent_hangs_up(app, rid: str) -> None:
-    """The agent left the call: wrap-up starts (the app then ends the caller's conference)."""
-    with app.app_context():
-        assert dispatch.finish(runtime.serving(), rid).state == "finished"
-
-
-def dial_action(doc: Doc) -> str:
-    """The caller's conference Dial's action URL (path and query)."""
-    dial = doc.first("Dial")
-    assert dial.get("method") == "POST"
-    return dial.get("action") or ""
-
-
-def rated_call(app, hotline: Hotline, twilio, call_sid: str = CALL, *, area: str = "family"):
-    """A call the agent ended: returns the survey's question as the caller gets it."""
-    rid = connect(app, hotline, twilio, call_sid, area=area)
-    action = dial_action(join(twilio, rid, call_sid))
-    agent_hangs_up(app, rid)
-    return Doc.parse(twilio.post(action, {"CallSid": call_sid, **LIVE}))
-
-
-def press(twilio, question: Doc, key: str, call_sid: str = CALL) -> Doc:
-    """The caller presses a key at the survey's question."""
-    action = question.first("Gather").get("action")
-    return Doc.parse(twilio.post(action, {"CallSid": call_sid, "Digits": key}))
 
 
 def kinds(redis, kind: str) -> list[dict[str, str]]:
