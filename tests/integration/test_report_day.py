@@ -2,13 +2,16 @@
 area each equal the same figure computed here from what the test scripted.
 
 Twilio's side is the signed-webhook poster (the stand-in Twilio the app's tests post as) and the
-test clock moves through three busy hours: answered calls with ratings (one unsatisfied, its
-follow-up closed), abandons long and short, voicemails (one called back), a callback the caller
-asked for and dialled back within the day (not an answer of the call: docs/reports.md), and a
-crisis that rolls over to a crisis line. The records are written by the record jobs, the late ones
-included, the agents' presence folded by the upkeep job; the figures by hour and by area, each
-agent's figures (handled, talk, wrap-up, heavy calls, occupancy), and the same report from
-`hotline report --format json` and from the API are compared with what the test scripted.
+test clock moves through three busy hours: answered calls with ratings (two unsatisfied: the
+first's follow-up closed by a supervisor by hand while its callback task rings the area's other
+agent, which withdraws the task; the second's callback task taken by that agent, closing it when
+it reaches the caller), abandons long and short, voicemails (one called back), a callback the
+caller asked for and dialled back within the day (not an answer of the call: docs/reports.md),
+and a crisis that rolls over to a crisis line. The records are written by the record jobs, the
+late ones included, the agents' presence folded by the upkeep job; the figures by hour and by
+area, each agent's figures (handled, talk, wrap-up, heavy calls, occupancy: a callback, a
+follow-up's included, is no call answered), and the same report from `hotline report --format
+json` and from the API are compared with what the test scripted.
 
 Runs on SQLite, and on PostgreSQL too when DATABASE_URL names a server (CI's second run).
 """
@@ -28,8 +31,9 @@ from queues.followups import FollowUps
 from queues.records import jobs
 from queues.records.reading import report
 from queues.records.store import RecordStore
-from queues.reservations import Reservations
+from queues.reservations import Reservation, Reservations
 from queues.sweep import sweep
+from routing.follow_ups import task_id
 from routing.report import AGENT_FIGURES, FIGURES, Period, ReportPolicy, report_json
 from tests.fixtures.conference import report_join
 from tests.fixtures.jobs import run_jobs
@@ -57,30 +61,39 @@ class Placed:
     talk: float | None = None
     wrap_up: float | None = None
     rating: int | None = None
-    followup_closed: bool = False
+    # How an unsatisfied caller's follow-up ends: "closed" by a supervisor by hand, or
+    # "called-back" by its callback task reaching the caller.
+    followup: str = ""
     called_back_after: float | None = None
     rollover: bool = False
     to_human: float | None = None
     # A callback the caller asked for reached them (an agent dialled back within the day).
     called_back: bool = False
 
+    @property
+    def followup_closed(self) -> bool:
+        """Whether the call's follow-up was closed, by hand or by its callback."""
+        return bool(self.followup)
+
 
 # Three hours, a handful of calls each: (hour offset from 10:00, area, kind, details).
 SCRIPT = [
     Placed(0, "family", "answered", wait=12, talk=300, rating=1),
-    Placed(0, "labor", "answered", wait=35, talk=240, rating=2, followup_closed=True),
+    Placed(0, "labor", "answered", wait=35, talk=240, rating=2, followup="closed"),
     Placed(0, "family", "abandoned", wait=3),
     Placed(0, "labor", "abandoned", wait=50),
     Placed(1, "family", "answered", wait=8, talk=180),
     Placed(1, "labor", "voicemail", wait=70, called_back_after=600),
     Placed(1, "", "crisis", rollover=True, to_human=30),  # the danger key before any area is chosen
     Placed(1, "labor", "abandoned", wait=2),
-    Placed(2, "labor", "answered", wait=25, talk=420, rating=2),
+    Placed(2, "labor", "answered", wait=25, talk=420, rating=2, followup="called-back"),
     Placed(2, "family", "callback", wait=40, called_back=True),
     Placed(2, "family", "voicemail", wait=15),
     Placed(2, "labor", "answered", wait=5, talk=60, rating=1),
 ]
 AGENT = {"family": "d1", "labor": "d2"}
+# The agent a labor caller unhappy with d2 is called back by: d1 takes labor calls too.
+FOLLOW_UP_AGENT = "d1"
 # The agents go offline this long after the day opened, once every call and wrap-up is over.
 SHIFT = timedelta(hours=3, minutes=30)
 
@@ -190,13 +203,42 @@ class Day:
         """The agent accepts a callback, the caller picks up, they talk a minute."""
         assert self.reservations.accept(rid, self.hotline.now).changed
         self.picked_up = self.hotline.now
-        joined = self.twilio.post(f"/voice/connect/callback?res={rid}", {"CallSid": "CB" + sid[2:]})
+        leg = "CB" + sid[-32:]
+        joined = self.twilio.post(f"/voice/connect/callback?res={rid}", {"CallSid": leg})
         assert Doc.parse(joined).first("Conference").text == rid
         self.wait(60)
         with self.app.app_context():
             dispatch.finish(runtime.current(), rid)
         self.wait(self.policy.wrap_up_s("labor", heavy=False))
         self.sweep()
+
+    def follow_up_offer(self, sid: str) -> Reservation:
+        """The offer the follow-up's callback task rings: the area's other agent, never d2."""
+        queued = self.hotline.room.get(task_id(sid))
+        assert queued is not None and queued.state == "reserved"
+        offer = self.reservations.get(queued.reservation)
+        assert (offer.kind, offer.agent_id, offer.state) == ("callback", FOLLOW_UP_AGENT, "offered")
+        return offer
+
+    def close_follow_up(self, sid: str) -> None:
+        """A supervisor closes the follow-up by hand as its task rings: withdrawn, agent freed."""
+        offer = self.follow_up_offer(sid)
+        self.wait(10)
+        supervisor = sign_in(self.app, "sam")
+        done = supervisor.post(f"/api/v1/followups/{sid}/close", json={"note": "已人工回电"})
+        assert done.status_code == 200 and done.json["changed"] is True
+        assert FollowUps(self.redis).get(sid).task == "withdrawn"
+        assert self.reservations.get(offer.id).state == "caller-gone"
+        assert self.hotline.board.get(FOLLOW_UP_AGENT).activity == "idle"
+
+    def call_back_follow_up(self, sid: str) -> None:
+        """The follow-up's task rings the area's other agent, who calls the caller back."""
+        offer = self.follow_up_offer(sid)
+        self.wait(10)
+        self.connect_callback(offer.id, task_id(sid))
+        # Reaching the caller closed the follow-up, by the agent who called.
+        follow_up = FollowUps(self.redis).get(sid)
+        assert (follow_up.task, follow_up.closed_by) == ("done", FOLLOW_UP_AGENT)
 
     def callback(self, sid: str, call: Placed) -> None:
         """The caller asks to be called back on their number and hangs up."""
@@ -268,14 +310,16 @@ def place_day(app, hotline: Hotline, twilio, clock, redis, store: RecordStore) -
             day.voicemail(sid, call, recording)
         else:
             getattr(day, call.kind)(sid, call)
-        # The call's end has its record written before any late fact happens.
+        # The call's end has its record written before any late fact happens; a follow-up's
+        # callback task is queued and rings an agent.
         run_jobs(redis, "default")
         if call.called_back_after is not None:
             day.wait(call.called_back_after)
             day.call_back_voicemail(recording)
-        if call.followup_closed:
-            day.wait(300)
-            FollowUps(redis).close(sid, by="sam", note="called back", now=hotline.now)
+        if call.followup == "closed":
+            day.close_follow_up(sid)
+        elif call.followup == "called-back":
+            day.call_back_follow_up(sid)
         run_jobs(redis, "default")
         # Facts that came after the call's end are in its row already, before the settled job.
         row = store.get_call(sid)
