@@ -139,7 +139,12 @@ def test_a_reserved_agent_is_freed_and_the_ringing_offer_withdrawn(
     dispatch.dispatch(rt.redis, [match])
     run_jobs(rt.redis, dispatch.DISPATCH_QUEUE)  # rings the agent's phone
     agent_leg = CallStore(rt.redis).get(gone).agent_leg
-    assert rig.gateway.fetch_call(agent_leg).status == "ringing"
+    # Twilio answers the create with a queued call and rings the phone a moment later, after
+    # the leg's initiated callback to the app; the stand-in does the same.
+    rig.wait_until(
+        lambda: rig.gateway.fetch_call(agent_leg).status == "ringing",
+        what="the agent's phone to ring",
+    )
     assert board.get("g1").status == "reserved"
 
     assert dispatch.check_legs(rt).ended == [gone]
@@ -150,7 +155,11 @@ def test_a_reserved_agent_is_freed_and_the_ringing_offer_withdrawn(
     assert offer.state == "caller-gone"
     assert kinds(rt.redis, gone)[-4:] == ["ended", "caller-gone", "abandoned", "leg-gone"]
     run_jobs(rt.redis, dispatch.DISPATCH_QUEUE)  # the withdrawal stops the agent's phone
-    assert rig.gateway.fetch_call(agent_leg).status == "canceled"
+    # The cancel is asked for by REST; the ringing leg ends on its own thread just after.
+    rig.wait_until(
+        lambda: rig.gateway.fetch_call(agent_leg).status == "canceled",
+        what="the agent's phone to stop ringing",
+    )
 
 
 def test_an_accepted_call_whose_agent_never_joined_waits_again_when_their_leg_is_gone(
