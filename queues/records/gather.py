@@ -137,7 +137,7 @@ def _called_back_at(redis: Redis, recording: str) -> float | None:
 
 
 def _followup_closed(redis: Redis, call_sid: str, sealer: Sealer) -> bool | None:
-    """Whether a supervisor closed the call's follow-up; None when it has none (or it expired)."""
+    """Whether the call's follow-up was closed (by hand or by its callback); None without one."""
     follow_up = FollowUps(redis, sealer=sealer).get(call_sid)
     return follow_up.closed if follow_up is not None else None
 

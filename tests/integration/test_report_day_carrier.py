@@ -4,11 +4,13 @@ area and by agent each equal the same figure computed here from the transcripts 
 The whole app is served over HTTP to the stand-in (carrier/), which places scripted callers
 through the shipped menu, rings the agents' phones, runs the TwiML and posts every webhook. The
 day: a busy hour with more callers than agents (two answered at once, one waiting for the first
-agent free, one giving up in the queue), ratings through the survey (an unsatisfied one whose
-follow-up is closed); at 11:00 a crisis by the danger key that rolls over from a crisis-trained
-agent who never answers to the crisis line, and two labor callers nobody takes yet: one leaves a
+agent free, one giving up in the queue), ratings through the survey: two unsatisfied callers,
+whose follow-ups become callback tasks, each called back by the agent they were not unhappy with,
+which closes it; at 11:00 a crisis by the danger key that rolls over from a crisis-trained agent
+who never answers to the crisis line, and two labor callers nobody takes yet: one leaves a
 message (processed by the real voicemail job), one asks for a callback; at 12:00 the labor agent
-comes on and calls both back. The agents' presence is folded by the upkeep job.
+comes on and calls both back. The agents' presence is folded by the upkeep job. A callback, a
+follow-up's included, is no answer: the agents' figures count the calls they answered.
 
 The hotline's clock is a fixed start plus the stand-in's own sped-up virtual clock, skipped on
 between hours while no call is live, so a transcript's seconds are the app's seconds. Counts
@@ -91,6 +93,8 @@ def caller_number(index: int) -> str:
 
 
 VOICEMAIL_CALLER, CALLBACK_CALLER = caller_number(6), caller_number(7)
+# The busy hour's second and third callers are not satisfied: their follow-ups call them back.
+FOLLOWED_UP_CALLERS = (caller_number(2), caller_number(3))
 # A crisis-trained agent who takes no area's calls today and never answers: a crisis rings them
 # first, then rolls over to the crisis line.
 CRISIS_AGENT, CRISIS_PHONE = "k1", "+8613900000719"
@@ -123,6 +127,10 @@ PHONES = {
     **{
         number: {"name": "labor caller", "role": "caller", "answer_after": 2, "stay": 300}
         for number in (VOICEMAIL_CALLER, CALLBACK_CALLER)
+    },
+    **{
+        number: {"name": "unsatisfied caller", "role": "caller", "answer_after": 2, "stay": 60}
+        for number in FOLLOWED_UP_CALLERS
     },
     CRISIS_LINE: {"name": "crisis line", "role": "crisis-line", "answer_after": 4, "stay": 60},
 }
@@ -340,6 +348,8 @@ class Seen:
     talk: Span | None = None
     rating: int | None = None
     followup_closed: bool = False
+    # An unsatisfied caller's follow-up callback reached them: the agent who called.
+    followed_up_by: str = ""
     to_human: Span | None = None
     rollover: bool = False
     # The labor callers of 11:00: their callback reached them, and (a voicemail's) after how long.
@@ -397,6 +407,9 @@ def seen(stand: Stand, sid: str, hour: int, area: str) -> Seen:
         gone = agent.all("conference", action="left")[0]
         told = next(e for e in agent.all("webhook") if e["t"] >= gone["t"])
         rated = [e["keys"] for e in call.all("pressed") if e["t"] > left["t"] and e["keys"] in "12"]
+        rating = int(rated[0]) if rated else None
+        # An unsatisfied caller's follow-up is a callback task: reaching them closes it.
+        back = called_back_leg(stand, call.data["from"]) if rating == 2 else None
         return Seen(
             sid,
             hour,
@@ -407,7 +420,9 @@ def seen(stand: Stand, sid: str, hour: int, area: str) -> Seen:
                 call.sent(joined) - call.at(joined_queue), call.at(joined) - call.sent(joined_queue)
             ),
             talk=Span(agent.at(gone) - call.at(joined), agent.at(told) - call.sent(joined)),
-            rating=int(rated[0]) if rated else None,
+            rating=rating,
+            followup_closed=back is not None,
+            followed_up_by=back.all("bridged")[0]["name"] if back else "",
         )
     back = called_back_leg(stand, call.data["from"])
     if outcome["voicemail"]:
@@ -605,10 +620,17 @@ def test_a_day_through_the_stand_in_reports_what_its_transcripts_show(stand: Sta
     kinds = [c.kind for c in calls]
     busy_hour = ["answered"] * 3 + ["abandoned"]
     assert kinds == [*busy_hour, "crisis", "voicemail", "callback", "abandoned"], kinds
-    # A supervisor calls back the first unsatisfied caller and closes their follow-up.
-    unsatisfied = next(c for c in calls if c.rating == 2)
-    assert FollowUps(rt.redis).close(unsatisfied.sid, by="sam", note="called", now=rt.now())
-    unsatisfied.followup_closed = True
+    # Each unsatisfied caller was called back by their follow-up's callback task, by the other
+    # agent (not the one they were unhappy with), which closed the follow-up by that agent.
+    unsatisfied = [c for c in calls if c.rating == 2]
+    assert [c.sid for c in unsatisfied] == [sid for sid, _, _ in placed[1:3]]
+    for call in unsatisfied:
+        follow_up = FollowUps(rt.redis).get(call.sid)
+        assert call.followup_closed and call.followed_up_by in AGENT_PHONES, call
+        assert call.followed_up_by != call.agent
+        assert (follow_up.closed_by, follow_up.task) == (call.followed_up_by, "done")
+        # A supervisor closing it afterwards changes nothing: the callback's close stands.
+        assert not FollowUps(rt.redis).close(call.sid, by="sam", note="called", now=rt.now())
 
     # Both agents sign off; the worker's upkeep folds their presence into intervals.
     stand.clock.skip_to(opening + SHIFT)
