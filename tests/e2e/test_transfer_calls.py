@@ -134,8 +134,9 @@ def agent_kinds(hotline: Hotline, agent_id: str) -> list[str]:
 
 
 def test_a_family_caller_transferred_warm_to_labor_is_never_alone(hotline: Hotline) -> None:
-    # Mandarin, family (area key 1), two intake answers; the caller stays up to 600 s.
-    caller = hotline.start(press("1"), press("1"), press("2"), press("2"), hangup_after=600)
+    # Mandarin, family (area key 1), two intake answers; the caller stays 240 s, long enough
+    # for the transfer and the labor agent (the stand-in runs 20 times faster than the app).
+    caller = hotline.start(press("1"), press("1"), press("2"), press("2"), hangup_after=240)
     # The family agent's note so far, as their desk would have kept it.
     CallNotes(hotline.redis()).write(caller, "family_warm", NOTE, time.time())
 
@@ -195,7 +196,7 @@ def test_a_cold_transfer_leaves_the_caller_in_the_new_areas_waiting_room(
     hotline: Hotline,
 ) -> None:
     # Mandarin, contract (area key 3), one intake answer.
-    caller = hotline.start(press("1"), press("3"), press("1"), hangup_after=600)
+    caller = hotline.start(press("1"), press("3"), press("1"), hangup_after=240)
 
     contract = leg_to(hotline, CONTRACT_COLD)
     assert pressed(contract) == ["1", "*", "7", "5", "2"]
@@ -225,7 +226,7 @@ def test_a_cold_transfer_leaves_the_caller_in_the_new_areas_waiting_room(
 
 def test_a_warm_transfer_nobody_takes_goes_back_to_the_first_agent(hotline: Hotline) -> None:
     # Mandarin, traffic (area key 4), two intake answers.
-    caller = hotline.start(press("1"), press("4"), press("1"), press("1"), hangup_after=900)
+    caller = hotline.start(press("1"), press("4"), press("1"), press("1"), hangup_after=600)
 
     traffic = leg_to(hotline, TRAFFIC_BACK)
     assert pressed(traffic) == ["1", "*", "7", "6", "1"]
