@@ -16,7 +16,7 @@ by hand withdraws the task. A withheld number is never dialled: it stays a list 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
 from rq import Queue, Retry
@@ -24,7 +24,7 @@ from rq import Queue, Retry
 from queues import dispatch, events, runtime
 from queues.alerts import stored_roster
 from queues.followups import FollowUp, FollowUps
-from queues.hours_edits import area_hours
+from queues.hours_edits import callback_due
 from routing.follow_ups import route, task_id
 from routing.numbers import is_withheld
 from routing.privacy import mask_number
@@ -57,23 +57,7 @@ def _target(rt: runtime.Runtime, follow_up: FollowUp) -> str:
 
 def _area(rt: runtime.Runtime, follow_up: FollowUp) -> tuple[str, str]:
     """The follow-up's area and language, or the general area and default language."""
-    config = rt.config
-    area = follow_up.area if follow_up.area in config.areas else config.general_area
-    language = follow_up.language if follow_up.language in config.languages else None
-    return area, language or config.default_language
-
-
-def _due(rt: runtime.Runtime, area: str, now: datetime) -> datetime | None:
-    """When the callback may start: None for now, else the area's next opening."""
-    hours = area_hours(rt.redis, rt.config, area)
-    if hours.is_open(now):
-        return None
-    opening = hours.next_opening(now)
-    if opening is None:
-        # An area that never opens cannot call back: the general area's next opening can.
-        general = area_hours(rt.redis, rt.config, rt.config.general_area)
-        opening = general.next_opening(now) or now + timedelta(hours=1)
-    return opening
+    return rt.config.served_in(follow_up.area, follow_up.language)
 
 
 def schedule(rt: runtime.Runtime, call_sid: str) -> str:
@@ -90,7 +74,7 @@ def schedule(rt: runtime.Runtime, call_sid: str) -> str:
         store.set_task(call_sid, "no-number", now.timestamp())
         return "no-number"
     area, _ = _area(rt, follow_up)
-    when = _due(rt, area, now)
+    when = callback_due(rt.redis, rt.config, area, now)
     queue = Queue(QUEUE, connection=rt.redis)
     job = {"job_id": _job_id(call_sid), "retry": CALLBACK_RETRY}
     if when is None:
@@ -116,7 +100,7 @@ def callback_job(call_sid: str) -> str:
         return "gone" if follow_up is None else (follow_up.task or "closed")
     area, language = _area(rt, follow_up)
     now = rt.clock()
-    due = _due(rt, area, now)
+    due = callback_due(rt.redis, rt.config, area, now)
     if due is not None:
         # Hours changed (a holiday, a closure) since it was scheduled: wait for the new opening.
         Queue(QUEUE, connection=rt.redis).enqueue_at(

@@ -327,6 +327,13 @@ class HotlineConfig:
         """Return the area chosen by a menu key, if any."""
         return next((area.id for area in self.areas.values() if area.key == key), None)
 
+    def served_in(self, area: str, language: str) -> tuple[str, str]:
+        """The area and language a stored call is served in now, falling back to the defaults."""
+        # A call kept from an earlier config may name an area or language since removed.
+        served_area = area if area in self.areas else self.general_area
+        served_language = language if language in self.languages else self.default_language
+        return served_area, served_language
+
 
 def load_config(text: str, source: str = "config") -> HotlineConfig:
     """Check a YAML document and build the configuration, or raise with every problem."""

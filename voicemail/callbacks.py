@@ -11,12 +11,11 @@ callers are retried and then closed by the routing core (`Reservations.callback_
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
 
 from rq import Queue, Retry
 
 from queues import dispatch, events, keys, runtime
-from queues.hours_edits import area_hours
+from queues.hours_edits import callback_due
 from queues.records import gather, trigger
 from routing.numbers import is_withheld
 from routing.privacy import mask_number
@@ -49,10 +48,7 @@ def _job_id(recording_sid: str) -> str:
 
 def _area_and_language(rt: runtime.Runtime, message: Message) -> tuple[str, str]:
     """The message's area and language, or the general area and default language."""
-    config = rt.config
-    area = message.area if message.area in config.areas else config.general_area
-    language = message.language if message.language in config.languages else None
-    return area, language or config.default_language
+    return rt.config.served_in(message.area, message.language)
 
 
 def schedule(rt: runtime.Runtime, message: Message) -> str:
@@ -67,7 +63,7 @@ def schedule(rt: runtime.Runtime, message: Message) -> str:
         return _no_number(rt, message)
     area, _ = _area_and_language(rt, message)
     now = rt.clock()
-    when = _due(rt, area, now)
+    when = callback_due(rt.redis, rt.config, area, now)
     queue = Queue(QUEUE, connection=rt.redis)
     if when is None:
         queue.enqueue(
@@ -102,20 +98,6 @@ def _no_number(rt: runtime.Runtime, message: Message) -> str:
     return "no-number"
 
 
-def _due(rt: runtime.Runtime, area: str, now: datetime) -> datetime | None:
-    """When the callback may start: None for now, else the area's next opening."""
-    # The effective hours (ops' edit, else the config's), as the phone menu keeps them.
-    hours = area_hours(rt.redis, rt.config, area)
-    if hours.is_open(now):
-        return None
-    opening = hours.next_opening(now)
-    if opening is None:
-        # An area that never opens cannot call back: the general area's next opening can.
-        general = area_hours(rt.redis, rt.config, rt.config.general_area)
-        opening = general.next_opening(now) or now + timedelta(hours=1)
-    return opening
-
-
 def callback_job(recording_sid: str) -> str:
     """At the opening: put the message's callback in the waiting room and look for an agent."""
     rt = runtime.current()
@@ -128,7 +110,7 @@ def callback_job(recording_sid: str) -> str:
         return _no_number(rt, message)
     area, language = _area_and_language(rt, message)
     now = rt.clock()
-    due = _due(rt, area, now)
+    due = callback_due(rt.redis, rt.config, area, now)
     if due is not None:
         # Hours changed (a holiday, a closure) since it was scheduled: wait for the new opening.
         Queue(QUEUE, connection=rt.redis).enqueue_at(

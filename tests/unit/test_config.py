@@ -166,3 +166,12 @@ def test_a_greeting_opening_too_long_for_the_english_key_is_refused():
     config = load_config(SHIPPED, "shipped")
     said = [speaking_seconds(config.prompt("greeting_open", lang)) for lang in config.languages]
     assert sum(said) <= 4.0
+
+
+def test_a_stored_call_is_served_in_its_area_and_language_or_the_defaults():
+    config = load_config(SHIPPED, "shipped")
+    assert config.served_in("labor", "en") == ("labor", "en")
+    # An area or language since removed from the config falls back on its own.
+    assert config.served_in("tax", "en") == ("general", "en")
+    assert config.served_in("labor", "fr") == ("labor", "zh")
+    assert config.served_in("", "") == ("general", "zh")
