@@ -3,12 +3,25 @@
 (function () {
   "use strict";
 
+  // A form being sent (start listening, switch mode, a wrap-up) changes what the poll sees
+  // before its answer comes back; a reload then would cancel that answer and the words it
+  // brings. So polls stand still from a submit until the next page, or for a while if the
+  // page stays (a download).
+  var sentAt = 0;
+  var SENDING_MS = 15000;
+  document.addEventListener("submit", function (event) {
+    if (!event.defaultPrevented) { sentAt = Date.now(); }
+  });
+
   function poll(url, every, handle) {
     function tick() {
+      if (Date.now() - sentAt < SENDING_MS) { setTimeout(tick, every); return; }
       var target = typeof url === "function" ? url() : url;
       fetch(target, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (data) { if (data) { handle(data); } })
+        .then(function (data) {
+          if (data && Date.now() - sentAt >= SENDING_MS) { handle(data); }
+        })
         .catch(function () { /* the next tick tries again */ })
         .finally(function () { setTimeout(tick, every); });
     }

@@ -3,11 +3,13 @@ to coaching once their phone has answered, and leaves; the stand-in's conference
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 
+from ops import listen_in as console
 from tests.fixtures.browser import opened, served, sign_in
 from tests.fixtures.jobs import run_jobs
 from tests.fixtures.listen_in import CALL, Line, audit_of, line, user
@@ -59,3 +61,30 @@ def test_a_supervisor_listens_switches_to_coach_and_leaves_from_the_wallboard(
         "listen-in.mode",
         "listen-in.end",
     ]
+
+
+def test_a_start_answered_after_the_page_has_polled_still_tells_the_supervisor(
+    browser: Browser, app, redis, line: Line, monkeypatch
+) -> None:
+    """On a loaded machine the start's answer comes after the page's next poll, which already
+    sees the call ringing: the page must not reload under the form and lose the answer."""
+    app.config["OPS_POLL_MS"] = 200
+    user(app, redis, "wu", "supervisor")
+    real_start = console.start
+
+    def slow_start(*args, **kwargs):
+        session = real_start(*args, **kwargs)
+        # A slow answer, not a wait for anything: five of the page's polls go by meanwhile.
+        threading.Event().wait(1.0)
+        return session
+
+    monkeypatch.setattr(console, "start", slow_start)
+    with served(app) as base, opened(browser, locale="en-GB") as page:
+        sign_in(page, base, "wu")
+        page.goto(f"{base}/ops/wallboard")
+        row = page.locator(f'tr[data-call="{CALL}"]')
+        expect(row).to_contain_text("Agent Li")
+
+        row.locator('button[data-mode="listen"]').click()
+        expect(page.locator(".flash.ok")).to_contain_text("Your phone is ringing")
+        expect(row.locator("[data-li-state]")).to_have_attribute("data-li-state", "ringing")
