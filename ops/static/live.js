@@ -12,6 +12,10 @@
   document.addEventListener("submit", function (event) {
     if (!event.defaultPrevented) { sentAt = Date.now(); }
   });
+  // Back to this page from the browser's cache: the form was sent long ago.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) { sentAt = 0; }
+  });
 
   function poll(url, every, handle) {
     function tick() {
