@@ -444,12 +444,28 @@ def agent_menu(
     config: HotlineConfig, language: str, action: str, rejoin: VoiceResponse
 ) -> VoiceResponse:
     """The agent pressed * on a call: 9 brings in the supervisor, 8 the crisis line, else back."""
+    return _agent_keypad(config, language, action, rejoin, "agent_menu")
+
+
+def _agent_keypad(
+    config: HotlineConfig,
+    language: str,
+    action: str,
+    rejoin: VoiceResponse,
+    prompt: str,
+    /,
+    *,
+    until_hash: bool = False,
+    **fields: object,
+) -> VoiceResponse:
+    """One step of the agent's in-call menus: a prompt in a keypad Gather (one key, or keys up
+    to #), then straight back with the caller when no key comes."""
     response = VoiceResponse()
+    keys: dict[str, object] = {"finish_on_key": "#"} if until_hash else {"num_digits": 1}
     gather = response.gather(
-        input="dtmf", num_digits=1, timeout=AGENT_MENU_TIMEOUT_S, action=action, method="POST"
+        input="dtmf", timeout=AGENT_MENU_TIMEOUT_S, action=action, method="POST", **keys
     )
-    say_prompt(gather, config, language, "agent_menu")
-    # No key: straight back to the caller.
+    say_prompt(gather, config, language, prompt, **fields)
     for verb in rejoin.verbs:
         response.append(verb)
     return response
@@ -649,18 +665,11 @@ def agent_transfer_area(
     config: HotlineConfig, language: str, action: str, rejoin: VoiceResponse
 ) -> VoiceResponse:
     """The agent's transfer menu: the area's key, as in the caller's menu; no key, back."""
-    response = VoiceResponse()
-    gather = response.gather(
-        input="dtmf", num_digits=1, timeout=AGENT_MENU_TIMEOUT_S, action=action, method="POST"
-    )
     separator = config.calendar[language]["list_separator"]
     choices = separator.join(
         f"{area.key} {area.name[language]}" for area in config.areas.values() if area.key
     )
-    say_prompt(gather, config, language, "agent_transfer_area", areas=choices)
-    for verb in rejoin.verbs:
-        response.append(verb)
-    return response
+    return _agent_keypad(config, language, action, rejoin, "agent_transfer_area", areas=choices)
 
 
 def agent_transfer_mode(
@@ -673,15 +682,8 @@ def agent_transfer_mode(
     to: str = "",
 ) -> VoiceResponse:
     """The agent chose an area (or a colleague, `to`): 1 warm, 2 cold; no key, back."""
-    response = VoiceResponse()
-    gather = response.gather(
-        input="dtmf", num_digits=1, timeout=AGENT_MENU_TIMEOUT_S, action=action, method="POST"
-    )
     where = to or config.areas[area].name[language]
-    say_prompt(gather, config, language, "agent_transfer_mode", area=where)
-    for verb in rejoin.verbs:
-        response.append(verb)
-    return response
+    return _agent_keypad(config, language, action, rejoin, "agent_transfer_mode", area=where)
 
 
 def said_then(
@@ -733,11 +735,4 @@ def agent_transfer_colleague(
     config: HotlineConfig, language: str, action: str, rejoin: VoiceResponse
 ) -> VoiceResponse:
     """The agent chose a colleague: their ID on the keypad, then #; nothing, back."""
-    response = VoiceResponse()
-    gather = response.gather(
-        input="dtmf", finish_on_key="#", timeout=AGENT_MENU_TIMEOUT_S, action=action, method="POST"
-    )
-    say_prompt(gather, config, language, "agent_transfer_agent")
-    for verb in rejoin.verbs:
-        response.append(verb)
-    return response
+    return _agent_keypad(config, language, action, rejoin, "agent_transfer_agent", until_hash=True)

@@ -1,5 +1,5 @@
-"""The transfer's TwiML, parsed as XML: the agent's two menus, the held caller's loop, the cold
-caller's waiting room, and the whisper's lead sentence."""
+"""The transfer's TwiML, parsed as XML: the agent's menus (escalation, area, mode, colleague),
+the held caller's loop, the cold caller's waiting room, and the whisper's lead sentence."""
 
 from __future__ import annotations
 
@@ -41,6 +41,30 @@ def test_the_mode_menu_names_the_area_then_goes_back(hotline_config):
     assert root.find("Gather/Say").text == hotline_config.prompt(
         "agent_transfer_mode", "en", area=labor
     )
+
+
+def test_the_colleague_menu_takes_keys_up_to_hash_then_goes_back(hotline_config):
+    root = parsed(twiml.agent_transfer_colleague(hotline_config, "zh", "/who", rejoin()))
+    assert [child.tag for child in root] == ["Gather", "Dial"]
+    gather = root.find("Gather")
+    assert (gather.get("finishOnKey"), gather.get("numDigits")) == ("#", None)
+    assert (gather.get("input"), gather.get("action"), gather.get("method")) == (
+        "dtmf",
+        "/who",
+        "POST",
+    )
+    assert gather.get("timeout") == str(twiml.AGENT_MENU_TIMEOUT_S)
+    assert gather.find("Say").text == hotline_config.prompt("agent_transfer_agent", "zh")
+    assert root.find("Dial/Conference").text == "RS1"
+
+
+def test_the_escalation_menu_takes_one_key_then_goes_back(hotline_config):
+    root = parsed(twiml.agent_menu(hotline_config, "en", "/menu", rejoin()))
+    assert [child.tag for child in root] == ["Gather", "Dial"]
+    gather = root.find("Gather")
+    assert (gather.get("numDigits"), gather.get("finishOnKey")) == ("1", None)
+    assert gather.get("timeout") == str(twiml.AGENT_MENU_TIMEOUT_S)
+    assert gather.find("Say").text == hotline_config.prompt("agent_menu", "en")
 
 
 def test_the_held_caller_hears_words_and_music_and_again(hotline_config):
