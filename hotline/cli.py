@@ -21,7 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeout
 from hotline.commands import CommandError, Commands, Parser
 from hotline.settings import Settings, StartupError, secret
 from queues import sealing
-from queues.connection import explain
+from queues.connection import RedisUrlError, explain
 from queues.sealing import Sealer
 from routing.problems import ProblemsError
 
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(error), error.code)
     except (RedisConnectionError, RedisTimeout) as error:
         return _fail(explain(error), 2)
-    except StartupError as error:
+    except (StartupError, RedisUrlError) as error:
         return _fail(str(error), 2)
     except ProblemsError as error:
         return _fail(_config_problems(error), 2)
@@ -123,12 +123,28 @@ def _register_bench(commands: Commands) -> None:
     """Add `hotline bench`."""
     bench = commands.add("bench", "benchmarks", "measure the hotline (prints figures)")
     bench.add_argument(
-        "part", choices=("routing", "voicemail", "crisis", "classifier"), help="what to measure"
+        "part",
+        choices=("routing", "voicemail", "crisis", "classifier", "webhooks"),
+        help="what to measure",
     )
     bench.add_argument(
         "--redis-url",
-        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),
-        help="an empty Redis database the routing bench may fill and flush",
+        default=os.environ.get("BENCH_REDIS_URL"),
+        help="an empty Redis database the bench may fill and flush (routing: default"
+        " redis://127.0.0.1:6379/15; webhooks: default an embedded Redis)",
+    )
+    bench.add_argument("--callers", type=int, default=2000, help="webhooks: callers (2000)")
+    bench.add_argument(
+        "--rate", type=float, default=30.0, help="webhooks: callers arriving a second (30)"
+    )
+    bench.add_argument(
+        "--hold",
+        type=float,
+        default=30.0,
+        help="webhooks: seconds every caller keeps waiting after the last is queued (30)",
+    )
+    bench.add_argument(
+        "--flat-out", type=float, default=10.0, help="webhooks: seconds of greeting flat out (10)"
     )
     bench.set_defaults(func=_bench)
 
@@ -146,7 +162,9 @@ def _bench(args: argparse.Namespace) -> int:
         sys.path.insert(0, str(root))
     tool = importlib.import_module(f"tools.bench_{args.part}")
     if args.part == "routing":
-        tool.run(args.redis_url)
+        tool.run(args.redis_url or "redis://127.0.0.1:6379/15")
+    elif args.part == "webhooks":
+        tool.run(args.callers, args.rate, args.hold, args.flat_out, args.redis_url)
     else:
         tool.run()
     return 0
