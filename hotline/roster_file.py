@@ -6,9 +6,8 @@ import logging
 import time
 from pathlib import Path
 
-from redis import Redis
-
 from queues.agents import AgentBoard, ImportReport
+from queues.connection import redis_client
 from queues.rostering import RosterImport, import_roster
 from routing.config import HotlineConfig
 from routing.coverage import ROSTER_CHECK_DAYS
@@ -40,7 +39,7 @@ def import_roster_file(
         languages=set(config.languages),
     )
     fmt = "csv" if path.name.lower().endswith(".csv") else "yaml"
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     return import_roster(
         redis,
         config,
@@ -57,7 +56,7 @@ def seed_demo_roster(
     config: HotlineConfig, redis_url: str, path: Path | None = None
 ) -> ImportReport | None:
     """In demo mode, load a roster (the demo one by default) with everyone available, once."""
-    board = AgentBoard(Redis.from_url(redis_url), config.routing)
+    board = AgentBoard(redis_client(redis_url), config.routing)
     path = path or DEMO_ROSTER
     if board.roster_text() is not None or not path.exists():
         return None

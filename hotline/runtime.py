@@ -8,12 +8,12 @@ from __future__ import annotations
 import os
 
 from flask import Flask
-from redis import Redis
 
 from hotline import records
 from hotline.settings import Settings
 from ivr.job_urls import webhook_urls
 from queues import runtime, sealing
+from queues.connection import redis_client
 from queues.sealing import Sealer
 from telephony.gateway import Gateway
 
@@ -40,7 +40,7 @@ def init_app(app: Flask) -> None:
     built = runtime.Runtime(
         # Every blueprint, the consoles' included, shares this one client and its pool; it
         # connects on first use.
-        redis=Redis.from_url(
+        redis=redis_client(
             settings.redis_url,
             socket_timeout=SOCKET_TIMEOUT_S,
             socket_connect_timeout=SOCKET_TIMEOUT_S,

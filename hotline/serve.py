@@ -35,6 +35,7 @@ import redis as redis_lib
 from hotline.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 from hotline.settings import Settings, read_hotline_config
 from queues.conditions import Conditions
+from queues.connection import redis_client
 from queues.embedded import EmbeddedRedis, EmbeddedRedisError, RedisAlreadyRunning, _alive
 from queues.worker import registered_pids, release_dead_schedulers
 from routing.privacy import mask_number
@@ -532,9 +533,7 @@ class Supervisor:
     def _client(self) -> redis_lib.Redis:
         """This supervisor's own Redis client, with short timeouts: it must never hang."""
         if self._redis is None:
-            self._redis = redis_lib.Redis.from_url(
-                self._redis_url, socket_timeout=1, socket_connect_timeout=1
-            )
+            self._redis = redis_client(self._redis_url, socket_timeout=1, socket_connect_timeout=1)
         return self._redis
 
     # Readiness

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from queues.connection import RedisUrlError, check_url
 from routing.classifier import with_crisis_model
 from routing.config import HotlineConfig, load_config
 from routing.crisis_model import CrisisModel, CrisisModelError, model_from_data
@@ -61,10 +62,18 @@ class Settings:
         )
 
     def problems(self) -> list[str]:
-        """List settings that stop a production start (a real Twilio account)."""
+        """List settings that stop a start: an unreadable REDIS_URL, a token-less account."""
+        found = []
+        if self.redis_url:
+            try:
+                check_url(self.redis_url)
+            except RedisUrlError as error:
+                found.append(str(error))
         if not self.demo and not self.auth_token:
-            return ["TWILIO_AUTH_TOKEN is required with TWILIO_ACCOUNT_SID (it signs webhooks)"]
-        return []
+            found.append(
+                "TWILIO_AUTH_TOKEN is required with TWILIO_ACCOUNT_SID (it signs webhooks)"
+            )
+        return found
 
     def missing_secrets(self, environ: dict[str, str] | None = None) -> list[str]:
         """Say which secrets production mode needs and the environment lacks (none in demo)."""

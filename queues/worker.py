@@ -22,6 +22,7 @@ from rq.exceptions import SchedulerNotFound
 from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 
+from queues.connection import redis_client
 from routing.privacy import mask_text
 
 # Most urgent first: a worker always takes a crisis alert before anything else.
@@ -86,7 +87,7 @@ class HotlineWorker(SimpleWorker):
 
 def run(redis_url: str, *, burst: bool = False) -> bool:
     """Run a worker with the scheduler until stopped (or until the queues are empty in burst)."""
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     worker = HotlineWorker(queues(redis), connection=redis, worker_ttl=WORKER_TTL_S)
     return worker.work(with_scheduler=True, burst=burst)
 

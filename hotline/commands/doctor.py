@@ -6,11 +6,10 @@ import argparse
 import sys
 import time
 
-from redis import Redis
-
 from hotline.commands import Commands, load_config, redis_url, settings
 from hotline.running import carrier_url
 from hotline.settings import Settings
+from queues.connection import redis_client
 from queues.doctor import PROBE_TIMEOUT_S, examine
 from telephony.gateway import Gateway
 
@@ -35,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     """Print one line per broken promise and exit 1, or say that all promises hold and exit 0."""
     current = settings()
     config = load_config()
-    redis = Redis.from_url(
+    redis = redis_client(
         redis_url(), socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
     )
     try:

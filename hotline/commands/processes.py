@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from redis import Redis
-
 from hotline.commands import CommandError, Commands, load_config, redis_url, settings
 from queues import sealing
+from queues.connection import redis_client
 from telephony.demo import DEMO_CARRIER_PORT_OFFSET
 
 # How long serve waits for a given REDIS_URL to answer before refusing to start.
@@ -94,7 +93,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _check_redis(url: str) -> None:
     """Make sure a given REDIS_URL answers; redis-py's error says why not."""
-    client = Redis.from_url(
+    client = redis_client(
         url, socket_timeout=REDIS_CHECK_TIMEOUT_S, socket_connect_timeout=REDIS_CHECK_TIMEOUT_S
     )
     try:
