@@ -50,14 +50,21 @@ from voicemail.source import (
     check_recording_url,
 )
 from voicemail.triage import Transcriber, TriageDecision, TriageRules, assess
-from voicemail.vault import AudioMissing, DiskFullError, IntegrityError, Vault, VaultError
+from voicemail.vault import (
+    AudioMissing,
+    IntegrityError,
+    StorageUnavailable,
+    Vault,
+    VaultError,
+)
 
 log = logging.getLogger(__name__)
 
 TWILIO_API = "https://api.twilio.com"
 TRANSCRIPT = "transcript"
 
-# Called with "urgent", "crisis" or "disk_full" and the message, to page the on-call supervisor.
+# Called with "urgent", "crisis", "disk_full" or "storage_unreachable" and the message, to page
+# the on-call supervisor.
 Notify = Callable[[str, Message], None]
 # Called at each step boundary with the step's name; the fault seam the tests kill workers at.
 Checkpoint = Callable[[str], None]
@@ -341,11 +348,12 @@ class _Run:
             return {"audio_sha256": "", "audio_bytes": "0", "stored_at": stamp(self.now)}
         try:
             stored = self.vault.store(message.recording_sid, encoded)
-        except DiskFullError as error:
+        except StorageUnavailable as error:
+            # A full disk or an unreachable bucket: Twilio's copy is kept and the job retried.
             log.error("voicemail %s: %s; Twilio's copy is kept", message.recording_sid, error)
-            _emit(self.redis, "voicemail_alert", message, reason="disk_full")
+            _emit(self.redis, "voicemail_alert", message, reason=error.alert)
             if self.notify is not None:
-                self.notify("disk_full", message)
+                self.notify(error.alert, message)
             raise
         return {
             "audio_sha256": stored.sha256,

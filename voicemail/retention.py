@@ -129,7 +129,7 @@ def _purge_orphans(
     for recording_sid in vault.message_ids():
         if store.get(recording_sid) is not None:
             continue
-        if vault.path(recording_sid).stat().st_mtime >= cutoff.timestamp():
+        if vault.modified_at(recording_sid) >= cutoff.timestamp():
             continue
         vault.delete(recording_sid)
         audit(redis, "deleted", recording_sid, actor=ACTOR, now=now, reason="orphan", audio="1")

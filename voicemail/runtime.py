@@ -20,6 +20,7 @@ from routing.config import HotlineConfig
 from voicemail import callbacks, jobs
 from voicemail.messages import Message
 from voicemail.mirror import MirroredVault
+from voicemail.object_store import ObjectStoreSettings, is_object_location, open_target
 from voicemail.processing import TWILIO_API, Notify, Options
 from voicemail.recordings import GatewaySource
 from voicemail.retention import RetentionRules
@@ -54,9 +55,30 @@ def copy_folder(app: Flask) -> Path:
     return Path(chosen) if chosen else app.config["SETTINGS"].var_dir / "vault-copy"
 
 
+def storage_target(app: Flask) -> str | Path:
+    """The first storage target: HOTLINE_STORAGE (a folder or s3://bucket/prefix), else folder."""
+    return app.config.get("STORAGE") or os.environ.get("HOTLINE_STORAGE") or folder(app)
+
+
+def copy_target(app: Flask) -> str | Path:
+    """The second storage target: HOTLINE_STORAGE_COPY (a folder or s3://...), else the folder."""
+    chosen = app.config.get("STORAGE_COPY") or os.environ.get("HOTLINE_STORAGE_COPY")
+    return chosen or copy_folder(app)
+
+
 def open_vault(key: str, var_dir: Path) -> Vault:
-    """The vault outside an app (the inbox commands)."""
+    """The first target's vault outside an app (the inbox commands)."""
+    chosen = os.environ.get("HOTLINE_STORAGE")
+    if chosen:
+        return open_target(chosen, key, settings=object_store_settings(chosen))
     return Vault(vault_folder(var_dir), key)
+
+
+def object_store_settings(*targets: str | Path) -> ObjectStoreSettings | None:
+    """How to reach the object storage when a target is a bucket (HOTLINE_S3_*, AWS_*)."""
+    if not any(is_object_location(target) for target in targets):
+        return None
+    return ObjectStoreSettings.from_env(os.environ)
 
 
 def vault(app: Flask) -> Vault:
@@ -72,13 +94,15 @@ def build(app: Flask) -> jobs.Runtime:
     shared = routing_runtime.of(app)
     settings = app.config["SETTINGS"]
     config: HotlineConfig = app.config["HOTLINE"]
+    key = app.extensions["voicemail_key"]
+    first, second = storage_target(app), copy_target(app)
+    reach = object_store_settings(first, second)
+    copy = open_target(second, key, settings=reach)
     built = jobs.Runtime(
         redis=shared.redis,
         source=GatewaySource(shared.gateway),
-        # Every message is kept twice: VOICEMAIL_DIR and the copy folder, both checked.
-        vault=MirroredVault(
-            folder(app), app.extensions["voicemail_key"], copy_folder=copy_folder(app)
-        ),
+        # Every message is kept twice (a folder or a bucket each), both checked.
+        vault=MirroredVault.of(open_target(first, key, settings=reach), copy),
         # Credentials only ever go to the API host the gateway is configured for.
         options=Options(allowed_origins=(settings.api_base_url or TWILIO_API,)),
         retention=RetentionRules(
@@ -89,7 +113,7 @@ def build(app: Flask) -> jobs.Runtime:
         notify=pager(shared),
         clock=shared.clock,
         on_ready=lambda message: callbacks.schedule(shared, message),
-        copy_vault=Vault(copy_folder(app), app.extensions["voicemail_key"]),
+        copy_vault=copy,
     )
     app.extensions[EXTENSION] = built
     return built

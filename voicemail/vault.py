@@ -14,6 +14,11 @@ another key" apart from "this file was altered".
 A file is written to a temporary name in the same folder, flushed and fsynced, renamed over its
 final name and the folder fsynced; then it is read back and its hash and tag checked. Only a
 file that passed that check may let anyone delete Twilio's copy of the recording.
+
+`Vault` keeps its files in a folder. The storage steps (`_put`, `_read_file`, `exists`,
+`delete`, `message_ids`, `modified_at`, `beside`) are the storage interface: `ObjectVault`
+(voicemail/object_store.py) keeps the same sealed files as objects in an S3-compatible bucket,
+and `MirroredVault` (voicemail/mirror.py) keeps each in two targets of either kind.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
@@ -54,8 +59,17 @@ class VaultError(Exception):
     """A voicemail file that cannot be stored or opened."""
 
 
-class DiskFullError(VaultError):
+class StorageUnavailable(VaultError):
+    """The storage cannot take a file now: Twilio's copy must be kept and staff alerted."""
+
+    # What the supervisors' page is about (voicemail-<alert>).
+    alert = "storage_unreachable"
+
+
+class DiskFullError(StorageUnavailable):
     """The voicemail folder has no space left: Twilio's copy must be kept and staff alerted."""
+
+    alert = "disk_full"
 
 
 class IntegrityError(VaultError):
@@ -74,7 +88,8 @@ class AudioMissing(VaultError):
 class StoredAudio:
     """Where a message's encrypted audio lies, and the SHA-256 of the file as written."""
 
-    path: Path
+    # A file's path, or an object's key in its bucket.
+    path: PurePath
     sha256: str
     size: int
 
@@ -164,17 +179,32 @@ class Vault:
 
     # -- files --------------------------------------------------------------------------
 
+    @property
+    def where(self) -> str:
+        """Where the files are kept, for logs and errors."""
+        return str(self.folder)
+
     def path(self, message_id: str) -> Path:
         """Return the file a message's audio is kept in."""
+        return self.folder / self._name(message_id)
+
+    def _name(self, message_id: str) -> str:
+        """A message's file name, once its id is checked to be safe as one."""
         if not _MESSAGE_ID.match(message_id):
             raise ValueError(f"not a valid message id: {message_id!r}")
-        return self.folder / f"{message_id}{self.suffix}"
+        return f"{message_id}{self.suffix}"
 
     def store(self, message_id: str, audio: bytes) -> StoredAudio:
         """Encrypt and write a message's audio atomically, then read it back and check it."""
-        final = self.path(message_id)
         blob = self.seal(message_id, audio)
         digest = hashlib.sha256(blob).hexdigest()
+        where = self._put(message_id, blob)
+        self.verify(message_id, digest)
+        return StoredAudio(where, digest, len(blob))
+
+    def _put(self, message_id: str, blob: bytes) -> PurePath:
+        """Write a sealed file whole under its final name, or not at all; return where."""
+        final = self.path(message_id)
         temp = final.with_name(f".{final.name}.{secrets.token_hex(6)}.tmp")
         try:
             # A sub-folder's parent (the copy folder above consultations/) is private too.
@@ -191,8 +221,7 @@ class Vault:
             if error.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise DiskFullError(f"no space left in {self.folder}: {error.strerror}") from error
             raise VaultError(f"cannot write {final.name}: {error}") from error
-        self.verify(message_id, digest)
-        return StoredAudio(final, digest, len(blob))
+        return final
 
     def _sync_folder(self) -> None:
         """Flush the folder entry, so the rename survives a power cut."""
@@ -247,6 +276,13 @@ class Vault:
         if not self.folder.is_dir():
             return []
         return sorted(p.name[: -len(self.suffix)] for p in self.folder.glob(f"*{self.suffix}"))
+
+    def modified_at(self, message_id: str) -> float:
+        """When a message's file was last written (epoch seconds), for retention of orphans."""
+        try:
+            return self.path(message_id).stat().st_mtime
+        except FileNotFoundError:
+            raise AudioMissing(f"voicemail {message_id}: no stored audio") from None
 
     def beside(self, name: str, *, suffix: str) -> Vault:
         """A vault in a sub-folder under the same key, for another kind of recording."""
