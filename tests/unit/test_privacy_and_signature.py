@@ -47,6 +47,16 @@ def test_signature_round_trip_and_tampering():
     assert not is_valid("token", url, params, None)
 
 
+def test_signature_holds_with_or_without_the_default_port():
+    # Twilio signs the URL as configured; a proxy may add or drop :443 on the way, and
+    # RequestValidator accepts either form: so must the short-cut check.
+    params = {"CallSid": "CA1"}
+    bare, ported = "https://hotline.example.org/voice", "https://hotline.example.org:443/voice"
+    assert is_valid("token", ported, params, sign("token", bare, params))
+    assert is_valid("token", bare, params, sign("token", ported, params))
+    assert not is_valid("token", bare, params, sign("token", bare + "?x=1", params))
+
+
 def test_repeated_form_keys_are_all_signed():
     url = "https://hotline.example.org/voice/status"
     params = MultiDict([("StatusCallbackEvent", "ringing"), ("StatusCallbackEvent", "answered")])
