@@ -397,7 +397,7 @@ class ConsultationRecordings:
             # Each store writes atomically, reads the file back and checks its hash and tag.
             stored = vault.store(item.recording_sid, audio)
             if hashlib.sha256(vault.read(item.recording_sid)).hexdigest() != audio_sha:
-                raise CopyMismatch(f"consultation {item.recording_sid}: {vault.folder} differs")
+                raise CopyMismatch(f"consultation {item.recording_sid}: {vault.where} differs")
             written.append(stored)
         item = self._set(
             item.recording_sid,
@@ -486,12 +486,12 @@ class ConsultationRecordings:
             try:
                 audio = vault.read(recording_sid)
             except VaultError as error:
-                log.error("consultation %s: %s unusable: %s", recording_sid, vault.folder, error)
+                log.error("consultation %s: %s unusable: %s", recording_sid, vault.where, error)
                 last = error
                 continue
             if hashlib.sha256(audio).hexdigest() == item.audio_sha256:
                 return audio
-            last = IntegrityError(f"consultation {recording_sid}: {vault.folder} differs")
+            last = IntegrityError(f"consultation {recording_sid}: {vault.where} differs")
         assert last is not None
         raise last
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ from voicemail.messages import READY, MessageStore
 from voicemail.mirror import MirroredVault
 from voicemail.object_store import Location, ObjectVault, connect
 from voicemail.processing import process_recording, register_recording
+from voicemail.retention import purge_expired
 from voicemail.source import RecordingNotFound
 from voicemail.vault import (
     AudioMissing,
@@ -144,6 +146,15 @@ def test_processing_stores_both_copies_in_the_bucket_before_deleting_twilios(red
     assert bucket.names() == [f"copy/{SID}.mp3.enc", f"voicemail/{SID}.mp3.enc"]
     vault.verify(SID, message.audio_sha256)
     assert vault.copy.read(SID) == vault.read(SID)
+
+
+def test_retention_deletes_an_orphan_object_only_once_it_is_old(redis, bucket):
+    vault = object_vault(bucket)
+    vault.store(SID, AUDIO)  # no message record: its metadata is gone
+    written = datetime.fromtimestamp(vault.modified_at(SID), UTC)
+    assert purge_expired(redis, vault, now=written + timedelta(days=1)) == []
+    assert purge_expired(redis, vault, now=written + timedelta(days=31)) == [SID]
+    assert bucket.names() == []
 
 
 def test_an_unreachable_store_keeps_twilios_copy_and_pages_the_supervisors(redis, tmp_path):
