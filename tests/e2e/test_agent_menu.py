@@ -8,40 +8,33 @@ from typing import Any
 
 import pytest
 
-from queues import events
 from queues.incidents import IncidentLog
-from tests.e2e.harness import Hotline, poll, serving, shipped_config, write_yaml
+from tests.e2e.harness import Hotline, poll, serving, write_yaml
+from tests.fixtures.e2e_rigs import (
+    DAILY,
+    agent_kinds,
+    heard,
+    leg_to,
+    open_config,
+    press,
+    roster,
+    specialist,
+)
 
 pytestmark = pytest.mark.e2e
 
-DAILY = [{"days": "mon-sun", "hours": "00:00-24:00"}]
 STAR_AGENT, STAYING_AGENT, LEAVING_AGENT = "+8613900000401", "+8613900000402", "+8613900000403"
 CHANGES_MIND = "+8613900000404"
 SUPERVISOR = "+8613900000501"
 
 
-def agent(agent_id: str, phone: str, area: str) -> dict[str, Any]:
-    """A Mandarin specialist of one area, on shift around the clock."""
-    return {
-        "id": agent_id,
-        "name": agent_id,
-        "phone": phone,
-        "languages": ["zh"],
-        "skills": {area: 3},
-        "shifts": DAILY,
-    }
-
-
-ROSTER = {
-    "timezone": "Asia/Shanghai",
-    "agents": [
-        agent("labor_star", STAR_AGENT, "labor"),
-        agent("family_stays", STAYING_AGENT, "family"),
-        agent("contract_leaves", LEAVING_AGENT, "contract"),
-        agent("traffic_back", CHANGES_MIND, "traffic"),
-    ],
-    "supervisors": [{"id": "sup", "name": "Supervisor", "phone": SUPERVISOR, "on_call": DAILY}],
-}
+ROSTER = roster(
+    specialist("labor_star", STAR_AGENT, "labor"),
+    specialist("family_stays", STAYING_AGENT, "family"),
+    specialist("contract_leaves", LEAVING_AGENT, "contract"),
+    specialist("traffic_back", CHANGES_MIND, "traffic"),
+    supervisors=[{"id": "sup", "name": "Supervisor", "phone": SUPERVISOR, "on_call": DAILY}],
+)
 PHONES = {
     # Accepts, talks 4 s, presses * and then 9 for the supervisor, hangs up 90 s after answering
     # (the whisper takes about 20 s of that).
@@ -63,11 +56,7 @@ PHONES = {
 
 def agent_menu_config() -> dict[str, Any]:
     """Every area open, short wrap-ups."""
-    config = shipped_config()
-    for area in config["areas"].values():
-        area["hours"] = config["hours"]["always"]
-    config["routing"]["defaults"]["wrap_up_s"] = 2
-    return config
+    return open_config(wrap_up_s=2)
 
 
 @pytest.fixture(scope="module")
@@ -81,35 +70,9 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
         yield run
 
 
-def press(keys: str) -> dict[str, str]:
-    """A step that presses keys."""
-    return {"press": keys}
-
-
-def leg_to(hotline: Hotline, phone: str) -> dict[str, Any]:
-    """The transcript of the hotline's (first) call to a phone, once it has ended."""
-    calls = poll(
-        lambda: [c for c in hotline.calls() if c["to"] == phone and c["direction"] != "inbound"],
-        60,
-        f"a call to {phone}",
-    )
-    return hotline.finish(calls[0]["call_sid"])
-
-
 def ended_at(transcript: dict[str, Any]) -> float:
     """Call seconds from the start of a call to its last event."""
     return transcript["entries"][-1]["t"]
-
-
-def heard(transcript: dict[str, Any]) -> list[str]:
-    """What a party heard, in order."""
-    return [e["text"] for e in transcript["entries"] if e["kind"] == "heard"]
-
-
-def agent_kinds(hotline: Hotline, agent_id: str) -> list[str]:
-    """The routing events of one agent, oldest first."""
-    found = events.recent(hotline.redis(), count=5000)
-    return [e["kind"] for e in reversed(found) if e.get("agent") == agent_id]
 
 
 def test_star_then_9_brings_in_the_supervisor_while_the_caller_stays(hotline: Hotline) -> None:

@@ -15,27 +15,17 @@ import requests
 from queues import keys
 from queues.listen_in import ListenIns
 from queues.users import UserStore
-from tests.e2e.harness import AUTH, Hotline, poll, serving, shipped_config, write_yaml
+from tests.e2e.harness import AUTH, Hotline, poll, serving, write_yaml
+from tests.fixtures.e2e_rigs import DAILY, open_config, roster, specialist
 
 pytestmark = pytest.mark.e2e
 
-DAILY = [{"days": "mon-sun", "hours": "00:00-24:00"}]
 AGENT, SUPERVISOR = "+8613900000601", "+8613900000602"
 WORDS = "Ask whether they have a written contract."
-ROSTER = {
-    "timezone": "Asia/Shanghai",
-    "agents": [
-        {
-            "id": "labor_li",
-            "name": "Agent Li",
-            "phone": AGENT,
-            "languages": ["zh"],
-            "skills": {"labor": 3},
-            "shifts": DAILY,
-        }
-    ],
-    "supervisors": [{"id": "wu", "name": "Supervisor Wu", "phone": SUPERVISOR, "on_call": DAILY}],
-}
+ROSTER = roster(
+    {**specialist("labor_li", AGENT, "labor"), "name": "Agent Li"},
+    supervisors=[{"id": "wu", "name": "Supervisor Wu", "phone": SUPERVISOR, "on_call": DAILY}],
+)
 PHONES = {
     # Accepts and stays on until the caller has gone.
     AGENT: {"name": "Agent Li", "role": "agent", "answer_after": 1, "press": ["1"], "stay": 900},
@@ -52,10 +42,7 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
     """The hotline with one labor agent available and supervisor wu on the roster."""
     home = tmp_path_factory.mktemp("listen-in")
     phones = write_yaml(home / "phones.yaml", PHONES)
-    config = shipped_config()
-    for area in config["areas"].values():
-        area["hours"] = config["hours"]["always"]
-    config["routing"]["defaults"]["wrap_up_s"] = 1
+    config = open_config(wrap_up_s=1)
     with serving(home, config, roster=ROSTER, phones=phones, time_scale="0.05") as run:
         yield run
 

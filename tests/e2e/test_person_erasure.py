@@ -22,44 +22,24 @@ from queues.records.store import RecordStore, sqlite_url
 from queues.repeat_callers import CallerHistory
 from queues.sealing import Sealer
 from queues.users import UserStore
-from tests.e2e.harness import Hotline, poll, serving, shipped_config, write_yaml
+from tests.e2e.harness import Hotline, poll, serving, write_yaml
 from tests.fixtures.app import TEST_SECRET
+from tests.fixtures.e2e_rigs import TO_CORPORATE, corporate_desk, open_config
 
 pytestmark = pytest.mark.e2e
 
 ERASED = "+8613811113333"
 OTHER = "+8613811114444"
 AGENTS = {"corp_a": "+8613900000301", "corp_b": "+8613900000302"}
-# Mandarin, companies and compliance (an area that records), "calling for a company"; silence
-# at the notice consents.
-TO_CORPORATE = ({"press": "1"}, {"press": "6"}, {"press": "1"})
 REASON = "本人申请删除，2026-12-06，编号 PIPL-12"
 
 
 def config() -> dict[str, Any]:
     """The shipped config: corporate (recording on) open around the clock, no survey."""
-    data = shipped_config()
-    data["areas"]["corporate"]["hours"] = data["hours"]["always"]
-    data["routing"]["defaults"]["wrap_up_s"] = 1
-    data["survey"]["enabled"] = False
-    return data
+    return open_config("corporate", wrap_up_s=1, survey=False)
 
 
-ROSTER = {
-    "timezone": "Asia/Shanghai",
-    "agents": [
-        {
-            "id": agent_id,
-            "name": agent_id,
-            "phone": phone,
-            "languages": ["zh"],
-            "skills": {"corporate": 3},
-            "crisis_trained": False,
-            "shifts": [{"days": "mon-sun", "hours": "00:00-24:00"}],
-        }
-        for agent_id, phone in AGENTS.items()
-    ],
-}
+ROSTER = corporate_desk(AGENTS)
 
 
 def phones(home: Path) -> Path:
@@ -70,6 +50,7 @@ def phones(home: Path) -> Path:
 
 def call(hotline: Hotline, number: str) -> str:
     """A caller rings the corporate area, talks with an agent and is recorded; its SID."""
+    # Silence at the recording notice consents.
     sid = hotline.start(*TO_CORPORATE, caller=number, hangup_after=400)
     transcript = hotline.finish(sid)
     assert transcript["outcome"]["bridged_to"], transcript["outcome"]

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.harness import AUTH, poll, serving, shipped_config, write_yaml
+from tests.e2e.harness import AUTH, poll, serving, write_yaml
+from tests.fixtures.e2e_rigs import TO_CORPORATE, corporate_desk, heard, open_config
 from voicemail.vault import Vault
 
 pytestmark = pytest.mark.e2e
@@ -23,8 +24,6 @@ pytestmark = pytest.mark.e2e
 REFUSER = "+8613811110001"
 CONSENTER = "+8613811110002"
 AGENTS = {"corp_a": "+8613900000201", "corp_b": "+8613900000202"}
-# Mandarin, companies and compliance (an area that records), "calling for a company".
-TO_CORPORATE = ({"press": "1"}, {"press": "6"}, {"press": "1"})
 CALLER_SAYS = "我们公司的股东想退股"
 REFUSER_SAYS = "这件事请不要录音"
 AGENT_SAYS = "股东退股要看公司章程的约定"
@@ -32,27 +31,12 @@ AGENT_SAYS = "股东退股要看公司章程的约定"
 
 def config() -> dict[str, Any]:
     """The shipped config with the corporate area (recording on) open around the clock."""
-    data = shipped_config()
-    data["areas"]["corporate"]["hours"] = data["hours"]["always"]
+    data = open_config("corporate")
     assert data["areas"]["corporate"]["recording"] in ("on", True)
     return data
 
 
-ROSTER = {
-    "timezone": "Asia/Shanghai",
-    "agents": [
-        {
-            "id": agent_id,
-            "name": agent_id,
-            "phone": phone,
-            "languages": ["zh"],
-            "skills": {"corporate": 3},
-            "crisis_trained": False,
-            "shifts": [{"days": "mon-sun", "hours": "00:00-24:00"}],
-        }
-        for agent_id, phone in AGENTS.items()
-    ],
-}
+ROSTER = corporate_desk(AGENTS)
 
 
 def phones(home: Path) -> Path:
@@ -65,11 +49,6 @@ def phones(home: Path) -> Path:
         "talk": [{"after": 8, "say": AGENT_SAYS}],
     }
     return write_yaml(home / "phones.yaml", {phone: accepts for phone in AGENTS.values()})
-
-
-def heard(transcript: dict[str, Any]) -> list[str]:
-    """What a caller heard, sentence by sentence."""
-    return [entry["text"] for entry in transcript["entries"] if entry["kind"] == "heard"]
 
 
 def test_a_refusal_is_never_recorded_and_a_consent_is_stored_twice_then_deleted_at_twilio(

@@ -14,26 +14,14 @@ import requests
 from queues import events
 from queues.repeat_callers import CallerHistory
 from queues.users import UserStore
-from tests.e2e.harness import CALLER, Hotline, poll, serving, shipped_config, write_yaml
+from tests.e2e.harness import CALLER, Hotline, poll, serving, write_yaml
+from tests.fixtures.e2e_rigs import heard, open_config, roster, specialist
 
 pytestmark = pytest.mark.e2e
 
-DAILY = [{"days": "mon-sun", "hours": "00:00-24:00"}]
 AGENT_PHONE = "+8613900000701"
 AGENT = "contract_repeat"
-ROSTER = {
-    "timezone": "Asia/Shanghai",
-    "agents": [
-        {
-            "id": AGENT,
-            "name": AGENT,
-            "phone": AGENT_PHONE,
-            "languages": ["zh"],
-            "skills": {"contract": 3},
-            "shifts": DAILY,
-        }
-    ],
-}
+ROSTER = roster(specialist(AGENT, AGENT_PHONE, "contract"))
 PHONES = {
     # Accepts with 1 and hangs up 40 call seconds after answering.
     AGENT_PHONE: {"name": AGENT, "role": "agent", "answer_after": 1, "press": ["1"], "stay": 40},
@@ -42,12 +30,7 @@ PHONES = {
 
 def repeat_config() -> dict[str, Any]:
     """Every area open, short wrap-ups, no survey (the agent's hang-up ends the call)."""
-    config = shipped_config()
-    for area in config["areas"].values():
-        area["hours"] = config["hours"]["always"]
-    config["routing"]["defaults"]["wrap_up_s"] = 1
-    config["survey"]["enabled"] = False
-    return config
+    return open_config(wrap_up_s=1, survey=False)
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +40,6 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
     phones = write_yaml(home / "phones.yaml", PHONES)
     with serving(home, repeat_config(), roster=ROSTER, phones=phones, time_scale="0.03") as run:
         yield run
-
-
-def heard(transcript: dict[str, Any]) -> list[str]:
-    """What a party heard, in order."""
-    return [e["text"] for e in transcript["entries"] if e["kind"] == "heard"]
 
 
 def agent_legs(hotline: Hotline) -> list[dict[str, Any]]:

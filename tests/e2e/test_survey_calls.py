@@ -14,7 +14,8 @@ from queues.calls import CallStore
 from queues.followups import FollowUps
 from queues.users import UserStore
 from tests.e2e.harness import CALLER, Hotline, poll, serving, write_yaml
-from tests.fixtures.survey import DAILY, heard, survey_config
+from tests.fixtures.e2e_rigs import DAILY, heard
+from tests.fixtures.survey import survey_config
 
 pytestmark = pytest.mark.e2e
 

@@ -15,11 +15,19 @@ from queues import events, sealing
 from queues.calls import CallStore
 from queues.notes import CallNotes
 from queues.records.gather import call_row
-from tests.e2e.harness import Hotline, poll, serving, shipped_config, write_yaml
+from tests.e2e.harness import Hotline, poll, serving, write_yaml
+from tests.fixtures.e2e_rigs import (
+    agent_kinds,
+    heard,
+    leg_to,
+    open_config,
+    press,
+    roster,
+    specialist,
+)
 
 pytestmark = pytest.mark.e2e
 
-DAILY = [{"days": "mon-sun", "hours": "00:00-24:00"}]
 FAMILY_WARM, LABOR_TAKES = "+8613900000601", "+8613900000602"
 CONTRACT_COLD, CRIMINAL_TAKES = "+8613900000603", "+8613900000604"
 TRAFFIC_BACK = "+8613900000605"
@@ -27,29 +35,14 @@ HOLD_MUSIC = "https://music.example.org/hold.mp3"
 NOTE = "房租押金纠纷，其实是劳动合同问题"
 
 
-def agent(agent_id: str, phone: str, area: str) -> dict[str, Any]:
-    """A Mandarin specialist of one area, on shift around the clock."""
-    return {
-        "id": agent_id,
-        "name": agent_id,
-        "phone": phone,
-        "languages": ["zh"],
-        "skills": {area: 3},
-        "shifts": DAILY,
-    }
-
-
 # Nobody takes corporate calls: the transfer there times out.
-ROSTER = {
-    "timezone": "Asia/Shanghai",
-    "agents": [
-        agent("family_warm", FAMILY_WARM, "family"),
-        agent("labor_takes", LABOR_TAKES, "labor"),
-        agent("contract_cold", CONTRACT_COLD, "contract"),
-        agent("criminal_takes", CRIMINAL_TAKES, "criminal"),
-        agent("traffic_back", TRAFFIC_BACK, "traffic"),
-    ],
-}
+ROSTER = roster(
+    specialist("family_warm", FAMILY_WARM, "family"),
+    specialist("labor_takes", LABOR_TAKES, "labor"),
+    specialist("contract_cold", CONTRACT_COLD, "contract"),
+    specialist("criminal_takes", CRIMINAL_TAKES, "criminal"),
+    specialist("traffic_back", TRAFFIC_BACK, "traffic"),
+)
 PHONES = {
     # Accepts, 4 s into the call presses *, then 7 (transfer), 2 (labor), 1 (warm).
     FAMILY_WARM: {"name": "family_warm", "role": "agent", "answer_after": 1,
@@ -69,11 +62,9 @@ PHONES = {
 
 def transfer_config() -> dict[str, Any]:
     """Every area open and unrecorded, short wrap-ups, hold music, a 15 s transfer time-out."""
-    config = shipped_config()
+    config = open_config(wrap_up_s=2)
     for area in config["areas"].values():
-        area["hours"] = config["hours"]["always"]
         area.pop("recording", None)
-    config["routing"]["defaults"]["wrap_up_s"] = 2
     config["queue"]["hold_music_url"] = HOLD_MUSIC
     config["transfer"] = {"timeout_s": 15, "key": "7"}
     return config
@@ -86,26 +77,6 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
     phones = write_yaml(home / "phones.yaml", PHONES)
     with serving(home, transfer_config(), roster=ROSTER, phones=phones, time_scale="0.05") as run:
         yield run
-
-
-def press(keys: str) -> dict[str, str]:
-    """A step that presses keys."""
-    return {"press": keys}
-
-
-def leg_to(hotline: Hotline, phone: str) -> dict[str, Any]:
-    """The transcript of the hotline's (first) call to a phone, once it has ended."""
-    calls = poll(
-        lambda: [c for c in hotline.calls() if c["to"] == phone and c["direction"] != "inbound"],
-        60,
-        f"a call to {phone}",
-    )
-    return hotline.finish(calls[0]["call_sid"])
-
-
-def heard(transcript: dict[str, Any]) -> list[str]:
-    """What a party heard, in order."""
-    return [e["text"] for e in transcript["entries"] if e["kind"] == "heard"]
 
 
 def pressed(transcript: dict[str, Any]) -> list[str]:
@@ -125,12 +96,6 @@ def call_events(hotline: Hotline, call_sid: str) -> list[dict[str, str]]:
     """The events of one call, oldest first."""
     found = events.recent(hotline.redis(), count=5000)
     return [e for e in reversed(found) if e.get("call") == call_sid]
-
-
-def agent_kinds(hotline: Hotline, agent_id: str) -> list[str]:
-    """The routing events of one agent, oldest first."""
-    found = events.recent(hotline.redis(), count=5000)
-    return [e["kind"] for e in reversed(found) if e.get("agent") == agent_id]
 
 
 def test_a_family_caller_transferred_warm_to_labor_is_never_alone(hotline: Hotline) -> None:
