@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 
 from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401
+from tests.fixtures.recordings import TwilioRecordings
 from tools import voicemail_samples as samples
 from voicemail import runtime as voicemail_runtime
 from voicemail.messages import MessageStore, audit_entries
 from voicemail.processing import process_recording, register_recording
-from voicemail.source import RecordingNotFound
 
 pytestmark = pytest.mark.redis
 
@@ -26,21 +26,6 @@ MATRIX = [
     ("get", f"/api/v1/voicemail/{SID}/audio", (401, 403, 403, 200)),
     ("post", f"/api/v1/voicemail/{SID}/close", (401, 403, 403, 200)),
 ]
-
-
-class FakeTwilio:
-    """Twilio's copies of recordings in memory."""
-
-    def __init__(self, recordings: dict[str, bytes]):
-        self.recordings = dict(recordings)
-
-    def fetch_wav(self, recording_sid: str, url: str | None) -> bytes:
-        if recording_sid not in self.recordings:
-            raise RecordingNotFound(recording_sid)
-        return self.recordings[recording_sid]
-
-    def delete(self, recording_sid: str) -> bool:
-        return self.recordings.pop(recording_sid, None) is not None
 
 
 def leave_message(app, redis, clock, sid: str, *, area: str, ago_s: float = 0) -> None:
@@ -58,7 +43,7 @@ def leave_message(app, redis, clock, sid: str, *, area: str, ago_s: float = 0) -
     )
     with app.app_context():
         vault = voicemail_runtime.build(app).vault
-    twilio = FakeTwilio({sid: samples.speech_wav(6, seed=5)})
+    twilio = TwilioRecordings({sid: samples.speech_wav(6, seed=5)})
     message = process_recording(sid, redis=redis, source=twilio, vault=vault, now=when)
     assert message.state == "ready" and not twilio.recordings
 

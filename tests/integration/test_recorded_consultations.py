@@ -21,6 +21,7 @@ from queues.calls import CallStore
 from queues.conditions import Conditions
 from tests.fixtures.jobs import run_jobs
 from tests.fixtures.ops import ROSTER, Hotline, hotline_fixture, sign_in  # noqa: F401
+from tests.fixtures.recordings import TwilioRecordings
 from tests.fixtures.twiml import Doc
 from tools import voicemail_samples as samples
 from voicemail import consultation_jobs, jobs
@@ -33,7 +34,7 @@ from voicemail.consultations import (
     ConsultationRecordings,
     RecordingPending,
 )
-from voicemail.source import RecordingNotFound, SourceUnavailable
+from voicemail.source import SourceUnavailable
 
 pytestmark = pytest.mark.redis
 
@@ -45,34 +46,10 @@ OTHER = "RE" + "b" * 32
 CORPORATE_LAST = "/voice/intake?lang=zh&area=corporate&q=0&a=&t=1"
 
 
-class FakeTwilio:
-    """Twilio's copies of recordings in memory: counts downloads and deletes; can fail."""
-
-    def __init__(self, recordings: dict[str, bytes]):
-        self.recordings = dict(recordings)
-        self.downloads = 0
-        self.deletes = 0
-        self.fail: Exception | None = None
-
-    def fetch_wav(self, recording_sid: str, url: str | None) -> bytes:
-        self.downloads += 1
-        if self.fail is not None:
-            raise self.fail
-        if recording_sid not in self.recordings:
-            raise RecordingNotFound(recording_sid)
-        return self.recordings[recording_sid]
-
-    def delete(self, recording_sid: str) -> bool:
-        if self.fail is not None:
-            raise self.fail
-        self.deletes += 1
-        return self.recordings.pop(recording_sid, None) is not None
-
-
 @pytest.fixture
-def twilio_copies() -> FakeTwilio:
+def twilio_copies() -> TwilioRecordings:
     """Twilio holding one consultation's WAV."""
-    return FakeTwilio({SID: samples.speech_wav(4, seed=3)})
+    return TwilioRecordings({SID: samples.speech_wav(4, seed=3)})
 
 
 @pytest.fixture

@@ -7,12 +7,13 @@ from __future__ import annotations
 import pytest
 
 from tests.fixtures.app import CLOSED_TIME
+from tests.fixtures.recordings import TwilioRecordings
 from tools import voicemail_samples as samples
 from voicemail import runtime as voicemail_runtime
 from voicemail.messages import MessageStore
 from voicemail.mirror import MirroredVault
 from voicemail.processing import process_recording, register_recording
-from voicemail.source import RecordingNotFound, SourceUnavailable
+from voicemail.source import SourceUnavailable
 from voicemail.vault import IntegrityError
 
 pytestmark = pytest.mark.redis
@@ -21,28 +22,13 @@ SID = "RE" + "e" * 32
 KEY = "k" * 43
 
 
-class FakeTwilio:
-    """Twilio's copies of recordings in memory."""
-
-    def __init__(self, recordings: dict[str, bytes]):
-        self.recordings = dict(recordings)
-
-    def fetch_wav(self, recording_sid: str, url: str | None) -> bytes:
-        if recording_sid not in self.recordings:
-            raise RecordingNotFound(recording_sid)
-        return self.recordings[recording_sid]
-
-    def delete(self, recording_sid: str) -> bool:
-        return self.recordings.pop(recording_sid, None) is not None
-
-
 def test_the_app_keeps_every_message_twice_and_reads_the_second_when_the_first_is_gone(app, redis):
     with app.app_context():
         vault = voicemail_runtime.build(app).vault
     assert isinstance(vault, MirroredVault)
     assert vault.copy.folder == app.config["SETTINGS"].var_dir / "vault-copy"
     register_recording(redis, SID, now=CLOSED_TIME, caller="+8613812345678", area="labor")
-    twilio = FakeTwilio({SID: samples.speech_wav(5, seed=2)})
+    twilio = TwilioRecordings({SID: samples.speech_wav(5, seed=2)})
     message = process_recording(SID, redis=redis, source=twilio, vault=vault, now=CLOSED_TIME)
     assert message.state == "ready" and not twilio.recordings
     first, second = vault.path(SID), vault.copy.path(SID)
@@ -57,9 +43,9 @@ def test_the_app_keeps_every_message_twice_and_reads_the_second_when_the_first_i
 def test_a_damaged_copy_is_stored_again_while_twilio_still_has_the_recording(redis, tmp_path):
     vault = MirroredVault(tmp_path / "first", KEY, copy_folder=tmp_path / "second")
     register_recording(redis, SID, now=CLOSED_TIME, area="labor")
-    twilio = FakeTwilio({SID: samples.speech_wav(5, seed=2)})
+    twilio = TwilioRecordings({SID: samples.speech_wav(5, seed=2)})
 
-    class DeleteFails(FakeTwilio):
+    class DeleteFails(TwilioRecordings):
         def delete(self, recording_sid: str) -> bool:
             raise SourceUnavailable("Twilio answered 503")
 

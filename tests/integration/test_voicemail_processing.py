@@ -13,6 +13,7 @@ import pytest
 
 from queues import events, keys
 from tests.fixtures.app import CLOSED_TIME
+from tests.fixtures.recordings import TwilioRecordings
 from tools import voicemail_samples as samples
 from voicemail import audio
 from voicemail.messages import MessageStore
@@ -24,7 +25,7 @@ from voicemail.processing import (
     process_recording,
     register_recording,
 )
-from voicemail.source import ForeignRecordingUrl, RecordingNotFound, SourceUnavailable
+from voicemail.source import ForeignRecordingUrl, SourceUnavailable
 from voicemail.vault import DiskFullError, Vault
 
 pytestmark = pytest.mark.redis
@@ -37,32 +38,6 @@ URL = f"{API}/2010-04-01/Accounts/AC{'0' * 32}/Recordings/{SID}"
 KEY = "k" * 43
 NOW = CLOSED_TIME
 STEPS = ("downloaded", "analysed", "encoded", "written", "stored", "notified", "deleted")
-
-
-class FakeTwilio:
-    """Twilio's recordings in memory: counts downloads and real deletes."""
-
-    def __init__(self, recordings: dict[str, bytes]):
-        self.recordings = dict(recordings)
-        self.downloads = 0
-        self.deletes = 0
-        self.delete_calls = 0
-        self.fail: Exception | None = None
-
-    def fetch_wav(self, recording_sid: str, url: str | None) -> bytes:
-        self.downloads += 1
-        if self.fail is not None:
-            raise self.fail
-        if recording_sid not in self.recordings:
-            raise RecordingNotFound(recording_sid)
-        return self.recordings[recording_sid]
-
-    def delete(self, recording_sid: str) -> bool:
-        self.delete_calls += 1
-        if self.recordings.pop(recording_sid, None) is None:
-            return False
-        self.deletes += 1
-        return True
 
 
 class Crash(Exception):
@@ -96,7 +71,7 @@ def vault(tmp_path: Path) -> Vault:
     return Vault(tmp_path / "voicemail", KEY)
 
 
-def leave(redis, wav: bytes, *, url: str = URL) -> FakeTwilio:
+def leave(redis, wav: bytes, *, url: str = URL) -> TwilioRecordings:
     """Register a recording callback for a message and return Twilio holding its audio."""
     register_recording(
         redis,
@@ -110,7 +85,7 @@ def leave(redis, wav: bytes, *, url: str = URL) -> FakeTwilio:
         language="zh",
         summary="wages unpaid 3 months",
     )
-    return FakeTwilio({SID: wav})
+    return TwilioRecordings({SID: wav})
 
 
 def process(redis, twilio, vault, **options):

@@ -19,10 +19,10 @@ import redis as redis_lib
 
 from queues.embedded import EmbeddedRedis, _alive
 from tests.fixtures.app import CLOSED_TIME
+from tests.fixtures.recordings import TwilioRecordings
 from tools import voicemail_samples as samples
 from voicemail.messages import MessageStore
 from voicemail.processing import process_recording, register_recording
-from voicemail.source import RecordingNotFound
 from voicemail.vault import Vault
 
 pytestmark = pytest.mark.redis
@@ -36,27 +36,6 @@ NOW = CLOSED_TIME
 JOB = "voicemail-job-1"
 # Every step boundary a calm message passes (only urgent messages reach "notified").
 STEPS = ("downloaded", "analysed", "encoded", "written", "stored", "deleted")
-
-
-class FakeTwilio:
-    """Twilio's copies of recordings in memory: counts downloads and real deletes."""
-
-    def __init__(self, recordings: dict[str, bytes]):
-        self.recordings = dict(recordings)
-        self.downloads = 0
-        self.deletes = 0
-
-    def fetch_wav(self, recording_sid: str, url: str | None) -> bytes:
-        self.downloads += 1
-        if recording_sid not in self.recordings:
-            raise RecordingNotFound(recording_sid)
-        return self.recordings[recording_sid]
-
-    def delete(self, recording_sid: str) -> bool:
-        if self.recordings.pop(recording_sid, None) is None:
-            return False
-        self.deletes += 1
-        return True
 
 
 class RestartableRedis:
@@ -145,7 +124,7 @@ def test_redis_restart_mid_job_fails_the_job_and_the_retry_loses_nothing(
         language="zh",
         summary="wages unpaid 3 months",
     )
-    twilio = FakeTwilio({SID: samples.speech_wav(10, "calm", seed=7)})
+    twilio = TwilioRecordings({SID: samples.speech_wav(10, "calm", seed=7)})
     checkpoint = restart_at(own_redis, step)
 
     # The job's connection goes with the old server: it fails instead of carrying on blind.

@@ -13,12 +13,12 @@ from rq.registry import ScheduledJobRegistry
 from queues import events
 from tests.fixtures.app import CLOSED_TIME
 from tests.fixtures.jobs import BurstWorker
+from tests.fixtures.recordings import TwilioRecordings
 from tools import voicemail_samples as samples
 from voicemail import jobs
 from voicemail.messages import MessageStore, audit_entries
 from voicemail.processing import process_recording, register_recording
 from voicemail.retention import RetentionRules, purge_expired
-from voicemail.source import RecordingNotFound
 from voicemail.vault import Vault
 
 pytestmark = pytest.mark.redis
@@ -32,25 +32,6 @@ DAY = timedelta(days=1)
 
 def sid(n: int) -> str:
     return f"RE{n:032x}"
-
-
-class FakeTwilio:
-    """Twilio's recordings in memory."""
-
-    def __init__(self):
-        self.recordings: dict[str, bytes] = {}
-        self.deleted: list[str] = []
-
-    def fetch_wav(self, recording_sid: str, url: str | None) -> bytes:
-        if recording_sid not in self.recordings:
-            raise RecordingNotFound(recording_sid)
-        return self.recordings[recording_sid]
-
-    def delete(self, recording_sid: str) -> bool:
-        if self.recordings.pop(recording_sid, None) is None:
-            return False
-        self.deleted.append(recording_sid)
-        return True
 
 
 @pytest.fixture
@@ -67,7 +48,7 @@ def leave(redis, twilio, vault, n: int, when, wav: bytes, *, process: bool = Tru
 
 
 def test_messages_past_retention_are_deleted_and_audited(redis, vault):
-    twilio = FakeTwilio()
+    twilio = TwilioRecordings()
     speech = samples.speech_wav(5, "calm")
     leave(redis, twilio, vault, 1, NOW - 31 * DAY, speech)
     leave(redis, twilio, vault, 2, NOW - 29 * DAY, speech)
@@ -94,14 +75,14 @@ def test_messages_past_retention_are_deleted_and_audited(redis, vault):
 
 
 def test_retention_period_is_a_setting(redis, vault):
-    twilio = FakeTwilio()
+    twilio = TwilioRecordings()
     leave(redis, twilio, vault, 1, NOW - 8 * DAY, samples.speech_wav(3, "calm"))
     assert purge_expired(redis, vault, now=NOW) == []
     assert purge_expired(redis, vault, now=NOW, rules=RetentionRules(keep_days=7)) == [sid(1)]
 
 
 def test_twilio_copy_of_an_unfinished_message_goes_too(redis, vault):
-    twilio = FakeTwilio()
+    twilio = TwilioRecordings()
     leave(redis, twilio, vault, 1, NOW - 40 * DAY, b"garbage", process=True)  # corrupt: kept
     leave(redis, twilio, vault, 2, NOW - 40 * DAY, b"never fetched", process=False)
     # Without a way to Twilio the messages wait, so their copies there are not forgotten.
@@ -137,7 +118,7 @@ def test_many_messages_are_purged_across_pages(redis, vault):
 
 @pytest.fixture
 def runtime(redis, vault):
-    twilio = FakeTwilio()
+    twilio = TwilioRecordings()
     made = jobs.Runtime(redis=redis, source=twilio, vault=vault, clock=lambda: NOW)
     jobs.use_runtime(lambda: made)
     yield made

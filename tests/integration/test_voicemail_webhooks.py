@@ -19,12 +19,12 @@ from queues.waiting import WaitingRoom
 from routing.roster import Agent, Roster, Shift
 from tests.fixtures.app import CLOSED_TIME
 from tests.fixtures.jobs import run_jobs
+from tests.fixtures.recordings import TwilioRecordings
 from tests.fixtures.twiml import Doc
 from tools import voicemail_samples as samples
 from voicemail import callbacks, consultation_jobs, inbox, jobs
 from voicemail import runtime as voicemail_runtime
 from voicemail.messages import READY, MessageStore, audit_entries
-from voicemail.source import RecordingNotFound
 
 pytestmark = pytest.mark.redis
 
@@ -38,27 +38,10 @@ MONDAY_OPENING = datetime(2026, 12, 7, 1, 0, tzinfo=CLOSED_TIME.tzinfo)
 ALWAYS = tuple(Shift(day, 0, 1440) for day in range(7))
 
 
-class FakeTwilio:
-    """Twilio's copies of recordings in memory."""
-
-    def __init__(self, recordings: dict[str, bytes]):
-        self.recordings = dict(recordings)
-        self.deleted: list[str] = []
-
-    def fetch_wav(self, recording_sid: str, url: str | None) -> bytes:
-        if recording_sid not in self.recordings:
-            raise RecordingNotFound(recording_sid)
-        return self.recordings[recording_sid]
-
-    def delete(self, recording_sid: str) -> bool:
-        self.deleted.append(recording_sid)
-        return self.recordings.pop(recording_sid, None) is not None
-
-
 @pytest.fixture
 def twilio_copy(app, tmp_path):
     """The app's voicemail runtime with Twilio's recordings in memory."""
-    fake = FakeTwilio({SID: samples.speech_wav(8, seed=3)})
+    fake = TwilioRecordings({SID: samples.speech_wav(8, seed=3)})
     with app.app_context():
         built = voicemail_runtime.build(app)
     app.extensions["voicemail"] = replace(built, source=fake)
@@ -202,6 +185,7 @@ def test_message_is_processed_then_called_back_at_the_next_opening(
     message = MessageStore(redis).get(SID)
     assert message.state == READY
     assert twilio_copy.deleted == [SID] and twilio_copy.recordings == {}
+    assert twilio_copy.delete_calls == 1
     stored = voicemail_runtime.build(app).vault
     assert stored.exists(SID) and stored.read(SID)[:3] in (b"ID3", b"\xff\xfb", b"\xff\xf3")
     assert message.fields["callback_state"] == "scheduled"
