@@ -4,34 +4,22 @@ once and jobs make the REST requests."""
 
 from __future__ import annotations
 
-import base64
-import socket
-
 import pytest
 import redis as redis_lib
 
 from queues import dispatch
 from queues.agents import AgentBoard
-from routing.roster import parse_roster
 from tests.fixtures.app import Twilio
 from tests.fixtures.carrier import (
-    ACCOUNT_SID,
     AUTH_TOKEN,
-    HOTLINE,
     Rig,
     rig_fixture,  # noqa: F401 - provides the rig fixture
 )
 from tests.fixtures.jobs import run_jobs
+from tests.fixtures.live_call import closed_port, hotline_on, talking
 from tests.fixtures.twiml import Doc
 
 ROOM = "RS" + "7" * 32
-
-
-def closed_port() -> int:
-    """A local port with nothing listening."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize(
@@ -53,16 +41,8 @@ def test_the_agent_hanging_up_ends_the_conference_with_redis_down(
     rig.wait_until(lambda: rig.gateway.find_conference(ROOM), what="the caller's conference")
 
     # The hotline with the carrier as its Twilio account and its Redis unreachable.
-    app_env.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
-    app_env.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    app_env.setenv("TWILIO_API_BASE_URL", rig.carrier_url)
-    app_env.setenv("HOTLINE_NUMBER", HOTLINE)
-    app_env.setenv("VOICEMAIL_KEY", base64.b64encode(b"k" * 32).decode())
-    app_env.setenv("REDIS_URL", f"redis://127.0.0.1:{closed_port()}/0")
-    from hotline.app import create_app
-
-    app = create_app({"TESTING": True, "CLOCK": clock})
-    twilio = Twilio(app.test_client(), token=AUTH_TOKEN)
+    app = hotline_on(rig, app_env, clock, f"redis://127.0.0.1:{closed_port()}/0")
+    twilio = Twilio(app.test_client(), token=AUTH_TOKEN, base=rig.app_url)
     reply = twilio.post(f"{path}?res={ROOM}", form)
 
     assert reply.status_code == 200
@@ -77,49 +57,6 @@ def test_the_agent_hanging_up_ends_the_conference_with_redis_down(
 
 
 # --- With Redis up: the agent's webhooks answer at once, and jobs do the REST steps. ----------
-
-AREAS = ["family", "labor", "contract", "traffic", "criminal", "corporate", "general"]
-ROSTER = """
-timezone: Asia/Shanghai
-agents:
-  - {id: g1, name: G1, phone: "+8613900000777", languages: [zh], skills: {general: 1},
-     shifts: [{days: daily, hours: "00:00-24:00"}]}
-"""
-
-
-def hotline_on(rig: Rig, app_env: pytest.MonkeyPatch, clock, redis_url: str):
-    """The hotline with the carrier as its Twilio account, on the test's Redis."""
-    app_env.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
-    app_env.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    app_env.setenv("TWILIO_API_BASE_URL", rig.carrier_url)
-    app_env.setenv("HOTLINE_NUMBER", HOTLINE)
-    app_env.setenv("PUBLIC_BASE_URL", rig.app_url)
-    app_env.setenv("VOICEMAIL_KEY", base64.b64encode(b"k" * 32).decode())
-    app_env.setenv("REDIS_URL", redis_url)
-    from hotline.app import create_app
-
-    return create_app({"TESTING": True, "CLOCK": clock})
-
-
-def talking(rig: Rig, app) -> tuple[str, str]:
-    """A caller talking to agent g1 in their reservation's conference; (caller, reservation)."""
-    from queues import runtime
-
-    rt = runtime.of(app)
-    roster = parse_roster(ROSTER, source="r.yaml", area_ids=AREAS, languages=["zh", "en"])
-    board = AgentBoard(rt.redis, rt.config.routing, script=rt.script)
-    board.import_roster(roster, rt.now() - 10)
-    board.set_presence("g1", "available", rt.now())
-    caller = rig.start("press:2", "press:4", "press:1", hangup_after=2000)
-    rig.wait_until(lambda: rig.seen.at("/wait", CallSid=caller), what="the caller to wait")
-    routing = rt.routing
-    assert routing.room.enqueue(caller, area="general", language="zh", now=rt.now())
-    match = routing.matcher.match_call(caller, rt.now())
-    assert routing.reservations.accept(match.reservation_id, rt.now()).changed
-    routing.reservations.joined(match.reservation_id, "agent", rt.now())
-    rig.gateway.update_call(caller, url=f"{rig.app_url}/join?room={match.reservation_id}")
-    rig.wait_until(lambda: rig.gateway.find_conference(match.reservation_id), what="the conference")
-    return caller, match.reservation_id
 
 
 def rest_requests(rig: Rig) -> list[dict]:
