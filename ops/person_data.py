@@ -103,23 +103,21 @@ def lift(actor: str, call_sid: str) -> bool:
 
 def _download(found: Export) -> Response:
     """The export as one zip file to save."""
-    return Response(
-        found.archive(),
-        mimetype="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="{found.file_name("zip")}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return _attachment(found, found.archive(), "application/zip", "zip")
 
 
 def _manifest(found: Export) -> Response:
     """The export's manifest alone, as JSON."""
+    return _attachment(found, found.manifest_json(), "application/json", "json")
+
+
+def _attachment(found: Export, body: Any, mimetype: str, extension: str) -> Response:
+    """A file of the export to save, named after it and never cached (it is personal data)."""
     return Response(
-        found.manifest_json(),
-        mimetype="application/json",
+        body,
+        mimetype=mimetype,
         headers={
-            "Content-Disposition": f'attachment; filename="{found.file_name("json")}"',
+            "Content-Disposition": f'attachment; filename="{found.file_name(extension)}"',
             "Cache-Control": "no-store",
         },
     )

@@ -205,6 +205,8 @@ def export_of(session, person: Caller) -> tuple[dict, dict[str, bytes]]:
     answer = session.post("/api/v1/person/export", json={"number": person.number, "reason": REASON})
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert answer.mimetype == "application/zip"
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert answer.headers["Content-Disposition"].startswith("attachment; filename=")
     assert person.number not in answer.headers["Content-Disposition"].replace(
         person.number[-4:], ""
     )
@@ -257,6 +259,21 @@ def test_export_holds_everything_of_one_person_and_nothing_of_the_other(
     assert entry.after["reason"] == REASON and entry.after["counts"]["notes"] == 1
     assert entry.after["files"] == 2
     assert A.number not in json.dumps(entry.public(), ensure_ascii=False)
+
+
+def test_the_manifest_alone_comes_as_a_json_file_never_cached(app, hotline, redis, filled):
+    sam = sign_in(app, "sam")
+    answer = sam.post(
+        "/api/v1/person/export", json={"number": A.number, "reason": REASON, "format": "json"}
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.mimetype == "application/json"
+    assert answer.headers["Cache-Control"] == "no-store"
+    disposition = answer.headers["Content-Disposition"]
+    assert disposition.startswith("attachment; filename=") and disposition.endswith('.json"')
+    assert A.number not in disposition.replace(A.number[-4:], "")
+    manifest = answer.get_json()
+    assert manifest["number"] == A.number and set(manifest["calls"]) == A.every_call
 
 
 def test_erasing_a_number_removes_it_everywhere_but_the_held_incident_and_is_audited(
