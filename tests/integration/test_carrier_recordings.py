@@ -8,6 +8,7 @@ import io
 import threading
 import wave
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,9 +145,10 @@ def recording_app(callbacks: Callbacks) -> Flask:
     return app
 
 
-@pytest.fixture(name="line")
-def line_fixture() -> Iterator[Line]:
-    hub, server, carrier_url = start_carrier(PHONES)
+@contextmanager
+def carrier_line(phones: dict[str, dict[str, Any]], **carrier: Any) -> Iterator[Line]:
+    """The stand-in with these phones, its webhooks pointed at the recording app; stopped after."""
+    hub, server, carrier_url = start_carrier(phones, **carrier)
     callbacks = Callbacks()
     app_server = LocalServer(recording_app(callbacks))
     point_at_app(hub, app_server.url, carrier_url)
@@ -156,6 +158,12 @@ def line_fixture() -> Iterator[Line]:
     finally:
         server.stop()
         app_server.stop()
+
+
+@pytest.fixture(name="line")
+def line_fixture() -> Iterator[Line]:
+    with carrier_line(PHONES) as line:
+        yield line
 
 
 def recorded_consultation(
@@ -408,16 +416,8 @@ SPEAKING_PHONES: dict[str, dict[str, Any]] = {
 
 @pytest.fixture(name="speaking")
 def speaking_fixture() -> Iterator[Line]:
-    hub, server, carrier_url = start_carrier(SPEAKING_PHONES, time_scale=SPEAKING_SCALE)
-    callbacks = Callbacks()
-    app_server = LocalServer(recording_app(callbacks))
-    point_at_app(hub, app_server.url, carrier_url)
-    client = Gateway(ACCOUNT_SID, AUTH_TOKEN, carrier_url, HOTLINE).client
-    try:
-        yield Line(hub, carrier_url, app_server.url, client, callbacks)
-    finally:
-        server.stop()
-        app_server.stop()
+    with carrier_line(SPEAKING_PHONES, time_scale=SPEAKING_SCALE) as line:
+        yield line
 
 
 def said(line: Line, call_sid: str, text: str) -> dict[str, Any]:
