@@ -2,7 +2,8 @@
 
 A real primary, replica and three Sentinels (tests/fixtures/sentinels.py); the app is built on
 a redis+sentinel REDIS_URL; the primary is killed outright; once the Sentinels have promoted
-the replica, the same client, the same routing script object, runs the next operation there.
+the replica, the same client, the same routing script object, runs the next operation there,
+and a worker started on the same URL runs a scheduled job through RQ and its scheduler.
 The promoted replica's script cache is emptied first: a replica restarted since the script was
 loaded has none, so the operation meets NOSCRIPT and must load the script itself.
 """
@@ -10,12 +11,15 @@ loaded has none, so the operation meets NOSCRIPT and must load the script itself
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from redis.sentinel import SentinelConnectionPool
+from rq import Queue
+from rq.job import JobStatus
 
-from queues import keys, runtime
+from queues import keys, runtime, worker
 from routing.roster import parse_roster
 from tests.fixtures.app import OPEN_TIME, Clock
 from tests.fixtures.rosters import COVERED
@@ -70,6 +74,13 @@ def test_the_apps_client_follows_a_failover_and_reloads_the_routing_script(
         assert promoted.hget(keys.agent("c1"), "presence") == b"available"
         assert promoted.get(keys.health_probe()) == b"after-failover"
         assert promoted.script_exists(rt.script.sha) == [True]
+
+    # RQ alike: a job scheduled through the app's client is moved on by the worker's scheduler
+    # (which rebuilds its own connection from the client's pool settings) and run by the worker.
+    job = Queue("default", connection=rt.redis).enqueue_in(timedelta(0), "builtins.len", "abc")
+    assert worker.run(group.url, burst=True)
+    job.refresh()
+    assert (job.get_status(), job.return_value()) == (JobStatus.FINISHED, 3)
 
 
 def _replicated(group: SentinelGroup, replica, key: str) -> bool:
