@@ -15,6 +15,7 @@ from routing.classifier import with_crisis_model
 from routing.config import HotlineConfig, load_config
 from routing.crisis_model import CrisisModel, CrisisModelError, model_from_data
 from telephony.demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, DEMO_HOTLINE_NUMBER
+from voicemail.object_store import Location
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ class Settings:
     config_path: Path
     var_dir: Path
     demo: bool
+    # The voicemail storage targets as given: a folder or s3://bucket/prefix (None: the folders).
+    storage: str | None = None
+    storage_copy: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -59,6 +63,8 @@ class Settings:
             config_path=Path(env.get("HOTLINE_CONFIG") or DEFAULT_CONFIG),
             var_dir=Path(env.get("HOTLINE_VAR_DIR") or Path.cwd() / "var"),
             demo=demo,
+            storage=env.get("HOTLINE_STORAGE") or None,
+            storage_copy=env.get("HOTLINE_STORAGE_COPY") or None,
         )
 
     def problems(self) -> list[str]:
@@ -69,6 +75,16 @@ class Settings:
                 check_url(self.redis_url)
             except RedisUrlError as error:
                 found.append(str(error))
+        for name, target in (
+            ("HOTLINE_STORAGE", self.storage),
+            ("HOTLINE_STORAGE_COPY", self.storage_copy),
+        ):
+            # A URL names object storage: only s3:// is spoken, and it must name a bucket.
+            if target and "://" in target:
+                try:
+                    Location.parse(target)
+                except ValueError as error:
+                    found.append(f"{name}: {error}")
         if not self.demo and not self.auth_token:
             found.append(
                 "TWILIO_AUTH_TOKEN is required with TWILIO_ACCOUNT_SID (it signs webhooks)"

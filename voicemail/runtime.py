@@ -57,13 +57,12 @@ def copy_folder(app: Flask) -> Path:
 
 def storage_target(app: Flask) -> str | Path:
     """The first storage target: HOTLINE_STORAGE (a folder or s3://bucket/prefix), else folder."""
-    return app.config.get("STORAGE") or os.environ.get("HOTLINE_STORAGE") or folder(app)
+    return app.config["SETTINGS"].storage or folder(app)
 
 
 def copy_target(app: Flask) -> str | Path:
     """The second storage target: HOTLINE_STORAGE_COPY (a folder or s3://...), else the folder."""
-    chosen = app.config.get("STORAGE_COPY") or os.environ.get("HOTLINE_STORAGE_COPY")
-    return chosen or copy_folder(app)
+    return app.config["SETTINGS"].storage_copy or copy_folder(app)
 
 
 def open_vault(key: str, var_dir: Path) -> Vault:

@@ -23,6 +23,7 @@ from tests.fixtures.object_store import (  # noqa: F401 - the fixtures bucket an
     s3_endpoint,
     settings_for,
 )
+from tests.fixtures.recordings import TwilioRecordings
 from tools import voicemail_samples as samples
 from voicemail import consultation_jobs, jobs, links, person_data
 from voicemail import runtime as voicemail_runtime
@@ -31,7 +32,6 @@ from voicemail.mirror import MirroredVault
 from voicemail.object_store import Location, ObjectVault, connect
 from voicemail.processing import process_recording, register_recording
 from voicemail.retention import purge_expired
-from voicemail.source import RecordingNotFound
 from voicemail.vault import (
     AudioMissing,
     IntegrityError,
@@ -48,21 +48,6 @@ CALL = "CA" + "1" * 32  # the Twilio fixture's CallSid
 CALLER = "+8613812345678"  # the Twilio fixture's From
 KEY = "k" * 43
 AUDIO = b"ID3" + bytes(range(256)) * 40
-
-
-class TwilioCopies:
-    """Twilio's recordings in memory: what the app downloads and deletes."""
-
-    def __init__(self, recordings: dict[str, bytes]):
-        self.recordings = dict(recordings)
-
-    def fetch_wav(self, recording_sid: str, url: str | None) -> bytes:
-        if recording_sid not in self.recordings:
-            raise RecordingNotFound(recording_sid)
-        return self.recordings[recording_sid]
-
-    def delete(self, recording_sid: str) -> bool:
-        return self.recordings.pop(recording_sid, None) is not None
 
 
 class Pager:
@@ -140,7 +125,7 @@ def test_a_damaged_or_misnamed_object_fails_its_check_and_the_copy_is_read(bucke
 def test_processing_stores_both_copies_in_the_bucket_before_deleting_twilios(redis, bucket):
     vault = MirroredVault.of(object_vault(bucket), object_vault(bucket, "copy"))
     register_recording(redis, SID, now=CLOSED_TIME, caller=CALLER, area="labor")
-    twilio = TwilioCopies({SID: samples.speech_wav(4, seed=5)})
+    twilio = TwilioRecordings({SID: samples.speech_wav(4, seed=5)})
     message = process_recording(SID, redis=redis, source=twilio, vault=vault, now=CLOSED_TIME)
     assert message.state == READY and twilio.recordings == {}
     assert bucket.names() == [f"copy/{SID}.mp3.enc", f"voicemail/{SID}.mp3.enc"]
@@ -170,7 +155,7 @@ def test_an_unreachable_store_keeps_twilios_copy_and_pages_the_supervisors(redis
     ):
         redis.flushdb()
         register_recording(redis, SID, now=CLOSED_TIME, caller=CALLER, area="labor")
-        twilio = TwilioCopies({SID: samples.speech_wav(3, seed=6)})
+        twilio = TwilioRecordings({SID: samples.speech_wav(3, seed=6)})
         pager = Pager()
         with pytest.raises(StorageUnavailable):
             process_recording(
@@ -198,7 +183,7 @@ def hotline_app(app_env, redis_url, clock, hotline_config, var_dir: Path, env: d
     return create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})
 
 
-def leave_message(app, redis, twilio_copy: TwilioCopies) -> None:
+def leave_message(app, redis, twilio_copy: TwilioRecordings) -> None:
     """A caller's message through Twilio's status callback, processed by the real job."""
     calls = CallStore(redis)
     calls.start(CALL, CALLER)
@@ -222,7 +207,7 @@ def test_a_message_taken_on_one_host_plays_on_another(
     clock.now = CLOSED_TIME
     env = {"HOTLINE_STORAGE": bucket.url("voicemail"), **bucket.env()}
     host_a = hotline_app(app_env, redis_url, clock, hotline_config, tmp_path / "a", env)
-    twilio_copy = TwilioCopies({SID: samples.speech_wav(4, seed=7)})
+    twilio_copy = TwilioRecordings({SID: samples.speech_wav(4, seed=7)})
     leave_message(host_a, redis, twilio_copy)
     message = MessageStore(redis).get(SID)
     assert message.state == READY and twilio_copy.recordings == {}
@@ -249,7 +234,7 @@ def test_the_job_with_the_bucket_unreachable_keeps_twilios_copy_and_raises_the_a
         "HOTLINE_S3_ATTEMPTS": "1",
     }
     host = hotline_app(app_env, redis_url, clock, hotline_config, tmp_path / "a", env)
-    twilio_copy = TwilioCopies({SID: samples.speech_wav(3, seed=8)})
+    twilio_copy = TwilioRecordings({SID: samples.speech_wav(3, seed=8)})
     leave_message(host, redis, twilio_copy)
     assert SID in twilio_copy.recordings
     assert MessageStore(redis).get(SID).state == "received"
@@ -268,12 +253,12 @@ def test_a_persons_export_and_erasure_reach_both_copies_in_the_bucket(
         **bucket.env(),
     }
     host = hotline_app(app_env, redis_url, clock, hotline_config, tmp_path / "a", env)
-    leave_message(host, redis, TwilioCopies({SID: samples.speech_wav(4, seed=9)}))
+    leave_message(host, redis, TwilioRecordings({SID: samples.speech_wav(4, seed=9)}))
     assert bucket.names() == [f"copy/{SID}.mp3.enc", f"voicemail/{SID}.mp3.enc"]
     # A recorded consultation of the same caller, kept in both buckets' prefixes too.
     recordings = consultation_jobs.store(voicemail_runtime.build(host))
     recordings.register(OTHER, now=CLOSED_TIME, call_sid=CALL, caller=CALLER, consent="given")
-    recordings.source = TwilioCopies({OTHER: b"RIFF-consultation"})
+    recordings.source = TwilioRecordings({OTHER: b"RIFF-consultation"})
     recordings.process(OTHER, now=CLOSED_TIME, owner="test")
     assert f"voicemail/consultations/{OTHER}.wav.enc" in bucket.names()
     assert f"copy/consultations/{OTHER}.wav.enc" in bucket.names()

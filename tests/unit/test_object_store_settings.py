@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hotline.settings import Settings
 from voicemail.object_store import Location, ObjectStoreSettings, is_object_location
 
 
@@ -40,3 +41,14 @@ def test_hotline_settings_come_before_the_usual_aws_variables():
     assert ObjectStoreSettings.from_env({}) == ObjectStoreSettings()
     with pytest.raises(ValueError, match="HOTLINE_S3_ADDRESSING"):
         ObjectStoreSettings.from_env({"HOTLINE_S3_ADDRESSING": "sideways"})
+
+
+def test_a_storage_target_no_s3_service_would_take_stops_the_start():
+    env = {"HOTLINE_STORAGE": "s3://Hotline_VM/x", "HOTLINE_STORAGE_COPY": "gs://vm/x"}
+    problems = Settings.from_env(env).problems()
+    assert [problem.split(":")[0] for problem in problems] == [
+        "HOTLINE_STORAGE",
+        "HOTLINE_STORAGE_COPY",
+    ]
+    fine = {"HOTLINE_STORAGE": "s3://hotline-vm/x", "HOTLINE_STORAGE_COPY": "/srv/vault-copy"}
+    assert Settings.from_env(fine).problems() == []
