@@ -198,13 +198,17 @@ def _wav(recording: Recording) -> bytes:
 # -- a conference's recordings ----------------------------------------------------------------
 
 
+def _by_sid(sid: str, **owner: str) -> Recording | None:
+    """A recording by SID, or for Twilio.CURRENT the active one of its call or conference."""
+    if sid == CURRENT:
+        return recordings.current(carrier().network, **owner)
+    return carrier().network.recordings.get(sid)
+
+
 def _conference_recording(conference_sid: str, sid: str) -> Recording:
     """Return a conference's recording by SID (or Twilio.CURRENT), or raise 404."""
     conference = _conference(conference_sid)
-    if sid == CURRENT:
-        found = recordings.current(carrier().network, conference_sid=conference.sid)
-    else:
-        found = carrier().network.recordings.get(sid)
+    found = _by_sid(sid, conference_sid=conference.sid)
     if found is None or found.deleted or found.conference_sid != conference.sid:
         raise _not_found()
     return found
@@ -240,10 +244,7 @@ def conference_recording(
 def _call_recording(call_sid: str, sid: str) -> Recording:
     """Return a call's recording by SID (or Twilio.CURRENT), or raise 404."""
     call = _call(call_sid)
-    if sid == CURRENT:
-        found = recordings.current(carrier().network, call_sid=call.sid)
-    else:
-        found = carrier().network.recordings.get(sid)
+    found = _by_sid(sid, call_sid=call.sid)
     if found is None or found.deleted or found.call_sid != call.sid or found.conference_sid:
         raise _not_found()
     return found
