@@ -306,10 +306,18 @@ class AgentBoard:
     def free_count(self, area: str, language: str) -> int:
         """How many agents could take a call in an area and language right now, at any level."""
         pipe = self.redis.pipeline(transaction=False)
-        for level in (1, 2, 3):
-            for tier in (OPEN, CAPPED):
-                pipe.zcard(keys.agent_pool(area, language, level, tier))
+        for pool in self.free_pools(area, language):
+            pipe.zcard(pool)
         return sum(pipe.execute())
+
+    @staticmethod
+    def free_pools(area: str, language: str) -> list[str]:
+        """The sorted sets whose sizes add up to `free_count`, for a reader batching its reads."""
+        return [
+            keys.agent_pool(area, language, level, tier)
+            for level in (1, 2, 3)
+            for tier in (OPEN, CAPPED)
+        ]
 
 
 def check_pin(redis: Redis, agent_id: str, pin: str) -> bool:

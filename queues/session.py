@@ -193,7 +193,14 @@ def _place_and_wait(rt: runtime.Runtime, caller: WaitingCaller, waited_s: int) -
     dispatch.dispatch(rt.redis, [routing.matcher.match_call(call_sid, now)])
     # Our own order (priority, then arrival) decides who is next, so it says the place;
     # Twilio's QueuePosition is only its queue's order, so it is never said.
-    ahead = routing.room.position(call_sid)
+    # One round trip for the place, the free agents and the recent talk times (was four).
+    standing = routing.room.standing(
+        call_sid,
+        caller.area,
+        caller.language,
+        counting=routing.board.free_pools(caller.area, caller.language),
+    )
+    ahead = standing.ahead
     if ahead is None:
         known = routing.room.get(call_sid)
         if known is None and _adopt(rt, caller, now, waited_s):
@@ -206,9 +213,9 @@ def _place_and_wait(rt: runtime.Runtime, caller: WaitingCaller, waited_s: int) -
             return Place(ahead=0) if reserved else Place()
     seconds = expected_wait_s(
         ahead,
-        routing.board.free_count(caller.area, caller.language),
+        standing.counted,
         _staffed(rt, routing, caller.area, caller.language, now),
-        routing.room.recent_handle_times(caller.area),
+        standing.handle_times,
     )
     return Place(ahead, spoken_minutes(seconds) if seconds else None)
 

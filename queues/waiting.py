@@ -63,6 +63,16 @@ class Departure:
     agent: str = ""
 
 
+@dataclass(frozen=True)
+class Standing:
+    """What a waiting caller's poll reads: callers ahead (None: not waiting), the area's
+    recent talk times in seconds (newest first), and the sizes of the sets it counted."""
+
+    ahead: int | None
+    handle_times: list[float]
+    counted: int
+
+
 class WaitingRoom:
     """Reads and writes queued calls; the only owner of the waiting and queued-call keys."""
 
@@ -195,6 +205,31 @@ class WaitingRoom:
             return None
         rank = self.redis.zrank(queue.decode(), call_sid)
         return int(rank) if rank is not None else None
+
+    def standing(
+        self, call_sid: str, area: str, language: str, *, counting: Iterable[str] = ()
+    ) -> Standing:
+        """A waiting caller's poll in one round trip: their place, the area's recent talk
+        times, and the sizes of the `counting` sorted sets (the free agents' pools).
+
+        The place is read from the queue the call should be in; a call kept in another (a
+        transfer's) costs a second round trip, and gives what `position` gives.
+        """
+        expected = keys.waiting(area, language)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hget(keys.queued_call(call_sid), "queue")
+        pipe.zrank(expected, call_sid)
+        pipe.lrange(keys.handle_times(area), 0, -1)
+        for key in counting:
+            pipe.zcard(key)
+        queue, rank, times, *sizes = pipe.execute()
+        if queue is not None and queue.decode() != expected:
+            rank = self.redis.zrank(queue.decode(), call_sid)
+        return Standing(
+            ahead=int(rank) if queue is not None and rank is not None else None,
+            handle_times=[float(value) for value in times],
+            counted=sum(int(size) for size in sizes),
+        )
 
     def waiting_count(self, area: str, language: str) -> int:
         """How many calls wait in an area's queue for a language."""
