@@ -159,6 +159,23 @@ def open_target(
     return Vault(Path(where), key)
 
 
+def bucket_trouble(target: str, settings: ObjectStoreSettings) -> str | None:
+    """Why a bucket target cannot be used now (unreachable, no such bucket, refused), or None."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    location = Location.parse(target)
+    client = connect(settings)
+    try:
+        client.head_bucket(Bucket=location.bucket)
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        why = "no such bucket" if code in _NOT_FOUND else f"refused ({code or error})"
+        return f"voicemail storage {location} at {client.meta.endpoint_url}: {why}"
+    except BotoCoreError as error:
+        return f"voicemail storage {location} unreachable at {client.meta.endpoint_url}: {error}"
+    return None
+
+
 class ObjectVault(Vault):
     """Sealed voicemail files as objects in one bucket under one prefix."""
 

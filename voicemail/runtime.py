@@ -20,7 +20,12 @@ from routing.config import HotlineConfig
 from voicemail import callbacks, jobs
 from voicemail.messages import Message
 from voicemail.mirror import MirroredVault
-from voicemail.object_store import ObjectStoreSettings, is_object_location, open_target
+from voicemail.object_store import (
+    ObjectStoreSettings,
+    bucket_trouble,
+    is_object_location,
+    open_target,
+)
 from voicemail.processing import TWILIO_API, Notify, Options
 from voicemail.recordings import GatewaySource
 from voicemail.retention import RetentionRules
@@ -71,6 +76,14 @@ def open_vault(key: str, var_dir: Path) -> Vault:
     if chosen:
         return open_target(chosen, key, settings=object_store_settings(chosen))
     return Vault(vault_folder(var_dir), key)
+
+
+def storage_trouble(storage: str | None, storage_copy: str | None) -> list[str]:
+    """Why each bucket among the storage targets cannot be used now (`hotline doctor`)."""
+    buckets = [target for target in (storage, storage_copy) if is_object_location(target)]
+    reach = object_store_settings(*buckets)
+    found = [bucket_trouble(target, reach) for target in buckets if reach is not None]
+    return [line for line in found if line]
 
 
 def object_store_settings(*targets: str | Path) -> ObjectStoreSettings | None:

@@ -12,6 +12,7 @@ from hotline.settings import Settings
 from queues.connection import redis_client
 from queues.doctor import PROBE_TIMEOUT_S, examine
 from telephony.gateway import Gateway
+from voicemail.runtime import storage_trouble
 
 # A Redis that does not answer within this long is reported, not waited for.
 REDIS_TIMEOUT_S = 5.0
@@ -25,7 +26,8 @@ def register(commands: Commands) -> None:
         "check the hotline's promises now; exit 1 when one is broken",
         description="Check now what the worker's self-check checks every minute: supervisors "
         "and crisis-trained agents on call, crisis numbers, the carrier, workers, queue waits, "
-        "Redis persistence and holiday data. One line for each promise that does not hold.",
+        "Redis persistence, holiday data and the voicemail buckets. One line for each promise "
+        "that does not hold.",
     )
     doctor.set_defaults(func=run)
 
@@ -43,10 +45,13 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         redis.close()
-    for line in report.lines():
+    # A bucket holding voicemail that cannot be reached: new messages stay at Twilio.
+    storage = storage_trouble(current.storage, current.storage_copy)
+    for line in report.lines() + storage:
         print(line)
-    if report.broken:
-        print(f"hotline: {len(report.broken)} promise(s) broken (listed above)", file=sys.stderr)
+    if report.broken or storage:
+        broken = len(report.broken) + len(storage)
+        print(f"hotline: {broken} promise(s) broken (listed above)", file=sys.stderr)
         return 1
     # What cannot be told here (a managed Redis refusing CONFIG) is printed above, not a failure.
     untold = len(report.findings)

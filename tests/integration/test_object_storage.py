@@ -5,6 +5,9 @@ message taken by one host played by another; a person's export and erasure reach
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -14,7 +17,7 @@ import pytest
 
 from queues import events, keys
 from queues.calls import CallStore
-from tests.fixtures.app import CLOSED_TIME, TEST_SECRET, Twilio
+from tests.fixtures.app import CLOSED_TIME, REPO, TEST_SECRET, Twilio
 from tests.fixtures.jobs import run_jobs
 from tests.fixtures.object_store import (  # noqa: F401 - the fixtures bucket and s3_endpoint
     Bucket,
@@ -273,3 +276,36 @@ def test_a_persons_export_and_erasure_reach_both_copies_in_the_bucket(
     assert erased.complete and erased.erased["voicemail"] == 1
     assert erased.erased["recordings"] == 1
     assert bucket.names() == []
+
+
+def test_the_doctor_names_a_bucket_that_is_missing_or_unreachable(
+    app_env, redis, redis_url, bucket, tmp_path
+):
+    for name, value in bucket.env().items():
+        app_env.setenv(name, value)
+    missing = "s3://hotline-no-such-bucket/vm"
+    assert voicemail_runtime.storage_trouble(bucket.url("vm"), str(tmp_path)) == []
+    (trouble,) = voicemail_runtime.storage_trouble(bucket.url("vm"), missing)
+    assert trouble.startswith("voicemail storage s3://hotline-no-such-bucket/vm/ at http://")
+    assert trouble.endswith("no such bucket")
+
+    # The command, as an operator runs it: the unreachable bucket is one of its broken promises.
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("TWILIO_", "HOTLINE_", "REDIS_", "AWS_"))
+    }
+    env.update(
+        REDIS_URL=redis_url,
+        HOTLINE_VAR_DIR=str(tmp_path / "var"),
+        HOTLINE_STORAGE="s3://hotline-voicemail/vm",
+        HOTLINE_S3_ENDPOINT_URL=dead_endpoint(),
+        HOTLINE_S3_ATTEMPTS="1",
+    )
+    command = [str(Path(sys.executable).with_name("hotline")), "doctor"]
+    doctor = subprocess.run(
+        command, env=env, cwd=REPO, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert doctor.returncode == 1, doctor.stdout + doctor.stderr
+    (line,) = [line for line in doctor.stdout.splitlines() if line.startswith("voicemail storage")]
+    assert "s3://hotline-voicemail/vm/ unreachable at http://127.0.0.1:" in line
