@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test chaos bench lint audit audit-deps install dev clean
+.PHONY: run test chaos scale-test bench lint audit audit-deps install dev clean
 
 run: $(VENV)/.installed
 	$(BIN)/hotline serve
@@ -23,6 +23,13 @@ test: $(VENV)/.dev-installed
 # faults x invariants (exit 1 when a cell fails). `make test` runs its short form.
 chaos: $(VENV)/.dev-installed
 	$(BIN)/python -m tests.chaos
+
+# Two web hosts, two worker hosts, Redis with Sentinel and HAProxy in network namespaces; the
+# Redis primary killed and a web host stopped mid-calls (docs/deploying.md#two-hosts). Needs
+# root; installs Debian's haproxy when missing. SCALE_ARGS=--short is CI's form.
+scale-test: $(VENV)/.dev-installed
+	@command -v haproxy >/dev/null || { apt-get update -qq && apt-get install -y -qq haproxy; }
+	$(BIN)/python -m tests.scale $(SCALE_ARGS)
 
 # One benchmark from tools/, printing its figures (docs/benchmarks.md):
 # make bench PART=routing|voicemail|crisis|classifier. Routing fills an empty Redis database
