@@ -1,4 +1,5 @@
-"""Browser-test fixtures: Debian's Chromium driven by Playwright, and where screenshots go."""
+"""Browser-test fixtures: Debian's Chromium driven by Playwright, a page in it, and where
+screenshots go."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.fixtures.browser import opened
 
 # Debian's Chromium: Playwright's own browser download is not available here.
 CHROMIUM = "/usr/bin/chromium"
@@ -39,3 +42,10 @@ def shots(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A desktop-wide page in Mandarin; a module needing another size or script has its own."""
+    with opened(browser) as found:
+        yield found

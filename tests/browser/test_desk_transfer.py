@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from carrier.faults import FaultPlan
 from queues import keys, runtime, transfers
 from queues.audit import AuditLog
 from queues.notes import CallNotes
-from tests.fixtures.browser import opened, served, sign_in
+from tests.fixtures.browser import served, sign_in
 from tests.fixtures.carrier import Rig, rig_fixture  # noqa: F401 - provides the rig fixture
 from tests.fixtures.live_call import hotline_on
 from tests.fixtures.ops import Hotline, hotline_fixture  # noqa: F401
@@ -38,12 +38,6 @@ def base_url(app) -> Iterator[str]:
     app.config["OPS_POLL_MS"] = 300
     with served(app) as url:
         yield url
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    with opened(browser) as found:
-        yield found
 
 
 def on_a_call(rig: Rig, hotline: Hotline) -> tuple[str, str]:

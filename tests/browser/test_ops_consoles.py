@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from queues.calls import CallStore
 from queues.conditions import Conditions
 from queues.followups import FollowUps
 from queues.hours_edits import HoursBoard
-from tests.fixtures.browser import opened, served, sign_in
+from tests.fixtures.browser import served, sign_in
 from tests.fixtures.ops import PASSWORD, Hotline, hotline_fixture  # noqa: F401
 
 pytestmark = pytest.mark.redis
@@ -28,12 +28,6 @@ def base_url(app) -> Iterator[str]:
     app.config["OPS_POLL_MS"] = 300  # live pages poll quickly so the tests need not wait
     with served(app) as url:
         yield url
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    with opened(browser) as found:
-        yield found
 
 
 def test_ops_user_adds_a_night_shift_and_the_coverage_gap_closes(

@@ -9,10 +9,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from queues.records import jobs
-from tests.fixtures.browser import opened, served
+from tests.fixtures.browser import served
 from tests.fixtures.ops import PASSWORD, Hotline, hotline_fixture  # noqa: F401
 
 pytestmark = pytest.mark.redis
@@ -26,12 +26,6 @@ def base_url(app, monkeypatch) -> Iterator[str]:
     monkeypatch.delenv("DATABASE_URL", raising=False)
     with served(app) as url:
         yield url
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    with opened(browser) as found:
-        yield found
 
 
 def record_day() -> None:
