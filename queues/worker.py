@@ -14,11 +14,13 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker, Worker
 from rq.exceptions import SchedulerNotFound
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 
@@ -33,6 +35,39 @@ WORKER_TTL_S = 20
 # How often a worker whose scheduler died tries to start it again (another worker's scheduler
 # may hold the locks meanwhile, Redis may still be away).
 SCHEDULER_RETRY_S = 5.0
+# How often a worker makes sure each job that schedules its own next run (the sweep, the
+# self-check) still has one: a Redis failover may lose the write that scheduled it, and nothing
+# else would schedule it again until a worker restarted.
+KEEP_SCHEDULED_EVERY_S = 30.0
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A job that schedules its own next run under a fixed id, and how to schedule it anew."""
+
+    queue: str
+    job_id: str
+    schedule: Callable[[Redis], None]
+
+
+def has_next_run(redis: Redis, chain: Chain) -> bool:
+    """Whether a chain's job waits in the schedule or the queue, or runs now."""
+    queue = Queue(chain.queue, connection=redis)
+    return (
+        chain.job_id in ScheduledJobRegistry(queue=queue)
+        or chain.job_id in StartedJobRegistry(queue=queue)
+        or redis.lpos(queue.key, chain.job_id) is not None
+        or redis.lpos(queue.intermediate_queue_key, chain.job_id) is not None
+    )
+
+
+def keep_scheduled(redis: Redis, chains: tuple[Chain, ...]) -> list[str]:
+    """Schedule each chain that has no next run anywhere; returns their job ids."""
+    lost = [chain for chain in chains if not has_next_run(redis, chain)]
+    for chain in lost:
+        # A run too many is harmless (each is idempotent); a chain ended is not.
+        chain.schedule(redis)
+    return [chain.job_id for chain in lost]
 
 
 def queues(redis: Redis) -> list[Queue]:
@@ -47,11 +82,28 @@ class HotlineWorker(SimpleWorker):
     callbacks would stop that long after every Redis restart)."""
 
     _next_scheduler_try = 0.0
+    # Jobs that schedule their own next run, checked every KEEP_SCHEDULED_EVERY_S.
+    chains: tuple[Chain, ...] = ()
+    _next_keep = 0.0
 
     @property
     def should_run_maintenance_tasks(self) -> bool:
-        """RQ's maintenance, and at once (every few seconds) while no scheduler runs."""
-        return super().should_run_maintenance_tasks or self._scheduler_due()
+        """RQ's maintenance, at once (every few seconds) while no scheduler runs, and when the
+        chains are due a look."""
+        keep_due = bool(self.chains) and time.monotonic() >= self._next_keep
+        return super().should_run_maintenance_tasks or self._scheduler_due() or keep_due
+
+    def run_maintenance_tasks(self) -> None:
+        """RQ's maintenance, after scheduling again any chain whose next run was lost."""
+        if self.chains and time.monotonic() >= self._next_keep:
+            self._next_keep = time.monotonic() + KEEP_SCHEDULED_EVERY_S
+            try:
+                for job_id in keep_scheduled(self.connection, self.chains):
+                    self.log.warning("Worker %s: %s had no next run; scheduled", self.name, job_id)
+            except RedisError:
+                # Redis is away: the worker's own loop waits for it; look again soon.
+                self._next_keep = time.monotonic() + SCHEDULER_RETRY_S
+        super().run_maintenance_tasks()
 
     def _scheduler_due(self) -> bool:
         """Whether this worker should start its scheduler: it died, or it never started because
@@ -85,10 +137,12 @@ class HotlineWorker(SimpleWorker):
         )
 
 
-def run(redis_url: str, *, burst: bool = False) -> bool:
-    """Run a worker with the scheduler until stopped (or until the queues are empty in burst)."""
+def run(redis_url: str, *, burst: bool = False, chains: tuple[Chain, ...] = ()) -> bool:
+    """Run a worker with the scheduler until stopped (or until the queues are empty in burst),
+    keeping the chains scheduled."""
     redis = redis_client(redis_url)
     worker = HotlineWorker(queues(redis), connection=redis, worker_ttl=WORKER_TTL_S)
+    worker.chains = chains
     return worker.work(with_scheduler=True, burst=burst)
 
 

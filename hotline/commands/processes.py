@@ -107,8 +107,8 @@ def _worker(args: argparse.Namespace) -> int:
     from hotline.app import create_app
     from queues import runtime, worker
     from queues.carrier_setup import schedule_queue_setup
-    from queues.dispatch import schedule_sweep
-    from queues.doctor import schedule_self_check
+    from queues.dispatch import SWEEP_JOB_ID, schedule_sweep
+    from queues.doctor import SELF_CHECK_JOB_ID, schedule_self_check
     from queues.records import jobs as records_jobs
     from voicemail.jobs import schedule_periodic as schedule_voicemail_jobs
 
@@ -128,5 +128,11 @@ def _worker(args: argparse.Namespace) -> int:
     # Twilio's queues are set up by a job behind any work already waiting, never before the
     # first job: crisis pages and rings queued while no worker ran go out first.
     schedule_queue_setup(rt.redis)
-    worker.run(url, burst=args.burst)
+    # The sweep and the self-check schedule their own next run; the worker schedules one again
+    # if a Redis failover lost it.
+    chains = (
+        worker.Chain("default", SWEEP_JOB_ID, schedule_sweep),
+        worker.Chain("default", SELF_CHECK_JOB_ID, schedule_self_check),
+    )
+    worker.run(url, burst=args.burst, chains=chains)
     return 0
