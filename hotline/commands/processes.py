@@ -128,11 +128,12 @@ def _worker(args: argparse.Namespace) -> int:
     # Twilio's queues are set up by a job behind any work already waiting, never before the
     # first job: crisis pages and rings queued while no worker ran go out first.
     schedule_queue_setup(rt.redis)
-    # The sweep and the self-check schedule their own next run; the worker schedules one again
-    # if a Redis failover lost it.
+    # The sweep, the self-check and the records' upkeep schedule their own next run; the
+    # worker schedules one again if a Redis failover lost it.
     chains = (
         worker.Chain("default", SWEEP_JOB_ID, schedule_sweep),
         worker.Chain("default", SELF_CHECK_JOB_ID, schedule_self_check),
+        worker.Chain("default", records_jobs.UPKEEP_JOB_ID, records_jobs.schedule_upkeep),
     )
     worker.run(url, burst=args.burst, chains=chains)
     return 0
