@@ -65,6 +65,7 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "callback_invalid": frozenset(),
     "callback_set": frozenset(),
     "callback_greeting": frozenset(),
+    "followup_greeting": frozenset(),
     "connecting": frozenset(),
     "whisper": frozenset({"area", "language", "wait", "summary"}),
     "whisper_callback": frozenset({"area", "language", "wait", "summary"}),

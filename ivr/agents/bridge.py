@@ -10,11 +10,13 @@ import logging
 
 from flask import Response, current_app, request, url_for
 from redis import RedisError
+from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import webhook as hook
 from ivr.callers import menu_twiml as twiml
 from queues import dispatch, runtime
 from queues.reservations import NOT_JOINED, Reservation
+from routing import follow_ups
 from voicemail import callbacks as voicemail_callbacks
 from voicemail import consultation_jobs, consultations
 from voicemail import runtime as voicemail_runtime
@@ -91,7 +93,7 @@ def callback() -> Response:
         # A voicemail's callback reaching its caller is the message called back.
         voicemail_callbacks.called_back(rt, offer.call_sid, rt.now())
     routing.reservations.bridged(rid, rt.now())
-    return _join(rid, offer.language, "callback_greeting")
+    return _join(rid, offer.language, _greeting(offer.call_sid))
 
 
 @bp.post("/callback-status")
@@ -103,6 +105,11 @@ def callback_status() -> Response:
         log.info("callback %s not reached: %s", hook.reservation_id(), transition.state)
         dispatch.end_agent_leg(rt, hook.reservation_id())
     return hook.xml(twiml.empty())
+
+
+def _greeting(call_sid: str) -> str:
+    """What a called-back caller hears first: a follow-up never booked the callback itself."""
+    return "followup_greeting" if follow_ups.call_of(call_sid) else "callback_greeting"
 
 
 def _join(rid: str, language: str, prompt: str, *, recorded: str | None = None) -> Response:
@@ -188,6 +195,20 @@ def recorded() -> Response:
             type(error).__name__,
         )
     return hook.xml(twiml.empty())
+
+
+def agent_join(language: str, rid: str, prompt: str | None = None) -> VoiceResponse:
+    """The agent's way into (or back into) the reservation's conference, after a prompt."""
+    return twiml.conference(
+        hook.config(),
+        language,
+        rid,
+        prompt=prompt,
+        agent=True,
+        action=url_for("agent_calls.done", res=rid),
+        joined=joined_url(rid),
+        recorded=recording_url(rid),
+    )
 
 
 def joined_url(rid: str) -> str:

@@ -83,7 +83,9 @@ def test_an_unsatisfied_caller_is_called_back_by_another_agent(hotline: Hotline)
     called_back = hotline.finish(back["call_sid"])
     paths = [(e["path"], e["status"]) for e in called_back["entries"] if e["kind"] == "webhook"]
     assert ("/voice/connect/callback", 200) in paths, called_back
-    assert hotline.prompt("callback_greeting", "zh") in heard(called_back)
+    # They never booked this callback: they hear it is the hotline following up their call.
+    assert hotline.prompt("followup_greeting", "zh") in heard(called_back)
+    assert hotline.prompt("callback_greeting", "zh") not in heard(called_back)
     assert [b["name"] for b in agent["outcome"]["bridged_to"]] or agent["outcome"]
     # No rating is asked of a follow-up's own callback.
     assert hotline.prompt("survey_question", "zh") not in heard(called_back)
@@ -151,7 +153,7 @@ def test_with_follow_ups_to_supervisors_the_supervisor_calls_back(
         boss = run.finish(leg["call_sid"])
         assert run.prompt("whisper_follow_up_rating", "zh", agent="a_rated") in heard(boss)
         back = poll(lambda: (legs_to(run, CALLER) or [None])[0], CALL_DEADLINE_S, "the callback")
-        assert run.prompt("callback_greeting", "zh") in heard(run.finish(back["call_sid"]))
+        assert run.prompt("followup_greeting", "zh") in heard(run.finish(back["call_sid"]))
         follow_up = poll(
             lambda: (lambda f: f if f and f.closed else None)(FollowUps(run.redis()).get(caller)),
             CALL_DEADLINE_S,
