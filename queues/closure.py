@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from redis import Redis
 
@@ -46,7 +48,18 @@ class ClosureBoard:
 
     def get(self) -> Closure | None:
         """The closure as set (it may have ended: ask `active(now)`), or None."""
-        raw = self.redis.get(keys.closure())
+        return self._parse(self.redis.get(keys.closure()))
+
+    def get_in(self, pipe: Any) -> Callable[[list[Any]], Closure | None]:
+        """Queue `get`'s read on a pipeline shared with other reads (one round trip); the
+        function returned reads the closure from that pipeline's results."""
+        at = len(pipe)
+        pipe.get(keys.closure())
+        return lambda results: self._parse(results[at])
+
+    @staticmethod
+    def _parse(raw: bytes | None) -> Closure | None:
+        """The closure a stored value describes, or None when none is stored."""
         if raw is None:
             return None
         data = json.loads(raw)

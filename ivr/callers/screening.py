@@ -82,7 +82,12 @@ def _screen(number: str) -> tuple[bool, Closure | None]:
     """Read the blocklist and the closure from Redis; an unreachable Redis blocks nobody."""
     try:
         redis = runtime.serving().redis
-        return Blocklist(redis).contains(number), ClosureBoard(redis).get()
+        # Both reads in one round trip: every incoming call makes them.
+        pipe = redis.pipeline(transaction=False)
+        blocked = Blocklist(redis).contains_in(pipe, number)
+        closure = ClosureBoard(redis).get_in(pipe)
+        results = pipe.execute()
+        return blocked(results), closure(results)
     except (RedisError, RuntimeError, ValueError) as error:
         log.warning("screening skipped, Redis unreadable: %s", type(error).__name__)
         return False, None
