@@ -7,8 +7,9 @@
 - `redis+sentinel://[[user]:password@]host:26379,host2:26379/service[/db][?options]` and
   `rediss+sentinel://...` (TLS to the Sentinels and to the primary): Sentinels that name the
   primary of `service`. The client asks them for the primary on every new connection, so it
-  follows a failover: a connection to a primary that went away or was demoted (READONLY) fails
-  one command, redis-py retries it, and the retry goes to the newly promoted primary.
+  follows a failover: a pooled connection to a primary that died is opened again as it is
+  taken from the pool, and one to a primary that was demoted fails one command (READONLY, read
+  as a lost connection) and is opened again, each time to the primary the Sentinels name now.
 
 The user and password before `@` are the primary's (and replicas'). Options: `sentinel_username`
 and `sentinel_password` when the Sentinels have their own (`requirepass` in sentinel.conf),
