@@ -176,7 +176,7 @@ def fallback() -> Response:
     if offer is not None and offer.state == "offered":
         return _whisper(rt)
     if offer is not None and offer.state in ("accepted", "connected"):
-        return hook.xml(_join(language, rid, None))
+        return hook.xml(bridge.agent_join(language, rid))
     return hook.xml(twiml.say_and_hang_up(hook.config(), language, "agent_caller_gone"))
 
 
@@ -191,7 +191,7 @@ def answer() -> Response:
         transition = session.hand_to_agent(rt, rid)
         _, language = _offer(rt)
         if transition.changed or transition.state in ("accepted", "connected"):
-            return hook.xml(_join(language, rid, "agent_connecting"))
+            return hook.xml(bridge.agent_join(language, rid, "agent_connecting"))
         return hook.xml(twiml.say_and_hang_up(config, language, "agent_caller_gone"))
     transition = dispatch.decline(rt, rid, "declined" if key else "no-answer")
     _, language = _offer(rt)
@@ -281,24 +281,24 @@ def menu() -> Response:
         told = {hook.config().transfer.key: "agent_transfer_failed"}.get(key)
         if key in twiml.ESCALATION_KEYS:
             told = "agent_escalation_failed"
-        return hook.xml(_join(hook.config().default_language, rid, told))
+        return hook.xml(bridge.agent_join(hook.config().default_language, rid, told))
     if offer is not None and hook.caller().digits[:1] == hook.config().transfer.key:
         # The transfer menu: which area, then warm or cold (ivr.agents.transfer).
         return transfer_calls.menu(rid, language)
     target = twiml.ESCALATION_KEYS.get(hook.caller().digits[:1])
     if offer is None or target is None:
-        return hook.xml(_join(language, rid, None))
+        return hook.xml(bridge.agent_join(language, rid))
     try:
         done = escalate(
             offer.call_sid, by_agent=offer.agent_id, target=target, now=rt.now(), current=rt
         )
     except EscalationError as error:
         log.warning("agent %s could not escalate %s: %s", offer.agent_id, offer.call_sid, error)
-        return hook.xml(_join(language, rid, "agent_escalation_failed"))
+        return hook.xml(bridge.agent_join(language, rid, "agent_escalation_failed"))
     log.warning(
         "call %s escalated by phone by agent %s to %s", offer.call_sid, offer.agent_id, done.added
     )
-    return hook.xml(_join(language, rid, "agent_escalating"))
+    return hook.xml(bridge.agent_join(language, rid, "agent_escalating"))
 
 
 @bp.post("/status")
@@ -375,23 +375,9 @@ def _ended_in_whisper(rt: runtime.Runtime, offer: Reservation) -> None:
         )
 
 
-def _join(language: str, rid: str, prompt: str | None) -> VoiceResponse:
-    """The agent's way into (or back into) the reservation's conference."""
-    return twiml.conference(
-        hook.config(),
-        language,
-        rid,
-        prompt=prompt,
-        agent=True,
-        action=url_for(".done", res=rid),
-        joined=bridge.joined_url(rid),
-        recorded=bridge.recording_url(rid),
-    )
-
-
 def _menu(rid: str, language: str) -> Response:
     """The agent's in-call menu; without a key, straight back to the caller."""
-    rejoin = _join(language, rid, None)
+    rejoin = bridge.agent_join(language, rid)
     return hook.xml(twiml.agent_menu(hook.config(), language, url_for(".menu", res=rid), rejoin))
 
 

@@ -15,10 +15,10 @@ import logging
 
 from flask import Response, request, url_for
 from redis.exceptions import RedisError
-from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from ivr import webhook as hook
+from ivr.agents import bridge
 from ivr.callers import menu_twiml as twiml
 from queues import runtime, transfers
 from queues.agent_line import keypad_code
@@ -38,7 +38,9 @@ def _back_to_caller(error: Exception) -> Response:
     rid = hook.reservation_id()
     language = hook.language()
     return hook.xml(
-        twiml.said_then(hook.config(), language, "agent_transfer_failed", _join(rid, language))
+        twiml.said_then(
+            hook.config(), language, "agent_transfer_failed", bridge.agent_join(language, rid)
+        )
     )
 
 
@@ -57,19 +59,6 @@ caller_bp = hook.twilio_blueprint(
 )
 
 
-def _join(rid: str, language: str) -> VoiceResponse:
-    """The agent's way back into the reservation's conference (as `legs` builds it)."""
-    return twiml.conference(
-        hook.config(),
-        language,
-        rid,
-        prompt=None,
-        agent=True,
-        action=url_for("agent_calls.done", res=rid),
-        joined=url_for("bridge.joined", res=rid),
-    )
-
-
 def _language(rt: runtime.Runtime, rid: str) -> str:
     """The language of a reservation's caller (and so of its agent's prompts)."""
     try:
@@ -83,7 +72,7 @@ def menu(rid: str, language: str) -> Response:
     """The transfer menu an agent reaches from the in-call menu: which area."""
     action = url_for("agent_calls.transfer.area", res=rid, lang=language)
     return hook.xml(
-        twiml.agent_transfer_area(hook.config(), language, action, _join(rid, language))
+        twiml.agent_transfer_area(hook.config(), language, action, bridge.agent_join(language, rid))
     )
 
 
@@ -96,14 +85,18 @@ def area() -> Response:
     if key == COLLEAGUE_KEY:
         action = url_for(".colleague", res=rid, lang=language)
         return hook.xml(
-            twiml.agent_transfer_colleague(config, language, action, _join(rid, language))
+            twiml.agent_transfer_colleague(
+                config, language, action, bridge.agent_join(language, rid)
+            )
         )
     chosen = area_for_key({a.id: a.key for a in config.areas.values()}, key)
     if chosen is None:
-        return hook.xml(_join(rid, language))
+        return hook.xml(bridge.agent_join(language, rid))
     action = url_for(".mode", res=rid, lang=language, area=chosen)
     return hook.xml(
-        twiml.agent_transfer_mode(config, language, chosen, action, _join(rid, language))
+        twiml.agent_transfer_mode(
+            config, language, chosen, action, bridge.agent_join(language, rid)
+        )
     )
 
 
@@ -119,14 +112,16 @@ def colleague() -> Response:
     found = [a for a in rt.routing.board.ids() if code and keypad_code(a) == code]
     if offer is None or len(found) != 1 or found[0] == offer.agent_id:
         return hook.xml(
-            twiml.said_then(config, language, "agent_transfer_busy", _join(rid, language))
+            twiml.said_then(
+                config, language, "agent_transfer_busy", bridge.agent_join(language, rid)
+            )
         )
     status = rt.routing.board.get(found[0])
     action = url_for(".mode", res=rid, lang=language, agent=found[0])
     name = status.name if status is not None and status.name else found[0]
     return hook.xml(
         twiml.agent_transfer_mode(
-            config, language, offer.area, action, _join(rid, language), to=name
+            config, language, offer.area, action, bridge.agent_join(language, rid), to=name
         )
     )
 
@@ -141,7 +136,7 @@ def mode() -> Response:
     target = request.args.get("area", "")
     colleague = request.args.get("agent", "")[:64]
     if chosen is None or not (target in config.areas or colleague):
-        return hook.xml(_join(rid, language))
+        return hook.xml(bridge.agent_join(language, rid))
     started = transfers.start(
         rt,
         rid,
@@ -156,11 +151,13 @@ def mode() -> Response:
         prompt = (
             "agent_transfer_busy" if started.reason == "agent-busy" else "agent_transfer_failed"
         )
-        return hook.xml(twiml.said_then(config, language, prompt, _join(rid, language)))
+        return hook.xml(twiml.said_then(config, language, prompt, bridge.agent_join(language, rid)))
     if chosen == "cold":
         return hook.xml(twiml.say_and_hang_up(config, language, "agent_transfer_cold"))
     # Warm: the agent stays in the conference, with the caller on hold, until the next accepts.
-    return hook.xml(twiml.said_then(config, language, "agent_transfer_warm", _join(rid, language)))
+    return hook.xml(
+        twiml.said_then(config, language, "agent_transfer_warm", bridge.agent_join(language, rid))
+    )
 
 
 @bp.post("/back")
@@ -169,7 +166,9 @@ def back() -> Response:
     rid = hook.reservation_id()
     language = _language(runtime.serving(), rid)
     return hook.xml(
-        twiml.said_then(hook.config(), language, "agent_transfer_back", _join(rid, language))
+        twiml.said_then(
+            hook.config(), language, "agent_transfer_back", bridge.agent_join(language, rid)
+        )
     )
 
 

@@ -157,7 +157,15 @@ def test_only_a_consented_call_is_recorded_by_the_agent_or_the_caller(
     # The agent accepts and starts the conference; the caller is brought to it.
     agent = Doc.parse(twilio.post(f"/voice/agent/answer?res={rid}", {"Digits": "1"}))
     caller = Doc.parse(twilio.post(f"/voice/connect/queued?res={rid}"))
-    for conference in (agent.first("Conference"), caller.first("Conference")):
+    # The agent's way back from the transfer menu asks for the same, as every rejoin does.
+    transfer_key = app.config["HOTLINE"].transfer.key
+    menu = Doc.parse(twilio.post(f"/voice/agent/menu?res={rid}", {"Digits": transfer_key}))
+    assert menu.verbs()[0] == "Gather"
+    for conference in (
+        agent.first("Conference"),
+        caller.first("Conference"),
+        menu.first("Conference"),
+    ):
         if recorded:
             assert conference.get("record") == "record-from-start"
             callback = conference.get("recordingStatusCallback")
