@@ -1,0 +1,84 @@
+"""Profile the phone menu's webhooks in one process: where a caller's requests spend their time.
+
+`python -m tools.profile_webhooks [callers] [polls]` builds the hotline app on an embedded
+Redis with the bench's config and account (tools.bench_webhooks), plays each caller's signed
+requests through Flask's test client (greeting, language, area, intake, the queue, waitUrl
+polls, none of them pressing for a way out), and prints cProfile's top functions by own time
+and by cumulative time, without the HTTP server: what is left is the app's own cost.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import html
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from queues.embedded import EmbeddedRedis
+from tools import bench_webhooks as bench
+
+
+def main(callers: int = 300, polls: int = 3) -> None:
+    """Profile `callers` callers through the menu, each polling the waitUrl `polls` times."""
+    with tempfile.TemporaryDirectory(prefix="profile-webhooks-") as folder:
+        home = Path(folder)
+        redis = EmbeddedRedis(home / "redis")
+        url = redis.start()
+        try:
+            os.environ.update(bench.hotline_env(home, url))
+            from hotline.app import create_app
+
+            app = create_app()
+            client = app.test_client()
+            validator = bench.RequestValidator(bench.AUTH_TOKEN)
+            base = "http://localhost"
+
+            def post(path: str, form: dict[str, str]) -> str:
+                signature = validator.compute_signature(base + path, form)
+                reply = client.post(path, data=form, headers={"X-Twilio-Signature": signature})
+                assert reply.status_code == 200, reply.status_code  # noqa: S101
+                return reply.get_data(as_text=True)
+
+            def one(index: int) -> None:
+                sid, number = f"CA{index:032x}", f"+86139{index:08d}"
+                calls = bench.Callers(base, bench.Load(1, 1, 0))
+                area = list(bench.AREA_KEYS)[index % len(bench.AREA_KEYS)]
+                keys = ["1", area]
+                text = post("/voice", calls.form(sid, number))
+                while not (wait := bench._WAIT_URL.search(text)):
+                    action = html.unescape(bench._GATHER.search(text).group(1))
+                    text = post(
+                        action, calls.form(sid, number, Digits=keys.pop(0) if keys else "1")
+                    )
+                for poll in range(polls):
+                    extra = {"QueueSid": "QU" + "0" * 32, "QueueTime": str(10 * poll)}
+                    post(html.unescape(wait.group(1)), calls.form(sid, number, **extra))
+
+            one(0)  # the first request's set-up is not the steady state
+            profile = cProfile.Profile()
+            started = time.perf_counter()
+            profile.enable()
+            for index in range(1, callers + 1):
+                one(index)
+            profile.disable()
+            elapsed = time.perf_counter() - started
+            stats = pstats.Stats(profile)
+            requests = stats.total_calls and sum(
+                count for (_, _, name), (count, *_rest) in stats.stats.items() if name == "post"
+            )
+            print(
+                f"{callers} callers, {requests} requests in {elapsed:.2f} s"
+                f" (profiled): {elapsed / max(requests, 1) * 1000:.2f} ms a request"
+            )
+            stats.sort_stats("tottime").print_stats(25)
+            stats.sort_stats("cumulative").print_stats(45)
+        finally:
+            redis.stop()
+
+
+if __name__ == "__main__":
+    main(*(int(value) for value in sys.argv[1:]))
