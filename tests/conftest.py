@@ -13,7 +13,7 @@ import redis as redis_lib
 from queues import sealing
 from queues.embedded import EmbeddedRedis, _alive
 from queues.sealing import Sealer
-from tests.fixtures.app import OPEN_TIME, TEST_SECRET, Clock, Twilio
+from tests.fixtures.app import OPEN_TIME, TEST_SECRET, Clock, Twilio, closed_port
 
 # The shared fixtures (rig, jobs_runtime, hotline...), each usable by any test that names it;
 # a test module's own fixture of the same name takes its place there.
@@ -112,6 +112,15 @@ def app(app_env: pytest.MonkeyPatch, redis, redis_url: str, clock: Clock, hotlin
     from hotline.app import create_app
 
     app_env.setenv("REDIS_URL", redis_url)
+    return create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})
+
+
+@pytest.fixture
+def app_without_redis(app_env: pytest.MonkeyPatch, clock: Clock, hotline_config):
+    """The hotline app with its Redis unreachable (nothing listens on its port)."""
+    from hotline.app import create_app
+
+    app_env.setenv("REDIS_URL", f"redis://127.0.0.1:{closed_port()}/0")
     return create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})
 
 

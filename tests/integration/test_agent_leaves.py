@@ -9,14 +9,14 @@ import redis as redis_lib
 
 from queues import dispatch
 from queues.agents import AgentBoard
-from tests.fixtures.app import Twilio
+from tests.fixtures.app import Twilio, closed_port
 from tests.fixtures.carrier import (
     AUTH_TOKEN,
     Rig,
     rig_fixture,  # noqa: F401 - provides the rig fixture
 )
 from tests.fixtures.jobs import run_jobs
-from tests.fixtures.live_call import closed_port, hotline_on, talking
+from tests.fixtures.live_call import hotline_on, talking
 from tests.fixtures.twiml import Doc
 
 ROOM = "RS" + "7" * 32

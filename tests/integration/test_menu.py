@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from queues import events
@@ -526,21 +524,6 @@ def test_healthz_reports_redis(app):
     response = app.test_client().get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "redis": "ok", "conditions": []}
-
-
-def _closed_port() -> int:
-    """A local port with nothing listening."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def app_without_redis(app_env, clock, hotline_config):
-    from hotline.app import create_app
-
-    app_env.setenv("REDIS_URL", f"redis://127.0.0.1:{_closed_port()}/0")
-    return create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})
 
 
 def test_with_redis_down_the_menu_and_the_danger_key_still_work(app_without_redis):

@@ -350,20 +350,6 @@ def test_the_sweep_queues_again_a_recording_whose_job_was_lost(app, redis, vm, t
 # --- with Redis down ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def app_without_redis(app_env, clock, hotline_config):
-    """The hotline with its Redis unreachable (nothing listens on its port)."""
-    import socket
-
-    from hotline.app import create_app
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app_env.setenv("REDIS_URL", f"redis://127.0.0.1:{port}/0")
-    return create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})
-
-
 def test_with_redis_down_the_notice_works_and_nothing_is_recorded(app_without_redis):
     from tests.fixtures.app import Twilio
 

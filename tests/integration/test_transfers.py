@@ -15,7 +15,7 @@ from rq.registry import ScheduledJobRegistry
 
 from queues import dispatch, events, keys, runtime, transfers
 from queues.agents import AgentBoard
-from tests.fixtures.app import Twilio
+from tests.fixtures.app import Twilio, closed_port
 from tests.fixtures.carrier import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -23,7 +23,7 @@ from tests.fixtures.carrier import (
     rig_fixture,  # noqa: F401 - provides the rig fixture
 )
 from tests.fixtures.jobs import run_jobs
-from tests.fixtures.live_call import AREAS, closed_port, hotline_on, talking
+from tests.fixtures.live_call import AREAS, hotline_on, talking
 from tests.fixtures.twilio_spec import problems_of
 from tests.fixtures.twiml import Doc
 

@@ -232,20 +232,6 @@ def test_webhooks_of_a_call_nobody_recorded_answer_sensibly(app, twilio, redis):
     assert unreached.verbs() == []
 
 
-@pytest.fixture
-def app_without_redis(app_env, clock, hotline_config):
-    """The hotline with its Redis unreachable (nothing listens on its port)."""
-    import socket
-
-    from hotline.app import create_app
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app_env.setenv("REDIS_URL", f"redis://127.0.0.1:{port}/0")
-    return create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})
-
-
 @pytest.mark.parametrize(
     ("path", "prompt"),
     [("/voice/connect/queued", "connecting"), ("/voice/connect/callback", "callback_greeting")],
