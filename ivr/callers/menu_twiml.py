@@ -30,6 +30,14 @@ def say_prompt(
     say(node, config, language, config.prompt(prompt, language, **fields))
 
 
+def _one_key(node: VoiceResponse, action: str, timeout: int, *, on_silence: bool = False) -> Gather:
+    """A Gather of one keypad key posted to `action`; `on_silence` posts an empty result too."""
+    silence = {"action_on_empty_result": True} if on_silence else {}
+    return node.gather(
+        input="dtmf", num_digits=1, timeout=timeout, action=action, method="POST", **silence
+    )
+
+
 def greeting(config: HotlineConfig, action: str, *, preface: tuple[str, ...] = ()) -> VoiceResponse:
     """The greeting and language choice; silence goes on to the default language.
 
@@ -41,14 +49,7 @@ def greeting(config: HotlineConfig, action: str, *, preface: tuple[str, ...] = (
     """
     response = VoiceResponse()
     first = config.default_language
-    gather = response.gather(
-        input="dtmf",
-        num_digits=1,
-        timeout=config.gather_timeout_s,
-        action=action,
-        method="POST",
-        action_on_empty_result=True,
-    )
+    gather = _one_key(response, action, config.gather_timeout_s, on_silence=True)
     for name in preface:
         say_prompt(gather, config, first, name)
     if not preface:
@@ -150,14 +151,7 @@ def recording_notice(
     response = VoiceResponse()
     for name in preface:
         say_prompt(response, config, language, name)
-    gather = response.gather(
-        input="dtmf",
-        num_digits=1,
-        timeout=config.gather_timeout_s,
-        action=action,
-        method="POST",
-        action_on_empty_result=True,
-    )
+    gather = _one_key(response, action, config.gather_timeout_s, on_silence=True)
     say_prompt(gather, config, language, "recording_notice")
     return response
 
@@ -177,9 +171,7 @@ def closed(
     words = config.calendar[language]
     # The menu passes the effective hours (ops' edit); without them, the config's.
     hours = hours if hours is not None else config.areas[area].hours
-    gather = response.gather(
-        input="dtmf", num_digits=1, timeout=config.gather_timeout_s, action=action, method="POST"
-    )
+    gather = _one_key(response, action, config.gather_timeout_s)
     say_prompt(
         gather,
         config,
@@ -207,13 +199,7 @@ def wait_room(
 ) -> VoiceResponse:
     """The waiting room's loop: honest place and wait, the ways out, then hold until re-fetched."""
     response = VoiceResponse()
-    gather = response.gather(
-        input="dtmf",
-        num_digits=1,
-        timeout=config.announce_every_s,
-        action=action,
-        method="POST",
-    )
+    gather = _one_key(response, action, config.announce_every_s)
     if ahead is not None and ahead > 0:
         say_prompt(gather, config, language, "wait_position", ahead=ahead)
     elif ahead == 0:
@@ -235,9 +221,7 @@ def callback_confirm(
 ) -> VoiceResponse:
     """Offer to call back the number the caller rang from, or to key another."""
     response = VoiceResponse()
-    gather = response.gather(
-        input="dtmf", num_digits=1, timeout=config.gather_timeout_s, action=action, method="POST"
-    )
+    gather = _one_key(response, action, config.gather_timeout_s)
     say_prompt(gather, config, language, "callback_confirm", last_digits=last_digits)
     return response
 
@@ -363,9 +347,7 @@ def whisper(
     wait = (
         words["minutes"].format(n=minutes) if minutes else words["seconds"].format(n=int(waited_s))
     )
-    gather = response.gather(
-        input="dtmf", num_digits=1, timeout=config.gather_timeout_s, action=action, method="POST"
-    )
+    gather = _one_key(response, action, config.gather_timeout_s)
     if calls_before > 0:
         say_prompt(gather, config, language, "whisper_repeat", count=calls_before + 1)
     say_prompt(
@@ -567,9 +549,7 @@ def crisis_whisper(
 ) -> VoiceResponse:
     """What a rung agent or supervisor hears: a crisis call and what was said; 1 takes it."""
     response = VoiceResponse()
-    gather = response.gather(
-        input="dtmf", num_digits=1, timeout=config.gather_timeout_s, action=action, method="POST"
-    )
+    gather = _one_key(response, action, config.gather_timeout_s)
     say_prompt(gather, config, language, prompt, **fields)
     # No key at all declines: the caller's leg keeps ringing the others.
     response.hangup()
@@ -642,13 +622,7 @@ def crisis_numbers_then_supervisors(
 def survey(config: HotlineConfig, language: str, action: str) -> VoiceResponse:
     """The one-key question after the agent ended the call; silence is no rating, then goodbye."""
     response = VoiceResponse()
-    gather = response.gather(
-        input="dtmf",
-        num_digits=1,
-        timeout=config.survey.timeout_s,
-        action=action,
-        method="POST",
-    )
+    gather = _one_key(response, action, config.survey.timeout_s)
     say_prompt(gather, config, language, "survey_question")
     say_prompt(response, config, language, "goodbye")
     response.hangup()
