@@ -19,20 +19,16 @@ import logging
 from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
-from rq import Queue, Retry
 
-from queues import dispatch, events, runtime
+from queues import callback_jobs, dispatch, events, runtime
 from queues.alerts import stored_roster
 from queues.followups import FollowUp, FollowUps
-from queues.hours_edits import callback_due
 from routing.follow_ups import route, task_id
 from routing.numbers import is_withheld
 from routing.privacy import mask_number
 
 log = logging.getLogger(__name__)
 
-QUEUE = "default"
-CALLBACK_RETRY = Retry(max=3, interval=[5, 30, 120])
 # How a follow-up's task is shown to supervisors, from its routing state in the waiting room.
 SHOWN_STATES = {
     "waiting": "waiting",
@@ -74,13 +70,8 @@ def schedule(rt: runtime.Runtime, call_sid: str) -> str:
         store.set_task(call_sid, "no-number", now.timestamp())
         return "no-number"
     area, _ = _area(rt, follow_up)
-    when = callback_due(rt.redis, rt.config, area, now)
-    queue = Queue(QUEUE, connection=rt.redis)
-    job = {"job_id": _job_id(call_sid), "retry": CALLBACK_RETRY}
-    if when is None:
-        queue.enqueue(callback_job, call_sid, **job)
-    else:
-        queue.enqueue_at(when, callback_job, call_sid, **job)
+    when = callback_jobs.due(rt.redis, rt.config, area, now)
+    callback_jobs.start_at(rt.redis, when, callback_job, call_sid, _job_id(call_sid))
     store.set_task(call_sid, "scheduled", now.timestamp())
     events.append(
         rt.redis,
@@ -100,12 +91,10 @@ def callback_job(call_sid: str) -> str:
         return "gone" if follow_up is None else (follow_up.task or "closed")
     area, language = _area(rt, follow_up)
     now = rt.clock()
-    due = callback_due(rt.redis, rt.config, area, now)
+    due = callback_jobs.due(rt.redis, rt.config, area, now)
     if due is not None:
         # Hours changed (a holiday, a closure) since it was scheduled: wait for the new opening.
-        Queue(QUEUE, connection=rt.redis).enqueue_at(
-            due, callback_job, call_sid, job_id=_job_id(call_sid), retry=CALLBACK_RETRY
-        )
+        callback_jobs.start_at(rt.redis, due, callback_job, call_sid, _job_id(call_sid))
         return "rescheduled"
     return _enqueue(rt, follow_up, area, language, now)
 

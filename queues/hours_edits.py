@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from redis import Redis, RedisError
@@ -74,19 +73,6 @@ def area_hours(redis: Redis, config: HotlineConfig, area: str) -> WeeklyHours:
         # A caller must hear an answer: the config's hours are always there.
         log.warning("hours of %s taken from the config: %s", area, type(error).__name__)
         return config.areas[area].hours
-
-
-def callback_due(redis: Redis, config: HotlineConfig, area: str, now: datetime) -> datetime | None:
-    """When a callback task of an area may start: None for now, else the area's next opening."""
-    hours = area_hours(redis, config, area)
-    if hours.is_open(now):
-        return None
-    opening = hours.next_opening(now)
-    if opening is None:
-        # An area that never opens cannot call back: the general area's next opening can.
-        general = area_hours(redis, config, config.general_area)
-        opening = general.next_opening(now) or now + timedelta(hours=1)
-    return opening
 
 
 def _edit(area: str, raw: bytes) -> HoursEdit:

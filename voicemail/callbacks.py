@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from rq import Queue, Retry
-
-from queues import dispatch, events, keys, runtime
-from queues.hours_edits import callback_due
+from queues import callback_jobs, dispatch, events, keys, runtime
 from queues.records import gather, trigger
 from routing.numbers import is_withheld
 from routing.privacy import mask_number
@@ -23,12 +20,10 @@ from voicemail.messages import READY, Message, MessageStore, stamp
 
 log = logging.getLogger(__name__)
 
-QUEUE = "default"
 TASK_PREFIX = "vm-"
 # A message's age moves it ahead of younger messages released at the same opening, by this many
 # seconds of arrival per second of age: 30 days of age weigh under 3 s, too little to widen.
 AGE_WEIGHT = 1e-6
-CALLBACK_RETRY = Retry(max=3, interval=[5, 30, 120])
 
 
 def task_id(recording_sid: str) -> str:
@@ -63,18 +58,10 @@ def schedule(rt: runtime.Runtime, message: Message) -> str:
         return _no_number(rt, message)
     area, _ = _area_and_language(rt, message)
     now = rt.clock()
-    when = callback_due(rt.redis, rt.config, area, now)
-    queue = Queue(QUEUE, connection=rt.redis)
-    if when is None:
-        queue.enqueue(
-            callback_job, message.recording_sid, job_id=_job_id(message.recording_sid),
-            retry=CALLBACK_RETRY,
-        )  # fmt: skip
-    else:
-        queue.enqueue_at(
-            when, callback_job, message.recording_sid, job_id=_job_id(message.recording_sid),
-            retry=CALLBACK_RETRY,
-        )  # fmt: skip
+    when = callback_jobs.due(rt.redis, rt.config, area, now)
+    callback_jobs.start_at(
+        rt.redis, when, callback_job, message.recording_sid, _job_id(message.recording_sid)
+    )
     due = when or now
     store.set_fields(
         message.recording_sid, {"callback_state": "scheduled", "callback_due": stamp(due)}
@@ -110,12 +97,10 @@ def callback_job(recording_sid: str) -> str:
         return _no_number(rt, message)
     area, language = _area_and_language(rt, message)
     now = rt.clock()
-    due = callback_due(rt.redis, rt.config, area, now)
+    due = callback_jobs.due(rt.redis, rt.config, area, now)
     if due is not None:
         # Hours changed (a holiday, a closure) since it was scheduled: wait for the new opening.
-        Queue(QUEUE, connection=rt.redis).enqueue_at(
-            due, callback_job, recording_sid, job_id=_job_id(recording_sid), retry=CALLBACK_RETRY
-        )
+        callback_jobs.start_at(rt.redis, due, callback_job, recording_sid, _job_id(recording_sid))
         return "rescheduled"
     return _enqueue(rt, message, area, language, now.timestamp())
 
