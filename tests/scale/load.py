@@ -34,6 +34,13 @@ class Throughput:
     def per_s(self) -> float:
         return self.answered / self.seconds
 
+    @classmethod
+    def total(cls, runs: list[Throughput]) -> Throughput:
+        """Several runs counted as one."""
+        return cls(
+            sum(r.answered for r in runs), sum(r.errors for r in runs), sum(r.seconds for r in runs)
+        )
+
     def text(self) -> str:
         return f"{self.per_s:.0f}/s ({self.answered} in {self.seconds:.1f} s, {self.errors} errors)"
 
