@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,9 @@ MAX_SPEECH = 500
 # logged and left unread, which keeps a webhook's classification within about 20 ms of CPU.
 MAX_HEARD = 4000
 _CALLER_KEY = "hotline.caller"
+_FIXED_TWIML = "hotline.fixed_twiml"
+# Documents kept by fixed_xml: the menu's few prompts times languages, areas and URLs.
+MAX_FIXED_TWIML = 512
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,23 @@ def int_arg(name: str, default: int, high: int) -> int:
 def xml(response: VoiceResponse) -> Response:
     """Return a TwiML document with the content type Twilio expects."""
     return Response(_NOT_XML.sub("", str(response)), status=200, mimetype="text/xml")
+
+
+def fixed_xml(key: tuple[Hashable, ...], build: Callable[[], VoiceResponse]) -> Response:
+    """Return a TwiML document that depends only on the config and `key`, rendered once.
+
+    The menu's prompts (greeting, area menu, intake questions) are the same for every caller:
+    building and serialising them was a sixth of a greeting's time. The cache is the app's,
+    kept with the config it was rendered from, so a new config renders afresh.
+    """
+    hotline = config()
+    cache = current_app.extensions.setdefault(_FIXED_TWIML, {})
+    kept = cache.get(key)
+    if kept is None or kept[0] is not hotline:
+        if len(cache) >= MAX_FIXED_TWIML:
+            cache.clear()
+        kept = cache[key] = (hotline, _NOT_XML.sub("", str(build())))
+    return Response(kept[1], status=200, mimetype="text/xml")
 
 
 def remember(write: Callable[[CallStore, str], Any]) -> None:

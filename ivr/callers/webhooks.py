@@ -57,7 +57,8 @@ def incoming() -> Response:
     screened = screening.blocked_response(hook.config(), caller.number)
     if screened is not None:
         return hook.xml(screened)
-    return hook.xml(twiml.greeting(hook.config(), url_for(".language", t=1)))
+    action = url_for(".language", t=1)
+    return hook.fixed_xml(("greeting", action), lambda: twiml.greeting(hook.config(), action))
 
 
 @bp.post("/fallback")
@@ -87,7 +88,10 @@ def language() -> Response:
     # another hears it in theirs before anything else.
     preface = ("greeting",) if choice.value != config.default_language else ()
     action = url_for(".area", lang=choice.value, t=1)
-    return hook.xml(twiml.area_menu(config, choice.value, action, preface=preface))
+    return hook.fixed_xml(
+        ("area_menu", choice.value, action, preface),
+        lambda: twiml.area_menu(config, choice.value, action, preface=preface),
+    )
 
 
 @bp.post("/area")
@@ -144,7 +148,10 @@ def intake() -> Response:
     answers.append(choice.value)
     if question + 1 < len(questions):
         action = _intake_url(language, area_id, question + 1, answers, 1)
-        return hook.xml(twiml.intake_question(config, language, area_id, question + 1, action))
+        return hook.fixed_xml(
+            ("intake", language, area_id, question + 1, action, (), False),
+            lambda: twiml.intake_question(config, language, area_id, question + 1, action),
+        )
     return _route(language, area_id, answers)
 
 
@@ -294,10 +301,11 @@ def _after_area(
     if not config.areas[area_id].intake:
         return _route(language, area_id, [], preface=preface)
     action = _intake_url(language, area_id, 0, [], 1)
-    return hook.xml(
-        twiml.intake_question(
+    return hook.fixed_xml(
+        ("intake", language, area_id, 0, action, preface, area_chosen),
+        lambda: twiml.intake_question(
             config, language, area_id, 0, action, preface=preface, area_chosen=area_chosen
-        )
+        ),
     )
 
 

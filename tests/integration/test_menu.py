@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from queues import events
@@ -37,6 +39,17 @@ def test_greeting_offers_languages_and_the_danger_key(app, twilio, redis):
     assert voices == {"Polly.Zhiyu", "Polly.Joanna"}
     record = CallStore(redis).get(CALL)
     assert record is not None and record.caller == "+8613812345678"
+
+
+def test_the_fixed_prompts_are_rendered_once_and_again_for_a_new_config(app, twilio):
+    first = twilio.post("/voice").get_data(as_text=True)
+    assert twilio.post("/voice").get_data(as_text=True) == first
+    # A config put in place while the app runs (as tests and a reload do) is the one heard.
+    config = config_of(app)
+    prompts = {**config.prompts, "greeting": {**config.prompts["greeting"], "zh": "新的问候。"}}
+    app.config["HOTLINE"] = replace(config, prompts=prompts)
+    said = Doc.parse(twilio.post("/voice")).said()
+    assert "新的问候。" in said and config.prompt("greeting", "zh") not in said
 
 
 def test_an_english_caller_hears_the_english_key_in_english_within_four_seconds(app, twilio):
