@@ -427,36 +427,31 @@ class ConsultationRecordings:
 
     def _delete_remote(self, item: Consultation, now: datetime) -> Consultation:
         """Delete Twilio's copy now both of ours are safe, and record that it is done."""
-        assert self.source is not None, "processing needs Twilio's copy"
-        deleted = self.source.delete(item.recording_sid)
-        item = self._set(
-            item.recording_sid,
-            {
-                "state": READY,
-                "remote_deleted_at": _stamp(now),
-                "remote_delete": "deleted" if deleted else "already gone",
-                "finished_at": _stamp(now),
-            },
-        )
+        item = self._delete_twilio_copy(item, READY, now)
         self._event("recording-ready", item, remote=item.fields["remote_delete"])
         return item
 
     def _discard(self, item: Consultation, now: datetime) -> Consultation:
         """No consent on record: delete Twilio's copy unheard, keep nothing but the fact."""
+        item = self._delete_twilio_copy(item, DISCARDED, now)
+        log.warning("consultation %s: no consent on record; discarded", item.recording_sid)
+        self._event("recording-discarded", item)
+        return item
+
+    def _delete_twilio_copy(self, item: Consultation, state: str, now: datetime) -> Consultation:
+        """Delete Twilio's copy and end the recording's processing in `state`, saying when and
+        whether Twilio still had it."""
         assert self.source is not None, "processing needs Twilio's copy"
         deleted = self.source.delete(item.recording_sid)
-        log.warning("consultation %s: no consent on record; discarded", item.recording_sid)
-        item = self._set(
+        return self._set(
             item.recording_sid,
             {
-                "state": DISCARDED,
+                "state": state,
                 "remote_deleted_at": _stamp(now),
                 "remote_delete": "deleted" if deleted else "already gone",
                 "finished_at": _stamp(now),
             },
         )
-        self._event("recording-discarded", item)
-        return item
 
     def count_attempt(self, recording_sid: str) -> int:
         """Count one failed attempt; return how many there have been."""
