@@ -210,6 +210,8 @@ class Tally:
     error_samples: list[str] = field(default_factory=list)
     waiting: int = 0
     requests: int = 0
+    # The generator's own CPU over the run's wall time (1.0: one core all along).
+    generator_cpu: float = 0.0
 
     def error(self, kind: str, what: str) -> None:
         """Count an error and keep the first few for the report."""
@@ -457,7 +459,9 @@ def drive(
 ) -> Result:
     """Run the paced load then the greeting flat out against a started server."""
     before = measure() if measure else 0
+    started, cpu = time.monotonic(), time.process_time()
     tally = asyncio.run(Callers(server.url, load).run())
+    tally.generator_cpu = (time.process_time() - cpu) / (time.monotonic() - started)
     per_call = None
     if measure and tally.waiting:
         per_call = (measure() - before) / tally.waiting
@@ -492,6 +496,7 @@ def report(name: str, result: Result) -> None:
     for sample in tally.error_samples:
         print(f"    {sample}")
     print(f"  greeting flat out: {result.greetings_per_s:.0f}/s")
+    print(f"  generator CPU: {tally.generator_cpu:.0%} of one core during the load")
 
 
 def run(
