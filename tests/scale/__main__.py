@@ -62,15 +62,6 @@ class ScaleWorld(World):
         return self.cluster.primary()
 
 
-def app_redis_url(cluster: Cluster) -> str:
-    """The app's REDIS_URL: the Sentinels once the app reads that form, else the balancer's
-    TCP front for the primary."""
-    connection = (Path(__file__).parents[2] / "queues" / "connection.py").read_text()
-    if "sentinel" in connection:
-        return cluster.sentinel_url()
-    return f"redis://{cluster.net.ip('lb')}:6379/0"
-
-
 def failover_then_host_down(cluster: Cluster, notes: list[str]):  # noqa: ANN201
     """The fault: the primary killed with callers at every step, then web1 stopped."""
 
@@ -213,7 +204,7 @@ def main() -> int:
         cluster.start_redis()
         cluster.start_balancer()
         cluster.start_object_store()
-        redis_url = app_redis_url(cluster)
+        redis_url = cluster.sentinel_url()
         notes.append(f"app REDIS_URL {redis_url}")
         config_path = Path(env["HOTLINE_CONFIG"])
         config = read_hotline_config(config_path)

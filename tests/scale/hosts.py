@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import requests
 from redis.sentinel import Sentinel
 
 from hotline.metrics import prepare_multiprocess_dir
-from tests.e2e.harness import AUTH, REPO
+from tests.e2e.harness import AUTH
 from tests.fixtures.waits import poll
 
 WEB_PORT = 8000
@@ -271,7 +270,7 @@ class Cluster:
         poll(replicating, START_DEADLINE_S, "the replica and three Sentinels")
 
     def start_balancer(self) -> None:
-        """HAProxy on lb: webhooks round-robin to the web hosts; Redis to the current primary."""
+        """HAProxy on lb: webhooks round-robin to the web hosts."""
         conf = self.home / "haproxy.cfg"
         conf.write_text(haproxy_config(self))
         self.start("lb", "haproxy", ["haproxy", "-db", "-f", str(conf)], self.env)
@@ -405,7 +404,7 @@ class Cluster:
 
 
 def haproxy_config(cluster: Cluster) -> str:
-    """The balancer: webhooks to both web hosts, checked on /healthz, and Redis's primary.
+    """The balancer: webhooks round-robin to both web hosts, checked on /healthz.
 
     A web host is taken out when it stops answering `/healthz` at all; a 503 there (Redis
     unreachable) keeps it in: during a Redis failover every host says 503, and a balancer with
@@ -413,9 +412,6 @@ def haproxy_config(cluster: Cluster) -> str:
     """
     net = cluster.net
     webs = "\n".join(f"    server {h} {net.ip(h)}:{WEB_PORT} check" for h in ("web1", "web2"))
-    redis_servers = "\n".join(
-        f"    server {h} {net.ip(h)}:{REDIS_PORT} check" for h in ("redis1", "redis2")
-    )
     return f"""global
     maxconn 4096
     stats socket {cluster.home / "haproxy.sock"} mode 600 level admin
@@ -444,26 +440,6 @@ backend web
     http-check expect rstatus ^(200|503)$
     default-server inter 500ms fall 2 rise 2
 {webs}
-
-# Only for an app without Sentinel support: a TCP front for whichever server says it is the
-# primary. The app given a redis+sentinel:// URL asks the Sentinels instead.
-frontend redis
-    mode tcp
-    bind {net.ip("lb")}:{REDIS_PORT}
-    default_backend redis_primary
-
-backend redis_primary
-    mode tcp
-    option tcp-check
-    tcp-check connect
-    tcp-check send PING\\r\\n
-    tcp-check expect string +PONG
-    tcp-check send info\\ replication\\r\\n
-    tcp-check expect string role:master
-    tcp-check send QUIT\\r\\n
-    tcp-check expect string +OK
-    default-server inter 500ms fall 1 rise 1 on-marked-down shutdown-sessions
-{redis_servers}
 """
 
 
@@ -477,11 +453,3 @@ def wait_for(check, deadline_s: float, what: str):  # noqa: ANN001, ANN201 - pol
             return None
 
     return poll(quiet, deadline_s, what)
-
-
-def elapsed(since: float) -> float:
-    """Seconds since a monotonic time."""
-    return time.monotonic() - since
-
-
-REPO_ROOT = REPO
