@@ -4,7 +4,6 @@ then shows done, by that agent, and the number is no longer kept."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,9 +12,8 @@ import requests
 
 from queues import events
 from queues.followups import FollowUps
-from queues.users import UserStore
 from tests.e2e.harness import CALL_DEADLINE_S, CALLER, Hotline, poll, serving, write_yaml
-from tests.fixtures.e2e_rigs import DAILY, heard
+from tests.fixtures.e2e_rigs import DAILY, api_user, heard
 from tests.fixtures.survey import survey_config
 
 pytestmark = pytest.mark.e2e
@@ -103,12 +101,9 @@ def test_an_unsatisfied_caller_is_called_back_by_another_agent(hotline: Hotline)
     assert not any(CALLER[-8:] in value for event in found for value in event.values())
 
     # Supervisors see it done, by b_follow.
-    users = UserStore(redis, password_method="scrypt:1024:8:1")
-    users.add("sam", "supervisor", "correct horse battery", time.time())
-    token = users.create_token("sam", time.time())
     listed = requests.get(
         f"{hotline.app_url}/api/v1/followups?closed=1",
-        headers={"Authorization": f"Bearer {token}"},
+        headers=api_user(redis, "sam"),
         timeout=5,
     ).json()["followups"]
     assert [(f["call"], f["state"], f["closed_by"]) for f in listed] == [

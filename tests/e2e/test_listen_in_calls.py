@@ -5,7 +5,6 @@ agent and not by the caller, a listener by nobody, a barge by both."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,9 +13,8 @@ import requests
 
 from queues import keys
 from queues.listen_in import ListenIns
-from queues.users import UserStore
 from tests.e2e.harness import AUTH, Hotline, poll, serving, write_yaml
-from tests.fixtures.e2e_rigs import DAILY, open_config, roster, specialist
+from tests.fixtures.e2e_rigs import DAILY, api_user, open_config, roster, specialist
 
 pytestmark = pytest.mark.e2e
 
@@ -50,9 +48,7 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
 @pytest.fixture(scope="module")
 def wu(hotline: Hotline) -> dict[str, str]:
     """Supervisor wu's API token: their console user name is their roster id."""
-    users = UserStore(hotline.redis(), password_method="scrypt:1024:8:1")
-    users.add("wu", "supervisor", "a-long-password", time.time())
-    return {"Authorization": f"Bearer {users.create_token('wu', time.time())}"}
+    return api_user(hotline.redis(), "wu")
 
 
 def live_calls(hotline: Hotline, headers: dict[str, str]) -> list[dict[str, Any]]:

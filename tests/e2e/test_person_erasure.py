@@ -21,10 +21,9 @@ from queues.incidents import IncidentLog
 from queues.records.store import RecordStore, sqlite_url
 from queues.repeat_callers import CallerHistory
 from queues.sealing import Sealer
-from queues.users import UserStore
 from tests.e2e.harness import Hotline, poll, serving, write_yaml
 from tests.fixtures.app import TEST_SECRET
-from tests.fixtures.e2e_rigs import TO_CORPORATE, corporate_desk, open_config
+from tests.fixtures.e2e_rigs import TO_CORPORATE, api_user, corporate_desk, open_config
 
 pytestmark = pytest.mark.e2e
 
@@ -114,9 +113,7 @@ def test_erasing_a_number_removes_it_everywhere_and_is_audited(
         poll(lambda: (mine | theirs) <= {r["call_sid"] for r in records.calls_between(0, 4e9)},
              30, "the calls' durable records")  # fmt: skip
 
-        users = UserStore(redis, password_method="scrypt:1024:8:1")
-        users.add("chen", "supervisor", "correct horse battery", time.time())
-        sup = {"Authorization": f"Bearer {users.create_token('chen', time.time())}"}
+        sup = api_user(redis, "chen")
         api = f"{hotline.app_url}/api/v1"
 
         # A crisis incident on one of the calls, under legal hold (a court asked for it).

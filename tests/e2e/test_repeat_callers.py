@@ -13,9 +13,8 @@ import requests
 
 from queues import events
 from queues.repeat_callers import CallerHistory
-from queues.users import UserStore
 from tests.e2e.harness import CALLER, Hotline, poll, serving, write_yaml
-from tests.fixtures.e2e_rigs import heard, open_config, roster, specialist
+from tests.fixtures.e2e_rigs import api_user, heard, open_config, roster, specialist
 
 pytestmark = pytest.mark.e2e
 
@@ -50,9 +49,7 @@ def agent_legs(hotline: Hotline) -> list[dict[str, Any]]:
 
 def test_a_second_call_from_the_same_number_shows_the_first(hotline: Hotline) -> None:
     redis = hotline.redis()
-    users = UserStore(redis, password_method="scrypt:1024:8:1")
-    users.add("repeat_agent", "agent", "correct horse battery", time.time(), agent_id=AGENT)
-    agent = {"Authorization": f"Bearer {users.create_token('repeat_agent', time.time())}"}
+    agent = api_user(redis, "repeat_agent", "agent", agent_id=AGENT)
     desk = f"{hotline.app_url}/api/v1/agents/{AGENT}/call"
 
     # First call: Mandarin, contract (key 3), one intake answer; the agent takes it.

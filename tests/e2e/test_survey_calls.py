@@ -3,7 +3,6 @@ question, presses 2, and a follow-up for supervisors appears, without the number
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,9 +11,8 @@ import requests
 from queues import events
 from queues.calls import CallStore
 from queues.followups import FollowUps
-from queues.users import UserStore
 from tests.e2e.harness import CALLER, Hotline, poll, serving, write_yaml
-from tests.fixtures.e2e_rigs import DAILY, heard
+from tests.fixtures.e2e_rigs import DAILY, api_user, heard
 from tests.fixtures.survey import survey_config
 
 pytestmark = pytest.mark.e2e
@@ -85,12 +83,9 @@ def test_an_unsatisfied_caller_after_the_agent_hung_up_gets_a_follow_up(hotline:
     assert not any(CALLER[-8:] in value for event in found for value in event.values())
 
     # Supervisors see it through the API, the number masked.
-    users = UserStore(redis, password_method="scrypt:1024:8:1")
-    users.add("sam", "supervisor", "correct horse battery", time.time())
-    token = users.create_token("sam", time.time())
     listed = requests.get(
         f"{hotline.app_url}/api/v1/followups",
-        headers={"Authorization": f"Bearer {token}"},
+        headers=api_user(redis, "sam"),
         timeout=5,
     ).json()["followups"]
     assert [(f["call"], f["caller"]) for f in listed] == [(caller, "+86*******5678")]
