@@ -1,6 +1,6 @@
-"""When callback tasks start: a follow-up's or a message's callback job runs at its area's next
-opening (or at once when the area is open), scheduled once under its fixed job id and retried
-with backoff when it fails."""
+"""When and how callback tasks start: a follow-up's or a message's callback job runs at its area's
+next opening (or at once when the area is open), scheduled once under its fixed job id and
+retried with backoff when it fails; it then puts its task in the waiting room."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from redis import Redis
 from rq import Queue, Retry
 
+from queues import runtime
 from queues.hours_edits import area_hours
 from routing.config import HotlineConfig
 
@@ -40,3 +41,27 @@ def start_at(
         queue.enqueue(job, argument, job_id=job_id, retry=RETRY)
     else:
         queue.enqueue_at(when, job, argument, job_id=job_id, retry=RETRY)
+
+
+def join_room(
+    rt: runtime.Runtime,
+    task: str,
+    number: str,
+    *,
+    area: str,
+    language: str,
+    summary: str,
+    arrival: float,
+    record: dict[str, str],
+    **room: object,
+) -> None:
+    """Put a callback task in the waiting room as a callback to `number`: its call record first
+    (the agent's whisper reads area, language and summary there), then its place."""
+    routing = rt.routing
+    routing.calls.start(task, number)
+    routing.calls.update(task, area=area, language=language, summary=summary, **record)
+    # Queued as a callback in the same routing step that makes it matchable: a match landing
+    # in between two steps would ring an agent for a live call with no caller leg to bridge.
+    routing.room.enqueue(
+        task, area=area, language=language, now=arrival, callback_number=number, **room
+    )

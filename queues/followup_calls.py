@@ -119,20 +119,15 @@ def _enqueue(
     # The whisper reads the task's call record (area, language, the first call's summary); its
     # reason comes from the follow-up.
     first = routing.calls.get(follow_up.call_sid)
-    routing.calls.start(task, follow_up.caller)
-    routing.calls.update(
+    callback_jobs.join_room(
+        rt,
         task,
+        follow_up.caller,
         area=area,
         language=language,
         summary=first.summary if first else "",
-        follow_up=follow_up.call_sid,
-    )
-    routing.room.enqueue(
-        task,
-        area=area,
-        language=language,
-        now=stamp,
-        callback_number=follow_up.caller,
+        arrival=stamp,
+        record={"follow_up": follow_up.call_sid},
         avoid=decided.avoid,
         only=decided.only,
     )

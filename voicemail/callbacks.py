@@ -109,22 +109,17 @@ def _enqueue(rt: runtime.Runtime, message: Message, area: str, language: str, no
     """Join the waiting room as a callback task, ordered by urgency then age, and match it."""
     routing = rt.routing
     task = task_id(message.recording_sid)
-    # The agent's whisper reads the task's call record: the area, language and intake summary.
-    routing.calls.start(task, message.caller)
-    routing.calls.update(
-        task, area=area, language=language, summary=message.summary, voicemail=message.recording_sid
-    )
     age = max(now - message.created_at, 0.0)
-    arrival = now - age * AGE_WEIGHT
-    # Queued as a callback in the same routing step that makes it matchable: a match landing
-    # in between two steps would ring an agent for a live call with no caller leg to bridge.
-    routing.room.enqueue(
+    callback_jobs.join_room(
+        rt,
         task,
+        message.caller,
         area=area,
         language=language,
-        now=arrival,
+        summary=message.summary,
+        arrival=now - age * AGE_WEIGHT,
+        record={"voicemail": message.recording_sid},
         vulnerable=message.urgent,
-        callback_number=message.caller,
     )
     MessageStore(rt.redis).set_fields(
         message.recording_sid, {"callback_state": "queued", "callback_queued_at": f"{now:.3f}"}
