@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import wave
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, jsonify, request
@@ -205,6 +206,18 @@ def _by_sid(sid: str, **owner: str) -> Recording | None:
     return carrier().network.recordings.get(sid)
 
 
+def _answer(
+    found: Recording, shown: Callable[[Recording], dict[str, Any]]
+) -> Response | tuple[str, int]:
+    """Answer a fetch (GET), update (POST) or delete (DELETE) of one recording found by its
+    owner's route, shown as that route shows it."""
+    if request.method == "DELETE":
+        return _delete(found)
+    if request.method == "POST":
+        _update(found)
+    return jsonify(shown(found))
+
+
 def _conference_recording(conference_sid: str, sid: str) -> Recording:
     """Return a conference's recording by SID (or Twilio.CURRENT), or raise 404."""
     conference = _conference(conference_sid)
@@ -230,12 +243,7 @@ def conference_recording(
     account_sid: str, conference_sid: str, sid: str
 ) -> Response | tuple[str, int]:
     """Fetch, update (pause, resume, stop) or delete one of a conference's recordings."""
-    found = _conference_recording(conference_sid, sid)
-    if request.method == "DELETE":
-        return _delete(found)
-    if request.method == "POST":
-        _update(found)
-    return jsonify(conference_recording_json(found))
+    return _answer(_conference_recording(conference_sid, sid), conference_recording_json)
 
 
 # -- a call's recordings ----------------------------------------------------------------------
@@ -288,9 +296,4 @@ def list_call_recordings(account_sid: str, call_sid: str) -> Response:
 )
 def call_recording(account_sid: str, call_sid: str, sid: str) -> Response | tuple[str, int]:
     """Fetch, update (pause, resume, stop) or delete one of a call's recordings."""
-    found = _call_recording(call_sid, sid)
-    if request.method == "DELETE":
-        return _delete(found)
-    if request.method == "POST":
-        _update(found)
-    return jsonify(call_recording_json(found))
+    return _answer(_call_recording(call_sid, sid), call_recording_json)
