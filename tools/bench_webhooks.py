@@ -9,11 +9,12 @@ send (twilio-python's RequestValidator) and is checked on arrival as in producti
 
 The same load runs in the same run against a bare Flask app that returns fixed TwiML of the
 same shape under the same gunicorn settings (the ceiling: what the server, Flask and the
-generator cost on this machine with no hotline in between). Then each app's greeting is
-driven flat out for a few seconds, and the hotline's greeting throughput is printed as a share
-of the ceiling's. The hotline runs on an embedded Redis (or the empty database `redis_url`
-names), with every area open and no agent on shift, so every caller stays waiting; Redis's
-memory per waiting call is its growth over the load divided by the callers waiting.
+generator cost on this machine with no hotline in between). Then the two apps' greetings are
+driven flat out, taking turns of about a second, and the hotline's greeting throughput is
+printed as a share of the ceiling's. The hotline runs on an embedded Redis (or the empty
+database `redis_url` names), with every area open and no agent on shift, so every caller stays
+waiting; Redis's memory per waiting call is its growth over the load divided by the callers
+waiting.
 """
 
 from __future__ import annotations
@@ -454,10 +455,8 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
-def drive(
-    server: Server, load: Load, saturate_s: float, measure: Callable[[], int] | None
-) -> Result:
-    """Run the paced load then the greeting flat out against a started server."""
+def drive(server: Server, load: Load, measure: Callable[[], int] | None) -> Result:
+    """Run the paced load against a started server."""
     before = measure() if measure else 0
     started, cpu = time.monotonic(), time.process_time()
     tally = asyncio.run(Callers(server.url, load).run())
@@ -465,12 +464,26 @@ def drive(
     per_call = None
     if measure and tally.waiting:
         per_call = (measure() - before) / tally.waiting
-    saturation = Callers(server.url, load)
-    greetings = asyncio.run(saturation.saturate(saturate_s, workers=16))
-    for kind, count in saturation.tally.errors.items():
-        tally.errors[f"{kind} (flat out)"] += count
-    tally.error_samples.extend(saturation.tally.error_samples[:2])
-    return Result(tally, greetings, per_call)
+    return Result(tally, 0.0, per_call)
+
+
+def flat_out(runs: list[tuple[Server, Result]], seconds: float, load: Load) -> None:
+    """Drive each app's greeting flat out in turns of about a second, `seconds` in all each.
+
+    Taking turns puts both apps under the same weather: on a shared machine the other work
+    comes and goes, and two long runs minutes apart compared the load as much as the apps.
+    """
+    turns = max(1, round(seconds))
+    done = {id(result): 0.0 for _server, result in runs}
+    for _turn in range(turns):
+        for server, result in runs:
+            saturation = Callers(server.url, load)
+            done[id(result)] += asyncio.run(saturation.saturate(seconds / turns, workers=16))
+            for kind, count in saturation.tally.errors.items():
+                result.tally.errors[f"{kind} (flat out)"] += count
+            result.tally.error_samples.extend(saturation.tally.error_samples[:2])
+    for _server, result in runs:
+        result.greetings_per_s = done[id(result)] / turns
 
 
 def report(name: str, result: Result) -> None:
@@ -495,7 +508,7 @@ def report(name: str, result: Result) -> None:
     print(f"  errors: {errors}" + (f" ({detail})" if detail else ""))
     for sample in tally.error_samples:
         print(f"    {sample}")
-    print(f"  greeting flat out: {result.greetings_per_s:.0f}/s")
+    print(f"  greeting flat out (turns with the other app): {result.greetings_per_s:.0f}/s")
     print(f"  generator CPU: {tally.generator_cpu:.0%} of one core during the load")
 
 
@@ -531,21 +544,23 @@ def run(
 
 
 def _run(home: Path, load: Load, saturate_s: float, redis_url: str) -> dict[str, Any]:
-    """Both apps, one after the other, on the same machine."""
+    """The paced load on each app in turn, then both greetings flat out, taking turns."""
     env = hotline_env(home, redis_url)
     ceiling = Server(home, "tools.bench_webhooks:ceiling_app()", env).start()
+    hotline = None
     try:
-        bare = drive(ceiling, load, saturate_s, None)
+        bare = drive(ceiling, load, None)
+        with Redis.from_url(redis_url) as redis:
+            redis.flushdb()
+            hotline = Server(home, "hotline.app:create_app()", env).start()
+            memory = lambda: int(redis.info("memory")["used_memory"])  # noqa: E731
+            app = drive(hotline, load, memory)
+        flat_out([(ceiling, bare), (hotline, app)], saturate_s, load)
     finally:
         ceiling.stop()
-    report("ceiling (bare Flask, fixed TwiML)", bare)
-    with Redis.from_url(redis_url) as redis:
-        redis.flushdb()
-        hotline = Server(home, "hotline.app:create_app()", env).start()
-        try:
-            app = drive(hotline, load, saturate_s, lambda: int(redis.info("memory")["used_memory"]))
-        finally:
+        if hotline is not None:
             hotline.stop()
+    report("ceiling (bare Flask, fixed TwiML)", bare)
     report("hotline", app)
     everything = [value for values in app.tally.latency_ms.values() for value in values]
     p99 = percentile(everything, 0.99) if everything else float("nan")
