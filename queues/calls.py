@@ -9,7 +9,7 @@ written by an older version is read as it is and sealed when next written.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,13 +105,31 @@ class CallStore:
         key = keys.call(call_sid)
         created = self.redis.hsetnx(key, "started_at", f"{time.time():.3f}")
         if created:
-            target = pipeline if pipeline is not None else self.redis.pipeline()
-            target.hset(key, mapping={"caller": self._stored(call_sid, "caller", caller)})
-            target.expire(key, CALL_TTL_S)
-            events.append(self.redis, "incoming", pipeline=target, call=call_sid)
-            if pipeline is None:
-                target.execute()
+            self._first_facts(call_sid, caller, pipeline)
         return bool(created)
+
+    def start_in(self, pipe: Any, call_sid: str, caller: str) -> Callable[[list[Any]], bool]:
+        """Queue `start`'s first write on a pipeline shared with other commands (one round
+        trip); the function returned finishes the start from that pipeline's results."""
+        at = len(pipe)
+        pipe.hsetnx(keys.call(call_sid), "started_at", f"{time.time():.3f}")
+
+        def finish(results: list[Any]) -> bool:
+            if results[at]:
+                self._first_facts(call_sid, caller, None)
+            return bool(results[at])
+
+        return finish
+
+    def _first_facts(self, call_sid: str, caller: str, pipeline: Any) -> None:
+        """Write a new call's number, its lifetime and its `incoming` event."""
+        key = keys.call(call_sid)
+        target = pipeline if pipeline is not None else self.redis.pipeline()
+        target.hset(key, mapping={"caller": self._stored(call_sid, "caller", caller)})
+        target.expire(key, CALL_TTL_S)
+        events.append(self.redis, "incoming", pipeline=target, call=call_sid)
+        if pipeline is None:
+            target.execute()
 
     def update(self, call_sid: str, *, pipeline=None, **fields: str) -> None:
         """Set facts learned about the call (language, area, summary, speech...)."""

@@ -28,9 +28,15 @@ log = logging.getLogger(__name__)
 DANGER_WINDOW_S = 5
 
 
-def blocked_response(config: HotlineConfig, number: str) -> VoiceResponse | None:
-    """The short answer for a blocked number or during a closure, or None to go on as usual."""
-    blocked, closure = _screen(number)
+def blocked_response(
+    config: HotlineConfig, number: str, *, call_sid: str = ""
+) -> VoiceResponse | None:
+    """The short answer for a blocked number or during a closure, or None to go on as usual.
+
+    With `call_sid`, the call's record is started in the same round trip as the reads (every
+    incoming call makes both); a record that cannot be written is logged, never felt.
+    """
+    blocked, closure = _screen(number, call_sid)
     if blocked:
         log.info(
             "blocked caller %s: one sentence, the danger key, then hang up", mask_number(number)
@@ -78,16 +84,32 @@ def _danger_action(config: HotlineConfig) -> str:
     return url_for("voice.closed_key", lang=config.default_language)
 
 
-def _screen(number: str) -> tuple[bool, Closure | None]:
+def _screen(number: str, call_sid: str = "") -> tuple[bool, Closure | None]:
     """Read the blocklist and the closure from Redis; an unreachable Redis blocks nobody."""
     try:
-        redis = runtime.serving().redis
-        # Both reads in one round trip: every incoming call makes them.
+        serving = runtime.serving()
+        redis = serving.redis
+        # Both reads (and the call's first write) in one round trip: every incoming call
+        # makes them.
         pipe = redis.pipeline(transaction=False)
+        started = serving.calls.start_in(pipe, call_sid, number) if call_sid else None
         blocked = Blocklist(redis).contains_in(pipe, number)
         closure = ClosureBoard(redis).get_in(pipe)
         results = pipe.execute()
+    except (RedisError, RuntimeError) as error:
+        log.warning("screening skipped, Redis unreadable: %s", type(error).__name__)
+        if call_sid:
+            log.warning("Redis unreachable, call %s not recorded", call_sid)
+        return False, None
+    if started is not None:
+        try:
+            started(results)
+        except RedisError as error:
+            log.warning(
+                "Redis unreachable, call %s not recorded: %s", call_sid, type(error).__name__
+            )
+    try:
         return blocked(results), closure(results)
-    except (RedisError, RuntimeError, ValueError) as error:
+    except (RedisError, ValueError) as error:
         log.warning("screening skipped, Redis unreadable: %s", type(error).__name__)
         return False, None

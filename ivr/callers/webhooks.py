@@ -52,9 +52,11 @@ def incoming() -> Response:
     """A new call: record it, greet the caller and ask for a language."""
     caller = hook.caller()
     log.info("incoming call %s from %s", caller.call_sid, mask_number(caller.number))
-    hook.remember(lambda store, sid: store.start(sid, caller.number))
+    if not caller.call_sid:
+        hook.remember(lambda store, sid: store.start(sid, caller.number))  # logs the lack
     # Blocked numbers and an emergency closure hear one message; the danger key still works.
-    screened = screening.blocked_response(hook.config(), caller.number)
+    # Screening starts the call's record too, in the same round trip as its reads.
+    screened = screening.blocked_response(hook.config(), caller.number, call_sid=caller.call_sid)
     if screened is not None:
         return hook.xml(screened)
     action = url_for(".language", t=1)
