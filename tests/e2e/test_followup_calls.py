@@ -132,12 +132,15 @@ def test_with_follow_ups_to_supervisors_the_supervisor_calls_back(
     config = survey_config()
     config["survey"]["follow_up_to"] = "supervisor"
     phones = {**PHONES, BOSS_PHONE: {**PHONES[FOLLOW_PHONE], "name": "s_boss"}}
+    # A Redis of its own: the module's hotline is still serving, and on the machine's Redis the
+    # two would share (and this one would empty) one database.
     with serving(
         home,
         config,
         roster=SUPERVISED,
         phones=write_yaml(home / "phones.yaml", phones),
         time_scale="0.03",
+        embedded=True,
     ) as run:
         caller = run.start(
             {"press": "1"}, {"press": "3"}, {"press": "1"}, {"press": "2"}, hangup_after=400
