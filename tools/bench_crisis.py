@@ -30,6 +30,7 @@ import yaml
 from redis import Redis
 
 from queues.agents import AgentBoard
+from queues.connection import redis_client
 from queues.embedded import EmbeddedRedis
 from routing.config import load_config
 from routing.roster import parse_roster
@@ -231,7 +232,7 @@ class CrisisRig:
 
     def client(self) -> Redis:
         """A Redis client on the hotline's Redis."""
-        return Redis.from_url(self.redis_url)
+        return redis_client(self.redis_url)
 
     def import_roster(self) -> None:
         """Put the bench's agents and supervisor on the roster, everyone offline."""

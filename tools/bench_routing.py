@@ -40,6 +40,7 @@ from rq import Worker
 from queues import dispatch, keys
 from queues.agents import AgentBoard
 from queues.calls import CallStore
+from queues.connection import redis_client
 from queues.matcher import Match, Matcher
 from queues.reservations import Reservations
 from queues.script import RoutingScript
@@ -92,7 +93,7 @@ def run(
     out: Callable[[str], None] = print,
 ) -> dict[str, float]:
     """Run the routing benchmark on an empty database and print its figures."""
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     if redis.dbsize():
         raise RuntimeError(f"the benchmark needs an empty database; {redis_url} has keys")
     small_size = min(SMALL_QUEUE, waiting)
@@ -152,7 +153,7 @@ def measure_dispatch(
     redis_url: str, rings: int = RINGS, *, config_path: Path = SHIPPED_CONFIG
 ) -> list[float]:
     """Seconds from an agent becoming available to their ring reaching the carrier, per ring."""
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     try:
         with (
             tempfile.TemporaryDirectory(prefix="hotline-bench-") as home,
@@ -339,7 +340,7 @@ def _decide(
     results: Any,
 ) -> None:
     """One benchmark process: make its share of decisions; report timings and burst spans."""
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     try:
         bench = _Bench(redis, random.Random(seed), prefix=f"CA{seed:04d}")
         bench.agent_ids = agent_ids
@@ -470,7 +471,7 @@ def _dispatch_rig(home: Path, redis_url: str, config_path: Path) -> Iterator[_Di
         _wait_until(lambda: _answers(f"{carrier_url}/carrier/health"), carrier, carrier_log)
         worker_log = home / "worker.log"
         worker = stack.enter_context(_process([*hotline, "worker"], env, home, worker_log))
-        redis = stack.enter_context(Redis.from_url(redis_url))
+        redis = stack.enter_context(redis_client(redis_url))
         _wait_until(lambda: Worker.all(connection=redis), worker, worker_log)
         yield _DispatchRig(policy, carrier_url, worker, worker_log)
 

@@ -41,9 +41,9 @@ from typing import Any
 import requests
 import yaml
 from flask import Flask, Response
-from redis import Redis
 from twilio.request_validator import RequestValidator
 
+from queues.connection import redis_client
 from queues.embedded import EmbeddedRedis
 from tools import REPO, SHIPPED_CONFIG
 
@@ -550,7 +550,7 @@ def _run(home: Path, load: Load, saturate_s: float, redis_url: str) -> dict[str,
     hotline = None
     try:
         bare = drive(ceiling, load, None)
-        with Redis.from_url(redis_url) as redis:
+        with redis_client(redis_url) as redis:
             redis.flushdb()
             hotline = Server(home, "hotline.app:create_app()", env).start()
             memory = lambda: int(redis.info("memory")["used_memory"])  # noqa: E731
