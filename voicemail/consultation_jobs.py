@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -127,7 +126,7 @@ def retention_tick() -> int:
     try:
         return retention_job()
     finally:
-        _schedule(jobs.current().redis, retention_tick, RETENTION_JOB_ID, RETENTION_EVERY)
+        jobs.schedule_job(jobs.current().redis, retention_tick, RETENTION_JOB_ID, RETENTION_EVERY)
 
 
 def sweep_job(older_than_s: float = 3600.0) -> int:
@@ -150,18 +149,13 @@ def sweep_tick() -> int:
     try:
         return sweep_job()
     finally:
-        _schedule(jobs.current().redis, sweep_tick, SWEEP_JOB_ID, SWEEP_EVERY)
+        jobs.schedule_job(jobs.current().redis, sweep_tick, SWEEP_JOB_ID, SWEEP_EVERY)
 
 
 def schedule_retention(redis: Redis, delay: timedelta) -> None:
     """Schedule the retention run and the sweep; their fixed ids keep one run of each."""
-    _schedule(redis, retention_tick, RETENTION_JOB_ID, delay)
-    _schedule(redis, sweep_tick, SWEEP_JOB_ID, delay)
-
-
-def _schedule(redis: Redis, func: Callable[[], int], job_id: str, delay: timedelta) -> None:
-    """Schedule a periodic job under its fixed id."""
-    Queue(jobs.QUEUE, connection=redis).enqueue_in(delay, func, job_id=job_id)
+    jobs.schedule_job(redis, retention_tick, RETENTION_JOB_ID, delay)
+    jobs.schedule_job(redis, sweep_tick, SWEEP_JOB_ID, delay)
 
 
 # --- the conference's recording status callback --------------------------------------------

@@ -16,6 +16,7 @@ from redis import Redis
 from rq import Queue, Retry, get_current_job
 from rq.job import Job
 
+from queues.worker import Chain
 from routing.classifier import Lexicon
 from voicemail.messages import READY, Message, MessageStore
 from voicemail.processing import Notify, Options, process_recording
@@ -148,6 +149,8 @@ RETENTION_JOB_ID = "voicemail-retention"
 SWEEP_JOB_ID = "voicemail-sweep"
 RETENTION_EVERY = timedelta(days=1)
 SWEEP_EVERY = timedelta(hours=1)
+# The first run after a worker starts, or after a Redis failover lost the next one.
+FIRST_RUN_IN = timedelta(minutes=1)
 
 
 def retention_tick() -> int:
@@ -155,7 +158,7 @@ def retention_tick() -> int:
     try:
         return retention_job()
     finally:
-        _schedule(_runtime().redis, retention_tick, RETENTION_JOB_ID, RETENTION_EVERY)
+        schedule_job(_runtime().redis, retention_tick, RETENTION_JOB_ID, RETENTION_EVERY)
 
 
 def sweep_tick() -> int:
@@ -163,19 +166,38 @@ def sweep_tick() -> int:
     try:
         return sweep_job()
     finally:
-        _schedule(_runtime().redis, sweep_tick, SWEEP_JOB_ID, SWEEP_EVERY)
+        schedule_job(_runtime().redis, sweep_tick, SWEEP_JOB_ID, SWEEP_EVERY)
 
 
-def _schedule(redis: Redis, func: Callable[[], int], job_id: str, delay: timedelta) -> None:
+def schedule_job(redis: Redis, func: Callable[[], int], job_id: str, delay: timedelta) -> None:
     """Schedule a periodic job; its fixed id keeps a single run in the schedule."""
     Queue(QUEUE, connection=redis).enqueue_in(delay, func, job_id=job_id)
 
 
-def schedule_periodic(redis: Redis, *, first_in: timedelta = timedelta(minutes=1)) -> None:
+def schedule_periodic(redis: Redis, *, first_in: timedelta = FIRST_RUN_IN) -> None:
     """Start the daily retention run and the hourly sweep (at worker start-up)."""
-    _schedule(redis, retention_tick, RETENTION_JOB_ID, first_in)
-    _schedule(redis, sweep_tick, SWEEP_JOB_ID, first_in)
+    schedule_job(redis, retention_tick, RETENTION_JOB_ID, first_in)
+    schedule_job(redis, sweep_tick, SWEEP_JOB_ID, first_in)
     # Recorded consultations have their own retention (records.recording_keep_days).
     from voicemail.consultation_jobs import schedule_retention
 
     schedule_retention(redis, first_in)
+
+
+def periodic_chains() -> tuple[Chain, ...]:
+    """Voicemail's and recordings' self-scheduling jobs, for the worker to keep going: a Redis
+    failover that lost a next run would otherwise stop retention until a worker restarted."""
+    from voicemail import consultation_jobs
+
+    ticks = (
+        (retention_tick, RETENTION_JOB_ID),
+        (sweep_tick, SWEEP_JOB_ID),
+        (consultation_jobs.retention_tick, consultation_jobs.RETENTION_JOB_ID),
+        (consultation_jobs.sweep_tick, consultation_jobs.SWEEP_JOB_ID),
+    )
+    return tuple(Chain(QUEUE, job_id, _first_run(tick, job_id)) for tick, job_id in ticks)
+
+
+def _first_run(tick: Callable[[], int], job_id: str) -> Callable[[Redis], None]:
+    """How a chain's job is scheduled anew: its first run, a minute from now."""
+    return lambda redis: schedule_job(redis, tick, job_id, FIRST_RUN_IN)

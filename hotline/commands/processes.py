@@ -110,6 +110,7 @@ def _worker(args: argparse.Namespace) -> int:
     from queues.dispatch import SWEEP_JOB_ID, schedule_sweep
     from queues.doctor import SELF_CHECK_JOB_ID, schedule_self_check
     from queues.records import jobs as records_jobs
+    from voicemail.jobs import periodic_chains as voicemail_chains
     from voicemail.jobs import schedule_periodic as schedule_voicemail_jobs
 
     url = redis_url()
@@ -128,12 +129,14 @@ def _worker(args: argparse.Namespace) -> int:
     # Twilio's queues are set up by a job behind any work already waiting, never before the
     # first job: crisis pages and rings queued while no worker ran go out first.
     schedule_queue_setup(rt.redis)
-    # The sweep, the self-check and the records' upkeep schedule their own next run; the
-    # worker schedules one again if a Redis failover lost it.
+    # The sweep, the self-check, the records' upkeep and voicemail's and recordings' retention
+    # and sweeps schedule their own next run; the worker schedules one again if a Redis
+    # failover lost it.
     chains = (
         worker.Chain("default", SWEEP_JOB_ID, schedule_sweep),
         worker.Chain("default", SELF_CHECK_JOB_ID, schedule_self_check),
         worker.Chain("default", records_jobs.UPKEEP_JOB_ID, records_jobs.schedule_upkeep),
+        *voicemail_chains(),
     )
     worker.run(url, burst=args.burst, chains=chains)
     return 0

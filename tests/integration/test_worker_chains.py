@@ -17,6 +17,8 @@ from rq.registry import ScheduledJobRegistry
 from queues import worker
 from queues.dispatch import SWEEP_JOB_ID, schedule_sweep
 from queues.worker import Chain, has_next_run, keep_scheduled
+from voicemail import consultation_jobs, jobs
+from voicemail.jobs import periodic_chains
 
 pytestmark = pytest.mark.redis
 
@@ -58,3 +60,20 @@ def test_a_starting_worker_schedules_the_sweep_that_a_failover_lost(redis, redis
     # In burst the worker runs its maintenance once, as it starts, and stops with nothing due.
     worker.run(redis_url, burst=True, chains=(chain,))
     assert SWEEP_JOB_ID in ScheduledJobRegistry(queue=Queue("default", connection=redis))
+
+
+def test_a_starting_worker_schedules_the_voicemail_jobs_that_a_failover_lost(redis, redis_url):
+    # Retention and the sweeps of messages and recorded consultations run on their own chains:
+    # lost, message retention would stop until a worker restarted.
+    chains = periodic_chains()
+    assert {chain.job_id for chain in chains} == {
+        jobs.RETENTION_JOB_ID,
+        jobs.SWEEP_JOB_ID,
+        consultation_jobs.RETENTION_JOB_ID,
+        consultation_jobs.SWEEP_JOB_ID,
+    }
+    assert not any(has_next_run(redis, chain) for chain in chains)
+    worker.run(redis_url, burst=True, chains=chains)
+    registry = ScheduledJobRegistry(queue=Queue(jobs.QUEUE, connection=redis))
+    assert all(chain.job_id in registry for chain in chains)
+    assert keep_scheduled(redis, chains) == []
