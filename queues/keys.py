@@ -387,3 +387,11 @@ def consultations() -> str:
 def consultations_of_caller(caller_digest: str) -> str:
     """Set of a caller's consultation recording ids, by keyed digest of their number."""
     return f"{PREFIX}:consultations:caller:{caller_digest}"
+
+
+# --- Live assist: what the desk shows during a call (thermometer, transcript, crisis hits). --
+
+
+def live_call(call_sid: str) -> str:
+    """Stream of one live call's assist events (levels, transcript lines, crisis hits), sealed."""
+    return f"{PREFIX}:live:{call_sid}"
