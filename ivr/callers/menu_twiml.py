@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from twilio.twiml.voice_response import Gather, VoiceResponse
+from twilio.twiml.voice_response import Gather, Start, VoiceResponse
 
 from routing.classifier import speech_hints
 from routing.config import HotlineConfig
@@ -366,6 +367,37 @@ def whisper(
     return response
 
 
+@dataclass(frozen=True)
+class LiveAssist:
+    """Where a bridged caller's leg sends its audio and its live transcript."""
+
+    # The app's WebSocket for the caller's inbound audio (wss://.../voice/assist/stream).
+    stream_url: str
+    # The signed callback for final transcript lines of both tracks (/voice/assist/transcript).
+    transcript_url: str
+    # The transcription's language, by the caller's choice: "zh-CN" or "en-US".
+    language_code: str
+    # Custom parameters the stream's start message carries (the reservation, the language).
+    parameters: tuple[tuple[str, str], ...] = ()
+
+    def start(self) -> Start:
+        """The `<Start>` that opens the stream and the transcription, both named "assist" so a
+        later `<Stop>` (or the REST API) can end them."""
+        start = Start()
+        stream = start.stream(url=self.stream_url, track="inbound_track", name="assist")
+        for name, value in self.parameters:
+            stream.parameter(name=name, value=value)
+        start.transcription(
+            name="assist",
+            status_callback_url=self.transcript_url,
+            status_callback_method="POST",
+            track="both_tracks",
+            language_code=self.language_code,
+            partial_results=False,
+        )
+        return start
+
+
 def conference(
     config: HotlineConfig,
     language: str,
@@ -376,18 +408,22 @@ def conference(
     action: str | None = None,
     joined: str | None = None,
     recorded: str | None = None,
+    live: LiveAssist | None = None,
 ) -> VoiceResponse:
     """Join the conference named by the reservation, as the agent or the caller.
 
     With `joined`, the conference reports each participant joining there. With `recorded` (only
     for a caller who consented), the conference is recorded from the start and the finished
-    recording is reported there.
+    recording is reported there. With `live` (the caller's first way in), the caller's leg
+    streams its audio to the app and is transcribed live, both starting before the `<Dial>`.
 
     The caller's leaving ends it. The agent's leaving does not, so that * (hangupOnStar) can
     take the agent out to their in-call menu while the caller stays; when the agent hangs up,
     the app ends the conference (`ivr.agents.legs`).
     """
     response = VoiceResponse()
+    if live is not None:
+        response.append(live.start())
     if prompt:
         say_prompt(response, config, language, prompt)
     options: dict[str, object] = {"hangup_on_star": True} if agent else {}
