@@ -270,6 +270,30 @@ class ListenIn:
 # The survey's keys: 1 satisfied, 2 not; the question's prompt names them.
 SURVEY_KEYS = ("1", "2")
 
+# The thermometer's levels on the agent's desk, calm to most agitated.
+ASSIST_LEVELS = (1, 2, 3, 4, 5)
+
+
+@dataclass(frozen=True)
+class Assist:
+    """Live assist on the agent's desk: the caller's thermometer and a suggestion per level."""
+
+    # Off when the section is absent: no audio is streamed and nothing is transcribed.
+    enabled: bool = False
+    # Seconds of audio in each thermometer reading.
+    window_s: int = 2
+    # Seconds of the caller's own voiced speech that make their baseline.
+    baseline_s: int = 30
+    # Level 5 held this long tells the supervisors on the wallboard, quietly.
+    sustained_top_s: int = 20
+    # One line per level (1-5) in every language, the agent's hint for the caller's state.
+    suggestions: dict[int, dict[str, str]] = field(default_factory=dict)
+
+    def suggestion(self, level: int, language: str) -> str:
+        """The suggestion line for a level (clamped to 1-5) in a language, else the first one."""
+        texts = self.suggestions.get(min(max(int(level), 1), 5), {})
+        return texts.get(language) or next(iter(texts.values()), "")
+
 
 @dataclass(frozen=True)
 class HotlineConfig:
@@ -310,6 +334,8 @@ class HotlineConfig:
     reports: ReportPolicy = ReportPolicy()
     # Transfers of a live call (routing.transfers).
     transfer: TransferPolicy = TransferPolicy()
+    # Live assist during a bridged call (thermometer, suggestions).
+    assist: Assist = Assist()
 
     @property
     def default_language(self) -> str:
@@ -475,6 +501,7 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
     survey = _survey(check, root.get("survey"), danger_key)
     records = _records(check, root.get("records"))
     listen_in = _listen_in(check, root.get("listen_in"))
+    assist = _assist(check, root.get("assist"), lang_ids)
     outcomes = _outcomes(check, root.get("outcomes"), lang_ids)
     staffing, staffing_problems = parse_staffing(root.get("staffing"))
     check.problems.extend(staffing_problems)
@@ -519,6 +546,7 @@ def _build(data: object) -> tuple[HotlineConfig | None, list[Problem]]:
             staffing=staffing,
             reports=reports,
             transfer=transfer,
+            assist=assist,
         ),
         [],
     )
@@ -816,6 +844,33 @@ def _listen_in(check: _Checker, data: object) -> ListenIn:
     return ListenIn(tell_agent=tell_agent is True, ring_timeout_s=ring_timeout_s)
 
 
+def _assist(check: _Checker, data: object, languages: list[str]) -> Assist:
+    """Read the assist section (optional: off when absent); every level needs every language."""
+    if data is None:
+        return Assist()
+    path = ("assist",)
+    fields = check.mapping(data, path)
+    enabled = fields.get("enabled", True)
+    if not isinstance(enabled, bool):
+        check.fail((*path, "enabled"), "expected true or false")
+    numbers = {}
+    for name, low, high in (
+        ("window_s", 1, 10),
+        ("baseline_s", 5, 300),
+        ("sustained_top_s", 5, 600),
+    ):
+        numbers[name] = getattr(Assist, name)
+        if name in fields:
+            numbers[name] = check.number(fields, name, path, low, high)
+    where = (*path, "suggestions")
+    lines = check.mapping(fields.get("suggestions"), where)
+    suggestions = {
+        level: check.texts(lines.get(level, lines.get(str(level))), (*where, str(level)), languages)
+        for level in ASSIST_LEVELS
+    }
+    return Assist(enabled=enabled is True, suggestions=suggestions, **numbers)
+
+
 def _survey(check: _Checker, data: object, danger_key: str) -> Survey:
     """Read the survey section (optional: defaults when absent)."""
     if data is None:
@@ -974,6 +1029,14 @@ _CONFIG_KEYS = _named(
     survey=_settings(Survey, "survey setting"),
     records=_settings(Records, "records setting"),
     listen_in=_settings(ListenIn, "listen_in setting"),
+    assist=_named(
+        "enabled",
+        "window_s",
+        "baseline_s",
+        "sustained_top_s",
+        what="assist setting",
+        suggestions=Keys({str(level): _TEXTS for level in ASSIST_LEVELS}, what="level"),
+    ),
     outcomes=Each(Each(among="language", also=frozenset({"follow_up"}))),
     staffing=_settings(StaffingPolicy, "staffing setting"),
     reports=_settings(ReportPolicy, "reports setting"),
