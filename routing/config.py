@@ -272,6 +272,9 @@ SURVEY_KEYS = ("1", "2")
 
 # The thermometer's levels on the agent's desk, calm to most agitated.
 ASSIST_LEVELS = (1, 2, 3, 4, 5)
+# Twilio's real-time transcription languages (BCP-47 codes) for the shipped languages.
+TRANSCRIPTION_LANGUAGES = {"zh": "zh-CN", "en": "en-US"}
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,20 @@ class Assist:
     sustained_top_s: int = 20
     # One line per level (1-5) in every language, the agent's hint for the caller's state.
     suggestions: dict[int, dict[str, str]] = field(default_factory=dict)
+    # Twilio's real-time transcription language per caller's language, for live calls and for
+    # every voicemail message (which is transcribed even when live assist is off).
+    transcription_languages: dict[str, str] = field(
+        default_factory=lambda: dict(TRANSCRIPTION_LANGUAGES)
+    )
+
+    def transcription_language(self, language: str) -> str:
+        """The transcription's languageCode for a caller's language (Mandarin when unknown)."""
+        return self.transcription_languages.get(language) or TRANSCRIPTION_LANGUAGES["zh"]
+
+    def language_of_transcription(self, code: str) -> str | None:
+        """The caller's language a transcription's languageCode stands for, or None."""
+        found = (name for name, given in self.transcription_languages.items() if given == code)
+        return next(found, None)
 
     def suggestion(self, level: int, language: str) -> str:
         """The suggestion line for a level (clamped to 1-5) in a language, else the first one."""
@@ -868,7 +885,30 @@ def _assist(check: _Checker, data: object, languages: list[str]) -> Assist:
         level: check.texts(lines.get(level, lines.get(str(level))), (*where, str(level)), languages)
         for level in ASSIST_LEVELS
     }
-    return Assist(enabled=enabled is True, suggestions=suggestions, **numbers)
+    codes = _transcription_languages(check, fields.get("transcription_languages"), languages)
+    return Assist(
+        enabled=enabled is True,
+        suggestions=suggestions,
+        transcription_languages=codes,
+        **numbers,
+    )
+
+
+def _transcription_languages(check: _Checker, data: object, languages: list[str]) -> dict[str, str]:
+    """Read assist.transcription_languages: a BCP-47 code per language (defaults when absent)."""
+    codes = {name: TRANSCRIPTION_LANGUAGES.get(name, "") for name in languages}
+    if data is None:
+        return {name: code for name, code in codes.items() if code}
+    path = ("assist", "transcription_languages")
+    given = check.mapping(data, path)
+    for name, code in given.items():
+        if name not in languages:
+            continue  # unknown names are reported by the key check
+        if not isinstance(code, str) or not _LANGUAGE_CODE.match(code):
+            check.fail((*path, name), "expected a language code such as zh-CN or en-US")
+            continue
+        codes[name] = code
+    return {name: code for name, code in codes.items() if code}
 
 
 def _survey(check: _Checker, data: object, danger_key: str) -> Survey:
@@ -1036,6 +1076,7 @@ _CONFIG_KEYS = _named(
         "sustained_top_s",
         what="assist setting",
         suggestions=Keys({str(level): _TEXTS for level in ASSIST_LEVELS}, what="level"),
+        transcription_languages=_TEXTS,
     ),
     outcomes=Each(Each(among="language", also=frozenset({"follow_up"}))),
     staffing=_settings(StaffingPolicy, "staffing setting"),
