@@ -395,3 +395,26 @@ def consultations_of_caller(caller_digest: str) -> str:
 def live_call(call_sid: str) -> str:
     """Stream of one live call's assist events (levels, transcript lines, crisis hits), sealed."""
     return f"{PREFIX}:live:{call_sid}"
+
+
+# --- Transcripts: a live call's lines and what is kept of them; a message's lines. ----------
+
+
+def live_transcript(call_sid: str) -> str:
+    """Hash of a live call's final transcript lines (sealed) and the callbacks already taken."""
+    return f"{PREFIX}:live-transcript:{call_sid}"
+
+
+def call_transcript(call_sid: str) -> str:
+    """Hash of a consultation's transcript kept with the caller's consent (sealed), by call."""
+    return f"{PREFIX}:call-transcript:{call_sid}"
+
+
+def call_transcripts_of_caller(caller_digest: str) -> str:
+    """Set of the calls whose transcript is kept, by keyed digest of the caller's number."""
+    return f"{PREFIX}:call-transcripts:caller:{caller_digest}"
+
+
+def voicemail_transcript(call_sid: str) -> str:
+    """Hash of a voicemail's live transcript lines (sealed) by the call it was left on."""
+    return f"{PREFIX}:voicemail-transcript:{call_sid}"
