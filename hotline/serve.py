@@ -58,6 +58,13 @@ STABLE_AFTER_S = 60.0
 CRASH_LOOP_AFTER = 3
 # The static crisis fallback the demo's carrier hosts, written under the var dir at start.
 FALLBACK_TWIML = "crisis-fallback.xml"
+# Threads per web worker (gthread). A webhook holds one for milliseconds, but a caller's live
+# audio stream holds one for the whole call (ivr/callers/live_audio.py) and so does an agent's
+# live desk (server-sent events): 50 bridged calls are 50 streams and 50 desks. With 8 threads,
+# a handful of calls would take every thread and Twilio's webhooks would wait behind them;
+# 2 workers of 64 leave room for the webhooks beside 50 calls' streams and desks. Idle threads
+# cost a little memory each; the CPU is the streams' analysis, not the threads.
+WEB_THREADS = 64
 # What the hotline cannot do while a child is down, for the alarm.
 DOWN_MEANS = {
     "redis": "no waiting room, agent states or jobs",
@@ -318,7 +325,7 @@ class Supervisor:
             "--workers",
             str(self.web_workers),
             "--threads",
-            "8",
+            str(web_threads()),
             "--worker-class",
             "gthread",
             "--graceful-timeout",
@@ -639,6 +646,12 @@ class Supervisor:
                 os.close(fd)
             self._wakeup = None
         self._selector.close()
+
+
+def web_threads() -> int:
+    """Threads per web worker: HOTLINE_WEB_THREADS, else WEB_THREADS; 1-1000."""
+    raw = os.environ.get("HOTLINE_WEB_THREADS", "")
+    return min(max(int(raw), 1), 1000) if raw.isdigit() else WEB_THREADS
 
 
 def stop_processes(processes: list[subprocess.Popen], grace_s: float) -> None:
