@@ -397,6 +397,16 @@ def live_call(call_sid: str) -> str:
     return f"{PREFIX}:live:{call_sid}"
 
 
+def notices() -> str:
+    """Hash of the supervisors' quiet notices on the wallboard, one field per call and kind."""
+    return f"{PREFIX}:notices"
+
+
+def live_stream(call_sid: str) -> str:
+    """Marker that a call's leg was given its live audio stream (it is started once a leg)."""
+    return f"{PREFIX}:live:stream:{call_sid}"
+
+
 # --- Transcripts: a live call's lines and what is kept of them; a message's lines. ----------
 
 

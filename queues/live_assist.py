@@ -97,3 +97,9 @@ def _field(fields: dict[Any, Any], name: str) -> str:
 def _text(value: Any) -> str:
     """Bytes or text as text."""
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def claim_stream(redis: Redis, call_sid: str) -> bool:
+    """Mark a call's leg as streaming its audio; True only the first time, so a caller who
+    rejoins the conference (after a transfer, the agent's menu) is not given a second stream."""
+    return bool(redis.set(keys.live_stream(call_sid), "1", nx=True, ex=TTL_S))

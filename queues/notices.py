@@ -1,0 +1,112 @@
+"""Quiet notices: what supervisors should know about a live call, shown on the wallboard only.
+
+A notice is not an alert: nobody is paged and nothing sounds. It says "have a look at this
+call" (a caller at the thermometer's top level for a long time) and it lasts as long as the
+call: whoever raises it clears it when the call's audio ends. Raising one writes a `notice`
+event, clearing it a `notice-cleared` event, as standing conditions write theirs, so the
+event stream keeps when each was seen. This module is the only owner of the notices' key.
+
+A notice holds the call's SID, the agent's id and the area, never a number or a word said.
+A call that ends without clearing its notice (its web process killed) is dropped from the
+board once it is older than any call lasts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from redis import Redis
+
+from queues import events, keys
+
+log = logging.getLogger(__name__)
+
+# Kinds of notice: level 5 of the caller's thermometer held for config.assist.sustained_top_s.
+KINDS = ("sustained_top",)
+# A notice older than this is left over from a call whose end was never seen: no call lasts
+# this long, so it is dropped when the board is read.
+STALE_AFTER_S = 4 * 3600
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One quiet notice about a live call: what, since when, and who is on the call."""
+
+    call_sid: str
+    kind: str
+    since: float
+    agent: str = ""
+    area: str = ""
+
+    def public(self) -> dict[str, object]:
+        """The notice as the wallboard's page and API show it."""
+        return {
+            "call_sid": self.call_sid,
+            "kind": self.kind,
+            "since": self.since,
+            "agent": self.agent,
+            "area": self.area,
+        }
+
+
+def _field(call_sid: str, kind: str) -> str:
+    """A notice's field in the hash: one notice per call and kind."""
+    return f"{call_sid}|{kind}"
+
+
+class Notices:
+    """Raises, clears and lists the wallboard's quiet notices."""
+
+    def __init__(self, redis: Redis):
+        self.redis = redis
+
+    def raise_notice(
+        self, call_sid: str, kind: str, since: float, *, agent: str = "", area: str = ""
+    ) -> bool:
+        """Put a notice on the board; True the first time for the call and kind (evented)."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown notice kind {kind!r}")
+        notice = {"since": since, "agent": agent[:64], "area": area[:32]}
+        first = bool(self.redis.hsetnx(keys.notices(), _field(call_sid, kind), json.dumps(notice)))
+        if first:
+            events.append(
+                self.redis, "notice", at=f"{since:.3f}", call=call_sid, notice=kind, agent=agent
+            )
+            log.info("notice %s raised for call %s", kind, call_sid)
+        return first
+
+    def clear_call(self, call_sid: str, now: float) -> int:
+        """Take every notice of a call off the board (its audio ended); how many went."""
+        fields = [_field(call_sid, kind) for kind in KINDS]
+        removed = int(self.redis.hdel(keys.notices(), *fields))
+        if removed:
+            events.append(self.redis, "notice-cleared", at=f"{now:.3f}", call=call_sid)
+        return removed
+
+    def active(self, now: float) -> list[Notice]:
+        """Every notice on the board, oldest first; left-over ones are dropped as they are met."""
+        found, stale = [], []
+        for raw_field, raw_value in self.redis.hgetall(keys.notices()).items():
+            name = raw_field.decode() if isinstance(raw_field, bytes) else str(raw_field)
+            call_sid, _, kind = name.partition("|")
+            try:
+                data = json.loads(raw_value)
+                notice = Notice(
+                    call_sid=call_sid,
+                    kind=kind,
+                    since=float(data["since"]),
+                    agent=str(data.get("agent", "")),
+                    area=str(data.get("area", "")),
+                )
+            except (ValueError, KeyError, TypeError):
+                stale.append(name)
+                continue
+            if now - notice.since > STALE_AFTER_S:
+                stale.append(name)
+            else:
+                found.append(notice)
+        if stale:
+            self.redis.hdel(keys.notices(), *stale)
+        return sorted(found, key=lambda n: (n.since, n.call_sid))
