@@ -3,6 +3,9 @@ without its secrets: each fails with one line on stderr and no traceback, or cle
 
 The commands are found by walking the parser, so a new command is covered without a change
 here; one that needs arguments gets minimal valid ones, from its arguments' names and choices.
+Each runs in a process of its own, forked from one that imported the command line once in the
+same environment (tests/fixtures/cli_forks.py): a fresh interpreter for each cost about 30 s of
+CPU. The start-up refusals below run as plain `python -m hotline.cli` processes.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from hotline.cli import build_parser
+from tests.fixtures.cli_forks import Forks
 
 REPO = Path(__file__).resolve().parents[2]
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
@@ -115,23 +119,31 @@ def test_the_walk_finds_the_commands_of_every_group():
             ("roster", "import"), ("storage", "accept-key")} <= set(COMMANDS)  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def forks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Forks]:
+    """The command line imported once, in the commands' environment, each command forked."""
+    home = tmp_path_factory.mktemp("forks")
+    server = Forks(production_without_secrets(home), home)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
-def test_command_fails_in_one_line_or_succeeds(command, tmp_path, taken_port):
+def test_command_fails_in_one_line_or_succeeds(command, tmp_path, taken_port, forks):
     parser = dict(leaf_commands(build_parser()))[command]
     extra = list(EXTRA.get(command, []))
     if command == ("carrier",):
         extra += ["--port", str(taken_port)]
     if command == ("serve",):
         extra += ["--port", str(free_port())]
-    done = subprocess.run(
-        [sys.executable, "-m", "hotline.cli", *command, *minimal_arguments(parser), *extra],
+    done = forks.run(
+        [*command, *minimal_arguments(parser), *extra],
         cwd=tmp_path,
         env=production_without_secrets(tmp_path),
         input=PASSWORD + "\n",
-        capture_output=True,
-        text=True,
         timeout=60,
-        check=False,
     )
 
     assert "Traceback" not in done.stderr, done.stderr
