@@ -49,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from ivr.agents import legs as agent_calls
     from ivr.callers import survey
     from ivr.callers import webhooks as voice
+    from ivr.callers.live_transcript import bp as live_transcript_bp
     from ivr.crisis import fallback as crisis_fallback
     from ivr.crisis import webhooks as crisis
     from ivr.supervisors import listen_in as listen_in_legs
@@ -62,6 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(survey.bp)
     app.register_blueprint(agent_line.bp)
     app.register_blueprint(listen_in_legs.bp)
+    app.register_blueprint(live_transcript_bp)
     app.register_blueprint(demo_phone.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)

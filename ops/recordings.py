@@ -5,6 +5,10 @@ or one call's (`?call=CA...`), with the caller's number only ever masked. Each s
 comes with a link signed with the app's secret key for the supervisor who asked, valid
 `voicemail.play_link_minutes`; the audio is decrypted only for that same supervisor, signed in,
 before the link expires, and every playing is written to the audit log.
+
+Beside a recording, the call's transcript (`voicemail.transcripts`), kept only when the caller
+consented to the recording: `/ops/recordings/<RecordingSid>/transcript`, for supervisors, each
+reading written to the audit log like a playing.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from queues.audit import AuditLog
 from voicemail import consultation_jobs, links
 from voicemail import runtime as voicemail_runtime
 from voicemail.consultations import Consultation, ConsultationRecordings
+from voicemail.transcripts import CallTranscripts
 from voicemail.vault import VaultError
 
 bp = features.blueprint("ops_recordings")
@@ -71,7 +76,17 @@ def _view(item: Consultation, endpoint: str) -> dict[str, Any]:
         "state": item.state,
         "copies": 2 if item.stored else 0,
         "audio": _link(item.recording_sid, endpoint) if item.stored else None,
+        "transcript": (
+            url_for("ops_recordings.transcript", recording_sid=item.recording_sid)
+            if item.call_sid and _has_transcript(item.call_sid)
+            else None
+        ),
     }
+
+
+def _has_transcript(call_sid: str) -> bool:
+    """Whether the call's transcript was kept (with the caller's consent)."""
+    return CallTranscripts(context.redis()).is_kept(call_sid)
 
 
 def _listed(endpoint: str) -> list[dict[str, Any]]:
@@ -144,6 +159,26 @@ def page() -> str:
 def audio(recording_sid: str) -> Response:
     """A recording's audio for the page's player."""
     return _audio(recording_sid)
+
+
+@bp.get("/ops/recordings/<recording_sid>/transcript")
+@require(*SUPERVISORS)
+def transcript(recording_sid: str) -> str:
+    """The transcript kept with a recording, line by line; every reading is audited."""
+    item = _recordings().get(recording_sid)
+    lines = CallTranscripts(context.redis()).kept(item.call_sid) if item and item.call_sid else None
+    if item is None or lines is None:
+        raise NotFound(f"no transcript kept with recording {recording_sid}")
+    AuditLog(context.redis()).record(
+        auth.actor(),
+        "transcript-read",
+        recording_sid,
+        after={"call": item.call_sid, "area": item.area, "lines": len(lines)},
+        now=_now().timestamp(),
+    )
+    return render_template(
+        "ops/recording_transcript.html", recording=_view(item, "ops_recordings.audio"), lines=lines
+    )
 
 
 # -- JSON API -------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from queues import agent_line, events
+from queues import agent_line, events, live_assist
 from queues.audit import AuditLog
 from queues.blocklist import Blocklist, normalise
 from queues.calls import CallStore
@@ -330,6 +330,16 @@ class PersonData:
             )
 
 
+def _live_feeds(redis: Redis, calls: frozenset[str]) -> list[dict[str, Any]]:
+    """The assist feeds still kept for a person's calls, events opened."""
+    found = []
+    for call_sid in sorted(calls):
+        feed = live_assist.read(redis, call_sid, count=live_assist.MAX_EVENTS)
+        if feed:
+            found.append({"call_sid": call_sid, "events": [vars(event) for event in feed]})
+    return found
+
+
 def redis_places(
     redis: Redis,
     room: WaitingRoom,
@@ -393,6 +403,12 @@ def redis_places(
             "agent_line",
             lambda p: [],
             lambda p: agent_line.erase_person(redis, sealer, p.number),
+        ),
+        Place(
+            # A live call's assist feed (levels, transcript lines, crisis hits): a few hours.
+            "live_assist",
+            lambda p: _live_feeds(redis, p.calls),
+            lambda p: sum(live_assist.erase(redis, call_sid) for call_sid in sorted(p.calls)),
         ),
         Place(
             "events",

@@ -13,6 +13,10 @@ Recorded consultations (`voicemail.consultations`) are found by the keyed digest
 the export adds their decrypted audio (`recordings/<RecordingSid>.wav`), the erasure deletes both
 encrypted copies, the record and Twilio's copy, and keeps (and says) any whose Twilio copy could
 not be deleted yet.
+
+Transcripts (`voicemail.transcripts`): a call's transcript kept with its recording (found by the
+keyed digest kept with it, or by the person's calls), the live lines still kept for a few hours,
+and a message's lines gathered by its call; the export opens them, the erasure deletes them.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from voicemail.consultations import Consent, ConsultationRecordings
 from voicemail.messages import MISSING, Message, MessageStore, audit
 from voicemail.processing import TRANSCRIPT
 from voicemail.source import RecordingSource, VoicemailError
+from voicemail.transcripts import CallTranscripts, MessageTranscripts
 from voicemail.vault import AudioMissing, Vault, VaultError
 
 log = logging.getLogger(__name__)
@@ -282,8 +287,26 @@ def person_data(
             lambda p: consent.erase_person(p.calls),
         )
     )
+    recorded.append(transcripts_place(redis, sealer=sealer))
     places = [voicemail.place(), *recorded, *through_calls, *linking]
     return PersonData(redis, places, sealer=sealer, audit=audit_log)
+
+
+def transcripts_place(redis: Redis, *, sealer: Sealer) -> Place:
+    """A person's transcripts (calls' kept and live lines, messages' lines) as one place."""
+    calls = CallTranscripts(redis, sealer=sealer)
+    messages = MessageTranscripts(redis, sealer=sealer)
+
+    def export(person: Person) -> list[dict[str, Any]]:
+        found = calls.export_person(person.number, person.calls)
+        return found + [
+            {**entry, "voicemail": True} for entry in messages.export_calls(person.calls)
+        ]
+
+    def erase(person: Person) -> int:
+        return calls.erase_person(person.number, person.calls) + messages.erase_calls(person.calls)
+
+    return Place("transcripts", export, erase, links=lambda p: calls.calls_of(p.number))
 
 
 def for_app(app: Flask) -> PersonData:
