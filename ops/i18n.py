@@ -217,6 +217,41 @@ WORDS: dict[str, dict[str, str]] = {
     "flag_heavy": {"zh": "标记为沉重来电", "en": "Flag as heavy call"},
     "flag_crisis": {"zh": "标记为危机来电", "en": "Flag as crisis"},
     "flags": {"zh": "标记", "en": "Flags"},
+    # Live assist on the desk (ops.live_desk): the caller's thermometer, the transcript, facts.
+    "live_assist": {"zh": "实时辅助", "en": "Live assist"},
+    "assist_level": {"zh": "情绪温度", "en": "Thermometer"},
+    "assist_level_1": {"zh": "平静", "en": "Calm"},
+    "assist_level_2": {"zh": "略有紧张", "en": "A little tense"},
+    "assist_level_3": {"zh": "情绪上升", "en": "Rising"},
+    "assist_level_4": {"zh": "激动", "en": "Agitated"},
+    "assist_level_5": {"zh": "非常激动", "en": "Very agitated"},
+    "assist_waiting": {"zh": "等待来电者的声音…", "en": "Waiting for the caller's voice…"},
+    "assist_curve": {"zh": "近两分钟", "en": "Last two minutes"},
+    "transcript": {"zh": "实时转写", "en": "Live transcript"},
+    "track_caller": {"zh": "来电者", "en": "Caller"},
+    "track_agent": {"zh": "坐席", "en": "Agent"},
+    "crisis_heard": {
+        "zh": "来电者说到了危机相关的话：",
+        "en": "The caller said words of a crisis:",
+    },
+    "escalate_crisis": {
+        "zh": "危机升级：立即接入值班主管",
+        "en": "Escalate as a crisis: bring in the on-call supervisor now",
+    },
+    "facts_heading": {
+        "zh": "通话要点（根据转写自动提取，请核对）：",
+        "en": "Key facts (picked from the transcript; check them):",
+    },
+    "facts_sep": {"zh": "、", "en": ", "},
+    "fact_date": {"zh": "日期", "en": "Dates"},
+    "fact_amount": {"zh": "金额", "en": "Amounts"},
+    "fact_party": {"zh": "相关方", "en": "Parties"},
+    "fact_employer": {"zh": "单位", "en": "Employers"},
+    "facts_prefilled": {
+        "zh": "备注已按通话要点预填，保存前可修改；不保存则不会留存。",
+        "en": "The note starts from the key facts said; edit it before saving. Nothing is kept "
+        "unless you save.",
+    },
     "my_shifts": {"zh": "我的班次（iCal）", "en": "My shifts (iCal)"},
     "seconds": {"zh": "秒", "en": "s"},
     "hours_help": {

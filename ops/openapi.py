@@ -257,6 +257,18 @@ def paths() -> dict[str, dict[str, Any]]:
                 errors=(404, 422),
             ),
         },
+        "/api/v1/agents/{agent_id}/call/live": {"get": _live_feed()},
+        "/api/v1/agents/{agent_id}/call/facts": {
+            "get": _op(
+                "The key facts said on the agent's current or last call, read from its live "
+                "transcript (facts: kind date|amount|party|employer, text, in the order said) and "
+                "block: a short text of them in the viewer's language for the wrap-up note. "
+                "Nothing is stored: the desk offers the block in an empty note",
+                f"{SUP}, or the agent",
+                params=AGENT,
+                errors=(404,),
+            ),
+        },
         "/api/v1/roster": {
             "get": _op(
                 "Export the roster as YAML or CSV", OPS, params=[_query("format")], errors=(422,)
@@ -736,6 +748,37 @@ def _escalation() -> dict[str, Any]:
         "description": "the target was added (or already was: new is false)",
         "content": {"application/json": {"schema": ESCALATED}},
     }
+    return operation
+
+
+def _live_feed() -> dict[str, Any]:
+    """The agent's live call as server-sent events; 204 when there is no live call to follow."""
+    operation = _op(
+        "The agent's live call as server-sent events (text/event-stream): the call's assist "
+        "feed from the start, or after Last-Event-ID, then as it comes: level (t, level 1-5, "
+        "loudness_db, rate, pitch_hz, pitch_var, pauses, and suggestion: the config's line for "
+        "the level in the viewer's language), line (track caller|agent, text, at, seq), crisis "
+        "(text, at), notice (kind, since) and ended (at); each event's id is its feed id. A "
+        "comment is sent when nothing came for OPS_LIVE_BLOCK_MS; a `close` event ends the "
+        "stream when the call is over, and a connection lives at most OPS_LIVE_MAX_S (the "
+        "browser reconnects with Last-Event-ID)",
+        f"{SUP}, or the agent",
+        params=[
+            *AGENT,
+            {
+                "name": "Last-Event-ID",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "pattern": "^(0|[0-9]{1,20}-[0-9]{1,20})$"},
+            },
+        ],
+        errors=(404, 422),
+    )
+    operation["responses"]["200"] = {
+        "description": "the feed as server-sent events",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+    operation["responses"]["204"] = {"description": "the agent has no live call to follow"}
     return operation
 
 

@@ -63,6 +63,9 @@ MATRIX = [
         {"reservation": "RSx", "flag": "heavy"},
         (401, 404, 403, 403, 404),
     ),
+    # No live call: nothing to follow (204 stops the browser's EventSource), no facts said.
+    ("get", "/api/v1/agents/d1/call/live", None, (401, 204, 403, 403, 204)),
+    ("get", "/api/v1/agents/d1/call/facts", None, (401, 404, 403, 403, 404)),
     ("get", "/api/v1/roster", None, (401, 403, 403, 200, 200)),
     ("put", "/api/v1/roster", "agents: []", (401, 403, 403, 422, 422)),
     ("get", "/api/v1/coverage?days=2", None, (401, 403, 403, 200, 200)),
