@@ -118,6 +118,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from ops import recordings
 
     app.register_blueprint(recordings.bp)
+    # Live assist on the agent's desk: the call's feed as server-sent events, the facts said.
+    from ops import live_desk
+
+    app.register_blueprint(live_desk.bp)
     return app
 
 
