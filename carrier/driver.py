@@ -15,7 +15,9 @@ from carrier.faults import Faults
 from carrier.leg import Leg
 from carrier.network import Call, Network, Signal
 from carrier.parties import Directory, LiveParty, Party, Script, Step
+from carrier.streams import Streams
 from carrier.transcript import mask_number
+from carrier.transcriptions import Transcriptions
 from carrier.webhook import Webhooks
 
 log = logging.getLogger("carrier.driver")
@@ -57,6 +59,9 @@ class Driver:
         self._stopping = False
         # Live callers by call SID, fed by the control API.
         self.live: dict[str, LiveParty] = {}
+        # Calls' media streams and live transcriptions (<Start>), each with threads of its own.
+        self.streams = Streams(network.clock, webhooks)
+        self.transcriptions = Transcriptions(network.clock, webhooks)
 
     @property
     def faults(self) -> Faults:
@@ -147,3 +152,5 @@ class Driver:
             self.hang_up(sid, reason="carrier")
         for thread in list(self._threads):
             thread.join(timeout)
+        self.streams.close(timeout)
+        self.transcriptions.close(timeout)

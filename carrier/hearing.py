@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from carrier import recordings
 from carrier.network import Conference, Participant
+from carrier.parties import Line
 
 if TYPE_CHECKING:
     from carrier.leg import Leg
@@ -56,12 +57,39 @@ def say_due(leg: Leg, conference: Conference, *, audible: bool, why: str = "") -
     while (due := next_line_at(leg)) is not None and due <= leg.clock.now():
         line = leg.party.script.talk[leg.party.talk_next]
         leg.party.talk_next += 1
+        heard_by: list[str] = []
         if audible:
-            say(leg, conference, line.say)
+            heard_by = say(leg, conference, line.say)
         else:
             leg.transcript.add(
                 due, "said", text=line.say, where="conference", heard_by=[], note=why
             )
+        to_media(leg, line, due, heard_by)
+
+
+def to_media(leg: Leg, line: Line, at: float, heard_by: list[str]) -> None:
+    """Carry a line said at `at` to the media streams and live transcriptions: the speaker's
+    (their inbound track: a party's own words are on their line even when nobody hears them)
+    and each listener's (their outbound track)."""
+    streams, transcriptions = leg.driver.streams, leg.driver.transcriptions
+    streams.said(leg.call.sid, line.audio, at)
+    transcriptions.said(leg.call.sid, line.say)
+    for listener in heard_by:
+        streams.heard(listener, line.audio, at)
+        transcriptions.heard(listener, line.say)
+
+
+def talk_while(leg: Leg, seconds: float, *, where: str) -> None:
+    """Let `seconds` pass on a call outside any conference (a <Record>), saying each line as it
+    falls due: nobody hears it, the recording and the call's own media take it."""
+    end = leg.clock.now() + max(seconds, 0.0)
+    while (due := next_line_at(leg)) is not None and due <= end:
+        leg.idle(max(due - leg.clock.now(), 0.0))
+        line = leg.party.script.talk[leg.party.talk_next]
+        leg.party.talk_next += 1
+        leg.transcript.add(due, "said", text=line.say, where=where, heard_by=[])
+        to_media(leg, line, due, [])
+    leg.idle(max(end - leg.clock.now(), 0.0))
 
 
 def say(leg: Leg, conference: Conference, text: str) -> list[str]:

@@ -352,6 +352,9 @@ class Leg:
         """Close the call: leave bridges, set the final status, send the last callback."""
         call = self.call
         bridges.unbridge(self)
+        # Twilio ends a call's media streams and transcriptions with the call.
+        self.driver.streams.stop(call.sid)
+        self.driver.transcriptions.stop(call.sid)
         status = ended.status
         if status == "completed" and call.answered_v is None:
             status = "canceled" if ended.by in ("api", "carrier") else "no-answer"

@@ -62,23 +62,47 @@ class Line:
 
     after: float
     say: str
+    # The voice the words are heard in on a media stream: a name in carrier/voices (without
+    # .wav) or an absolute path to a WAV file; None streams silence (transcription still has
+    # the words).
+    audio: str | None = None
 
     @classmethod
     def parse(cls, data: Any) -> Line:
-        """Read a line from {"after": 5, "say": "words"}."""
-        if not isinstance(data, dict) or set(data) != {"after", "say"}:
-            raise ValueError(f'a talk line is {{"after": SECONDS, "say": "words"}}, not {data!r}')
+        """Read a line from {"after": 5, "say": "words"}, optionally with "audio": "voice"."""
+        if not isinstance(data, dict) or not {"after", "say"} <= set(data) <= _LINE_FIELDS:
+            raise ValueError(
+                f'a talk line is {{"after": SECONDS, "say": "words", "audio": "voice"}} (audio '
+                f"optional), not {data!r}"
+            )
         try:
             after = float(data["after"])
         except (TypeError, ValueError):
             raise ValueError(f"after takes a number of seconds, not {data['after']!r}") from None
         if after < 0 or not str(data["say"]).strip():
             raise ValueError("a talk line says some words, zero or more seconds after joining")
-        return cls(after, str(data["say"]))
+        audio = data.get("audio")
+        if audio is not None and not _is_voice(audio):
+            raise ValueError(f"audio names a voice or a WAV file's absolute path, not {audio!r}")
+        return cls(after, str(data["say"]), audio)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the line in its JSON form."""
-        return {"after": self.after, "say": self.say}
+        data: dict[str, Any] = {"after": self.after, "say": self.say}
+        if self.audio is not None:
+            data["audio"] = self.audio
+        return data
+
+
+_LINE_FIELDS = {"after", "say", "audio"}
+
+
+def _is_voice(audio: Any) -> bool:
+    """Tell whether a line's audio is a voice's name (letters, digits, _ and -) or an absolute
+    path (a name cannot climb out of carrier/voices)."""
+    if not isinstance(audio, str) or not audio.strip():
+        return False
+    return Path(audio).is_absolute() or all(c.isalnum() or c in "_-" for c in audio)
 
 
 def parse_talk(data: Any) -> tuple[Line, ...]:

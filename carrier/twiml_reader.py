@@ -13,10 +13,12 @@ WHISPER = "whisper"
 
 SUPPORTED = {
     "Say", "Play", "Pause", "Gather", "Redirect", "Hangup", "Reject",
-    "Enqueue", "Dial", "Record", "Leave",
+    "Enqueue", "Dial", "Record", "Leave", "Start", "Stop",
 }  # fmt: skip
 # Real Twilio verbs this carrier does not run; a document using them is reported, not skipped.
-UNSUPPORTED = {"Connect", "Pay", "Refer", "Start", "Stop", "Echo", "Sms", "Prompt", "Autopilot"}
+UNSUPPORTED = {"Connect", "Pay", "Refer", "Echo", "Sms", "Prompt", "Autopilot"}
+# The tracks <Start><Stream> and <Start><Transcription> take.
+STREAM_TRACKS = {"inbound_track", "outbound_track", "both_tracks"}
 
 ALLOWED = {
     CALL: SUPPORTED,
@@ -29,6 +31,10 @@ CHILDREN = {
     "Dial": {"Number", "Client", "Queue", "Conference", "Sip"},
     "Enqueue": {"Task"},
     "Client": {"Identity", "Parameter"},
+    "Start": {"Stream", "Transcription"},
+    "Stop": {"Stream", "Transcription"},
+    "Stream": {"Parameter"},
+    "Transcription": {"Parameter"},
 }
 # Say may hold SSML; its children are read for their text only.
 FREE_CHILDREN = {"Say"}
@@ -101,6 +107,8 @@ def check_verb(verb: ET.Element, context: str) -> None:
             raise TwimlError(12200, f"Schema validation warning: <{name} {attribute}={value!r}>")
     if name == "Gather":
         check_gather(verb)
+    if name == "Start":
+        check_start(verb)
     if name in ("Redirect", "Play") and not (verb.text or "").strip():
         raise TwimlError(12200, f"Schema validation warning: <{name}> needs a URL")
     if name == "Enqueue" and not (verb.text or "").strip() and not verb.get("workflowSid"):
@@ -117,6 +125,16 @@ def check_gather(verb: ET.Element) -> None:
     finish = verb.get("finishOnKey")
     if finish is not None and (len(finish) > 1 or (finish and finish not in KEYS)):
         raise TwimlError(12200, f"Schema validation warning: <Gather finishOnKey={finish!r}>")
+
+
+def check_start(verb: ET.Element) -> None:
+    """Check that each <Stream> has a URL and each noun a track Twilio knows."""
+    for noun in verb:
+        if noun.tag == "Stream" and not (noun.get("url") or "").strip():
+            raise TwimlError(12200, "Schema validation warning: <Stream> needs a url")
+        track = noun.get("track")
+        if track is not None and track not in STREAM_TRACKS:
+            raise TwimlError(12200, f"Schema validation warning: <{noun.tag} track={track!r}>")
 
 
 def text_of(element: ET.Element) -> str:

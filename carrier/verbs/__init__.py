@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from carrier.document import Document
-from carrier.verbs import dial, enqueue, flow, gather, record, say_play
+from carrier.verbs import dial, enqueue, flow, gather, record, say_play, start
 
 if TYPE_CHECKING:
     from carrier.leg import Leg
@@ -31,4 +31,6 @@ HANDLERS: dict[str, Handler] = {
     "Leave": enqueue.leave,
     "Dial": dial.dial,
     "Record": record.record,
+    "Start": start.start,
+    "Stop": start.stop,
 }

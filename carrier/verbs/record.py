@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
-from carrier import audio, callbacks, recordings, twiml_reader
+from carrier import audio, callbacks, hearing, recordings, streams, twiml_reader
 from carrier.clock import rfc2822
 from carrier.document import Document, Ended
 from carrier.network import Recording, new_sid
@@ -27,12 +27,13 @@ def record(leg: Leg, verb: ET.Element, document: Document) -> Document | None:
     if twiml_reader.flag(verb, "playBeep", True):
         leg.transcript.add(leg.clock.now(), "played", name="beep")
     leg.where = "record"
-    speech = _voicemail_audio(leg)[: 2 * audio.RATE * max_length]
     started = leg.clock.now()
+    speech = _voicemail_audio(leg, started)[: 2 * audio.RATE * max_length]
     digits: str | None = None
     hung_up: Ended | None = None
     try:
-        leg.idle(audio.duration(speech))
+        # Talk lines due while recording are said (and so streamed and transcribed).
+        hearing.talk_while(leg, audio.duration(speech), where="record")
         step = _peek_finish_key(leg, finish_keys)
         if step is not None:
             digits = step
@@ -71,16 +72,53 @@ def record(leg: Leg, verb: ET.Element, document: Document) -> Document | None:
     return document.follow(action, verb.get("method"), "record-action", params=params)
 
 
-def _voicemail_audio(leg: Leg) -> bytes:
-    """Return what the party says when recorded, from their script."""
+def _voicemail_audio(leg: Leg, started: float) -> bytes:
+    """Return what the party says when recorded, from their script: its voicemail, else the
+    talk lines still to say, each at its time."""
     script = leg.party.script
+    if script.talk:
+        hearing.start_talking(leg, started)
     if script.voicemail is None:
-        return b""
+        return _talk_audio(leg, started)
     if script.voicemail == "silence":
         return audio.silence(script.voicemail_seconds)
     if script.voicemail == "speech":
         return audio.speech_like(script.voicemail_seconds, seed=hash(leg.call.sid) & 0xFFFF)
+    if "/" not in script.voicemail and streams.voice_path(script.voicemail).exists():
+        # A voice's name (carrier/voices): the call's media streams carry it too.
+        leg.driver.streams.said(leg.call.sid, script.voicemail, started)
+        return streams.voice_pcm(script.voicemail)
     return audio.load_wav(script.voicemail)
+
+
+def _talk_audio(leg: Leg, started: float) -> bytes:
+    """Return the talk lines left to say as recorded sound: each line's voice at its time, or
+    speech-like sound as long as its words take when it has none."""
+    party = leg.party
+    if party.talk_from is None:
+        return b""
+    pcm = bytearray()
+    for line in party.script.talk[party.talk_next :]:
+        sound = b""
+        if line.audio is not None:
+            try:
+                sound = streams.voice_pcm(line.audio)
+            except (OSError, EOFError, ValueError):
+                sound = b""  # a missing voice still leaves the line's words
+        if not sound:
+            sound = audio.speech_like(_speaking_s(line.say), seed=len(pcm) & 0xFFFF)
+        position = 2 * int(audio.RATE * max(party.talk_from + line.after - started, 0.0))
+        if len(pcm) < position:
+            pcm.extend(bytes(position - len(pcm)))
+        pcm[position : position + len(sound)] = sound
+    return bytes(pcm)
+
+
+def _speaking_s(text: str) -> float:
+    """Return about how long words take to say: a Chinese character or a word a few tenths."""
+    chinese = sum(1 for char in text if "\u4e00" <= char <= "\u9fff")
+    words = len("".join(char if char < "\u4e00" else " " for char in text).split())
+    return max(0.22 * chinese + 0.35 * words, 0.8)
 
 
 def _peek_finish_key(leg: Leg, finish_keys: str) -> str | None:
