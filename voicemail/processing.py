@@ -376,6 +376,9 @@ class _Run:
         """Ask the speech-to-text, when one is plugged in, what the caller said."""
         if self.transcriber is None or analysis.measures.empty:
             return None
+        if TRANSCRIPT in message.fields:
+            # The real-time transcription (or Twilio's) already gave the words: they are kept.
+            return None
         try:
             return self.transcriber.transcribe(
                 audio.to_wav(analysis.audio), language=message.language or "zh"
@@ -476,6 +479,10 @@ def add_transcript(
         rules=rules,
     )
     fields = {TRANSCRIPT: sealed, "transcribed_at": stamp(now)}
+    if before.fields.get("transcript_source") == "realtime":
+        # The real-time transcript (Mandarin or English) stays the message's; Twilio's English
+        # transcription of the recording only adds what its words say about urgency.
+        del fields[TRANSCRIPT]
     # Words can only add urgency: a voice already judged urgent stays urgent.
     if decision.score >= before.urgency or decision.crisis:
         fields.update(decision_fields(decision))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from twilio.twiml.voice_response import Gather, Play, Say, VoiceResponse
+from twilio.twiml.voice_response import Gather, Play, Say, Start, VoiceResponse
 
 from routing.config import HotlineConfig
 
@@ -19,14 +19,24 @@ def record_message(
     action_url: str,
     recording_status_url: str,
     transcribe_url: str,
+    transcript_url: str | None = None,
 ) -> VoiceResponse:
-    """Invite a message, record it, and say goodbye when nothing was recorded."""
+    """Invite a message, record it, and say goodbye when nothing was recorded.
+
+    With `transcript_url`, the caller's words are transcribed as they speak (Twilio's real-time
+    transcription, in the caller's language, Mandarin or English), each final line sent there.
+    """
     settings = config.voicemail
     response = VoiceResponse()
     _say(response, config, language, "voicemail_invite")
     extra = {}
+    # Twilio's own transcription of the recording (English only): an option kept beside the
+    # real-time one, which every message gets (docs/live-assist.md, "Voicemail transcripts").
     if settings.transcribe:
         extra = {"transcribe": True, "transcribe_callback": transcribe_url}
+    if transcript_url:
+        # Started just before the beep: what the caller says in the message, not before it.
+        response.append(realtime_transcription(config, language, transcript_url))
     response.record(
         action=action_url,
         method="POST",
@@ -44,6 +54,20 @@ def record_message(
     _say(response, config, language, "goodbye")
     response.hangup()
     return response
+
+
+def realtime_transcription(config: HotlineConfig, language: str, callback_url: str) -> Start:
+    """The `<Start><Transcription>` of a message: the caller's track, final lines only."""
+    start = Start()
+    start.transcription(
+        name="voicemail",
+        track="inbound_track",
+        language_code=config.assist.transcription_language(language),
+        partial_results=False,
+        status_callback_url=callback_url,
+        status_callback_method="POST",
+    )
+    return start
 
 
 def thanks(config: HotlineConfig, language: str) -> VoiceResponse:

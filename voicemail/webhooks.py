@@ -1,8 +1,11 @@
 """Twilio's webhooks for messages: the Record action, the recording status and transcription.
 
 The action (`/voice/voicemail/recorded`) is on the caller's path: it thanks them, or sends a
-caller who pressed the danger key to the crisis path. The other two are callbacks off the
-caller's path. No failure reaches Twilio as a 5xx: the error handler logs and answers TwiML.
+caller who pressed the danger key to the crisis path. The others are callbacks off the
+caller's path: the recording status, the real-time transcription's lines (`/transcript`, every
+message, Mandarin or English) and Twilio's own transcription of a recording (`/transcription`,
+English only, when `voicemail.transcribe` asks for it). No failure reaches Twilio as a 5xx: the
+error handler logs and answers TwiML.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, current_app, request, url_for
+from redis import RedisError
 from werkzeug.exceptions import HTTPException
 
 from queues import metrics
@@ -17,6 +21,7 @@ from routing.config import HotlineConfig
 from telephony.signature import require_twilio_signature
 from voicemail import reception, twiml
 from voicemail import runtime as voicemail_runtime
+from voicemail.transcripts import TRACKS, HeardLine, MessageTranscripts, transcript_text
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +63,14 @@ def _failed(error: Exception) -> Response:
     return _xml(twiml.empty())
 
 
-def record_urls(language: str, area: str) -> tuple[str, str, str]:
-    """The Record action, recording status and transcription URLs for a caller."""
+def record_urls(language: str, area: str) -> tuple[str, str, str, str]:
+    """The Record action, recording status, Twilio's transcription and the real-time
+    transcription's URLs for a caller."""
     return (
         url_for("voicemail.recorded", lang=language, area=area),
         url_for("voicemail.status", lang=language, area=area),
         url_for("voicemail.transcription", lang=language, area=area),
+        url_for("voicemail.transcript", lang=language),
     )
 
 
@@ -95,13 +102,65 @@ def status() -> Response:
         language=_language(),
     )
     rt = voicemail_runtime.build(current_app._get_current_object())
-    reception.receive_recording(
-        rt.redis,
-        recording,
-        now=current_app.config["CLOCK"](),
-        allowed_origins=rt.options.allowed_origins,
+    now = current_app.config["CLOCK"]()
+    done = reception.receive_recording(
+        rt.redis, recording, now=now, allowed_origins=rt.options.allowed_origins
     )
+    if recording.call_sid and done in ("queued", "repeated"):
+        # The lines heard while the caller spoke become the message's transcript.
+        MessageTranscripts(rt.redis).attach(
+            recording.call_sid,
+            recording.recording_sid,
+            vault=rt.vault,
+            now=now.timestamp(),
+            lexicon=rt.lexicon,
+            rules=rt.options.triage,
+        )
     return _xml(twiml.empty())
+
+
+@bp.post("/transcript")
+def transcript() -> Response:
+    """A real-time transcription event of a message: each final line kept and read for crisis."""
+    form = request.form
+    if form.get("TranscriptionEvent", "") != "transcription-content":
+        return _xml(twiml.empty())
+    line = _final_line()
+    if line is None:
+        return _xml(twiml.empty())
+    rt = voicemail_runtime.build(current_app._get_current_object())
+    try:
+        MessageTranscripts(rt.redis).hear(
+            line,
+            now=current_app.config["CLOCK"]().timestamp(),
+            lexicon=rt.lexicon,
+            vault=rt.vault,
+            rules=rt.options.triage,
+        )
+    except RedisError as error:
+        # Off the caller's path: the recording is still kept and triaged by its voice.
+        log.warning("Redis unreachable, a line of call %s's message lost: %s", line.call_sid, error)
+    return _xml(twiml.empty())
+
+
+def _final_line() -> HeardLine | None:
+    """The callback's line when it is final and the caller's, with words; else None."""
+    form = request.form
+    track = TRACKS.get(form.get("Track", "").strip())
+    sequence = form.get("SequenceId", "").strip()
+    text = transcript_text(form.get("TranscriptionData", ""))
+    final = form.get("Final", "").strip().lower() == "true"
+    if not final or track != "caller" or not sequence.isdigit() or not text:
+        return None
+    code = form.get("LanguageCode", "").strip()[:16]
+    return HeardLine(
+        call_sid=form.get("CallSid", "").strip()[:64],
+        transcription_sid=form.get("TranscriptionSid", "").strip()[:64],
+        seq=int(sequence[:9]),
+        track=track,
+        text=text,
+        language=_config().assist.language_of_transcription(code) or _language(),
+    )
 
 
 @bp.post("/transcription")

@@ -343,7 +343,7 @@ def test_outside_hours_the_caller_hears_hours_and_next_opening(app, twilio, cloc
     assert "Monday to Friday 9:00 to 21:00" in said
     assert "tomorrow 9:00" in said
     # After the hours and the danger key, the caller is invited to leave a message.
-    assert doc.verbs() == ["Gather", "Say", "Record", "Say", "Hangup"]
+    assert doc.verbs() == ["Gather", "Say", "Start", "Record", "Say", "Hangup"]
     action = doc.first("Gather").get("action")
     assert action == "/voice/closed?lang=en&area=contract"
     crisis = Doc.parse(twilio.post(action, {"Digits": "9"}))

@@ -399,7 +399,7 @@ def test_an_ops_edit_closing_an_area_closes_it_for_the_next_call(app, hotline, t
     assert ops.form("/ops/hours/labor", labor_form(wed="")).status_code == 303
     doc = Doc.parse(twilio.post(LABOR_CALL, {"Digits": "1", "CallSid": "CA" + "2" * 32}))
     assert doc.all("Enqueue") == []
-    assert doc.verbs() == ["Gather", "Say", "Record", "Say", "Hangup"]
+    assert doc.verbs() == ["Gather", "Say", "Start", "Record", "Say", "Hangup"]
     said = doc.said()
     # The closed message speaks the edited hours and the next opening they give.
     assert "Monday to Tuesday 9:00 to 21:00; Wednesday closed" in said

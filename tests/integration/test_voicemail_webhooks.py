@@ -78,7 +78,7 @@ def test_closed_area_invites_a_message_after_the_hours_and_danger_key(app, twili
     clock.now = CLOSED_TIME
     doc = Doc.parse(twilio.post("/voice/intake?lang=en&area=labor&q=1&a=1&t=1", {"Digits": "2"}))
 
-    assert doc.verbs() == ["Gather", "Say", "Record", "Say", "Hangup"]
+    assert doc.verbs() == ["Gather", "Say", "Start", "Record", "Say", "Hangup"]
     said = doc.said()
     assert said.index("We open again") < said.index("press 9") < said.index("leave a message")
     record = doc.first("Record")
