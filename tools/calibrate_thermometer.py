@@ -18,7 +18,15 @@ import numpy as np
 
 from routing.prosody import encode_mulaw
 from routing.thermometer import Reading, Thermometer
-from tools.speech_samples import SPEECH, VOICES, calibration_set, read_mulaw, read_pcm
+from tools.speech_samples import (
+    SPEECH,
+    VOICES,
+    Sample,
+    calibration_set,
+    read_mulaw,
+    read_pcm,
+    stand_in_voices,
+)
 
 # A Twilio media message: 20 ms of 8 kHz mu-law.
 CHUNK = 160
@@ -42,13 +50,21 @@ def readings_of(audio: bytes) -> list[Reading]:
     return readings
 
 
-def row(name: str, meant: str, readings: list[Reading]) -> list[str]:
+def settings(sample: Sample) -> str:
+    """How espeak-ng was asked to speak a sample, as the table shows it."""
+    said = f"-s{sample.speed} -a{sample.amplitude} -p{sample.pitch}"
+    extras = [sample.variant, sample.pitch_range, "phone" if sample.telephone else ""]
+    return " ".join([said, *filter(None, extras)])
+
+
+def row(sample: Sample, meant: str, readings: list[Reading]) -> list[str]:
     """A table row: averaged features of the spoken windows, and each window's level."""
     spoken = [r for r in readings if not r.silent] or readings
     pitches = [r.pitch_hz for r in spoken if r.pitch_hz is not None]
     levels = " ".join(f"{r.level}{'s' if r.silent else ''}" for r in readings)
     return [
-        name,
+        sample.name,
+        settings(sample),
         meant,
         f"{np.mean([r.loudness_db for r in spoken]):.1f}",
         f"{np.mean([r.rate for r in spoken]):.1f}",
@@ -60,7 +76,18 @@ def row(name: str, meant: str, readings: list[Reading]) -> list[str]:
     ]
 
 
-HEADER = ["sample", "meant", "dBFS", "syl/s", "pitch Hz", "var st", "pauses", "score", "levels"]
+HEADER = [
+    "sample",
+    "espeak-ng",
+    "meant",
+    "dBFS",
+    "syl/s",
+    "pitch Hz",
+    "var st",
+    "pauses",
+    "score",
+    "levels",
+]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -68,17 +95,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", action="store_true", help="print the table for the docs")
     markdown = parser.parse_args(argv).markdown
-    meant = {sample.name: sample.meant for sample in calibration_set()}
-    paths = sorted(SPEECH.glob("*.wav")) + sorted(VOICES.glob("*.wav"))
+    samples = [(SPEECH, sample) for sample in calibration_set()]
+    samples += [(VOICES, sample) for sample in stand_in_voices()]
     rows, audio_s, cpu_s = [], 0.0, 0.0
-    for path in paths:
-        audio = audio_of(path)
+    for folder, sample in samples:
+        audio = audio_of(folder / f"{sample.name}.wav")
         started = time.process_time()
         readings = readings_of(audio)
         cpu_s += time.process_time() - started
         audio_s += len(audio) / 8000
-        label = meant.get(path.stem, "voice" if path.parent == VOICES else "")
-        rows.append(row(path.stem, label, readings))
+        rows.append(row(sample, sample.meant or ("voice" if folder == VOICES else ""), readings))
     if markdown:
         print("| " + " | ".join(HEADER) + " |")
         print("|" + "---|" * len(HEADER))
