@@ -79,6 +79,8 @@ def _view(entry: inbox.Entry) -> dict[str, Any]:
         "state": entry.state,
         "callback": entry.callback,
         "closed": entry.closed,
+        # What the caller said (real-time transcription, Mandarin or English), for supervisors.
+        "transcript": inbox.transcript(entry, _vault()),
     }
 
 

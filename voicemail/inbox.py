@@ -18,7 +18,8 @@ from routing.numbers import is_withheld
 from routing.privacy import mask_number
 from voicemail import callbacks
 from voicemail.messages import Message, MessageStore, audit, stamp
-from voicemail.vault import Vault
+from voicemail.processing import TRANSCRIPT
+from voicemail.vault import Vault, VaultError
 
 
 class InboxError(Exception):
@@ -46,6 +47,8 @@ class Entry:
     crisis: bool
     callback: str
     closed: bool
+    # The message's transcript as stored, sealed by the vault ("" when none): `transcript`.
+    sealed_transcript: str = ""
 
     @classmethod
     def of(cls, message: Message) -> Entry:
@@ -69,7 +72,18 @@ class Entry:
             crisis=message.crisis,
             callback=message.fields.get("callback_state", ""),
             closed="closed_at" in message.fields,
+            sealed_transcript=message.fields.get(TRANSCRIPT, ""),
         )
+
+
+def transcript(entry: Entry, vault: Vault) -> str:
+    """A listed message's transcript, opened ("" when none; why when it does not open)."""
+    if not entry.sealed_transcript:
+        return ""
+    try:
+        return vault.unseal_text(entry.recording_sid, entry.sealed_transcript, purpose=TRANSCRIPT)
+    except VaultError as error:
+        return f"({error})"
 
 
 def list_messages(redis: Redis, *, limit: int = 100, include_closed: bool = False) -> list[Entry]:

@@ -16,6 +16,7 @@ from queues.calls import CallStore
 from queues.incidents import IncidentLog
 from tests.fixtures.app import CLOSED_TIME, Twilio
 from tests.fixtures.jobs import run_jobs
+from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401
 from tests.fixtures.recordings import TwilioRecordings
 from tests.fixtures.twiml import Doc
 from tools import voicemail_samples as samples
@@ -123,6 +124,20 @@ def test_lines_wait_by_call_then_join_the_message_the_inbox_shows(
     message = MessageStore(redis).get(SID)
     assert message.state == READY and not message.crisis
     assert transcript_of(app, redis).startswith(FIRST)
+
+
+def test_the_inbox_shows_the_transcript_to_supervisors(
+    app, hotline, twilio, redis, night_caller, twilio_copy
+):
+    twilio.post(PATH, content(FIRST, 1))
+    twilio.post("/voice/voicemail/status?lang=zh&area=family", status_form())
+
+    supervisor = sign_in(app, "sam")
+    (listed,) = supervisor.get("/api/v1/voicemail").get_json()["messages"]
+    page = supervisor.get("/ops/voicemail").get_data(as_text=True)
+
+    assert listed["recording_sid"] == SID and listed["transcript"] == FIRST
+    assert FIRST in page
 
 
 def test_crisis_words_page_and_open_an_incident_before_the_recording_is_processed(
