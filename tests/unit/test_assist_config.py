@@ -35,26 +35,20 @@ def test_without_the_section_assist_is_off():
     assert assist.suggestion(3, "zh") == ""
 
 
-def test_a_missing_level_or_language_is_refused():
-    def drop(data):
+def test_missing_lines_unknown_names_and_wrong_values_are_refused_where_they_are():
+    def spoil(data):
         del data["assist"]["suggestions"][3]
         del data["assist"]["suggestions"][4]["en"]
-
-    problems = _problems(drop)
-
-    assert problems[("assist", "suggestions", "3")] == "missing"
-    assert problems[("assist", "suggestions", "4", "en")] == "missing or not a non-empty string"
-
-
-def test_unknown_names_and_wrong_values_are_refused_where_they_are():
-    def spoil(data):
-        data["assist"].update(enabled="yes", window_s=0, sustained_top_s=10_000, window=2)
         data["assist"]["suggestions"][6] = {"zh": "太多", "en": "too many"}
+        data["assist"].update(enabled="yes", window_s=0, sustained_top_s=10_000, window=2)
 
     problems = _problems(spoil)
 
+    assert problems[("assist", "suggestions", "3")] == "missing"
+    assert problems[("assist", "suggestions", "4", "en")] == "missing or not a non-empty string"
+    assert problems[("assist", "suggestions", "6")].startswith("unknown level")
     assert problems[("assist", "enabled")] == "expected true or false"
     assert "from 1 to 10" in problems[("assist", "window_s")]
     assert "from 5 to 600" in problems[("assist", "sustained_top_s")]
     assert problems[("assist", "window")] == "unknown assist setting; did you mean window_s?"
-    assert problems[("assist", "suggestions", "6")].startswith("unknown level")
+    assert len(problems) == 7
