@@ -90,11 +90,14 @@ class Reading:
 class Thermometer:
     """One caller's thermometer: feed it the stream's mu-law bytes, get a reading per window."""
 
-    def __init__(self, bounds: Bounds | None = None, window_s: int = 2, baseline_s: int = 30):
+    def __init__(
+        self, bounds: Bounds | None = None, window_s: float = 2, baseline_s: float = 30
+    ) -> None:
         self.bounds = bounds or Bounds()
         self.window_s = window_s
         self.baseline_s = baseline_s
-        self._window_bytes = window_s * prosody.RATE_HZ
+        # One mu-law byte a sample: a window is this many bytes of the stream.
+        self._window_bytes = int(window_s * prosody.RATE_HZ)
         self._pending = bytearray()
         self._windows = 0
         self._level = 1
