@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from queues import metrics
 from routing.config import HotlineConfig
-from telephony.signature import require_twilio_signature
+from telephony.signature import public_url, require_twilio_signature
 from voicemail import reception, twiml
 from voicemail import runtime as voicemail_runtime
 from voicemail.transcripts import TRACKS, HeardLine, MessageTranscripts, transcript_text
@@ -70,7 +70,17 @@ def record_urls(language: str, area: str) -> tuple[str, str, str, str]:
         url_for("voicemail.recorded", lang=language, area=area),
         url_for("voicemail.status", lang=language, area=area),
         url_for("voicemail.transcription", lang=language, area=area),
-        url_for("voicemail.transcript", lang=language),
+        # Twilio wants the real-time transcription's callback as an absolute URL.
+        _public(url_for("voicemail.transcript", lang=language)),
+    )
+
+
+def _public(path_and_query: str) -> str:
+    """An absolute URL of the app as Twilio reaches it: PUBLIC_BASE_URL's, else the request's."""
+    return public_url(
+        path_and_query,
+        request_url=request.host_url.rstrip("/") + path_and_query,
+        public_base_url=current_app.config["SETTINGS"].public_base_url,
     )
 
 

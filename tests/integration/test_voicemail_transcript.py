@@ -102,7 +102,9 @@ def test_the_message_twiml_starts_the_callers_transcription_before_the_recording
     assert transcription.get("track") == "inbound_track"
     assert transcription.get("languageCode") == code
     assert transcription.get("partialResults") == "false"
-    assert transcription.get("statusCallbackUrl") == f"/voice/voicemail/transcript?lang={lang}"
+    # Absolute, as Twilio asks of a real-time transcription's callback.
+    expected = f"http://localhost/voice/voicemail/transcript?lang={lang}"
+    assert transcription.get("statusCallbackUrl") == expected
 
 
 def test_lines_wait_by_call_then_join_the_message_the_inbox_shows(
