@@ -38,8 +38,9 @@ from tests.fixtures.carrier import (
 from tests.fixtures.waits import poll
 from voicemail.audio import audioop
 
-# A call second lasts 20 ms: a 30 s call streams 1,500 frames in well under a second.
-TIME_SCALE = 0.02
+# A call second lasts 50 ms: a 40 s call streams 2,000 frames a track in two seconds, and a
+# busy machine's hiccup of a few tens of milliseconds moves a voice by less than a second.
+TIME_SCALE = 0.05
 CALLER = "+8613700000031"
 AGENT = "+8613700000032"
 CALLER_WORDS = "My employer has not paid me for three months."
@@ -323,8 +324,7 @@ def test_a_conference_call_streams_the_callers_voice_and_transcribes_both_tracks
         i for i, m in enumerate(inbound) if base64.b64decode(m["media"]["payload"]) != b"\xff" * 160
     ]
     (said,) = rig.entries(caller, "said")
-    due = (said["t"] - started["t"]) / 0.02
-    assert abs(voiced[0] - due) < 50
+    assert abs(voiced[0] - (said["t"] - started["t"]) / 0.02) < 75
     heard = _decoded(inbound[voiced[0] : voiced[0] + len(samples) // 160 + 1])[: len(samples)]
     assert all(abs(a - b) <= 8 + abs(b) // 12 for a, b in zip(heard, samples, strict=True))
     # The outbound track carries no voice: the agent's line has no audio.
@@ -387,7 +387,10 @@ def test_lines_said_during_a_record_are_streamed_recorded_and_transcribed_inboun
     voiced = [
         i for i, m in enumerate(media) if base64.b64decode(m["media"]["payload"]) != b"\xff" * 160
     ]
-    assert abs(voiced[0] - 100) < 50 and voiced[-1] - voiced[0] < -(-len(samples) // 160)
+    # The voice from when the line was said (2 s into the recording), then silence again.
+    (started,) = [e for e in rig.entries(caller, "stream") if e["action"] == "started"]
+    assert abs(voiced[0] - (said["t"] - started["t"]) / 0.02) < 75
+    assert said["t"] - started["t"] > 1.9 and voiced[-1] - voiced[0] < -(-len(samples) // 160)
     heard = _decoded(media[voiced[0] : voiced[0] + len(samples) // 160 + 1])[: len(samples)]
     assert all(abs(a - b) <= 8 + abs(b) // 12 for a, b in zip(heard, samples, strict=True))
 
@@ -410,6 +413,6 @@ def test_a_refused_websocket_does_not_hurt_the_call_and_stop_ends_a_stream_by_na
     assert _signed(rig.app, "/stream-short", short.signature)
     media = [m for m in short.messages if m["event"] == "media"]
     # Stopped by name after a 3 s pause: about 150 frames, then its stop message.
-    assert abs(len(media) - 150) < 25 and short.messages[-1]["event"] == "stop"
+    assert 150 <= len(media) < 200 and short.messages[-1]["event"] == "stop"
     stopped = [e for e in streams if e["name"] == "short" and e["action"] == "stopped"]
     assert stopped and stopped[0]["frames"] == len(media)
