@@ -196,6 +196,7 @@ class Streams:
             stream.started_v,
             "stream",
             action="started",
+            sid=stream.sid,
             name=name,
             track=track,
             path=urlsplit(stream.url).path,

@@ -24,7 +24,7 @@ from twilio.rest import Client
 from twilio.twiml.voice_response import Dial, Start, VoiceResponse
 
 from carrier import audio
-from carrier.parties import Script, parse_talk
+from carrier.parties import Line, Script, parse_talk
 from carrier.server import Carrier
 from telephony.gateway import BaseUrlHttpClient
 from tests.fixtures.carrier import (
@@ -75,6 +75,7 @@ class App:
     url: str = ""
     connections: list[Connection] = field(default_factory=list)
     callbacks: list[dict[str, str]] = field(default_factory=list)
+    statuses: list[dict[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def stream(self, path: str) -> Connection:
@@ -137,6 +138,7 @@ def tiny_app(seen: App) -> Flask:
             status_callback_url=f"{seen.url}/transcript",
             track="inbound_track",
             language_code="zh-CN",
+            partial_results=request.args.get("partial") == "true",
         )
         response.append(start)
         response.record(max_length=60, timeout=3, action="/recorded")
@@ -152,9 +154,9 @@ def tiny_app(seen: App) -> Flask:
     def refused() -> Response:
         response = VoiceResponse()
         start = Start()
-        start.stream(url=ws_url("/nobody-here"), name="lost")
+        start.stream(url=ws_url("/nobody-here"), name="lost", status_callback="/stream-status")
         # An http URL, mapped to ws:// as the app gives it.
-        start.stream(url=f"{seen.url}/stream-short", name="short")
+        start.stream(url=f"{seen.url}/stream-short", name="short", status_callback="/stream-status")
         response.append(start)
         response.pause(length=3)
         response.stop().stream(name="short")
@@ -168,6 +170,15 @@ def tiny_app(seen: App) -> Flask:
         # As the hotline refuses a stream whose signature is wrong: before the upgrade.
         if request.path == "/nobody-here":
             abort(403)
+
+    @app.post("/stream-status")
+    def stream_status() -> tuple[str, int]:
+        form = request.form.to_dict()
+        signature = request.headers.get("X-Twilio-Signature", "")
+        form["_valid"] = str(RequestValidator(AUTH_TOKEN).validate(request.url, form, signature))
+        with seen.lock:
+            seen.statuses.append(form)
+        return "", 204
 
     @app.post("/transcript")
     def transcript() -> tuple[str, int]:
@@ -416,3 +427,42 @@ def test_a_refused_websocket_does_not_hurt_the_call_and_stop_ends_a_stream_by_na
     assert 150 <= len(media) < 200 and short.messages[-1]["event"] == "stop"
     stopped = [e for e in streams if e["name"] == "short" and e["action"] == "stopped"]
     assert stopped and stopped[0]["frames"] == len(media)
+    # Each stream's status callback, signed: the refused one's error, the other's start and stop.
+    statuses = poll(lambda: len(rig.app.statuses) >= 3 and rig.app.statuses, 20, "3 statuses")
+    assert all(form["_valid"] == "True" for form in statuses)
+    events = sorted((form["StreamName"], form["StreamEvent"]) for form in statuses)
+    assert events == [
+        ("lost", "stream-error"),
+        ("short", "stream-started"),
+        ("short", "stream-stopped"),
+    ]
+    (error,) = [form for form in statuses if form["StreamEvent"] == "stream-error"]
+    assert "403" in error["StreamError"] and error["StreamSid"] == lost[0]["sid"]
+
+
+def test_partial_results_come_before_each_final_line_and_lines_parse_their_audio(
+    rig: Rig, voice: tuple[Path, list[int]]
+) -> None:
+    path, _ = voice
+    caller = rig.call(
+        "/voice/record?partial=true", [{"after": 1, "say": VOICEMAIL_WORDS}], hangup_after=120
+    )
+    assert rig.hub.driver.wait_finished(caller, 20)
+    callbacks = rig.app.transcription()
+    contents = [c for c in callbacks if c["TranscriptionEvent"] == "transcription-content"]
+    assert [(c["Final"], json.loads(c["TranscriptionData"])["transcript"]) for c in contents] == [
+        ("false", VOICEMAIL_WORDS[: len(VOICEMAIL_WORDS) // 2]),
+        ("true", VOICEMAIL_WORDS),
+    ]
+    assert contents[0]["Stability"] == "0.8" and "Stability" not in contents[1]
+    assert callbacks[0]["PartialResults"] == "true"
+
+    assert Line.parse({"after": 1, "say": "hi", "audio": "calm_zh"}).audio == "calm_zh"
+    line = Line.parse({"after": 1, "say": "hi", "audio": str(path)})
+    assert line.to_dict() == {"after": 1.0, "say": "hi", "audio": str(path)}
+    assert Line.parse({"after": 1, "say": "hi"}).to_dict() == {"after": 1.0, "say": "hi"}
+    for wrong in ("../secrets", "voices/calm_zh", "", 7):
+        with pytest.raises(ValueError, match="audio"):
+            Line.parse({"after": 1, "say": "hi", "audio": wrong})
+    with pytest.raises(ValueError, match="talk line"):
+        Line.parse({"after": 1, "say": "hi", "voice": "calm_zh"})
