@@ -15,6 +15,7 @@ from queues.audit import AuditLog
 from queues.calls import CallStore
 from queues.incidents import IncidentLog
 from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401
+from tests.fixtures.plaintext import all_of_redis
 from tests.fixtures.twiml import Doc
 from voicemail import person_data
 from voicemail.consultations import Consent, ConsultationRecordings
@@ -142,27 +143,6 @@ def test_redis_down_answers_empty_twiml_not_an_error(app_without_redis):
     twilio = Twilio(app_without_redis.test_client())
     for form in (content(CRISIS, 1), stopped(2)):
         empty_twiml(twilio.post(PATH, form))
-
-
-def all_of_redis(redis) -> bytes:
-    """Every key and value in Redis as bytes (hashes, streams, lists, sets, strings)."""
-    found = []
-    for key in redis.scan_iter(count=1000):
-        found.append(key)
-        kind = redis.type(key)
-        if kind == b"hash":
-            found += [part for item in redis.hgetall(key).items() for part in item]
-        elif kind == b"stream":
-            found += [v for _, fields in redis.xrange(key) for v in fields.values()]
-        elif kind == b"list":
-            found += redis.lrange(key, 0, -1)
-        elif kind == b"set":
-            found += list(redis.smembers(key))
-        elif kind == b"zset":
-            found += [member for member, _ in redis.zrange(key, 0, -1, withscores=True)]
-        elif kind == b"string":
-            found.append(redis.get(key))
-    return b"\n".join(found)
 
 
 def a_consultation(twilio, redis, consent: str | None) -> None:
