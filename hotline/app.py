@@ -118,6 +118,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from ops import recordings
 
     app.register_blueprint(recordings.bp)
+    # The statutes knowledge base: its page and API, supervisors' edits, the desk's panel.
+    from pathlib import Path
+
+    from ops import statutes
+
+    app.config.setdefault("STATUTES_FILE", str(Path(__file__).with_name("statutes.yaml")))
+    app.register_blueprint(statutes.bp)
     # Live assist on the agent's desk: the call's feed as server-sent events, the facts said.
     from ops import live_desk
 

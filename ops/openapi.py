@@ -285,6 +285,41 @@ def paths() -> dict[str, dict[str, Any]]:
                 body={"application/yaml": {"schema": STR}, "text/csv": {"schema": STR}},
             ),
         },
+        "/api/v1/statutes": {
+            "get": _op(
+                "Statutes (law, article, plain line in zh and en, keywords, intake tags, the "
+                "national law database address): an area's (?area=), or found by the caller's "
+                "words (?q=, best first), or all; with the document's source (shipped or "
+                "edited) and version. ?format=yaml gives the whole document",
+                "any signed-in user",
+                params=[_query("area"), _query("q"), _query("format")],
+                errors=(422,),
+            ),
+            "put": _op(
+                "Replace the statutes document (YAML), checked whole: every problem with its "
+                "line (422), nothing saved; a save over a version other than ?base= or "
+                "If-Match is refused (409). Audited with the entries added, removed, changed",
+                SUP,
+                params=[_query("base")],
+                errors=(409, 422),
+                body={"application/yaml": {"schema": STR}},
+            ),
+            "delete": _op(
+                "Bring the shipped statutes file back in force; audited",
+                SUP,
+                params=[_query("base")],
+                errors=(409,),
+            ),
+        },
+        "/api/v1/agents/{agent_id}/call/statutes": {
+            "get": _op(
+                "The statutes for the agent's current call: its area's, those its intake "
+                "answers fit (`matched`) and the caller's words name first",
+                f"{SUP}, or the agent",
+                params=AGENT,
+                errors=(404,),
+            ),
+        },
         "/api/v1/staffing/plan": {"get": _staffing_plan()},
         "/api/v1/coverage": {
             "get": _op(

@@ -74,6 +74,8 @@ class CallRecord:
     crisis_taker_leg: str = ""
     # The caller's one-key rating after the call (1 satisfied, 2 not), 0 when not rated.
     rating: int = 0
+    # The intake answers as the menu wrote them, one key per question ("12", "-" skipped).
+    answers: str = ""
 
 
 class CallStore:
@@ -176,6 +178,7 @@ class CallStore:
             crisis_taker=data.get("crisis_taker", ""),
             crisis_taker_leg=data.get("crisis_taker_leg", ""),
             rating=int(data["rating"]) if data.get("rating", "").isdigit() else 0,
+            answers=self._read(call_sid, data, "answers"),
         )
 
     def rate(

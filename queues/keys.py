@@ -233,6 +233,11 @@ def opening_hours() -> str:
     return f"{PREFIX}:opening-hours"
 
 
+def statutes() -> str:
+    """The statutes document supervisors saved over the shipped file (JSON: text, by, at)."""
+    return f"{PREFIX}:statutes"
+
+
 def call_note(call_sid: str) -> str:
     """Hash of an agent's wrap-up note and flags (heavy, crisis) on one call."""
     return f"{PREFIX}:call-note:{call_sid}"

@@ -68,6 +68,10 @@ MATRIX = [
     ("get", "/api/v1/agents/d1/call/facts", None, (401, 404, 403, 403, 404)),
     ("get", "/api/v1/roster", None, (401, 403, 403, 200, 200)),
     ("put", "/api/v1/roster", "agents: []", (401, 403, 403, 422, 422)),
+    ("get", "/api/v1/statutes?area=labor", None, (401, 200, 200, 200, 200)),
+    ("put", "/api/v1/statutes", "statutes: []", (401, 403, 403, 403, 422)),
+    ("delete", "/api/v1/statutes?base=0", None, (401, 403, 403, 403, 409)),
+    ("get", "/api/v1/agents/d1/call/statutes", None, (401, 200, 403, 403, 200)),
     ("get", "/api/v1/coverage?days=2", None, (401, 403, 403, 200, 200)),
     # No call history in these tests: nothing to learn from yet (409).
     ("get", "/api/v1/staffing/plan?area=labor", None, (401, 403, 403, 409, 409)),
