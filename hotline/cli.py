@@ -10,50 +10,116 @@ anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from pathlib import Path
-
-from dotenv import load_dotenv
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeout
+from typing import TYPE_CHECKING
 
 from hotline.commands import CommandError, Commands, Parser
-from hotline.settings import Settings, StartupError, secret
-from queues import sealing
-from queues.connection import RedisUrlError, explain
-from queues.sealing import Sealer
-from routing.problems import ProblemsError
+
+if TYPE_CHECKING:
+    from routing.problems import ProblemsError
 
 # The exit code of a command stopped by Ctrl-C, as a shell reports SIGINT.
 INTERRUPTED = 130
 
+# The command groups (modules of hotline/commands/, and the benchmarks here), in the order the
+# top-level help lists their commands.
+BENCH = "bench"
+GROUPS = (
+    "carrier",
+    "configuration",
+    "users",
+    "roster",
+    "staffing",
+    "voicemail",
+    "incidents",
+    "person",
+    "records",
+    "report",
+    "doctor",
+    "processes",
+    BENCH,
+)
+# Each top-level command's group: a process builds the parser of its own command only, so it
+# imports that group alone (serve's carrier and worker start again and again). A test checks
+# this table against what the groups register.
+COMMAND_GROUPS = {
+    "carrier": "carrier",
+    "call": "carrier",
+    "config": "configuration",
+    "classify": "configuration",
+    "fallback-twiml": "configuration",
+    "user": "users",
+    "token": "users",
+    "agent": "users",
+    "roster": "roster",
+    "staffing": "staffing",
+    "voicemail": "voicemail",
+    "incidents": "incidents",
+    "storage": "incidents",
+    "person": "person",
+    "records": "records",
+    "report": "report",
+    "doctor": "doctor",
+    "serve": "processes",
+    "worker": "processes",
+    "bench": BENCH,
+}
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run the hotline command line; returns the exit code."""
+    from dotenv import load_dotenv
+
     load_dotenv(Path.cwd() / ".env", override=False)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser(_command_word(argv)).parse_args(argv)
     if not hasattr(args, "func"):
-        parser.print_help()
+        # A group named without its command: the whole help, every group listed.
+        build_parser().print_help()
         return 2
-    # Commands that read callers' sealed data (incidents, voicemail) open it with the hotline's
-    # secret, read on first use only; a command that builds the app installs the app's own.
-    sealing.install(lambda: Sealer(secret("HOTLINE_SECRET_KEY", Settings.from_env())))
+    _install_sealer()
     try:
         return int(args.func(args) or 0)
     except CommandError as error:
         return _fail(str(error), error.code)
-    except (RedisConnectionError, RedisTimeout) as error:
-        return _fail(explain(error), 2)
-    except (StartupError, RedisUrlError) as error:
-        return _fail(str(error), 2)
-    except ProblemsError as error:
-        return _fail(_config_problems(error), 2)
     except EOFError:
         return _fail("the input ended before the command had what it asks for", 2)
     except KeyboardInterrupt:
         return _fail("interrupted", INTERRUPTED)
+    except Exception as error:
+        return _known_failure(error)
+
+
+def _install_sealer() -> None:
+    """Let commands that read callers' sealed data (incidents, voicemail) open it with the
+    hotline's secret, read on first use only; a command that builds the app installs its own."""
+    from hotline.settings import Settings, secret
+    from queues import sealing
+    from queues.sealing import Sealer
+
+    sealing.install(lambda: Sealer(secret("HOTLINE_SECRET_KEY", Settings.from_env())))
+
+
+def _known_failure(error: Exception) -> int:
+    """The one line and exit code of an error a person can fix; any other is re-raised."""
+    # Imported here, when a command has failed: the modules that define them are heavy, and
+    # most commands never fail (serve's carrier, for one, does not need Redis's).
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeout
+
+    from hotline.settings import StartupError
+    from queues.connection import RedisUrlError, explain
+    from routing.problems import ProblemsError
+
+    if isinstance(error, RedisConnectionError | RedisTimeout):
+        return _fail(explain(error), 2)
+    if isinstance(error, StartupError | RedisUrlError):
+        return _fail(str(error), 2)
+    if isinstance(error, ProblemsError):
+        return _fail(_config_problems(error), 2)
+    raise error
 
 
 def _fail(message: str, code: int) -> int:
@@ -71,23 +137,9 @@ def _config_problems(error: ProblemsError) -> str:
     return f"{first} (and {more} more: hotline config check {error.source} lists them all)"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser with every command, the top-level help listing them by audience."""
-    from hotline.commands import (
-        carrier,
-        configuration,
-        doctor,
-        incidents,
-        person,
-        processes,
-        records,
-        report,
-        roster,
-        staffing,
-        users,
-        voicemail,
-    )
-
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every command, the top-level help listing them by audience; given the
+    command about to run, only that command's group (so only its imports)."""
     parser = Parser(
         prog="hotline",
         description="The legal consultation hotline: run it, operate it, simulate callers, "
@@ -98,25 +150,20 @@ def build_parser() -> argparse.ArgumentParser:
         title="commands", metavar="COMMAND", help="one of the commands below"
     )
     commands = Commands(subparsers)
-    groups = (
-        carrier,
-        configuration,
-        users,
-        roster,
-        staffing,
-        voicemail,
-        incidents,
-        person,
-        records,
-        report,
-        doctor,
-        processes,
-    )
-    for group in groups:
-        group.register(commands)
-    _register_bench(commands)
+    group = COMMAND_GROUPS.get(command or "")
+    for name in GROUPS if group is None else (group,):
+        if name == BENCH:
+            _register_bench(commands)
+        else:
+            importlib.import_module(f"hotline.commands.{name}").register(commands)
     parser.epilog = commands.epilog()
     return parser
+
+
+def _command_word(argv: list[str] | None) -> str | None:
+    """The command a command line names first, if it starts with one (not an option)."""
+    words = sys.argv[1:] if argv is None else argv
+    return words[0] if words and not words[0].startswith("-") else None
 
 
 def _register_bench(commands: Commands) -> None:
@@ -151,8 +198,6 @@ def _register_bench(commands: Commands) -> None:
 
 def _bench(args: argparse.Namespace) -> int:
     """Run one benchmark from the checkout's tools/ folder and print its figures."""
-    import importlib
-
     # The benchmarks live in the repository, not the installed packages; the editable install
     # maps the packages only, so the checkout's root goes on sys.path for tools/ to import.
     root = Path(__file__).resolve().parents[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +41,23 @@ def carrier_url(var_dir: Path) -> str:
     state = serve_state(var_dir) or {}
     port = state.get("carrier_port") or DEMO_CARRIER_PORT
     return f"http://127.0.0.1:{port}"
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Tell whether something listens on a port (binding as the server would, SO_REUSEADDR)."""
+    try:
+        # Probes the address the server itself would bind: all addresses when none is given.
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or "0.0.0.0",  # nosec B104
+            port,
+            type=socket.SOCK_STREAM,
+        )[0]
+    except socket.gaierror:
+        return False
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError:
+            return True
+    return False

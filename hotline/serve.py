@@ -33,6 +33,7 @@ from typing import IO
 import redis as redis_lib
 
 from hotline.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
+from hotline.running import port_taken
 from hotline.settings import Settings, read_hotline_config
 from queues.conditions import Conditions
 from queues.connection import redis_client
@@ -697,26 +698,6 @@ def describe_exit(code: int) -> str:
 def condition_name(child: str) -> str:
     """The standing condition raised while a child keeps crashing."""
     return f"serve-{child}-crashing"
-
-
-def port_taken(host: str, port: int) -> bool:
-    """Tell whether something listens on a port (binding as the server would, SO_REUSEADDR)."""
-    try:
-        # Probes the address the server itself would bind: all addresses when none is given.
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host or "0.0.0.0",  # nosec B104
-            port,
-            type=socket.SOCK_STREAM,
-        )[0]
-    except socket.gaierror:
-        return False
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError:
-            return True
-    return False
 
 
 def free_port() -> int:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from redis import Redis
+# Only what building the parser needs is imported here: every `hotline` process (serve's
+# carrier and worker among them) builds it, and each command imports its own tools when run.
+if TYPE_CHECKING:
+    from redis import Redis
 
-from hotline.settings import Settings, read_hotline_config
-from queues.connection import MISSING, cli_client
-from routing.config import HotlineConfig
+    from hotline.settings import Settings
+    from routing.config import HotlineConfig
 
 # Who each command is for, in the order the top-level help lists them.
 AUDIENCES = ("caller simulation", "operations", "benchmarks", "set-up")
@@ -71,16 +73,22 @@ class Commands:
 
 def settings() -> Settings:
     """The hotline's settings from the environment (and .env)."""
+    from hotline.settings import Settings
+
     return Settings.from_env()
 
 
 def load_config() -> HotlineConfig:
     """The hotline config (HOTLINE_CONFIG or the shipped one); its problems raise, listed."""
+    from hotline.settings import read_hotline_config
+
     return read_hotline_config(settings().config_path)
 
 
 def redis_url() -> str:
     """REDIS_URL, or a CommandError saying it is missing."""
+    from queues.connection import MISSING
+
     url = os.environ.get("REDIS_URL")
     if not url:
         raise CommandError(MISSING, code=2)
@@ -89,6 +97,8 @@ def redis_url() -> str:
 
 def redis_client() -> Redis:
     """A client on REDIS_URL that answers; an unreachable one raises at once, before any work."""
+    from queues.connection import cli_client
+
     client = cli_client(redis_url())
     # Asked before the command starts: work half done against a vanishing Redis logs on the way.
     client.ping()

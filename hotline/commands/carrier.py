@@ -9,8 +9,6 @@ import os
 import time
 from typing import Any
 
-import requests
-
 from hotline.commands import CommandError, Commands, settings
 from hotline.running import carrier_url as running_carrier_url
 from telephony.demo import (
@@ -154,7 +152,7 @@ def run_carrier(args: argparse.Namespace) -> int:
     from carrier.parties import Directory
     from carrier.server import Carrier, Server
     from carrier.transcript import mask_text
-    from hotline.serve import port_taken
+    from hotline.running import port_taken
 
     account_sid, auth_token, hotline_number = credentials()
     if not logging.getLogger().handlers:
@@ -224,6 +222,8 @@ def carrier_url(explicit: str | None) -> str:
 
 def run_call(args: argparse.Namespace) -> int:
     """Place one simulated call, wait for it to end, and print its transcript."""
+    import requests
+
     from carrier.parties import Script
     from carrier.transcript import render
 

@@ -6,10 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hotline.commands import CommandError, Commands, load_config, settings
-from routing.classifier import Lexicon, classify, crisis_features, with_crisis_model
-from routing.config import check_config
+
+if TYPE_CHECKING:
+    from routing.classifier import Lexicon
 
 
 def register(commands: Commands) -> None:
@@ -50,6 +52,8 @@ def register(commands: Commands) -> None:
 
 def _config_check(args: argparse.Namespace) -> int:
     """Print every problem of a config file with its line; exit 1 when there are any."""
+    from routing.config import check_config
+
     path = Path(args.file) if args.file else settings().config_path
     try:
         text = path.read_text(encoding="utf-8")
@@ -68,6 +72,8 @@ def _config_check(args: argparse.Namespace) -> int:
 
 def _classify(args: argparse.Namespace) -> int:
     """Print one JSON object: the area, crisis yes/no and confidence for a sentence."""
+    from routing.classifier import classify
+
     config = load_config()
     result = classify(args.text, config.lexicon, args.lang)
     print(
@@ -91,6 +97,8 @@ def _crisis_model_view(
     text: str, lexicon: Lexicon, language: str | None, score: float | None
 ) -> dict[str, object]:
     """Say what the crisis model heard: its probability, threshold and strongest n-grams."""
+    from routing.classifier import classify, crisis_features, with_crisis_model
+
     model = lexicon.crisis_model
     if model is None or score is None:
         return {"crisis_score": None}

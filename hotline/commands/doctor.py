@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from hotline.commands import Commands, load_config, redis_url, settings
-from hotline.running import carrier_url
-from hotline.settings import Settings
-from queues.connection import redis_client
-from queues.doctor import PROBE_TIMEOUT_S, examine
-from telephony.gateway import Gateway
-from voicemail.runtime import storage_trouble
+
+if TYPE_CHECKING:
+    from hotline.settings import Settings
+    from telephony.gateway import Gateway
 
 # A Redis that does not answer within this long is reported, not waited for.
 REDIS_TIMEOUT_S = 5.0
@@ -34,6 +33,10 @@ def register(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print one line per broken promise and exit 1, or say that all promises hold and exit 0."""
+    from queues.connection import redis_client
+    from queues.doctor import examine
+    from voicemail.runtime import storage_trouble
+
     current = settings()
     config = load_config()
     redis = redis_client(
@@ -61,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
 
 def gateway(current: Settings) -> Gateway:
     """The hotline's REST gateway, quick to give up; in demo mode the local carrier by default."""
+    from hotline.running import carrier_url
+    from queues.doctor import PROBE_TIMEOUT_S
+    from telephony.gateway import Gateway
+
     base_url = current.api_base_url
     if base_url is None and current.demo:
         # As `hotline call` does: the demo carrier of the serve running here, else its port.

@@ -7,7 +7,6 @@ import sys
 from datetime import UTC, datetime
 
 from hotline.commands import CommandError, Commands, redis_client
-from queues import sealing
 
 
 def register(commands: Commands) -> None:
@@ -52,6 +51,8 @@ def _incidents_export(args: argparse.Namespace) -> int:
 
 def _storage_accept_key(args: argparse.Namespace) -> int:
     """Take the secret in use as the one Redis is sealed under, clearing the key condition."""
+    from queues import sealing
+
     redis = redis_client()
     sealing.KeyCheck(redis, sealing.current()).accept(datetime.now(UTC).timestamp())
     print("Redis is now sealed under this HOTLINE_SECRET_KEY; values sealed before stay unreadable")

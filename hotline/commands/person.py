@@ -16,18 +16,12 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hotline.commands import CommandError, Commands, redis_client
-from queues.audit import command_line_actor
-from queues.person_data import (
-    Incomplete,
-    PersonData,
-    PersonDataError,
-    Unreachable,
-    confirmed,
-    person_number,
-    reason_given,
-)
+
+if TYPE_CHECKING:
+    from queues.person_data import PersonData
 
 
 def register(commands: Commands) -> None:
@@ -83,6 +77,9 @@ def _service() -> PersonData:
 
 def _export(args: argparse.Namespace) -> int:
     """Write everything kept about the number read from stdin; audited."""
+    from queues.audit import command_line_actor
+    from queues.person_data import PersonDataError, Unreachable, person_number, reason_given
+
     try:
         number = person_number(_read_number())
         reason = reason_given(args.reason)
@@ -107,6 +104,16 @@ def _export(args: argparse.Namespace) -> int:
 
 def _erase(args: argparse.Namespace) -> int:
     """Erase the number read from stdin everywhere; print what was erased and kept."""
+    from queues.audit import command_line_actor
+    from queues.person_data import (
+        Incomplete,
+        PersonDataError,
+        Unreachable,
+        confirmed,
+        person_number,
+        reason_given,
+    )
+
     try:
         number = person_number(_read_number())
         reason = reason_given(args.reason)

@@ -6,8 +6,6 @@ import argparse
 import os
 
 from hotline.commands import CommandError, Commands, load_config, redis_url, settings
-from queues import sealing
-from queues.connection import redis_client
 from telephony.demo import DEMO_CARRIER_PORT_OFFSET
 
 # How long serve waits for a given REDIS_URL to answer before refusing to start.
@@ -93,6 +91,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _check_redis(url: str) -> None:
     """Make sure a given REDIS_URL answers; redis-py's error says why not."""
+    from queues.connection import redis_client
+
     client = redis_client(
         url, socket_timeout=REDIS_CHECK_TIMEOUT_S, socket_connect_timeout=REDIS_CHECK_TIMEOUT_S
     )
@@ -105,7 +105,7 @@ def _check_redis(url: str) -> None:
 def _worker(args: argparse.Namespace) -> int:
     """Run the RQ worker against REDIS_URL, with the app's runtime and the routing sweep."""
     from hotline.app import create_app
-    from queues import runtime, worker
+    from queues import runtime, sealing, worker
     from queues.carrier_setup import schedule_queue_setup
     from queues.dispatch import SWEEP_JOB_ID, schedule_sweep
     from queues.doctor import SELF_CHECK_JOB_ID, schedule_self_check

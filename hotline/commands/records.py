@@ -6,8 +6,6 @@ import argparse
 import time
 
 from hotline.commands import Commands, redis_client, settings
-from hotline.records import database_url, open_store
-from queues import sealing
 
 
 def register(commands: Commands) -> None:
@@ -31,6 +29,8 @@ def register(commands: Commands) -> None:
 
 def _migrate(args: argparse.Namespace) -> int:
     """Run the records' migrations up to the newest; print the revision reached."""
+    from hotline.records import open_store
+
     store = open_store(settings())
     try:
         revision = store.migrate()
@@ -42,6 +42,8 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _backfill(args: argparse.Namespace) -> int:
     """Write the records of what Redis still holds; print how many."""
+    from hotline.records import open_store
+    from queues import sealing
     from queues.records.jobs import backfill
 
     redis = redis_client()
@@ -61,5 +63,7 @@ def _backfill(args: argparse.Namespace) -> int:
 def _where() -> str:
     """The records database, its password hidden."""
     from sqlalchemy.engine.url import make_url
+
+    from hotline.records import database_url
 
     return make_url(database_url(settings())).render_as_string(hide_password=True)

@@ -13,7 +13,6 @@ import time
 from datetime import date
 
 from hotline.commands import CommandError, Commands, load_config, settings
-from hotline.records import open_store
 from routing.report import BUCKETS, Period, report_csv, report_json, report_table
 
 FORMATS = ("table", "csv", "json")
@@ -47,6 +46,7 @@ def _report(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise CommandError(f"bad period: {error}", code=2) from None
     # SQLAlchemy is imported here, not by every `hotline` command.
+    from hotline.records import open_store
     from queues.records import reading
 
     store = open_store(settings())

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from hotline.commands import CommandError, Commands, load_config, redis_client
-from routing.erlang import Demand, Target, required
-from routing.forecast import CallHistory, PlanRow
+
+if TYPE_CHECKING:
+    from routing.forecast import CallHistory, PlanRow
 
 # The plan's columns with their widths; text left-aligned, figures right.
 COLUMNS = (
@@ -89,6 +91,8 @@ def register(commands: Commands) -> None:
 
 def _erlang(args: argparse.Namespace) -> int:
     """Print the agents a demand needs and how they fare."""
+    from routing.erlang import Demand, Target, required
+
     try:
         demand = Demand(args.calls, args.interval_s, args.aht_s)
         target = Target(args.target_sl, args.target_s, args.max_occupancy, args.shrinkage)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.cli import build_parser
+from hotline.cli import COMMAND_GROUPS, build_parser
 from tests.fixtures.cli_forks import Forks
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,6 +117,21 @@ def test_the_walk_finds_the_commands_of_every_group():
     assert {("serve",), ("worker",), ("user", "add"), ("user", "token", "revoke"),
             ("voicemail", "play"), ("carrier",), ("call",), ("doctor",), ("bench",),
             ("roster", "import"), ("storage", "accept-key")} <= set(COMMANDS)  # fmt: skip
+
+
+def top_level(parser: argparse.ArgumentParser) -> set[str]:
+    """The top-level commands a parser knows."""
+    [group] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return set(group.choices)
+
+
+def test_each_command_is_parsed_by_its_own_group_alone():
+    # A process builds only its command's group: the table must name every command's group.
+    assert set(COMMAND_GROUPS) == top_level(build_parser())
+    for command, group in COMMAND_GROUPS.items():
+        alone = top_level(build_parser(command))
+        assert command in alone
+        assert {COMMAND_GROUPS[other] for other in alone} == {group}
 
 
 @pytest.fixture(scope="module")
