@@ -259,3 +259,15 @@ def test_not_yaml_or_aliases_are_refused(areas):
     assert any("not valid YAML" in p for p in refused("statutes: [\n", areas))
     assert any("aliases" in p for p in refused("a: &x 1\nb: *x\n", areas))
     assert any("statutes" in p for p in refused("- 1\n", areas))
+
+
+# --- the reviewed table in the docs -----------------------------------------------------------
+
+
+def test_the_docs_table_lists_every_shipped_statute(library, areas):
+    from tools import statutes_table
+
+    docs = (ROOT / "docs" / "statutes.md").read_text(encoding="utf-8")
+    assert statutes_table.written(docs) == statutes_table.render(library, list(areas))
+    for statute in library.statutes:
+        assert f"| {statute.id} |" in docs
