@@ -402,6 +402,16 @@ WORDS: dict[str, dict[str, str]] = {
         "again. Run hotline doctor to check now.",
     },
     "since": {"zh": "始于", "en": "since"},
+    # Quiet notices about live calls (queues.notices): shown, never paged.
+    "notices": {"zh": "请留意的通话", "en": "Calls to look at"},
+    "notices_help": {
+        "zh": "仅供主管留意，不会发送短信；通话结束后自动消除。",
+        "en": "For supervisors to look at, nobody is paged; each clears itself when its call ends.",
+    },
+    "notice_sustained_top": {
+        "zh": "来电者情绪持续处于最高级",
+        "en": "Caller at the thermometer's top level for a long while",
+    },
     # Reports (ops.reports): the page, its form and charts, and every figure (docs/reports.md).
     "reports": {"zh": "报表", "en": "Reports"},
     "report_from": {"zh": "起始日期", "en": "From"},

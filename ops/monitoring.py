@@ -19,11 +19,12 @@ from flask import Response, jsonify, render_template, request
 from ops import api, context, features
 from ops.auth import OPS_ROLES, SUPERVISORS, require
 from ops.errors import Invalid
-from ops.i18n import condition_label
+from ops.i18n import WORDS, condition_label
 from ops.listen_in import live_calls
 from queues import keys
 from queues.conditions import Conditions
 from queues.followups import FollowUps
+from queues.notices import Notices
 
 _STREAM_ID = re.compile(r"^\d+-\d+$")
 
@@ -112,7 +113,17 @@ def wallboard() -> dict[str, Any]:
             {"name": c.name, "label": condition_label(c.name), "detail": c.detail, "since": c.since}
             for c in Conditions(context.redis()).active()
         ],
+        # Quiet notices about live calls (queues.notices): looked at, never paged.
+        "notices": [
+            {**n.public(), "label": notice_label(n.kind)}
+            for n in Notices(context.redis()).active(now)
+        ],
     }
+
+
+def notice_label(kind: str) -> dict[str, str]:
+    """A quiet notice's label in each language; its kind when it has none."""
+    return WORDS.get(f"notice_{kind}", {"zh": kind, "en": kind})
 
 
 def _today(now: float, timezone: str) -> Today:

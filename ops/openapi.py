@@ -372,8 +372,9 @@ def paths() -> dict[str, dict[str, Any]]:
         },
         "/api/v1/wallboard": {
             "get": _op(
-                "Live queue and agent figures, and `conditions`: the promises the hotline cannot "
-                "keep right now (name, label in zh and en, detail, since)",
+                "Live queue and agent figures, `conditions`: the promises the hotline cannot "
+                "keep right now (name, label in zh and en, detail, since), and `notices`: quiet "
+                "notices about live calls (call_sid, kind, label, agent, area, since)",
                 SUP,
             )
         },

@@ -62,7 +62,30 @@
         set(board, '[data-state="' + state + '"]', data.agents[state]);
       });
       showConditions(board.querySelector("#conditions"), data.conditions || []);
+      showNotices(board.querySelector("#notices"), data.notices || []);
     });
+  }
+
+  // Quiet notices about live calls: redrawn whole, shown while any; nothing sounds.
+  function showNotices(section, notices) {
+    if (!section) { return; }
+    var list = section.querySelector('[data-field="notices"]');
+    list.textContent = "";
+    notices.forEach(function (notice) {
+      var li = document.createElement("li");
+      li.dataset.notice = notice.kind;
+      li.dataset.call = notice.call_sid;
+      var label = document.createElement("strong");
+      label.textContent = (notice.label && notice.label[section.dataset.lang]) || notice.kind;
+      var who = document.createElement("span");
+      who.textContent = [notice.agent, notice.area].filter(Boolean).join(" ");
+      var since = document.createElement("small");
+      since.textContent = section.dataset.since + " " +
+        new Date(notice.since * 1000).toLocaleTimeString();
+      li.append(label, " ", who, " ", since);
+      list.appendChild(li);
+    });
+    section.hidden = notices.length === 0;
   }
 
   // Promises the hotline cannot keep right now: the list is redrawn whole, shown while any.
