@@ -47,7 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from ivr.agents import bridge
     from ivr.agents import keypad_line as agent_line
     from ivr.agents import legs as agent_calls
-    from ivr.callers import survey
+    from ivr.callers import live_audio, survey
     from ivr.callers import webhooks as voice
     from ivr.callers.live_transcript import bp as live_transcript_bp
     from ivr.crisis import fallback as crisis_fallback
@@ -64,6 +64,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(agent_line.bp)
     app.register_blueprint(listen_in_legs.bp)
     app.register_blueprint(live_transcript_bp)
+    # The bridged caller's audio stream (a WebSocket on the same app and gunicorn threads).
+    live_audio.init_app(app)
     app.register_blueprint(demo_phone.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)

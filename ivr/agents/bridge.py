@@ -7,16 +7,19 @@ agent never seen there before their leg ended sends the caller back to their wai
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from flask import Response, current_app, request, url_for
 from redis import RedisError
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import webhook as hook
+from ivr.callers import live_audio
 from ivr.callers import menu_twiml as twiml
-from queues import dispatch, runtime
+from queues import dispatch, live_assist, runtime
 from queues.reservations import NOT_JOINED, Reservation
 from routing import follow_ups
+from telephony.signature import public_url
 from voicemail import callbacks as voicemail_callbacks
 from voicemail import consultation_jobs, consultations
 from voicemail import runtime as voicemail_runtime
@@ -27,6 +30,8 @@ bp = hook.twilio_blueprint("bridge", __name__, "/voice/connect")
 
 # Statuses of a callback leg that mean the caller was not reached.
 UNREACHED = ("no-answer", "busy", "failed", "canceled")
+# Where the live transcription of a bridged call is posted (ivr/callers/live_transcript.py).
+TRANSCRIPT_PATH = "/voice/assist/transcript"
 
 
 @bp.post("/queued")
@@ -52,7 +57,13 @@ def queued() -> Response:
     # The caller is not marked as there yet: Twilio may never use this answer (it gave up
     # waiting and its fallback took the call), so only the conference's report of their join
     # counts the call as answered.
-    return _join(rid, language, "connecting", recorded=_recording_url(rt, offer))
+    return _join(
+        rid,
+        language,
+        "connecting",
+        recorded=_recording_url(rt, offer),
+        live=_live_assist(rt, rid, language),
+    )
 
 
 @bp.post("/joined")
@@ -93,7 +104,8 @@ def callback() -> Response:
         # A voicemail's callback reaching its caller is the message called back.
         voicemail_callbacks.called_back(rt, offer.call_sid, rt.now())
     routing.reservations.bridged(rid, rt.now())
-    return _join(rid, offer.language, _greeting(offer.call_sid))
+    live = _live_assist(rt, rid, offer.language)
+    return _join(rid, offer.language, _greeting(offer.call_sid), live=live)
 
 
 @bp.post("/callback-status")
@@ -112,7 +124,14 @@ def _greeting(call_sid: str) -> str:
     return "followup_greeting" if follow_ups.call_of(call_sid) else "callback_greeting"
 
 
-def _join(rid: str, language: str, prompt: str, *, recorded: str | None = None) -> Response:
+def _join(
+    rid: str,
+    language: str,
+    prompt: str,
+    *,
+    recorded: str | None = None,
+    live: twiml.LiveAssist | None = None,
+) -> Response:
     """The caller's way into the reservation's conference, and to the rating after it."""
     return hook.xml(
         twiml.conference(
@@ -124,7 +143,44 @@ def _join(rid: str, language: str, prompt: str, *, recorded: str | None = None) 
             action=_survey_url(rid, language),
             joined=joined_url(rid),
             recorded=recorded,
+            live=live,
         )
+    )
+
+
+def _live_assist(rt: runtime.Runtime, rid: str, language: str) -> twiml.LiveAssist | None:
+    """The caller's audio stream and live transcript, on their leg's first way in only.
+
+    A caller who rejoins (a transfer, the agent back from their menu) already streams: Twilio
+    keeps a started stream for the whole call, so a second would send the audio twice. With
+    Redis unreachable nothing is started, since nothing could be shown.
+    """
+    config = hook.config()
+    leg = hook.caller().call_sid
+    if not config.assist.enabled or not leg:
+        return None
+    try:
+        if not live_assist.claim_stream(rt.redis, leg):
+            return None
+    except RedisError as error:
+        log.warning("no live assist for %s, Redis unreachable: %s", rid, type(error).__name__)
+        return None
+    query = "?" + urlencode({"res": rid})
+    return twiml.LiveAssist(
+        stream_url=live_audio.stream_url(_public("")),
+        transcript_url=_public(TRANSCRIPT_PATH + query),
+        language_code=config.assist.transcription_language(language),
+        parameters=(("res", rid),),
+    )
+
+
+def _public(path_and_query: str) -> str:
+    """An absolute URL of the app as Twilio reaches it: PUBLIC_BASE_URL's, else the request's."""
+    settings = current_app.config["SETTINGS"]
+    return public_url(
+        path_and_query,
+        request_url=request.host_url.rstrip("/") + path_and_query,
+        public_base_url=settings.public_base_url,
     )
 
 
