@@ -20,8 +20,10 @@ import functools
 import json
 import logging
 import os
+import socket as socket_module
 import ssl
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +145,7 @@ class Stream:
     # The next frame to send; frames before it are on their way to the app.
     sent: int = 0
     stopping: bool = False
+    socket: simple_websocket.Client | None = None
 
     def frame_at(self, at: float) -> int:
         """Return the frame that plays at a virtual time."""
@@ -241,15 +244,21 @@ class Streams:
         return len(streams)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop every stream and wait briefly for each to send its stop message."""
+        """Stop every stream and give them `timeout` seconds in all to send their stop message;
+        then cut the sockets of those still stuck writing to an app that stopped reading."""
         with self.cond:
-            for streams in self.live.values():
-                for stream in streams:
-                    stream.stopping = True
+            streams = [stream for live in self.live.values() for stream in live]
+            for stream in streams:
+                stream.stopping = True
             self.cond.notify_all()
             threads = list(self._threads)
+        deadline = time.monotonic() + timeout
         for thread in threads:
-            thread.join(timeout)
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        for stream in streams:
+            if stream.socket is not None:
+                with contextlib.suppress(OSError):
+                    stream.socket.sock.shutdown(socket_module.SHUT_RDWR)
 
     # -- one stream's thread ------------------------------------------------------------------
 
@@ -261,6 +270,7 @@ class Streams:
             self._failed(stream, "refused", error)
             self._forget(stream)
             return
+        stream.socket = socket
         try:
             self._send_all(stream, socket)
         except (OSError, simple_websocket.ConnectionClosed) as error:
@@ -303,6 +313,9 @@ class Streams:
                 sequence += 1
                 batch.append(text_frame(_media(stream.sid, sequence, side, index, chunk)))
             if batch:
+                if not socket.connected:
+                    # The app closed the stream (its reader thread saw the close frame).
+                    raise simple_websocket.ConnectionClosed(socket.close_reason)
                 socket.sock.sendall(b"".join(batch))
             if stopping:
                 break

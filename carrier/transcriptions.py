@@ -17,6 +17,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -171,15 +172,17 @@ class Transcriptions:
         return len(stopped)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop every transcription and wait briefly for their last callbacks."""
+        """Stop every transcription and wait up to `timeout` seconds in all for their last
+        callbacks (each thread is a daemon: one stuck on a slow app does not keep us)."""
         with self.lock:
             calls = list(self.live)
         for call_sid in calls:
             self.stop(call_sid)
         with self.lock:
             threads = list(self._threads)
+        deadline = time.monotonic() + timeout
         for thread in threads:
-            thread.join(timeout)
+            thread.join(max(deadline - time.monotonic(), 0.0))
 
     def _queue(self, transcription: Transcription, event: str, fields: dict[str, str]) -> None:
         """Number one callback and queue it for the transcription's thread (under the lock)."""

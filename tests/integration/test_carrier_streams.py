@@ -157,6 +157,7 @@ def tiny_app(seen: App) -> Flask:
         start.stream(url=ws_url("/nobody-here"), name="lost", status_callback="/stream-status")
         # An http URL, mapped to ws:// as the app gives it.
         start.stream(url=f"{seen.url}/stream-short", name="short", status_callback="/stream-status")
+        start.stream(url=ws_url("/stream-drop"), name="dropped")
         response.append(start)
         response.pause(length=3)
         response.stop().stream(name="short")
@@ -207,6 +208,13 @@ def tiny_app(seen: App) -> Flask:
 
     for path in ("/stream", "/stream-voicemail", "/stream-short", "/nobody-here"):
         sock.route(path, endpoint=path)(take)
+
+    @sock.route("/stream-drop")
+    def drop(ws: Any) -> None:
+        # The app hangs up on the stream once it has seen its start.
+        while (raw := ws.receive()) is not None and json.loads(raw)["event"] != "start":
+            pass
+
     return app
 
 
@@ -416,6 +424,8 @@ def test_a_refused_websocket_does_not_hurt_the_call_and_stop_ends_a_stream_by_na
     lost = [e for e in streams if e["name"] == "lost"]
     assert [e["action"] for e in lost] == ["started", "refused"]
     assert "403" in lost[1]["reason"]
+    dropped = [e for e in streams if e["name"] == "dropped"]
+    assert [e["action"] for e in dropped] == ["started", "dropped"]
     # The call went on: it heard the words after the <Stop> and ended by its own Hangup.
     assert [e["text"] for e in rig.entries(caller, "heard")] == ["Still here."]
     (hangup,) = rig.entries(caller, "hangup")
