@@ -7,8 +7,9 @@ event, clearing it a `notice-cleared` event, as standing conditions write theirs
 event stream keeps when each was seen. This module is the only owner of the notices' key.
 
 A notice holds the call's SID, the agent's id and the area, never a number or a word said.
-A call that ends without clearing its notice (its web process killed) is dropped from the
-board once it is older than any call lasts.
+Its raiser keeps it fresh while the call goes on (the live audio stream, every reading): one
+left unrefreshed for a minute belongs to a call whose end was never seen (its web process was
+killed) and is dropped from the board.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ log = logging.getLogger(__name__)
 
 # Kinds of notice: level 5 of the caller's thermometer held for config.assist.sustained_top_s.
 KINDS = ("sustained_top",)
-# A notice older than this is left over from a call whose end was never seen: no call lasts
-# this long, so it is dropped when the board is read.
-STALE_AFTER_S = 4 * 3600
+# A notice not kept fresh for this long is left over from a call whose end was never seen: the
+# live audio stream refreshes its notice every reading (2 s), so it is dropped when the board
+# is read.
+STALE_AFTER_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,20 @@ class Notices:
         self.redis = redis
 
     def raise_notice(
-        self, call_sid: str, kind: str, since: float, *, agent: str = "", area: str = ""
+        self,
+        call_sid: str,
+        kind: str,
+        since: float,
+        *,
+        now: float | None = None,
+        agent: str = "",
+        area: str = "",
     ) -> bool:
         """Put a notice on the board; True the first time for the call and kind (evented)."""
         if kind not in KINDS:
             raise ValueError(f"unknown notice kind {kind!r}")
-        notice = {"since": since, "agent": agent[:64], "area": area[:32]}
+        notice = {"since": since, "seen": since if now is None else now, "agent": agent[:64]}
+        notice["area"] = area[:32]
         first = bool(self.redis.hsetnx(keys.notices(), _field(call_sid, kind), json.dumps(notice)))
         if first:
             events.append(
@@ -76,6 +86,17 @@ class Notices:
             )
             log.info("notice %s raised for call %s", kind, call_sid)
         return first
+
+    def keep(self, call_sid: str, kind: str, now: float) -> bool:
+        """Mark a notice as still true now (its call goes on); False when it is not on the board."""
+        field = _field(call_sid, kind)
+        raw = self.redis.hget(keys.notices(), field)
+        if raw is None:
+            return False
+        notice = json.loads(raw)
+        notice["seen"] = now
+        self.redis.hset(keys.notices(), field, json.dumps(notice))
+        return True
 
     def clear_call(self, call_sid: str, now: float) -> int:
         """Take every notice of a call off the board (its audio ended); how many went."""
@@ -93,6 +114,7 @@ class Notices:
             call_sid, _, kind = name.partition("|")
             try:
                 data = json.loads(raw_value)
+                seen = float(data.get("seen", data["since"]))
                 notice = Notice(
                     call_sid=call_sid,
                     kind=kind,
@@ -103,7 +125,7 @@ class Notices:
             except (ValueError, KeyError, TypeError):
                 stale.append(name)
                 continue
-            if now - notice.since > STALE_AFTER_S:
+            if now - seen > STALE_AFTER_S:
                 stale.append(name)
             else:
                 found.append(notice)

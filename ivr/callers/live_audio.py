@@ -249,6 +249,8 @@ class CallerAudio:
         """Tell supervisors once when the caller's speech has stayed at level 5 for
         sustained_top_s: a quieter window ends the run, a short pause does not."""
         hold, window_s = self.top, float(self.assist.window_s)
+        if hold.told:
+            self._keep_notice()
         if event.get("silent"):
             # A silent window keeps the last level without hearing it: it does not count, and
             # a long silence ends the run.
@@ -270,10 +272,22 @@ class CallerAudio:
         self.publish("notice", {"kind": "sustained_top", "since": round(hold.started_at, 3)})
         try:
             Notices(self.redis).raise_notice(
-                self.call_sid, "sustained_top", hold.started_at, agent=self.agent, area=self.area
+                self.call_sid,
+                "sustained_top",
+                hold.started_at,
+                now=self.now(),
+                agent=self.agent,
+                area=self.area,
             )
         except RedisError as error:
             log.warning("notice of call %s not raised: %s", self.call_sid, type(error).__name__)
+
+    def _keep_notice(self) -> None:
+        """Tell the wallboard the call's notice still holds: the call goes on."""
+        try:
+            Notices(self.redis).keep(self.call_sid, "sustained_top", self.now())
+        except RedisError as error:
+            log.debug("notice of call %s not kept: %s", self.call_sid, type(error).__name__)
 
     def publish(self, kind: str, data: dict[str, Any]) -> bool:
         """Append an event to the call's feed; with Redis away it is dropped, and said so."""

@@ -24,9 +24,10 @@ from werkzeug.serving import make_server
 
 from hotline.app import create_app
 from ivr.callers import live_audio
-from queues import events, live_assist
+from queues import events, live_assist, notices
 from queues.embedded import EmbeddedRedis
 from queues.live_assist import LiveEvent
+from queues.notices import Notices
 from routing.thermometer import Thermometer
 from telephony.demo import DEMO_AUTH_TOKEN
 from telephony.signature import SIGNATURE_HEADER, sign
@@ -350,3 +351,16 @@ def test_no_stream_when_live_assist_is_off(app, hotline, twilio) -> None:
     twilio.post(f"/voice/agent/answer?res={rid}", {"CallSid": AGENT_LEG, "Digits": "1"})
     joined = Doc.parse(twilio.post(f"/voice/connect/queued?res={rid}", {"CallSid": LEG}))
     assert joined.all("Start") == [] and joined.first("Conference").text == rid
+
+
+def test_a_notice_its_call_stopped_keeping_fresh_leaves_the_board(redis) -> None:
+    board = Notices(redis)
+    assert board.raise_notice("CA1", "sustained_top", 1000.0, now=1002.0, agent="d1")
+    assert not board.raise_notice("CA1", "sustained_top", 1010.0, now=1012.0)
+    assert [n.since for n in board.active(1050.0)] == [1000.0]
+    assert board.keep("CA1", "sustained_top", 1060.0)
+    assert [n.agent for n in board.active(1110.0)] == ["d1"]
+    # A minute without the stream's word: its web process is gone, and so is the notice.
+    assert board.active(1060.0 + notices.STALE_AFTER_S + 1) == []
+    assert not board.keep("CA1", "sustained_top", 1200.0)
+    assert board.clear_call("CA1", 1200.0) == 0
