@@ -32,7 +32,7 @@ scale-test: $(VENV)/.dev-installed
 	$(BIN)/python -m tests.scale $(SCALE_ARGS)
 
 # One benchmark from tools/, printing its figures (docs/benchmarks.md):
-# make bench PART=routing|voicemail|crisis|classifier|webhooks. Routing fills an empty Redis database
+# make bench PART=routing|voicemail|crisis|classifier|webhooks|assist. Routing fills an empty Redis database
 # (BENCH_REDIS_URL, default redis://127.0.0.1:6379/15).
 PART ?= voicemail
 bench: $(VENV)/.installed

@@ -171,7 +171,7 @@ def _register_bench(commands: Commands) -> None:
     bench = commands.add("bench", "benchmarks", "measure the hotline (prints figures)")
     bench.add_argument(
         "part",
-        choices=("routing", "voicemail", "crisis", "classifier", "webhooks"),
+        choices=("routing", "voicemail", "crisis", "classifier", "webhooks", "assist"),
         help="what to measure",
     )
     bench.add_argument(
@@ -193,6 +193,12 @@ def _register_bench(commands: Commands) -> None:
     bench.add_argument(
         "--flat-out", type=float, default=10.0, help="webhooks: seconds of greeting flat out (10)"
     )
+    bench.add_argument(
+        "--streams", type=int, default=50, help="assist: callers' audio streams at once (50)"
+    )
+    bench.add_argument(
+        "--seconds", type=float, default=60.0, help="assist: seconds of audio per stream (60)"
+    )
     bench.set_defaults(func=_bench)
 
 
@@ -210,6 +216,8 @@ def _bench(args: argparse.Namespace) -> int:
         tool.run(args.redis_url or "redis://127.0.0.1:6379/15")
     elif args.part == "webhooks":
         tool.run(args.callers, args.rate, args.hold, args.flat_out, args.redis_url)
+    elif args.part == "assist":
+        tool.run(args.streams, args.seconds, args.redis_url)
     else:
         tool.run()
     return 0
