@@ -84,8 +84,8 @@ def read(
 
 
 def erase(redis: Redis, call_sid: str) -> int:
-    """Drop a call's feed (a person's data erased); returns how many keys went."""
-    return int(redis.delete(keys.live_call(call_sid)))
+    """Drop a call's feed and its stream's marker (a person's data erased); how many keys went."""
+    return int(redis.delete(keys.live_call(call_sid), keys.live_stream(call_sid)))
 
 
 def _field(fields: dict[Any, Any], name: str) -> str:
