@@ -7,12 +7,12 @@ never reaches an agent's desk. Every entry names its law by its exact official t
 article exactly (第三十条 / Article 30, the two naming the same number), belongs to known areas,
 and its intake tags name real intake questions and answers of those areas.
 
-`Library.for_call(area, answers)` lists an area's statutes with the ones the caller's intake
-answers point to first; `Library.search(words)` finds statutes by the words a caller uses
-(加班费, 彩礼, "unpaid wages"): Chinese by substring either way (a keyword inside the caller's
-sentence, or the caller's word inside a keyword, title or plain line), English by whole words.
-Both work on an index built once when the document is read, so a desk's lookup is a walk over
-a few hundred short strings.
+`Library.for_call(area, answers, words=...)` lists an area's statutes with the ones the
+caller's intake answers and own words point to first; `Library.search(words)` finds statutes
+by the words a caller uses (加班费, 彩礼, "unpaid wages"): Chinese by substring either way (a
+keyword inside the caller's sentence, or the caller's word inside a keyword, title or plain
+line), English by whole words. Both work on an index built once when the document is read, so
+a desk's lookup is a walk over a few hundred short strings.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ MAX_STATUTES = 1_000
 MAX_PLAIN = 300
 MAX_KEYWORDS = 30
 MAX_RESULTS = 20
+# An intake answer a statute fits weighs as much as a keyword inside the caller's sentence.
+INTAKE_WEIGHT = 6
 LIMITS = Limits(what="the statutes document", max_value=2_000, max_depth=8)
 ENTRY_FIELDS = ("id", "areas", "law", "article", "plain", "keywords", "intake", "url")
 REQUIRED_FIELDS = ("id", "areas", "law", "article", "plain", "keywords", "url")
@@ -194,8 +196,8 @@ class Library:
     def for_call(
         self, area: str, answers: Mapping[str, str] | None = None, *, words: str = ""
     ) -> list[Statute]:
-        """An area's statutes, those the caller's intake answers point to first (most tags met
-        first), then those the caller's own words name, the rest in document order."""
+        """An area's statutes, best first: each intake answer a statute fits counts as much as
+        one keyword the caller said inside their words; ties keep the document's order."""
         answers = answers or {}
         tokens = _tokens(words) if words else []
         ranked = []
@@ -204,7 +206,8 @@ class Library:
             if area not in statute.areas:
                 continue
             heard = _score(entry, tokens) if tokens else 0
-            ranked.append(((-statute.applies_to(answers), -heard, order), statute))
+            weight = INTAKE_WEIGHT * statute.applies_to(answers) + heard
+            ranked.append(((-weight, order), statute))
         ranked.sort(key=lambda pair: pair[0])
         return [statute for _, statute in ranked]
 

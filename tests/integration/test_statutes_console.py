@@ -150,7 +150,9 @@ def test_the_desk_shows_a_labor_calls_wage_articles_first(hotline: Hotline):
     assert found["area"] == "labor" and found["answers"] == {"contract": "1", "still_employed": "1"}
     first = [s["id"] for s in found["statutes"][:8]]
     assert "labor-lcl-30" in first and "labor-lcl-85" in first
-    assert found["statutes"][0]["matched"]  # an intake answer fits the first one
+    assert found["statutes"][0]["id"] == "labor-lcl-30"  # the caller's words: 拖欠, 工资
+    matched = [s["id"] for s in found["statutes"] if s["matched"]]
+    assert "labor-lcl-38" in matched and "labor-lcl-46" not in matched
 
     desk = wang.get("/ops/desk/").get_data(as_text=True)
     assert 'id="statutes-panel"' in desk and 'data-area="labor"' in desk

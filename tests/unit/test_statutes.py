@@ -271,3 +271,11 @@ def test_the_docs_table_lists_every_shipped_statute(library, areas):
     assert statutes_table.written(docs) == statutes_table.render(library, list(areas))
     for statute in library.statutes:
         assert f"| {statute.id} |" in docs
+
+
+def test_a_callers_words_weigh_with_the_intake_answers(library):
+    still_employed = {"contract": "1", "still_employed": "1"}
+    found = library.for_call("labor", still_employed, words="老板拖欠我三个月工资")
+    first = [s.id for s in found[:4]]
+    assert first[:2] == ["labor-lcl-30", "labor-ll-50"]  # both of the caller's words
+    assert "labor-lcl-85" in first
