@@ -172,8 +172,11 @@ class Streams:
         parameters: dict[str, str],
         status_callback: str | None = None,
         status_method: str = "POST",
+        voices: tuple[str, ...] = (),
     ) -> Stream:
-        """Start streaming a call's audio to a WebSocket URL (non-blocking, as <Start> is)."""
+        """Start streaming a call's audio to a WebSocket URL (non-blocking, as <Start> is);
+        `voices`, those the party may speak in, are read before the stream connects, so the
+        first line is not late while its file is read."""
         stream = Stream(
             sid=new_sid("MZ"),
             call_sid=call.sid,
@@ -192,7 +195,10 @@ class Streams:
             self.live.setdefault(call.sid, []).append(stream)
             self._threads = [alive for alive in self._threads if alive.is_alive()]
             thread = threading.Thread(
-                target=self._run, args=(stream,), name=f"stream-{stream.sid[-6:]}", daemon=True
+                target=self._run,
+                args=(stream, voices),
+                name=f"stream-{stream.sid[-6:]}",
+                daemon=True,
             )
             self._threads.append(thread)
         stream.transcript.add(
@@ -262,8 +268,12 @@ class Streams:
 
     # -- one stream's thread ------------------------------------------------------------------
 
-    def _run(self, stream: Stream) -> None:
+    def _run(self, stream: Stream, voices: tuple[str, ...]) -> None:
         """Connect, send the stream's messages until it stops, then say goodbye."""
+        for voice in voices:
+            # A voice that cannot be read is reported when its line is said.
+            with contextlib.suppress(OSError, EOFError, ValueError):
+                voice_mulaw(voice)
         try:
             socket = self._connect(stream)
         except (OSError, simple_websocket.ConnectionError) as error:

@@ -30,6 +30,7 @@ def start(leg: Leg, verb: ET.Element, document: Document) -> Document | None:
                 parameters=parameters(noun),
                 status_callback=_url(document, noun.get("statusCallback")),
                 status_method=(noun.get("statusCallbackMethod") or "POST").upper(),
+                voices=tuple({line.audio for line in leg.party.script.talk if line.audio}),
             )
         elif noun.tag == "Transcription":
             leg.driver.transcriptions.start(
