@@ -299,15 +299,12 @@ def _score(entry: _Indexed, tokens: list[str]) -> int:
 
 
 def _score_chinese(entry: _Indexed, token: str) -> int:
-    """A Chinese run against a statute: exact keyword, keyword inside it or it inside one."""
-    score = 0
-    for keyword in entry.zh_keywords:
-        if keyword == token:
-            score += 10
-        elif len(keyword) >= 2 and keyword in token:
-            score += 6
-        elif len(token) >= 2 and token in keyword:
-            score += 4
+    """A Chinese run against a statute: keywords inside it (a caller's sentence names several),
+    else its best keyword (the exact word, or one it is part of); then title and plain line."""
+    inside = sum(6 for k in entry.zh_keywords if len(k) >= 2 and k in token and k != token)
+    exact = 10 if token in entry.zh_keywords else 0
+    partial = 4 if len(token) >= 2 and any(token in k for k in entry.zh_keywords) else 0
+    score = inside + (exact or partial)
     if token in entry.law_zh:
         score += 3
     if len(token) >= 2 and token in entry.plain_zh:
