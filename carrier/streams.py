@@ -243,7 +243,11 @@ class Streams:
     def stop(self, call_sid: str, name: str | None = None) -> int:
         """Stop a call's stream by name (None: every stream of the call); return how many."""
         with self.cond:
-            streams = [s for s in self.live.get(call_sid, ()) if name is None or s.name == name]
+            streams = [
+                s
+                for s in self.live.get(call_sid, ())
+                if not s.stopping and (name is None or s.name == name)
+            ]
             for stream in streams:
                 stream.stopping = True
             self.cond.notify_all()
