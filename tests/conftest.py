@@ -19,6 +19,7 @@ from tests.fixtures.app import OPEN_TIME, TEST_SECRET, Clock, Twilio, closed_por
 # a test module's own fixture of the same name takes its place there.
 pytest_plugins = [
     "tests.fixtures.carrier",
+    "tests.fixtures.cpu_times",
     "tests.fixtures.crisis",
     "tests.fixtures.ops",
     "tests.fixtures.records",
