@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import redis as redis_lib
 import yaml
 
 from queues import keys
@@ -158,3 +159,15 @@ def test_the_desk_shows_a_labor_calls_wage_articles_first(hotline: Hotline):
     assert 'id="statutes-panel"' in desk and 'data-area="labor"' in desk
     assert 'data-statute="labor-lcl-30"' in desk and "第三十条" in desk
     assert sign_in(hotline.app, "emily").get("/api/v1/agents/d1/call/statutes").status_code == 403
+
+
+def test_the_document_downloads_as_yaml_and_redis_down_leaves_the_shipped_file(hotline: Hotline):
+    sam = sign_in(hotline.app, "sam")
+    text = shipped_with(lambda statutes: statutes.pop())
+    assert sam.put("/api/v1/statutes", data=text.encode()).status_code == 200
+    exported = sam.get("/api/v1/statutes?format=yaml")
+    assert exported.mimetype == "application/yaml" and exported.get_data(as_text=True) == text
+
+    gone = redis_lib.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    found = StatuteShelf(gone).current(SHIPPED)
+    assert found.source == "shipped" and found.text == SHIPPED
