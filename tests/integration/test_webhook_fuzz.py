@@ -22,12 +22,15 @@ WEBHOOK_BLUEPRINTS = {
     "agent_calls",
     "agent_line",
     "listen_in_legs",
+    "live_transcript",
 }
 TWILIO_FIELDS = [
     "CallSid", "From", "To", "Digits", "SpeechResult", "Confidence", "CallStatus",
     "DialCallStatus", "DialCallDuration", "DialBridged", "QueueResult", "QueueTime",
     "RecordingSid", "RecordingUrl", "RecordingStatus", "RecordingDuration", "TranscriptionText",
     "TranscriptionStatus", "AccountSid", "ParentCallSid", "CallDuration", "AnsweredBy",
+    "TranscriptionEvent", "TranscriptionSid", "TranscriptionData", "Track", "Final",
+    "SequenceId", "LanguageCode",
 ]  # fmt: skip
 URL_ARGS = ["lang", "area", "res", "fb", "t", "q", "n", "why", "who", "w", "role", "now", "code",
             "call", "agent", "a"]  # fmt: skip
@@ -36,7 +39,9 @@ ODD_VALUES = [
     "family", "general", "completed", "busy", "no-answer", "failed", "in-progress", "bridged",
     "hangup", "redirected", "+8613812345678", "anonymous", "CA" + "0" * 32, "RE" + "f" * 32,
     "http://127.0.0.1:1/x.wav", "我想离婚", "kill myself", "<Say>hi</Say>", "%00", "\x00",
-    "' OR 1=1 --", "../../etc/passwd",
+    "' OR 1=1 --", "../../etc/passwd", "transcription-content", "transcription-stopped",
+    "inbound_track", "outbound_track", "true", "zh-CN", '{"transcript": "我不想活了"}',
+    '{"transcript": 7}', "[]",
 ]  # fmt: skip
 values = st.one_of(st.sampled_from(ODD_VALUES), st.text(max_size=40), st.text(min_size=500))
 forms = st.dictionaries(
