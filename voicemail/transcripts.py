@@ -57,6 +57,14 @@ VOICEMAIL_TRIGGER = "voicemail"
 # A message's lines wait this long for their recording, then go (the message keeps its copy).
 MESSAGE_LINES_TTL_S = 2 * 24 * 3600
 
+# Takes a callback once: marks it seen and numbers its line, the hash never left without expiry.
+_TAKE = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+local number = redis.call('HINCRBY', KEYS[1], 'lines', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return number
+"""
+
 
 @dataclass(frozen=True)
 class HeardLine:
@@ -119,9 +127,10 @@ class _Lines:
 
     def take(self, line: HeardLine, at: float, ttl_s: int) -> bool:
         """Keep a line once (False for a repeat or past MAX_LINES), sealed, in arrival order."""
-        if not self.redis.hsetnx(self.key, line.marker, f"{at:.3f}"):
+        taken = self.redis.register_script(_TAKE)
+        number = int(taken(keys=[self.key], args=[line.marker, f"{at:.3f}", ttl_s]))
+        if not number:
             return False
-        number = int(self.redis.hincrby(self.key, "lines", 1))
         if number > MAX_LINES:
             log.warning("transcript %s: over %d lines, line dropped", self.key, MAX_LINES)
             return False
