@@ -369,8 +369,10 @@ class MessageTranscripts:
         said = self.text(line.call_sid)
         crisis = crisis_words(said, lexicon, line.language)
         alerted = False
-        if crisis and lines.flag("crisis_at", f"{now:.3f}"):
-            # Once per message, at once, before the recording is even processed.
+        if crisis and not lines.get("crisis_at"):
+            # Once per message, at once, before the recording is even processed. The crisis is
+            # opened before it is marked: a failure in between leaves it for the next line to
+            # open (the alert is once per call whatever happens), never marked but unpaged.
             alerted = alerts.open_crisis(
                 self.redis,
                 line.call_sid,
@@ -379,10 +381,11 @@ class MessageTranscripts:
                 now=now,
                 said=said[:MAX_LINE],
             )
-            events.append(
-                self.redis, "voicemail_crisis_words", call=line.call_sid, source="transcription"
-            )
-            log.warning("voicemail on call %s: crisis words in its transcript", line.call_sid)
+            if lines.flag("crisis_at", f"{now:.3f}"):
+                events.append(
+                    self.redis, "voicemail_crisis_words", call=line.call_sid, source="transcription"
+                )
+                log.warning("voicemail on call %s: crisis words in its transcript", line.call_sid)
         recording_sid = lines.get("recording")
         if recording_sid and vault is not None:
             self.attach(
