@@ -62,7 +62,6 @@ class Blocklist:
     def __init__(self, redis: Redis, *, sealer: Sealer | None = None):
         self.redis = redis
         self._sealer = sealer
-        self._move = redis.register_script(_REKEY)
 
     @property
     def sealer(self) -> Sealer:
@@ -121,10 +120,11 @@ class Blocklist:
             return lambda _results: False
         keyed, old = self.sealer.digest(compact), unkeyed_digest(compact)
         first = len(pipe)
-        pipe.sismember(keys.blocklist(), keyed)
-        pipe.sismember(keys.blocklist(), old)
+        # Both digests in one command (Redis 6.2+): each command of the greeting's pipeline
+        # has its own reply to read and parse.
+        pipe.smismember(keys.blocklist(), [keyed, old])
         pipe.hget(keys.blocklist_entries(), old)
-        return lambda results: self._found(keyed, old, *results[first : first + 3])
+        return lambda results: self._found(keyed, old, *results[first], results[first + 1])
 
     def _found(self, keyed: str, old: str, found: Any, found_old: Any, old_fields: Any) -> bool:
         """Whether the lookup found the number, moving an unkeyed entry to its keyed digest."""
@@ -138,7 +138,10 @@ class Blocklist:
 
     def _rekey(self, old: str, keyed: str, fields: dict[str, object]) -> None:
         """Move an entry from its unkeyed digest to its keyed one, now that its number called."""
-        moved = self._move(
+        # Registered here, not with the list: every incoming call makes a Blocklist to look a
+        # number up, and only the first call from an unkeyed entry's number moves it.
+        move = self.redis.register_script(_REKEY)
+        moved = move(
             keys=[keys.blocklist(), keys.blocklist_entries()],
             args=[old, keyed, json.dumps({**fields, "keyed": 1})],
         )

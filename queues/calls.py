@@ -51,6 +51,22 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 """
 
+# A new call's record (its start, sealed number and lifetime) and its `incoming` event, in one
+# atomic step that a repeated greeting leaves as it was. Sent whole (EVAL, not EVALSHA) so it
+# can share the greeting's one pipelined round trip: Redis keeps it compiled by its digest,
+# and no server (a restarted one, a new primary after a failover) can answer NOSCRIPT.
+_START = (
+    """
+if redis.call('HSETNX', KEYS[1], 'started_at', ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'caller', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+"""
+    + events.lua_append(2, 4)
+    + """
+return 1
+"""
+)
+
 
 @dataclass(frozen=True)
 class CallRecord:
@@ -102,36 +118,34 @@ class CallStore:
         value = data.get(name, "")
         return self.sealer.open(value, f"call:{call_sid}:{name}") if value else ""
 
-    def start(self, call_sid: str, caller: str, *, pipeline=None) -> bool:
+    def start(self, call_sid: str, caller: str) -> bool:
         """Record a new incoming call once; return False when it was already known."""
-        key = keys.call(call_sid)
-        created = self.redis.hsetnx(key, "started_at", f"{time.time():.3f}")
-        if created:
-            self._first_facts(call_sid, caller, pipeline)
-        return bool(created)
+        pipe = self.redis.pipeline(transaction=False)
+        started = self.start_in(pipe, call_sid, caller)
+        return started(pipe.execute())
 
     def start_in(self, pipe: Any, call_sid: str, caller: str) -> Callable[[list[Any]], bool]:
-        """Queue `start`'s first write on a pipeline shared with other commands (one round
-        trip); the function returned finishes the start from that pipeline's results."""
+        """Queue `start` on a pipeline shared with other commands (one round trip); the
+        function returned reads from that pipeline's results whether the call was new."""
         at = len(pipe)
-        pipe.hsetnx(keys.call(call_sid), "started_at", f"{time.time():.3f}")
+        incoming = events.entry("incoming", call=call_sid)
+        pipe.eval(
+            _START,
+            2,
+            keys.call(call_sid),
+            keys.events(),
+            incoming["at"],
+            self._stored(call_sid, "caller", caller),
+            CALL_TTL_S,
+            *events.flat(incoming),
+        )
 
         def finish(results: list[Any]) -> bool:
             if results[at]:
-                self._first_facts(call_sid, caller, None)
+                events.counted(self.redis, "incoming", incoming)
             return bool(results[at])
 
         return finish
-
-    def _first_facts(self, call_sid: str, caller: str, pipeline: Any) -> None:
-        """Write a new call's number, its lifetime and its `incoming` event."""
-        key = keys.call(call_sid)
-        target = pipeline if pipeline is not None else self.redis.pipeline()
-        target.hset(key, mapping={"caller": self._stored(call_sid, "caller", caller)})
-        target.expire(key, CALL_TTL_S)
-        events.append(self.redis, "incoming", pipeline=target, call=call_sid)
-        if pipeline is None:
-            target.execute()
 
     def update(self, call_sid: str, *, pipeline=None, **fields: str) -> None:
         """Set facts learned about the call (language, area, summary, speech...)."""

@@ -15,12 +15,38 @@ MAX_EVENTS = 200_000
 
 def append(redis: Redis, kind: str, *, pipeline: Any = None, **fields: object) -> None:
     """Append one event with its kind, time and fields (None values dropped)."""
-    entry = {"kind": kind, "at": f"{time.time():.3f}"}
-    entry.update({name: str(value) for name, value in fields.items() if value is not None})
+    event = entry(kind, **fields)
     target = pipeline if pipeline is not None else redis
-    target.xadd(keys.events(), entry, maxlen=MAX_EVENTS, approximate=True)
-    # /metrics counts calls, waits and crises from the same moments the stream records.
-    metrics.observe_event(redis, kind, entry)
+    target.xadd(keys.events(), event, maxlen=MAX_EVENTS, approximate=True)
+    counted(redis, kind, event)
+
+
+def entry(kind: str, **fields: object) -> dict[str, str]:
+    """An event as the stream keeps it: its kind, the time now and its fields (None dropped)."""
+    event = {"kind": kind, "at": f"{time.time():.3f}"}
+    event.update({name: str(value) for name, value in fields.items() if value is not None})
+    return event
+
+
+def counted(redis: Redis, kind: str, event: dict[str, str]) -> None:
+    """Count an appended event in /metrics (calls, waits and crises from the moments the
+    stream records); for an event a script appended, once its answer says it did."""
+    metrics.observe_event(redis, kind, event)
+
+
+def lua_append(stream_key: int, first_arg: int) -> str:
+    """Lua appending the event whose field and value pairs are ARGV[first_arg] onwards to the
+    stream named by KEYS[stream_key], trimmed as `append` trims: for a script whose write and
+    event must happen in one atomic step (pass the pairs from `flat(entry(...))`)."""
+    return (
+        f"redis.call('XADD', KEYS[{stream_key}], 'MAXLEN', '~', {MAX_EVENTS}, '*',"
+        f" unpack(ARGV, {first_arg}))"
+    )
+
+
+def flat(event: dict[str, str]) -> list[str]:
+    """An event's fields and values in turn, as `lua_append` reads them."""
+    return [part for pair in event.items() for part in pair]
 
 
 def recent(redis: Redis, count: int = 100) -> list[dict[str, str]]:

@@ -33,8 +33,9 @@ def blocked_response(
 ) -> VoiceResponse | None:
     """The short answer for a blocked number or during a closure, or None to go on as usual.
 
-    With `call_sid`, the call's record is started in the same round trip as the reads (every
-    incoming call makes both); a record that cannot be written is logged, never felt.
+    With `call_sid`, the call's record is started (its number, lifetime and `incoming` event)
+    in the same round trip as the reads: every incoming call makes both, so a greeting is one
+    round trip to Redis. A record that cannot be written is logged, never felt.
     """
     blocked, closure = _screen(number, call_sid)
     if blocked:
@@ -89,8 +90,7 @@ def _screen(number: str, call_sid: str = "") -> tuple[bool, Closure | None]:
     try:
         serving = runtime.serving()
         redis = serving.redis
-        # Both reads (and the call's first write) in one round trip: every incoming call
-        # makes them.
+        # Both reads and the call's start in one round trip: every incoming call makes them.
         pipe = redis.pipeline(transaction=False)
         started = serving.calls.start_in(pipe, call_sid, number) if call_sid else None
         blocked = Blocklist(redis).contains_in(pipe, number)
@@ -102,12 +102,7 @@ def _screen(number: str, call_sid: str = "") -> tuple[bool, Closure | None]:
             log.warning("Redis unreachable, call %s not recorded", call_sid)
         return False, None
     if started is not None:
-        try:
-            started(results)
-        except RedisError as error:
-            log.warning(
-                "Redis unreachable, call %s not recorded: %s", call_sid, type(error).__name__
-            )
+        started(results)
     try:
         return blocked(results), closure(results)
     except (RedisError, ValueError) as error:

@@ -59,8 +59,12 @@ def incoming() -> Response:
     screened = screening.blocked_response(hook.config(), caller.number, call_sid=caller.call_sid)
     if screened is not None:
         return hook.xml(screened)
-    action = url_for(".language", t=1)
-    return hook.fixed_xml(("greeting", action), lambda: twiml.greeting(hook.config(), action))
+    # The same document for every caller: only the app's mount point changes its action URL,
+    # so the URL is built once with it, not on every call.
+    return hook.fixed_xml(
+        ("greeting", request.script_root),
+        lambda: twiml.greeting(hook.config(), url_for(".language", t=1)),
+    )
 
 
 @bp.post("/fallback")
