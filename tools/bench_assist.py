@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from hotline.serve import WEB_THREADS
+from hotline.serve import web_threads
 from queues import keys
 from queues.connection import redis_client
 from queues.embedded import EmbeddedRedis
@@ -436,7 +436,7 @@ class WebServer:
 
 def run(streams: int = STREAMS_TARGET, seconds: float = 60.0, redis_url: str | None = None) -> dict:
     """Run N paced streams for `seconds` of audio each; print and return the figures."""
-    threads = int(os.environ.get("HOTLINE_WEB_THREADS", WEB_THREADS))
+    threads = web_threads()
     print(
         f"hotline bench assist: {streams} streams of {seconds:g} s of audio, paced in real time;"
         f" gunicorn 2 gthread workers x {threads} threads; {os.cpu_count()} CPUs;"
