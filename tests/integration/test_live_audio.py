@@ -364,3 +364,26 @@ def test_a_notice_its_call_stopped_keeping_fresh_leaves_the_board(redis) -> None
     assert board.active(1060.0 + notices.STALE_AFTER_S + 1) == []
     assert not board.keep("CA1", "sustained_top", 1200.0)
     assert board.clear_call("CA1", 1200.0) == 0
+
+
+@pytest.mark.parametrize(
+    ("windows", "told"),
+    [
+        # Six seconds of level 5 with a breath between: told.
+        (["5", "5", "silent", "5"], True),
+        # A calmer window in between starts the count again.
+        (["5", "5", "4", "5", "5"], False),
+        # Six seconds of silence end the run too.
+        (["5", "silent", "silent", "silent", "5", "5"], False),
+        (["5", "silent", "silent", "silent", "5", "5", "5"], True),
+    ],
+)
+def test_what_counts_as_the_top_level_held(redis, hotline_config, windows, told) -> None:
+    assist = dataclasses.replace(hotline_config.assist, window_s=2, sustained_top_s=6)
+    audio = live_audio.CallerAudio(redis, assist, now=lambda: 5000.0)
+    audio.call_sid = LEG
+    for window in windows:
+        silent = window == "silent"
+        audio._watch_top({"level": 5 if silent else int(window), "silent": silent})
+    assert [e.kind for e in live_assist.read(redis, LEG)] == (["notice"] if told else [])
+    assert bool(Notices(redis).active(5000.0)) is told
