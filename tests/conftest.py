@@ -13,7 +13,14 @@ import redis as redis_lib
 from queues import sealing
 from queues.embedded import EmbeddedRedis, _alive
 from queues.sealing import Sealer
-from tests.fixtures.app import OPEN_TIME, TEST_SECRET, Clock, Twilio, closed_port
+from tests.fixtures.app import (
+    OPEN_TIME,
+    TEST_SECRET,
+    Clock,
+    Twilio,
+    closed_port,
+    demo_environment,
+)
 
 # The shared fixtures (rig, jobs_runtime, hotline...), each usable by any test that names it;
 # a test module's own fixture of the same name takes its place there.
@@ -91,12 +98,7 @@ def clock() -> Clock:
 @pytest.fixture
 def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     """A demo-mode environment with nothing inherited from the developer's shell."""
-    for name in list(os.environ):
-        if name.startswith(("TWILIO_", "HOTLINE_")) or name in ("PUBLIC_BASE_URL",):
-            monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOTLINE_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("HOTLINE_SECRET_KEY", TEST_SECRET)
-    return monkeypatch
+    return demo_environment(monkeypatch, tmp_path / "var")
 
 
 @pytest.fixture(scope="session")
