@@ -98,13 +98,8 @@ def hang_up(ws: Client) -> None:
 
 
 def voice(name: str) -> bytes:
-    """A committed stand-in voice as mu-law, or a synthetic one while none is committed."""
-    path = VOICES / f"{name}.wav"
-    if path.exists():
-        return read_voice(path)
-    calm = name.startswith("calm")
-    shape = (115, 2.5, -30, 0.5) if calm else (300, 7, -6, 6)
-    return mulaw_encode(synthetic_voice(10, *shape))
+    """A committed stand-in voice (carrier/voices/) as mu-law."""
+    return read_voice(VOICES / f"{name}.wav")
 
 
 def shouting() -> bytes:
