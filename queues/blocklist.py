@@ -119,19 +119,23 @@ class Blocklist:
         except ValueError:
             return lambda _results: False
         keyed, old = self.sealer.digest(compact), unkeyed_digest(compact)
-        first = len(pipe)
-        # Both digests in one command (Redis 6.2+): each command of the greeting's pipeline
-        # has its own reply to read and parse.
+        at = len(pipe)
+        # Both digests in one command (Redis 6.2+): every command of the greeting's pipeline
+        # is one more reply to read and parse.
         pipe.smismember(keys.blocklist(), [keyed, old])
-        pipe.hget(keys.blocklist_entries(), old)
-        return lambda results: self._found(keyed, old, *results[first], results[first + 1])
+        return lambda results: self._found(keyed, old, *results[at])
 
-    def _found(self, keyed: str, old: str, found: Any, found_old: Any, old_fields: Any) -> bool:
+    def _found(self, keyed: str, old: str, found: Any, found_old: Any) -> bool:
         """Whether the lookup found the number, moving an unkeyed entry to its keyed digest."""
         if found:
             return True
-        fields = json.loads(old_fields) if old_fields else {}
-        if not found_old or fields.get("keyed"):
+        if not found_old:
+            return False
+        # Only an entry from before digests were keyed gets here, once: its fields are read
+        # now rather than on every call.
+        raw = self.redis.hget(keys.blocklist_entries(), old)
+        fields = json.loads(raw) if raw else {}
+        if fields.get("keyed"):
             return False
         self._rekey(old, keyed, fields)
         return True
