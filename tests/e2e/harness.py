@@ -207,17 +207,15 @@ def serving(
     try:
         app_url, carrier_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{carrier_port}"
 
-        def up() -> bool:
-            try:
-                app = requests.get(f"{app_url}/healthz", timeout=2).status_code == 200
-                return app and requests.get(f"{carrier_url}/carrier/health", timeout=2).ok
-            except requests.RequestException:
-                assert serve.poll() is None, (home / "serve.log").read_text()
-                return False
+        def ready() -> dict[str, Any] | None:
+            assert serve.poll() is None, (home / "serve.log").read_text()
+            return ready_state(state_file)
 
-        poll(up, STARTUP_DEADLINE_S, "hotline serve and its carrier")
-        # Serve marks itself ready once the worker is registered too.
-        state = poll(lambda: ready_state(state_file), STARTUP_DEADLINE_S, "serve to be ready")
+        # Serve marks itself ready once the app and carrier answer and the worker is registered:
+        # its state file is read while it starts, and the two are asked once it says so.
+        state = poll(ready, STARTUP_DEADLINE_S, "serve to be ready")
+        assert requests.get(f"{app_url}/healthz", timeout=5).status_code == 200
+        assert requests.get(f"{carrier_url}/carrier/health", timeout=5).ok
         pids = serve_pids(state)
         yield Hotline(app_url, carrier_url, config, state["redis_url"], serve, home, env)
     finally:
