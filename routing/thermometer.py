@@ -11,7 +11,7 @@ live-assist `level` event (`Reading.to_event`).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -30,6 +30,13 @@ MIN_SPEECH_SHARE = 0.15
 LEVEL_CUTS = (0.2, 0.4, 0.6, 0.8)
 # How much the caller's difference from their own baseline moves the score (at most).
 BASELINE_WEIGHT = 0.4
+# A caller who starts speaking after silence, this far into a window or more, has its rate
+# counted from their first word rather than over the silence before it: a loud, fast caller who
+# began 0.5-1 s into a window read 3 there and waited for the next window, up to 3.6 s.
+ONSET_S = 0.25
+# ... but only up to this share of the window: later, too little speech is left to count a rate
+# on (a syllable more or less would move it by a level), and the next window comes soon anyway.
+ONSET_MAX_SHARE = 0.55
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,8 @@ class Thermometer:
         self._noise: deque[float] = deque(maxlen=NOISE_WINDOWS)
         self._baseline_windows: list[prosody.Features] = []
         self._baseline: dict[str, float] | None = None
+        # Whether the last window was silent (the stream starts in silence).
+        self._quiet = True
 
     @property
     def baseline(self) -> dict[str, float] | None:
@@ -123,9 +132,13 @@ class Thermometer:
     def _judge(self, samples: np.ndarray) -> Reading:
         """Measure one window and give it a level."""
         self._windows += 1
-        found = prosody.features(samples, self._silence_db(samples))
+        silence_db = self._silence_db(samples)
+        found = prosody.features(samples, silence_db)
         silent = found.speech_s < MIN_SPEECH_SHARE * self.window_s
         score = None
+        if not silent and self._quiet:
+            found = from_onset(found, samples, silence_db)
+        self._quiet = silent
         if not silent:
             score = absolute_score(found, self.bounds)
             if self._baseline is not None:
@@ -159,6 +172,19 @@ class Thermometer:
         self._baseline_windows.append(found)
         if len(self._baseline_windows) * self.window_s >= self.baseline_s:
             self._baseline = baseline_of(self._baseline_windows)
+
+
+def from_onset(found: prosody.Features, samples: np.ndarray, silence_db: float) -> prosody.Features:
+    """A window in which the caller starts speaking after silence, its rate counted from their
+    first word (ONSET_S)."""
+    spoken = np.flatnonzero(prosody.frame_levels(samples) > silence_db)
+    if not len(spoken):
+        return found
+    window_s = len(samples) / prosody.RATE_HZ
+    onset_s = float(spoken[0] * prosody.FRAME / prosody.RATE_HZ)
+    if not ONSET_S <= onset_s <= ONSET_MAX_SHARE * window_s:
+        return found
+    return replace(found, rate=found.rate * window_s / (window_s - onset_s))
 
 
 def baseline_of(windows: list[prosody.Features]) -> dict[str, float]:

@@ -50,6 +50,29 @@ def test_a_calm_caller_reads_1_or_2(name):
     assert not any(r.silent for r in readings[:2])
 
 
+# Where in a 2-s window a caller may start speaking: every 100 ms of it.
+ONSETS_S = [step / 10 for step in range(20)]
+
+
+@pytest.mark.parametrize("name", ["agitated_zh", "agitated_en"])
+def test_an_agitated_caller_reads_4_or_5_within_3_s_of_starting_wherever_the_window_falls(name):
+    # The window that holds the first words is read with the rate counted from them: without
+    # it, a start 0.5-1 s into a window read 3 and waited for the next, up to 3.6 s.
+    for onset in ONSETS_S:
+        silence = b"\xff" * round(onset * prosody.RATE_HZ)
+        readings = stream(Thermometer(), silence + voice(name))
+        first = next(r for r in readings if r.level >= 4)
+        assert first.t - onset <= 3.0, (onset, [(r.t, r.level) for r in readings])
+
+
+@pytest.mark.parametrize("name", ["calm_zh", "calm_en"])
+def test_a_calm_caller_reads_1_or_2_wherever_the_window_falls(name):
+    for onset in ONSETS_S:
+        silence = b"\xff" * round(onset * prosody.RATE_HZ)
+        readings = stream(Thermometer(), silence + voice(name))
+        assert all(r.level <= 2 for r in readings), (onset, [r.level for r in readings])
+
+
 def test_louder_than_their_own_baseline_reads_higher_than_the_same_voice_from_a_stranger():
     calm = voice("calm_zh")
     louder = voice("calm_zh", gain_db=6)
