@@ -25,10 +25,11 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One headless Chromium per test process (each test gets a fresh context in it): starting
-    Chromium and Playwright's driver costs about 1.4 s of CPU, once a module before."""
+    """One headless Chromium per test module. Not one per test process: Playwright's sync API
+    keeps its event loop running in the thread while it is open, and the tests after it that
+    run asyncio (the webhooks bench) would find a loop already running."""
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
