@@ -22,8 +22,8 @@ import yaml
 from queues.embedded import _alive
 from routing.yamldoc import dump_yaml
 from telephony.demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
+from tests.fixtures import waits
 from tests.fixtures.app import REPO, TEST_SECRET
-from tests.fixtures.waits import poll
 
 STARTUP_DEADLINE_S = 60.0
 CALL_DEADLINE_S = 60.0
@@ -45,6 +45,12 @@ NOBODY_ON_SHIFT = {
         }
     ],
 }
+
+
+def poll(check: Any, deadline_s: float, what: str) -> Any:
+    """Poll a served hotline's processes until check holds, with growing gaps: each look asks
+    them over HTTP or reads their files, and a start or a call takes seconds."""
+    return waits.poll(check, deadline_s, what, growing=True)
 
 
 def ready_state(state_file: Path) -> dict[str, Any] | None:
