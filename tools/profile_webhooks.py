@@ -5,6 +5,10 @@ Redis with the bench's config and account (tools.bench_webhooks), plays each cal
 requests through Flask's test client (greeting, language, area, intake, the queue, waitUrl
 polls, none of them pressing for a way out), and prints cProfile's top functions by own time
 and by cumulative time, without the HTTP server: what is left is the app's own cost.
+
+`python -m tools.profile_webhooks greeting [count]` profiles the greeting alone, each a new
+call as in the bench's flat-out turns, after timing the same number without the profiler,
+and counts the Redis round trips (pipelines count once) a greeting makes.
 """
 
 from __future__ import annotations
@@ -20,6 +24,74 @@ from pathlib import Path
 
 from queues.embedded import EmbeddedRedis
 from tools import bench_webhooks as bench
+
+
+def greeting(count: int = 2000) -> None:
+    """Time, then profile, `count` greetings of new calls; print round trips and hot spots."""
+    with tempfile.TemporaryDirectory(prefix="profile-greeting-") as folder:
+        home = Path(folder)
+        redis = EmbeddedRedis(home / "redis")
+        url = redis.start()
+        try:
+            os.environ.update(bench.hotline_env(home, url))
+            from hotline.app import create_app
+
+            client = create_app().test_client()
+            validator = bench.RequestValidator(bench.AUTH_TOKEN)
+            calls = bench.Callers("http://localhost", bench.Load(1, 1, 0))
+            signed = []
+            for index in range(3 * count + 50):
+                form = calls.form(f"CA{index:032x}", f"+86138{index % 16:08d}")
+                signed.append((form, validator.compute_signature("http://localhost/voice", form)))
+
+            def play(batch: list[tuple[dict[str, str], str]]) -> None:
+                for form, signature in batch:
+                    reply = client.post(
+                        "/voice", data=form, headers={"X-Twilio-Signature": signature}
+                    )
+                    assert reply.status_code == 200, reply.status_code  # noqa: S101
+
+            play(signed[:50])  # the first requests' set-up is not the steady state
+            trips = _RoundTrips()
+            cpu = time.process_time()
+            play(signed[50 : 50 + count])
+            cpu = time.process_time() - cpu
+            sent = trips.stop()
+            print(
+                f"{count} greetings, test client included: {cpu / count * 1000:.3f} ms of CPU"
+                f" each, {sent / count:.2f} Redis round trips each"
+            )
+            profile = cProfile.Profile()
+            profile.enable()
+            play(signed[50 + count : 50 + 2 * count])
+            profile.disable()
+            stats = pstats.Stats(profile)
+            stats.sort_stats("tottime").print_stats(20)
+            stats.sort_stats("cumulative").print_stats(40)
+        finally:
+            redis.stop()
+
+
+class _RoundTrips:
+    """Counts what Redis clients in this process send, a pipeline once, until stopped."""
+
+    def __init__(self) -> None:
+        from redis.connection import AbstractConnection
+
+        self.sent = 0
+        self._class = AbstractConnection
+        self._original = AbstractConnection.send_packed_command
+
+        def counting(connection, command, check_health=True):  # noqa: ANN001, ANN202
+            self.sent += 1
+            return self._original(connection, command, check_health)
+
+        AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
+
+    def stop(self) -> int:
+        """Stop counting; how many were sent."""
+        self._class.send_packed_command = self._original  # type: ignore[method-assign]
+        return self.sent
 
 
 def main(callers: int = 300, polls: int = 3) -> None:
@@ -87,4 +159,7 @@ def main(callers: int = 300, polls: int = 3) -> None:
 
 
 if __name__ == "__main__":
-    main(*(int(value) for value in sys.argv[1:]))
+    if sys.argv[1:2] == ["greeting"]:
+        greeting(*(int(value) for value in sys.argv[2:]))
+    else:
+        main(*(int(value) for value in sys.argv[1:]))
