@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 
 from hotline.commands import CommandError, Commands, load_config, redis_url, settings
@@ -138,5 +139,9 @@ def _worker(args: argparse.Namespace) -> int:
         worker.Chain("default", records_jobs.UPKEEP_JOB_ID, records_jobs.schedule_upkeep),
         *voicemail_chains(),
     )
+    # The app, config and modules live as long as the worker: frozen, the collector no longer
+    # walks them, and the scheduler RQ forks does not copy and walk them again as it exits
+    # (about 0.2 s of CPU a fork otherwise).
+    gc.freeze()
     worker.run(url, burst=args.burst, chains=chains)
     return 0
