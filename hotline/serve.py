@@ -334,6 +334,9 @@ class Supervisor:
             # The app is built once and its workers forked from it: a worker that dies comes
             # back at once, and each does not load the config and the classifier again.
             "--preload",
+            # Its hooks: the preloaded app frozen out of the collector before each fork.
+            "--config",
+            "python:hotline.web_server",
             "--log-level",
             "warning",
             "hotline.app:create_app()",

@@ -87,6 +87,9 @@ def _serve(args: argparse.Namespace) -> int:
     load_config()
     if current.redis_url:
         _check_redis(current.redis_url)
+    # What is loaded now lasts as long as serve: frozen out of the collector, it is not walked
+    # again and again while serve watches its parts, nor once more as it exits.
+    gc.freeze()
     return supervisor.run()
 
 
