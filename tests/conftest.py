@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,14 @@ def pytest_configure(config: pytest.Config) -> None:
         # Workers count down from the given database: 15, 14, 13...
         database = base - int(worker[2:]) if base >= int(worker[2:]) else base + int(worker[2:])
         os.environ["REDIS_URL"] = urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze what collection loaded (the hotline, the libraries, every test module) out of the
+    garbage collector: it lives as long as the run, and each full collection walked it again,
+    about a fifth of an in-process test's CPU. What the tests themselves make is collected as
+    before."""
+    gc.freeze()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
