@@ -4,6 +4,7 @@ HAProxy config shipped in deploy/ has the balancer settings `make scale-test` pr
 from __future__ import annotations
 
 import configparser
+import re
 import shlex
 from pathlib import Path
 
@@ -36,10 +37,25 @@ def without_bind(command: list[str]) -> list[str]:
     return command[:at] + command[at + 2 :]
 
 
+def unit_environment(unit: str) -> dict[str, str]:
+    """The variables a unit sets itself (Environment= lines), before its EnvironmentFile."""
+    lines = (DEPLOY / "systemd" / unit).read_text().splitlines()
+    pairs = [line.split("=", 2)[1:] for line in lines if line.startswith("Environment=")]
+    return {name: value for name, value in pairs}
+
+
 def test_the_web_unit_runs_the_procfiles_web_command() -> None:
     unit = exec_start("hotline-web.service")
     assert Path(unit[0]).name == "gunicorn"
-    assert without_bind(unit)[1:] == without_bind(procfile()["web"])[1:]
+    # The Procfile's ${NAME:-default} is the unit's ${NAME} with Environment=NAME=default, since
+    # systemd has no defaults in ExecStart.
+    web = procfile()["web"]
+    defaults = dict(re.findall(r"\$\{(\w+):-([^}]*)\}", " ".join(web)))
+    assert defaults.pop("PORT") == "5000"
+    for name, default in defaults.items():
+        assert unit_environment("hotline-web.service").get(name) == default
+    expected = [re.sub(r"\$\{(\w+):-[^}]*\}", r"${\1}", arg) for arg in web]
+    assert without_bind(unit)[1:] == without_bind(expected)[1:]
     assert unit[unit.index("--bind") + 1] == "0.0.0.0:5000"
 
 
