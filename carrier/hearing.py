@@ -51,10 +51,14 @@ def next_line_at(leg: Leg) -> float | None:
     return party.talk_from + party.script.talk[party.talk_next].after
 
 
-def say_due(leg: Leg, conference: Conference, *, audible: bool, why: str = "") -> None:
-    """Say every line now due; when not audible (the leg was busy on hold or wait music, so the
-    line came while it could not be heard), each is said at its time and heard by nobody."""
-    while (due := next_line_at(leg)) is not None and due <= leg.clock.now():
+def say_due(
+    leg: Leg, conference: Conference, *, audible: bool, why: str = "", until: float | None = None
+) -> None:
+    """Say every line due by now (or by `until`); when not audible (the leg was busy on hold or
+    wait music, so the line came while it could not be heard), each is said at its time and
+    heard by nobody."""
+    end = leg.clock.now() if until is None else min(until, leg.clock.now())
+    while (due := next_line_at(leg)) is not None and due <= end:
         line = leg.party.script.talk[leg.party.talk_next]
         leg.party.talk_next += 1
         heard_by: list[str] = []

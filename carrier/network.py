@@ -158,6 +158,9 @@ class Conference:
     callback_sequence: int = 0
     # The recording the conference is making now (record="record-from-start"), if any.
     recording_sid: str | None = None
+    # When it ended, on the carrier's clock: a participant's thread that wakes late still says
+    # the lines that fell due before then, as a live call would have carried them.
+    ended_at: float | None = None
 
 
 @dataclass

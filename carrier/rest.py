@@ -555,6 +555,7 @@ def update_conference(account_sid: str, sid: str) -> Response:
         conference = _conference(sid)
         if status == "completed" and conference.status != "completed":
             conference.status = "completed"
+            conference.ended_at = network.clock.now()
             recordings.conference_ended(network, conference)
             conference.reason_ended = "conference-ended-via-api"
             conference.updated = network.clock.utcnow()

@@ -122,6 +122,8 @@ def _in_conference(
                 leg.network.calls[sid] for sid in conference.participants if sid != leg.call.sid
             ]
         if status == "completed":
+            # Lines due before the end were said then, however late this thread woke.
+            hearing.say_due(leg, conference, audible=True, until=conference.ended_at)
             return
         hearing.say_due(leg, conference, audible=True)
         # Wake for the next line, and once in the conference for the * press.
@@ -182,6 +184,7 @@ def _leave_conference(leg: Leg, conference: Conference, participant: Participant
                 reason = None
             if reason:
                 conference.status = "completed"
+                conference.ended_at = leg.clock.now()
                 recordings.conference_ended(network, conference)
                 conference.reason_ended = reason
                 conference.call_sid_ending = leg.call.sid
