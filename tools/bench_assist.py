@@ -23,7 +23,6 @@ import json
 import os
 import secrets
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import requests
 
 from hotline.serve import web_threads
 from queues import keys
@@ -42,7 +40,13 @@ from queues.connection import redis_client
 from queues.embedded import EmbeddedRedis
 from telephony.signature import sign
 from tools import REPO
-from tools.bench_webhooks import AUTH_TOKEN, free_port, hotline_env, percentile
+from tools.bench_webhooks import (
+    AUTH_TOKEN,
+    Server,
+    gunicorn_settings,
+    hotline_env,
+    percentile,
+)
 
 # The issue's targets on the 2-core machine: 50 streams, the thermometer within 500 ms p99.
 STREAMS_TARGET = 50
@@ -371,66 +375,6 @@ def cpu_seconds(pids: list[int]) -> float:
 # ---------------------------------------------------------------------------- the server
 
 
-@dataclass
-class WebServer:
-    """The hotline under gunicorn with `hotline serve`'s settings, on a free port."""
-
-    home: Path
-    env: dict[str, str]
-    threads: int
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
-
-    def start(self) -> WebServer:
-        """Start gunicorn and wait for /healthz."""
-        log = (self.home / "gunicorn.log").open("a")
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            "2",
-            "--threads",
-            str(self.threads),
-            "--worker-class",
-            "gthread",
-            "--preload",
-            "--log-level",
-            "warning",
-            "hotline.app:create_app()",
-        ]
-        self.process = subprocess.Popen(
-            command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        deadline = time.monotonic() + STARTUP_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                tail = (self.home / "gunicorn.log").read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{tail}")
-            try:
-                if requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).ok:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise TimeoutError(f"the hotline did not answer within {STARTUP_S:.0f} s")
-
-    def stop(self) -> None:
-        """Stop gunicorn and its workers."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
-                self.process.wait()
-        self.process = None
-
-
 # ---------------------------------------------------------------------------- the run
 
 
@@ -474,7 +418,8 @@ def _run(home: Path, count: int, seconds: float, redis_url: str, threads: int) -
     ]
     with redis_client(redis_url) as redis:
         redis.flushdb()
-    server = WebServer(home, env, threads).start()
+    app = "hotline.app:create_app()"
+    server = Server(home, app, env, gunicorn_settings(threads)).start()
     watch = LevelWatch(redis_url, [s.call_sid for s in streams])
     watch.start()
     pids = process_tree(server.process.pid) if server.process else []

@@ -62,7 +62,14 @@ THINK_S = (3.0, 6.0)
 # Areas callers pick, by their menu key, and how often (the general line is the busiest).
 AREA_KEYS = {"0": 3, "1": 2, "2": 2, "3": 1, "4": 1, "5": 1, "6": 1}
 # The hotline's own gunicorn settings (`hotline serve`), used for both apps.
-GUNICORN = ["--workers", "2", "--threads", "8", "--worker-class", "gthread", "--preload"]
+
+
+def gunicorn_settings(threads: int = 8) -> list[str]:
+    """gunicorn's settings for a benched app: `hotline serve`'s, with this many threads."""
+    return ["--workers", "2", "--threads", str(threads), "--worker-class", "gthread", "--preload"]
+
+
+GUNICORN = gunicorn_settings()
 CONNECTIONS = 64
 STARTUP_S = 60.0
 
@@ -357,6 +364,7 @@ class Server:
     home: Path
     app: str
     env: dict[str, str]
+    settings: list[str] = field(default_factory=lambda: list(GUNICORN))
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
@@ -368,7 +376,8 @@ class Server:
     def start(self) -> Server:
         """Start gunicorn and wait for /healthz."""
         log = (self.home / "gunicorn.log").open("a")
-        command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", *GUNICORN]
+        bind = ["--bind", f"127.0.0.1:{self.port}"]
+        command = [sys.executable, "-m", "gunicorn", *bind, *self.settings]
         self.process = subprocess.Popen(
             [*command, "--log-level", "warning", self.app],
             env=self.env,
