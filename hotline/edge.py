@@ -130,6 +130,9 @@ def install(app: Flask) -> None:
         app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json = GuardedJSONProvider(app)
     app.session_interface = CookieSessions()
+    # The session cookie is sent only when the session changed, not with every answer: the
+    # consoles poll, and a poll's answer arriving after a form's would put the older cookie back.
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
     app.register_error_handler(RedisError, redis_down)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(InternalServerError, http_error)

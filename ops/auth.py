@@ -41,6 +41,10 @@ def install(bp: Blueprint, *, anonymous_forms: bool = True) -> None:
     bp.before_request(check_csrf if anonymous_forms else _check_csrf_when_signed_in)
 
 
+# At most how stale a session's last-seen time may be before a request writes it again.
+SEEN_STEP_S = 60.0
+
+
 def _limits() -> tuple[float, float]:
     """Idle and absolute session lifetimes in seconds."""
     config = current_app.config
@@ -71,7 +75,11 @@ def authenticate() -> None:
     if user is None or user.role != session.get("role"):
         _end_session()
         return
-    session["seen"] = now
+    # Written again only once a step has passed: a session written back on every request lets
+    # a page's poll, answered after a form's post, put back the cookie from before the post
+    # and lose what the post said (its flash). The idle limit is kept to within one step.
+    if now - session.get("seen", 0) >= min(SEEN_STEP_S, idle / 30):
+        session["seen"] = now
     g.user, g.via = user, "session"
 
 
