@@ -11,6 +11,7 @@ import pytest
 import redis as redis_lib
 
 from queues.embedded import EmbeddedRedis, RedisAlreadyRunning, _alive
+from tests.fixtures.waits import poll
 
 pytestmark = pytest.mark.redis
 
@@ -66,6 +67,9 @@ def test_a_folder_with_only_a_snapshot_keeps_its_data_once_the_append_only_file_
     with client(server.start()) as redis:
         assert redis.get("agent") == b"available"
         redis.set("caller", "waiting")
+        # everysec lets Redis hold a write back while a slow fsync runs (up to 2 s on a busy
+        # disk): the claim here is the snapshot's data, so kill only once the write is out.
+        poll(lambda: redis.info("persistence")["aof_buffer_length"] == 0, 10, "the AOF write")
     assert server.pid is not None
     os.kill(server.pid, signal.SIGKILL)
     server.stop()
