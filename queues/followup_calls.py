@@ -71,8 +71,10 @@ def schedule(rt: runtime.Runtime, call_sid: str) -> str:
         return "no-number"
     area, _ = _area(rt, follow_up)
     when = callback_jobs.due(rt.redis, rt.config, area, now)
-    callback_jobs.start_at(rt.redis, when, callback_job, call_sid, _job_id(call_sid))
+    # Marked before the job exists: a job run at once (the area is open) by a quick worker must
+    # find its follow-up scheduled, or it takes it for closed and nobody calls the caller back.
     store.set_task(call_sid, "scheduled", now.timestamp())
+    callback_jobs.start_at(rt.redis, when, callback_job, call_sid, _job_id(call_sid))
     events.append(
         rt.redis,
         "follow-up-scheduled",

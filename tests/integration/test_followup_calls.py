@@ -360,3 +360,17 @@ def test_a_follow_up_outcome_at_wrap_up_becomes_a_callback_task(app, hotline, tw
     assert (listed["reason"], listed["state"]) == ("outcome", "ringing")
     page = supervisor.get("/ops/followups").get_data(as_text=True)
     assert "需回访" in page
+
+
+def test_a_job_run_at_once_finds_its_follow_up_scheduled(app, hotline, twilio, redis, monkeypatch):
+    # A quick worker runs the job the instant it is queued, before the web thread goes on.
+    ran: list[str] = []
+
+    def run_at_once(redis_, when, job, call_sid, job_id):
+        ran.append(job(call_sid))
+
+    monkeypatch.setattr(followup_calls.callback_jobs, "start_at", run_at_once)
+    question = rated_call(app, hotline, twilio)
+    press(twilio, question, "2")
+    assert ran == ["queued"]
+    assert len(routed(redis, "follow-up-routed")) == 1
