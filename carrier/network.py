@@ -161,6 +161,10 @@ class Conference:
     # When it ended, on the carrier's clock: a participant's thread that wakes late still says
     # the lines that fell due before then, as a live call would have carried them.
     ended_at: float | None = None
+    # When each participant joined and left, on the carrier's clock: a participant's thread
+    # that wakes only after the end still learns who it was bridged to.
+    joined_at: dict[str, float] = field(default_factory=dict)
+    left_at: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

@@ -58,6 +58,7 @@ def dial_conference(
             beep=noun.get("beep") or "true",
         )
         conference.participants[leg.call.sid] = participant
+        conference.joined_at.setdefault(leg.call.sid, leg.clock.now())
         for other in conference.participants:
             if other != leg.call.sid:
                 network.signal(other, Signal("conference-joined", peer=leg.call.sid))
@@ -122,8 +123,10 @@ def _in_conference(
                 leg.network.calls[sid] for sid in conference.participants if sid != leg.call.sid
             ]
         if status == "completed":
-            # Lines due before the end were said then, however late this thread woke.
+            # Lines due before the end were said then, and whoever was there with this leg was
+            # bridged to it, however late this thread woke.
             hearing.say_due(leg, conference, audible=True, until=conference.ended_at)
+            _note_late_bridges(leg, conference)
             return
         hearing.say_due(leg, conference, audible=True)
         # Wake for the next line, and once in the conference for the * press.
@@ -169,12 +172,35 @@ def _in_conference(
             following = None
 
 
+def _note_late_bridges(leg: Leg, conference: Conference) -> None:
+    """Note the peers that were in the conference with this leg before it ended, when this
+    leg's thread did not wake while they were there (a loaded machine)."""
+    with leg.network.cond:
+        mine = conference.joined_at.get(leg.call.sid)
+        end = conference.ended_at
+        if mine is None or end is None:
+            return
+        peers = [
+            leg.network.calls[sid]
+            for sid, joined in conference.joined_at.items()
+            if sid != leg.call.sid
+            and sid not in leg.peers_seen
+            and sid in leg.network.calls
+            and joined < end
+            and conference.left_at.get(sid, end) > mine
+        ]
+    for peer in peers:
+        leg.peers_seen.add(peer.sid)
+        bridges.note_bridge(leg, peer)
+
+
 def _leave_conference(leg: Leg, conference: Conference, participant: Participant) -> None:
     """Leave a conference, ending it when this participant ends it or was the last one."""
     network = leg.network
     ended_now = False
     with network.cond:
         conference.participants.pop(leg.call.sid, None)
+        conference.left_at[leg.call.sid] = leg.clock.now()
         if conference.status != "completed":
             if participant.end_on_exit:
                 reason = "participant-with-end-conference-on-exit-left"
