@@ -24,7 +24,6 @@ import os
 import secrets
 import struct
 import sys
-import tempfile
 import threading
 import time
 import wave
@@ -37,12 +36,12 @@ import numpy as np
 from hotline.serve import web_threads
 from queues import keys
 from queues.connection import redis_client
-from queues.embedded import EmbeddedRedis
 from telephony.signature import sign
 from tools import REPO
 from tools.bench_webhooks import (
     AUTH_TOKEN,
     Server,
+    bench_home,
     gunicorn_settings,
     hotline_env,
     percentile,
@@ -387,17 +386,8 @@ def run(streams: int = STREAMS_TARGET, seconds: float = 60.0, redis_url: str | N
         f" load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    with tempfile.TemporaryDirectory(prefix="bench-assist-") as folder:
-        home = Path(folder)
-        embedded = None
-        if redis_url is None:
-            embedded = EmbeddedRedis(home / "redis")
-            redis_url = embedded.start()
-        try:
-            return _run(home, streams, seconds, redis_url, threads)
-        finally:
-            if embedded is not None:
-                embedded.stop()
+    with bench_home("bench-assist-", redis_url) as (home, url):
+        return _run(home, streams, seconds, url, threads)
 
 
 def _run(home: Path, count: int, seconds: float, redis_url: str, threads: int) -> dict:

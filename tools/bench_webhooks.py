@@ -33,7 +33,8 @@ import tempfile
 import time
 import urllib.parse
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -539,17 +540,24 @@ def run(
         f" gunicorn {' '.join(GUNICORN)}; {os.cpu_count()} CPUs",
         flush=True,
     )
-    with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as folder:
+    with bench_home("bench-webhooks-", redis_url) as (home, url):
+        return _run(home, load, saturate_s, url)
+
+
+@contextmanager
+def bench_home(prefix: str, redis_url: str | None) -> Iterator[tuple[Path, str]]:
+    """A scratch folder for a bench's processes, and its Redis: the given URL, else an
+    embedded server in that folder, stopped afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
         home = Path(folder)
-        embedded = None
-        if redis_url is None:
-            embedded = EmbeddedRedis(home / "redis")
-            redis_url = embedded.start()
+        if redis_url is not None:
+            yield home, redis_url
+            return
+        embedded = EmbeddedRedis(home / "redis")
         try:
-            return _run(home, load, saturate_s, redis_url)
+            yield home, embedded.start()
         finally:
-            if embedded is not None:
-                embedded.stop()
+            embedded.stop()
 
 
 def _run(home: Path, load: Load, saturate_s: float, redis_url: str) -> dict[str, Any]:
