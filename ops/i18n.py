@@ -591,7 +591,12 @@ def current_language() -> str:
 
 def word(key: str, **fields: object) -> str:
     """A console word in the page language."""
-    text = WORDS[key][current_language()]
+    return word_of(WORDS, key, **fields)
+
+
+def word_of(words: dict[str, dict[str, str]], key: str, **fields: object) -> str:
+    """A word of a feature's own table in the page language, its fields filled in."""
+    text = words[key][current_language()]
     return text.format(**fields) if fields else text
 
 

@@ -23,7 +23,7 @@ from flask import Response, current_app, flash, jsonify, redirect, render_templa
 from ops import auth, context, features
 from ops.auth import SUPERVISORS, require
 from ops.errors import Conflict, Invalid, NotFound
-from ops.i18n import current_language
+from ops.i18n import word_of
 from queues.statutes import StaleStatutes, StatuteShelf, StatutesText, call_intake, digest
 from routing.menu import decode_answers
 from routing.problems import ProblemsError
@@ -84,8 +84,7 @@ WORDS = {
 
 def statute_word(key: str, **fields: object) -> str:
     """A word of the statute pages in the page language."""
-    text = WORDS[key][current_language()]
-    return text.format(**fields) if fields else text
+    return word_of(WORDS, key, **fields)
 
 
 # --- the document in force --------------------------------------------------------------------
