@@ -81,6 +81,10 @@ class HotlineWorker(SimpleWorker):
     connection, and RQ looks for it only in its ten-minute maintenance: sweeps, retries and
     callbacks would stop that long after every Redis restart)."""
 
+    # RQ doubles its wait after each failed reconnect up to a minute: after a Redis restart of
+    # a few seconds its workers would sit out another 8-16 s, holding crisis alerts and ring
+    # retries. A try every 2 s at most costs Redis nothing.
+    max_connection_wait_time = 2.0
     _next_scheduler_try = 0.0
     # Jobs that schedule their own next run, checked every KEEP_SCHEDULED_EVERY_S.
     chains: tuple[Chain, ...] = ()
