@@ -49,12 +49,14 @@ def config() -> dict[str, Any]:
 
 
 def phones(home: Path) -> Path:
-    """The corporate agent answers, accepts with 1, answers the caller and stays a while."""
+    """The corporate agent answers, accepts with 1, answers the caller and stays a while: long
+    enough past the caller's crisis line (8 s after the bridge) however late a loaded machine
+    brings the caller into the conference after the agent accepted."""
     agent = {
         "role": "agent",
         "answer_after": 1,
         "press": ["1"],
-        "stay": 30,
+        "stay": 90,
         "talk": [{"after": 4, "say": AGENT_SAYS}],
     }
     return write_yaml(home / "phones.yaml", {AGENT_PHONE: agent})
