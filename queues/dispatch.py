@@ -35,7 +35,7 @@ from queues.carrier_health import CarrierHealth
 from queues.crisis_claims import CrisisClaims
 from queues.matcher import Match, Matcher
 from queues.ratelimit import RateLimiter
-from queues.reservations import Reservation, Transition
+from queues.reservations import REQUEUED, Reservation, Transition
 from queues.runtime import Routing
 from queues.script import RoutingScript
 from queues.sweep import (
@@ -369,7 +369,8 @@ def _miss(rt: runtime.Runtime, routing: Routing, reservation_id: str, reason: st
 
 
 def finish(rt: runtime.Runtime, reservation_id: str) -> Transition:
-    """The agent left the call: wrap-up starts, longer after a heavy call."""
+    """The agent left the call: wrap-up starts (longer after a heavy call), or a callback whose
+    caller had not answered yet is due again at once."""
     routing = rt.routing
     offer = routing.reservations.get(reservation_id)
     heavy = bool(offer and offer.heavy)
@@ -378,7 +379,16 @@ def finish(rt: runtime.Runtime, reservation_id: str) -> Transition:
         # A crisis or an agent's heavy flag raised during the call weighs like a heavy intake.
         heavy = heavy or bool(record and (record.crisis_trigger or record.heavy))
     # The finish step also records the talk time for the waiting room's estimates.
-    return routing.reservations.finish(reservation_id, rt.now(), heavy=heavy)
+    transition = routing.reservations.finish(reservation_id, rt.now(), heavy=heavy)
+    if transition.state == REQUEUED:
+        number = routing.room.callback_number(transition.call_sid)
+        log.warning(
+            "agent %s left callback %s before %s answered: due again now",
+            transition.agent_id,
+            reservation_id,
+            mask_number(number) if number else "the caller",
+        )
+    return transition
 
 
 def end_agent_leg(rt: runtime.Runtime, reservation_id: str) -> None:

@@ -24,6 +24,11 @@ from routing.matching import (
 NOT_RUNG = "not-rung"
 # The state of an accepted offer whose agent's leg ended before they joined the conference.
 NOT_JOINED = "not-joined"
+# The state of an accepted callback whose agent left before the caller answered: the task is
+# due again at once, with no attempt counted.
+AGENT_LEFT = "agent-left"
+# The answer of the finish step that put such a callback back in line.
+REQUEUED = "requeued"
 # The two sides of a reservation's conference, each recorded once when seen joining it.
 PARTIES = ("agent", "caller")
 # Reservation states after the offer: each of the miss reasons, or one of these.
@@ -33,6 +38,7 @@ ENDED_STATES = (
     "finished",
     "caller-gone",
     "caller-no-answer",
+    AGENT_LEFT,
     NOT_RUNG,
     *MISS_REASONS,
 )
@@ -267,7 +273,11 @@ class Reservations:
         return True
 
     def finish(self, reservation_id: str, now: float, *, heavy: bool = False) -> Transition:
-        """The call ended after the agent took it: wrap-up starts (longer after a heavy call)."""
+        """The call ended after the agent took it: wrap-up starts (longer after a heavy call).
+
+        A callback whose caller had not answered yet ends with no wrap-up instead: the agent is
+        free at once and the task is due again now (the answer's state is `requeued`).
+        """
         reservation = self.get(reservation_id)
         area = reservation.area if reservation else next(iter(self.policy.areas))
         answer = self.script.run(
@@ -278,6 +288,10 @@ class Reservations:
             self.policy.wrap_up_s(area, heavy=False),
             self.policy.wrap_up_s(area, heavy=True),
         )
+        if answer[0] == REQUEUED:
+            transition = _transition(reservation_id, answer, True)
+            self._event("callback-agent-left", transition, now)
+            return transition
         changed = answer[0] == "finished"
         transition = _transition(reservation_id, answer, changed)
         if changed:

@@ -502,14 +502,38 @@ if OP == 'leave' then return (function()
   return {c[1], '', ''}
 end)() end
 
+-- An accepted callback whose agent left before the caller answered (before the dial, or while
+-- the caller's phone rang): nobody talked, so it is no finished call. The offer ends, the agent
+-- is free at once with no wrap-up (as after a callback nobody answered), and the task is due
+-- again now, with no attempt counted (the caller was never tried, or not by their fault) and
+-- its place kept, so the next sweep offers it first in line.
+local function agent_left(rid, agent, call)
+  local key = RES .. rid
+  redis.call('HSET', key, 'state', 'agent-left', 'ended_at', NOW)
+  redis.call('EXPIRE', key, TTL)
+  local akey = AGENT .. agent
+  if redis.call('HGET', akey, 'reservation') == rid then
+    redis.call('HSET', akey, 'activity', 'idle', 'reservation', '')
+    enter_pools(agent)
+  end
+  redis.call('HSET', QUEUED .. call, 'state', 'scheduled', 'reservation', '')
+  redis.call('ZADD', DUE_CALLBACK, NOW, call)
+  return {'requeued', agent, call}
+end
+
 if OP == 'finish' then return (function()
   local rid, flagged = ARGV[A], ARGV[A + 1]
   local wrap, heavy_wrap = tonumber(ARGV[A + 2]), tonumber(ARGV[A + 3])
   local key = RES .. rid
-  local r = redis.call('HMGET', key, 'state', 'agent', 'call', 'heavy', 'area', 'accepted_at')
+  local r = redis.call('HMGET', key, 'state', 'agent', 'call', 'heavy', 'area', 'accepted_at',
+    'kind')
   if not r[1] then return {'unknown'} end
   if r[1] ~= 'accepted' then return {'unchanged', r[1], r[2], r[3]} end
   local agent, call = r[2], r[3]
+  local c = redis.call('HMGET', QUEUED .. call, 'state', 'reservation')
+  if r[7] == 'callback' and c[1] == 'dialling' and c[2] == rid then
+    return agent_left(rid, agent, call)
+  end
   local heavy = flagged == '1' or r[4] == '1'
   local seconds = heavy and heavy_wrap or wrap
   redis.call('HSET', key, 'state', 'finished', 'ended_at', NOW, 'heavy', heavy and '1' or '0')

@@ -66,6 +66,8 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "callback_set": frozenset(),
     "callback_greeting": frozenset(),
     "followup_greeting": frozenset(),
+    # A called-back caller who answered after the agent left: we will call again.
+    "callback_agent_gone": frozenset(),
     "connecting": frozenset(),
     "whisper": frozenset({"area", "language", "wait", "summary"}),
     "whisper_callback": frozenset({"area", "language", "wait", "summary"}),

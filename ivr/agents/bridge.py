@@ -30,6 +30,10 @@ bp = hook.twilio_blueprint("bridge", __name__, "/voice/connect")
 
 # Statuses of a callback leg that mean the caller was not reached.
 UNREACHED = ("no-answer", "busy", "failed", "canceled")
+# A callback answered in one of these (connected now, or already): its agent is still there.
+ANSWERED_STATES = ("connected", "accepted")
+# What a called-back caller hears when the agent left before they answered.
+AGENT_GONE = "callback_agent_gone"
 # Where the live transcription of a bridged call is posted (ivr/callers/live_transcript.py).
 TRANSCRIPT_PATH = "/voice/assist/transcript"
 
@@ -86,7 +90,8 @@ def joined() -> Response:
 
 @bp.post("/callback")
 def callback() -> Response:
-    """The caller picked up our callback: greet them and join the agent's conference."""
+    """The caller picked up our callback: greet them and join the agent's conference (or, if
+    the agent already left, say we will call again and hang up)."""
     rt = runtime.serving()
     routing = rt.routing
     rid = hook.reservation_id()
@@ -100,7 +105,13 @@ def callback() -> Response:
         return _join(rid, hook.language(), "callback_greeting")
     if offer is None:
         return hook.xml(twiml.goodbye(hook.config(), hook.language()))
-    if routing.reservations.callback_answered(rid, rt.now()).changed:
+    answered = routing.reservations.callback_answered(rid, rt.now())
+    if answered.state not in ANSWERED_STATES:
+        # The agent left while the phone rang (the task is due again): an empty conference
+        # would leave the caller alone in silence, so they hear that we will call again.
+        log.info("called-back caller of %s answered after the agent left", rid)
+        return hook.xml(twiml.say_and_hang_up(hook.config(), offer.language, AGENT_GONE))
+    if answered.changed:
         # A voicemail's callback reaching its caller is the message called back.
         voicemail_callbacks.called_back(rt, offer.call_sid, rt.now())
     routing.reservations.bridged(rid, rt.now())
@@ -115,7 +126,10 @@ def callback_status() -> Response:
     if request.form.get("CallStatus", "") in UNREACHED:
         transition = rt.routing.reservations.callback_missed(hook.reservation_id(), rt.now())
         log.info("callback %s not reached: %s", hook.reservation_id(), transition.state)
-        dispatch.end_agent_leg(rt, hook.reservation_id())
+        if transition.changed:
+            # Only this offer's own agent waits to be told: once its agent left, the task may
+            # already be another agent's, whose leg the call's record now names.
+            dispatch.end_agent_leg(rt, hook.reservation_id())
     return hook.xml(twiml.empty())
 
 

@@ -506,6 +506,77 @@ def test_callback_answered_connects(hotline: Hotline):
     assert hotline.room.get("CB1").outcome == "connected"
 
 
+def test_callback_agent_leaving_before_the_caller_answers_puts_it_back_first_in_line(
+    hotline: Hotline,
+):
+    hotline.staff(make_agent("a1", {"labor": 3}), presence="on_break")
+    hotline.room.enqueue("CB1", area="labor", language="zh", now=NOW)
+    hotline.room.to_callback("CB1", "+8613812345678", NOW)
+    hotline.room.enqueue("CA2", area="labor", language="zh", now=NOW + 1)
+    hotline.board.set_presence("a1", "available", NOW + 5)
+    match = hotline.matcher.match_agent("a1", NOW + 5)
+    assert match.call_sid == "CB1"
+    hotline.reservations.accept(match.reservation_id, NOW + 6)
+    assert hotline.room.get("CB1").state == "dialling"
+
+    # The agent hangs up before the caller answered: nobody talked, so nothing was finished.
+    left = hotline.reservations.finish(match.reservation_id, NOW + 8)
+    assert (left.state, left.changed, left.agent_id, left.call_sid) == (
+        "requeued",
+        True,
+        "a1",
+        "CB1",
+    )
+    assert hotline.reservations.get(match.reservation_id).state == "agent-left"
+    queued = hotline.room.get("CB1")
+    assert (queued.state, queued.reservation, queued.attempts, queued.outcome) == (
+        "scheduled",
+        "",
+        0,
+        "",
+    )
+    assert hotline.redis.zscore(keys.due_callbacks(), "CB1") == NOW + 8
+    agent = hotline.board.get("a1")
+    assert (agent.activity, agent.reservation, agent.free) == ("idle", "", True)
+    assert hotline.redis.zscore(keys.due_wrap_ups(), "a1") is None
+    assert hotline.redis.lrange(keys.handle_times("labor"), 0, -1) == []
+    assert "wrap-up" not in hotline.kinds() and "callback-agent-left" in hotline.kinds()
+    # A repeat of the hang-up (the leg's status after the Dial's action) changes nothing.
+    again = hotline.reservations.finish(match.reservation_id, NOW + 9)
+    assert (again.state, again.changed) == ("agent-left", False)
+    assert hotline.kinds().count("callback-agent-left") == 1
+
+    # The sweep puts it back in line ahead of the caller who came later; the next match takes it.
+    hotline.board.set_presence("a1", "on_break", NOW + 10)
+    report = sweep(hotline.redis, hotline.policy, NOW + 10)
+    assert report.callbacks_due == ["CB1"] and report.matches == []
+    assert (hotline.room.position("CB1"), hotline.room.position("CA2")) == (0, 1)
+    hotline.board.set_presence("a1", "available", NOW + 11)
+    again = hotline.matcher.match_agent("a1", NOW + 11)
+    assert (again.call_sid, again.kind) == ("CB1", "callback")
+    assert again.reservation_id != match.reservation_id
+
+
+def test_callback_answered_then_agent_hangs_up_ends_in_wrap_up(hotline: Hotline):
+    hotline.staff(make_agent("a1", {"labor": 3}))
+    hotline.room.enqueue("CB1", area="labor", language="zh", now=NOW)
+    hotline.room.to_callback("CB1", "+8613812345678", NOW)
+    match = hotline.matcher.match_call("CB1", NOW + 1)
+    hotline.reservations.accept(match.reservation_id, NOW + 2)
+    assert hotline.reservations.callback_answered(match.reservation_id, NOW + 9).changed
+    done = hotline.reservations.finish(match.reservation_id, NOW + 100)
+    wrap = hotline.policy.wrap_up_s("labor", heavy=False)
+    assert (done.state, done.changed, done.wrap_until) == ("finished", True, NOW + 100 + wrap)
+    assert hotline.reservations.get(match.reservation_id).state == "finished"
+    assert (hotline.room.get("CB1").state, hotline.room.get("CB1").outcome) == (
+        "ended",
+        "connected",
+    )
+    assert hotline.board.get("a1").activity == "wrap_up"
+    assert hotline.redis.zscore(keys.due_callbacks(), "CB1") is None
+    assert "callback-agent-left" not in hotline.kinds()
+
+
 def test_crisis_trained_agents_are_listed_while_free(hotline: Hotline):
     hotline.staff(
         make_agent("c1", {"general": 3}, crisis_trained=True),
