@@ -2,15 +2,26 @@
 
 LOG_FORMAT=json writes one JSON object per line (time, level, logger, message, and call_sid,
 request_id and event when known), for a log shipper; anything else keeps the text lines.
+
+The handler `configure` installs writes on a thread of its own: a webhook's thread masks the
+record and puts it on a queue, and the writer thread formats and writes it. Each process has its
+writer (started again in a forked child, such as a gunicorn worker) and drains it at exit.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import logging.handlers
+import multiprocessing.util
 import os
+import queue
 import re
+import threading
 import uuid
+import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import IO
 
@@ -27,6 +38,10 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _REQUEST_ID_HEADERS = ("X-Request-Id", "I-Twilio-Idempotency-Token")
 _REQUEST_ID_KEY = "hotline.request_id"
 _CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
+# How long the log writer lets records gather before one write: a line is out within this.
+BATCH_S = 0.05
+# Put on the writer's queue to end it.
+_STOP = object()
 
 
 class MaskingFilter(logging.Filter):
@@ -87,6 +102,145 @@ def request_id() -> str:
     return environ[_REQUEST_ID_KEY]
 
 
+class RequestContextFilter(logging.Filter):
+    """Names the call and the request on the record while still on the request's thread."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Attach call_sid and request_id when known; never drops a record."""
+        for name, value in _request_context().items():
+            if not getattr(record, name, None):
+                setattr(record, name, value)
+        return True
+
+
+class QueuedHandler(logging.handlers.QueueHandler):
+    """Masks a record on the caller's thread and leaves the writing to a writer thread.
+
+    Without a running writer (before `start`, after `stop`) it writes on the caller's thread,
+    so a line logged at start-up or at exit is never lost.
+    """
+
+    def __init__(self, target: logging.Handler) -> None:
+        super().__init__(queue.SimpleQueue())
+        self.target = target
+        self._writer: BatchWriter | None = None
+        self._resume = False
+        _QUEUED.add(self)
+
+    def start(self) -> None:
+        """Start this process's writer thread (a forked child starts its own)."""
+        if self._writer is None:
+            self._writer = BatchWriter(self.queue, self.target)
+            self._writer.start()
+
+    def stop(self) -> None:
+        """Write what is queued and stop the writer; later records are written directly."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.stop()
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Filter (masking) then queue; the queue is thread-safe, so no handler lock is taken."""
+        if not self.filter(record):
+            return False
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue the record for the writer, or write it here when no writer runs."""
+        if self._writer is None:
+            self.target.handle(record)
+            return
+        super().emit(record)
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        """The record with its message merged now: its arguments may change once queued."""
+        # Unlike QueueHandler's own, the exception is kept (one process, nothing pickled) for
+        # the JSON formatter's `exception` field.
+        record.msg, record.args = record.getMessage(), None
+        return record
+
+    def before_fork(self) -> None:
+        """Drain and stop the writer: no thread is halfway through a write as the process forks."""
+        self._resume = self._writer is not None
+        self.stop()
+
+    def after_fork_in_parent(self) -> None:
+        """Start the writer again if it ran before the fork."""
+        if self._resume:
+            self.start()
+
+    def after_fork_in_child(self) -> None:
+        """A queue and writer of the child's own (a gunicorn worker's): threads do not fork."""
+        self.queue = queue.SimpleQueue()
+        if self._resume:
+            self.start()
+
+
+class BatchWriter:
+    """The thread that formats queued records and writes what gathered in one write.
+
+    It sleeps on the queue while nothing is logged; once a record comes it lets others gather
+    for BATCH_S, so a busy web worker's thread wakes a few times a second, not once a line.
+    """
+
+    def __init__(self, records: queue.SimpleQueue, target: logging.Handler) -> None:
+        self.records = records
+        self.target = target
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hotline-log-writer", daemon=True)
+
+    def start(self) -> None:
+        """Start writing."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Write everything queued so far, then end the thread."""
+        self._stopping.set()
+        self.records.put(_STOP)
+        self._thread.join()
+
+    def _run(self) -> None:
+        """Wait for a record, let a batch gather, write it; until told to stop."""
+        while True:
+            batch = [self.records.get()]
+            if batch[0] is not _STOP:
+                self._stopping.wait(BATCH_S)
+            while True:
+                try:
+                    batch.append(self.records.get_nowait())
+                except queue.Empty:
+                    break
+            stopped = any(record is _STOP for record in batch)
+            self.write([record for record in batch if record is not _STOP])
+            if stopped:
+                return
+
+    def write(self, records: list[logging.LogRecord]) -> None:
+        """Write the records: a stream handler's lines in one write, any other one by one."""
+        target = self.target
+        if not isinstance(target, logging.StreamHandler) or target.filters:
+            for record in records:
+                target.handle(record)
+            return
+        lines = []
+        for record in records:
+            if record.levelno < target.level:
+                continue
+            try:
+                lines.append(target.format(record) + target.terminator)
+            except Exception:  # noqa: BLE001 - logging's own rule: a bad record never raises
+                target.handleError(record)
+        if not lines:
+            return
+        with target.lock:  # type: ignore[union-attr]
+            try:
+                target.stream.write("".join(lines))
+                target.flush()
+            except Exception:  # noqa: BLE001
+                target.handleError(records[-1])
+
+
 def handler(stream: IO[str] | None = None, log_format: str | None = None) -> logging.Handler:
     """A stream handler in the chosen format (LOG_FORMAT by default), with numbers masked."""
     made = logging.StreamHandler(stream)
@@ -102,11 +256,59 @@ def formatter(log_format: str | None = None) -> logging.Formatter:
     return JsonFormatter() if chosen.strip().lower() == "json" else logging.Formatter(TEXT_FORMAT)
 
 
+def queued_handler(target: logging.Handler | None = None) -> QueuedHandler:
+    """The writer-thread handler in front of `target` (the stream handler by default), started.
+
+    Masking, and for JSON naming the call and the request, happen before a record is queued;
+    the writer is started again in each forked child and drained at the process's exit.
+    """
+    target = target if target is not None else handler()
+    made = QueuedHandler(target)
+    made.set_name(HANDLER_NAME)
+    made.addFilter(MaskingFilter())
+    if isinstance(target.formatter, JsonFormatter):
+        made.addFilter(RequestContextFilter())
+    # The target's filters would run on the writer thread; masking already ran on the caller's.
+    for each in list(target.filters):
+        target.removeFilter(each)
+    made.start()
+    return made
+
+
+def _each_queued(action: Callable[[QueuedHandler], None]) -> Callable[[], None]:
+    """A hook doing `action` to every writer-thread handler alive in this process."""
+
+    def hook() -> None:
+        for each in list(_QUEUED):
+            action(each)
+
+    return hook
+
+
+# Every writer-thread handler of the process, for the fork and exit hooks below.
+_QUEUED: weakref.WeakSet[QueuedHandler] = weakref.WeakSet()
+os.register_at_fork(
+    before=_each_queued(QueuedHandler.before_fork),
+    after_in_parent=_each_queued(QueuedHandler.after_fork_in_parent),
+    after_in_child=_each_queued(QueuedHandler.after_fork_in_child),
+)
+# Lines still queued at exit are written before the process ends.
+atexit.register(_each_queued(QueuedHandler.stop))
+
+
+def _drain_at_multiprocessing_exit(_: object) -> None:
+    """In a multiprocessing child (RQ's scheduler), which ends without atexit: drain there."""
+    multiprocessing.util.Finalize(None, _each_queued(QueuedHandler.stop), exitpriority=0)
+
+
+multiprocessing.util.register_after_fork(_QUEUED, _drain_at_multiprocessing_exit)
+
+
 def configure(level: int = logging.INFO) -> None:
-    """Install the masking filter on the root handlers (idempotent)."""
+    """Install the writer-thread handler when the root has none, and mask on every handler."""
     root = logging.getLogger()
     if not root.handlers:
-        root.addHandler(handler())
+        root.addHandler(queued_handler())
     root.setLevel(level)
     # twilio-python logs every request's headers at INFO: noise, and it names phone numbers.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
