@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import logging
 
+from hypothesis import given
+from hypothesis import strategies as st
+from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
 from hotline.logs import MaskingFilter
 from routing.privacy import mask_number, mask_text
-from telephony.signature import is_valid, public_url, sign
+from telephony.signature import (
+    candidate_urls,
+    is_valid,
+    matches,
+    public_url,
+    request_candidates,
+    sign,
+)
 
 
 def test_mask_number_keeps_country_code_and_last_four():
@@ -74,3 +84,61 @@ def test_public_url_uses_public_base_behind_a_proxy():
     assert public_url("/voice", request_url="http://localhost/voice", public_base_url=None) == (
         "http://localhost/voice"
     )
+
+
+# Bases as webhooks see them: request.host_url's scheme and host, or a PUBLIC_BASE_URL.
+BASES = st.sampled_from(
+    [
+        "http://localhost",
+        "http://localhost:80",
+        "http://localhost:8000",
+        "https://hotline.example.org",
+        "https://hotline.example.org:443",
+        "https://hotline.example.org:8443/hotline",
+        "http://10.0.0.5:5000",
+        "http://[::1]:5000",
+        "https://user@hotline.example.org",
+        "http://host?odd",
+        "http://",
+    ]
+)
+# Paths and queries with the characters urlparse treats specially among plain ones.
+PATHS = st.text(alphabet="/abv-_.%;?#\t\n é", max_size=12).map(lambda text: "/" + text)
+QUERIES = st.text(alphabet="a=&1?;#/%\r é", max_size=10)
+
+
+@given(BASES, PATHS, QUERIES)
+def test_a_webhook_s_candidate_urls_are_twilio_s_for_its_whole_url(base, path, query):
+    whole = base + path + (f"?{query}" if query else "")
+    assert request_candidates(base, path, query) == candidate_urls(whole)
+
+
+@given(BASES, PATHS, QUERIES, st.sampled_from(["", ":80", ":443", ":8000"]))
+def test_the_check_accepts_exactly_what_request_validator_validate_accepts(
+    base, path, query, signed_port
+):
+    # Twilio may have signed the URL with or without a port; a forged one names another.
+    params = {"CallSid": "CA1", "From": "+8613812345678"}
+    whole = base + path + (f"?{query}" if query else "")
+    scheme, _, rest = whole.partition("://")
+    host, slash, tail = rest.partition("/")
+    signed = f"{scheme}://{host.split(':')[0] if signed_port else host}{signed_port}{slash}{tail}"
+    for signature in (sign("token", signed, params), sign("token", whole + "x", params)):
+        expected = RequestValidator("token").validate(whole, params, signature)
+        assert matches("token", request_candidates(base, path, query), params, signature) is (
+            expected
+        )
+
+
+def test_the_default_port_is_added_or_dropped_and_another_port_is_refused():
+    params = {"CallSid": "CA1"}
+    candidates = request_candidates("http://localhost", "/voice", "t=1")
+    assert candidates == ("http://localhost/voice?t=1", "http://localhost:80/voice?t=1")
+    assert matches(
+        "token", candidates, params, sign("token", "http://localhost:80/voice?t=1", params)
+    )
+    assert not matches(
+        "token", candidates, params, sign("token", "http://localhost:8080/voice?t=1", params)
+    )
+    ported = request_candidates("https://hotline.example.org:443", "/voice", "")
+    assert ported == ("https://hotline.example.org/voice", "https://hotline.example.org:443/voice")
