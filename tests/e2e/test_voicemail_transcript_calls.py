@@ -35,8 +35,13 @@ CALLER_SAYS = "公司拖欠我三个月工资"
 AGENT_SAYS = "工资的事我们一步一步来"
 # The page follows the transcript's line within seconds; the deadline leaves a busy machine room.
 PAGED_WITHIN_S = 10.0
-# The issue's target from a crisis line in a live call to the supervisors' page.
+# The target from a crisis line in a live call to the supervisors' page (docs/live-assist.md).
 LIVE_ALERT_S = 2.0
+# The stand-in's real seconds per call second: 40 call seconds are 1.2 real seconds.
+TIME_SCALE = "0.03"
+# When the agent speaks, in call seconds after joining the conference (the caller joins a few
+# call seconds after them, more on a busy machine).
+AGENT_SPEAKS_S = 40
 
 
 def config() -> dict[str, Any]:
@@ -49,15 +54,18 @@ def config() -> dict[str, Any]:
 
 
 def phones(home: Path) -> Path:
-    """The corporate agent answers, accepts with 1, answers the caller and stays a while: long
-    enough past the caller's crisis line (8 s after the bridge) however late a loaded machine
-    brings the caller into the conference after the agent accepted."""
+    """The corporate agent answers, accepts with 1, answers the caller and stays a while.
+
+    The agent's lines are timed from their joining the conference, which they do before the
+    caller: their line waits AGENT_SPEAKS_S, past however late a loaded machine brings the
+    caller in (the caller's transcription hears only what the caller hears), and they stay
+    past it and the caller's crisis line."""
     agent = {
         "role": "agent",
         "answer_after": 1,
         "press": ["1"],
-        "stay": 90,
-        "talk": [{"after": 4, "say": AGENT_SAYS}],
+        "stay": AGENT_SPEAKS_S + 100,
+        "talk": [{"after": AGENT_SPEAKS_S, "say": AGENT_SAYS}],
     }
     return write_yaml(home / "phones.yaml", {AGENT_PHONE: agent})
 
@@ -68,7 +76,7 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
     home = tmp_path_factory.mktemp("transcripts")
     supervisor = {"id": "s01", "name": "李主管", "phone": SUPERVISOR_PHONE, "on_call": DAILY}
     desk = roster(specialist("corp_a", AGENT_PHONE, "corporate"), supervisors=[supervisor])
-    with serving(home, config(), roster=desk, phones=phones(home)) as served:
+    with serving(home, config(), roster=desk, phones=phones(home), time_scale=TIME_SCALE) as served:
         yield served
 
 
