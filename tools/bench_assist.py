@@ -47,7 +47,7 @@ from tools.bench_webhooks import (
     percentile,
 )
 
-# The targets on the 2-core machine: 50 streams, the thermometer within 500 ms p99.
+# The targets on the 2-core machine: 50 streams, the thermometer within 500 ms p99.
 STREAMS_TARGET = 50
 P99_TARGET_MS = 500.0
 # Twilio's media frames: 20 ms of 8 kHz mu-law.

@@ -47,7 +47,7 @@ CALLER = "+8613912345678"
 # caller's own seconds.
 TIME_SCALE = 0.1
 BENCH_TIME_SCALE = 1.0
-# The targets: a free agent answers within this plus their ring time; with Redis down
+# The targets: a free agent answers within this plus their ring time; with Redis down
 # the crisis line is dialled within this.
 AGENT_TARGET_S = 5.0
 REDIS_DOWN_TARGET_S = 1.0

@@ -52,7 +52,7 @@ ACCOUNT_SID = "AC" + "b" * 32
 AUTH_TOKEN = "webhook-bench-token"
 SECRET_KEY = "webhook-bench-secret"
 HOTLINE_NUMBER = "+861012348000"
-# The targets on the 2-core machine, generator included.
+# The targets on the 2-core machine, generator included.
 P99_TARGET_MS = 50.0
 CEILING_SHARE_TARGET = 0.5
 BYTES_PER_CALL_TARGET = 2048

@@ -46,7 +46,7 @@ FAMILY_STEPS = ({"press": "1"}, {"press": "1"}, {"press": "2"}, {"press": "2"})
 AGITATED_SAYS = "你们到底管不管，三个月了一分钱都没给"
 CALM_SAYS = "你好，我想咨询一下离婚以后财产怎么分"
 AGENT_SAYS = "您别着急，我们一条一条来"
-# The target: a loud, fast caller shows on the desk this soon after being bridged.
+# The desk's target: a loud, fast caller shows on the desk this soon after being bridged.
 AGITATED_WITHIN_S = 3.0
 LABOUR_CONTRACT_LAW = "《中华人民共和国劳动合同法》"
 WAGE_ARTICLES = ("第三十条", "第八十五条")

@@ -1,5 +1,6 @@
-"""`hotline staffing erlang` prints the issue's figures; `hotline staffing plan` learns an area's
-calls from what Redis holds and prints each half-hour's agents required against the roster."""
+"""`hotline staffing erlang` prints the worked example's figures; `hotline staffing plan` learns
+an area's calls from what Redis holds and prints each half-hour's agents required against the
+roster."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ TALK_S, WRAP_S = 240, 30
 
 
 def erlang(capsys, *extra: str) -> dict[str, str]:
-    """Run the issue's calculation with extra flags; its `name: value` lines as a dict."""
+    """Run the worked example's calculation with extra flags; its `name: value` lines as a dict."""
     argv = ["staffing", "erlang", "--calls", "100", "--interval-s", "1800", "--aht-s", "180"]
     assert main([*argv, "--target-s", "20", *extra]) == 0
     lines = capsys.readouterr().out.splitlines()

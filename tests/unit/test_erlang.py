@@ -1,5 +1,5 @@
-"""Erlang C against published tables and the issue's figures: agents for a service level, the
-occupancy cap and shrinkage, and large traffic computed without overflow."""
+"""Erlang C against published tables and the worked example's figures: agents for a service
+level, the occupancy cap and shrinkage, and large traffic computed without overflow."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from routing.erlang import Demand, Target, erlang_b, erlang_c, required, staffing
 
-# The issue's case: 100 calls in half an hour, 3 minutes each, is 10 Erlangs.
+# The worked example: 100 calls in half an hour, 3 minutes each, is 10 Erlangs.
 ISSUE = Demand(calls=100, interval_s=1800, aht_s=180)
 
 

@@ -246,7 +246,7 @@ def test_rostered_counts_agents_who_may_take_the_area_on_shift_the_whole_half_ho
 def test_the_plan_marks_the_half_hours_short_of_agents():
     start = datetime(2026, 3, 16, 9, 0, tzinfo=ZONE)
     slots = [
-        Slot(start, 0, calls=100, aht_s=180),  # the 10 Erlangs
+        Slot(start, 0, calls=100, aht_s=180),  # the worked example's 10 Erlangs
         Slot(start + timedelta(minutes=30), 0, calls=0, aht_s=180),
     ]
 
