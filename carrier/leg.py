@@ -47,6 +47,8 @@ class Leg:
         self.held_callbacks: list[tuple[str, str, dict[str, str], str]] = []
         # Conference peers already written into the outcome.
         self.peers_seen: set[str] = set()
+        # Whether this leg hears its conference's hold music now (carrier/verbs/hold.py).
+        self.on_hold = False
 
     # -- the three ways a leg starts -------------------------------------------------------
 
@@ -200,6 +202,10 @@ class Leg:
                     fallback_method=self.call.fallback_method,
                 )
             )
+        if signal.kind == "hold-changed" and (signal.reason == "held") == self.on_hold:
+            # Held and unheld again before this leg woke (or the other way round): it already
+            # read the participant's hold and is where the change puts it.
+            return
         if signal.kind in accepted:
             raise Interrupted(signal)
         if signal.kind == "bridge" and signal.peer:

@@ -32,7 +32,8 @@ class Signal:
     """Something that happens to a call from outside its TwiML: a redirect, a hang-up, a bridge."""
 
     kind: (
-        str  # redirect, hangup, bridge, bridge-ended, conference-started, conference-ended, kicked
+        str  # redirect, hangup, bridge, bridge-ended, conference-started, conference-ended, kicked,
+        # hold-changed (its reason "held" or "unheld")
     )
     url: str | None = None
     method: str = "POST"

@@ -746,7 +746,8 @@ def update_participant(account_sid: str, conference_sid: str, call_sid: str) -> 
         )
         if participant.hold != was_held:
             # The leg leaves the conference's audio for the hold music, or comes back.
-            network.signal(participant.call_sid, Signal("hold-changed"))
+            change = "held" if participant.hold else "unheld"
+            network.signal(participant.call_sid, Signal("hold-changed", reason=change))
         return jsonify(participant_json(conference, participant))
 
 

@@ -25,6 +25,7 @@ def held(leg: Leg, conference: Conference, participant: Participant) -> None:
     from a held participant.
     """
     leg.transcript.add(leg.clock.now(), "hold", action="started", name=conference.friendly_name)
+    leg.on_hold = True
     try:
         if participant.hold_url is None:
             leg.transcript.add(leg.clock.now(), "played", name="default hold music")
@@ -51,6 +52,7 @@ def held(leg: Leg, conference: Conference, participant: Participant) -> None:
         # Lines that fell due while held were not heard, even when the hold ends before the
         # hold document got to them.
         hearing.say_due(leg, conference, audible=False, why="on hold")
+        leg.on_hold = False
         leg.transcript.add(leg.clock.now(), "hold", action="ended", name=conference.friendly_name)
 
 
