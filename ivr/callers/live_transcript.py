@@ -70,12 +70,14 @@ def transcript() -> Response:
 def _callers_call(rt: runtime.Runtime) -> tuple[str, str]:
     """The caller's call SID and language: the reservation's when it is known, else the
     callback's CallSid and no language."""
-    # The transcription runs on the caller's own leg, so CallSid is the caller's; the
-    # reservation says so too while it lasts, and wins should the two ever differ.
+    # The transcription runs on the caller's own leg, so CallSid is the caller's (on a
+    # callback, the leg we dialled, not the call they first made); the reservation names the
+    # call while it lasts, and wins should the two ever differ.
     given = request.form.get("CallSid", "").strip()[:MAX_SID]
     rid = reservation_id()
     reservation = rt.routing.reservations.get(rid) if rid else None
-    if reservation is not None and reservation.call_sid and reservation.call_sid != given:
+    differs = reservation is not None and reservation.call_sid and reservation.call_sid != given
+    if differs and reservation.kind != "callback":
         log.warning("live transcript for reservation %s came on another call's leg", rid)
     if reservation is None or not reservation.call_sid:
         return given, ""

@@ -5,6 +5,7 @@ nothing, and the transcript is kept, sealed, only with the caller's recording co
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -91,6 +92,41 @@ def test_the_reservations_call_is_the_feed_written(twilio, redis, hotline):
 
     assert [kind for kind, _ in feed(redis, match.call_sid)] == ["line"]
     assert feed(redis, CALL) == []
+
+
+def test_a_callback_s_lines_come_on_the_leg_we_dialled_and_are_the_call_s(
+    twilio, redis, hotline, caplog
+):
+    # A callback task: the caller's own call ended long ago; we dial them on a new leg.
+    first_call = "CA" + "8" * 32
+    hotline.board.set_presence("d1", "available", hotline.now)
+    assert hotline.room.enqueue(
+        first_call, area="family", language="zh", now=hotline.now, callback_number=CALLER
+    )
+    match = hotline.matcher.match_call(first_call, hotline.now)
+    assert match is not None and match.kind == "callback"
+
+    # The Twilio fixture's CallSid (CALL) is the leg we dialled, not the call first made.
+    with caplog.at_level(logging.WARNING, logger="ivr.callers.live_transcript"):
+        twilio.post(f"/voice/assist/transcript?res={match.reservation_id}", content(WAGES, 1))
+
+    assert [kind for kind, _ in feed(redis, first_call)] == ["line"]
+    assert feed(redis, CALL) == []
+    assert not [r for r in caplog.records if "another call's leg" in r.getMessage()]
+
+
+def test_a_live_call_s_lines_on_another_leg_are_its_own_and_said_in_the_log(
+    twilio, redis, hotline, caplog
+):
+    hotline.board.set_presence("d1", "available", hotline.now)
+    match = hotline.ring("CA" + "9" * 32, area="family")
+    assert match is not None and match.kind != "callback"
+
+    with caplog.at_level(logging.WARNING, logger="ivr.callers.live_transcript"):
+        twilio.post(f"/voice/assist/transcript?res={match.reservation_id}", content(WAGES, 1))
+
+    assert [kind for kind, _ in feed(redis, match.call_sid)] == ["line"]
+    assert [r for r in caplog.records if "another call's leg" in r.getMessage()]
 
 
 def test_a_callers_crisis_words_alert_the_supervisors_and_the_desk(twilio, redis):
