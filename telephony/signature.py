@@ -40,9 +40,13 @@ def candidate_urls(url: str) -> tuple[str, str]:
 
 
 @lru_cache(maxsize=64)
-def _base_candidates(base: str) -> tuple[str, str]:
-    """candidate_urls of a scheme and host, kept: every webhook of a host shares them."""
-    return candidate_urls(base)
+def _base_candidates(base: str) -> tuple[str, str] | None:
+    """candidate_urls of a scheme and host, kept; None when a spelling has no host left."""
+    # Without a host (none given, or only a port that remove_port drops), urlunparse reads a
+    # path's leading `//` as the empty host and drops it: such a URL is parsed whole.
+    spellings = candidate_urls(base)
+    hosts = [each.partition("://")[2] for each in spellings]
+    return spellings if all(host and not host.startswith("/") for host in hosts) else None
 
 
 def request_candidates(base: str, path: str, query: str) -> tuple[str, str]:
@@ -51,15 +55,18 @@ def request_candidates(base: str, path: str, query: str) -> tuple[str, str]:
     A path after a plain base is appended to the base's two spellings unchanged, as urlparse
     would give it back; a URL urlparse could respell is parsed whole, as twilio-python does.
     """
-    if (
-        not path.startswith("/")
-        or not _REPARSED.isdisjoint(base)
-        or not _REPARSED.isdisjoint(path)
-        or not _REPARSED_IN_QUERY.isdisjoint(query)
-    ):
-        return candidate_urls(base + path + (f"?{query}" if query else ""))
     tail = path + (f"?{query}" if query else "")
-    without_port, with_port = _base_candidates(base)
+    spellings = (
+        _base_candidates(base)
+        if path.startswith("/")
+        and _REPARSED.isdisjoint(base)
+        and _REPARSED.isdisjoint(path)
+        and _REPARSED_IN_QUERY.isdisjoint(query)
+        else None
+    )
+    if spellings is None:
+        return candidate_urls(base + tail)
+    without_port, with_port = spellings
     return without_port + tail, with_port + tail
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
@@ -102,15 +102,40 @@ BASES = st.sampled_from(
         "http://",
     ]
 )
+# Hosts as a client may send them, ports and brackets included, valid or not.
+ANY_BASES = st.builds(
+    lambda scheme, host: f"{scheme}://{host}",
+    st.sampled_from(["http", "https", "HTTPS"]),
+    st.text(alphabet="ab.:@[]18", max_size=8),
+)
 # Paths and queries with the characters urlparse treats specially among plain ones.
 PATHS = st.text(alphabet="/abv-_.%;?#\t\n é", max_size=12).map(lambda text: "/" + text)
 QUERIES = st.text(alphabet="a=&1?;#/%\r é", max_size=10)
 
 
+@settings(max_examples=2000)
 @given(BASES, PATHS, QUERIES)
+@example("http://", "//", "")  # no host: urlparse reads the path's `//` as the empty host
 def test_a_webhook_s_candidate_urls_are_twilio_s_for_its_whole_url(base, path, query):
     whole = base + path + (f"?{query}" if query else "")
     assert request_candidates(base, path, query) == candidate_urls(whole)
+
+
+@settings(max_examples=2000)
+@given(ANY_BASES, PATHS, QUERIES)
+@example("http://:1", "//", "")  # remove_port leaves no host: the path's `//` would be lost
+def test_any_host_gives_twilio_s_candidates_or_the_same_refusal(base, path, query):
+    whole = base + path + (f"?{query}" if query else "")
+
+    def outcome(make):
+        try:
+            return make()
+        except ValueError as error:  # an unreadable host or port, refused as before
+            return type(error)
+
+    assert outcome(lambda: request_candidates(base, path, query)) == outcome(
+        lambda: candidate_urls(whole)
+    )
 
 
 @given(BASES, PATHS, QUERIES, st.sampled_from(["", ":80", ":443", ":8000"]))
