@@ -82,6 +82,8 @@ class CallRecord:
     crisis_trigger: str
     leave_intent: str
     agent_leg: str = ""
+    # The leg of the latest callback to the caller, which may still be ringing their phone.
+    callback_leg: str = ""
     reservation: str = ""
     agent: str = ""
     heavy: bool = False
@@ -186,6 +188,7 @@ class CallStore:
             crisis_trigger=data.get("crisis_trigger", ""),
             leave_intent=data.get("leave_intent", ""),
             agent_leg=data.get("agent_leg", ""),
+            callback_leg=data.get("callback_leg", ""),
             reservation=data.get("reservation", ""),
             agent=data.get("agent", ""),
             heavy=data.get("heavy") == "1",

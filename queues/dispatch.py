@@ -35,7 +35,7 @@ from queues.carrier_health import CarrierHealth
 from queues.crisis_claims import CrisisClaims
 from queues.matcher import Match, Matcher
 from queues.ratelimit import RateLimiter
-from queues.reservations import REQUEUED, Reservation, Transition
+from queues.reservations import AGENT_LEFT, REQUEUED, Reservation, Transition
 from queues.runtime import Routing
 from queues.script import RoutingScript
 from queues.sweep import (
@@ -76,6 +76,8 @@ LEG_CHECK_HOLD_S = 120.0
 LEG_CHECK_BACKOFF_S = 30.0
 # The status recorded for a leg Twilio no longer knows (404).
 LEG_NOT_FOUND = "not-found"
+# A leg's statuses (before the update, or after) when `canceled` ends it unanswered.
+CANCELABLE = ("queued", "initiated", "ringing", "canceled")
 
 
 def webhooks(rt: runtime.Runtime) -> WebhookUrls:
@@ -256,6 +258,7 @@ def bridge_caller(reservation_id: str) -> str:
             raise
         health.reached(rt.now())
         log.info("calling back %s for %s", mask_number(number), reservation_id)
+        _callback_leg_placed(rt, offer, leg.sid)
         return leg.sid
     try:
         if _held_in_transfer(rt, offer):
@@ -388,7 +391,81 @@ def finish(rt: runtime.Runtime, reservation_id: str) -> Transition:
             reservation_id,
             mask_number(number) if number else "the caller",
         )
+        record = routing.calls.get(transition.call_sid)
+        if record is not None and record.callback_leg:
+            stop_callback_ringing(rt, reservation_id, record.callback_leg)
     return transition
+
+
+def _callback_leg_placed(rt: runtime.Runtime, offer: Reservation, leg_sid: str) -> None:
+    """Note a callback's leg on the call's record; stop it at once if its agent already left."""
+    routing = rt.routing
+    try:
+        routing.calls.update(offer.call_sid, callback_leg=leg_sid)
+        # Read again after the write: a finish that put the task back in line before it read
+        # the record without this leg, so nothing else would stop it ringing.
+        current = routing.reservations.get(offer.id)
+    except RedisError as error:
+        # Never raised: a retry of the dial job would ring the caller's phone a second time.
+        log.warning("callback leg of %s not noted: %s", offer.id, type(error).__name__)
+        return
+    if current is not None and current.state == AGENT_LEFT:
+        stop_callback_ringing(rt, offer.id, leg_sid)
+
+
+def stop_callback_ringing(rt: runtime.Runtime, reservation_id: str, leg_sid: str) -> str:
+    """Queue the job that cancels a callback leg whose agent left; webhooks make no REST call."""
+    try:
+        dispatch_queue(rt.redis).enqueue(
+            cancel_callback_leg,
+            reservation_id,
+            leg_sid,
+            # By leg: the finish and the dial job may both ask, and only one cancel is needed.
+            job_id=f"cancel-callback-{leg_sid}",
+            retry=BRIDGE_RETRY,
+            unique=True,
+        )
+    except DuplicateJobError:
+        return "queued"
+    except RedisError as error:
+        # A caller who answers anyway hears that we will call again, and is hung up on.
+        log.warning("callback leg of %s left ringing: %s", reservation_id, type(error).__name__)
+        return "not-queued"
+    return "queued"
+
+
+def cancel_callback_leg(reservation_id: str, leg_sid: str) -> str:
+    """RQ job: cancel a callback leg still ringing after its agent left; an answered one stays.
+
+    Twilio ends a queued or ringing call told `canceled` and leaves an answered or ended one as
+    it is, so a caller who picked up meanwhile still hears that we will call again. Without it,
+    the next offer of the task could ring the same phone while this leg still rings.
+    """
+    rt = runtime.current()
+    health = CarrierHealth(rt.redis)
+    try:
+        leg = rt.gateway.update_call(leg_sid, status="canceled")
+    except GatewayError as error:
+        if health.failed(error, rt.now()):
+            raise  # tried again: the caller's phone may ring on meanwhile
+        # About this leg alone (Twilio no longer knows it): nothing rings. Twilio's words are
+        # left out, as they may name the number.
+        log.warning(
+            "callback leg %s of %s not cancelled: HTTP %s, code %s",
+            leg_sid,
+            reservation_id,
+            error.status,
+            error.code,
+        )
+        return "failed"
+    health.reached(rt.now())
+    if leg.status in ("in-progress", "completed"):
+        log.info("callback leg %s of %s was answered: left as it is", leg_sid, reservation_id)
+        return "answered"
+    if leg.status not in CANCELABLE:
+        return leg.status  # it ended unanswered before the job ran
+    log.info("callback leg %s of %s cancelled: its agent left", leg_sid, reservation_id)
+    return "canceled"
 
 
 def end_agent_leg(rt: runtime.Runtime, reservation_id: str) -> None:
