@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 
 from carrier.parties import Script
 from queues import events, keys, runtime
@@ -22,12 +21,11 @@ from queues.reservations import NOT_JOINED
 from routing.matching import MISS_REASONS
 from routing.roster import parse_roster
 from tests.fixtures.carrier import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
     LocalServer,
     app_environment,
     point_at_app,
     start_carrier,
+    transcript_of,
 )
 from tests.fixtures.dispatch import run_dispatch_jobs
 from tests.fixtures.waits import poll
@@ -111,11 +109,7 @@ def staff(rt: runtime.Runtime) -> None:
 
 def transcript(carrier_url: str, call_sid: str) -> dict[str, Any]:
     """A call's transcript through the carrier's control API."""
-    reply = requests.get(
-        f"{carrier_url}/carrier/calls/{call_sid}", auth=(ACCOUNT_SID, AUTH_TOKEN), timeout=5
-    )
-    reply.raise_for_status()
-    return reply.json()
+    return transcript_of(carrier_url, call_sid)
 
 
 def of_call(rt: runtime.Runtime, call_sid: str) -> list[dict[str, str]]:

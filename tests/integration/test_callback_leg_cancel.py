@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 from rq.job import Job
 
 from queues import keys, runtime
@@ -20,12 +19,12 @@ from queues.sweep import sweep
 from routing.roster import parse_roster
 from tests.fixtures.app import Twilio
 from tests.fixtures.carrier import (
-    ACCOUNT_SID,
     AUTH_TOKEN,
     LocalServer,
     app_environment,
     point_at_app,
     start_carrier,
+    transcript_of,
 )
 from tests.fixtures.dispatch import run_dispatch_jobs
 from tests.fixtures.twiml import Doc
@@ -89,13 +88,7 @@ def served(app_env: pytest.MonkeyPatch, redis, redis_url: str, clock) -> Iterato
 
 def transcript(served: dict[str, Any], call_sid: str) -> dict[str, Any]:
     """A call's transcript through the stand-in's control API."""
-    reply = requests.get(
-        f"{served['carrier_url']}/carrier/calls/{call_sid}",
-        auth=(ACCOUNT_SID, AUTH_TOKEN),
-        timeout=5,
-    )
-    reply.raise_for_status()
-    return reply.json()
+    return transcript_of(served["carrier_url"], call_sid)
 
 
 def rest_requests(served: dict[str, Any]) -> list[dict]:

@@ -31,7 +31,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-import requests
 import yaml
 from rq import Queue
 
@@ -52,12 +51,11 @@ from routing.roster import parse_roster
 from tests.e2e.harness import shipped_config
 from tests.fixtures.app import AREAS, OPEN_TIME
 from tests.fixtures.carrier import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
     LocalServer,
     app_environment,
     point_at_app,
     start_carrier,
+    transcript_of,
 )
 from tests.fixtures.dispatch import run_dispatch_jobs
 from tests.fixtures.jobs import BurstWorker
@@ -211,11 +209,7 @@ class Stand:
 
     def transcript(self, sid: str) -> dict[str, Any]:
         """A call's transcript through the control API."""
-        reply = requests.get(
-            f"{self.carrier_url}/carrier/calls/{sid}", auth=(ACCOUNT_SID, AUTH_TOKEN), timeout=5
-        )
-        reply.raise_for_status()
-        return reply.json()
+        return transcript_of(self.carrier_url, sid)
 
     def idle(self) -> bool:
         """Whether no call leg is live."""
