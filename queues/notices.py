@@ -30,6 +30,12 @@ KINDS = ("sustained_top",)
 # live audio stream refreshes its notice every reading (2 s), so it is dropped when the board
 # is read.
 STALE_AFTER_S = 60.0
+# Take a call's notices off the board and write the event of their clearing in one step: a
+# board read between the two would see neither the notice nor its clearing.
+_CLEAR_CALL = (
+    f"local removed = redis.call('HDEL', KEYS[1], unpack(ARGV, 1, {len(KINDS)}))\n"
+    "if removed > 0 then\n" + events.lua_append(2, len(KINDS) + 1) + "\nend\nreturn removed\n"
+)
 
 
 @dataclass(frozen=True)
@@ -101,9 +107,14 @@ class Notices:
     def clear_call(self, call_sid: str, now: float) -> int:
         """Take every notice of a call off the board (its audio ended); how many went."""
         fields = [_field(call_sid, kind) for kind in KINDS]
-        removed = int(self.redis.hdel(keys.notices(), *fields))
+        event = events.entry("notice-cleared", at=f"{now:.3f}", call=call_sid)
+        removed = int(
+            self.redis.eval(
+                _CLEAR_CALL, 2, keys.notices(), keys.events(), *fields, *events.flat(event)
+            )
+        )
         if removed:
-            events.append(self.redis, "notice-cleared", at=f"{now:.3f}", call=call_sid)
+            events.counted(self.redis, "notice-cleared", event)
         return removed
 
     def active(self, now: float) -> list[Notice]:
