@@ -589,6 +589,35 @@ def current_language() -> str:
     return best or LANGUAGES[0]
 
 
+# The desk's words for how an offer ended, beside WORDS' ringing, accepted and finished.
+CALL_STATE_WORDS = {
+    "caller-gone": {"zh": "来电者已挂机", "en": "The caller hung up"},
+    "caller-no-answer": {"zh": "来电者未接听回电", "en": "The caller did not answer the callback"},
+    "agent-left": {
+        "zh": "来电者接听前您已挂断，回电已重新排队",
+        "en": "You hung up before the caller answered; the callback is back in line",
+    },
+    "not-rung": {"zh": "未能呼叫您的电话", "en": "Your phone could not be rung"},
+    "not-joined": {
+        "zh": "您未加入通话，来电者已重新排队",
+        "en": "You did not join; the caller is waiting again",
+    },
+    "declined": {"zh": "已拒绝", "en": "Declined"},
+    "no-answer": {"zh": "未接听", "en": "Not answered"},
+    "busy": {"zh": "您的电话占线", "en": "Your phone was busy"},
+    "timeout": {"zh": "振铃超时", "en": "The offer timed out"},
+}
+
+
+def call_state(state: str) -> str:
+    """The desk's words for an offer's state in the page language; the state when it has none."""
+    if state in CALL_STATE_WORDS:
+        return word_of(CALL_STATE_WORDS, state)
+    if state in ("ringing", "accepted", "finished"):
+        return word(state)
+    return state
+
+
 def word(key: str, **fields: object) -> str:
     """A console word in the page language."""
     return word_of(WORDS, key, **fields)

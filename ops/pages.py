@@ -9,7 +9,7 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 
 from ops import auth
 from ops.errors import Forbidden, OpsError, Unauthorized
-from ops.i18n import DAY_NAMES, current_language, word
+from ops.i18n import DAY_NAMES, call_state, current_language, word
 
 
 def install(bp: Blueprint) -> None:
@@ -24,6 +24,7 @@ def _helpers() -> dict[str, Any]:
     lang = current_language()
     return {
         "t": word,
+        "call_state": call_state,
         "lang": lang,
         "day_names": DAY_NAMES[lang],
         "csrf_token": auth.csrf_token,

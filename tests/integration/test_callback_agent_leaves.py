@@ -13,7 +13,7 @@ from queues import dispatch, events, keys, runtime
 from queues.calls import CallStore
 from queues.reservations import Reservations
 from queues.sweep import sweep
-from tests.fixtures.ops import Hotline, hotline_fixture  # noqa: F401
+from tests.fixtures.ops import Hotline, hotline_fixture, sign_in  # noqa: F401
 from tests.fixtures.twiml import Doc
 
 pytestmark = pytest.mark.redis
@@ -159,3 +159,22 @@ def test_the_agent_hanging_up_after_the_caller_answered_still_starts_wrap_up(
     assert agent.activity == "wrap_up" and agent.wrap_until > hotline.now
     assert redis.zscore(keys.due_wrap_ups(), "d1") == pytest.approx(agent.wrap_until)
     assert "wrap-up" in kinds(redis, rid) and "callback-agent-left" not in kinds(redis, rid)
+
+
+def test_the_agents_desk_says_in_words_that_the_callback_went_back_in_line(
+    app, hotline, twilio, redis
+):
+    rid = accepted_callback(hotline, twilio)
+    twilio.post(f"/voice/agent/done?res={rid}", HUNG_UP)
+
+    # wang is d1's console user; the desk shows the agent's last offer and how it ended.
+    desk = sign_in(app, "wang")
+    desk.get("/ops/lang/zh")
+    zh = desk.get("/ops/desk/").get_data(as_text=True)
+    desk.get("/ops/lang/en")
+    en = desk.get("/ops/desk/").get_data(as_text=True)
+
+    assert f'data-reservation="{rid}"' in zh and 'data-state="agent-left"' in zh
+    # The card's heading holds the words, never the state's name.
+    assert '<h2 class="agent-left">来电者接听前您已挂断，回电已重新排队' in zh
+    assert '<h2 class="agent-left">You hung up before the caller answered;' in en
