@@ -21,10 +21,8 @@ from queues.reservations import NOT_JOINED
 from routing.matching import MISS_REASONS
 from routing.roster import parse_roster
 from tests.fixtures.carrier import (
-    LocalServer,
-    app_environment,
-    point_at_app,
-    start_carrier,
+    AppFront,
+    serving_app,
     transcript_of,
 )
 from tests.fixtures.dispatch import run_dispatch_jobs
@@ -49,7 +47,11 @@ PHONES = {FIRST: {"name": "first", **ACCEPTS}, NEXT: {"name": "next", **ACCEPTS}
 LOST = ("/voice/agent/answer", "/voice/agent/fallback")
 
 
-class Front:
+# A caller's call starts in the general waiting room (the menu is not what is tested).
+ROUTE = "/voice/route?lang=zh&area=general"
+
+
+class Front(AppFront):
     """The app behind an HTTP front that loses the first answer of each path in `LOST`.
 
     The app gets the request and acts on it (the accept is taken), but the carrier receives a
@@ -57,7 +59,7 @@ class Front:
     """
 
     def __init__(self) -> None:
-        self.app: Any = None
+        super().__init__()
         self.lost: list[str] = []
         self._lock = threading.Lock()
 
@@ -78,24 +80,9 @@ class Front:
 
 @pytest.fixture
 def served(app_env: pytest.MonkeyPatch, redis, redis_url: str, clock) -> Iterator[dict[str, Any]]:
-    """The carrier, and the hotline app served to it over HTTP."""
-    hub, carrier, carrier_url = start_carrier(PHONES)
-    front = Front()
-    # No request comes before the carrier is pointed at the app, once it is built.
-    http = LocalServer(front)
-    app_url = http.url
-    for name, value in app_environment(carrier_url, app_url, redis_url).items():
-        app_env.setenv(name, value)
-    from hotline.app import create_app
-
-    front.app = create_app({"TESTING": True, "CLOCK": clock})
-    # A caller's call starts in the general waiting room (the menu is not what is tested).
-    point_at_app(hub, app_url, carrier_url, "/voice/route?lang=zh&area=general")
-    try:
-        yield {"hub": hub, "app": front.app, "front": front, "carrier_url": carrier_url}
-    finally:
-        http.stop()
-        carrier.stop()
+    """The carrier, and the hotline app served to it over HTTP behind the losing front."""
+    with serving_app(app_env, PHONES, redis_url, clock, front=Front(), voice_path=ROUTE) as found:
+        yield found
 
 
 def staff(rt: runtime.Runtime) -> None:

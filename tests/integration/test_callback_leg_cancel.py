@@ -20,10 +20,7 @@ from routing.roster import parse_roster
 from tests.fixtures.app import Twilio
 from tests.fixtures.carrier import (
     AUTH_TOKEN,
-    LocalServer,
-    app_environment,
-    point_at_app,
-    start_carrier,
+    serving_app,
     transcript_of,
 )
 from tests.fixtures.dispatch import run_dispatch_jobs
@@ -56,34 +53,11 @@ agents:
 """
 
 
-class Served:
-    """The hotline app behind a WSGI server started before the app exists (it needs the URL)."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        """Hand the request to the app."""
-        return self.app(environ, start_response)
-
-
 @pytest.fixture
 def served(app_env: pytest.MonkeyPatch, redis, redis_url: str, clock) -> Iterator[dict[str, Any]]:
     """The stand-in with the callers' phones, and the hotline app served to it over HTTP."""
-    hub, carrier, carrier_url = start_carrier(PHONES, time_scale=TIME_SCALE)
-    front = Served()
-    http = LocalServer(front)
-    for name, value in app_environment(carrier_url, http.url, redis_url).items():
-        app_env.setenv(name, value)
-    from hotline.app import create_app
-
-    front.app = create_app({"TESTING": True, "CLOCK": clock})
-    point_at_app(hub, http.url, carrier_url)
-    try:
-        yield {"hub": hub, "app": front.app, "carrier_url": carrier_url, "app_url": http.url}
-    finally:
-        http.stop()
-        carrier.stop()
+    with serving_app(app_env, PHONES, redis_url, clock, time_scale=TIME_SCALE) as found:
+        yield found
 
 
 def transcript(served: dict[str, Any], call_sid: str) -> dict[str, Any]:
