@@ -270,7 +270,7 @@ class Cluster:
         poll(replicating, START_DEADLINE_S, "the replica and three Sentinels")
 
     def start_balancer(self) -> None:
-        """HAProxy on lb: webhooks round-robin to the web hosts."""
+        """HAProxy on lb: webhooks to the web hosts, the least busy first."""
         conf = self.home / "haproxy.cfg"
         conf.write_text(haproxy_config(self))
         self.start("lb", "haproxy", ["haproxy", "-db", "-f", str(conf)], self.env)
@@ -404,7 +404,7 @@ class Cluster:
 
 
 def haproxy_config(cluster: Cluster) -> str:
-    """The balancer: webhooks round-robin to both web hosts, checked on /healthz.
+    """The balancer: each webhook to the web host with the fewest in hand, checked on /healthz.
 
     A web host is taken out when it stops answering `/healthz` at all; a 503 there (Redis
     unreachable) keeps it in: during a Redis failover every host says 503, and a balancer with
@@ -430,7 +430,9 @@ frontend webhooks
 
 backend web
     mode http
-    balance roundrobin
+    # The fewest requests in hand, not turns: a host slowed for a moment (a collection, a
+    # busy neighbour on its VM) gets fewer webhooks instead of holding up every other one.
+    balance leastconn
     # A host going away closes its idle keep-alive connections and answers nothing more: the
     # request is sent again to the other host instead of Twilio getting the balancer's 502.
     # Webhooks are safe to repeat (Twilio itself repeats status callbacks).
