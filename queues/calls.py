@@ -150,12 +150,19 @@ class CallStore:
         return finish
 
     def update(self, call_sid: str, *, pipeline=None, **fields: str) -> None:
-        """Set facts learned about the call (language, area, summary, speech...)."""
-        target = pipeline if pipeline is not None else self.redis
-        target.hset(
-            keys.call(call_sid),
-            mapping={k: self._stored(call_sid, k, v) for k, v in fields.items() if v is not None},
-        )
+        """Set facts learned about the call (language, area, summary, speech...).
+
+        The record's lifetime starts again with each fact: a fact learned after the record has
+        expired (a late callback) makes a new one that expires too, never a record kept forever.
+        """
+        mapping = {k: self._stored(call_sid, k, v) for k, v in fields.items() if v is not None}
+        if not mapping:
+            return
+        target = pipeline if pipeline is not None else self.redis.pipeline()
+        target.hset(keys.call(call_sid), mapping=mapping)
+        target.expire(keys.call(call_sid), CALL_TTL_S)
+        if pipeline is None:
+            target.execute()
 
     def advance_status(self, call_sid: str, status: str) -> bool:
         """Move the call's status forward; repeated or out-of-order callbacks change nothing."""

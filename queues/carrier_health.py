@@ -14,6 +14,7 @@ import logging
 import uuid
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 from queues import keys
 from queues.conditions import Conditions
@@ -63,6 +64,14 @@ class CarrierHealth:
         return True
 
     def reached(self, now: float) -> None:
-        """A request went through: the failures in a row are over, and so is the condition."""
-        self.redis.delete(keys.carrier_failures())
-        Conditions(self.redis).clear(CONDITION, now)
+        """A request went through: the failures in a row are over, and so is the condition.
+
+        Never raises: it is said after the request has done its work (a caller's phone rung, a
+        conference ended), and a job failing here would be run again and do it a second time.
+        A condition left standing is cleared by the next request that goes through.
+        """
+        try:
+            self.redis.delete(keys.carrier_failures())
+            Conditions(self.redis).clear(CONDITION, now)
+        except RedisError as error:
+            log.warning("carrier reached, not noted: %s", type(error).__name__)

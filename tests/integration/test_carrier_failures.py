@@ -4,16 +4,19 @@ condition supervisors hear about once, cleared when a request goes through again
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 import requests
+from redis import Redis
+from redis.exceptions import RedisError
 
 from queues import dispatch, events, keys, runtime
 from queues.calls import CallStore
-from queues.carrier_health import CONDITION
+from queues.carrier_health import CONDITION, CarrierHealth
 from queues.conditions import Conditions
 from queues.matcher import Matcher
 from queues.reservations import Reservations
@@ -21,7 +24,8 @@ from queues.sweep import sweep
 from queues.waiting import WaitingRoom
 from routing.config import HotlineConfig
 from routing.matching import ring_failure_hold_s
-from tests.fixtures.app import Clock
+from telephony.gateway import GatewayError
+from tests.fixtures.app import Clock, closed_port
 from tests.fixtures.carrier import ACCOUNT_SID, AUTH_TOKEN, Rig
 from tests.fixtures.dispatch import CALLER, PHONE, job_urls, run_dispatch_jobs, staff
 
@@ -204,3 +208,21 @@ def test_failures_further_apart_than_the_window_raise_nothing(
         rt.redis.zadd(keys.due_leg_checks(), {CALLER: rt.now()})
         assert dispatch.check_legs(rt).trouble
     assert Conditions(rt.redis).get(CONDITION) is None
+
+
+def test_a_request_that_went_through_is_never_undone_by_redis_failing_to_note_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Said after a caller's phone was rung or a conference ended: a job raising here would be
+    # run again and ring the caller a second time. Redis is really unreachable (nothing on the
+    # port), as in an outage between the request and its note.
+    gone = Redis(port=closed_port(), socket_connect_timeout=1)
+    health = CarrierHealth(gone)
+    with caplog.at_level(logging.WARNING, logger="queues.carrier_health"):
+        health.reached(1000.0)
+    assert [r.getMessage() for r in caplog.records] == [
+        "carrier reached, not noted: ConnectionError"
+    ]
+    # A failure is still counted or raised: the job is tried again, and nothing was done.
+    with pytest.raises(RedisError):
+        health.failed(GatewayError("service unavailable", status=503), 1000.0)
