@@ -35,8 +35,11 @@ TITLES = {
     "c": "(c) no double booking",
     "d": "(d) alerts seen",
 }
+# A callback's offer ends with its agent free at once, no wrap-up: the caller did not pick up
+# (tried again later, or the last try closed it), or the agent hung up before they did.
+_CALLBACK_ENDS = ("callback-retry", "callback-closed", "callback-agent-left")
 # Events that end an offer (the agent is free again, or moves on to wrap-up from `wrap-up`).
-_OFFER_ENDS = (*MISS_REASONS, "not-rung", "wrap-up", "callback-closed")
+_OFFER_ENDS = (*MISS_REASONS, "not-rung", "wrap-up", *_CALLBACK_ENDS)
 # An accepted offer whose agent's leg ended before they joined the conference: the offer is
 # over and the caller waits again (believed only when the carrier saw that leg end, unbridged).
 _NOT_JOINED = "not-joined"
@@ -323,7 +326,7 @@ def free_intervals(evidence: Evidence) -> dict[str, list[tuple[float, float]]]:
         elif kind == "wrap-up":
             state.offers.discard(reservation)
             state.wrap_until = float(event.get("until", at))
-        elif kind in ("callback-closed",):
+        elif kind in _CALLBACK_ENDS:
             state.offers.discard(reservation)
         elif kind == "crisis-engaged":
             state.crisis = True

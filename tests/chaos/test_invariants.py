@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import pytest
+
 from tests.chaos.invariants import (
     MAX_WAIT_S,
     AgentStart,
@@ -222,6 +224,41 @@ def unjoined(
 
 
 HUNG_UP = ({"kind": "answered", "t": 50}, {"kind": "hangup", "t": 140, "by": "carrier"})
+
+
+@pytest.mark.parametrize("ending", ["callback-retry", "callback-closed", "callback-agent-left"])
+def test_an_agent_freed_by_a_callbacks_end_may_be_offered_the_next_call(ending: str) -> None:
+    # The caller did not pick up the callback (or the agent left first): routing frees the
+    # agent at once, with no wrap-up, while their own leg may still be hearing why.
+    seen = evidence(
+        callers={"CA1": "talking", "CA2": "waiting"},
+        events=[
+            event("offered", 1, call="CA1", agent="labor1", reservation="RS1"),
+            event("accepted", 2, call="CA1", agent="labor1", reservation="RS1"),
+            event("queued", 3, call="CA2", area="labor", language="zh"),
+            event(ending, 10, call="CA1", agent="labor1", reservation="RS1"),
+            event("offered", 10.5, call="CA2", agent="labor1", reservation="RS2"),
+        ],
+        exchanges=[ring("RS1", "CAa", 1.1), ring("RS2", "CAb", 10.6)],
+    )
+    assert check_bookings(seen).ok, check_bookings(seen).reasons
+    cell, longest = check_waits(seen)
+    assert cell.ok, cell.reasons
+    # Free from the callback's end (not after a wrap-up) until the next ring went out.
+    assert abs(longest - 0.6) < 0.01
+
+
+def test_a_callback_offer_still_open_when_the_next_is_offered_is_double_booking() -> None:
+    seen = evidence(
+        events=[
+            event("offered", 1, call="CA1", agent="labor1", reservation="RS1"),
+            event("accepted", 2, call="CA1", agent="labor1", reservation="RS1"),
+            event("callback-connected", 5, call="CA1", agent="labor1", reservation="RS1"),
+            event("offered", 10, call="CA2", agent="labor1", reservation="RS2"),
+        ],
+        exchanges=[ring("RS1", "CAa", 1.1), ring("RS2", "CAb", 10.1)],
+    )
+    assert not check_bookings(seen).ok
 
 
 def test_an_agent_whose_leg_ended_before_the_conference_may_be_offered_again() -> None:
