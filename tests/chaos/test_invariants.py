@@ -226,21 +226,26 @@ def unjoined(
 HUNG_UP = ({"kind": "answered", "t": 50}, {"kind": "hangup", "t": 140, "by": "carrier"})
 
 
-@pytest.mark.parametrize("ending", ["callback-retry", "callback-closed", "callback-agent-left"])
-def test_an_agent_freed_by_a_callbacks_end_may_be_offered_the_next_call(ending: str) -> None:
-    # The caller did not pick up the callback (or the agent left first): routing frees the
-    # agent at once, with no wrap-up, while their own leg may still be hearing why.
-    seen = evidence(
+def callback_then_next(step: str) -> Evidence:
+    """labor1 takes a callback (RS1) that reaches `step` at 10 s; CA2's RS2 is offered at 10.5 s."""
+    return evidence(
         callers={"CA1": "talking", "CA2": "waiting"},
         events=[
             event("offered", 1, call="CA1", agent="labor1", reservation="RS1"),
             event("accepted", 2, call="CA1", agent="labor1", reservation="RS1"),
             event("queued", 3, call="CA2", area="labor", language="zh"),
-            event(ending, 10, call="CA1", agent="labor1", reservation="RS1"),
+            event(step, 10, call="CA1", agent="labor1", reservation="RS1"),
             event("offered", 10.5, call="CA2", agent="labor1", reservation="RS2"),
         ],
         exchanges=[ring("RS1", "CAa", 1.1), ring("RS2", "CAb", 10.6)],
     )
+
+
+@pytest.mark.parametrize("ending", ["callback-retry", "callback-closed", "callback-agent-left"])
+def test_an_agent_freed_by_a_callbacks_end_may_be_offered_the_next_call(ending: str) -> None:
+    # The caller did not pick up the callback (or the agent left first): routing frees the
+    # agent at once, with no wrap-up, while their own leg may still be hearing why.
+    seen = callback_then_next(ending)
     assert check_bookings(seen).ok, check_bookings(seen).reasons
     cell, longest = check_waits(seen)
     assert cell.ok, cell.reasons
@@ -248,17 +253,9 @@ def test_an_agent_freed_by_a_callbacks_end_may_be_offered_the_next_call(ending: 
     assert abs(longest - 0.6) < 0.01
 
 
-def test_a_callback_offer_still_open_when_the_next_is_offered_is_double_booking() -> None:
-    seen = evidence(
-        events=[
-            event("offered", 1, call="CA1", agent="labor1", reservation="RS1"),
-            event("accepted", 2, call="CA1", agent="labor1", reservation="RS1"),
-            event("callback-connected", 5, call="CA1", agent="labor1", reservation="RS1"),
-            event("offered", 10, call="CA2", agent="labor1", reservation="RS2"),
-        ],
-        exchanges=[ring("RS1", "CAa", 1.1), ring("RS2", "CAb", 10.1)],
-    )
-    assert not check_bookings(seen).ok
+def test_an_agent_offered_the_next_call_while_a_callback_connects_is_double_booked() -> None:
+    cell = check_bookings(callback_then_next("callback-connected"))
+    assert not cell.ok and cell.reasons[0].startswith("labor1 offered RS2")
 
 
 def test_an_agent_whose_leg_ended_before_the_conference_may_be_offered_again() -> None:
