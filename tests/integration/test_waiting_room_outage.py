@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -26,6 +26,7 @@ from tests.fixtures.carrier import (
     AGENTS,
     AUTH_TOKEN,
     HOTLINE,
+    AppFront,
     LocalServer,
     Rig,
     rig_fixture,  # noqa: F401 - provides the rig fixture
@@ -96,8 +97,8 @@ def served(
     rig: Rig, app_env: pytest.MonkeyPatch, redis_url: str, outage: Outage, clock, hotline_config
 ) -> Iterator[tuple[object, Twilio]]:
     """The hotline served over HTTP with the carrier as its Twilio, on a Redis that can go away."""
-    holder: dict[str, Callable] = {}
-    server = LocalServer(lambda environ, start: holder["app"](environ, start))  # type: ignore[arg-type]
+    front = AppFront()
+    server = LocalServer(front)
     app_env.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
     app_env.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
     app_env.setenv("TWILIO_API_BASE_URL", rig.carrier_url)
@@ -108,7 +109,7 @@ def served(
     from hotline.app import create_app
 
     app = create_app({"TESTING": True, "CLOCK": clock, "HOTLINE": hotline_config})
-    holder["app"] = app
+    front.app = app
     try:
         yield app, Twilio(app.test_client(), token=AUTH_TOKEN, base=server.url)
     finally:
