@@ -43,9 +43,11 @@ PHONES = {
     # Accepts and stays on until the caller has gone.
     STAYING_AGENT: {"name": "family_stays", "role": "agent", "answer_after": 1, "press": ["1"],
                     "stay": 600},
-    # Accepts and hangs up 30 s after answering, about 10 s into the call.
+    # Accepts and hangs up 60 s after answering, about 40 s into the call: 3 s at the test's
+    # clock, so that the caller reaches the conference before the agent leaves it, even on a
+    # busy machine.
     LEAVING_AGENT: {"name": "contract_leaves", "role": "agent", "answer_after": 1, "press": ["1"],
-                    "stay": 30},
+                    "stay": 60},
     # Presses * and then 5 (no escalation), so goes straight back to the caller.
     CHANGES_MIND: {"name": "traffic_back", "role": "agent", "answer_after": 1, "press": ["1", "5"],
                    "star_after": 4, "stay": 60},

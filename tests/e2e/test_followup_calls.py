@@ -32,12 +32,14 @@ ROSTER = {
     ],
 }  # fmt: skip
 PHONES = {
-    # Accepts with 1 and hangs up 40 s after answering, ending the first call.
+    # Each agent's 100 s on the line are 3 s at the test's clock, so that the caller reaches the
+    # conference before the agent leaves it, even on a busy machine.
+    # Accepts with 1 and hangs up 100 s after answering, ending the first call.
     RATED_PHONE: {"name": "a_rated", "role": "agent", "answer_after": 1, "press": ["1", "1"],
-                  "stay": 40},
-    # Accepts the follow-up with 1 after its whisper and talks with the caller until 80 s in.
+                  "stay": 100},
+    # Accepts the follow-up with 1 after its whisper and talks with the caller until 100 s in.
     FOLLOW_PHONE: {"name": "b_follow", "role": "agent", "answer_after": 1, "press": ["1"],
-                   "stay": 80},
+                   "stay": 100},
     # The caller picks up the callback at once and stays until the agent leaves.
     CALLER: {"name": "caller", "answer_after": 1, "stay": 120},
 }  # fmt: skip

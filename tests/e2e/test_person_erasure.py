@@ -42,8 +42,10 @@ ROSTER = corporate_desk(AGENTS)
 
 
 def phones(home: Path) -> Path:
-    """Both agents answer, accept with 1 and talk for 30 call seconds, then hang up."""
-    accepts = {"role": "agent", "answer_after": 1, "press": ["1"], "stay": 30}
+    """Both agents answer, accept with 1 and talk for 100 call seconds, then hang up."""
+    # 3 s at the test's clock: the caller reaches the conference before the agent leaves it,
+    # even on a busy machine.
+    accepts = {"role": "agent", "answer_after": 1, "press": ["1"], "stay": 100}
     return write_yaml(home / "phones.yaml", {phone: accepts for phone in AGENTS.values()})
 
 

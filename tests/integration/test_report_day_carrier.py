@@ -68,11 +68,13 @@ pytestmark = pytest.mark.redis
 
 ZONE = "Asia/Shanghai"
 DAY = date(2026, 12, 2)
-# Real seconds per call second: a 100 s talk lasts two real seconds.
+# Real seconds per call second: a 150 s talk lasts three real seconds.
 TIME_SCALE = 0.02
 SHORT_ABANDON_S = 30
 AREA, AREA_KEY = "contract", "3"
-TALK_S = 100
+# Long enough (3 s) that the caller, or the follow-up's called-back caller, reaches the
+# conference before the agent leaves it, even on a busy machine.
+TALK_S = 150
 WRAP_UP_S = 20
 SERVICE_LEVEL_S = 60
 # The agents go offline this long after the day opened, once every call and wrap-up is over.
@@ -130,7 +132,7 @@ PHONES = {
         for number in (VOICEMAIL_CALLER, CALLBACK_CALLER)
     },
     **{
-        number: {"name": "unsatisfied caller", "role": "caller", "answer_after": 2, "stay": 60}
+        number: {"name": "unsatisfied caller", "role": "caller", "answer_after": 2, "stay": 150}
         for number in FOLLOWED_UP_CALLERS
     },
     CRISIS_LINE: {"name": "crisis line", "role": "crisis-line", "answer_after": 4, "stay": 60},
@@ -149,7 +151,8 @@ def day_config() -> str:
     # The worker's turns here take a tenth of a real second, ten call seconds: an agent's
     # phone must not ring out while the turn that rings it is still coming.
     config["routing"]["reservation_timeout_s"] = 120
-    config["prompts"]["wait_options"]["zh"] = "请稍候，咨询员马上为您接听。" * 60
+    # About 340 call seconds of words: longer than the busy hour's third caller waits for an agent.
+    config["prompts"]["wait_options"]["zh"] = "请稍候，咨询员马上为您接听。" * 90
     # Short words before the waiting room: a caller can hang up within seconds of queueing.
     config["prompts"]["queue_intro"]["zh"] = QUEUE_WORDS
     # Answered at once here is about half a minute (the agent's ring and whisper): a service
