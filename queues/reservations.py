@@ -309,11 +309,16 @@ class Reservations:
         return self._callback(reservation_id, now, answered=True)
 
     def callback_missed(self, reservation_id: str, now: float) -> Transition:
-        """The caller did not pick up the callback: retry later, or close after the last try."""
+        """The caller did not pick up the callback: retry later, or close after the last try.
+
+        The agent wraps up as after a call: they are still on the line hearing why.
+        """
         return self._callback(reservation_id, now, answered=False)
 
     def _callback(self, reservation_id: str, now: float, *, answered: bool) -> Transition:
         """Record how dialling the caller back went."""
+        reservation = self.get(reservation_id)
+        area = reservation.area if reservation else next(iter(self.policy.areas))
         answer = self.script.run(
             "callback_result",
             now,
@@ -321,6 +326,7 @@ class Reservations:
             "1" if answered else "0",
             self.policy.callback_spacing_s,
             self.policy.callback_attempts,
+            self.policy.wrap_up_s(area, heavy=False),
         )
         state = answer[0]
         changed = state in ("connected", "retry", "closed")
@@ -329,7 +335,10 @@ class Reservations:
             kind = {"connected": "callback-connected", "retry": "callback-retry"}.get(
                 state, "callback-closed"
             )
-            self._event(kind, transition, now)
+            if transition.wrap_until:
+                self._event(kind, transition, now, until=f"{transition.wrap_until:.3f}")
+            else:
+                self._event(kind, transition, now)
             # A follow-up's callback task: reached closes the follow-up, the last miss marks it.
             FollowUps(self.redis).callback_result(
                 transition.call_sid, state, transition.agent_id, now
@@ -362,6 +371,8 @@ def _transition(reservation_id: str, answer: list[str], changed: bool) -> Transi
         )
     if state == NOT_RUNG:
         return Transition(reservation_id, state, changed, agent, call, held_until=float(answer[3]))
+    if state in ("retry", "closed"):
+        return Transition(reservation_id, state, changed, agent, call, wrap_until=float(answer[4]))
     if state == "finished":
         return Transition(
             reservation_id,

@@ -560,6 +560,7 @@ end)() end
 if OP == 'callback_result' then return (function()
   local rid, answered = ARGV[A], ARGV[A + 1]
   local spacing, attempts_max = tonumber(ARGV[A + 2]), tonumber(ARGV[A + 3])
+  local wrap = tonumber(ARGV[A + 4])
   local key = RES .. rid
   local r = redis.call('HMGET', key, 'state', 'agent', 'call')
   if not r[1] then return {'unknown'} end
@@ -574,16 +575,26 @@ if OP == 'callback_result' then return (function()
   end
   redis.call('HSET', key, 'state', 'caller-no-answer', 'ended_at', NOW)
   redis.call('EXPIRE', key, TTL)
-  redis.call('HSET', AGENT .. r[2], 'activity', 'idle', 'reservation', '')
-  enter_pools(r[2])
+  -- The agent is still on the line, hearing that the caller was not reached: a ring now would
+  -- find their phone busy and count a miss against them. The area's wrap-up lets them hang up
+  -- and note the attempt first.
+  local akey = AGENT .. r[2]
+  redis.call('HSET', akey, 'reservation', '', 'wrap_until', NOW + wrap)
+  if wrap > 0 then
+    redis.call('HSET', akey, 'activity', 'wrap_up')
+    redis.call('ZADD', DUE_WRAP, NOW + wrap, r[2])
+  else
+    redis.call('HSET', akey, 'activity', 'idle', 'idle_since', NOW)
+    enter_pools(r[2])
+  end
   local attempts = redis.call('HINCRBY', ckey, 'attempts', 1)
   if attempts >= attempts_max then
     finish_call(call, 'ended', 'callback-failed')
-    return {'closed', r[2], call, tostring(attempts)}
+    return {'closed', r[2], call, tostring(attempts), fmt(NOW + wrap)}
   end
   redis.call('HSET', ckey, 'state', 'scheduled', 'reservation', '')
   redis.call('ZADD', DUE_CALLBACK, NOW + spacing, call)
-  return {'retry', r[2], call, tostring(attempts)}
+  return {'retry', r[2], call, tostring(attempts), fmt(NOW + wrap)}
 end)() end
 
 -- A live call already waiting becomes a callback (the caller pressed 1), keeping its place.

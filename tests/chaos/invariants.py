@@ -35,8 +35,9 @@ TITLES = {
     "c": "(c) no double booking",
     "d": "(d) alerts seen",
 }
-# A callback's offer ends with its agent free at once, no wrap-up: the caller did not pick up
-# (tried again later, or the last try closed it), or the agent hung up before they did.
+# A callback's offer ends without a call: the caller did not pick up (tried again later, or the
+# last try closed it; the agent wraps up until the event's `until`), or the agent hung up before
+# they did (free at once).
 _CALLBACK_ENDS = ("callback-retry", "callback-closed", "callback-agent-left")
 # Events that end an offer (the agent is free again, or moves on to wrap-up from `wrap-up`).
 _OFFER_ENDS = (*MISS_REASONS, "not-rung", "wrap-up", *_CALLBACK_ENDS)
@@ -328,6 +329,8 @@ def free_intervals(evidence: Evidence) -> dict[str, list[tuple[float, float]]]:
             state.wrap_until = float(event.get("until", at))
         elif kind in _CALLBACK_ENDS:
             state.offers.discard(reservation)
+            if event.get("until"):
+                state.wrap_until = float(event["until"])
         elif kind == "crisis-engaged":
             state.crisis = True
         elif kind == "crisis-released":

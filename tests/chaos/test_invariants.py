@@ -226,31 +226,38 @@ def unjoined(
 HUNG_UP = ({"kind": "answered", "t": 50}, {"kind": "hangup", "t": 140, "by": "carrier"})
 
 
-def callback_then_next(step: str) -> Evidence:
-    """labor1 takes a callback (RS1) that reaches `step` at 10 s; CA2's RS2 is offered at 10.5 s."""
+def callback_then_next(step: str, next_at: float = 10.5, **fields: str) -> Evidence:
+    """labor1 takes a callback (RS1) that reaches `step` at 10 s; CA2's RS2 is offered next."""
     return evidence(
         callers={"CA1": "talking", "CA2": "waiting"},
         events=[
             event("offered", 1, call="CA1", agent="labor1", reservation="RS1"),
             event("accepted", 2, call="CA1", agent="labor1", reservation="RS1"),
             event("queued", 3, call="CA2", area="labor", language="zh"),
-            event(step, 10, call="CA1", agent="labor1", reservation="RS1"),
-            event("offered", 10.5, call="CA2", agent="labor1", reservation="RS2"),
+            event(step, 10, call="CA1", agent="labor1", reservation="RS1", **fields),
+            event("offered", next_at, call="CA2", agent="labor1", reservation="RS2"),
         ],
-        exchanges=[ring("RS1", "CAa", 1.1), ring("RS2", "CAb", 10.6)],
+        exchanges=[ring("RS1", "CAa", 1.1), ring("RS2", "CAb", next_at + 0.1)],
     )
 
 
-@pytest.mark.parametrize("ending", ["callback-retry", "callback-closed", "callback-agent-left"])
-def test_an_agent_freed_by_a_callbacks_end_may_be_offered_the_next_call(ending: str) -> None:
-    # The caller did not pick up the callback (or the agent left first): routing frees the
-    # agent at once, with no wrap-up, while their own leg may still be hearing why.
-    seen = callback_then_next(ending)
+def test_an_agent_who_left_a_callback_before_the_caller_answered_is_free_at_once() -> None:
+    seen = callback_then_next("callback-agent-left")
     assert check_bookings(seen).ok, check_bookings(seen).reasons
     cell, longest = check_waits(seen)
     assert cell.ok, cell.reasons
-    # Free from the callback's end (not after a wrap-up) until the next ring went out.
+    # Free from the callback's end, with no wrap-up, until the next ring went out.
     assert abs(longest - 0.6) < 0.01
+
+
+@pytest.mark.parametrize("ending", ["callback-retry", "callback-closed"])
+def test_an_agent_whose_callback_went_unanswered_wraps_up_then_is_free(ending: str) -> None:
+    # Still on the line hearing that the caller was not reached: busy until the wrap-up ends.
+    seen = callback_then_next(ending, next_at=13.5, until=f"{T0 + 13:.3f}")
+    assert check_bookings(seen).ok, check_bookings(seen).reasons
+    cell, longest = check_waits(seen)
+    assert cell.ok, cell.reasons
+    assert abs(longest - 0.6) < 0.01  # from the wrap-up's end, not from the callback's
 
 
 def test_an_agent_offered_the_next_call_while_a_callback_connects_is_double_booked() -> None:

@@ -495,6 +495,31 @@ def test_callback_keeps_its_place_retries_then_closes(hotline: Hotline):
     assert masked[0]["number"] == "+86*******5678"
 
 
+def test_an_unanswered_callback_leaves_its_agent_in_wrap_up_before_the_next_ring(
+    hotline: Hotline,
+):
+    hotline.staff(make_agent("a1", {"labor": 3}), presence="on_break")
+    hotline.room.enqueue("CB1", area="labor", language="zh", now=NOW)
+    assert hotline.room.to_callback("CB1", "+8613812345678", NOW + 5)
+    hotline.board.set_presence("a1", "available", NOW + 10)
+    match = hotline.matcher.match_agent("a1", NOW + 10)
+    hotline.reservations.accept(match.reservation_id, NOW + 12)
+    hotline.room.enqueue("CA2", area="labor", language="zh", now=NOW + 20)
+    retry = hotline.reservations.callback_missed(match.reservation_id, NOW + 40)
+    # Still on the line hearing that the caller was not reached: a ring now would find the
+    # agent's phone busy. They wrap up as after a call, then the waiting caller is theirs.
+    wrap = hotline.policy.wrap_up_s("labor", heavy=False)
+    assert retry.state == "retry" and wrap > 0 and retry.wrap_until == NOW + 40 + wrap
+    assert hotline.board.get("a1").activity == "wrap_up"
+    assert hotline.matcher.match_agent("a1", NOW + 41) is None
+    event = next(e for e in events.recent(hotline.redis, 100) if e["kind"] == "callback-retry")
+    assert float(event["until"]) == NOW + 40 + wrap
+    sweep(hotline.redis, hotline.policy, NOW + 40 + wrap)
+    offered = hotline.board.get("a1")
+    assert offered.activity == "reserved"
+    assert hotline.reservations.get(offered.reservation).call_sid == "CA2"
+
+
 def test_callback_answered_connects(hotline: Hotline):
     hotline.staff(make_agent("a1", {"labor": 3}), presence="on_break")
     hotline.room.enqueue("CB1", area="labor", language="zh", now=NOW)
