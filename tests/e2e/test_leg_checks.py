@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from queues import events, keys
+from queues.calls import CallStore
 from queues.waiting import LEG_CHECK_AFTER_S, WaitingRoom
 from routing.config import load_config
 from telephony.demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, DEMO_HOTLINE_NUMBER
@@ -46,6 +47,10 @@ def test_a_caller_gone_unheard_is_ended_by_the_workers_leg_check(hotline: Hotlin
     gateway.update_call(gone, status="completed")
     hotline.finish(gone)
     poll(lambda: room.get(gone).outcome == "abandoned", 10, "the app to hear the hang-up")
+    # Both of the hang-up's webhooks (the queue's result, then the call's status) must be in
+    # before losing them is played out: a late one would end the call without the leg check.
+    calls = CallStore(redis)
+    poll(lambda: calls.get(gone).status == "completed", 10, "the call's final status")
     # What the hang-up would have left had its webhooks been lost (app or worker down): the
     # call still waiting in its place, there long enough to be due a look at its leg.
     redis.delete(keys.queued_call(gone))
