@@ -278,8 +278,7 @@ class Reservations:
         A callback whose caller had not answered yet ends with no wrap-up instead: the agent is
         free at once and the task is due again now (the answer's state is `requeued`).
         """
-        reservation = self.get(reservation_id)
-        area = reservation.area if reservation else next(iter(self.policy.areas))
+        area = self._area_of(reservation_id)
         answer = self.script.run(
             "finish",
             now,
@@ -317,8 +316,8 @@ class Reservations:
 
     def _callback(self, reservation_id: str, now: float, *, answered: bool) -> Transition:
         """Record how dialling the caller back went."""
-        reservation = self.get(reservation_id)
-        area = reservation.area if reservation else next(iter(self.policy.areas))
+        # An unreached caller's agent wraps up; one who reached them talks first.
+        wrap = 0 if answered else self.policy.wrap_up_s(self._area_of(reservation_id), heavy=False)
         answer = self.script.run(
             "callback_result",
             now,
@@ -326,7 +325,7 @@ class Reservations:
             "1" if answered else "0",
             self.policy.callback_spacing_s,
             self.policy.callback_attempts,
-            self.policy.wrap_up_s(area, heavy=False),
+            wrap,
         )
         state = answer[0]
         changed = state in ("connected", "retry", "closed")
@@ -335,15 +334,18 @@ class Reservations:
             kind = {"connected": "callback-connected", "retry": "callback-retry"}.get(
                 state, "callback-closed"
             )
-            if transition.wrap_until:
-                self._event(kind, transition, now, until=f"{transition.wrap_until:.3f}")
-            else:
-                self._event(kind, transition, now)
+            until = {"until": f"{transition.wrap_until:.3f}"} if transition.wrap_until else {}
+            self._event(kind, transition, now, **until)
             # A follow-up's callback task: reached closes the follow-up, the last miss marks it.
             FollowUps(self.redis).callback_result(
                 transition.call_sid, state, transition.agent_id, now
             )
         return transition
+
+    def _area_of(self, reservation_id: str) -> str:
+        """The reservation's area, for its wrap-up; the first area when it is gone."""
+        reservation = self.get(reservation_id)
+        return reservation.area if reservation else next(iter(self.policy.areas))
 
     def _event(self, kind: str, transition: Transition, now: float, **fields: object) -> None:
         """Append a reservation event with its call and agent."""

@@ -102,6 +102,20 @@ local function enter_pools(agent)
   return true
 end
 
+-- An agent's wrap-up after a call, until NOW + seconds; with none, they are free at once.
+local function wrap_up(agent, seconds)
+  local key = AGENT .. agent
+  redis.call('HSET', key, 'wrap_until', NOW + seconds)
+  if seconds > 0 then
+    redis.call('HSET', key, 'activity', 'wrap_up')
+    redis.call('ZADD', DUE_WRAP, NOW + seconds, agent)
+  else
+    redis.call('HSET', key, 'activity', 'idle', 'idle_since', NOW)
+    redis.call('ZREM', DUE_WRAP, agent)
+    enter_pools(agent)
+  end
+end
+
 local function finish_call(call, state, outcome)
   local key = QUEUED .. call
   redis.call('HSET', key, 'state', state, 'outcome', outcome, 'ended_at', NOW, 'reservation', '')
@@ -504,7 +518,7 @@ end)() end
 
 -- An accepted callback whose agent left before the caller answered (before the dial, or while
 -- the caller's phone rang): nobody talked, so it is no finished call. The offer ends, the agent
--- is free at once with no wrap-up (as after a callback nobody answered), and the task is due
+-- is free at once with no wrap-up (their line is already free), and the task is due
 -- again now, with no attempt counted (the caller was never tried, or not by their fault) and
 -- its place kept, so the next sweep offers it first in line.
 local function agent_left(rid, agent, call)
@@ -545,15 +559,8 @@ if OP == 'finish' then return (function()
   if redis.call('HGET', QUEUED .. call, 'reservation') == rid then
     finish_call(call, 'ended', redis.call('HGET', QUEUED .. call, 'outcome') or 'connected')
   end
-  local akey = AGENT .. agent
-  redis.call('HSET', akey, 'reservation', '', 'wrap_until', NOW + seconds)
-  if seconds > 0 then
-    redis.call('HSET', akey, 'activity', 'wrap_up')
-    redis.call('ZADD', DUE_WRAP, NOW + seconds, agent)
-  else
-    redis.call('HSET', akey, 'activity', 'idle', 'idle_since', NOW)
-    enter_pools(agent)
-  end
+  redis.call('HSET', AGENT .. agent, 'reservation', '')
+  wrap_up(agent, seconds)
   return {'finished', agent, call, fmt(NOW + seconds), heavy and '1' or '0'}
 end)() end
 
@@ -578,15 +585,8 @@ if OP == 'callback_result' then return (function()
   -- The agent is still on the line, hearing that the caller was not reached: a ring now would
   -- find their phone busy and count a miss against them. The area's wrap-up lets them hang up
   -- and note the attempt first.
-  local akey = AGENT .. r[2]
-  redis.call('HSET', akey, 'reservation', '', 'wrap_until', NOW + wrap)
-  if wrap > 0 then
-    redis.call('HSET', akey, 'activity', 'wrap_up')
-    redis.call('ZADD', DUE_WRAP, NOW + wrap, r[2])
-  else
-    redis.call('HSET', akey, 'activity', 'idle', 'idle_since', NOW)
-    enter_pools(r[2])
-  end
+  redis.call('HSET', AGENT .. r[2], 'reservation', '')
+  wrap_up(r[2], wrap)
   local attempts = redis.call('HINCRBY', ckey, 'attempts', 1)
   if attempts >= attempts_max then
     finish_call(call, 'ended', 'callback-failed')
@@ -635,16 +635,9 @@ if OP == 'crisis_release' then return (function()
   if f[1] ~= 'talking' or f[2] ~= call then return {'unchanged', f[1] or ''} end
   redis.call('ZADD', HEAVY .. agent, NOW, 'crisis:' .. call)
   redis.call('ZREM', DUE_LEGS, call)
-  redis.call('HSET', key, 'crisis_call', '', 'wrap_until', NOW + seconds)
+  redis.call('HSET', key, 'crisis_call', '')
   event('crisis-released', 'agent', agent, 'call', call, 'wrap_s', seconds)
-  if seconds > 0 then
-    redis.call('HSET', key, 'activity', 'wrap_up')
-    redis.call('ZADD', DUE_WRAP, NOW + seconds, agent)
-  else
-    redis.call('HSET', key, 'activity', 'idle', 'idle_since', NOW)
-    redis.call('ZREM', DUE_WRAP, agent)
-    enter_pools(agent)
-  end
+  wrap_up(agent, seconds)
   return {'released', fmt(NOW + seconds)}
 end)() end
 
