@@ -440,6 +440,9 @@ backend web
     option redispatch 1
     option httpchk GET /healthz
     http-check expect rstatus ^(200|503)$
+    # A busy host's /healthz may take over the half second between checks: it stays in, as the
+    # last host out would leave the balancer answering Twilio with its own 503.
+    timeout check 2s
     default-server inter 500ms fall 2 rise 2
 {webs}
 """

@@ -74,7 +74,14 @@ def test_both_units_read_the_shared_settings_and_restart() -> None:
 
 def balancer_lines(config: str) -> set[str]:
     """The web backend's settings that decide what Twilio sees when a host or Redis fails."""
-    wanted = ("retry-on", "option redispatch", "option httpchk", "http-check", "default-server")
+    wanted = (
+        "retry-on",
+        "option redispatch",
+        "option httpchk",
+        "http-check",
+        "timeout check",
+        "default-server",
+    )
     backend = config.split("\nbackend web\n", 1)[1].split("\n\n", 1)[0]
     return {line.strip() for line in backend.splitlines() if line.strip().startswith(wanted)}
 
@@ -82,5 +89,5 @@ def balancer_lines(config: str) -> set[str]:
 def test_the_shipped_balancer_has_the_settings_the_scale_test_proved(tmp_path: Path) -> None:
     tested = haproxy_config(Cluster(tmp_path, Network("t", 1), {}, Layout()))
     shipped = (DEPLOY / "haproxy" / "hotline.cfg").read_text()
-    assert len(balancer_lines(tested)) == 5
+    assert len(balancer_lines(tested)) == 6
     assert balancer_lines(shipped) == balancer_lines(tested)
