@@ -44,6 +44,7 @@ import yaml
 from flask import Flask, Response
 from twilio.request_validator import RequestValidator
 
+from hotline.serve import web_threads
 from queues.connection import redis_client
 from queues.embedded import EmbeddedRedis
 from tools import REPO, SHIPPED_CONFIG
@@ -65,12 +66,13 @@ AREA_KEYS = {"0": 3, "1": 2, "2": 2, "3": 1, "4": 1, "5": 1, "6": 1}
 # The hotline's own gunicorn settings (`hotline serve`), used for both apps.
 
 
-def gunicorn_settings(threads: int = 8) -> list[str]:
+def gunicorn_settings(threads: int) -> list[str]:
     """gunicorn's settings for a benched app: `hotline serve`'s, with this many threads."""
     return ["--workers", "2", "--threads", str(threads), "--worker-class", "gthread", "--preload"]
 
 
-GUNICORN = gunicorn_settings()
+# As many threads as `hotline serve` gives each web worker (HOTLINE_WEB_THREADS, else 64).
+GUNICORN = gunicorn_settings(web_threads())
 CONNECTIONS = 64
 STARTUP_S = 60.0
 
