@@ -284,8 +284,11 @@ def create_call(account_sid: str) -> tuple[Response, int]:
         timeout=_integer("Timeout", 60, low=1, high=600),
         machine_detection=_form("MachineDetection"),
     )
+    # The call as created, as Twilio answers it ("queued"), read before its leg starts: on a
+    # busy machine the leg can ring before this request is answered.
+    created = call_json(call)
     hub.driver.start_outgoing(call)
-    return jsonify(call_json(call)), 201
+    return jsonify(created), 201
 
 
 @bp.get("/Accounts/<account_sid>/Calls.json")
