@@ -18,19 +18,18 @@ import ipaddress
 import logging
 import os
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from hotline.metrics_dir import MULTIPROC_ENV
 from queues import runtime
 from queues.metrics import HotlineCollector
 
 log = logging.getLogger(__name__)
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 TOKEN_ENV = "METRICS_TOKEN"
 # Headers a reverse proxy adds: a request with one came from beyond the machine.
 FORWARDING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
@@ -87,15 +86,3 @@ def scrape() -> Scrape:
     else:
         collectors.append(HotlineCollector(shared.redis, current_app.config["HOTLINE"]))
     return Scrape(collectors)
-
-
-def prepare_multiprocess_dir(directory: Path) -> Path:
-    """Make the processes' metrics directory, emptied of an earlier run's files.
-
-    New processes, new counts: a restarted hotline starts from zero, as Prometheus expects of a
-    restart. Only prometheus-client's own `*.db` files are removed.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.db"):
-        stale.unlink(missing_ok=True)
-    return directory

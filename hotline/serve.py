@@ -32,10 +32,10 @@ from typing import IO
 
 import redis as redis_lib
 
-from hotline.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
+from hotline.child_process import ForkedChild, fork_child, warm_up
+from hotline.metrics_dir import MULTIPROC_ENV
 from hotline.running import port_taken
 from hotline.settings import Settings, read_hotline_config
-from queues.conditions import Conditions
 from queues.connection import redis_client
 from queues.embedded import EmbeddedRedis, EmbeddedRedisError, RedisAlreadyRunning, _alive
 from queues.worker import registered_pids, release_dead_schedulers
@@ -75,13 +75,17 @@ DOWN_MEANS = {
 }
 
 
+# A running part: Redis is a new process; the web server, the worker and the carrier are forked.
+Process = subprocess.Popen | ForkedChild
+
+
 @dataclass
 class Child:
     """One supervised process: how to start it, the running process and its crash record."""
 
     name: str
-    spawn: Callable[[], subprocess.Popen]
-    process: subprocess.Popen | None = None
+    spawn: Callable[[], Process]
+    process: Process | None = None
     pidfd: int | None = None
     started_at: float = 0.0
     # Crashes in a row, each without a stable minute before it.
@@ -289,18 +293,17 @@ class Supervisor:
     def _start_children(self) -> None:
         """Start the web server, the worker and, in demo mode, the carrier."""
         env = self._env
-        hotline = [sys.executable, "-m", "hotline.cli"]
         app_url = f"http://{self.host}:{self.port}"
         # Calls the hotline places (agents, callbacks) need the app's URL for their webhooks.
         env.setdefault("HOTLINE_APP_URL", app_url)
-        # Every process writes its metrics here and /metrics sums them; an earlier run's go.
+        # Every process writes its metrics here and /metrics sums them (emptied as serve began).
         env.setdefault(MULTIPROC_ENV, str(self.settings.var_dir / "prometheus"))
-        prepare_multiprocess_dir(Path(env[MULTIPROC_ENV]))
+        # Each part is forked from serve: what they all load is loaded here, once.
+        warm_up()
         names = ["web", "worker"]
         if self.settings.demo:
             env.setdefault("TWILIO_API_BASE_URL", f"http://127.0.0.1:{self.carrier_port}")
             carrier = [
-                *hotline,
                 "carrier",
                 "--host",
                 "127.0.0.1",
@@ -315,12 +318,9 @@ class Supervisor:
                 "--fallback-twiml",
                 str(self._write_fallback_twiml(app_url)),
             ]
-            self.children["carrier"] = Child("carrier", lambda: self._popen(carrier))
+            self.children["carrier"] = Child("carrier", lambda: self._fork_command(carrier))
             names.insert(0, "carrier")
         web = [
-            sys.executable,
-            "-m",
-            "gunicorn",
             "--bind",
             f"{self.host}:{self.port}",
             "--workers",
@@ -341,8 +341,8 @@ class Supervisor:
             "warning",
             "hotline.app:create_app()",
         ]
-        self.children["web"] = Child("web", lambda: self._popen(web))
-        self.children["worker"] = Child("worker", lambda: self._popen([*hotline, "worker"]))
+        self.children["web"] = Child("web", lambda: self._fork(["gunicorn", *web], run_gunicorn))
+        self.children["worker"] = Child("worker", lambda: self._fork_command(["worker"]))
         for name in names:
             self._launch(self.children[name])
         self._write_state()
@@ -359,9 +359,34 @@ class Supervisor:
         path.write_text(fallback_document(config, app_url), encoding="utf-8")
         return path
 
-    def _popen(self, command: list[str]) -> subprocess.Popen:
-        """Start a child in its own process group, so what it leaves behind can be killed."""
-        return subprocess.Popen(command, env=self._env, process_group=0)
+    def _fork_command(self, command: list[str]) -> ForkedChild:
+        """Fork a part that runs a `hotline` command, as `hotline <command>` would."""
+        from hotline.cli import main
+
+        return self._fork(["hotline", *command], lambda: main(command))
+
+    def _fork(self, args: list[str], entry: Callable[[], int | None]) -> ForkedChild:
+        """Fork a part in its own process group, so what it leaves behind can be killed."""
+        return fork_child(entry, args, self._env, forget=self._forget)
+
+    def _forget(self) -> None:
+        """In a forked part: let go of what is serve's (its lock, selector, signals' pipe,
+        the parts' pidfds, its Redis connections), so the part holds none of it."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+        for child in self.children.values():
+            if child.pidfd is not None:
+                os.close(child.pidfd)
+                child.pidfd = None
+        self._selector.close()
+        if self._wakeup is not None:
+            for end in self._wakeup:
+                os.close(end)
+            self._wakeup = None
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None
 
     def _launch(self, child: Child) -> None:
         """Start a child and watch for its exit."""
@@ -513,6 +538,8 @@ class Supervisor:
     def _record_alarm(self, child: Child) -> None:
         """Raise (or refresh) a child's standing condition; Redis may be what is down."""
         try:
+            from queues.conditions import Conditions
+
             Conditions(self._client()).raise_condition(
                 condition_name(child.name), child.alarm, time.time()
             )
@@ -529,6 +556,8 @@ class Supervisor:
         """Clear a child's alarm once it has stayed up for a stable minute."""
         if child.alarmed:
             try:
+                from queues.conditions import Conditions
+
                 Conditions(self._client()).clear(condition_name(child.name), time.time())
             except (redis_lib.RedisError, OSError):
                 return
@@ -658,7 +687,7 @@ def web_threads() -> int:
     return min(max(int(raw), 1), 1000) if raw.isdigit() else WEB_THREADS
 
 
-def stop_processes(processes: list[subprocess.Popen], grace_s: float) -> None:
+def stop_processes(processes: list[Process], grace_s: float) -> None:
     """Ask processes to stop, and kill the ones still running after the grace period."""
     for process in processes:
         if process.poll() is None:
@@ -672,7 +701,7 @@ def stop_processes(processes: list[subprocess.Popen], grace_s: float) -> None:
             process.wait()
 
 
-def exited(process: subprocess.Popen) -> bool:
+def exited(process: Process) -> bool:
     """Tell whether a child has exited, without reaping it (so its group can still be killed)."""
     if process.returncode is not None:
         return True
@@ -682,7 +711,7 @@ def exited(process: subprocess.Popen) -> bool:
         return True
 
 
-def kill_group(process: subprocess.Popen | None) -> None:
+def kill_group(process: Process | None) -> None:
     """Kill a child's whole process group: gunicorn's workers, RQ's scheduler, a Redis save."""
     if process is None:
         return
@@ -748,3 +777,11 @@ def shipped_fallback_twiml() -> Path:
     import ivr
 
     return Path(ivr.__file__).with_name("static") / "crisis-fallback.xml"
+
+
+def run_gunicorn() -> int:
+    """The web server's entry point in a forked part: gunicorn, reading sys.argv as its own."""
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]", prog="gunicorn").run()
+    return 0

@@ -31,6 +31,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -39,7 +40,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from redis import Redis
 
 from queues import keys
-from queues.conditions import Conditions
+
+if TYPE_CHECKING:
+    from queues.conditions import Conditions
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +147,9 @@ class KeyCheck:
             )
             return True
         if self.sealer.opens(stored.decode(), self._CONTEXT):
-            Conditions(self.redis).clear(self.CONDITION, now)
+            _conditions(self.redis).clear(self.CONDITION, now)
             return True
-        Conditions(self.redis).raise_condition(
+        _conditions(self.redis).raise_condition(
             self.CONDITION,
             "HOTLINE_SECRET_KEY is not the one Redis was sealed under: callers' numbers and words "
             "read as empty (no callbacks, no follow-up numbers) and blocked numbers no longer "
@@ -158,7 +161,17 @@ class KeyCheck:
     def accept(self, now: float) -> None:
         """Go on with the secret in use: what was sealed before stays unreadable, and expires."""
         self.redis.set(keys.sealing_check(), self.sealer.seal(self._MARKER, self._CONTEXT))
-        Conditions(self.redis).clear(self.CONDITION, now)
+        _conditions(self.redis).clear(self.CONDITION, now)
+
+
+def _conditions(redis: Redis) -> Conditions:
+    """The standing conditions, loaded when the key check first needs them."""
+    # Not at import: every `hotline` command loads this module before it runs, and the
+    # conditions load prometheus-client, which `hotline serve` must load only once it has set
+    # the metrics directory its forked parts count in (hotline/metrics_dir.py).
+    from queues.conditions import Conditions
+
+    return Conditions(redis)
 
 
 _factory: Callable[[], Sealer] | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+from pathlib import Path
 
 from hotline.commands import CommandError, Commands, load_config, redis_url, settings
 from telephony.demo import DEMO_CARRIER_PORT_OFFSET
@@ -66,6 +67,7 @@ def register(commands: Commands) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     """Start Redis (embedded unless REDIS_URL), web server, worker and, in demo, the carrier."""
+    from hotline.metrics_dir import MULTIPROC_ENV, prepare_multiprocess_dir
     from hotline.serve import Supervisor
 
     current = settings()
@@ -84,6 +86,14 @@ def _serve(args: argparse.Namespace) -> int:
     # A second serve on the same var dir stops here, before it reads or prints anything else.
     if not supervisor.take_var_dir():
         return 1
+    # Every part writes its metrics in one directory and /metrics sums them; an earlier run's
+    # go. The parts are forked from serve, and prometheus-client picks its multiprocess mode as
+    # it is imported: the directory is in serve's environment before anything imports it.
+    metrics_dir = Path(os.environ.setdefault(MULTIPROC_ENV, str(current.var_dir / "prometheus")))
+    try:
+        prepare_multiprocess_dir(metrics_dir)
+    except OSError as error:
+        raise CommandError(f"cannot prepare the metrics directory {metrics_dir}: {error}") from None
     load_config()
     if current.redis_url:
         _check_redis(current.redis_url)

@@ -108,8 +108,16 @@ def served(tmp_path: Path):
             log.close()
 
 
+def scraped_lines(base: str) -> list[str]:
+    """The lines of a /metrics scrape, asked from loopback."""
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+        return response.read().decode().splitlines()
+
+
 def test_serve_answers_signed_webhooks_and_stops_everything_on_ctrl_c(served, tmp_path):
     base, process, state = served
+    # Counters are listed from the start, at zero, as Prometheus expects of a new process.
+    assert "hotline_calls_incoming_total 0.0" in scraped_lines(base)
     form = {
         "CallSid": "CA" + "2" * 32,
         "From": "+8613812345678",
@@ -123,8 +131,16 @@ def test_serve_answers_signed_webhooks_and_stops_everything_on_ctrl_c(served, tm
     assert root.tag == "Response" and root.find("Gather") is not None
     assert post(f"{base}/voice", form, None)[0] == 403
     assert post(f"{base}/voice", form, "forged")[0] == 403
+    # The web workers are forked from serve, which set the metrics directory before loading
+    # prometheus-client: the call counted by one worker is in the sum any worker answers.
+    for _ in range(4):
+        scraped = scraped_lines(base)
+        assert "hotline_calls_incoming_total 1.0" in scraped, scraped
 
     pids = list(state["children"].values())
+    for pid in pids:
+        # Each part leads its own process group, so what it leaves behind can be killed.
+        assert os.getpgid(pid) == pid
     if not os.environ.get("REDIS_URL"):
         # Without REDIS_URL serve embeds Redis, and must stop it too.
         assert state["redis"] is not None

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from hotline.metrics import prepare_multiprocess_dir
+from hotline.metrics_dir import prepare_multiprocess_dir
 from queues import metrics as call_metrics
 from queues.agents import AgentBoard
 from queues.waiting import LEAVE_OUTCOMES

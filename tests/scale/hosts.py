@@ -21,7 +21,7 @@ import redis as redis_lib
 import requests
 from redis.sentinel import Sentinel
 
-from hotline.metrics import prepare_multiprocess_dir
+from hotline.metrics_dir import prepare_multiprocess_dir
 from tests.e2e.harness import AUTH
 from tests.fixtures.waits import poll
 
