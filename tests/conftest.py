@@ -31,6 +31,7 @@ pytest_plugins = [
     "tests.fixtures.crisis",
     "tests.fixtures.ops",
     "tests.fixtures.records",
+    "tests.fixtures.url_rules",
 ]
 
 
