@@ -4,7 +4,7 @@ A part started as a new interpreter imports Flask, Redis, RQ, Twilio's client an
 and reads the config again: about 1.5 s of CPU for the worker, against 0.4 s forked from a serve
 that loaded them once (`warm_up`). A forked part starts as a new process would: in its own
 process group, with the default signal handlers, the environment and arguments given, and
-nothing of serve's own (its var-dir lock, its selector, its Redis connections: `forget`). It
+nothing of serve's own (its var-dir lock, its selector: `forget`). It
 runs the part's entry point and ends there with its exit code, running the exit handlers a
 process runs, and never the clean-up of serve's frames it was forked in.
 """
@@ -22,8 +22,8 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 
-# The exit code of a part stopped by an uncaught Ctrl-C, as a shell reports SIGINT.
-INTERRUPTED = 130
+from hotline.cli import INTERRUPTED
+
 # What a part loads as it starts that does not depend on its environment: loaded once in serve,
 # shared by every part forked after (prometheus-client is not here: it reads its directory from
 # the environment as it is imported, so serve sets that first; see hotline/metrics_dir.py).
