@@ -28,12 +28,11 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import redis as redis_lib
 
 from hotline.child_process import ForkedChild, fork_child, warm_up
-from hotline.metrics_dir import MULTIPROC_ENV
 from hotline.running import port_taken
 from hotline.settings import Settings, read_hotline_config
 from queues.connection import redis_client
@@ -41,6 +40,9 @@ from queues.embedded import EmbeddedRedis, EmbeddedRedisError, RedisAlreadyRunni
 from queues.worker import registered_pids, release_dead_schedulers
 from routing.privacy import mask_number
 from telephony.demo import DEMO_CARRIER_PORT, demo_carrier_port
+
+if TYPE_CHECKING:
+    from queues.conditions import Conditions
 
 # How long children get to finish in-flight requests after Ctrl-C before they are killed.
 STOP_GRACE_S = 10.0
@@ -296,9 +298,9 @@ class Supervisor:
         app_url = f"http://{self.host}:{self.port}"
         # Calls the hotline places (agents, callbacks) need the app's URL for their webhooks.
         env.setdefault("HOTLINE_APP_URL", app_url)
-        # Every process writes its metrics here and /metrics sums them (emptied as serve began).
-        env.setdefault(MULTIPROC_ENV, str(self.settings.var_dir / "prometheus"))
-        # Each part is forked from serve: what they all load is loaded here, once.
+        # The metrics directory is in env already: serve set it before loading anything that
+        # counts (hotline/commands/processes.py). Each part is forked from serve: what they all
+        # load is loaded here, once.
         warm_up()
         names = ["web", "worker"]
         if self.settings.demo:
@@ -367,11 +369,16 @@ class Supervisor:
 
     def _fork(self, args: list[str], entry: Callable[[], int | None]) -> ForkedChild:
         """Fork a part in its own process group, so what it leaves behind can be killed."""
+        if self._redis is not None:
+            # Closed here, not in the part: after a fork redis-py drops a pool's connections
+            # without closing them, so the part would keep serve's sockets open. The pool
+            # connects again when serve next needs Redis.
+            self._redis.connection_pool.disconnect()
         return fork_child(entry, args, self._env, forget=self._forget)
 
     def _forget(self) -> None:
         """In a forked part: let go of what is serve's (its lock, selector, signals' pipe,
-        the parts' pidfds, its Redis connections), so the part holds none of it."""
+        the parts' pidfds), so the part holds none of it."""
         if self._lock is not None:
             self._lock.close()
             self._lock = None
@@ -384,9 +391,6 @@ class Supervisor:
             for end in self._wakeup:
                 os.close(end)
             self._wakeup = None
-        if self._redis is not None:
-            self._redis.close()
-            self._redis = None
 
     def _launch(self, child: Child) -> None:
         """Start a child and watch for its exit."""
@@ -538,11 +542,7 @@ class Supervisor:
     def _record_alarm(self, child: Child) -> None:
         """Raise (or refresh) a child's standing condition; Redis may be what is down."""
         try:
-            from queues.conditions import Conditions
-
-            Conditions(self._client()).raise_condition(
-                condition_name(child.name), child.alarm, time.time()
-            )
+            self._conditions().raise_condition(condition_name(child.name), child.alarm, time.time())
             child.alarmed = True
         except (redis_lib.RedisError, OSError) as error:
             print(
@@ -556,9 +556,7 @@ class Supervisor:
         """Clear a child's alarm once it has stayed up for a stable minute."""
         if child.alarmed:
             try:
-                from queues.conditions import Conditions
-
-                Conditions(self._client()).clear(condition_name(child.name), time.time())
+                self._conditions().clear(condition_name(child.name), time.time())
             except (redis_lib.RedisError, OSError):
                 return
         child.alarm = ""
@@ -569,6 +567,14 @@ class Supervisor:
             file=sys.stderr,
             flush=True,
         )
+
+    def _conditions(self) -> Conditions:
+        """The standing conditions on serve's client."""
+        # Loaded when an alarm needs them, not with this module: they load prometheus-client,
+        # which must come after serve has set the metrics directory its parts count in.
+        from queues.conditions import Conditions
+
+        return Conditions(self._client())
 
     def _client(self) -> redis_lib.Redis:
         """This supervisor's own Redis client, with short timeouts: it must never hang."""
