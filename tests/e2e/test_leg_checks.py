@@ -32,6 +32,14 @@ def press(keys_: str) -> dict[str, str]:
     return {"press": keys_}
 
 
+def status_answered(hotline: Hotline, call_sid: str) -> bool:
+    """Tell whether the app has answered the call's final status callback."""
+    return any(
+        entry["kind"] == "webhook" and entry["path"] == "/voice/status" and entry["status"] == 200
+        for entry in hotline.transcript(call_sid)["entries"]
+    )
+
+
 def test_a_caller_gone_unheard_is_ended_by_the_workers_leg_check(hotline: Hotline) -> None:
     redis = hotline.redis()
     config = load_config(yaml.safe_dump(hotline.config, allow_unicode=True), "leg check test")
@@ -47,10 +55,11 @@ def test_a_caller_gone_unheard_is_ended_by_the_workers_leg_check(hotline: Hotlin
     gateway.update_call(gone, status="completed")
     hotline.finish(gone)
     poll(lambda: room.get(gone).outcome == "abandoned", 10, "the app to hear the hang-up")
-    # Both of the hang-up's webhooks (the queue's result, then the call's status) must be in
-    # before losing them is played out: a late one would end the call without the leg check.
-    calls = CallStore(redis)
-    poll(lambda: calls.get(gone).status == "completed", 10, "the call's final status")
+    # Both of the hang-up's webhooks (the queue's result, then the call's status) must be answered
+    # before losing them is played out: a late one would end the call without the leg check. The
+    # status callback writes the status before it leaves the queue, so its answer is what counts.
+    poll(lambda: status_answered(hotline, gone), 10, "the call's status callback answered")
+    assert CallStore(redis).get(gone).status == "completed"
     # What the hang-up would have left had its webhooks been lost (app or worker down): the
     # call still waiting in its place, there long enough to be due a look at its leg.
     redis.delete(keys.queued_call(gone))
