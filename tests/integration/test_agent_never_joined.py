@@ -41,9 +41,10 @@ agents:
   - {{id: next, name: Next, phone: "{NEXT}", languages: [zh], skills: {{general: 1}},
      shifts: [{{days: daily, hours: "00:00-24:00"}}]}}
 """
-# 3 s at the stand-in's clock: the caller reaches the conference before the agent leaves it, even
-# on a busy machine.
-ACCEPTS = {"role": "agent", "answer_after": 2, "press": ["1"], "stay": 600}
+# The agent who takes the call stays 30 s at the stand-in's clock (as the caller does), so the
+# call is still connected when the test looks at it, even on a busy machine.
+STAYS = 6000
+ACCEPTS = {"role": "agent", "answer_after": 2, "press": ["1"], "stay": STAYS}
 PHONES = {FIRST: {"name": "first", **ACCEPTS}, NEXT: {"name": "next", **ACCEPTS}}
 # The agent's webhooks whose answers are lost on the way back to the carrier, once each.
 LOST = ("/voice/agent/answer", "/voice/agent/fallback")
@@ -111,7 +112,7 @@ def test_a_caller_whose_agent_never_joined_waits_again_first_and_gets_the_next_a
     rt = runtime.of(app)
     staff(rt)
 
-    call_sid = hub.driver.start_incoming(CALLER, Script(hangup_after=3000)).sid
+    call_sid = hub.driver.start_incoming(CALLER, Script(hangup_after=STAYS)).sid
 
     def bridged_to() -> list[str]:
         # The worker's part: the dispatch queue's jobs run between the looks.
