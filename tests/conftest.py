@@ -29,6 +29,7 @@ pytest_plugins = [
     "tests.fixtures.carrier",
     "tests.fixtures.cpu_times",
     "tests.fixtures.crisis",
+    "tests.fixtures.file_order",
     "tests.fixtures.ops",
     "tests.fixtures.records",
     "tests.fixtures.url_rules",
