@@ -15,8 +15,8 @@ from queues import keys, runtime, transfers
 from queues.audit import AuditLog
 from queues.notes import CallNotes
 from tests.fixtures.browser import served, sign_in
-from tests.fixtures.carrier import Rig, rig_fixture  # noqa: F401 - provides the rig fixture
-from tests.fixtures.live_call import hotline_on
+from tests.fixtures.carrier import Rig
+from tests.fixtures.live_call import desk_rig_fixture, hotline_on  # noqa: F401 - the rig
 from tests.fixtures.ops import Hotline, hotline_fixture  # noqa: F401
 
 pytestmark = pytest.mark.redis
@@ -44,9 +44,8 @@ def on_a_call(rig: Rig, hotline: Hotline) -> tuple[str, str]:
     """A family caller talking with agent d1 in their conference at the carrier."""
     hotline.load_roster()
     hotline.board.set_presence("d1", "available", hotline.now)
-    # The caller stays 60 s of the rig's time: the desk's steps in the browser fit before they
-    # hang up (and their conference ends), even on a busy machine.
-    caller = rig.start("press:2", "press:4", "press:1", hangup_after=12000)
+    # The caller stays 30 s of real time at the desk rig's clock (DESK_TIME_SCALE).
+    caller = rig.start("press:2", "press:4", "press:1", hangup_after=1500)
     rig.wait_until(lambda: rig.seen.at("/wait", CallSid=caller), what="the caller to wait")
     match = hotline.ring(caller, area="family", summary="离婚财产分割")
     assert match is not None and match.agent_id == "d1"
