@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from carrier.parties import Script
+from carrier.parties import DEFAULT_MAX_CALL_S, Script
 from queues import events, keys, runtime
 from queues.agents import AgentBoard
 from queues.reservations import NOT_JOINED
@@ -41,9 +41,10 @@ agents:
   - {{id: next, name: Next, phone: "{NEXT}", languages: [zh], skills: {{general: 1}},
      shifts: [{{days: daily, hours: "00:00-24:00"}}]}}
 """
-# The agent who takes the call stays 30 s at the stand-in's clock (as the caller does), so the
-# call is still connected when the test looks at it, even on a busy machine.
-STAYS = 6000
+# The agent who takes the call stays as long as the caller, the stand-in's longest call (9 s of
+# real time at its clock), so the call is still connected when the test looks at it, even on a
+# busy machine.
+STAYS = DEFAULT_MAX_CALL_S
 ACCEPTS = {"role": "agent", "answer_after": 2, "press": ["1"], "stay": STAYS}
 PHONES = {FIRST: {"name": "first", **ACCEPTS}, NEXT: {"name": "next", **ACCEPTS}}
 # The agent's webhooks whose answers are lost on the way back to the carrier, once each.
