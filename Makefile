@@ -14,7 +14,7 @@ run: $(VENV)/.installed
 PACKAGES := hotline ivr ops queues routing telephony carrier voicemail tools
 
 # pytest's assertion-rewritten test modules are cached the same way: one process collects the
-# suite with bytecode writing on (about 12 s of CPU on a fresh clone) and each of the six
+# suite with bytecode writing on (about 12 s of CPU on a fresh clone) and each of the
 # workers reads them (4 s of CPU each instead of 13). A collection error is left to the run.
 # The run ends with its slowest tests, its CPU by test file and the time in all.
 test: $(VENV)/.dev-installed
