@@ -53,6 +53,15 @@ def poll(check: Any, deadline_s: float, what: str) -> Any:
     return waits.poll(check, deadline_s, what, growing=True)
 
 
+def webhooks(transcript: dict[str, Any], path: str | None = None) -> list[dict[str, Any]]:
+    """Return the transcript's webhook entries, optionally for one path."""
+    return [
+        e
+        for e in transcript["entries"]
+        if e["kind"] == "webhook" and (path is None or e["path"] == path)
+    ]
+
+
 def ready_state(state_file: Path) -> dict[str, Any] | None:
     """Serve's state file once it says every part answers, else None."""
     try:

@@ -21,6 +21,7 @@ from tests.e2e.harness import (
     poll,
     serving,
     shipped_config,
+    webhooks,
 )
 from tests.fixtures.twilio_spec import problems_of
 
@@ -49,15 +50,6 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
 def heard(transcript: dict[str, Any]) -> list[str]:
     """Return what the caller heard, in order."""
     return [e["text"] for e in transcript["entries"] if e["kind"] == "heard"]
-
-
-def webhooks(transcript: dict[str, Any], path: str | None = None) -> list[dict[str, Any]]:
-    """Return the transcript's webhook entries, optionally for one path."""
-    return [
-        e
-        for e in transcript["entries"]
-        if e["kind"] == "webhook" and (path is None or e["path"] == path)
-    ]
 
 
 PRESS = {"1": {"press": "1"}, "2": {"press": "2"}}

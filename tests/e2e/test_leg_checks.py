@@ -15,7 +15,14 @@ from queues.waiting import LEG_CHECK_AFTER_S, WaitingRoom
 from routing.config import load_config
 from telephony.demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, DEMO_HOTLINE_NUMBER
 from telephony.gateway import Gateway
-from tests.e2e.harness import CALL_DEADLINE_S, Hotline, poll, serving, shipped_config
+from tests.e2e.harness import (
+    CALL_DEADLINE_S,
+    Hotline,
+    poll,
+    serving,
+    shipped_config,
+    webhooks,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -35,8 +42,7 @@ def press(keys_: str) -> dict[str, str]:
 def status_answered(hotline: Hotline, call_sid: str) -> bool:
     """Tell whether the app has answered the call's final status callback."""
     return any(
-        entry["kind"] == "webhook" and entry["path"] == "/voice/status" and entry["status"] == 200
-        for entry in hotline.transcript(call_sid)["entries"]
+        entry["status"] == 200 for entry in webhooks(hotline.transcript(call_sid), "/voice/status")
     )
 
 
