@@ -19,7 +19,7 @@ from typing import Any
 
 from redis import Redis
 
-from queues import events, keys, sealing
+from queues import events, keys, screening_news, sealing
 from queues.sealing import DIGEST_CHARS, Sealer, unkeyed_digest
 from routing.privacy import mask_number
 
@@ -91,7 +91,9 @@ class Blocklist:
             masked=entry.masked,
             reason=entry.reason or None,
         )
+        screening_news.announce(pipe, screening_news.BLOCKLIST)
         pipe.execute()
+        screening_news.changed_here()
         return entry
 
     def remove(self, number_or_digest: str, *, by: str, now: float) -> bool:
@@ -100,7 +102,9 @@ class Blocklist:
         pipe = self.redis.pipeline()
         pipe.srem(keys.blocklist(), *digests)
         pipe.hdel(keys.blocklist_entries(), *digests)
+        screening_news.announce(pipe, screening_news.BLOCKLIST)
         removed = bool(pipe.execute()[0])
+        screening_news.changed_here()
         if removed:
             events.append(self.redis, "blocklist-remove", at=f"{now:.3f}", by=by, caller=digests[0])
         return removed
@@ -114,16 +118,30 @@ class Blocklist:
     def contains_in(self, pipe: Any, number: str) -> Callable[[list[Any]], bool]:
         """Queue `contains`'s reads on a pipeline shared with other reads (one round trip);
         the function returned reads the answer from that pipeline's results."""
-        try:
-            compact = normalise(number)
-        except ValueError:
+        digests = self.digests_of(number)
+        if digests is None:
             return lambda _results: False
-        keyed, old = self.sealer.digest(compact), unkeyed_digest(compact)
+        keyed, old = digests
         at = len(pipe)
         # Both digests in one command (Redis 6.2+): every command of the greeting's pipeline
         # is one more reply to read and parse.
         pipe.smismember(keys.blocklist(), [keyed, old])
         return lambda results: self._found(keyed, old, *results[at])
+
+    def digests_of(self, number: str) -> tuple[str, str] | None:
+        """A caller's keyed and unkeyed digests, or None for what is not a phone number."""
+        try:
+            compact = normalise(number)
+        except ValueError:
+            return None
+        return self.sealer.digest(compact), unkeyed_digest(compact)
+
+    def digests_in(self, pipe: Any) -> Callable[[list[Any]], frozenset[str]]:
+        """Queue a read of every blocked digest on a pipeline (a process's screening copy);
+        the function returned reads them from that pipeline's results."""
+        at = len(pipe)
+        pipe.smembers(keys.blocklist())
+        return lambda results: frozenset(digest.decode() for digest in results[at])
 
     def _found(self, keyed: str, old: str, found: Any, found_old: Any) -> bool:
         """Whether the lookup found the number, moving an unkeyed entry to its keyed digest."""
@@ -151,6 +169,10 @@ class Blocklist:
         )
         if moved:
             events.append(self.redis, "blocklist-rekeyed", caller=keyed)
+            pipe = self.redis.pipeline(transaction=False)
+            screening_news.announce(pipe, screening_news.BLOCKLIST)
+            pipe.execute()
+            screening_news.changed_here()
 
     def entries(self) -> list[BlockEntry]:
         """Every blocked number, newest first."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from redis import Redis
 
-from queues import events, keys
+from queues import events, keys, screening_news
 from routing.holidays import Closure
 
 
@@ -37,28 +37,34 @@ class ClosureBoard:
             by=by,
             until=f"{value['until']:.0f}" if value["until"] else None,
         )
+        screening_news.announce(pipe, screening_news.CLOSURE)
         pipe.execute()
+        screening_news.changed_here()
 
     def clear(self, *, by: str, now: float) -> bool:
         """Reopen the hotline; tell whether a closure was in force."""
-        cleared = bool(self.redis.delete(keys.closure()))
+        pipe = self.redis.pipeline()
+        pipe.delete(keys.closure())
+        screening_news.announce(pipe, screening_news.CLOSURE)
+        cleared = bool(pipe.execute()[0])
+        screening_news.changed_here()
         if cleared:
             events.append(self.redis, "closure-cleared", at=f"{now:.3f}", by=by)
         return cleared
 
     def get(self) -> Closure | None:
         """The closure as set (it may have ended: ask `active(now)`), or None."""
-        return self._parse(self.redis.get(keys.closure()))
+        return self.parse(self.redis.get(keys.closure()))
 
     def get_in(self, pipe: Any) -> Callable[[list[Any]], Closure | None]:
         """Queue `get`'s read on a pipeline shared with other reads (one round trip); the
         function returned reads the closure from that pipeline's results."""
         at = len(pipe)
         pipe.get(keys.closure())
-        return lambda results: self._parse(results[at])
+        return lambda results: self.parse(results[at])
 
     @staticmethod
-    def _parse(raw: bytes | None) -> Closure | None:
+    def parse(raw: bytes | None) -> Closure | None:
         """The closure a stored value describes, or None when none is stored."""
         if raw is None:
             return None

@@ -317,6 +317,12 @@ def closure() -> str:
     return f"{PREFIX}:closure"
 
 
+def screening_changes() -> str:
+    """Pub/sub channel the blocklist and the closure announce each change on (`blocklist`,
+    `closure`), for every web process's copy of them (`queues.screening_copy`)."""
+    return f"{PREFIX}:screening-changes"
+
+
 def sealing_check() -> str:
     """A marker sealed under the hotline's secret: it does not open after the secret changed."""
     return f"{PREFIX}:sealing-check"
