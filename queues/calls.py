@@ -126,11 +126,18 @@ class CallStore:
         started = self.start_in(pipe, call_sid, caller)
         return started(pipe.execute())
 
-    def start_in(self, pipe: Any, call_sid: str, caller: str) -> Callable[[list[Any]], bool]:
+    def start_in(
+        self, pipe: Any, call_sid: str, caller: str, *, at: float | None = None
+    ) -> Callable[[list[Any]], bool]:
         """Queue `start` on a pipeline shared with other commands (one round trip); the
-        function returned reads from that pipeline's results whether the call was new."""
-        at = len(pipe)
+        function returned reads from that pipeline's results whether the call was new.
+
+        `at` is when the greeting answered, for a start written after it (`queues.call_starts`).
+        """
+        position = len(pipe)
         incoming = events.entry("incoming", call=call_sid)
+        if at is not None:
+            incoming["at"] = f"{at:.3f}"
         pipe.eval(
             _START,
             2,
@@ -143,9 +150,9 @@ class CallStore:
         )
 
         def finish(results: list[Any]) -> bool:
-            if results[at]:
+            if results[position]:
                 events.counted(self.redis, "incoming", incoming)
-            return bool(results[at])
+            return bool(results[position])
 
         return finish
 
@@ -164,14 +171,27 @@ class CallStore:
         if pipeline is None:
             target.execute()
 
-    def advance_status(self, call_sid: str, status: str) -> bool:
-        """Move the call's status forward; repeated or out-of-order callbacks change nothing."""
+    def advance_status(self, call_sid: str, status: str, *, caller: str = "") -> bool:
+        """Move the call's status forward; repeated or out-of-order callbacks change nothing.
+
+        With `caller`, a call whose start was not written yet (its greeting's start is written
+        behind it, `queues.call_starts`) is started first, in the same round trip: the call's
+        `incoming` event always comes before its `ended`.
+        """
         rank = STATUS_RANK.get(status)
         if rank is None:
             return False
-        changed = self._advance(
-            keys=[keys.call(call_sid)], args=[status, rank, f"{time.time():.3f}", CALL_TTL_S]
-        )
+        args = [status, rank, f"{time.time():.3f}", CALL_TTL_S]
+        if caller:
+            pipe = self.redis.pipeline(transaction=False)
+            started = self.start_in(pipe, call_sid, caller)
+            # Sent whole, as the start is: a registered script costs a pipeline a round trip.
+            pipe.eval(_ADVANCE_STATUS, 1, keys.call(call_sid), *args)
+            results = pipe.execute()
+            started(results)
+            changed = results[-1]
+        else:
+            changed = self._advance(keys=[keys.call(call_sid)], args=args)
         if changed and rank == max(STATUS_RANK.values()):
             events.append(self.redis, "ended", call=call_sid, status=status)
             # The one place a call ends: its durable record is asked for here, once.

@@ -290,7 +290,11 @@ def status() -> Response:
     caller = hook.caller()
     call_status = request.form.get("CallStatus", "")
     if caller.call_sid and call_status:
-        hook.remember(lambda store, sid: store.advance_status(sid, call_status))
+        # The number's status callbacks are incoming calls': a call whose start, written
+        # behind its greeting, has not reached Redis yet is started here first.
+        hook.remember(
+            lambda store, sid: store.advance_status(sid, call_status, caller=caller.number)
+        )
     if call_status in ENDED_STATUSES:
         # However the line closed (hung up, ended by REST, dropped), a caller still waiting has
         # abandoned; for a call already bridged or finished this changes nothing.
