@@ -35,6 +35,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     settings = app.config["SETTINGS"]
+    # Greetings answer from the process's copy of the screening data and write the call's start
+    # behind (ivr/callers/screening.py); tests that build an app turn it on where they test it.
+    app.config.setdefault("GREETING_FROM_MEMORY", not app.config.get("TESTING"))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret("HOTLINE_SECRET_KEY", settings)
     if "HOTLINE" not in app.config:

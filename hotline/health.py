@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from redis import RedisError
 
 from queues import keys, runtime
@@ -20,7 +20,8 @@ def healthz():
     status and the list tell ops what is wrong.
     """
     try:
-        redis = runtime.serving().redis
+        serving = runtime.serving()
+        redis = serving.redis
         redis.set(keys.health_probe(), "1", ex=60)
         redis.ping()
         active = Conditions(redis).active()
@@ -29,5 +30,16 @@ def healthz():
     conditions = [
         {"name": c.name, "detail": c.detail, "since": c.since, "updated": c.updated} for c in active
     ]
-    status = "attention" if conditions else "ok"
-    return jsonify(status=status, redis="ok", conditions=conditions), 200
+    greeting = _greeting(serving)
+    status = "attention" if conditions or greeting["starts"]["lost"] else "ok"
+    return jsonify(status=status, redis="ok", conditions=conditions, greeting=greeting), 200
+
+
+def _greeting(serving: runtime.Runtime) -> dict[str, object]:
+    """This process's greetings: answered from its screening copy or from Redis, and the
+    calls' starts written behind them (any lost is said: their status callback starts them)."""
+    return {
+        "from_memory": bool(current_app.config.get("GREETING_FROM_MEMORY")),
+        "copy": serving.screening_copy.state(),
+        "starts": serving.call_starts.state(),
+    }

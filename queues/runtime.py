@@ -21,12 +21,14 @@ from redis import Redis
 
 from queues.agents import AgentBoard
 from queues.audit import AuditLog
+from queues.call_starts import StartWriter
 from queues.calls import CallStore
 from queues.hours_edits import HoursBoard
 from queues.incidents import IncidentLog
 from queues.matcher import Matcher
 from queues.notes import CallNotes
 from queues.reservations import Reservations
+from queues.screening_copy import ScreeningCopy
 from queues.script import RoutingScript
 from queues.sealing import Sealer
 from queues.waiting import WaitingRoom
@@ -91,6 +93,16 @@ class Runtime:
     def calls(self) -> CallStore:
         """Call records."""
         return CallStore(self.redis, sealer=self.sealer)
+
+    @cached_property
+    def screening_copy(self) -> ScreeningCopy:
+        """This process's copy of the blocklist and the closure, for greetings."""
+        return ScreeningCopy(self.redis, sealer=self.sealer)
+
+    @cached_property
+    def call_starts(self) -> StartWriter:
+        """This process's writer of calls' starts behind their greetings."""
+        return StartWriter(self.calls)
 
     @cached_property
     def incidents(self) -> IncidentLog:

@@ -33,9 +33,12 @@ def blocked_response(
 ) -> VoiceResponse | None:
     """The short answer for a blocked number or during a closure, or None to go on as usual.
 
-    With `call_sid`, the call's record is started (its number, lifetime and `incoming` event)
-    in the same round trip as the reads: every incoming call makes both, so a greeting is one
-    round trip to Redis. A record that cannot be written is logged, never felt.
+    With `call_sid`, the call's record is started (its number, lifetime and `incoming` event).
+    With GREETING_FROM_MEMORY (on unless TESTING), the answer comes from this process's copy of
+    the blocklist and the closure (`queues.screening_copy`) and the start is written behind the
+    answer (`queues.call_starts`): no round trip to Redis. Otherwise, or while the copy is not
+    trusted, the reads and the start are one round trip. A record that cannot be written is
+    logged, never felt.
     """
     blocked, closure = _screen(number, call_sid)
     if blocked:
@@ -86,6 +89,21 @@ def _danger_action(config: HotlineConfig) -> str:
 
 
 def _screen(number: str, call_sid: str = "") -> tuple[bool, Closure | None]:
+    """Screen from this process's copy when it may be trusted, else from Redis."""
+    if current_app.config.get("GREETING_FROM_MEMORY"):
+        try:
+            serving = runtime.serving()
+        except RuntimeError:
+            return _screen_in_redis(number, call_sid)
+        answer = serving.screening_copy.answer(number)
+        if answer is not None:
+            if call_sid:
+                serving.call_starts.submit(call_sid, number)
+            return answer
+    return _screen_in_redis(number, call_sid)
+
+
+def _screen_in_redis(number: str, call_sid: str = "") -> tuple[bool, Closure | None]:
     """Read the blocklist and the closure from Redis; an unreachable Redis blocks nobody."""
     try:
         serving = runtime.serving()
