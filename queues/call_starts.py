@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 
 # Starts kept while Redis does not answer (a few minutes of a busy line), then the oldest go.
 MAX_PENDING = 10_000
-# Starts sent in one round trip at most.
+# Starts sent in one round trip at most, and how long the first waits for others to join it.
 BATCH = 200
+GATHER_S = 0.01
 MAX_BACKOFF_S = 2.0
 
 
@@ -84,7 +85,10 @@ class StartWriter:
                 )
             self._pending.append(start)
             self._unwritten += 1
-            self._ready.notify()
+            # The writer is woken by the first start of a batch (and a full batch), not by
+            # each: every wake-up is a thread switch on the greeting's process.
+            if len(self._pending) in (1, BATCH):
+                self._ready.notify()
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every start handed over so far is written; False if the time ran out."""
@@ -144,6 +148,13 @@ class StartWriter:
                     self._ready.wait()
                 if not self._pending:
                     return
+                # Let the starts of the next few milliseconds join this round trip.
+                deadline = time.monotonic() + GATHER_S
+                while len(self._pending) < BATCH and not self._stopping:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._ready.wait(left)
                 batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
             try:
                 self._write(batch)
