@@ -536,7 +536,22 @@ def test_twilio_fallback_url_apologises_and_continues(app, twilio):
 def test_healthz_reports_redis(app):
     response = app.test_client().get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "redis": "ok", "conditions": []}
+    body = response.get_json()
+    assert {k: body[k] for k in ("status", "redis", "conditions")} == {
+        "status": "ok",
+        "redis": "ok",
+        "conditions": [],
+    }
+    # A test app screens through Redis: its greetings are not answered from memory.
+    assert body["greeting"]["from_memory"] is False
+    assert body["greeting"]["copy"]["answering"] is False
+    assert body["greeting"]["starts"] == {
+        "waiting": 0,
+        "written": 0,
+        "lost": 0,
+        "failures": 0,
+        "last_error": "",
+    }
 
 
 def test_with_redis_down_the_menu_and_the_danger_key_still_work(app_without_redis):
