@@ -25,6 +25,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,6 +44,9 @@ PING_S = 1.0
 SILENCE_S = 3.0
 # Seconds between whole reads even when nothing was announced.
 REFRESH_S = 30.0
+# After an announcement, how long and how often to look for this process's own change counted.
+WATCH_S = 0.5
+WATCH_STEP_S = 0.02
 # Seconds to wait before subscribing again after Redis failed, at most.
 MAX_BACKOFF_S = 5.0
 
@@ -85,6 +89,7 @@ class ScreeningCopy:
         self.reads = 0
         self.failures = 0
         screening_news.listen(self)
+        _copies.add(self)
 
     def answer(self, number: str) -> tuple[bool, Closure | None] | None:
         """Whether the caller is blocked and the closure kept, or None to ask Redis instead."""
@@ -107,6 +112,8 @@ class ScreeningCopy:
         snapshot = self._snapshot
         if snapshot is None or snapshot.generation != self._generation:
             return None
+        if self._pid != os.getpid():
+            return None  # the copy of the process this one was forked from
         if self._monotonic() - self._heard_at > self._silence_s:
             return None
         return snapshot
@@ -136,6 +143,13 @@ class ScreeningCopy:
         with self._lock:
             self._thread, self._snapshot, self._pid = None, None, 0
 
+    def after_fork_in_child(self) -> None:
+        """A forked child's copy of its own: the parent's thread, snapshot and lock (which may
+        have been held as the process forked) are the parent's."""
+        self._lock = threading.Lock()
+        self._snapshot, self._heard_at = None, float("-inf")
+        self._thread, self._pid = None, 0
+
     def _ensure_running(self) -> None:
         """Start the listening thread in this process (a forked web worker starts its own)."""
         if self._pid == os.getpid() and self._thread is not None:
@@ -143,7 +157,6 @@ class ScreeningCopy:
         with self._lock:
             if self._pid == os.getpid() and self._thread is not None:
                 return
-            # Threads do not survive a fork: whatever the parent kept is not this process's.
             self._snapshot, self._heard_at = None, float("-inf")
             self._stop = threading.Event()
             self._pid = os.getpid()
@@ -174,14 +187,21 @@ class ScreeningCopy:
         pubsub = self.redis.pubsub()
         try:
             pubsub.subscribe(keys.screening_changes())
-            pinged_at = read_at = self._monotonic()
+            pinged_at = read_at = watch_until = self._monotonic()
             while not stop.is_set():
-                message = pubsub.get_message(timeout=self._ping_s)
+                # Just after an announcement, look often: this process's own change may be
+                # counted (`changed_here`) only after the read the announcement started.
+                timeout = WATCH_STEP_S if self._monotonic() < watch_until else self._ping_s
+                message = pubsub.get_message(timeout=timeout)
                 now = self._monotonic()
                 if message is not None:
                     self._heard_at = now
                     if message["type"] in ("subscribe", "message"):
                         read_at = self._read(now)
+                        watch_until = now + WATCH_S
+                snapshot = self._snapshot
+                if snapshot is not None and snapshot.generation != self._generation:
+                    read_at = self._read(now)
                 if now - pinged_at >= self._ping_s:
                     pubsub.ping()
                     pinged_at = now
@@ -200,3 +220,15 @@ class ScreeningCopy:
         self._snapshot = Snapshot(digests(results), closure(results), generation, now)
         self.reads += 1
         return now
+
+
+_copies: weakref.WeakSet[ScreeningCopy] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """Give each copy of a forked child its own lock and nothing of the parent's."""
+    for copy in list(_copies):
+        copy.after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

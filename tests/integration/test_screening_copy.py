@@ -302,11 +302,6 @@ def test_a_change_written_here_is_never_answered_stale(copies, redis):
     settle(copy, ABUSER, (False, None))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the copy stays untrusted until its periodic read (30 s) when it reads the "
-    "announcement of this process's own change before the change is noticed here",
-)
 def test_a_change_written_here_is_answered_once_read_whichever_came_first(
     copies, redis, monkeypatch
 ):
