@@ -9,7 +9,8 @@ trip, usually within a millisecond or two. What can go wrong, and what keeps it 
   process first: the status callback starts the record itself when it is missing (HSETNX, the
   same script), so `incoming` always comes before `ended`; the late start then writes nothing.
 - Redis does not answer: the starts wait and are tried again (backing off to `MAX_BACKOFF_S`);
-  past `MAX_PENDING` the oldest are dropped, counted, and said loudly in the log and /healthz.
+  past `MAX_PENDING` waiting the oldest not in the trip being tried are dropped, counted, and
+  said loudly in the log and /healthz (a trip's batch, at most `BATCH`, is kept whole).
 - The process stops: what waits is written before it exits (atexit); a process killed outright
   loses the last milliseconds' starts, which the status callback starts at the call's end.
 """
@@ -124,6 +125,14 @@ class StartWriter:
         with self._ready:
             self._thread, self._stopping = None, False
 
+    def after_fork_in_child(self) -> None:
+        """A forked child's writer of its own: the parent's thread, waiting starts and lock
+        (which may have been held as the process forked) are the parent's."""
+        self._ready = threading.Condition()
+        self._pending.clear()
+        self._unwritten = 0
+        self._thread, self._pid, self._stopping = None, 0, False
+
     def _ensure_running(self) -> None:
         """Start the writer thread in this process (a forked web worker starts its own)."""
         if self._pid == os.getpid() and self._thread is not None:
@@ -131,10 +140,6 @@ class StartWriter:
         with self._ready:
             if self._pid == os.getpid() and self._thread is not None:
                 return
-            if self._pid != os.getpid():
-                # Threads do not survive a fork; what the parent had waiting is the parent's.
-                self._pending.clear()
-                self._unwritten = 0
             self._pid = os.getpid()
             self._thread = threading.Thread(target=self._run, name="call-starts", daemon=True)
             self._thread.start()
@@ -157,7 +162,7 @@ class StartWriter:
                     self._ready.wait(left)
                 batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
             try:
-                self._write(batch)
+                written = self._write(batch)
             except RedisError as error:
                 self.failures += 1
                 self.last_error = type(error).__name__
@@ -176,12 +181,12 @@ class StartWriter:
             backoff = 0.05
             with self._ready:
                 self._unwritten -= len(batch)
-                self.written += len(batch)
+                self.written += written
                 self.last_error = ""
                 self._ready.notify_all()
 
-    def _write(self, batch: list[Start]) -> None:
-        """Every start of the batch in one pipelined round trip."""
+    def _write(self, batch: list[Start]) -> int:
+        """Every start of the batch in one pipelined round trip; how many Redis took."""
         pipe = self.calls.redis.pipeline(transaction=False)
         finishes: list[Callable[[list[object]], bool]] = [
             self.calls.start_in(pipe, start.call_sid, start.caller, at=start.at) for start in batch
@@ -189,12 +194,15 @@ class StartWriter:
         # A start Redis refuses (a script error) is said and counted, not tried forever; a
         # lost connection raises and the whole batch is tried again.
         results = pipe.execute(raise_on_error=False)
+        written = 0
         for start, finish, result in zip(batch, finishes, results, strict=True):
             if isinstance(result, RedisError):
                 self.lost += 1
                 log.error("call start of %s refused by Redis: %s", start.call_sid, result)
                 continue
             finish(results)
+            written += 1
+        return written
 
 
 _writers: weakref.WeakSet[StartWriter] = weakref.WeakSet()
@@ -206,4 +214,11 @@ def _stop_all() -> None:
         writer.stop(timeout=2.0)
 
 
+def _after_fork_in_child() -> None:
+    """Give each writer of a forked child its own lock and queue."""
+    for writer in list(_writers):
+        writer.after_fork_in_child()
+
+
 atexit.register(_stop_all)
+os.register_at_fork(after_in_child=_after_fork_in_child)

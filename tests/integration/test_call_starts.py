@@ -511,13 +511,6 @@ class FirstStartWaited(AssertionError):
     """A forked worker's first start was not written while its writer ran."""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=FirstStartWaited,
-    reason="a worker forked from a process whose writer was waiting inherits that wait on the "
-    "writer's condition: the worker's first start wakes the parent's thread, which is not "
-    "there, and the worker's starts wait until a full batch of them waits or the worker stops",
-)
 def test_a_forked_workers_first_start_is_written_while_its_writer_runs(redis, writers):
     writer = writers.writer(CallStore(redis))
     writer.submit(sid(1), CALLER)
