@@ -39,10 +39,14 @@ def press(keys_: str) -> dict[str, str]:
     return {"press": keys_}
 
 
-def status_answered(hotline: Hotline, call_sid: str) -> bool:
-    """Tell whether the app has answered the call's final status callback."""
-    return any(
-        entry["status"] == 200 for entry in webhooks(hotline.transcript(call_sid), "/voice/status")
+def hang_up_answered(hotline: Hotline, call_sid: str) -> bool:
+    """Tell whether the app has answered both webhooks of the caller's hang-up in the queue: the
+    queue's result (from the call's own thread at the carrier) and the final status callback
+    (from the thread that ended the call), which reach the app in either order."""
+    transcript = hotline.transcript(call_sid)
+    return all(
+        any(entry["status"] == 200 for entry in webhooks(transcript, path))
+        for path in ("/voice/queue-result", "/voice/status")
     )
 
 
@@ -61,10 +65,11 @@ def test_a_caller_gone_unheard_is_ended_by_the_workers_leg_check(hotline: Hotlin
     gateway.update_call(gone, status="completed")
     hotline.finish(gone)
     poll(lambda: room.get(gone).outcome == "abandoned", 10, "the app to hear the hang-up")
-    # Both of the hang-up's webhooks (the queue's result, then the call's status) must be answered
+    # Both of the hang-up's webhooks (the queue's result and the call's status) must be answered
     # before losing them is played out: a late one would end the call without the leg check. The
-    # status callback writes the status before it leaves the queue, so its answer is what counts.
-    poll(lambda: status_answered(hotline, gone), 10, "the call's status callback answered")
+    # status callback writes the status before it leaves the queue, so its answer is what counts
+    # for it; the queue's result may come after it.
+    poll(lambda: hang_up_answered(hotline, gone), 10, "the hang-up's webhooks answered")
     assert CallStore(redis).get(gone).status == "completed"
     # What the hang-up would have left had its webhooks been lost (app or worker down): the
     # call still waiting in its place, there long enough to be due a look at its leg.
