@@ -25,7 +25,7 @@ from queues import keys, runtime
 from queues.call_starts import StartWriter
 from queues.calls import CALL_TTL_S, CallStore
 from queues.screening_copy import ScreeningCopy
-from tests.fixtures.app import Twilio, closed_port
+from tests.fixtures.app import Twilio, closed_port, greeting_from_memory_app
 from tests.fixtures.twiml import Doc
 from tests.fixtures.waits import poll
 
@@ -129,17 +129,7 @@ def writers(redis: Redis) -> Iterator[Writers]:
 @pytest.fixture
 def memory_app(app_env, redis, redis_url, clock, hotline_config, writers):
     """The hotline app greeting from its screening copy, its starts written behind the answer."""
-    from hotline.app import create_app
-
-    app_env.setenv("REDIS_URL", redis_url)
-    built = create_app(
-        {
-            "TESTING": True,
-            "GREETING_FROM_MEMORY": True,
-            "CLOCK": clock,
-            "HOTLINE": hotline_config,
-        }
-    )
+    built = greeting_from_memory_app(app_env, redis_url, clock, hotline_config)
     serving = runtime.of(built)
     # A copy that pings its subscription every tenth of a second, so stopping it is quick.
     serving.screening_copy = ScreeningCopy(serving.redis, sealer=serving.sealer, ping_s=0.1)

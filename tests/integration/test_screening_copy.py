@@ -32,7 +32,13 @@ from queues.closure import ClosureBoard
 from queues.screening_copy import ScreeningCopy
 from queues.sealing import Sealer, unkeyed_digest
 from routing.holidays import Closure
-from tests.fixtures.app import OPEN_TIME, TEST_SECRET, Twilio, closed_port
+from tests.fixtures.app import (
+    OPEN_TIME,
+    TEST_SECRET,
+    Twilio,
+    closed_port,
+    greeting_from_memory_app,
+)
 from tests.fixtures.twiml import Doc
 from tests.fixtures.waits import poll
 
@@ -112,17 +118,7 @@ def copies(redis, redis_url: str) -> Iterator[Copies]:
 @pytest.fixture
 def memory_app(app_env, redis, redis_url, clock, hotline_config, copies):
     """The hotline app greeting from memory, its copy and its start writer stopped at the end."""
-    from hotline.app import create_app
-
-    app_env.setenv("REDIS_URL", redis_url)
-    app = create_app(
-        {
-            "TESTING": True,
-            "CLOCK": clock,
-            "HOTLINE": hotline_config,
-            "GREETING_FROM_MEMORY": True,
-        }
-    )
+    app = greeting_from_memory_app(app_env, redis_url, clock, hotline_config)
     serving = runtime.of(app)
     copies.adopt(serving.screening_copy)
     yield app
