@@ -38,3 +38,10 @@ def test_the_webhooks_bench_prints_every_figure_without_errors(capsys):
     assert re.search(r"greeting throughput: \d+% of the ceiling", text)
     assert re.search(r"Redis per waiting call: \d+ bytes", text)
     assert figures["ceiling_share"] > 0 and figures["redis_bytes_per_call"] > 0
+    # The greeting through Redis, in the same turns, for comparison.
+    assert re.search(
+        r"greeting through Redis \(HOTLINE_GREETING_FROM_MEMORY=false\), flat out in the same"
+        r" turns: [1-9]\d*/s, \d+% of the ceiling, errors: 0",
+        text,
+    )
+    assert figures["redis_path_share"] > 0
