@@ -40,13 +40,14 @@ def press(keys_: str) -> dict[str, str]:
 
 
 def hang_up_answered(hotline: Hotline, call_sid: str) -> bool:
-    """Tell whether the app has answered both webhooks of the caller's hang-up in the queue: the
-    queue's result (from the call's own thread at the carrier) and the final status callback
-    (from the thread that ended the call), which reach the app in either order."""
+    """Tell whether the app has answered every webhook of the caller's hang-up: the final status
+    callback, and the queue's result when the carrier had the caller in its queue by then (a
+    caller routing counts as waiting may still be on their way into it, and then has none)."""
     transcript = hotline.transcript(call_sid)
-    return all(
-        any(entry["status"] == 200 for entry in webhooks(transcript, path))
-        for path in ("/voice/queue-result", "/voice/status")
+    status = webhooks(transcript, "/voice/status")
+    results = webhooks(transcript, "/voice/queue-result")
+    return any(entry["status"] == 200 for entry in status) and all(
+        entry["status"] == 200 for entry in results
     )
 
 
