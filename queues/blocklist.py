@@ -168,8 +168,8 @@ class Blocklist:
             args=[old, keyed, json.dumps({**fields, "keyed": 1})],
         )
         if moved:
-            events.append(self.redis, "blocklist-rekeyed", caller=keyed)
             pipe = self.redis.pipeline(transaction=False)
+            events.append(self.redis, "blocklist-rekeyed", pipeline=pipe, caller=keyed)
             screening_news.announce(pipe, screening_news.BLOCKLIST)
             pipe.execute()
             screening_news.changed_here()

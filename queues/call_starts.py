@@ -58,7 +58,6 @@ class StartWriter:
         self._max_pending = max_pending
         self._pending: deque[Start] = deque()
         self._ready = threading.Condition()
-        self._pid = 0
         self._thread: threading.Thread | None = None
         self._stopping = False
         # Starts handed over and not yet written (pending or in the trip being made).
@@ -115,7 +114,7 @@ class StartWriter:
     def stop(self, timeout: float = 5.0) -> None:
         """Write what waits (for up to `timeout`), then stop the thread."""
         thread = self._thread
-        if thread is None or self._pid != os.getpid():
+        if thread is None:
             return
         self.flush(timeout)
         with self._ready:
@@ -131,16 +130,15 @@ class StartWriter:
         self._ready = threading.Condition()
         self._pending.clear()
         self._unwritten = 0
-        self._thread, self._pid, self._stopping = None, 0, False
+        self._thread, self._stopping = None, False
 
     def _ensure_running(self) -> None:
         """Start the writer thread in this process (a forked web worker starts its own)."""
-        if self._pid == os.getpid() and self._thread is not None:
+        if self._thread is not None:
             return
         with self._ready:
-            if self._pid == os.getpid() and self._thread is not None:
+            if self._thread is not None:
                 return
-            self._pid = os.getpid()
             self._thread = threading.Thread(target=self._run, name="call-starts", daemon=True)
             self._thread.start()
 

@@ -54,17 +54,17 @@ class ClosureBoard:
 
     def get(self) -> Closure | None:
         """The closure as set (it may have ended: ask `active(now)`), or None."""
-        return self.parse(self.redis.get(keys.closure()))
+        return self._parse(self.redis.get(keys.closure()))
 
     def get_in(self, pipe: Any) -> Callable[[list[Any]], Closure | None]:
         """Queue `get`'s read on a pipeline shared with other reads (one round trip); the
         function returned reads the closure from that pipeline's results."""
         at = len(pipe)
         pipe.get(keys.closure())
-        return lambda results: self.parse(results[at])
+        return lambda results: self._parse(results[at])
 
     @staticmethod
-    def parse(raw: bytes | None) -> Closure | None:
+    def _parse(raw: bytes | None) -> Closure | None:
         """The closure a stored value describes, or None when none is stored."""
         if raw is None:
             return None

@@ -59,7 +59,6 @@ class Snapshot:
     closure: Closure | None
     # The count of this process's own changes when the read began (see `changed_here`).
     generation: int
-    read_at: float
 
 
 class ScreeningCopy:
@@ -83,7 +82,6 @@ class ScreeningCopy:
         self._snapshot: Snapshot | None = None
         self._generation = 0
         self._heard_at = float("-inf")
-        self._pid = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.reads = 0
@@ -112,8 +110,6 @@ class ScreeningCopy:
         snapshot = self._snapshot
         if snapshot is None or snapshot.generation != self._generation:
             return None
-        if self._pid != os.getpid():
-            return None  # the copy of the process this one was forked from
         if self._monotonic() - self._heard_at > self._silence_s:
             return None
         return snapshot
@@ -141,25 +137,24 @@ class ScreeningCopy:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
         with self._lock:
-            self._thread, self._snapshot, self._pid = None, None, 0
+            self._thread, self._snapshot = None, None
 
     def after_fork_in_child(self) -> None:
         """A forked child's copy of its own: the parent's thread, snapshot and lock (which may
         have been held as the process forked) are the parent's."""
         self._lock = threading.Lock()
         self._snapshot, self._heard_at = None, float("-inf")
-        self._thread, self._pid = None, 0
+        self._thread = None
 
     def _ensure_running(self) -> None:
         """Start the listening thread in this process (a forked web worker starts its own)."""
-        if self._pid == os.getpid() and self._thread is not None:
+        if self._thread is not None:
             return
         with self._lock:
-            if self._pid == os.getpid() and self._thread is not None:
+            if self._thread is not None:
                 return
             self._snapshot, self._heard_at = None, float("-inf")
             self._stop = threading.Event()
-            self._pid = os.getpid()
             self._thread = threading.Thread(
                 target=self._listen, args=(self._stop,), name="screening-copy", daemon=True
             )
@@ -217,7 +212,7 @@ class ScreeningCopy:
         digests = self._blocklist.digests_in(pipe)
         closure = ClosureBoard(self.redis).get_in(pipe)
         results = pipe.execute()
-        self._snapshot = Snapshot(digests(results), closure(results), generation, now)
+        self._snapshot = Snapshot(digests(results), closure(results), generation)
         self.reads += 1
         return now
 
