@@ -10,14 +10,19 @@ sweep and the voicemail jobs' idempotence repair what the job left half-done.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeout
 from rq import Queue, SimpleWorker, Worker
 from rq.exceptions import SchedulerNotFound
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
@@ -35,6 +40,18 @@ WORKER_TTL_S = 20
 # How often a worker whose scheduler died tries to start it again (another worker's scheduler
 # may hold the locks meanwhile, Redis may still be away).
 SCHEDULER_RETRY_S = 5.0
+# Redis gone away or not answering in time. RQ's loop waits for Redis only while it waits for a
+# job; anywhere else (the suspension check after a job, its maintenance, a job's bookkeeping)
+# it quits on these, and a Redis restart at that instant would take the worker down with it.
+REDIS_AWAY = (RedisConnectionError, RedisTimeout)
+# A scheduler process alive but silent this long (it beats every second) is stuck, on a lock
+# its fork copied held or a socket that never answers: the worker kills it and starts another.
+SCHEDULER_STALL_S = 10.0
+# How often the worker reads its scheduler's heartbeat (one read a look).
+STALL_LOOK_EVERY_S = 2.0
+# Looks further apart than this (Redis was away, or a long job ran) start the count of silence
+# again: the scheduler could not beat while Redis was away, and the worker was not watching.
+STALL_LOOK_GAP_S = 12.0
 # How often a worker makes sure each job that schedules its own next run (the sweep, the
 # self-check) still has one: a Redis failover may lose the write that scheduled it, and nothing
 # else would schedule it again until a worker restarted.
@@ -86,6 +103,10 @@ class HotlineWorker(SimpleWorker):
     # retries. A try every 2 s at most costs Redis nothing.
     max_connection_wait_time = 2.0
     _next_scheduler_try = 0.0
+    # The scheduler's last heartbeat seen, and since when on the worker's clock.
+    _beat: tuple[int, bytes | None] | None = None
+    _silent_since = 0.0
+    _last_look = 0.0
     # Jobs that schedule their own next run, checked every KEEP_SCHEDULED_EVERY_S.
     chains: tuple[Chain, ...] = ()
     _next_keep = 0.0
@@ -107,7 +128,60 @@ class HotlineWorker(SimpleWorker):
             except RedisError:
                 # Redis is away: the worker's own loop waits for it; look again soon.
                 self._next_keep = time.monotonic() + SCHEDULER_RETRY_S
-        super().run_maintenance_tasks()
+        try:
+            super().run_maintenance_tasks()
+        except REDIS_AWAY as error:
+            # The scheduler's start is tried again after SCHEDULER_RETRY_S, the registries'
+            # cleaning at the next maintenance.
+            self.log.warning("Worker %s: maintenance put off, Redis away (%s)", self.name, error)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's check for `rq suspend`, passed over while Redis is away: the wait for the next
+        job that follows waits for Redis."""
+        try:
+            super().check_for_suspension(burst)
+        except REDIS_AWAY as error:
+            self.log.warning("Worker %s: Redis away (%s); waiting for it", self.name, error)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's heartbeat; one missed while Redis is away is let go (the registration lasts
+        WORKER_TTL_S and more, and the wait for a job that follows waits for Redis)."""
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline)
+            return
+        try:
+            super().heartbeat(timeout)
+        except REDIS_AWAY as error:
+            self._missed("heartbeat", error)
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        """RQ's record of what the worker does (idle, busy); one missed while Redis is away is
+        let go, as a heartbeat is: RQ writes it before the wait for a job that waits for Redis."""
+        if pipeline is not None:
+            super().set_state(state, pipeline)
+            return
+        try:
+            super().set_state(state)
+        except REDIS_AWAY as error:
+            self._state = state
+            self._missed(f"state {state}", error)
+
+    def _missed(self, what: str, error: RedisError) -> None:
+        """Note a write let go while Redis is away (RQ says so at ERROR on each try to reach it)."""
+        self.log.debug("Worker %s: %s not recorded, Redis away (%s)", self.name, what, error)
+
+    def execute_job(self, job: Any, queue: Queue) -> None:
+        """Run a job in this process; if Redis goes away during its bookkeeping, the worker
+        lives on and RQ's registry cleaning settles the job (the hotline's jobs may run again)."""
+        try:
+            super().execute_job(job, queue)
+        except REDIS_AWAY as error:
+            self.log.error(
+                "Worker %s: Redis went away around job %s (%s); carrying on",
+                self.name,
+                job.id,
+                error,
+            )
 
     def _scheduler_due(self) -> bool:
         """Whether this worker should start its scheduler: it died, or it never started because
@@ -116,7 +190,19 @@ class HotlineWorker(SimpleWorker):
             return False
         process = self.scheduler._process
         if process is not None and process.is_alive():
-            return False
+            if not self._scheduler_stalled(process.pid):
+                return False
+            self.log.error(
+                "Worker %s: scheduler (PID %s) gave no heartbeat for %.0f s; killing it",
+                self.name,
+                process.pid,
+                time.monotonic() - self._silent_since,
+            )
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
+            # Reaped, so it reads as dead below (a process in an uninterruptible wait may
+            # outlast this; it is then seen dead at a later look).
+            process.join(5.0)
         self._next_scheduler_try = time.monotonic() + SCHEDULER_RETRY_S
         try:
             # A scheduler killed on this host holds its locks a minute more: free them now.
@@ -129,6 +215,24 @@ class HotlineWorker(SimpleWorker):
             return False
         self.log.warning("Worker %s: no scheduler running; starting one", self.name)
         return True
+
+    def _scheduler_stalled(self, pid: int) -> bool:
+        """Whether the scheduler process `pid` has written no heartbeat for SCHEDULER_STALL_S
+        while the worker watched."""
+        now = time.monotonic()
+        if now - self._last_look < STALL_LOOK_EVERY_S:
+            return False
+        watched = now - self._last_look <= STALL_LOOK_GAP_S
+        self._last_look = now
+        try:
+            beat = (pid, self.connection.hget(self.scheduler.key, "last_heartbeat"))
+        except RedisError:
+            self._beat = None
+            return False
+        if beat != self._beat or not watched:
+            self._beat, self._silent_since = beat, now
+            return False
+        return now - self._silent_since >= SCHEDULER_STALL_S
 
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", **more):
         """Record a failure as RQ does, with the numbers in its traceback masked.
