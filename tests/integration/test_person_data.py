@@ -77,7 +77,9 @@ class Caller:
 
     @property
     def words(self) -> list[str]:
-        return [self.note, self.said, self.summary, self.number, self.number[-4:]]
+        """What of them must show nowhere else: their words, their number, and its masked form
+        (the last four digits behind the mask; four digits alone may be part of any id or time)."""
+        return [self.note, self.said, self.summary, self.number, "*" + self.number[-4:]]
 
 
 A = Caller("+8613800001111", "a", area="family", agent="d1")
