@@ -68,6 +68,8 @@ FALLBACK_TWIML = "crisis-fallback.xml"
 # 2 workers of 64 leave room for the webhooks beside 50 calls' streams and desks. Idle threads
 # cost a little memory each; the CPU is the streams' analysis, not the threads.
 WEB_THREADS = 64
+# gunicorn worker processes, unless `hotline serve --web-workers` says otherwise.
+WEB_WORKERS = 2
 # What the hotline cannot do while a child is down, for the alarm.
 DOWN_MEANS = {
     "redis": "no waiting room, agent states or jobs",
@@ -106,7 +108,7 @@ class Supervisor:
         settings: Settings,
         host: str,
         port: int,
-        web_workers: int,
+        web_workers: int | None,
         carrier_port: int | None,
         *,
         ready_deadline_s: float = READY_DEADLINE_S,
@@ -114,7 +116,7 @@ class Supervisor:
         self.settings = settings
         self.host = host
         self.port = port
-        self.web_workers = web_workers
+        self.web_workers = web_workers or WEB_WORKERS
         # None: the web port + 50, or a free port when that one is taken.
         self.carrier_port = carrier_port
         self.ready_deadline_s = ready_deadline_s
@@ -325,17 +327,9 @@ class Supervisor:
         web = [
             "--bind",
             f"{self.host}:{self.port}",
-            "--workers",
-            str(self.web_workers),
-            "--threads",
-            str(web_threads()),
-            "--worker-class",
-            "gthread",
+            *web_settings(self.web_workers),
             "--graceful-timeout",
             "5",
-            # The app is built once and its workers forked from it: a worker that dies comes
-            # back at once, and each does not load the config and the classifier again.
-            "--preload",
             # Its hooks: the preloaded app frozen out of the collector before each fork.
             "--config",
             "python:hotline.web_server",
@@ -685,6 +679,21 @@ class Supervisor:
                 os.close(fd)
             self._wakeup = None
         self._selector.close()
+
+
+def web_settings(workers: int = WEB_WORKERS) -> list[str]:
+    """gunicorn's settings for the web server's processes and threads (the bench uses them too)."""
+    return [
+        "--workers",
+        str(workers),
+        "--threads",
+        str(web_threads()),
+        "--worker-class",
+        "gthread",
+        # The app is built once and its workers forked from it: a worker that dies comes back
+        # at once, and each does not load the config and the classifier again.
+        "--preload",
+    ]
 
 
 def web_threads() -> int:

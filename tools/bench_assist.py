@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hotline.serve import web_threads
+from hotline.serve import WEB_WORKERS, web_settings, web_threads
 from queues import keys
 from queues.connection import redis_client
 from telephony.signature import sign
@@ -42,7 +42,6 @@ from tools.bench_webhooks import (
     AUTH_TOKEN,
     Server,
     bench_home,
-    gunicorn_settings,
     hotline_env,
     percentile,
 )
@@ -382,7 +381,7 @@ def run(streams: int = STREAMS_TARGET, seconds: float = 60.0, redis_url: str | N
     threads = web_threads()
     print(
         f"hotline bench assist: {streams} streams of {seconds:g} s of audio, paced in real time;"
-        f" gunicorn 2 gthread workers x {threads} threads; {os.cpu_count()} CPUs;"
+        f" gunicorn {WEB_WORKERS} gthread workers x {threads} threads; {os.cpu_count()} CPUs;"
         f" load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
@@ -409,7 +408,7 @@ def _run(home: Path, count: int, seconds: float, redis_url: str, threads: int) -
     with redis_client(redis_url) as redis:
         redis.flushdb()
     app = "hotline.app:create_app()"
-    server = Server(home, app, env, gunicorn_settings(threads)).start()
+    server = Server(home, app, env, web_settings()).start()
     watch = LevelWatch(redis_url, [s.call_sid for s in streams])
     watch.start()
     pids = process_tree(server.process.pid) if server.process else []

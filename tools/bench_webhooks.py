@@ -45,7 +45,7 @@ import yaml
 from flask import Flask, Response
 from twilio.request_validator import RequestValidator
 
-from hotline.serve import web_threads
+from hotline.serve import web_settings
 from queues.connection import redis_client
 from queues.embedded import EmbeddedRedis
 from tools import REPO, SHIPPED_CONFIG
@@ -67,13 +67,8 @@ AREA_KEYS = {"0": 3, "1": 2, "2": 2, "3": 1, "4": 1, "5": 1, "6": 1}
 # The hotline's own gunicorn settings (`hotline serve`), used for both apps.
 
 
-def gunicorn_settings(threads: int) -> list[str]:
-    """gunicorn's settings for a benched app: `hotline serve`'s, with this many threads."""
-    return ["--workers", "2", "--threads", str(threads), "--worker-class", "gthread", "--preload"]
-
-
-# As many threads as `hotline serve` gives each web worker (HOTLINE_WEB_THREADS, else 64).
-GUNICORN = gunicorn_settings(web_threads())
+# `hotline serve`'s own workers and threads (HOTLINE_WEB_THREADS, else 64) for every benched app.
+GUNICORN = web_settings()
 CONNECTIONS = 64
 STARTUP_S = 60.0
 

@@ -36,7 +36,10 @@ def register(commands: Commands) -> None:
         help="web port (default: PORT or 5000)",
     )
     serve.add_argument(
-        "--web-workers", type=int, default=2, help="web server (gunicorn) worker processes (2)"
+        "--web-workers",
+        type=int,
+        default=None,
+        help="web server (gunicorn) worker processes (default 2)",
     )
     serve.add_argument(
         "--carrier-port",
