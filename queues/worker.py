@@ -145,30 +145,27 @@ class HotlineWorker(SimpleWorker):
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """RQ's heartbeat; one missed while Redis is away is let go (the registration lasts
-        WORKER_TTL_S and more, and the wait for a job that follows waits for Redis)."""
+        WORKER_TTL_S and more)."""
         if pipeline is not None:
             super().heartbeat(timeout, pipeline)
-            return
-        try:
-            super().heartbeat(timeout)
-        except REDIS_AWAY as error:
-            self._missed("heartbeat", error)
+        else:
+            self._unless_away("heartbeat", super().heartbeat, timeout)
 
     def set_state(self, state: str, pipeline: Any = None) -> None:
         """RQ's record of what the worker does (idle, busy); one missed while Redis is away is
-        let go, as a heartbeat is: RQ writes it before the wait for a job that waits for Redis."""
+        let go, as a heartbeat is."""
         if pipeline is not None:
             super().set_state(state, pipeline)
-            return
-        try:
-            super().set_state(state)
-        except REDIS_AWAY as error:
-            self._state = state
-            self._missed(f"state {state}", error)
+        else:
+            self._unless_away(f"state {state}", super().set_state, state)
 
-    def _missed(self, what: str, error: RedisError) -> None:
-        """Note a write let go while Redis is away (RQ says so at ERROR on each try to reach it)."""
-        self.log.debug("Worker %s: %s not recorded, Redis away (%s)", self.name, what, error)
+    def _unless_away(self, what: str, write: Callable[..., None], *args: Any) -> None:
+        """Make one of RQ's own writes, letting it go while Redis is away: RQ makes them just
+        before its wait for a job, which waits for Redis and says so at ERROR each try."""
+        try:
+            write(*args)
+        except REDIS_AWAY as error:
+            self.log.debug("Worker %s: %s not recorded, Redis away (%s)", self.name, what, error)
 
     def execute_job(self, job: Any, queue: Queue) -> None:
         """Run a job in this process; if Redis goes away during its bookkeeping, the worker
