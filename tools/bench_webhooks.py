@@ -64,10 +64,8 @@ POLL_EVERY_S = 10.0
 THINK_S = (3.0, 6.0)
 # Areas callers pick, by their menu key, and how often (the general line is the busiest).
 AREA_KEYS = {"0": 3, "1": 2, "2": 2, "3": 1, "4": 1, "5": 1, "6": 1}
-# The hotline's own gunicorn settings (`hotline serve`), used for both apps.
-
-
-# `hotline serve`'s own workers and threads (HOTLINE_WEB_THREADS, else 64) for every benched app.
+# `hotline serve`'s own gunicorn settings, workers and threads (HOTLINE_WEB_THREADS, else 64),
+# for every benched app.
 GUNICORN = web_settings()
 CONNECTIONS = 64
 STARTUP_S = 60.0
@@ -498,6 +496,11 @@ def flat_out(runs: list[tuple[Server, Result]], seconds: float, load: Load) -> N
         result.greetings_per_s = done[id(result)] / turns
 
 
+def ceiling_share(result: Result, ceiling: Result) -> float:
+    """An app's greetings flat out as a share of the ceiling's (0 when the ceiling had none)."""
+    return result.greetings_per_s / ceiling.greetings_per_s if ceiling.greetings_per_s else 0.0
+
+
 def report(name: str, result: Result) -> None:
     """Print one app's figures."""
     tally = result.tally
@@ -585,7 +588,7 @@ def _run(home: Path, load: Load, saturate_s: float, redis_url: str) -> dict[str,
                 server.stop()
     report("ceiling (bare Flask, fixed TwiML)", bare)
     report("hotline", app)
-    old_share = old.greetings_per_s / bare.greetings_per_s if bare.greetings_per_s else 0.0
+    old_share = ceiling_share(old, bare)
     old_errors = sum(old.tally.errors.values())
     print(
         "\nthe greeting through Redis (HOTLINE_GREETING_FROM_MEMORY=false), flat out in the same"
@@ -593,7 +596,7 @@ def _run(home: Path, load: Load, saturate_s: float, redis_url: str) -> dict[str,
     )
     everything = [value for values in app.tally.latency_ms.values() for value in values]
     p99 = percentile(everything, 0.99) if everything else float("nan")
-    share = app.greetings_per_s / bare.greetings_per_s if bare.greetings_per_s else 0.0
+    share = ceiling_share(app, bare)
     errors = sum(app.tally.errors.values())
     per_call = app.redis_bytes_per_call
     print("\nagainst the targets:")
