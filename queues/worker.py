@@ -181,8 +181,9 @@ class HotlineWorker(SimpleWorker):
             )
 
     def _scheduler_due(self) -> bool:
-        """Whether this worker should start its scheduler: it died, or it never started because
-        the locks were held by a scheduler that has since died or let them go."""
+        """Whether this worker should start its scheduler: it died, it was stuck and has just been
+        killed, or it never started because the locks were held by a scheduler that has since
+        died or let them go."""
         if self.scheduler is None or time.monotonic() < self._next_scheduler_try:
             return False
         process = self.scheduler._process

@@ -117,8 +117,13 @@ def poll_with_log(check: Any, deadline_s: float, what: str, log: Path) -> Any:
     try:
         return poll(check, deadline_s, what)
     except AssertionError as error:
-        tail = log.read_text(errors="replace").splitlines()[-60:] if log.exists() else []
-        raise AssertionError("\n".join([str(error), "worker log:", *tail])) from None
+        raise AssertionError(f"{error}\n{log_tail(log)}") from None
+
+
+def log_tail(log: Path, lines: int = 60) -> str:
+    """The end of the workers' log, for a failure's message."""
+    kept = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else []
+    return "\n".join(["worker log:", *kept])
 
 
 def scheduler_pid(client: redis_lib.Redis) -> int:
@@ -151,7 +156,7 @@ def test_a_worker_outlives_redis_going_away_as_a_job_ends(server, worker, log) -
     # a heartbeat, the suspension check, its state) to the wait for the next, and RQ's own
     # loop quits at the first of those that finds Redis gone.
     time.sleep(OUTAGE_S)
-    assert worker.poll() is None, "the worker quit when Redis went away:\n" + log.read_text()
+    assert worker.poll() is None, f"the worker quit when Redis went away\n{log_tail(log)}"
 
     server.stop()
     server.url = server.start()
