@@ -5,15 +5,11 @@ forked web worker."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import select
-import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from redis import Redis
@@ -26,6 +22,7 @@ from queues.call_starts import StartWriter
 from queues.calls import CALL_TTL_S, CallStore
 from queues.screening_copy import ScreeningCopy
 from tests.fixtures.app import Twilio, closed_port, greeting_from_memory_app
+from tests.fixtures.forks import in_forked_child
 from tests.fixtures.twiml import Doc
 from tests.fixtures.waits import poll
 
@@ -431,42 +428,6 @@ def test_stop_with_redis_down_keeps_the_starts_for_the_next_writer_thread(redis,
     assert [e[b"call"].decode() for _, e in redis.xrange(keys.events())] == [sid(1), sid(2)]
 
 
-def in_forked_worker(work: Callable[[], dict[str, object]]) -> dict[str, object]:
-    """Run `work` in a forked process, as a web worker forked from a running one, and return
-    what it reports; the worker never returns into this process's frames."""
-    reading, writing = os.pipe()
-    child = os.fork()
-    if child == 0:
-        code = 1
-        try:
-            os.close(reading)
-            os.write(writing, json.dumps(work()).encode())
-            code = 0
-        except BaseException as error:  # said to the parent, which fails the test
-            os.write(writing, json.dumps({"error": repr(error)}).encode())
-        finally:
-            os._exit(code)
-
-    os.close(writing)
-    told, ended = b"", False
-    try:
-        deadline = time.monotonic() + 5.0
-        while not ended and time.monotonic() < deadline:
-            ready, _, _ = select.select([reading], [], [], deadline - time.monotonic())
-            chunk = os.read(reading, 4096) if ready else b""
-            ended = bool(ready) and not chunk
-            told += chunk
-    finally:
-        os.close(reading)
-        if not ended:
-            os.kill(child, signal.SIGKILL)  # the worker hung: end it, the test fails below
-        _, status = os.waitpid(child, 0)
-    assert ended, "the forked worker did not finish in time"
-    report = json.loads(told) if told else {}
-    assert os.waitstatus_to_exitcode(status) == 0, report
-    return report
-
-
 def test_a_forked_worker_starts_its_own_writer_and_writes_its_start(redis, writers):
     writer = writers.writer(CallStore(redis))
     writer.submit(sid(1), CALLER)
@@ -486,7 +447,7 @@ def test_a_forked_worker_starts_its_own_writer_and_writes_its_start(redis, write
             "waiting": writer.state()["waiting"],
         }
 
-    assert in_forked_worker(worker) == {"inherited": 0, "own": 1, "stopped": True, "waiting": 0}
+    assert in_forked_child(worker) == {"inherited": 0, "own": 1, "stopped": True, "waiting": 0}
     assert CallStore(redis).get(sid(2)).caller == OTHER
     assert kinds(redis, sid(2)) == ["incoming"]
     # The parent's writer goes on with its own thread.
@@ -520,7 +481,7 @@ def test_a_forked_workers_first_start_is_written_while_its_writer_runs(redis, wr
         writer.stop(timeout=0.2)
         return {"flushed": flushed}
 
-    report = in_forked_worker(worker)
+    report = in_forked_child(worker)
     assert set(report) == {"flushed"}, report
     if not report["flushed"]:
         raise FirstStartWaited("the worker's first start waited past its flush")

@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import select
-import signal
 import threading
-import time
-import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -39,6 +35,7 @@ from tests.fixtures.app import (
     closed_port,
     greeting_from_memory_app,
 )
+from tests.fixtures.forks import in_forked_child
 from tests.fixtures.twiml import Doc
 from tests.fixtures.waits import poll
 
@@ -188,41 +185,6 @@ def trusted(copy: ScreeningCopy) -> None:
     poll(lambda: copy.answer(CALLER) is not None, DEADLINE_S, "the copy to answer")
 
 
-def in_child(work: Callable[[], Any], deadline_s: float = 5.0) -> Any:
-    """Run `work` in a forked child process and return what it returned (through a pipe, as
-    JSON); the child exits without running anything of the parent's."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child
-        code = 70
-        try:
-            os.close(read_end)
-            os.write(write_end, json.dumps(work()).encode())
-            code = 0
-        except BaseException:  # noqa: BLE001 - reported by its exit code and traceback
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    data = b""
-    try:
-        deadline = time.monotonic() + deadline_s
-        while True:
-            ready, _, _ = select.select([read_end], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                os.kill(pid, signal.SIGKILL)
-                raise AssertionError("the child process did not finish in time")
-            chunk = os.read(read_end, 65_536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(read_end)
-        _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, "the child process failed"
-    return json.loads(data)
-
-
 def greet(twilio: Twilio, call: str, number: str) -> Doc:
     """An incoming call's greeting, parsed."""
     return Doc.parse(twilio.post("/voice", {"CallSid": call, "From": number}))
@@ -328,7 +290,7 @@ def test_a_change_written_by_another_process_reaches_the_copy(copies, redis, red
         ClosureBoard(client).set(CLOSURE, by="sup1", now=NOW)
         return True
 
-    assert in_child(supervisor)
+    assert in_forked_child(supervisor)
     # Nothing tells this process of the changes but the announcements.
     closure = ClosureBoard(redis).get()
     reaches(copy, ABUSER, (True, closure), before=[(False, None), (True, None)])
@@ -426,7 +388,7 @@ def test_a_dropped_subscription_is_followed_again_and_what_it_missed_is_read(
         Blocklist(client, sealer=Sealer(TEST_SECRET)).add(ABUSER, by="sup1", now=NOW)
         return True
 
-    assert in_child(supervisor)
+    assert in_forked_child(supervisor)
     # Only a read made after subscribing again can know (the periodic one is 30 s away).
     reaches(copy, ABUSER, (True, None), before=[(False, None)])
     assert copy.reads > reads
@@ -437,7 +399,7 @@ def test_a_dropped_subscription_is_followed_again_and_what_it_missed_is_read(
         client = redis_lib.Redis.from_url(redis_url)
         return Blocklist(client, sealer=Sealer(TEST_SECRET)).remove(ABUSER, by="sup2", now=NOW)
 
-    assert in_child(unblock)
+    assert in_forked_child(unblock)
     reaches(copy, ABUSER, (False, None), before=[(True, None)])
 
 
@@ -460,7 +422,7 @@ def test_a_forked_process_starts_its_own_copy_thread_and_answers(copies, redis):
             "running": copy.state()["running"],
         }
 
-    child = in_child(worker)
+    child = in_forked_child(worker)
     assert child == {
         "blocked": [True, None],
         "caller": [False, None],
